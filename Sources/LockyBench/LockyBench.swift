@@ -1,0 +1,6 @@
+import ArgumentParser
+
+@main
+struct LockyBench: AsyncParsableCommand {
+    func run() async throws {}
+}

@@ -1,0 +1,1 @@
+// Placeholder: the RESP codec lands here.
