@@ -1,0 +1,97 @@
+import NIOCore
+
+extension ByteBuffer {
+    /// Writes `bytes` as one RESP bulk string: `$len\r\n`, the bytes, `\r\n`.
+    @discardableResult
+    public mutating func writeRESPBulkString(_ bytes: some Collection<UInt8>) -> Int {
+        let start = writerIndex
+        writeRESPBulkHeader(length: bytes.count)
+        writeBytes(bytes)
+        writeStaticString("\r\n")
+        return writerIndex - start
+    }
+
+    /// Writes the readable bytes of `bytes` as one RESP bulk string, without going through a byte collection.
+    @discardableResult
+    public mutating func writeRESPBulkString(_ bytes: ByteBuffer) -> Int {
+        let start = writerIndex
+        writeRESPBulkHeader(length: bytes.readableBytes)
+        writeImmutableBuffer(bytes)
+        writeStaticString("\r\n")
+        return writerIndex - start
+    }
+
+    /// Writes the UTF-8 of `string` as one RESP bulk string.
+    @discardableResult
+    public mutating func writeRESPBulkString(_ string: String) -> Int {
+        let start = writerIndex
+        writeRESPBulkHeader(length: string.utf8.count)
+        writeString(string)
+        writeStaticString("\r\n")
+        return writerIndex - start
+    }
+
+    /// Writes the UTF-8 of `string` as one RESP bulk string.
+    @discardableResult
+    public mutating func writeRESPBulkString(_ string: Substring) -> Int {
+        let start = writerIndex
+        writeRESPBulkHeader(length: string.utf8.count)
+        writeSubstring(string)
+        writeStaticString("\r\n")
+        return writerIndex - start
+    }
+
+    /// Writes `$len\r\n`.
+    mutating func writeRESPBulkHeader(length: Int) {
+        writeInteger(RESPTypeIdentifier.bulkString.rawValue)
+        writeRESPDecimal(Int64(length))
+        writeStaticString("\r\n")
+    }
+
+    /// Writes the decimal digits of `value` straight into the buffer, without building a String.
+    mutating func writeRESPDecimal(_ value: Int64) {
+        writeRESPDecimal(magnitude: value.magnitude, negative: value < 0)
+    }
+
+    /// Writes the decimal digits of `value`, with a leading `-` when `negative`.
+    mutating func writeRESPDecimal(magnitude: UInt64, negative: Bool = false) {
+        let total = RESPASCII.decimalDigitCount(magnitude) + (negative ? 1 : 0)
+        writeWithUnsafeMutableBytes(minimumWritableBytes: total) { pointer in
+            // Digits come out least significant first, so fill from the end.
+            var rest = magnitude
+            var index = total - 1
+            repeat {
+                pointer[index] = RESPASCII.zero + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+                index -= 1
+            } while rest != 0
+            if negative { pointer[0] = RESPASCII.minus }
+            return total
+        }
+    }
+
+    /// Writes `value` as Redis formats numbers: integral values without a fraction, otherwise the shortest
+    /// text that round-trips, and `inf`, `-inf`, `nan`.
+    mutating func writeRESPDouble(_ value: Double) {
+        if let integral = Self.exactInteger(value) {
+            writeRESPDecimal(integral)
+        } else {
+            writeString(Self.respText(value))
+        }
+    }
+
+    /// The integer equal to `value` when it is integral and exactly representable (|v| ≤ 2^53).
+    static func exactInteger(_ value: Double) -> Int64? {
+        guard value.isFinite, value.rounded(.towardZero) == value, value.magnitude <= 9_007_199_254_740_992 else {
+            return nil
+        }
+        return Int64(value)
+    }
+
+    /// The text of a non-integral double: Swift's shortest round-trip form, with Redis' names for non-finite values.
+    static func respText(_ value: Double) -> String {
+        if value.isNaN { return "nan" }
+        if value.isInfinite { return value < 0 ? "-inf" : "inf" }
+        return value.description
+    }
+}

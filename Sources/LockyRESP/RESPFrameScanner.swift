@@ -1,0 +1,179 @@
+import NIOCore
+
+/// Validates one RESP frame in place and finds where it ends, without copying or allocating.
+///
+/// Recursion is bounded: the depth is checked against ``RESPLimits/maximumDepth`` before descending.
+struct RESPFrameScanner {
+    let bytes: UnsafeRawBufferPointer
+    let limits: RESPLimits
+
+    /// Scans a value, including any attributes that precede it.
+    /// - Returns: the offset just past the value, or nil when the bytes end before the value does.
+    func scanValue(at start: Int, depth: Int) throws(RESPParsingError) -> Int? {
+        var position = start
+        // A loop rather than recursion, so that a run of attributes cannot grow the stack.
+        while position < bytes.count {
+            let isAttribute = bytes[position] == RESPTypeIdentifier.attribute.rawValue
+            guard let end = try scanElement(at: position, depth: depth) else { return nil }
+            if !isAttribute { return end }
+            position = end
+        }
+        return nil
+    }
+
+    /// Scans one element; an attribute counts as an element on its own (its following value is not included).
+    func scanElement(at start: Int, depth: Int) throws(RESPParsingError) -> Int? {
+        guard start < bytes.count else { return nil }
+        guard let type = RESPTypeIdentifier(rawValue: bytes[start]) else {
+            throw RESPParsingError(code: .invalidTypeIdentifier, offset: start)
+        }
+        let lineStart = start + 1
+        guard let lineEnd = try findLineEnd(from: lineStart) else { return nil }
+        let line = lineStart..<lineEnd
+        let next = lineEnd + 2
+
+        switch type {
+        case .simpleString, .simpleError:
+            return next
+        case .integer:
+            guard RESPASCII.parseInt64(bytes, line) != nil else {
+                throw RESPParsingError(code: .invalidInteger, offset: lineStart)
+            }
+            return next
+        case .bigNumber:
+            guard RESPASCII.isDecimalInteger(bytes, line) else {
+                throw RESPParsingError(code: .invalidInteger, offset: lineStart)
+            }
+            return next
+        case .double:
+            guard RESPASCII.isDouble(bytes, line) else {
+                throw RESPParsingError(code: .invalidDouble, offset: lineStart)
+            }
+            return next
+        case .boolean:
+            guard line.count == 1, bytes[lineStart] == UInt8(ascii: "t") || bytes[lineStart] == UInt8(ascii: "f") else {
+                throw RESPParsingError(code: .invalidBoolean, offset: lineStart)
+            }
+            return next
+        case .null:
+            guard line.isEmpty else { throw RESPParsingError(code: .missingCRLF, offset: lineStart) }
+            return next
+        case .bulkString, .bulkError, .verbatimString:
+            return try scanBulk(type: type, line: line, payloadStart: next)
+        case .array, .set, .push, .map, .attribute:
+            return try scanAggregate(type: type, start: start, line: line, firstElement: next, depth: depth)
+        }
+    }
+
+    private func scanBulk(type: RESPTypeIdentifier, line: Range<Int>, payloadStart: Int) throws(RESPParsingError) -> Int? {
+        let length = try parseLength(line, allowsNull: type == .bulkString)
+        if length < 0 { return payloadStart }
+        // Checked on the header alone, so that a huge announced length fails before any payload arrives.
+        guard length <= limits.maximumBulkLength else {
+            throw RESPParsingError(code: .bulkLengthLimitExceeded, offset: line.lowerBound)
+        }
+        if type == .verbatimString {
+            guard length >= 4 else { throw RESPParsingError(code: .invalidVerbatimString, offset: line.lowerBound) }
+            let colon = payloadStart + 3
+            if colon < bytes.count, bytes[colon] != RESPASCII.colon {
+                throw RESPParsingError(code: .invalidVerbatimString, offset: colon)
+            }
+        }
+        // Compared by subtraction: `payloadStart + length` could overflow with a configured unlimited bulk length.
+        guard length <= bytes.count - payloadStart else { return nil }
+        let payloadEnd = payloadStart + length
+        return try expectCRLF(at: payloadEnd)
+    }
+
+    private func scanAggregate(
+        type: RESPTypeIdentifier,
+        start: Int,
+        line: Range<Int>,
+        firstElement: Int,
+        depth: Int
+    ) throws(RESPParsingError) -> Int? {
+        let count = try parseLength(line, allowsNull: type == .array)
+        if count < 0 { return firstElement }
+        guard count <= limits.maximumAggregateCount else {
+            throw RESPParsingError(code: .aggregateCountLimitExceeded, offset: line.lowerBound)
+        }
+        guard depth < limits.maximumDepth else {
+            throw RESPParsingError(code: .depthLimitExceeded, offset: start)
+        }
+        var elements = count
+        if type == .map || type == .attribute {
+            let (doubled, overflow) = count.multipliedReportingOverflow(by: 2)
+            guard !overflow else { throw RESPParsingError(code: .invalidLength, offset: line.lowerBound) }
+            elements = doubled
+        }
+        var position = firstElement
+        for _ in 0..<elements {
+            guard let end = try scanValue(at: position, depth: depth + 1) else { return nil }
+            position = end
+        }
+        return position
+    }
+
+    /// Finds the CR of the line starting at `start`, checking the LF that must follow it.
+    private func findLineEnd(from start: Int) throws(RESPParsingError) -> Int? {
+        let available = bytes.count - start
+        guard available > 0 else { return nil }
+        let maximum = limits.maximumLineLength
+        // One byte more than the longest allowed line, where its CR may sit.
+        let searched = maximum >= available ? available : maximum + 1
+        guard let cr = bytes[start..<(start + searched)].firstIndex(of: RESPASCII.cr) else {
+            if available > maximum {
+                throw RESPParsingError(code: .lineLengthLimitExceeded, offset: start + maximum)
+            }
+            return nil
+        }
+        guard cr + 1 < bytes.count else { return nil }
+        guard bytes[cr + 1] == RESPASCII.lf else { throw RESPParsingError(code: .missingCRLF, offset: cr + 1) }
+        return cr
+    }
+
+    private func expectCRLF(at offset: Int) throws(RESPParsingError) -> Int? {
+        guard offset < bytes.count else { return nil }
+        guard bytes[offset] == RESPASCII.cr else { throw RESPParsingError(code: .missingCRLF, offset: offset) }
+        guard offset + 1 < bytes.count else { return nil }
+        guard bytes[offset + 1] == RESPASCII.lf else { throw RESPParsingError(code: .missingCRLF, offset: offset + 1) }
+        return offset + 2
+    }
+
+    /// Parses a non-negative length, or `-1` (returned as -1) where null is allowed.
+    private func parseLength(_ line: Range<Int>, allowsNull: Bool) throws(RESPParsingError) -> Int {
+        guard !line.isEmpty else { throw RESPParsingError(code: .invalidLength, offset: line.lowerBound) }
+        if bytes[line.lowerBound] == RESPASCII.minus {
+            guard allowsNull, line.count == 2, bytes[line.lowerBound + 1] == UInt8(ascii: "1") else {
+                throw RESPParsingError(code: .invalidLength, offset: line.lowerBound)
+            }
+            return -1
+        }
+        var value = 0
+        for index in line {
+            let digit = bytes[index] &- RESPASCII.zero
+            guard digit < 10 else { throw RESPParsingError(code: .invalidLength, offset: index) }
+            let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = shifted.addingReportingOverflow(Int(digit))
+            guard !overflow1, !overflow2 else { throw RESPParsingError(code: .invalidLength, offset: index) }
+            value = next
+        }
+        return value
+    }
+}
+
+extension RESPFrameScanner {
+    /// Length of the value (with its leading attributes) at the front of already-validated bytes.
+    static func valueLength(in buffer: ByteBuffer) -> Int? {
+        buffer.withUnsafeReadableBytes { bytes in
+            try? RESPFrameScanner(bytes: bytes, limits: .unlimited).scanValue(at: 0, depth: 0)
+        }
+    }
+
+    /// Length of the single element (an attribute alone, without its value) at the front of already-validated bytes.
+    static func elementLength(in buffer: ByteBuffer) -> Int? {
+        buffer.withUnsafeReadableBytes { bytes in
+            try? RESPFrameScanner(bytes: bytes, limits: .unlimited).scanElement(at: 0, depth: 0)
+        }
+    }
+}
