@@ -1,0 +1,336 @@
+import LockyRESP
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// A multiplexed connection to one Redis server.
+///
+/// Many tasks share one connection: their commands are pipelined in the order they arrive and
+/// the replies are matched to them in order. Commands issued in the same event-loop tick leave
+/// in one write. The client connects on first use and reconnects after a failure with
+/// exponential backoff and jitter.
+///
+/// Cancelling a task abandons its wait for the reply, not the command, and never disturbs the
+/// replies of other tasks. A task that is already cancelled can still send commands (so a lock
+/// can be released in cleanup code); those are bounded by the command deadline.
+///
+/// Pub/sub uses a second, dedicated connection; see ``subscribe(channels:patterns:_:)``.
+public actor RedisClient {
+    /// The configuration this client was created with.
+    public nonisolated let configuration: RedisConfiguration
+    /// The event loop every connection of this client runs on; also the actor's executor.
+    nonisolated let eventLoop: any EventLoop
+    private let logger: Logger
+    private var state: State
+    private var sslContext: NIOSSLContext?
+    private var subscriberInstance: RedisSubscriber?
+
+    private enum State {
+        case idle(failures: Int, nextAttempt: NIODeadline, lastError: RedisClientError?)
+        case connecting(EventLoopFuture<RedisConnector.Connection>)
+        case connected(RedisConnector.Connection)
+        case closed
+    }
+
+    /// The actor runs on its event loop, so NIO callbacks and commands need no extra hop.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    /// Creates a client; nothing is connected until the first command.
+    ///
+    /// - Parameters:
+    ///   - configuration: Where and how to connect.
+    ///   - eventLoopGroup: Where the connection runs; NIO's shared group by default.
+    ///   - logger: Receives `debug` and `trace` messages only; never passwords or values.
+    /// - Throws: ``RedisConfigurationError`` when the configuration is invalid.
+    public init(
+        configuration: RedisConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "locky.redis", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws(RedisConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.eventLoop = eventLoopGroup.any()
+        var logger = logger
+        logger[metadataKey: "redis.address"] = "\(configuration.address)"
+        self.logger = logger
+        self.state = .idle(failures: 0, nextAttempt: .now(), lastError: nil)
+    }
+
+    /// Creates a client from a URL such as `redis://127.0.0.1:6379/0`; see ``RedisConfiguration/init(url:)``.
+    public init(url: String, logger: Logger = Logger(label: "locky.redis", factory: { _ in SwiftLogNoOpLogHandler() }))
+        throws(RedisConfigurationError)
+    {
+        try self.init(configuration: RedisConfiguration(url: url), logger: logger)
+    }
+
+    /// Runs `body` with a new client and closes the client afterwards, also when `body` throws.
+    public static func withClient<T: Sendable>(
+        configuration: RedisConfiguration,
+        logger: Logger = Logger(label: "locky.redis", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ body: (RedisClient) async throws -> T
+    ) async throws -> T {
+        let client = try RedisClient(configuration: configuration, logger: logger)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
+    deinit {
+        if case .connected(let connection) = state {
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    // MARK: Commands
+
+    /// Sends one command and returns its reply.
+    ///
+    /// - Parameters:
+    ///   - command: The command.
+    ///   - timeout: Deadline for the reply; the configuration's `commandTimeout` by default.
+    /// - Throws: ``RedisClientError``: `serverError` for an error reply, `timeout`,
+    ///   `connectionLost` (check ``RedisClientError/mayHaveRun``), `cancelled`, `unavailable`, …
+    public func execute(_ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RESPToken {
+        let handler = try await connectedHandler()
+        let timeAmount = timeout.map(TimeAmount.init)
+        // A task that is already cancelled still sends and waits: that is how cleanup code
+        // (a lock release) gets through. Cancellation during the wait abandons the wait only.
+        if Task.isCancelled {
+            return try await withCheckedContinuation { continuation in
+                handler.send(command, to: .continuation(continuation), timeout: timeAmount)
+            }.get()
+        }
+        let id = handler.makeID()
+        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
+        let loop = eventLoop
+        return try await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                handler.send(command, id: id, to: .continuation(continuation), timeout: timeAmount)
+            }
+        } onCancel: {
+            loop.execute { bound.value.cancel(id) }
+        }.get()
+    }
+
+    /// Sends several commands in one write and returns one result per command, in order.
+    ///
+    /// Each result is the reply or that command's error; a failure of one command does not
+    /// affect the others (this is a pipeline, not a transaction).
+    public func execute(batch commands: [RESPCommand], timeout: Duration? = nil) async -> [Result<RESPToken, RedisClientError>] {
+        guard !commands.isEmpty else { return [] }
+        let handler: RedisChannelHandler
+        do {
+            handler = try await connectedHandler()
+        } catch {
+            return Array(repeating: .failure(error), count: commands.count)
+        }
+        let timeAmount = timeout.map(TimeAmount.init)
+        let ids = commands.map { _ in handler.makeID() }
+        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
+        let loop = eventLoop
+        let send = {
+            await withCheckedContinuation { continuation in
+                let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
+                for (index, command) in commands.enumerated() {
+                    handler.send(command, id: ids[index], to: .batch(collector, index: index), timeout: timeAmount)
+                }
+            }
+        }
+        if Task.isCancelled { return await send() }
+        return await withTaskCancellationHandler {
+            await send()
+        } onCancel: {
+            loop.execute {
+                for id in ids { bound.value.cancel(id) }
+            }
+        }
+    }
+
+    /// Runs a script with `EVALSHA`; on `NOSCRIPT` loads it and retries exactly once, in one write.
+    ///
+    /// - Parameters:
+    ///   - script: The script (its SHA-1 must match the command's).
+    ///   - command: Built with ``RedisScript/evalSHA(keyCount:)`` plus keys and arguments.
+    public func run(_ script: RedisScript, _ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError)
+        -> RESPToken
+    {
+        do {
+            return try await execute(command, timeout: timeout)
+        } catch where error.serverError?.code == .noscript {
+            logger.debug("script not in the server's cache; loading it", metadata: ["redis.script": "\(script.name)"])
+            let results = await execute(batch: [script.loadCommand, command], timeout: timeout)
+            return try results[1].get()
+        }
+    }
+
+    /// Closes the connections; commands in flight fail with ``RedisClientError/Code/closed``.
+    public func close() async {
+        let previous = state
+        state = .closed
+        if let subscriberInstance {
+            await subscriberInstance.close()
+        }
+        switch previous {
+        case .connected(let connection):
+            connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
+            try? await connection.channel.closeFuture.get()
+        case .connecting(let future):
+            if let connection = try? await future.get() {
+                connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
+                try? await connection.channel.closeFuture.get()
+            }
+        case .idle, .closed:
+            break
+        }
+    }
+
+    // MARK: Pub/sub
+
+    /// Subscribes to channels and patterns on the dedicated subscriber connection, runs `body`
+    /// with the stream of messages, and unsubscribes when `body` returns or throws.
+    ///
+    /// When this returns control to `body`, the server has confirmed every subscription, so a
+    /// message published from then on is delivered. After a reconnect the subscriptions are
+    /// restored and the stream yields ``RedisSubscriptionEvent/gap`` (messages may have been missed).
+    public func subscribe<T: Sendable>(
+        channels: [String],
+        patterns: [String] = [],
+        _ body: (RedisSubscription) async throws -> T
+    ) async throws -> T {
+        let subscriber = try subscriber()
+        let subscription = try await subscriber.subscribe(channels: channels, patterns: patterns)
+        do {
+            let result = try await body(subscription)
+            await subscriber.unsubscribe(subscription.id)
+            return result
+        } catch {
+            await subscriber.unsubscribe(subscription.id)
+            throw error
+        }
+    }
+
+    private func subscriber() throws(RedisClientError) -> RedisSubscriber {
+        if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
+        if let subscriberInstance { return subscriberInstance }
+        let subscriber = RedisSubscriber(
+            configuration: configuration,
+            eventLoop: eventLoop,
+            sslContext: try loadSSLContext(),
+            logger: logger
+        )
+        subscriberInstance = subscriber
+        return subscriber
+    }
+
+    // MARK: Connection state
+
+    private func loadSSLContext() throws(RedisClientError) -> NIOSSLContext? {
+        guard let tls = configuration.tls else { return nil }
+        if let sslContext { return sslContext }
+        let context = try RedisConnector.makeSSLContext(tls)
+        sslContext = context
+        return context
+    }
+
+    private func connectedHandler() async throws(RedisClientError) -> RedisChannelHandler {
+        while true {
+            switch state {
+            case .connected(let connection):
+                return connection.handler
+            case .closed:
+                throw RedisClientError(.closed, "the client is closed")
+            case .connecting(let future):
+                do {
+                    _ = try await future.get()
+                } catch {
+                    throw Self.asClientError(error)
+                }
+            case .idle(let failures, let nextAttempt, let lastError):
+                let now = NIODeadline.now()
+                if nextAttempt > now {
+                    let wait = nextAttempt - now
+                    if Task.isCancelled || wait > TimeAmount(configuration.commandTimeout) {
+                        throw RedisClientError(
+                            .unavailable,
+                            "reconnecting after \(failures) failed attempt(s): \(lastError?.message ?? "unknown error")",
+                            underlying: lastError
+                        )
+                    }
+                    try? await Task.sleep(for: .nanoseconds(wait.nanoseconds))
+                    continue
+                }
+                startConnecting(failures: failures)
+            }
+        }
+    }
+
+    private func startConnecting(failures: Int) {
+        let sslContext: NIOSSLContext?
+        do {
+            sslContext = try loadSSLContext()
+        } catch {
+            let delay = configuration.reconnect.delay(afterFailures: failures + 1)
+            state = .idle(failures: failures + 1, nextAttempt: .now() + TimeAmount(delay), lastError: error)
+            return
+        }
+        let future = RedisConnector.connect(
+            configuration: configuration,
+            sslContext: sslContext,
+            eventLoop: eventLoop,
+            logger: logger
+        ) { [weak self] handler in
+            let handlerID = ObjectIdentifier(handler)
+            handler.onClose = { [weak self] reason in
+                guard let self else { return }
+                self.assumeIsolated { $0.connectionClosed(handlerID, reason: reason) }
+            }
+        }
+        state = .connecting(future)
+        future.whenComplete { [weak self] result in
+            guard let self else { return }
+            self.assumeIsolated { $0.connectFinished(result, failures: failures) }
+        }
+    }
+
+    private func connectFinished(_ result: Result<RedisConnector.Connection, any Error>, failures: Int) {
+        guard case .connecting = state else {
+            // Closed while connecting.
+            if case .success(let connection) = result {
+                connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
+            }
+            return
+        }
+        switch result {
+        case .success(let connection):
+            state = .connected(connection)
+        case .failure(let error):
+            let clientError = Self.asClientError(error)
+            let delay = configuration.reconnect.delay(afterFailures: failures + 1)
+            logger.debug(
+                "connect failed",
+                metadata: ["error": "\(clientError.code)", "redis.retry_in_ms": "\(delay.nanoseconds / 1_000_000)"]
+            )
+            state = .idle(failures: failures + 1, nextAttempt: .now() + TimeAmount(delay), lastError: clientError)
+        }
+    }
+
+    private func connectionClosed(_ handlerID: ObjectIdentifier, reason: RedisClientError) {
+        guard case .connected(let connection) = state, ObjectIdentifier(connection.handler) == handlerID else { return }
+        logger.debug("connection closed", metadata: ["reason": "\(reason.code)"])
+        // Reconnect on the next command, at once: a restarted server is found again immediately.
+        state = .idle(failures: 0, nextAttempt: .now(), lastError: reason)
+    }
+
+    static func asClientError(_ error: any Error) -> RedisClientError {
+        if let error = error as? RedisClientError { return error }
+        return RedisClientError(.connectionFailed, "\(error)", underlying: SendableErrorBox(error))
+    }
+}

@@ -1,0 +1,216 @@
+extension RedisConfiguration {
+    /// Parses `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://…` (TLS) or
+    /// `unix:///path/to/socket[?db=N&…]`.
+    ///
+    /// User and password may be percent-encoded. Options, all optional:
+    /// `connect_timeout`, `command_timeout`, `keepalive` (durations such as `500ms` or `2s`;
+    /// a bare number means milliseconds; `keepalive=off` disables it), `name` (client name),
+    /// `db` (for Unix sockets), `protocol` (`2` or `3`), and for TLS `ca`, `cert`, `key`
+    /// (PEM file paths), `verify` (`full`, `nohostname`, `none`) or `insecure=true`, and `sni`.
+    ///
+    /// - Throws: ``RedisConfigurationError`` naming the part that is malformed.
+    public init(url: String) throws(RedisConfigurationError) {
+        self.init()
+        var rest = Substring(url)
+        guard let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") else {
+            throw RedisConfigurationError(part: "scheme", message: "expected redis://, rediss:// or unix://")
+        }
+        let scheme = rest[..<colon].lowercased()
+        rest = rest[rest.index(colon, offsetBy: 3)...]
+
+        var query: Substring = ""
+        if let questionMark = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: questionMark)...]
+            rest = rest[..<questionMark]
+        }
+
+        switch scheme {
+        case "redis", "rediss":
+            if scheme == "rediss" { tls = RedisTLSConfiguration() }
+            try parseNetworkLocation(rest)
+        case "unix":
+            guard rest.hasPrefix("/"), rest.count > 1 else {
+                throw RedisConfigurationError(part: "path", message: "unix:// needs an absolute socket path")
+            }
+            address = .unixSocket(path: String(rest))
+        default:
+            throw RedisConfigurationError(part: "scheme", message: "'\(scheme)' is not redis, rediss or unix")
+        }
+        try applyQuery(query)
+        try validate()
+    }
+
+    private mutating func parseNetworkLocation(_ text: Substring) throws(RedisConfigurationError) {
+        var location = text
+        var path: Substring = ""
+        if let slash = location.firstIndex(of: "/") {
+            path = location[location.index(after: slash)...]
+            location = location[..<slash]
+        }
+        if let at = location.lastIndex(of: "@") {
+            let credentials = location[..<at]
+            location = location[location.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = try Self.percentDecoded(credentials[..<colon], part: "user")
+                username = user.isEmpty ? nil : user
+                password = try Self.percentDecoded(credentials[credentials.index(after: colon)...], part: "password")
+            } else if !credentials.isEmpty {
+                // `redis://secret@host` is the common "password only" form (redis-py reads it the same way).
+                password = try Self.percentDecoded(credentials, part: "password")
+            }
+        }
+
+        var host: Substring
+        var portText: Substring?
+        if location.hasPrefix("[") {
+            guard let close = location.firstIndex(of: "]") else {
+                throw RedisConfigurationError(part: "host", message: "IPv6 address lacks ']'")
+            }
+            host = location[location.index(after: location.startIndex)..<close]
+            let afterClose = location[location.index(after: close)...]
+            if !afterClose.isEmpty {
+                guard afterClose.hasPrefix(":") else {
+                    throw RedisConfigurationError(part: "port", message: "expected ':' after the IPv6 address")
+                }
+                portText = afterClose.dropFirst()
+            }
+        } else if let colon = location.lastIndex(of: ":") {
+            host = location[..<colon]
+            portText = location[location.index(after: colon)...]
+        } else {
+            host = location
+        }
+        guard !host.isEmpty else { throw RedisConfigurationError(part: "host", message: "is missing") }
+        guard host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "_" }) else {
+            throw RedisConfigurationError(part: "host", message: "'\(host)' contains characters a host name cannot have")
+        }
+        var port = 6379
+        if let portText {
+            guard let value = Int(portText), (1...65535).contains(value) else {
+                throw RedisConfigurationError(part: "port", message: "'\(portText)' is not a port number in 1...65535")
+            }
+            port = value
+        }
+        address = .tcp(host: String(host), port: port)
+
+        if !path.isEmpty {
+            guard let value = Int(path), value >= 0 else {
+                throw RedisConfigurationError(part: "database", message: "'\(path)' is not a database number")
+            }
+            database = value
+        }
+    }
+
+    private mutating func applyQuery(_ query: Substring) throws(RedisConfigurationError) {
+        guard !query.isEmpty else { return }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let name: Substring
+            let rawValue: Substring
+            if let equals = pair.firstIndex(of: "=") {
+                name = pair[..<equals]
+                rawValue = pair[pair.index(after: equals)...]
+            } else {
+                name = pair
+                rawValue = ""
+            }
+            let part = "query parameter '\(name)'"
+            let value = try Self.percentDecoded(rawValue, part: part)
+            switch name {
+            case "connect_timeout", "connectTimeout":
+                connectTimeout = try Self.duration(value, part: part)
+            case "command_timeout", "commandTimeout", "timeout":
+                commandTimeout = try Self.duration(value, part: part)
+            case "keepalive", "keep_alive":
+                keepAliveInterval = value == "off" || value == "0" ? nil : try Self.duration(value, part: part)
+            case "name", "client_name":
+                clientName = value
+            case "db", "database":
+                guard let number = Int(value), number >= 0 else {
+                    throw RedisConfigurationError(part: part, message: "'\(value)' is not a database number")
+                }
+                database = number
+            case "protocol":
+                switch value {
+                case "2": preferRESP3 = false
+                case "3": preferRESP3 = true
+                default: throw RedisConfigurationError(part: part, message: "must be 2 or 3")
+                }
+            case "ca", "tls_ca_file", "cacert":
+                try requireTLS(part)
+                tls?.caCertificateFile = value
+            case "cert", "tls_cert_file":
+                try requireTLS(part)
+                tls?.certificateFile = value
+            case "key", "tls_key_file":
+                try requireTLS(part)
+                tls?.keyFile = value
+            case "sni", "server_name":
+                try requireTLS(part)
+                tls?.serverName = value
+            case "insecure":
+                guard value == "true" || value == "1" || value.isEmpty else {
+                    throw RedisConfigurationError(part: part, message: "must be true or 1")
+                }
+                try requireTLS(part)
+                tls?.verification = .insecureNoVerification
+            case "verify":
+                try requireTLS(part)
+                switch value {
+                case "full": tls?.verification = .full
+                case "nohostname": tls?.verification = .noHostname
+                case "none": tls?.verification = .insecureNoVerification
+                default: throw RedisConfigurationError(part: part, message: "must be full, nohostname or none")
+                }
+            default:
+                throw RedisConfigurationError(part: part, message: "is not a known option")
+            }
+        }
+        if let tls, (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw RedisConfigurationError(part: "query parameter 'cert'", message: "cert and key must be given together")
+        }
+    }
+
+    private func requireTLS(_ part: String) throws(RedisConfigurationError) {
+        guard tls != nil else {
+            throw RedisConfigurationError(part: part, message: "is a TLS option; use rediss://")
+        }
+    }
+
+    private static func duration(_ text: String, part: String) throws(RedisConfigurationError) -> Duration {
+        guard let duration = DurationParser.parse(text), duration > .zero else {
+            throw RedisConfigurationError(part: part, message: "'\(text)' is not a positive duration such as 500ms or 2s")
+        }
+        return duration
+    }
+
+    /// Decodes `%XX` escapes; the text of a password is never put into the error.
+    private static func percentDecoded(_ text: Substring, part: String) throws(RedisConfigurationError) -> String {
+        guard text.contains("%") else { return String(text) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    throw RedisConfigurationError(part: part, message: "has a malformed %-escape")
+                }
+                bytes.append(high << 4 | low)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        guard let decoded = String(validating: bytes, as: UTF8.self) else {
+            throw RedisConfigurationError(part: part, message: "is not valid UTF-8 after %-decoding")
+        }
+        return decoded
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import LockyRESP
+
+/// Everything needed to connect to one Redis server.
+///
+/// Build it in code or from a URL with ``init(url:)``.
+public struct RedisConfiguration: Sendable, Hashable {
+    /// Where the server listens.
+    public var address: RedisAddress
+    /// ACL user name; nil authenticates as the `default` user when a password is set.
+    public var username: String?
+    /// Password for `AUTH`/`HELLO`; never logged.
+    public var password: String?
+    /// Logical database selected after connecting.
+    public var database: Int
+    /// Name set with `CLIENT SETNAME` (visible in `CLIENT LIST`); no spaces.
+    public var clientName: String?
+    /// TLS settings; nil means plain TCP.
+    public var tls: RedisTLSConfiguration?
+    /// Limit for TCP connect, TLS and the handshake together.
+    public var connectTimeout: Duration
+    /// Deadline for each command's reply. A server that stays silent past it is considered dead:
+    /// the command fails with a timeout and the connection is retired.
+    public var commandTimeout: Duration
+    /// After this much idle time a `PING` checks that the server is still there; nil disables it.
+    public var keepAliveInterval: Duration?
+    /// Backoff between reconnection attempts.
+    public var reconnect: RedisReconnectPolicy
+    /// Speak RESP3 (`HELLO 3`) when the server supports it; RESP2 otherwise.
+    public var preferRESP3: Bool
+    /// Limits on what the server may send (nesting depth, bulk length, element count).
+    public var limits: RESPLimits
+
+    /// Creates a configuration with production defaults.
+    public init(
+        address: RedisAddress = .tcp(host: "127.0.0.1", port: 6379),
+        username: String? = nil,
+        password: String? = nil,
+        database: Int = 0,
+        clientName: String? = nil,
+        tls: RedisTLSConfiguration? = nil,
+        connectTimeout: Duration = .seconds(5),
+        commandTimeout: Duration = .seconds(5),
+        keepAliveInterval: Duration? = .seconds(30),
+        reconnect: RedisReconnectPolicy = RedisReconnectPolicy(),
+        preferRESP3: Bool = true,
+        limits: RESPLimits = .default
+    ) {
+        self.address = address
+        self.username = username
+        self.password = password
+        self.database = database
+        self.clientName = clientName
+        self.tls = tls
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
+        self.keepAliveInterval = keepAliveInterval
+        self.reconnect = reconnect
+        self.preferRESP3 = preferRESP3
+        self.limits = limits
+    }
+
+    /// Checks values that the server would reject or that would make the client misbehave.
+    public func validate() throws(RedisConfigurationError) {
+        switch address {
+        case .tcp(let host, let port):
+            if host.isEmpty { throw RedisConfigurationError(part: "host", message: "is empty") }
+            if !(1...65535).contains(port) {
+                throw RedisConfigurationError(part: "port", message: "\(port) is not in 1...65535")
+            }
+        case .unixSocket(let path):
+            if path.isEmpty { throw RedisConfigurationError(part: "path", message: "is empty") }
+        }
+        if database < 0 { throw RedisConfigurationError(part: "database", message: "\(database) is negative") }
+        if let clientName, clientName.isEmpty || clientName.contains(where: { $0 == " " || $0.isNewline }) {
+            throw RedisConfigurationError(part: "client name", message: "must be non-empty without spaces")
+        }
+        if let username, username.isEmpty {
+            throw RedisConfigurationError(part: "user", message: "is empty")
+        }
+        if connectTimeout <= .zero { throw RedisConfigurationError(part: "connect_timeout", message: "must be positive") }
+        if commandTimeout <= .zero { throw RedisConfigurationError(part: "command_timeout", message: "must be positive") }
+        if let keepAliveInterval, keepAliveInterval <= .zero {
+            throw RedisConfigurationError(part: "keepalive", message: "must be positive")
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import DequeModule
+import LockyRESP
+import Logging
+import NIOCore
+
+/// The NIO side of one Redis connection: encodes commands, decodes replies and matches them
+/// to their callers in order, enforces command deadlines, sends keep-alive pings and routes
+/// pub/sub pushes.
+///
+/// Every method runs on the channel's event loop.
+final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let eventLoop: any EventLoop
+    private let commandTimeout: TimeAmount
+    private let keepAliveInterval: TimeAmount?
+    private let logger: Logger
+    private var processor: NIOSingleStepByteToMessageProcessor<RESPTokenDecoder>
+    private var context: ChannelHandlerContext?
+    private var queue = RedisCommandQueue<RedisReplySink>()
+    private var outbound: ByteBuffer
+    private var flushScheduled = false
+    private var deadlineTimer: Scheduled<Void>?
+    private var keepAliveTask: Scheduled<Void>?
+    private var lastActivity: NIODeadline = .now()
+    private var nextID: UInt64 = 0
+    /// Set once the connection is closing or closed; later commands fail at once with it.
+    private(set) var closeReason: RedisClientError?
+
+    /// Receives RESP3 pushes, and in ``subscriberMode`` the RESP2 pub/sub arrays.
+    var pushHandler: ((RESPToken) -> Void)?
+    /// Called once when the connection is gone, with the reason.
+    var onClose: ((RedisClientError) -> Void)?
+    /// RESP2 has no push type: on a subscribed RESP2 connection pub/sub messages arrive as arrays.
+    var subscriberMode = false
+
+    init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.commandTimeout = TimeAmount(configuration.commandTimeout)
+        self.keepAliveInterval = configuration.keepAliveInterval.map(TimeAmount.init)
+        self.logger = logger
+        self.processor = NIOSingleStepByteToMessageProcessor(
+            RESPTokenDecoder(limits: configuration.limits),
+            maximumBufferSize: nil
+        )
+        self.outbound = ByteBufferAllocator().buffer(capacity: 512)
+    }
+
+    /// Number of commands waiting for a reply.
+    var pendingCount: Int { queue.count }
+
+    // MARK: Sending
+
+    /// A fresh id for ``send(_:id:to:timeout:)``, so a cancellation handler can know it up front.
+    func makeID() -> UInt64 {
+        nextID &+= 1
+        return nextID
+    }
+
+    /// Queues one command under a new id.
+    func send(_ command: RESPCommand, to sink: RedisReplySink?, timeout: TimeAmount? = nil) {
+        send(command, id: makeID(), to: sink, timeout: timeout)
+    }
+
+    /// Queues one command; `id` (from ``makeID()``) lets the caller ``cancel(_:)`` it.
+    func send(_ command: RESPCommand, id: UInt64, to sink: RedisReplySink?, timeout: TimeAmount? = nil) {
+        eventLoop.preconditionInEventLoop()
+        if let closeReason {
+            sink?.complete(.failure(Self.notSent(closeReason)))
+            return
+        }
+        queue.append(id: id, sink: sink, deadline: .now() + (timeout ?? commandTimeout))
+        command.write(into: &outbound)
+        scheduleFlush()
+        armDeadlineTimer()
+    }
+
+    /// Writes a command whose answer comes as a push, not as a reply (`SUBSCRIBE` and friends).
+    func sendWithoutReply(_ command: RESPCommand) {
+        eventLoop.preconditionInEventLoop()
+        guard closeReason == nil else { return }
+        command.write(into: &outbound)
+        scheduleFlush()
+    }
+
+    /// The caller of `id` stopped waiting: fail it now, drop its reply when it comes.
+    func cancel(_ id: UInt64) {
+        queue.cancel(id)?.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled", mayHaveRun: true)))
+    }
+
+    /// Closes the connection; pending commands fail with `reason`.
+    func close(_ reason: RedisClientError) {
+        guard closeReason == nil else { return }
+        closeReason = reason
+        context?.close(promise: nil)
+    }
+
+    // Commands from many tasks queued in the same event-loop tick leave in one write.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.assumeIsolated().execute { self.flushNow() }
+    }
+
+    private func flushNow() {
+        flushScheduled = false
+        guard let context, outbound.readableBytes > 0 else { return }
+        let buffer = outbound
+        outbound = context.channel.allocator.buffer(capacity: 512)
+        lastActivity = .now()
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    // MARK: Deadlines and keep-alive
+
+    private func armDeadlineTimer() {
+        guard deadlineTimer == nil, let deadline = queue.nextDeadline else { return }
+        deadlineTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.deadlineFired() }
+    }
+
+    private func deadlineFired() {
+        deadlineTimer = nil
+        guard closeReason == nil else { return }
+        if queue.isHeadExpired(at: .now()) {
+            // A silent server: the position in the reply stream is unknown from here on.
+            logger.debug("command deadline passed; retiring the connection")
+            let reason = RedisClientError(.timeout, "no reply within the command deadline; connection retired", mayHaveRun: true)
+            if let head = queue.receive() {
+                head.sink?.complete(.failure(reason))
+            }
+            close(reason)
+        } else {
+            armDeadlineTimer()
+        }
+    }
+
+    private func startKeepAlive() {
+        guard let interval = keepAliveInterval, keepAliveTask == nil, closeReason == nil else { return }
+        keepAliveTask = eventLoop.assumeIsolated().scheduleTask(in: interval) {
+            self.keepAliveTask = nil
+            self.keepAliveTick(interval)
+            self.startKeepAlive()
+        }
+    }
+
+    private func keepAliveTick(_ interval: TimeAmount) {
+        guard closeReason == nil, queue.isEmpty, NIODeadline.now() - lastActivity >= interval else { return }
+        logger.trace("idle connection: sending keep-alive PING")
+        send(RESPCommand("PING"), to: nil)
+    }
+
+    // MARK: ChannelInboundHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { startKeepAlive() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startKeepAlive()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        lastActivity = .now()
+        do {
+            try processor.process(buffer: buffer) { token in
+                self.receive(token)
+            }
+        } catch let error as RESPParsingError {
+            close(RedisClientError(.protocolError, "malformed reply from the server: \(error)", mayHaveRun: true, underlying: error))
+        } catch {
+            close(RedisClientError(.protocolError, "malformed reply from the server", mayHaveRun: true, underlying: error))
+        }
+    }
+
+    private func receive(_ token: RESPToken) {
+        if isPush(token) {
+            pushHandler?(token)
+            return
+        }
+        guard let entry = queue.receive() else {
+            close(RedisClientError(.protocolError, "the server sent a reply nobody asked for", mayHaveRun: true))
+            return
+        }
+        guard let sink = entry.sink else { return }
+        if let serverError = token.serverError {
+            sink.complete(.failure(.server(serverError)))
+        } else {
+            sink.complete(.success(token))
+        }
+    }
+
+    private func isPush(_ token: RESPToken) -> Bool {
+        switch token.value {
+        case .push:
+            return true
+        case .array(let elements) where subscriberMode:
+            // RESP2 pub/sub: ["message", channel, payload], ["subscribe", channel, count], …; but
+            // a PING on a subscribed RESP2 connection answers ["pong", ""], which is a reply.
+            var iterator = elements.makeIterator()
+            guard let first = iterator.next(), case .bulkString(let kind) = first.value else { return false }
+            return kind.readableBytesView.elementsEqual("pong".utf8) == false
+        default:
+            return false
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let reason: RedisClientError
+        if let error = error as? RedisClientError {
+            reason = error
+        } else {
+            reason = RedisClientError(.connectionLost, "connection error: \(error)", mayHaveRun: true, underlying: SendableErrorBox(error))
+        }
+        close(reason)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let reason = closeReason ?? RedisClientError(.connectionLost, "the server closed the connection", mayHaveRun: true)
+        closeReason = reason
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+        keepAliveTask?.cancel()
+        keepAliveTask = nil
+        let lost = RedisClientError(
+            reason.code == .timeout ? .connectionLost : reason.code,
+            reason.message,
+            serverError: reason.serverError,
+            mayHaveRun: true,
+            underlying: reason.underlying
+        )
+        for entry in queue.removeAll() {
+            entry.sink?.complete(.failure(lost))
+        }
+        let onClose = self.onClose
+        self.onClose = nil
+        onClose?(reason)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// The same error, for a command that never reached the connection.
+    static func notSent(_ reason: RedisClientError) -> RedisClientError {
+        RedisClientError(
+            reason.code == .closed ? .closed : .connectionLost,
+            "not sent: \(reason.message)",
+            mayHaveRun: false,
+            underlying: reason.underlying
+        )
+    }
+}
+
+extension TimeAmount {
+    /// Converts a `Duration`, saturating at the limits.
+    init(_ duration: Duration) {
+        self = .nanoseconds(duration.nanoseconds)
+    }
+}

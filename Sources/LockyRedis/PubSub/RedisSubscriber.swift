@@ -1,0 +1,340 @@
+import LockyRESP
+import Logging
+import NIOCore
+import NIOSSL
+
+/// The dedicated pub/sub connection of a ``RedisClient``.
+///
+/// Counts local subscribers per channel and pattern, so the server sees one `SUBSCRIBE` per
+/// channel however many tasks listen. When the connection drops it reconnects (backoff from
+/// an event-loop timer, no task needed), restores every live subscription, and tells each
+/// subscription that a gap happened once the server has confirmed them again.
+actor RedisSubscriber {
+    private struct Entry {
+        let continuation: AsyncStream<RedisSubscriptionEvent>.Continuation
+        let channels: [String]
+        let patterns: [String]
+        var needsGap = false
+    }
+
+    private struct Waiter {
+        var channels: Set<String>
+        var patterns: Set<String>
+        let continuation: CheckedContinuation<Result<Void, RedisClientError>, Never>
+        let timer: Scheduled<Void>
+    }
+
+    private enum ConnectionState {
+        case disconnected(failures: Int)
+        case connecting
+        case connected(RedisConnector.Connection)
+        case closed
+    }
+
+    /// How many undelivered events one subscription may hold before it reports a gap.
+    static let bufferLimit = 65_536
+
+    nonisolated let eventLoop: any EventLoop
+    private let configuration: RedisConfiguration
+    private let sslContext: NIOSSLContext?
+    private let logger: Logger
+    private var state: ConnectionState = .disconnected(failures: 0)
+    private var entries: [UInt64: Entry] = [:]
+    private var channelTargets: [String: Set<UInt64>] = [:]
+    private var patternTargets: [String: Set<UInt64>] = [:]
+    private var confirmedChannels: Set<String> = []
+    private var confirmedPatterns: Set<String> = []
+    private var waiters: [UInt64: Waiter] = [:]
+    private var gapPending = false
+    private var reconnectTimer: Scheduled<Void>?
+    private var nextID: UInt64 = 0
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    init(configuration: RedisConfiguration, eventLoop: any EventLoop, sslContext: NIOSSLContext?, logger: Logger) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.sslContext = sslContext
+        var logger = logger
+        logger[metadataKey: "redis.connection"] = "subscriber"
+        self.logger = logger
+    }
+
+    // MARK: Subscribing
+
+    /// Registers a subscription and returns once the server confirmed all its channels and patterns.
+    func subscribe(channels: [String], patterns: [String]) async throws(RedisClientError) -> RedisSubscription {
+        if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
+        guard !channels.isEmpty || !patterns.isEmpty else {
+            throw RedisClientError(.invalidArgument, "subscribe needs at least one channel or pattern")
+        }
+        nextID &+= 1
+        let id = nextID
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: RedisSubscriptionEvent.self,
+            bufferingPolicy: .bufferingOldest(Self.bufferLimit)
+        )
+        entries[id] = Entry(continuation: continuation, channels: channels, patterns: patterns)
+
+        var newChannels: [String] = []
+        var newPatterns: [String] = []
+        for channel in Set(channels) {
+            if channelTargets[channel] == nil { newChannels.append(channel) }
+            channelTargets[channel, default: []].insert(id)
+        }
+        for pattern in Set(patterns) {
+            if patternTargets[pattern] == nil { newPatterns.append(pattern) }
+            patternTargets[pattern, default: []].insert(id)
+        }
+
+        switch state {
+        case .connected(let connection):
+            send("SUBSCRIBE", newChannels, on: connection.handler)
+            send("PSUBSCRIBE", newPatterns, on: connection.handler)
+        case .disconnected:
+            reconnectTimer?.cancel()
+            reconnectTimer = nil
+            connect()
+        case .connecting, .closed:
+            break
+        }
+
+        let remainingChannels = Set(channels).subtracting(confirmedChannels)
+        let remainingPatterns = Set(patterns).subtracting(confirmedPatterns)
+        let subscription = RedisSubscription(id: id, stream: stream, channels: channels, patterns: patterns)
+        if remainingChannels.isEmpty && remainingPatterns.isEmpty { return subscription }
+
+        let result = await withCheckedContinuation { continuation in
+            let timer = eventLoop.scheduleTask(in: TimeAmount(configuration.commandTimeout)) { [weak self] in
+                guard let self else { return }
+                self.assumeIsolated { $0.waiterTimedOut(id) }
+            }
+            waiters[id] = Waiter(
+                channels: remainingChannels,
+                patterns: remainingPatterns,
+                continuation: continuation,
+                timer: timer
+            )
+        }
+        switch result {
+        case .success:
+            return subscription
+        case .failure(let error):
+            unsubscribe(id)
+            throw error
+        }
+    }
+
+    /// Ends a subscription; channels nobody else listens to are unsubscribed on the server.
+    func unsubscribe(_ id: UInt64) {
+        guard let entry = entries.removeValue(forKey: id) else { return }
+        entry.continuation.finish()
+        if let waiter = waiters.removeValue(forKey: id) {
+            waiter.timer.cancel()
+            waiter.continuation.resume(returning: .failure(RedisClientError(.cancelled, "unsubscribed")))
+        }
+        var goneChannels: [String] = []
+        var gonePatterns: [String] = []
+        for channel in Set(entry.channels) {
+            channelTargets[channel]?.remove(id)
+            if channelTargets[channel]?.isEmpty == true {
+                channelTargets[channel] = nil
+                confirmedChannels.remove(channel)
+                goneChannels.append(channel)
+            }
+        }
+        for pattern in Set(entry.patterns) {
+            patternTargets[pattern]?.remove(id)
+            if patternTargets[pattern]?.isEmpty == true {
+                patternTargets[pattern] = nil
+                confirmedPatterns.remove(pattern)
+                gonePatterns.append(pattern)
+            }
+        }
+        if case .connected(let connection) = state {
+            send("UNSUBSCRIBE", goneChannels, on: connection.handler)
+            send("PUNSUBSCRIBE", gonePatterns, on: connection.handler)
+        }
+    }
+
+    /// Ends every subscription and closes the connection.
+    func close() async {
+        let previous = state
+        state = .closed
+        reconnectTimer?.cancel()
+        for (id, waiter) in waiters {
+            waiter.timer.cancel()
+            waiter.continuation.resume(returning: .failure(RedisClientError(.closed, "the client was closed")))
+            waiters[id] = nil
+        }
+        for entry in entries.values { entry.continuation.finish() }
+        entries.removeAll()
+        channelTargets.removeAll()
+        patternTargets.removeAll()
+        if case .connected(let connection) = previous {
+            connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
+            try? await connection.channel.closeFuture.get()
+        }
+    }
+
+    private func send(_ name: String, _ names: [String], on handler: RedisChannelHandler) {
+        guard !names.isEmpty else { return }
+        var command = RESPCommand(name)
+        command.append(contentsOf: names)
+        handler.sendWithoutReply(command)
+    }
+
+    private func waiterTimedOut(_ id: UInt64) {
+        guard let waiter = waiters.removeValue(forKey: id) else { return }
+        waiter.continuation.resume(
+            returning: .failure(RedisClientError(.timeout, "the server did not confirm the subscription in time"))
+        )
+    }
+
+    // MARK: Connection
+
+    private func connect() {
+        guard case .disconnected(let failures) = state else { return }
+        state = .connecting
+        let future = RedisConnector.connect(
+            configuration: configuration,
+            sslContext: sslContext,
+            eventLoop: eventLoop,
+            logger: logger
+        ) { [weak self] handler in
+            handler.subscriberMode = true
+            handler.pushHandler = { [weak self] token in
+                self?.assumeIsolated { $0.receive(token) }
+            }
+            let handlerID = ObjectIdentifier(handler)
+            handler.onClose = { [weak self] reason in
+                guard let self else { return }
+                self.assumeIsolated { $0.connectionClosed(handlerID, reason: reason) }
+            }
+        }
+        future.whenComplete { [weak self] result in
+            self?.assumeIsolated { $0.connectFinished(result, failures: failures) }
+        }
+    }
+
+    private func connectFinished(_ result: Result<RedisConnector.Connection, any Error>, failures: Int) {
+        guard case .connecting = state else {
+            if case .success(let connection) = result {
+                connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
+            }
+            return
+        }
+        switch result {
+        case .success(let connection):
+            state = .connected(connection)
+            if connection.protocolVersion == 3 { connection.handler.subscriberMode = false }
+            send("SUBSCRIBE", Array(channelTargets.keys), on: connection.handler)
+            send("PSUBSCRIBE", Array(patternTargets.keys), on: connection.handler)
+        case .failure(let error):
+            let clientError = RedisClient.asClientError(error)
+            logger.debug("subscriber connect failed", metadata: ["error": "\(clientError.code)"])
+            state = .disconnected(failures: failures + 1)
+            scheduleReconnect(failures: failures + 1)
+        }
+    }
+
+    private func connectionClosed(_ handlerID: ObjectIdentifier, reason: RedisClientError) {
+        guard case .connected(let connection) = state, ObjectIdentifier(connection.handler) == handlerID else { return }
+        logger.debug("subscriber connection closed", metadata: ["reason": "\(reason.code)"])
+        state = .disconnected(failures: 0)
+        confirmedChannels.removeAll()
+        confirmedPatterns.removeAll()
+        if !entries.isEmpty {
+            gapPending = true
+            scheduleReconnect(failures: 0)
+        }
+    }
+
+    private func scheduleReconnect(failures: Int) {
+        guard !entries.isEmpty else { return }
+        let delay = configuration.reconnect.delay(afterFailures: failures)
+        reconnectTimer = eventLoop.scheduleTask(in: TimeAmount(delay)) { [weak self] in
+            guard let self else { return }
+            self.assumeIsolated { $0.connect() }
+        }
+    }
+
+    // MARK: Pushes
+
+    private func receive(_ token: RESPToken) {
+        let elements: RESPToken.Array
+        switch token.value {
+        case .push(let array), .array(let array): elements = array
+        default: return
+        }
+        var iterator = elements.makeIterator()
+        guard let kindToken = iterator.next(), case .bulkString(let kindBytes) = kindToken.value else { return }
+        let kind = String(buffer: kindBytes)
+        switch kind {
+        case "message":
+            guard let channelToken = iterator.next(), let payloadToken = iterator.next(),
+                let channel = try? channelToken.decode(as: ByteBuffer.self),
+                let payload = try? payloadToken.decode(as: ByteBuffer.self)
+            else { return }
+            let message = RedisPubSubMessage(channel: channel, pattern: nil, payload: payload)
+            deliver(message, to: channelTargets[String(buffer: channel)])
+        case "pmessage":
+            guard let patternToken = iterator.next(), let channelToken = iterator.next(), let payloadToken = iterator.next(),
+                let pattern = try? patternToken.decode(as: String.self),
+                let channel = try? channelToken.decode(as: ByteBuffer.self),
+                let payload = try? payloadToken.decode(as: ByteBuffer.self)
+            else { return }
+            deliver(RedisPubSubMessage(channel: channel, pattern: pattern, payload: payload), to: patternTargets[pattern])
+        case "subscribe":
+            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }), channelTargets[name] != nil else { return }
+            confirmedChannels.insert(name)
+            confirmed(channel: name, pattern: nil)
+        case "psubscribe":
+            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }), patternTargets[name] != nil else { return }
+            confirmedPatterns.insert(name)
+            confirmed(channel: nil, pattern: name)
+        default:
+            return
+        }
+    }
+
+    private func deliver(_ message: RedisPubSubMessage, to targets: Set<UInt64>?) {
+        guard let targets else { return }
+        for id in targets {
+            guard var entry = entries[id] else { continue }
+            if entry.needsGap {
+                guard case .enqueued = entry.continuation.yield(.gap) else { continue }
+                entry.needsGap = false
+            }
+            if case .dropped = entry.continuation.yield(.message(message)) {
+                entry.needsGap = true
+            }
+            entries[id] = entry
+        }
+    }
+
+    private func confirmed(channel: String?, pattern: String?) {
+        for (id, var waiter) in waiters {
+            if let channel { waiter.channels.remove(channel) }
+            if let pattern { waiter.patterns.remove(pattern) }
+            if waiter.channels.isEmpty && waiter.patterns.isEmpty {
+                waiters[id] = nil
+                waiter.timer.cancel()
+                waiter.continuation.resume(returning: .success(()))
+            } else {
+                waiters[id] = waiter
+            }
+        }
+        if gapPending, channelTargets.count == confirmedChannels.count, patternTargets.count == confirmedPatterns.count {
+            gapPending = false
+            for (id, var entry) in entries {
+                if case .dropped = entry.continuation.yield(.gap) {
+                    entry.needsGap = true
+                    entries[id] = entry
+                }
+            }
+        }
+    }
+}
