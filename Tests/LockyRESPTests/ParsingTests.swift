@@ -30,6 +30,16 @@ struct ParsingTests {
         #expect(value.isNaN)
     }
 
+    @Test(
+        "double spellings",
+        arguments: [
+            ("1.", 1), (".5", 0.5), ("+inf", .infinity), ("-0", 0), ("1E-2", 0.01), ("007.50", 7.5),
+        ] as [(String, Double)])
+    func doubleSpellings(_ text: String, _ expected: Double) throws {
+        let token = try #require(try parse(",\(text)\r\n"))
+        #expect(token.value == .double(expected))
+    }
+
     @Test("RESP2 nulls and RESP3 null all decode as null")
     func nulls() throws {
         for text in ["$-1\r\n", "*-1\r\n", "_\r\n"] {
