@@ -104,8 +104,10 @@ public actor RedisClient {
         // A task that is already cancelled still sends and waits: that is how cleanup code
         // (a lock release) gets through. Cancellation during the wait abandons the wait only.
         if Task.isCancelled {
+            let bound = NIOLoopBound(handler, eventLoop: eventLoop)
+            let loop = eventLoop
             return try await withCheckedContinuation { continuation in
-                handler.send(command, to: .continuation(continuation), timeout: timeAmount)
+                loop.executeSoon { bound.value.send(command, to: .continuation(continuation), timeout: timeAmount) }
             }.get()
         }
         let id = handler.makeID()
@@ -113,7 +115,8 @@ public actor RedisClient {
         let loop = eventLoop
         return try await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                handler.send(command, id: id, to: .continuation(continuation), timeout: timeAmount)
+                // The operation closure does not always inherit the actor's executor.
+                loop.executeSoon { bound.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount) }
             }
         } onCancel: {
             loop.execute { bound.value.cancel(id) }
@@ -136,11 +139,13 @@ public actor RedisClient {
         let ids = commands.map { _ in handler.makeID() }
         let bound = NIOLoopBound(handler, eventLoop: eventLoop)
         let loop = eventLoop
-        let send = {
+        let send: @Sendable () async -> [Result<RESPToken, RedisClientError>] = {
             await withCheckedContinuation { continuation in
-                let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
-                for (index, command) in commands.enumerated() {
-                    handler.send(command, id: ids[index], to: .batch(collector, index: index), timeout: timeAmount)
+                loop.executeSoon {
+                    let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
+                    for (index, command) in commands.enumerated() {
+                        bound.value.send(command, id: ids[index], to: .batch(collector, index: index), timeout: timeAmount)
+                    }
                 }
             }
         }
