@@ -41,6 +41,13 @@ final class ChildProcess: Sendable {
         process.standardError = try outputHandle(standardErrorPath)
 
         let child = ChildProcess(process: process)
+        // A child inherits the blocked-signal mask of the spawning thread, and Swift's worker threads block most
+        // signals: redis would then ignore SIGTERM. run() spawns on this thread, so unblock around it only.
+        var everything = sigset_t()
+        var previous = sigset_t()
+        sigfillset(&everything)
+        pthread_sigmask(SIG_UNBLOCK, &everything, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         do {
             try process.run()
         } catch {
