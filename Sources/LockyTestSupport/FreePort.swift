@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Hands out TCP ports on 127.0.0.1 that are free at the moment of the call.
@@ -12,9 +12,9 @@ public enum FreePort {
     /// Binds a socket to 127.0.0.1 port 0, reads the port the kernel chose, closes the socket and returns the port.
     public static func next() throws(RedisHarnessError) -> Int {
         #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw .system("socket()", errno: errno) }
         defer { close(fd) }

@@ -61,6 +61,22 @@ import Testing
         }
     }
 
+    @Test func restartWaitsForItsPortToBecomeFree() async throws {
+        try await RedisServer.withServer { server throws in
+            let port = server.port
+            server.kill()
+            let blocker = try #require(PortBlocker(port: port))
+            let releaser = Task {
+                try? await Task.sleep(for: .milliseconds(300))
+                blocker.release()
+            }
+            try await server.restart()
+            await releaser.value
+            #expect(server.port == port)
+            #expect(try server.cli("PING") == "PONG")
+        }
+    }
+
     @Test func persistenceKeepsDataAcrossRestartAndKill() async throws {
         try await RedisServer.withServer(.init(persistence: true)) { server throws in
             try server.cli("SET", "durable", "yes")
