@@ -138,6 +138,12 @@ import Testing
         }
     }
 
+    @Test func badConfigurationFailsWithServerOutput() async throws {
+        let options = RedisServer.Options(extraConfiguration: ["no-such-directive yes"])
+        let error = await #expect(throws: RedisHarnessError.self) { try await RedisServer.start(options) }
+        #expect(error?.message.contains("no-such-directive") == true)
+    }
+
     @Test func appliesExtraConfiguration() async throws {
         let options = RedisServer.Options(extraConfiguration: ["notify-keyspace-events Ex", "hz 10"])
         try await RedisServer.withServer(options) { server throws in
