@@ -1,0 +1,2 @@
+/// An error thrown on purpose by tests to check cleanup on failure.
+struct HarnessTestError: Error {}
