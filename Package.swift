@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "LockyRESP", targets: ["LockyRESP"]),
         .library(name: "LockyRedis", targets: ["LockyRedis"]),
+        .library(name: "Locky", targets: ["Locky"]),
         .library(name: "LockyTestSupport", targets: ["LockyTestSupport"]),
         .executable(name: "locky-bench", targets: ["LockyBench"]),
     ],
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
@@ -42,6 +45,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Locky",
+            dependencies: [
+                "LockyRedis",
+                "LockyRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "LockyTestSupport",
             dependencies: [],
             swiftSettings: swiftSettings
@@ -49,6 +65,7 @@ let package = Package(
         .executableTarget(
             name: "LockyBench",
             dependencies: [
+                "Locky",
                 "LockyRedis",
                 "LockyTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -68,6 +85,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LockyTests",
+            dependencies: [
+                "Locky", "LockyRedis", "LockyRESP", "LockyTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),

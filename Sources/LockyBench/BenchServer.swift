@@ -1,9 +1,25 @@
+import LockyTestSupport
+
+/// The Redis server a scenario measures against: one it starts, or the one given by `--url`.
 struct BenchServer {
     let host: String
     let port: Int
     let url: String
+    private let owned: RedisServer?
+
     static func start(options: BenchOptions) async throws -> BenchServer {
-        BenchServer(host: "127.0.0.1", port: 7777, url: "redis://127.0.0.1:7777")
+        if let url = options.url {
+            let hostPort = url.split(separator: "/").dropFirst().first ?? "127.0.0.1:6379"
+            let parts = hostPort.split(separator: ":")
+            let host = parts.first.map(String.init) ?? "127.0.0.1"
+            let port = parts.count > 1 ? Int(parts[1]) ?? 6379 : 6379
+            return BenchServer(host: host, port: port, url: url, owned: nil)
+        }
+        let server = try await RedisServer.start()
+        return BenchServer(host: server.host, port: server.port, url: server.url, owned: server)
     }
-    func stop() async {}
+
+    func stop() async {
+        await owned?.stop()
+    }
 }

@@ -3,7 +3,8 @@ import LockyRESP
 import LockyRedis
 
 /// `resp`: the raw client against redis-benchmark, one command at a time and 50 tasks sharing
-/// one connection.
+/// one connection. Floor and client alternate in rounds of equal size and the medians are
+/// compared, so a noisy machine moves both sides alike.
 struct RESPScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resp",
@@ -27,76 +28,64 @@ struct RESPScenario: AsyncParsableCommand {
     }
 
     private func measure(_ server: BenchServer) async throws {
-        let command = ["SET", "locky:bench:resp", "value", "NX", "PX", "30000"]
-        let sequentialFloor = try RedisBenchmarkFloor.run(
-            host: server.host, port: server.port, clients: 1, requests: 50_000, command: command
-        )
-        let concurrentFloor = try RedisBenchmarkFloor.run(
-            host: server.host, port: server.port, clients: 50, requests: 300_000, command: command
-        )
-
+        let arguments = ["SET", "locky:bench:resp", "value", "NX", "PX", "30000"]
+        let command = RESPCommand("SET", "locky:bench:resp", "value", "NX", "PX", 30000)
         let client = try RedisClient(url: server.url)
-        let set = RESPCommand("SET", "locky:bench:resp", "value", "NX", "PX", 30000)
-        // Warm up: connect, fill caches.
-        for _ in 0..<2000 { _ = try await client.execute(set) }
+        for _ in 0..<2000 { _ = try await client.execute(command) }
 
-        let duration = Duration.seconds(options.seconds)
-        let clock = ContinuousClock()
+        // Size the rounds so each phase takes about `seconds / rounds`.
+        let calibration = try RedisBenchmarkFloor.run(host: server.host, port: server.port, clients: 1, requests: 2000, command: arguments)
+        let rounds = options.rounds
+        let phase = options.seconds / Double(rounds)
+        let sequentialOps = max(1000, Int(calibration.requestsPerSecond * phase))
+        let concurrentOps = sequentialOps * 8
 
-        var sequential = LatencyRecorder(capacity: 100_000)
-        let sequentialStart = clock.now
-        while clock.now - sequentialStart < duration {
-            let start = clock.now
-            _ = try await client.execute(set)
-            sequential.record(clock.now - start)
-        }
-        let sequentialElapsed = (clock.now - sequentialStart).seconds
-
-        let concurrentStart = clock.now
-        let concurrent = try await withThrowingTaskGroup(of: LatencyRecorder.self) { group in
-            for _ in 0..<tasks {
-                group.addTask {
-                    var recorder = LatencyRecorder(capacity: 50_000)
-                    while clock.now - concurrentStart < duration {
-                        let start = clock.now
-                        _ = try await client.execute(set)
-                        recorder.record(clock.now - start)
-                    }
-                    return recorder
+        var floorSequential: [Double] = []
+        var floorConcurrent: [Double] = []
+        var ours = RoundResults()
+        var oursOnLoop = RoundResults()
+        var oursConcurrent = RoundResults()
+        var floorSequentialP50: [Double] = []
+        var floorConcurrentP50: [Double] = []
+        for _ in 0..<rounds {
+            let floor = try RedisBenchmarkFloor.run(host: server.host, port: server.port, clients: 1, requests: sequentialOps, command: arguments)
+            floorSequential.append(floor.requestsPerSecond)
+            floorSequentialP50.append(floor.p50Milliseconds * 1000)
+            ours.add(try await Workload.sequential(operations: sequentialOps) { _ = try await client.execute(command) })
+            oursOnLoop.add(
+                try await withTaskExecutorPreference(client.taskExecutor) {
+                    try await Workload.sequential(operations: sequentialOps) { _ = try await client.execute(command) }
                 }
-            }
-            var all = LatencyRecorder()
-            for try await recorder in group { all.merge(recorder) }
-            return all
+            )
+            let concurrentFloor = try RedisBenchmarkFloor.run(
+                host: server.host, port: server.port, clients: 50, requests: concurrentOps, command: arguments
+            )
+            floorConcurrent.append(concurrentFloor.requestsPerSecond)
+            floorConcurrentP50.append(concurrentFloor.p50Milliseconds * 1000)
+            oursConcurrent.add(
+                try await Workload.concurrent(tasks: tasks, operations: concurrentOps) { _ = try await client.execute(command) }
+            )
         }
-        let concurrentElapsed = (clock.now - concurrentStart).seconds
         await client.close()
 
         var report = BenchReport(scenario: "resp")
-        let sequentialRate = Double(sequential.count) / sequentialElapsed
-        let concurrentRate = Double(concurrent.count) / concurrentElapsed
-        report.add("sequential_ops_per_s", sequentialRate)
-        report.add("floor_sequential_ops_per_s", sequentialFloor.requestsPerSecond)
-        report.add("sequential_ratio", sequentialRate / sequentialFloor.requestsPerSecond)
-        report.add("sequential_p50_us", sequential.percentileMicroseconds(50))
-        report.add("sequential_p99_us", sequential.percentileMicroseconds(99))
-        report.add("floor_sequential_p50_us", sequentialFloor.p50Milliseconds * 1000)
-        report.add("floor_sequential_p99_us", sequentialFloor.p99Milliseconds * 1000)
-        report.add("concurrent_ops_per_s", concurrentRate)
-        report.add("floor_concurrent_ops_per_s", concurrentFloor.requestsPerSecond)
-        report.add("concurrent_ratio", concurrentRate / concurrentFloor.requestsPerSecond)
-        report.add("concurrent_p50_us", concurrent.percentileMicroseconds(50))
-        report.add("concurrent_p99_us", concurrent.percentileMicroseconds(99))
-        report.add("floor_concurrent_p50_us", concurrentFloor.p50Milliseconds * 1000)
-        report.add("floor_concurrent_p99_us", concurrentFloor.p99Milliseconds * 1000)
+        report.add("sequential_ops_per_s", ours.medianRate)
+        report.add("floor_sequential_ops_per_s", median(floorSequential))
+        report.add("sequential_ratio", ours.medianRate / median(floorSequential))
+        report.add("sequential_p50_us", ours.latencies.percentileMicroseconds(50))
+        report.add("sequential_p99_us", ours.latencies.percentileMicroseconds(99))
+        report.add("floor_sequential_p50_us", median(floorSequentialP50))
+        report.add("sequential_on_loop_ops_per_s", oursOnLoop.medianRate)
+        report.add("sequential_on_loop_ratio", oursOnLoop.medianRate / median(floorSequential))
+        report.add("sequential_on_loop_p50_us", oursOnLoop.latencies.percentileMicroseconds(50))
+        report.add("concurrent_ops_per_s", oursConcurrent.medianRate)
+        report.add("floor_concurrent_ops_per_s", median(floorConcurrent))
+        report.add("concurrent_ratio", oursConcurrent.medianRate / median(floorConcurrent))
+        report.add("concurrent_p50_us", oursConcurrent.latencies.percentileMicroseconds(50))
+        report.add("concurrent_p99_us", oursConcurrent.latencies.percentileMicroseconds(99))
+        report.add("floor_concurrent_p50_us", median(floorConcurrentP50))
         report.add("tasks", Double(tasks))
+        report.add("rounds", Double(rounds))
         report.print(json: options.json)
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }

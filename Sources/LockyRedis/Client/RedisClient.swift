@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// A multiplexed connection to one Redis server.
 ///
@@ -21,8 +22,18 @@ public actor RedisClient {
     public nonisolated let configuration: RedisConfiguration
     /// The event loop every connection of this client runs on; also the actor's executor.
     nonisolated let eventLoop: any EventLoop
-    private let logger: Logger
-    private var state: State
+    private nonisolated let logger: Logger
+    /// The live connection's handler, readable without entering the actor (the fast path).
+    private nonisolated let liveHandler = Mutex<NIOLoopBound<RedisChannelHandler>?>(nil)
+    /// Request ids, unique per client, so a cancellation handler knows its command's id up front.
+    private nonisolated let requestIDs = Atomic<UInt64>(0)
+    private var state: State {
+        didSet {
+            let handler: NIOLoopBound<RedisChannelHandler>?
+            if case .connected(let connection) = state { handler = connection.boundHandler } else { handler = nil }
+            liveHandler.withLock { $0 = handler }
+        }
+    }
     private var sslContext: NIOSSLContext?
     private var subscriberInstance: RedisSubscriber?
 
@@ -32,6 +43,9 @@ public actor RedisClient {
         case connected(RedisConnector.Connection)
         case closed
     }
+
+    /// Runs tasks on this client's event loop; see ``RedisEventLoopExecutor``.
+    public nonisolated let taskExecutor: RedisEventLoopExecutor
 
     /// The actor runs on its event loop, so NIO callbacks and commands need no extra hop.
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -53,6 +67,7 @@ public actor RedisClient {
         try configuration.validate()
         self.configuration = configuration
         self.eventLoop = eventLoopGroup.any()
+        self.taskExecutor = RedisEventLoopExecutor(eventLoop: eventLoop)
         var logger = logger
         logger[metadataKey: "redis.address"] = "\(configuration.address)"
         self.logger = logger
@@ -98,28 +113,26 @@ public actor RedisClient {
     ///   - timeout: Deadline for the reply; the configuration's `commandTimeout` by default.
     /// - Throws: ``RedisClientError``: `serverError` for an error reply, `timeout`,
     ///   `connectionLost` (check ``RedisClientError/mayHaveRun``), `cancelled`, `unavailable`, …
-    public func execute(_ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RESPToken {
-        let handler = try await connectedHandler()
+    public nonisolated func execute(_ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RESPToken {
+        // Not actor-isolated on purpose: the caller hops to the event loop once to send and
+        // once back with the reply, and no further.
+        let handler = try await currentHandler()
         let timeAmount = timeout.map(TimeAmount.init)
+        let id = requestIDs.add(1, ordering: .relaxed).newValue
+        let loop = eventLoop
         // A task that is already cancelled still sends and waits: that is how cleanup code
         // (a lock release) gets through. Cancellation during the wait abandons the wait only.
         if Task.isCancelled {
-            let bound = NIOLoopBound(handler, eventLoop: eventLoop)
-            let loop = eventLoop
             return try await withCheckedContinuation { continuation in
-                loop.executeSoon { bound.value.send(command, to: .continuation(continuation), timeout: timeAmount) }
+                loop.run { handler.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount) }
             }.get()
         }
-        let id = handler.makeID()
-        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
-        let loop = eventLoop
         return try await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                // The operation closure does not always inherit the actor's executor.
-                loop.executeSoon { bound.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount) }
+                loop.run { handler.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount) }
             }
         } onCancel: {
-            loop.execute { bound.value.cancel(id) }
+            loop.execute { handler.value.cancel(id) }
         }.get()
     }
 
@@ -127,24 +140,26 @@ public actor RedisClient {
     ///
     /// Each result is the reply or that command's error; a failure of one command does not
     /// affect the others (this is a pipeline, not a transaction).
-    public func execute(batch commands: [RESPCommand], timeout: Duration? = nil) async -> [Result<RESPToken, RedisClientError>] {
+    public nonisolated func execute(batch commands: [RESPCommand], timeout: Duration? = nil) async
+        -> [Result<RESPToken, RedisClientError>]
+    {
         guard !commands.isEmpty else { return [] }
-        let handler: RedisChannelHandler
+        let handler: NIOLoopBound<RedisChannelHandler>
         do {
-            handler = try await connectedHandler()
+            handler = try await currentHandler()
         } catch {
             return Array(repeating: .failure(error), count: commands.count)
         }
         let timeAmount = timeout.map(TimeAmount.init)
-        let ids = commands.map { _ in handler.makeID() }
-        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
+        let last = requestIDs.add(UInt64(commands.count), ordering: .relaxed).newValue
+        let first = last - UInt64(commands.count) + 1
         let loop = eventLoop
         let send: @Sendable () async -> [Result<RESPToken, RedisClientError>] = {
             await withCheckedContinuation { continuation in
-                loop.executeSoon {
+                loop.run {
                     let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
                     for (index, command) in commands.enumerated() {
-                        bound.value.send(command, id: ids[index], to: .batch(collector, index: index), timeout: timeAmount)
+                        handler.value.send(command, id: first + UInt64(index), to: .batch(collector, index: index), timeout: timeAmount)
                     }
                 }
             }
@@ -154,7 +169,7 @@ public actor RedisClient {
             await send()
         } onCancel: {
             loop.execute {
-                for id in ids { bound.value.cancel(id) }
+                for id in first...last { handler.value.cancel(id) }
             }
         }
     }
@@ -164,7 +179,7 @@ public actor RedisClient {
     /// - Parameters:
     ///   - script: The script (its SHA-1 must match the command's).
     ///   - command: Built with ``RedisScript/evalSHA(keyCount:)`` plus keys and arguments.
-    public func run(_ script: RedisScript, _ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError)
+    public nonisolated func run(_ script: RedisScript, _ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError)
         -> RESPToken
     {
         do {
@@ -245,11 +260,16 @@ public actor RedisClient {
         return context
     }
 
-    private func connectedHandler() async throws(RedisClientError) -> RedisChannelHandler {
+    private nonisolated func currentHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
+        if let handler = liveHandler.withLock({ $0 }) { return handler }
+        return try await connectedHandler()
+    }
+
+    private func connectedHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
         while true {
             switch state {
             case .connected(let connection):
-                return connection.handler
+                return connection.boundHandler
             case .closed:
                 throw RedisClientError(.closed, "the client is closed")
             case .connecting(let future):

@@ -24,7 +24,10 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var deadlineTimer: Scheduled<Void>?
     private var keepAliveTask: Scheduled<Void>?
     private var lastActivity: NIODeadline = .now()
-    private var nextID: UInt64 = 0
+    private var nextID: UInt64 = 1 << 63
+    /// Ids cancelled before their command reached this handler: not sent at all.
+    private var cancelledBeforeSend: Set<UInt64> = []
+    private var highestClientID: UInt64 = 0
     /// Set once the connection is closing or closed; later commands fail at once with it.
     private(set) var closeReason: RedisClientError?
 
@@ -52,23 +55,25 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     // MARK: Sending
 
-    /// A fresh id for ``send(_:id:to:timeout:)``, so a cancellation handler can know it up front.
-    func makeID() -> UInt64 {
-        nextID &+= 1
-        return nextID
-    }
-
-    /// Queues one command under a new id.
+    /// Queues one command of the handler's own (handshake, keep-alive), under an internal id.
     func send(_ command: RESPCommand, to sink: RedisReplySink?, timeout: TimeAmount? = nil) {
-        send(command, id: makeID(), to: sink, timeout: timeout)
+        nextID &+= 1
+        send(command, id: nextID, to: sink, timeout: timeout)
     }
 
-    /// Queues one command; `id` (from ``makeID()``) lets the caller ``cancel(_:)`` it.
+    /// Queues one command; `id` (unique per client) lets the caller ``cancel(_:)`` it.
     func send(_ command: RESPCommand, id: UInt64, to sink: RedisReplySink?, timeout: TimeAmount? = nil) {
         eventLoop.preconditionInEventLoop()
         if let closeReason {
             sink?.complete(.failure(Self.notSent(closeReason)))
             return
+        }
+        if id < 1 << 63 {
+            highestClientID = max(highestClientID, id)
+            if cancelledBeforeSend.remove(id) != nil {
+                sink?.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled; not sent")))
+                return
+            }
         }
         queue.append(id: id, sink: sink, deadline: .now() + (timeout ?? commandTimeout))
         command.write(into: &outbound)
@@ -86,7 +91,12 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     /// The caller of `id` stopped waiting: fail it now, drop its reply when it comes.
     func cancel(_ id: UInt64) {
-        queue.cancel(id)?.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled", mayHaveRun: true)))
+        if let sink = queue.cancel(id) {
+            sink.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled", mayHaveRun: true)))
+        } else if id > highestClientID {
+            // The cancellation overtook the command on its way to the event loop.
+            cancelledBeforeSend.insert(id)
+        }
     }
 
     /// Closes the connection; pending commands fail with `reason`.

@@ -1,0 +1,69 @@
+import NIOCore
+
+/// Where locks live. Locky ships three: ``RedisLockBackend`` (one Redis node),
+/// ``InMemoryLockBackend`` (one process) and, later, Redlock. All pass one conformance suite.
+///
+/// Every method takes many resources and answers per resource, in one round trip. Arguments
+/// arrive validated (non-empty, unique, within ``LockLimits``). A backend throws ``LockError``
+/// with `backendUnavailable` or `serverError` for infrastructure failures only; contention is
+/// an outcome, not an error.
+public protocol LockBackend: Sendable {
+    /// A short name for logs and metrics, e.g. `redis`.
+    var name: String { get }
+
+    /// All-or-nothing: takes every resource for `owner`, or none. A resource already held by
+    /// `owner` counts as taken (so retrying an acquire whose reply was lost is safe). Each
+    /// taken resource gets a new fencing token.
+    func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply
+
+    /// Per resource: takes it for `locker` when free (or always, with `force`); when `locker`
+    /// already holds it, resets its TTL. A busy resource is left untouched.
+    func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
+
+    /// All-or-nothing: resets the TTL of every resource, only if all are still held by `owner`.
+    func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply
+
+    /// Per resource: removes the lock; with an `owner`, only where `owner` holds it.
+    func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome]
+
+    /// Per resource: resets the TTL of a held lock (with a `locker`, only where it holds it);
+    /// never creates one. A nil `ttl` removes the expiry.
+    func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome]
+
+    /// Per resource: the holder, or nil when free.
+    func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?]
+
+    /// Stores `value` under `key` only if `fencingToken` ≥ the highest token seen for it.
+    func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome
+
+    /// Reads a value stored by ``fencedWrite(key:value:fencingToken:)``.
+    func fencedRead(key: String) async throws(LockError) -> FencedValue?
+
+    /// Releases connections.
+    func close() async
+}
+
+/// How ``LockBackend/extend(_:owner:ttl:mode:)`` sets the new expiry.
+public enum ExtendMode: Sendable, Hashable {
+    /// Expire `ttl` from now.
+    case resetTo
+    /// Expire `ttl` later than the current expiry.
+    case addTo
+}
+
+/// The answer to an all-or-nothing acquire.
+public enum AcquireReply: Sendable, Hashable {
+    /// Every resource was taken; one fencing token per resource, in order.
+    case acquired(fencingTokens: [Int64])
+    /// The resource at `index` is held by `holder`; nothing was taken.
+    case busy(index: Int, holder: LockHolder)
+}
+
+/// The answer to an all-or-nothing extend.
+public enum ExtendReply: Sendable, Hashable {
+    /// Every resource was extended.
+    case extended
+    /// The resource at `index` is no longer ours: free (`holder` nil) or held by another.
+    /// Nothing was extended.
+    case lost(index: Int, holder: LockHolder?)
+}

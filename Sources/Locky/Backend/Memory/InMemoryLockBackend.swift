@@ -1,0 +1,158 @@
+import NIOCore
+import Synchronization
+
+/// Locks inside one process, with exactly the semantics of the Redis backend.
+///
+/// A product feature, not a mock: for single-process apps, and for unit tests of code that
+/// uses Locky (inject a ``ManualLockClock`` to move time by hand). Expiry is lazy: an entry
+/// past its deadline counts as free.
+public final class InMemoryLockBackend: LockBackend {
+    private struct Entry {
+        var owner: String
+        var expiresAt: ContinuousClock.Instant?
+    }
+
+    private struct State {
+        var locks: [String: Entry] = [:]
+        var fences: [String: Int64] = [:]
+        var fenced: [String: FencedValue] = [:]
+
+        /// The live entry of `resource`, dropping it when expired.
+        mutating func live(_ resource: String, now: ContinuousClock.Instant) -> Entry? {
+            guard let entry = locks[resource] else { return nil }
+            if let expiresAt = entry.expiresAt, expiresAt <= now {
+                locks[resource] = nil
+                return nil
+            }
+            return entry
+        }
+
+        mutating func take(_ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant) -> Int64 {
+            locks[resource] = Entry(owner: owner, expiresAt: ttl.map { now + $0 })
+            let token = (fences[resource] ?? 0) + 1
+            fences[resource] = token
+            return token
+        }
+
+        func holder(_ entry: Entry, _ resource: String, now: ContinuousClock.Instant) -> LockHolder {
+            LockHolder(
+                owner: entry.owner,
+                remaining: entry.expiresAt.map { max(.zero, $0 - now) },
+                fencingToken: fences[resource]
+            )
+        }
+    }
+
+    /// `memory`.
+    public var name: String { "memory" }
+    /// The clock deciding expiry.
+    public let clock: any LockClock
+    private let state = Mutex(State())
+
+    /// Creates an empty backend.
+    public init(clock: any LockClock = SystemLockClock()) {
+        self.clock = clock
+    }
+
+    public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
+        let now = clock.now
+        return state.withLock { state in
+            for (index, resource) in resources.enumerated() {
+                if let entry = state.live(resource, now: now), entry.owner != owner {
+                    return .busy(index: index, holder: state.holder(entry, resource, now: now))
+                }
+            }
+            return .acquired(fencingTokens: resources.map { state.take($0, owner: owner, ttl: ttl, now: now) })
+        }
+    }
+
+    public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome] {
+        let now = clock.now
+        return state.withLock { state in
+            resources.map { resource in
+                if var entry = state.live(resource, now: now) {
+                    if entry.owner == locker {
+                        entry.expiresAt = ttl.map { now + $0 }
+                        state.locks[resource] = entry
+                        return .alreadyHeld(fencingToken: state.fences[resource] ?? 0)
+                    }
+                    if !force { return .busy(state.holder(entry, resource, now: now)) }
+                }
+                return .acquired(fencingToken: state.take(resource, owner: locker, ttl: ttl, now: now))
+            }
+        }
+    }
+
+    public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply {
+        let now = clock.now
+        return state.withLock { state in
+            for (index, resource) in resources.enumerated() {
+                guard let entry = state.live(resource, now: now), entry.owner == owner else {
+                    let holder = state.live(resource, now: now).map { state.holder($0, resource, now: now) }
+                    return .lost(index: index, holder: holder)
+                }
+            }
+            for resource in resources {
+                guard var entry = state.locks[resource] else { continue }
+                switch mode {
+                case .resetTo:
+                    entry.expiresAt = now + ttl
+                case .addTo:
+                    entry.expiresAt = max(entry.expiresAt ?? now, now) + ttl
+                }
+                state.locks[resource] = entry
+            }
+            return .extended
+        }
+    }
+
+    public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
+        let now = clock.now
+        return state.withLock { state in
+            resources.map { resource in
+                guard let entry = state.live(resource, now: now) else { return .notLocked }
+                if let owner, entry.owner != owner { return .heldByAnother(state.holder(entry, resource, now: now)) }
+                state.locks[resource] = nil
+                return .unlocked
+            }
+        }
+    }
+
+    public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        let now = clock.now
+        return state.withLock { state in
+            resources.map { resource in
+                guard var entry = state.live(resource, now: now) else { return .notLocked }
+                if let locker, entry.owner != locker { return .heldByAnother(state.holder(entry, resource, now: now)) }
+                entry.expiresAt = ttl.map { now + $0 }
+                state.locks[resource] = entry
+                return .refreshed
+            }
+        }
+    }
+
+    public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
+        let now = clock.now
+        return state.withLock { state in
+            resources.map { resource in
+                state.live(resource, now: now).map { state.holder($0, resource, now: now) }
+            }
+        }
+    }
+
+    public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+        state.withLock { state in
+            if let current = state.fenced[key], fencingToken < current.highestToken {
+                return .rejected(highestToken: current.highestToken)
+            }
+            state.fenced[key] = FencedValue(value: value, highestToken: fencingToken)
+            return .accepted
+        }
+    }
+
+    public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
+        state.withLock { $0.fenced[key] }
+    }
+
+    public func close() async {}
+}

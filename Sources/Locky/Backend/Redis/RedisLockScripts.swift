@@ -1,0 +1,178 @@
+import LockyRedis
+
+/// Every Lua script of the Redis backend, in one place.
+///
+/// Keys and values reach the scripts only as `KEYS` and `ARGV`, never by building Lua text.
+/// Each script checks everything before it writes, so an error reply never leaves half a change.
+/// "Pairs" means `KEYS` holds, per resource, its lock key then its fence key.
+enum RedisLockScripts {
+    /// All-or-nothing acquire.
+    /// KEYS: pairs. ARGV[1]: owner. ARGV[2]: TTL in ms, 0 for none.
+    /// Returns `{1, token₁, …, tokenₙ}`, or `{0, index, holder, pttl, holderToken}` when busy.
+    static let acquire = RedisScript(
+        name: "acquire",
+        source: """
+            local owner = ARGV[1]
+            local ttl = tonumber(ARGV[2])
+            local n = #KEYS / 2
+            for i = 1, n do
+              local holder = redis.call('GET', KEYS[2*i-1])
+              if holder and holder ~= owner then
+                return {0, i, holder, redis.call('PTTL', KEYS[2*i-1]), tonumber(redis.call('GET', KEYS[2*i]) or '0')}
+              end
+            end
+            local reply = {1}
+            for i = 1, n do
+              if ttl > 0 then
+                redis.call('SET', KEYS[2*i-1], owner, 'PX', ttl)
+              else
+                redis.call('SET', KEYS[2*i-1], owner)
+              end
+              reply[i+1] = redis.call('INCR', KEYS[2*i])
+            end
+            return reply
+            """
+    )
+
+    /// The locker API's lock, per resource.
+    /// KEYS: pairs. ARGV[1]: locker. ARGV[2]: TTL in ms, 0 for none. ARGV[3]: `1` to force.
+    /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
+    /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed).
+    static let lock = RedisScript(
+        name: "lock",
+        source: """
+            local locker = ARGV[1]
+            local ttl = tonumber(ARGV[2])
+            local force = ARGV[3] == '1'
+            local reply = {}
+            for i = 1, #KEYS / 2 do
+              local key, fence = KEYS[2*i-1], KEYS[2*i]
+              local holder = redis.call('GET', key)
+              if holder == locker then
+                if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
+                table.insert(reply, 2); table.insert(reply, false); table.insert(reply, 0)
+                table.insert(reply, tonumber(redis.call('GET', fence) or '0'))
+              elseif holder and not force then
+                table.insert(reply, 0); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', key))
+                table.insert(reply, tonumber(redis.call('GET', fence) or '0'))
+              else
+                if ttl > 0 then redis.call('SET', key, locker, 'PX', ttl) else redis.call('SET', key, locker) end
+                table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
+                table.insert(reply, redis.call('INCR', fence))
+              end
+            end
+            return reply
+            """
+    )
+
+    /// All-or-nothing, owner-checked extend.
+    /// KEYS: lock keys. ARGV[1]: owner. ARGV[2]: ms. ARGV[3]: `set` (expire ms from now) or
+    /// `add` (ms later than now's expiry). Returns `{1}`, or `{0, index, holder, pttl}`.
+    static let extend = RedisScript(
+        name: "extend",
+        source: """
+            local owner = ARGV[1]
+            local ms = tonumber(ARGV[2])
+            for i = 1, #KEYS do
+              local holder = redis.call('GET', KEYS[i])
+              if holder ~= owner then
+                if holder then return {0, i, holder, redis.call('PTTL', KEYS[i])} end
+                return {0, i, false, 0}
+              end
+            end
+            for i = 1, #KEYS do
+              if ARGV[3] == 'add' then
+                local pttl = redis.call('PTTL', KEYS[i])
+                if pttl < 0 then pttl = 0 end
+                redis.call('PEXPIRE', KEYS[i], pttl + ms)
+              else
+                redis.call('PEXPIRE', KEYS[i], ms)
+              end
+            end
+            return {1}
+            """
+    )
+
+    /// Unlock, unconditional or owner-checked, per resource.
+    /// KEYS: lock keys. ARGV[1]: owner, or empty for unconditional.
+    /// Returns 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not
+    /// locked, 2 held by another (owner-checked only; nothing changed).
+    static let unlock = RedisScript(
+        name: "unlock",
+        source: """
+            local owner = ARGV[1]
+            local reply = {}
+            for i = 1, #KEYS do
+              local holder = redis.call('GET', KEYS[i])
+              if not holder then
+                table.insert(reply, 0); table.insert(reply, false); table.insert(reply, 0)
+              elseif owner == '' or holder == owner then
+                redis.call('DEL', KEYS[i])
+                table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
+              else
+                table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
+              end
+            end
+            return reply
+            """
+    )
+
+    /// Refresh, per resource; never creates a lock.
+    /// KEYS: lock keys. ARGV[1]: locker, or empty for any holder. ARGV[2]: TTL in ms, 0 removes the expiry.
+    /// Returns 3 entries per resource: `code, holder, pttl` with code 1 refreshed, 0 not
+    /// locked, 2 held by another (nothing changed).
+    static let refresh = RedisScript(
+        name: "refresh",
+        source: """
+            local locker = ARGV[1]
+            local ttl = tonumber(ARGV[2])
+            local reply = {}
+            for i = 1, #KEYS do
+              local holder = redis.call('GET', KEYS[i])
+              if not holder then
+                table.insert(reply, 0); table.insert(reply, false); table.insert(reply, 0)
+              elseif locker == '' or holder == locker then
+                if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) else redis.call('PERSIST', KEYS[i]) end
+                table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
+              else
+                table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
+              end
+            end
+            return reply
+            """
+    )
+
+    /// Holders, read-only. KEYS: pairs.
+    /// Returns 3 entries per resource: `holder, pttl, token` (holder false when free).
+    static let inspect = RedisScript(
+        name: "inspect",
+        source: """
+            local reply = {}
+            for i = 1, #KEYS / 2 do
+              local holder = redis.call('GET', KEYS[2*i-1])
+              if holder then
+                table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[2*i-1]))
+                table.insert(reply, tonumber(redis.call('GET', KEYS[2*i]) or '0'))
+              else
+                table.insert(reply, false); table.insert(reply, 0); table.insert(reply, 0)
+              end
+            end
+            return reply
+            """
+    )
+
+    /// Fencing helper: write only with a token ≥ the highest seen.
+    /// KEYS[1]: a hash with fields `value` and `fence`. ARGV[1]: value. ARGV[2]: token.
+    /// Returns `{1}` when written, `{0, highest}` when the token is stale.
+    static let fencedWrite = RedisScript(
+        name: "fenced-write",
+        source: """
+            local highest = redis.call('HGET', KEYS[1], 'fence')
+            if highest and tonumber(ARGV[2]) < tonumber(highest) then
+              return {0, tonumber(highest)}
+            end
+            redis.call('HSET', KEYS[1], 'value', ARGV[1], 'fence', ARGV[2])
+            return {1}
+            """
+    )
+}

@@ -1,0 +1,26 @@
+import NIOCore
+
+extension LockClient {
+    /// Stores `value` under `key` only if `fencingToken` is at least the highest token seen
+    /// for that key; a stale holder's write is rejected and changes nothing.
+    ///
+    /// This is what makes fencing tokens useful for data kept in Redis itself: pass the
+    /// ``Lease/fencingToken`` of the lease that protects the data. The key holds a hash with
+    /// the fields `value` and `fence`; read it with ``fencedRead(_:)``.
+    public func fencedWrite(_ value: ByteBuffer, to key: String, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+        guard !key.isEmpty else { throw LockError(.invalidArgument, "the key is empty") }
+        guard fencingToken >= 0 else { throw LockError(.invalidArgument, "a fencing token is never negative") }
+        return try await backend.fencedWrite(key: key, value: value, fencingToken: fencingToken)
+    }
+
+    /// Stores a string; see ``fencedWrite(_:to:fencingToken:)-(ByteBuffer,_,_)``.
+    public func fencedWrite(_ value: String, to key: String, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+        try await fencedWrite(ByteBuffer(string: value), to: key, fencingToken: fencingToken)
+    }
+
+    /// Reads a value written with the fencing helper, or nil when there is none.
+    public func fencedRead(_ key: String) async throws(LockError) -> FencedValue? {
+        guard !key.isEmpty else { throw LockError(.invalidArgument, "the key is empty") }
+        return try await backend.fencedRead(key: key)
+    }
+}

@@ -1,0 +1,76 @@
+import CoreMetrics
+extension LockClient {
+    /// Locks resources for a named locker, each independently, in one round trip.
+    ///
+    /// A free resource is taken (new fencing token); one the locker already holds gets its TTL
+    /// reset; one held by another is reported ``LockOutcome/busy(_:)`` and left untouched (its
+    /// TTL is not refreshed). With `force`, busy resources are taken over. The TTL is the
+    /// configuration's `lockerTTL` (nil: no expiry).
+    public func lock(_ resources: [String], locker: String, force: Bool = false) async throws(LockError)
+        -> [ResourceResult<LockOutcome>]
+    {
+        try LockLimits.validate(resources: resources)
+        try LockLimits.validate(owner: locker, role: "locker")
+        let outcomes = try await backend.lock(resources, locker: locker, ttl: configuration.lockerTTL, force: force)
+        for outcome in outcomes {
+            if outcome.isLocked { metrics.acquired.increment() } else { metrics.busy.increment() }
+        }
+        return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
+    }
+
+    /// Locks one resource for a named locker; see ``lock(_:locker:force:)-(([String],_,_))``.
+    public func lock(_ resource: String, locker: String, force: Bool = false) async throws(LockError) -> LockOutcome {
+        try await lock([resource], locker: locker, force: force)[0].outcome
+    }
+
+    /// Resets the TTL of held resources; does nothing on unlocked ones. Without a `locker` it
+    /// refreshes whoever holds them (as the seed does); with one, only where that locker holds them.
+    public func refresh(_ resources: [String], locker: String? = nil) async throws(LockError) -> [ResourceResult<RefreshOutcome>] {
+        try LockLimits.validate(resources: resources)
+        if let locker { try LockLimits.validate(owner: locker, role: "locker") }
+        let outcomes = try await backend.refresh(resources, locker: locker, ttl: configuration.lockerTTL)
+        return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
+    }
+
+    /// Refreshes one resource; see ``refresh(_:locker:)-(([String],_))``.
+    public func refresh(_ resource: String, locker: String? = nil) async throws(LockError) -> RefreshOutcome {
+        try await refresh([resource], locker: locker)[0].outcome
+    }
+
+    /// Unlocks resources. Without a `locker` it is unconditional (as in the seed); with one,
+    /// only resources held by that locker are unlocked and others are reported, untouched.
+    public func unlock(_ resources: [String], locker: String? = nil) async throws(LockError) -> [ResourceResult<UnlockOutcome>] {
+        try LockLimits.validate(resources: resources)
+        if let locker { try LockLimits.validate(owner: locker, role: "locker") }
+        let outcomes = try await backend.unlock(resources, owner: locker)
+        for outcome in outcomes where outcome == .unlocked { metrics.released.increment() }
+        return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
+    }
+
+    /// Unlocks one resource; see ``unlock(_:locker:)-(([String],_))``.
+    public func unlock(_ resource: String, locker: String? = nil) async throws(LockError) -> UnlockOutcome {
+        try await unlock([resource], locker: locker)[0].outcome
+    }
+
+    /// Who holds each resource: its owner string (a locker id, or a lease's `label/token`), or nil.
+    public func locker(of resources: [String]) async throws(LockError) -> [ResourceResult<String?>] {
+        try await holders(of: resources).map { ResourceResult(resource: $0.resource, outcome: $0.outcome?.owner) }
+    }
+
+    /// Who holds the resource, or nil when it is free.
+    public func locker(of resource: String) async throws(LockError) -> String? {
+        try await locker(of: [resource])[0].outcome
+    }
+
+    /// The holder of each resource with its remaining TTL and fencing token, or nil when free.
+    public func holders(of resources: [String]) async throws(LockError) -> [ResourceResult<LockHolder?>] {
+        try LockLimits.validate(resources: resources)
+        let holders = try await backend.holders(resources)
+        return zip(resources, holders).map { ResourceResult(resource: $0, outcome: $1) }
+    }
+
+    /// The holder of one resource, or nil when it is free.
+    public func holder(of resource: String) async throws(LockError) -> LockHolder? {
+        try await holders(of: [resource])[0].outcome
+    }
+}

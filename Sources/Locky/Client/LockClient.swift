@@ -1,0 +1,286 @@
+import CoreMetrics
+import Logging
+import LockyRedis
+import Metrics
+import Tracing
+
+/// Distributed locks: the one entry point of Locky.
+///
+/// Two APIs share one backend:
+/// - the **lease API** (`acquire`, `extend`, `release`): a lease with a secret owner token,
+///   fencing tokens and a validity deadline;
+/// - the **locker API** (`lock`, `refresh`, `unlock`, `locker(of:)`): resources held by a named
+///   locker, such as "article 12 is being edited by user 20".
+///
+/// Every call takes one resource or many and costs one round trip. Arguments are validated
+/// before anything is sent.
+public final class LockClient: Sendable {
+    /// Where the locks live.
+    public let backend: any LockBackend
+    /// The configuration's defaults (TTLs, retries, drift, label).
+    public let configuration: LockyConfiguration
+    let clock: any LockClock
+    let logger: Logger
+    let metrics: LockMetrics
+    let tracer: (any Tracer)?
+
+    /// Creates a client with the backend the configuration names.
+    ///
+    /// - Parameters:
+    ///   - configuration: Backend and defaults; see ``LockyConfiguration/fromEnvironment(_:)``.
+    ///   - logger: Receives `debug`/`trace` only; owners and tokens are never logged.
+    ///   - metricsFactory: Where counters and timers go; the global `MetricsSystem` by default.
+    ///   - tracer: Spans around acquire, extend and release; the global tracer by default, nil for none.
+    ///   - clock: The monotonic clock for TTLs and validity (inject ``ManualLockClock`` in tests).
+    public convenience init(
+        configuration: LockyConfiguration = LockyConfiguration(),
+        logger: Logger = Logger(label: "locky", factory: { _ in SwiftLogNoOpLogHandler() }),
+        metricsFactory: (any MetricsFactory)? = nil,
+        tracer: (any Tracer)? = InstrumentationSystem.tracer,
+        clock: any LockClock = SystemLockClock()
+    ) throws(LockError) {
+        try configuration.validate()
+        let backend: any LockBackend
+        switch configuration.backend {
+        case .memory:
+            backend = InMemoryLockBackend(clock: clock)
+        case .redis(let redis):
+            backend = try RedisLockBackend(
+                configuration: redis,
+                keyspace: LockKeyspace(prefix: configuration.prefix),
+                logger: logger
+            )
+        }
+        try self.init(
+            backend: backend,
+            configuration: configuration,
+            logger: logger,
+            metricsFactory: metricsFactory,
+            tracer: tracer,
+            clock: clock
+        )
+    }
+
+    /// Creates a client over a backend you built, e.g. ``RedisLockBackend`` with your own
+    /// ``RedisClient`` (another database, TLS, auth: the seed's client factory).
+    public init(
+        backend: any LockBackend,
+        configuration: LockyConfiguration = LockyConfiguration(),
+        logger: Logger = Logger(label: "locky", factory: { _ in SwiftLogNoOpLogHandler() }),
+        metricsFactory: (any MetricsFactory)? = nil,
+        tracer: (any Tracer)? = InstrumentationSystem.tracer,
+        clock: any LockClock = SystemLockClock()
+    ) throws(LockError) {
+        try configuration.validate()
+        self.backend = backend
+        self.configuration = configuration
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "locky.backend"] = "\(backend.name)"
+        self.logger = logger
+        self.metrics = LockMetrics(factory: metricsFactory ?? MetricsSystem.factory, backend: backend.name)
+        self.tracer = tracer
+    }
+
+    /// Runs `body` with a client and closes it afterwards, also when `body` throws.
+    public static func withClient<T: Sendable>(
+        configuration: LockyConfiguration = LockyConfiguration(),
+        logger: Logger = Logger(label: "locky", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ body: (LockClient) async throws -> T
+    ) async throws -> T {
+        let client = try LockClient(configuration: configuration, logger: logger)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
+    /// Closes the backend's connections.
+    public func close() async {
+        await backend.close()
+    }
+
+    // MARK: Lease API
+
+    /// Takes a resource, retrying while busy as `retry` (or the configuration) says.
+    ///
+    /// - Throws: ``LockError`` `busy` (with the holder) when retries ran out, `cancelled`,
+    ///   `backendUnavailable`, `invalidArgument`.
+    public func acquire(
+        _ resource: String,
+        ttl: Duration? = nil,
+        label: String? = nil,
+        retry: RetryPolicy? = nil
+    ) async throws(LockError) -> Lease {
+        try await acquire([resource], ttl: ttl, label: label, retry: retry)
+    }
+
+    /// Takes all resources or none, in one round trip per attempt, retrying while busy.
+    public func acquire(
+        _ resources: [String],
+        ttl: Duration? = nil,
+        label: String? = nil,
+        retry: RetryPolicy? = nil
+    ) async throws(LockError) -> Lease {
+        try LockLimits.validate(resources: resources)
+        let ttl = ttl ?? configuration.leaseTTL
+        try LockLimits.validate(ttl: ttl)
+        let label = label ?? configuration.label
+        if let label { try LockLimits.validate(owner: label, role: "label") }
+        let policy = retry ?? configuration.retry
+
+        let span = tracer?.startSpan("locky.acquire", ofKind: .client)
+        span?.attributes["locky.resources"] = resources.count
+        defer { span?.end() }
+        let owner = LeaseOwner.make(label: label)
+        let started = clock.now
+        var generator = SystemRandomNumberGenerator()
+        var attempt = 0
+        while true {
+            let attemptStart = clock.now
+            let reply: AcquireReply
+            do {
+                reply = try await backend.acquire(resources, owner: owner, ttl: ttl)
+            } catch {
+                await forgetUnknownAcquire(resources, owner: owner, after: error)
+                span?.recordError(error)
+                throw error
+            }
+            switch reply {
+            case .acquired(let tokens):
+                let validUntil = attemptStart + ttl - drift(ttl)
+                if clock.now >= validUntil {
+                    // Handing out an already-expired lease is the bug node-redlock #296 had.
+                    _ = try? await backend.unlock(resources, owner: owner)
+                    let error = LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")
+                    span?.recordError(error)
+                    throw error
+                }
+                metrics.acquired.increment()
+                metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
+                logger.trace("acquired", metadata: ["locky.resources": "\(resources.count)", "locky.attempts": "\(attempt + 1)"])
+                return Lease(
+                    resources: resources,
+                    owner: owner,
+                    fencingTokens: tokens,
+                    ttl: ttl,
+                    validUntil: validUntil,
+                    clock: clock
+                )
+            case .busy(let index, let holder):
+                metrics.busy.increment()
+                attempt += 1
+                guard policy.allowsRetry(attempt) else {
+                    let error = LockError(
+                        .busy,
+                        "held by \(holder.displayName)",
+                        resource: resources[index],
+                        holder: holder
+                    )
+                    span?.recordError(error)
+                    throw error
+                }
+                do {
+                    try await clock.sleep(until: clock.now + policy.nextDelay(using: &generator))
+                } catch {
+                    throw LockError(.cancelled, "cancelled while waiting to retry")
+                }
+            }
+        }
+    }
+
+    /// Tries once: a lease, or ``LockError`` `busy` with the current holder and its remaining TTL.
+    public func tryAcquire(_ resource: String, ttl: Duration? = nil, label: String? = nil) async throws(LockError) -> Lease {
+        try await acquire([resource], ttl: ttl, label: label, retry: .never)
+    }
+
+    /// Tries once to take all resources or none.
+    public func tryAcquire(_ resources: [String], ttl: Duration? = nil, label: String? = nil) async throws(LockError) -> Lease {
+        try await acquire(resources, ttl: ttl, label: label, retry: .never)
+    }
+
+    /// Extends the lease so it expires `ttl` from now (owner-checked, all resources or none).
+    ///
+    /// - Throws: ``LockError`` `alreadyExpired` (free again) or `notOwner` (taken by another).
+    public func extend(_ lease: Lease, toExpireIn ttl: Duration) async throws(LockError) {
+        try LockLimits.validate(ttl: ttl)
+        let start = clock.now
+        try await extend(lease, ttl: ttl, mode: .resetTo)
+        lease.setValidUntil(start + ttl - drift(ttl))
+    }
+
+    /// Extends the lease by `amount` beyond its current expiry (owner-checked, all or none).
+    ///
+    /// - Throws: ``LockError`` `alreadyExpired` or `notOwner`.
+    public func extend(_ lease: Lease, by amount: Duration) async throws(LockError) {
+        try LockLimits.validate(ttl: amount, role: "extension")
+        try await extend(lease, ttl: amount, mode: .addTo)
+        lease.extendValidity(by: amount)
+    }
+
+    private func extend(_ lease: Lease, ttl: Duration, mode: ExtendMode) async throws(LockError) {
+        if lease.isReleased { throw LockError(.alreadyExpired, "the lease was released") }
+        let span = tracer?.startSpan("locky.extend", ofKind: .client)
+        defer { span?.end() }
+        let reply: ExtendReply
+        do {
+            reply = try await backend.extend(lease.resources, owner: lease.owner, ttl: ttl, mode: mode)
+        } catch {
+            span?.recordError(error)
+            throw error
+        }
+        switch reply {
+        case .extended:
+            metrics.extended.increment()
+        case .lost(let index, let holder):
+            lease.setValidUntil(clock.now)
+            let error: LockError
+            if let holder {
+                error = LockError(.notOwner, "the lease ended and \(holder.displayName) holds it now", resource: lease.resources[index], holder: holder)
+            } else {
+                error = LockError(.alreadyExpired, "the lease had already expired", resource: lease.resources[index])
+            }
+            span?.recordError(error)
+            throw error
+        }
+    }
+
+    /// Releases the lease: owner-checked and idempotent. An expired lease answers
+    /// ``ReleaseOutcome/alreadyExpired`` at once. Works from a cancelled task too.
+    public func release(_ lease: Lease) async throws(LockError) -> ReleaseOutcome {
+        guard lease.markReleased() else { return .alreadyReleased }
+        let span = tracer?.startSpan("locky.release", ofKind: .client)
+        defer { span?.end() }
+        let outcomes: [UnlockOutcome]
+        do {
+            outcomes = try await backend.unlock(lease.resources, owner: lease.owner)
+        } catch {
+            span?.recordError(error)
+            throw error
+        }
+        if outcomes.allSatisfy({ $0 == .unlocked }) {
+            metrics.released.increment()
+            return .released
+        }
+        metrics.expiredOnRelease.increment()
+        return .alreadyExpired
+    }
+
+    // MARK: Helpers
+
+    /// The Redlock drift allowance: `ttl × driftFactor + 2 ms`.
+    func drift(_ ttl: Duration) -> Duration {
+        .nanoseconds(Int64(ttl.secondsDouble * configuration.driftFactor * 1e9)) + .milliseconds(2)
+    }
+
+    /// An acquire whose reply never came may have taken the lock: remove whatever this owner
+    /// holds, so a lost reply cannot leave an orphaned lock behind for a whole TTL.
+    private func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError) async {
+        guard error.code == .cancelled || error.underlying?.mayHaveRun == true else { return }
+        _ = try? await backend.unlock(resources, owner: owner)
+    }
+}

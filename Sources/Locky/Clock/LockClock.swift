@@ -1,0 +1,22 @@
+/// The monotonic clock Locky measures TTLs and validity with. Injectable, so tests (yours and
+/// ours) can move time by hand with ``ManualLockClock``.
+public protocol LockClock: Sendable {
+    /// The current instant.
+    var now: ContinuousClock.Instant { get }
+    /// Suspends until `deadline` (or throws `CancellationError` when the task is cancelled).
+    func sleep(until deadline: ContinuousClock.Instant) async throws
+}
+
+/// The real monotonic clock (`ContinuousClock`).
+public struct SystemLockClock: LockClock {
+    /// Creates the clock.
+    public init() {}
+
+    /// `ContinuousClock.now`.
+    public var now: ContinuousClock.Instant { ContinuousClock.now }
+
+    /// Sleeps on `ContinuousClock`.
+    public func sleep(until deadline: ContinuousClock.Instant) async throws {
+        try await ContinuousClock().sleep(until: deadline, tolerance: nil)
+    }
+}

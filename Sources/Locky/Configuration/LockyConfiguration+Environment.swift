@@ -1,0 +1,109 @@
+import Foundation
+import LockyRedis
+
+extension LockyConfiguration {
+    /// Reads the configuration from the environment.
+    ///
+    /// - `LOCKY_CONFIG`: a JSON object (documented in the README), for example
+    ///   `{"url": "redis://10.0.0.5:6379", "prefix": "app:", "ttl": "30s", "lockerTTL": null,
+    ///   "retry": {"count": 10, "delay": "200ms", "jitter": "100ms"}, "driftFactor": 0.01,
+    ///   "label": "worker-1"}`. Durations are strings such as `500ms`, `30s`, `2m`, or numbers
+    ///   of milliseconds. `"backend": "memory"` (or `"url": "memory://"`) selects the in-memory backend.
+    /// - `LOCKY_URL`: `redis://…`, `rediss://…`, `unix://…` or `memory://`; overrides the JSON's url.
+    /// - `LOCKY_PREFIX`: overrides the key prefix.
+    ///
+    /// Without any of them: a Redis server on `127.0.0.1:6379`.
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(LockError) -> LockyConfiguration {
+        var configuration = LockyConfiguration()
+        if let json = environment["LOCKY_CONFIG"], !json.trimmingSpacesAndNewlines.isEmpty {
+            configuration = try LockyConfiguration(json: json)
+        }
+        if let url = environment["LOCKY_URL"], !url.trimmingSpacesAndNewlines.isEmpty {
+            configuration.backend = try Self.backend(url: url)
+        }
+        if let prefix = environment["LOCKY_PREFIX"], !prefix.isEmpty {
+            configuration.prefix = prefix
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Parses the JSON form of `LOCKY_CONFIG`; unknown keys are an error (a typo must not pass silently).
+    public init(json: String) throws(LockError) {
+        self.init()
+        let object: [String: Any]
+        do {
+            guard let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+                throw LockError(.invalidArgument, "LOCKY_CONFIG must be a JSON object")
+            }
+            object = parsed
+        } catch let error as LockError {
+            throw error
+        } catch {
+            throw LockError(.invalidArgument, "LOCKY_CONFIG is not valid JSON: \(error.localizedDescription)")
+        }
+        for (key, value) in object {
+            switch key {
+            case "url":
+                guard let url = value as? String else { throw Self.typeError(key, "a string") }
+                backend = try Self.backend(url: url)
+            case "backend":
+                guard let name = value as? String else { throw Self.typeError(key, "a string") }
+                switch name {
+                case "memory": backend = .memory
+                case "redis": if case .memory = backend { backend = .redis(RedisConfiguration()) }
+                default: throw LockError(.invalidArgument, "LOCKY_CONFIG.backend must be \"redis\" or \"memory\"")
+                }
+            case "prefix":
+                guard let prefix = value as? String else { throw Self.typeError(key, "a string") }
+                self.prefix = prefix
+            case "ttl", "leaseTTL":
+                leaseTTL = try Self.duration(value, key: key)
+            case "lockerTTL":
+                lockerTTL = value is NSNull ? nil : try Self.duration(value, key: key)
+            case "driftFactor":
+                guard let number = value as? Double else { throw Self.typeError(key, "a number") }
+                driftFactor = number
+            case "label":
+                guard let label = value as? String else { throw Self.typeError(key, "a string") }
+                self.label = label
+            case "retry":
+                guard let retryObject = value as? [String: Any] else { throw Self.typeError(key, "an object") }
+                for (retryKey, retryValue) in retryObject {
+                    switch retryKey {
+                    case "count":
+                        guard let count = retryValue as? Int else { throw Self.typeError("retry.count", "an integer") }
+                        retry.count = count
+                    case "delay": retry.delay = try Self.duration(retryValue, key: "retry.delay", allowZero: true)
+                    case "jitter": retry.jitter = try Self.duration(retryValue, key: "retry.jitter", allowZero: true)
+                    default: throw LockError(.invalidArgument, "LOCKY_CONFIG.retry has an unknown key \"\(retryKey)\"")
+                    }
+                }
+            default:
+                throw LockError(.invalidArgument, "LOCKY_CONFIG has an unknown key \"\(key)\"")
+            }
+        }
+        try validate()
+    }
+
+    private static func duration(_ value: Any, key: String, allowZero: Bool = false) throws(LockError) -> Duration {
+        let parsed: Duration?
+        if let text = value as? String {
+            parsed = DurationParser.parse(text)
+        } else if let number = value as? Double, number.isFinite, number >= 0, number < 1e15 {
+            parsed = .nanoseconds(Int64(number * 1e6))
+        } else {
+            parsed = nil
+        }
+        guard let parsed, allowZero || parsed > .zero else {
+            throw LockError(.invalidArgument, "LOCKY_CONFIG.\(key) must be a duration such as \"500ms\", \"30s\" or a number of ms")
+        }
+        return parsed
+    }
+
+    private static func typeError(_ key: String, _ expected: String) -> LockError {
+        LockError(.invalidArgument, "LOCKY_CONFIG.\(key) must be \(expected)")
+    }
+}

@@ -1,0 +1,96 @@
+import LockyRedis
+
+/// Everything a ``LockClient`` needs: the backend and the defaults of every call.
+///
+/// Build it in code, from a URL (``init(url:)``), or from the environment
+/// (``fromEnvironment(_:)``: `LOCKY_URL` or the JSON `LOCKY_CONFIG`).
+public struct LockyConfiguration: Sendable, Hashable {
+    /// Which backend holds the locks.
+    public enum Backend: Sendable, Hashable {
+        /// One Redis server.
+        case redis(RedisConfiguration)
+        /// This process only.
+        case memory
+    }
+
+    /// Which backend holds the locks.
+    public var backend: Backend
+    /// Prefix of every Redis key, `locky:` by default.
+    public var prefix: String
+    /// Default TTL of leases; leases always expire.
+    public var leaseTTL: Duration
+    /// TTL of the locker API's locks; nil (the seed's default) means they never expire.
+    public var lockerTTL: Duration?
+    /// Retries of ``LockClient/acquire(_:ttl:label:retry:)`` while busy.
+    public var retry: RetryPolicy
+    /// Clock drift allowance, as a fraction of the TTL (plus 2 ms), subtracted from a lease's validity.
+    public var driftFactor: Double
+    /// Readable label put in front of lease owner tokens (e.g. `host:pid`), so holders can be told apart.
+    public var label: String?
+
+    /// Creates a configuration; the defaults are a local Redis, `locky:`, 30 s leases and
+    /// never-expiring locker locks.
+    public init(
+        backend: Backend = .redis(RedisConfiguration()),
+        prefix: String = "locky:",
+        leaseTTL: Duration = .seconds(30),
+        lockerTTL: Duration? = nil,
+        retry: RetryPolicy = RetryPolicy(),
+        driftFactor: Double = 0.01,
+        label: String? = nil
+    ) {
+        self.backend = backend
+        self.prefix = prefix
+        self.leaseTTL = leaseTTL
+        self.lockerTTL = lockerTTL
+        self.retry = retry
+        self.driftFactor = driftFactor
+        self.label = label
+    }
+
+    /// A configuration for `memory://`, or a Redis URL (`redis://…`, `rediss://…`, `unix://…`).
+    public init(url: String) throws(LockError) {
+        self.init()
+        self.backend = try Self.backend(url: url)
+    }
+
+    static func backend(url: String) throws(LockError) -> Backend {
+        let trimmed = url.trimmingSpacesAndNewlines
+        if trimmed == "memory://" || trimmed == "memory:" || trimmed == "memory" { return .memory }
+        do {
+            return .redis(try RedisConfiguration(url: trimmed))
+        } catch {
+            throw LockError(.invalidArgument, "malformed URL: \(error)")
+        }
+    }
+
+    /// Checks every value; called by ``LockClient``.
+    public func validate() throws(LockError) {
+        try LockLimits.validate(prefix: prefix)
+        try LockLimits.validate(ttl: leaseTTL, role: "lease TTL")
+        if let lockerTTL { try LockLimits.validate(ttl: lockerTTL, role: "locker TTL") }
+        guard driftFactor >= 0, driftFactor < 0.5 else {
+            throw LockError(.invalidArgument, "the drift factor (\(driftFactor)) must be in 0..<0.5")
+        }
+        guard retry.delay >= .zero, retry.jitter >= .zero else {
+            throw LockError(.invalidArgument, "retry delay and jitter must not be negative")
+        }
+        if let label { try LockLimits.validate(owner: label, role: "label") }
+        if case .redis(let redis) = backend {
+            do {
+                try redis.validate()
+            } catch {
+                throw LockError(.invalidArgument, "invalid Redis configuration: \(error)")
+            }
+        }
+    }
+}
+
+extension String {
+    var trimmingSpacesAndNewlines: String {
+        var text = self[...]
+        while let first = text.first, first.isWhitespace { text = text.dropFirst() }
+        while let last = text.last, last.isWhitespace { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,84 @@
+import LockyRedis
+
+/// What went wrong with a lock operation. Each failure has its own code, so callers never have
+/// to guess whether "someone holds it", "Redis is down", "timed out" or "cancelled".
+public struct LockError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure; extensible without breaking callers.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        fileprivate enum Base: String, Sendable, Hashable {
+            case busy, timedOut, cancelled, notOwner, alreadyExpired, invalidArgument, backendUnavailable, serverError
+            case lockLost, quorumNotReached
+        }
+        fileprivate let base: Base
+
+        /// Another owner holds (one of) the resource(s); see ``LockError/holder``.
+        public static var busy: Code { Code(base: .busy) }
+        /// Waiting for the lock took longer than allowed.
+        public static var timedOut: Code { Code(base: .timedOut) }
+        /// The calling task was cancelled.
+        public static var cancelled: Code { Code(base: .cancelled) }
+        /// The lock is held by someone else now (our lease ended and another owner took it).
+        public static var notOwner: Code { Code(base: .notOwner) }
+        /// The lease had already expired (nobody holds the resource).
+        public static var alreadyExpired: Code { Code(base: .alreadyExpired) }
+        /// An argument was rejected before anything was sent.
+        public static var invalidArgument: Code { Code(base: .invalidArgument) }
+        /// The backend could not be reached or did not answer in time.
+        public static var backendUnavailable: Code { Code(base: .backendUnavailable) }
+        /// The backend answered with an error (misconfiguration, ACL, script error).
+        public static var serverError: Code { Code(base: .serverError) }
+        /// A held lease was lost (renewal found another owner, or validity passed unrenewed).
+        public static var lockLost: Code { Code(base: .lockLost) }
+        /// Too few Redlock nodes granted the lock.
+        public static var quorumNotReached: Code { Code(base: .quorumNotReached) }
+
+        /// The code's name.
+        public var description: String { base.rawValue }
+    }
+
+    /// The kind of failure.
+    public let code: Code
+    /// A human-readable explanation; never contains owner tokens or passwords.
+    public let message: String
+    /// The resource concerned, when one is.
+    public let resource: String?
+    /// Who holds the resource, for ``Code/busy`` and ``Code/notOwner``.
+    public let holder: LockHolder?
+    /// The Redis client error behind ``Code/backendUnavailable`` or ``Code/serverError``.
+    public let underlying: RedisClientError?
+
+    /// Creates an error.
+    public init(
+        _ code: Code,
+        _ message: String,
+        resource: String? = nil,
+        holder: LockHolder? = nil,
+        underlying: RedisClientError? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.resource = resource
+        self.holder = holder
+        self.underlying = underlying
+    }
+
+    /// `code: message`.
+    public var description: String {
+        var text = "\(code): \(message)"
+        if let resource { text += " [resource \(resource.debugDescription)]" }
+        if let underlying { text += " (\(underlying))" }
+        return text
+    }
+
+    /// Maps a Redis client error: transport problems are `backendUnavailable`, error replies `serverError`.
+    static func backend(_ error: RedisClientError, during operation: String) -> LockError {
+        switch error.code {
+        case .serverError:
+            return LockError(.serverError, "\(operation): the server refused: \(error.message)", underlying: error)
+        case .cancelled:
+            return LockError(.cancelled, "\(operation) was cancelled", underlying: error)
+        default:
+            return LockError(.backendUnavailable, "\(operation): \(error.message)", underlying: error)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// How resources map to Redis keys.
+///
+/// A resource `R` is locked in the key `<prefix>{R}`, which holds the owner as a plain string
+/// with a `PX` expiry: the Redlock convention, so redis-py, node-redlock or redsync clients
+/// configured with the same key name exclude each other with Locky. Its fencing counter is
+/// `<prefix>{R}:fence`. The braces make `R` the hash tag, so both keys of a resource live in
+/// the same Redis Cluster slot. A resource that already carries a hash tag (`{order-7}:pdf`)
+/// is used as it is (`<prefix>{order-7}:pdf`), so resources can be grouped into one slot.
+public struct LockKeyspace: Sendable, Hashable {
+    /// The prefix of every key, `locky:` by default.
+    public let prefix: String
+
+    /// Creates a keyspace.
+    public init(prefix: String = "locky:") throws(LockError) {
+        try LockLimits.validate(prefix: prefix)
+        self.prefix = prefix
+    }
+
+    /// The key that holds the lock of `resource`.
+    public func lockKey(_ resource: String) -> String {
+        Self.hasHashTag(resource) ? prefix + resource : prefix + "{" + resource + "}"
+    }
+
+    /// The key that counts the fencing tokens of `resource` (never expires).
+    public func fenceKey(_ resource: String) -> String {
+        lockKey(resource) + ":fence"
+    }
+
+    /// The resource of a lock key, or nil when the key is not a lock key of this keyspace.
+    public func resource(ofLockKey key: String) -> String? {
+        guard key.hasPrefix(prefix), !key.hasSuffix(":fence") else { return nil }
+        let rest = key.dropFirst(prefix.count)
+        if rest.hasPrefix("{"), rest.hasSuffix("}") {
+            let inner = rest.dropFirst().dropLast()
+            // `{R}` wraps a resource without its own tag; with one, the key is the resource.
+            if !Self.hasHashTag(String(inner)) { return String(inner) }
+        }
+        return Self.hasHashTag(String(rest)) ? String(rest) : nil
+    }
+
+    /// Whether Redis would find a hash tag in `text`: a `{` followed later by `}` with something between.
+    static func hasHashTag(_ text: String) -> Bool {
+        guard let open = text.firstIndex(of: "{") else { return false }
+        let afterOpen = text.index(after: open)
+        guard let close = text[afterOpen...].firstIndex(of: "}") else { return false }
+        return close > afterOpen
+    }
+}

@@ -1,0 +1,91 @@
+/// The documented limits of arguments; anything outside them is rejected before it is sent.
+public enum LockLimits {
+    /// Longest resource name, in UTF-8 bytes.
+    public static let maximumResourceLength = 512
+    /// Longest locker id or lease label, in UTF-8 bytes.
+    public static let maximumOwnerLength = 512
+    /// Most resources in one call.
+    public static let maximumResourcesPerCall = 10_000
+    /// Shortest TTL (Redis counts expiry in milliseconds).
+    public static let minimumTTL: Duration = .milliseconds(1)
+    /// Longest TTL: 30 days. A lock meant to outlive that wants no expiry (locker API) instead.
+    public static let maximumTTL: Duration = .seconds(30 * 24 * 3600)
+    /// Longest key prefix, in UTF-8 bytes.
+    public static let maximumPrefixLength = 128
+
+    /// Rejects an empty, oversized or duplicated resource list.
+    static func validate(resources: [String]) throws(LockError) {
+        guard !resources.isEmpty else {
+            throw LockError(.invalidArgument, "the resource list is empty")
+        }
+        guard resources.count <= maximumResourcesPerCall else {
+            throw LockError(.invalidArgument, "\(resources.count) resources exceed the maximum of \(maximumResourcesPerCall) per call")
+        }
+        var seen = Set<String>()
+        seen.reserveCapacity(resources.count)
+        for resource in resources {
+            try validate(resource: resource)
+            guard seen.insert(resource).inserted else {
+                throw LockError(.invalidArgument, "the resource is listed twice", resource: resource)
+            }
+        }
+    }
+
+    /// Rejects an empty or oversized resource name.
+    static func validate(resource: String) throws(LockError) {
+        guard !resource.isEmpty else {
+            throw LockError(.invalidArgument, "a resource name is empty")
+        }
+        let length = resource.utf8.count
+        guard length <= maximumResourceLength else {
+            throw LockError(
+                .invalidArgument,
+                "a resource name is \(length) bytes long; the maximum is \(maximumResourceLength)",
+                resource: String(resource.prefix(64)) + "…"
+            )
+        }
+    }
+
+    /// Rejects an empty or oversized locker id or label.
+    static func validate(owner: String, role: String) throws(LockError) {
+        guard !owner.isEmpty else { throw LockError(.invalidArgument, "the \(role) is empty") }
+        guard owner.utf8.count <= maximumOwnerLength else {
+            throw LockError(.invalidArgument, "the \(role) is longer than \(maximumOwnerLength) bytes")
+        }
+    }
+
+    /// Rejects a TTL outside `minimumTTL...maximumTTL`.
+    static func validate(ttl: Duration, role: String = "TTL") throws(LockError) {
+        guard ttl >= minimumTTL else {
+            throw LockError(.invalidArgument, "the \(role) (\(ttl)) must be at least \(minimumTTL)")
+        }
+        guard ttl <= maximumTTL else {
+            throw LockError(.invalidArgument, "the \(role) (\(ttl)) exceeds the maximum of 30 days")
+        }
+    }
+
+    /// Rejects a prefix that is too long or would break the hash tag.
+    static func validate(prefix: String) throws(LockError) {
+        guard prefix.utf8.count <= maximumPrefixLength else {
+            throw LockError(.invalidArgument, "the key prefix is longer than \(maximumPrefixLength) bytes")
+        }
+        guard !prefix.contains("{"), !prefix.contains("}") else {
+            throw LockError(.invalidArgument, "the key prefix must not contain '{' or '}' (it would change the hash tag)")
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up so a positive duration never becomes 0.
+    var millisecondsRoundedUp: Int64 {
+        let (seconds, attoseconds) = components
+        let fromAttoseconds = (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return seconds * 1000 + fromAttoseconds
+    }
+
+    /// Seconds as a `Double`.
+    var secondsDouble: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}

@@ -1,0 +1,71 @@
+/// Runs an operation a fixed number of times and measures rate and latencies.
+enum Workload {
+    /// `operations` calls, one after another, in the current task.
+    static func sequential(operations: Int, _ operation: () async throws -> Void) async throws -> (LatencyRecorder, Double) {
+        let clock = ContinuousClock()
+        var recorder = LatencyRecorder(capacity: operations)
+        let start = clock.now
+        for _ in 0..<operations {
+            let before = clock.now
+            try await operation()
+            recorder.record(clock.now - before)
+        }
+        return (recorder, Double(operations) / (clock.now - start).seconds)
+    }
+
+    /// `operations` calls spread over `tasks` concurrent tasks.
+    static func concurrent(
+        tasks: Int,
+        operations: Int,
+        _ operation: @escaping @Sendable () async throws -> Void
+    ) async throws -> (LatencyRecorder, Double) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let perTask = max(1, operations / tasks)
+        let recorder = try await withThrowingTaskGroup(of: LatencyRecorder.self) { group in
+            for _ in 0..<tasks {
+                group.addTask {
+                    var recorder = LatencyRecorder(capacity: perTask)
+                    for _ in 0..<perTask {
+                        let before = clock.now
+                        try await operation()
+                        recorder.record(clock.now - before)
+                    }
+                    return recorder
+                }
+            }
+            var all = LatencyRecorder()
+            for try await recorder in group { all.merge(recorder) }
+            return all
+        }
+        return (recorder, Double(perTask * tasks) / (clock.now - start).seconds)
+    }
+}
+
+/// Rates of several rounds and all their latencies.
+struct RoundResults {
+    private(set) var rates: [Double] = []
+    private(set) var latencies = LatencyRecorder()
+
+    mutating func add(_ result: (LatencyRecorder, Double)) {
+        rates.append(result.1)
+        latencies.merge(result.0)
+    }
+
+    var medianRate: Double { median(rates) }
+}
+
+/// The median of `values` (0 when empty).
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}
