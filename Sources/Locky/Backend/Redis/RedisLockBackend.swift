@@ -34,7 +34,7 @@ public struct RedisLockBackend: LockBackend {
 
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         var command = RedisLockScripts.acquire.evalSHA(keyCount: resources.count * 2)
-        appendPairs(resources, to: &command)
+        appendLockAndFenceKeys(resources, to: &command)
         command.append(owner)
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         let reply = try await run(RedisLockScripts.acquire, command, "acquire")
@@ -52,7 +52,7 @@ public struct RedisLockBackend: LockBackend {
 
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome] {
         var command = RedisLockScripts.lock.evalSHA(keyCount: resources.count * 2)
-        appendPairs(resources, to: &command)
+        appendLockAndFenceKeys(resources, to: &command)
         command.append(locker)
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(force ? "1" : "0")
@@ -135,7 +135,7 @@ public struct RedisLockBackend: LockBackend {
 
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         var command = RedisLockScripts.inspect.evalSHA(keyCount: resources.count * 2)
-        appendPairs(resources, to: &command)
+        appendLockAndFenceKeys(resources, to: &command)
         let reply = try await run(RedisLockScripts.inspect, command, "inspect")
         var values = ReplyReader(reply)
         var holders: [LockHolder?] = []
@@ -176,12 +176,11 @@ public struct RedisLockBackend: LockBackend {
 
     // MARK: Helpers
 
-    private func appendPairs(_ resources: [String], to command: inout RESPCommand) {
-        for resource in resources {
-            let lockKey = keyspace.lockKey(resource)
-            command.append(lockKey)
-            command.append(lockKey + ":fence")
-        }
+    /// Appends the lock keys of all resources, then their fence keys.
+    private func appendLockAndFenceKeys(_ resources: [String], to command: inout RESPCommand) {
+        let lockKeys = resources.map(keyspace.lockKey)
+        command.append(contentsOf: lockKeys)
+        for key in lockKeys { command.append(key + ":fence") }
     }
 
     private func run(_ script: RedisScript, _ command: RESPCommand, _ operation: String) async throws(LockError) -> RESPToken {

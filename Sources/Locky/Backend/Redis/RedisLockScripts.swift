@@ -4,63 +4,101 @@ import LockyRedis
 ///
 /// Keys and values reach the scripts only as `KEYS` and `ARGV`, never by building Lua text.
 /// Each script checks everything before it writes, so an error reply never leaves half a change.
-/// "Pairs" means `KEYS` holds, per resource, its lock key then its fence key.
+/// Scripts over many resources read them with one `MGET` and write fence counters with one
+/// `MSET`, so their cost barely grows with the number of resources.
 enum RedisLockScripts {
+    /// Reads many keys with `MGET`, in chunks (Lua's `unpack` has a stack limit). One call per
+    /// thousand keys instead of one per key: what keeps a 100-resource batch near one round trip.
+    private static let helpers = """
+        local function mget(first, last)
+          local values = {}
+          for from = first, last, 1000 do
+            local chunk = redis.call('MGET', unpack(KEYS, from, math.min(from + 999, last)))
+            for i = 1, #chunk do values[#values + 1] = chunk[i] end
+          end
+          return values
+        end
+        local function mset(items)
+          for from = 1, #items, 2000 do
+            redis.call('MSET', unpack(items, from, math.min(from + 1999, #items)))
+          end
+        end
+        local function del(keys)
+          for from = 1, #keys, 1000 do
+            redis.call('DEL', unpack(keys, from, math.min(from + 999, #keys)))
+          end
+        end
+
+        """
+
     /// All-or-nothing acquire.
-    /// KEYS: pairs. ARGV[1]: owner. ARGV[2]: TTL in ms, 0 for none.
+    /// KEYS: the n lock keys, then the n fence keys. ARGV[1]: owner. ARGV[2]: TTL in ms, 0 for none.
     /// Returns `{1, token₁, …, tokenₙ}`, or `{0, index, holder, pttl, holderToken}` when busy.
     static let acquire = RedisScript(
         name: "acquire",
-        source: """
+        source: helpers + """
             local owner = ARGV[1]
             local ttl = tonumber(ARGV[2])
             local n = #KEYS / 2
+            local holders = mget(1, n)
             for i = 1, n do
-              local holder = redis.call('GET', KEYS[2*i-1])
+              local holder = holders[i]
               if holder and holder ~= owner then
-                return {0, i, holder, redis.call('PTTL', KEYS[2*i-1]), tonumber(redis.call('GET', KEYS[2*i]) or '0')}
+                return {0, i, holder, redis.call('PTTL', KEYS[i]), tonumber(redis.call('GET', KEYS[n + i]) or '0')}
               end
             end
+            local fences = mget(n + 1, 2 * n)
             local reply = {1}
+            local tokens = {}
             for i = 1, n do
               if ttl > 0 then
-                redis.call('SET', KEYS[2*i-1], owner, 'PX', ttl)
+                redis.call('SET', KEYS[i], owner, 'PX', ttl)
               else
-                redis.call('SET', KEYS[2*i-1], owner)
+                redis.call('SET', KEYS[i], owner)
               end
-              reply[i+1] = redis.call('INCR', KEYS[2*i])
+              local token = (tonumber(fences[i]) or 0) + 1
+              reply[i + 1] = token
+              tokens[2 * i - 1] = KEYS[n + i]
+              tokens[2 * i] = string.format('%d', token)
             end
+            mset(tokens)
             return reply
             """
     )
 
     /// The locker API's lock, per resource.
-    /// KEYS: pairs. ARGV[1]: locker. ARGV[2]: TTL in ms, 0 for none. ARGV[3]: `1` to force.
+    /// KEYS: the n lock keys, then the n fence keys. ARGV[1]: locker. ARGV[2]: TTL in ms, 0
+    /// for none. ARGV[3]: `1` to force.
     /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
     /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed).
     static let lock = RedisScript(
         name: "lock",
-        source: """
+        source: helpers + """
             local locker = ARGV[1]
             local ttl = tonumber(ARGV[2])
             local force = ARGV[3] == '1'
+            local n = #KEYS / 2
+            local holders = mget(1, n)
+            local fences = mget(n + 1, 2 * n)
             local reply = {}
-            for i = 1, #KEYS / 2 do
-              local key, fence = KEYS[2*i-1], KEYS[2*i]
-              local holder = redis.call('GET', key)
+            local tokens = {}
+            for i = 1, n do
+              local key, holder = KEYS[i], holders[i]
+              local token = tonumber(fences[i]) or 0
               if holder == locker then
                 if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
-                table.insert(reply, 2); table.insert(reply, false); table.insert(reply, 0)
-                table.insert(reply, tonumber(redis.call('GET', fence) or '0'))
+                table.insert(reply, 2); table.insert(reply, false); table.insert(reply, 0); table.insert(reply, token)
               elseif holder and not force then
                 table.insert(reply, 0); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', key))
-                table.insert(reply, tonumber(redis.call('GET', fence) or '0'))
+                table.insert(reply, token)
               else
                 if ttl > 0 then redis.call('SET', key, locker, 'PX', ttl) else redis.call('SET', key, locker) end
-                table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
-                table.insert(reply, redis.call('INCR', fence))
+                token = token + 1
+                table.insert(tokens, KEYS[n + i]); table.insert(tokens, string.format('%d', token))
+                table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0); table.insert(reply, token)
               end
             end
+            mset(tokens)
             return reply
             """
     )
@@ -99,20 +137,23 @@ enum RedisLockScripts {
     /// locked, 2 held by another (owner-checked only; nothing changed).
     static let unlock = RedisScript(
         name: "unlock",
-        source: """
+        source: helpers + """
             local owner = ARGV[1]
+            local holders = mget(1, #KEYS)
             local reply = {}
+            local gone = {}
             for i = 1, #KEYS do
-              local holder = redis.call('GET', KEYS[i])
+              local holder = holders[i]
               if not holder then
                 table.insert(reply, 0); table.insert(reply, false); table.insert(reply, 0)
               elseif owner == '' or holder == owner then
-                redis.call('DEL', KEYS[i])
+                table.insert(gone, KEYS[i])
                 table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
               else
                 table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
               end
             end
+            del(gone)
             return reply
             """
     )
@@ -142,17 +183,19 @@ enum RedisLockScripts {
             """
     )
 
-    /// Holders, read-only. KEYS: pairs.
+    /// Holders, read-only. KEYS: the n lock keys, then the n fence keys.
     /// Returns 3 entries per resource: `holder, pttl, token` (holder false when free).
     static let inspect = RedisScript(
         name: "inspect",
-        source: """
+        source: helpers + """
+            local n = #KEYS / 2
+            local holders = mget(1, n)
+            local fences = mget(n + 1, 2 * n)
             local reply = {}
-            for i = 1, #KEYS / 2 do
-              local holder = redis.call('GET', KEYS[2*i-1])
-              if holder then
-                table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[2*i-1]))
-                table.insert(reply, tonumber(redis.call('GET', KEYS[2*i]) or '0'))
+            for i = 1, n do
+              if holders[i] then
+                table.insert(reply, holders[i]); table.insert(reply, redis.call('PTTL', KEYS[i]))
+                table.insert(reply, tonumber(fences[i]) or 0)
               else
                 table.insert(reply, false); table.insert(reply, 0); table.insert(reply, 0)
               end
