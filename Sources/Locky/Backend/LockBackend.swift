@@ -39,6 +39,12 @@ public protocol LockBackend: Sendable {
     /// Reads a value stored by ``fencedWrite(key:value:fencingToken:)``.
     func fencedRead(key: String) async throws(LockError) -> FencedValue?
 
+    /// Runs `body` with this backend's lock events. The stream is live when `body` starts:
+    /// every change made after that is delivered (that is what makes waiting race-free).
+    /// With `expirations`, expiry events are included too (on Redis this needs keyspace
+    /// notifications; see ``RedisLockBackend``).
+    func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T
+
     /// Releases connections.
     func close() async
 }

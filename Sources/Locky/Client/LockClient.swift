@@ -2,6 +2,7 @@ import CoreMetrics
 import Logging
 import LockyRedis
 import Metrics
+import Synchronization
 import Tracing
 
 /// Distributed locks: the one entry point of Locky.
@@ -23,6 +24,8 @@ public final class LockClient: Sendable {
     let logger: Logger
     let metrics: LockMetrics
     let tracer: (any Tracer)?
+    let waitQueues = LocalWaitQueues()
+    let waiterIDs = Atomic<UInt64>(0)
 
     /// Creates a client with the backend the configuration names.
     ///
@@ -106,7 +109,7 @@ public final class LockClient: Sendable {
 
     // MARK: Lease API
 
-    /// Takes a resource, retrying while busy as `retry` (or the configuration) says.
+    /// Takes a resource, retrying while busy as `retry` (or the configuration, for nil) says.
     ///
     /// - Throws: ``LockError`` `busy` (with the holder) when retries ran out, `cancelled`,
     ///   `backendUnavailable`, `invalidArgument`.
@@ -114,17 +117,19 @@ public final class LockClient: Sendable {
         _ resource: String,
         ttl: Duration? = nil,
         label: String? = nil,
-        retry: RetryPolicy? = nil
+        retry: RetryPolicy?
     ) async throws(LockError) -> Lease {
         try await acquire([resource], ttl: ttl, label: label, retry: retry)
     }
 
-    /// Takes all resources or none, in one round trip per attempt, retrying while busy.
+    /// Takes all resources or none, in one round trip per attempt, retrying while busy after
+    /// the policy's delay (node-redlock's count/delay/jitter; nil uses the configuration's).
+    /// Prefer ``acquire(_:ttl:label:timeout:)-(([String],_,_,_))``, which is woken by the release instead of polling.
     public func acquire(
         _ resources: [String],
         ttl: Duration? = nil,
         label: String? = nil,
-        retry: RetryPolicy? = nil
+        retry: RetryPolicy?
     ) async throws(LockError) -> Lease {
         try LockLimits.validate(resources: resources)
         let ttl = ttl ?? configuration.leaseTTL
@@ -279,7 +284,7 @@ public final class LockClient: Sendable {
 
     /// An acquire whose reply never came may have taken the lock: remove whatever this owner
     /// holds, so a lost reply cannot leave an orphaned lock behind for a whole TTL.
-    private func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError) async {
+    func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError) async {
         guard error.code == .cancelled || error.underlying?.mayHaveRun == true else { return }
         _ = try? await backend.unlock(resources, owner: owner)
     }

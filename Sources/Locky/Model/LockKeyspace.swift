@@ -26,6 +26,9 @@ public struct LockKeyspace: Sendable, Hashable {
         lockKey(resource) + ":fence"
     }
 
+    /// The pub/sub channel the scripts publish lock events on: `<prefix>events`.
+    public var eventChannel: String { prefix + "events" }
+
     /// The resource of a lock key, or nil when the key is not a lock key of this keyspace.
     public func resource(ofLockKey key: String) -> String? {
         guard key.hasPrefix(prefix), !key.hasSuffix(":fence") else { return nil }

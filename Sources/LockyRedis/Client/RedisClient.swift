@@ -187,6 +187,10 @@ public actor RedisClient {
         } catch where error.serverError?.code == .noscript {
             logger.debug("script not in the server's cache; loading it", metadata: ["redis.script": "\(script.name)"])
             let results = await execute(batch: [script.loadCommand, command], timeout: timeout)
+            // A script that does not compile makes the retry fail with NOSCRIPT again; the load's error says why.
+            if case .failure(let loadError) = results[0], loadError.code == .serverError {
+                throw loadError
+            }
             return try results[1].get()
         }
     }
@@ -220,12 +224,12 @@ public actor RedisClient {
     /// When this returns control to `body`, the server has confirmed every subscription, so a
     /// message published from then on is delivered. After a reconnect the subscriptions are
     /// restored and the stream yields ``RedisSubscriptionEvent/gap`` (messages may have been missed).
-    public func subscribe<T: Sendable>(
+    public nonisolated func subscribe<T: Sendable>(
         channels: [String],
         patterns: [String] = [],
         _ body: (RedisSubscription) async throws -> T
     ) async throws -> T {
-        let subscriber = try subscriber()
+        let subscriber = try await subscriber()
         let subscription = try await subscriber.subscribe(channels: channels, patterns: patterns)
         do {
             let result = try await body(subscription)
@@ -292,19 +296,21 @@ public actor RedisClient {
                     try? await Task.sleep(for: .nanoseconds(wait.nanoseconds))
                     continue
                 }
-                startConnecting(failures: failures)
+                try startConnecting(failures: failures)
             }
         }
     }
 
-    private func startConnecting(failures: Int) {
+    /// Starts a connection attempt; throws (after scheduling the next attempt) when the TLS files cannot be loaded,
+    /// so the caller gets that error instead of waiting in the backoff loop.
+    private func startConnecting(failures: Int) throws(RedisClientError) {
         let sslContext: NIOSSLContext?
         do {
             sslContext = try loadSSLContext()
         } catch {
             let delay = configuration.reconnect.delay(afterFailures: failures + 1)
             state = .idle(failures: failures + 1, nextAttempt: .now() + TimeAmount(delay), lastError: error)
-            return
+            throw error
         }
         let future = RedisConnector.connect(
             configuration: configuration,

@@ -16,12 +16,24 @@ public final class InMemoryLockBackend: LockBackend {
         var locks: [String: Entry] = [:]
         var fences: [String: Int64] = [:]
         var fenced: [String: FencedValue] = [:]
+        var listeners: [UInt64: AsyncStream<LockEvent>.Continuation] = [:]
+        var expiryListeners: Set<UInt64> = []
+        var nextListener: UInt64 = 0
+
+        func emit(_ event: LockEvent) {
+            if case .expired = event {
+                for id in expiryListeners { listeners[id]?.yield(event) }
+                return
+            }
+            for listener in listeners.values { listener.yield(event) }
+        }
 
         /// The live entry of `resource`, dropping it when expired.
         mutating func live(_ resource: String, now: ContinuousClock.Instant) -> Entry? {
             guard let entry = locks[resource] else { return nil }
             if let expiresAt = entry.expiresAt, expiresAt <= now {
                 locks[resource] = nil
+                emit(.expired(resource: resource))
                 return nil
             }
             return entry
@@ -31,6 +43,7 @@ public final class InMemoryLockBackend: LockBackend {
             locks[resource] = Entry(owner: owner, expiresAt: ttl.map { now + $0 })
             let token = (fences[resource] ?? 0) + 1
             fences[resource] = token
+            emit(.locked(resource: resource, locker: LeaseOwner.displayName(of: owner), ttl: ttl))
             return token
         }
 
@@ -113,6 +126,7 @@ public final class InMemoryLockBackend: LockBackend {
                 guard let entry = state.live(resource, now: now) else { return .notLocked }
                 if let owner, entry.owner != owner { return .heldByAnother(state.holder(entry, resource, now: now)) }
                 state.locks[resource] = nil
+                state.emit(.unlocked(resource: resource))
                 return .unlocked
             }
         }
@@ -152,6 +166,33 @@ public final class InMemoryLockBackend: LockBackend {
 
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
         state.withLock { $0.fenced[key] }
+    }
+
+    public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
+        let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(65_536))
+        let id = state.withLock { state in
+            state.nextListener += 1
+            state.listeners[state.nextListener] = continuation
+            if expirations { state.expiryListeners.insert(state.nextListener) }
+            return state.nextListener
+        }
+        defer {
+            state.withLock { state in
+                state.listeners[id] = nil
+                state.expiryListeners.remove(id)
+            }
+            continuation.finish()
+        }
+        return try await body(LockEventStream { StreamEventSource(stream) })
+    }
+
+    /// Expires every lock whose deadline has passed and emits its `expired` event (the lazy
+    /// expiry otherwise happens on the next access).
+    public func expireDue() {
+        let now = clock.now
+        state.withLock { state in
+            for resource in Array(state.locks.keys) { _ = state.live(resource, now: now) }
+        }
     }
 
     public func close() async {}

@@ -37,6 +37,8 @@ public struct RedisLockBackend: LockBackend {
         appendLockAndFenceKeys(resources, to: &command)
         command.append(owner)
         command.append(ttl?.millisecondsRoundedUp ?? 0)
+        command.append(keyspace.eventChannel)
+        command.append(LeaseOwner.displayName(of: owner))
         let reply = try await run(RedisLockScripts.acquire, command, "acquire")
         var values = ReplyReader(reply)
         if try values.int() == 1 {
@@ -56,6 +58,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(locker)
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(force ? "1" : "0")
+        command.append(keyspace.eventChannel)
         let reply = try await run(RedisLockScripts.lock, command, "lock")
         var values = ReplyReader(reply)
         var outcomes: [LockOutcome] = []
@@ -94,6 +97,7 @@ public struct RedisLockBackend: LockBackend {
         var command = RedisLockScripts.unlock.evalSHA(keyCount: resources.count)
         for resource in resources { command.append(keyspace.lockKey(resource)) }
         command.append(owner ?? "")
+        command.append(keyspace.eventChannel)
         let reply = try await run(RedisLockScripts.unlock, command, "unlock")
         var values = ReplyReader(reply)
         var outcomes: [UnlockOutcome] = []
@@ -168,6 +172,65 @@ public struct RedisLockBackend: LockBackend {
         guard let value = try values.optionalBytes() else { return nil }
         let token = try values.optionalString().flatMap { Int64($0) } ?? 0
         return FencedValue(value: value, highestToken: token)
+    }
+
+    /// Subscribes to `<prefix>events` (published by the scripts) and, with `expirations`, to
+    /// `__keyevent@<db>__:expired`. Keyspace notifications are switched on with
+    /// `CONFIG SET notify-keyspace-events` (adding `E` and `x` to what is set) when the server
+    /// allows it; when it does not, the stream starts with an ``LockEvent/error(_:)`` saying what
+    /// to configure.
+    public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
+        var channels = [keyspace.eventChannel]
+        var expiredChannel: String?
+        var setupError: LockError?
+        if expirations {
+            let channel = "__keyevent@\(client.configuration.database)__:expired"
+            expiredChannel = channel
+            channels.append(channel)
+            setupError = await enableExpiryNotifications()
+        }
+        let keyspace = self.keyspace
+        let expiryChannel = expiredChannel
+        let setupErrorEvent = setupError
+        return try await client.subscribe(channels: channels) { subscription in
+            return try await body(
+                LockEventStream {
+                    let source = RedisEventSource(subscription, keyspace: keyspace, expiredChannel: expiryChannel)
+                    if let setupErrorEvent { source.prepend(.error(setupErrorEvent)) }
+                    return source
+                }
+            )
+        }
+    }
+
+    /// Makes sure `notify-keyspace-events` includes `E` and `x`; returns an error when it cannot.
+    private func enableExpiryNotifications() async -> LockError? {
+        do {
+            let current = try await client.execute(RESPCommand("CONFIG", "GET", "notify-keyspace-events"))
+            var flags = ""
+            if case .array(let items) = current.value {
+                var iterator = items.makeIterator()
+                _ = iterator.next()
+                flags = (try? iterator.next()?.decode(as: String.self)) ?? ""
+            } else if case .map(let map) = current.value {
+                for entry in map { flags = (try? entry.value.decode(as: String.self)) ?? "" }
+            }
+            // `A` means every class but `m` and `n`, so it already includes `x`.
+            var wanted = flags
+            if !wanted.contains("E") { wanted += "E" }
+            if !wanted.contains("x") && !wanted.contains("A") { wanted += "x" }
+            if wanted != flags {
+                _ = try await client.execute(RESPCommand("CONFIG", "SET", "notify-keyspace-events", wanted))
+            }
+            return nil
+        } catch {
+            return LockError(
+                .serverError,
+                "cannot enable keyspace notifications (\(error.code)); expired events need `notify-keyspace-events Ex` "
+                    + "in redis.conf, or permission for CONFIG GET/SET",
+                underlying: error
+            )
+        }
     }
 
     public func close() async {

@@ -23,6 +23,16 @@ enum RedisLockScripts {
             redis.call('MSET', unpack(items, from, math.min(from + 1999, #items)))
           end
         end
+        -- Lock events: kind ('L' locked, 'U' unlocked), then length-prefixed fields
+        -- (`<len>:<bytes>`, binary-safe): the TTL in ms, the holder's public name, the lock keys.
+        local function publish(channel, kind, ttl, who, keys)
+          if #keys == 0 or channel == '' then return end
+          local parts = {kind, string.len(ttl), ':', ttl, string.len(who), ':', who}
+          for i = 1, #keys do
+            parts[#parts + 1] = string.len(keys[i]) .. ':' .. keys[i]
+          end
+          redis.call('PUBLISH', channel, table.concat(parts))
+        end
         local function del(keys)
           for from = 1, #keys, 1000 do
             redis.call('DEL', unpack(keys, from, math.min(from + 999, #keys)))
@@ -33,6 +43,7 @@ enum RedisLockScripts {
 
     /// All-or-nothing acquire.
     /// KEYS: the n lock keys, then the n fence keys. ARGV[1]: owner. ARGV[2]: TTL in ms, 0 for none.
+    /// ARGV[3]: event channel. ARGV[4]: the owner's public name (never the secret token).
     /// Returns `{1, token₁, …, tokenₙ}`, or `{0, index, holder, pttl, holderToken}` when busy.
     static let acquire = RedisScript(
         name: "acquire",
@@ -62,13 +73,16 @@ enum RedisLockScripts {
               tokens[2 * i] = string.format('%d', token)
             end
             mset(tokens)
+            local locked = {}
+            for i = 1, n do locked[i] = KEYS[i] end
+            publish(ARGV[3], 'L', ARGV[2], ARGV[4], locked)
             return reply
             """
     )
 
     /// The locker API's lock, per resource.
     /// KEYS: the n lock keys, then the n fence keys. ARGV[1]: locker. ARGV[2]: TTL in ms, 0
-    /// for none. ARGV[3]: `1` to force.
+    /// for none. ARGV[3]: `1` to force. ARGV[4]: event channel.
     /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
     /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed).
     static let lock = RedisScript(
@@ -82,6 +96,7 @@ enum RedisLockScripts {
             local fences = mget(n + 1, 2 * n)
             local reply = {}
             local tokens = {}
+            local taken = {}
             for i = 1, n do
               local key, holder = KEYS[i], holders[i]
               local token = tonumber(fences[i]) or 0
@@ -94,11 +109,13 @@ enum RedisLockScripts {
               else
                 if ttl > 0 then redis.call('SET', key, locker, 'PX', ttl) else redis.call('SET', key, locker) end
                 token = token + 1
+                table.insert(taken, key)
                 table.insert(tokens, KEYS[n + i]); table.insert(tokens, string.format('%d', token))
                 table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0); table.insert(reply, token)
               end
             end
             mset(tokens)
+            publish(ARGV[4], 'L', ARGV[2], locker, taken)
             return reply
             """
     )
@@ -132,7 +149,7 @@ enum RedisLockScripts {
     )
 
     /// Unlock, unconditional or owner-checked, per resource.
-    /// KEYS: lock keys. ARGV[1]: owner, or empty for unconditional.
+    /// KEYS: lock keys. ARGV[1]: owner, or empty for unconditional. ARGV[2]: event channel.
     /// Returns 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not
     /// locked, 2 held by another (owner-checked only; nothing changed).
     static let unlock = RedisScript(
@@ -154,6 +171,7 @@ enum RedisLockScripts {
               end
             end
             del(gone)
+            publish(ARGV[2], 'U', '0', '', gone)
             return reply
             """
     )

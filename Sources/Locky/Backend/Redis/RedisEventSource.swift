@@ -1,0 +1,41 @@
+import DequeModule
+import LockyRedis
+
+/// Turns the messages of the event channel (and of keyspace `expired` notifications) into
+/// lock events.
+final class RedisEventSource: LockEventSource {
+    private var iterator: RedisSubscription.AsyncIterator
+    private var pending: Deque<LockEvent> = []
+    private let keyspace: LockKeyspace
+    private let expiredChannel: String?
+
+    init(_ subscription: RedisSubscription, keyspace: LockKeyspace, expiredChannel: String?) {
+        self.iterator = subscription.makeAsyncIterator()
+        self.keyspace = keyspace
+        self.expiredChannel = expiredChannel
+    }
+
+    /// Delivers `event` before anything received.
+    func prepend(_ event: LockEvent) {
+        pending.prepend(event)
+    }
+
+    func next() async -> LockEvent? {
+        while pending.isEmpty {
+            guard let event = await iterator.next() else { return nil }
+            switch event {
+            case .gap:
+                return .gap
+            case .message(let message):
+                if let expiredChannel, message.channelName == expiredChannel {
+                    if let resource = keyspace.resource(ofLockKey: message.payloadString) {
+                        return .expired(resource: resource)
+                    }
+                } else {
+                    pending.append(contentsOf: LockEventCodec.decode(message.payload, keyspace: keyspace))
+                }
+            }
+        }
+        return pending.popFirst()
+    }
+}

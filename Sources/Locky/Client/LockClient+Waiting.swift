@@ -1,0 +1,174 @@
+import CoreMetrics
+import Logging
+import LockyRedis
+import Synchronization
+import Tracing
+
+extension LockClient {
+    /// Takes a resource, waiting while it is busy: woken by the holder's release (a push, never
+    /// polling), or at the holder's expiry if it crashed.
+    ///
+    /// - Parameter timeout: How long to wait at most; nil waits without limit.
+    /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `backendUnavailable`, `invalidArgument`.
+    public func acquire(
+        _ resource: String,
+        ttl: Duration? = nil,
+        label: String? = nil,
+        timeout: Duration? = nil
+    ) async throws(LockError) -> Lease {
+        try await acquire([resource], ttl: ttl, label: label, timeout: timeout)
+    }
+
+    /// Takes all resources or none, waiting while any is busy.
+    ///
+    /// The wait subscribes to lock events before the first attempt, so no release is missed.
+    /// In this process only the first waiter of a resource retries when it is released (the
+    /// others queue behind it); a waiter that sees the holder's TTL arms a timer for it (plus
+    /// a little jitter, so processes do not retry in lockstep) in case the holder crashed.
+    public func acquire(
+        _ resources: [String],
+        ttl: Duration? = nil,
+        label: String? = nil,
+        timeout: Duration? = nil
+    ) async throws(LockError) -> Lease {
+        try LockLimits.validate(resources: resources)
+        let ttl = ttl ?? configuration.leaseTTL
+        try LockLimits.validate(ttl: ttl)
+        if let timeout, timeout < .zero { throw LockError(.invalidArgument, "the timeout (\(timeout)) is negative") }
+        let label = label ?? configuration.label
+        if let label { try LockLimits.validate(owner: label, role: "label") }
+
+        let span = tracer?.startSpan("locky.acquire", ofKind: .client)
+        span?.attributes["locky.resources"] = resources.count
+        span?.attributes["locky.wait"] = true
+        defer { span?.end() }
+        let deadline = timeout.map { clock.now + $0 }
+        let owner = LeaseOwner.make(label: label)
+        let id = waiterIDs.add(1, ordering: .relaxed).newValue
+        let signal = WakeSignal()
+        let queues = waitQueues
+        do {
+            return try await backend.withEvents(expirations: false) { events in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Wake-ups for this waiter: a release or expiry of the resource it waits for,
+                    // when it is that resource's first local waiter; anything after a gap.
+                    group.addTask {
+                        for await event in events {
+                            switch event {
+                            case .unlocked(let resource), .expired(let resource):
+                                if signal.target == resource, queues.isHead(resource, id: id) { signal.fire() }
+                            case .gap:
+                                signal.fire()
+                            case .locked, .error:
+                                break
+                            }
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    return try await waitingLoop(
+                        resources,
+                        owner: owner,
+                        ttl: ttl,
+                        deadline: deadline,
+                        id: id,
+                        signal: signal
+                    )
+                }
+            }
+        } catch let error as LockError {
+            span?.recordError(error)
+            throw error
+        } catch is CancellationError {
+            throw LockError(.cancelled, "cancelled while waiting for the lock")
+        } catch let error as RedisClientError {
+            throw LockError.backend(error, during: "watching lock events")
+        } catch {
+            throw LockError(.backendUnavailable, "cannot watch lock events: \(error)")
+        }
+    }
+
+    private func waitingLoop(
+        _ resources: [String],
+        owner: String,
+        ttl: Duration,
+        deadline: ContinuousClock.Instant?,
+        id: UInt64,
+        signal: WakeSignal
+    ) async throws(LockError) -> Lease {
+        let started = clock.now
+        var queued: String?
+        defer { if let queued { waitQueues.leave(queued, id: id) } }
+        var generator = SystemRandomNumberGenerator()
+        var attempts = 0
+        while true {
+            attempts += 1
+            let attemptStart = clock.now
+            let reply: AcquireReply
+            do {
+                reply = try await backend.acquire(resources, owner: owner, ttl: ttl)
+            } catch {
+                await forgetUnknownAcquire(resources, owner: owner, after: error)
+                throw error
+            }
+            switch reply {
+            case .acquired(let tokens):
+                let validUntil = attemptStart + ttl - drift(ttl)
+                if clock.now >= validUntil {
+                    _ = try? await backend.unlock(resources, owner: owner)
+                    throw LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")
+                }
+                metrics.acquired.increment()
+                metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
+                logger.trace("acquired after waiting", metadata: ["locky.attempts": "\(attempts)"])
+                return Lease(resources: resources, owner: owner, fencingTokens: tokens, ttl: ttl, validUntil: validUntil, clock: clock)
+            case .busy(let index, let holder):
+                metrics.busy.increment()
+                let resource = resources[index]
+                if queued != resource {
+                    if let queued { waitQueues.leave(queued, id: id) }
+                    signal.target = resource
+                    waitQueues.join(resource, id: id, signal: signal)
+                    queued = resource
+                }
+                let now = clock.now
+                if let deadline, now >= deadline {
+                    throw LockError(.timedOut, "still held by \(holder.displayName)", resource: resource, holder: holder)
+                }
+                // The first local waiter also watches the holder's expiry, in case it crashed.
+                var wakeAt = deadline
+                if waitQueues.isHead(resource, id: id), let remaining = holder.remaining {
+                    let jitter = Duration.microseconds(Int64.random(in: 0...2000, using: &generator))
+                    let expiry = now + remaining + jitter
+                    wakeAt = wakeAt.map { min($0, expiry) } ?? expiry
+                }
+                guard try await wait(for: signal, until: wakeAt) else { continue }
+            }
+        }
+    }
+
+    /// Waits for `signal` or until `instant`; true when signalled, false at the instant.
+    private func wait(for signal: WakeSignal, until instant: ContinuousClock.Instant?) async throws(LockError) -> Bool {
+        guard let instant else {
+            guard await signal.wait() else { throw LockError(.cancelled, "cancelled while waiting for the lock") }
+            return true
+        }
+        let clock = self.clock
+        let outcome: Bool? = await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { await signal.wait() ? true : nil }
+            group.addTask {
+                do {
+                    try await clock.sleep(until: instant)
+                    return false
+                } catch {
+                    return nil
+                }
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        signal.reset()
+        if Task.isCancelled { throw LockError(.cancelled, "cancelled while waiting for the lock") }
+        return outcome ?? false
+    }
+}

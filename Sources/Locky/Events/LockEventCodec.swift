@@ -1,0 +1,43 @@
+import NIOCore
+
+/// Decodes the lock events the scripts publish: a kind byte (`L` locked, `U` unlocked), then
+/// length-prefixed fields `<len>:<bytes>`: the TTL in ms, the holder's public name, then one
+/// lock key per resource. Binary-safe; anything malformed is dropped, never trusted.
+enum LockEventCodec {
+    static func decode(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [LockEvent] {
+        var buffer = payload
+        guard let kind = buffer.readInteger(as: UInt8.self),
+            let ttlField = readField(&buffer),
+            let who = readField(&buffer)
+        else { return [] }
+        var keys: [String] = []
+        while buffer.readableBytes > 0 {
+            guard let key = readField(&buffer) else { return [] }
+            keys.append(key)
+        }
+        let resources = keys.compactMap(keyspace.resource(ofLockKey:))
+        switch kind {
+        case UInt8(ascii: "L"):
+            let milliseconds = Int64(ttlField) ?? 0
+            let ttl: Duration? = milliseconds > 0 ? .milliseconds(milliseconds) : nil
+            return resources.map { .locked(resource: $0, locker: who, ttl: ttl) }
+        case UInt8(ascii: "U"):
+            return resources.map { .unlocked(resource: $0) }
+        default:
+            return []
+        }
+    }
+
+    private static func readField(_ buffer: inout ByteBuffer) -> String? {
+        var length = 0
+        var digits = 0
+        while let byte = buffer.readInteger(as: UInt8.self) {
+            if byte == UInt8(ascii: ":") { break }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 9 else { return nil }
+            length = length * 10 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        guard digits > 0, let bytes = buffer.readBytes(length: length) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

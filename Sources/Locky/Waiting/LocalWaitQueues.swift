@@ -1,0 +1,46 @@
+import DequeModule
+import Synchronization
+
+/// The local waiters of each resource, in arrival order. Only the head of a queue reacts to
+/// wake-ups and timers, so a release wakes one task in this process, not all of them (no
+/// thundering herd); when the head leaves, the next one is woken.
+final class LocalWaitQueues: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let signal: WakeSignal
+    }
+
+    private let queues = Mutex<[String: Deque<Waiter>]>([:])
+
+    /// Adds a waiter at the back of `resource`'s queue.
+    func join(_ resource: String, id: UInt64, signal: WakeSignal) {
+        queues.withLock { $0[resource, default: []].append(Waiter(id: id, signal: signal)) }
+    }
+
+    /// Removes a waiter; when it was the head, wakes the new head.
+    func leave(_ resource: String, id: UInt64) {
+        let newHead = queues.withLock { queues -> WakeSignal? in
+            guard var queue = queues[resource], let index = queue.firstIndex(where: { $0.id == id }) else { return nil }
+            queue.remove(at: index)
+            queues[resource] = queue.isEmpty ? nil : queue
+            return index == 0 ? queue.first?.signal : nil
+        }
+        newHead?.fire()
+    }
+
+    /// Whether `id` is the head of `resource`'s queue.
+    func isHead(_ resource: String, id: UInt64) -> Bool {
+        queues.withLock { $0[resource]?.first?.id == id }
+    }
+
+    /// Wakes the head of `resource`'s queue (a release or expiry was seen).
+    func wakeHead(_ resource: String) {
+        queues.withLock { $0[resource]?.first?.signal }?.fire()
+    }
+
+    /// Wakes every head (events may have been missed).
+    func wakeAllHeads() {
+        let heads = queues.withLock { $0.values.compactMap { $0.first?.signal } }
+        for head in heads { head.fire() }
+    }
+}

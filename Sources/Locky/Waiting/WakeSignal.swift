@@ -1,0 +1,64 @@
+import Synchronization
+
+/// A one-waiter wake-up flag: `fire()` wakes the waiter, or is remembered until it waits, so a
+/// wake-up that comes between two waits is never lost.
+final class WakeSignal: Sendable {
+    private struct State {
+        var pending = false
+        var cancelled = false
+        var waiter: CheckedContinuation<Bool, Never>?
+        var target: String?
+    }
+
+    private let state = Mutex(State())
+
+    /// Wakes the waiter now, or the next time it waits.
+    func fire() {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume(returning: true)
+    }
+
+    /// Waits for a wake-up; true when fired, false when the task was cancelled.
+    func wait() async -> Bool {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let immediate = state.withLock { state -> Bool? in
+                    if state.pending {
+                        state.pending = false
+                        return true
+                    }
+                    if state.cancelled { return false }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                state.cancelled = true
+                let waiter = state.waiter
+                state.waiter = nil
+                return waiter
+            }
+            waiter?.resume(returning: false)
+        }
+    }
+
+    /// The resource the waiter currently waits for.
+    var target: String? {
+        get { state.withLock { $0.target } }
+        set { state.withLock { $0.target = newValue } }
+    }
+
+    /// Clears the cancelled mark (a new wait round in a task group).
+    func reset() {
+        state.withLock { $0.cancelled = false }
+    }
+}
