@@ -6,7 +6,10 @@ import Synchronization
 public final class ManualLockClock: LockClock {
     private struct State {
         var offset: Duration = .zero
-        var sleepers: [(deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Void, Never>)] = []
+        var nextID: UInt64 = 0
+        var sleepers: [(id: UInt64, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Void, any Error>)] = []
+        /// Sleepers cancelled before they registered.
+        var cancelled: Set<UInt64> = []
     }
 
     private let origin: ContinuousClock.Instant
@@ -34,16 +37,33 @@ public final class ManualLockClock: LockClock {
         for sleeper in woken { sleeper.continuation.resume() }
     }
 
-    /// Suspends until ``advance(by:)`` reaches `deadline`. Cancellation is checked before and after.
+    /// Suspends until ``advance(by:)`` reaches `deadline`; throws `CancellationError` as soon
+    /// as the task is cancelled (before, during or after the wait).
     public func sleep(until deadline: ContinuousClock.Instant) async throws {
         try Task.checkCancellation()
-        await withCheckedContinuation { continuation in
-            let resumeNow = state.withLock { state -> Bool in
-                if origin + state.offset >= deadline { return true }
-                state.sleepers.append((deadline, continuation))
-                return false
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let result = state.withLock { state -> Result<Void, any Error>? in
+                    if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
+                    if origin + state.offset >= deadline { return .success(()) }
+                    state.sleepers.append((id, deadline, continuation))
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            let sleeper = state.withLock { state in
+                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else {
+                    state.cancelled.insert(id)
+                    return nil as CheckedContinuation<Void, any Error>?
+                }
+                return state.sleepers.remove(at: index).continuation
+            }
+            sleeper?.resume(throwing: CancellationError())
         }
         try Task.checkCancellation()
     }
