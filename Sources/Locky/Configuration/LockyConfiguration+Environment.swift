@@ -44,7 +44,11 @@ extension LockyConfiguration {
         } catch {
             throw LockError(.invalidArgument, "LOCKY_CONFIG is not valid JSON: \(error.localizedDescription)")
         }
-        for (key, value) in object {
+        if object["ttl"] != nil, object["leaseTTL"] != nil {
+            throw LockError(.invalidArgument, "LOCKY_CONFIG has both \"ttl\" and \"leaseTTL\"; give one")
+        }
+        // Sorted, so the outcome never depends on dictionary order ("backend" before "url").
+        for (key, value) in object.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "url":
                 guard let url = value as? String else { throw Self.typeError(key, "a string") }
@@ -64,7 +68,7 @@ extension LockyConfiguration {
             case "lockerTTL":
                 lockerTTL = value is NSNull ? nil : try Self.duration(value, key: key)
             case "driftFactor":
-                guard let number = value as? Double else { throw Self.typeError(key, "a number") }
+                guard !Self.isBoolean(value), let number = value as? Double else { throw Self.typeError(key, "a number") }
                 driftFactor = number
             case "label":
                 guard let label = value as? String else { throw Self.typeError(key, "a string") }
@@ -74,7 +78,9 @@ extension LockyConfiguration {
                 for (retryKey, retryValue) in retryObject {
                     switch retryKey {
                     case "count":
-                        guard let count = retryValue as? Int else { throw Self.typeError("retry.count", "an integer") }
+                        guard !Self.isBoolean(retryValue), let count = retryValue as? Int else {
+                            throw Self.typeError("retry.count", "an integer")
+                        }
                         retry.count = count
                     case "delay": retry.delay = try Self.duration(retryValue, key: "retry.delay", allowZero: true)
                     case "jitter": retry.jitter = try Self.duration(retryValue, key: "retry.jitter", allowZero: true)
@@ -85,6 +91,9 @@ extension LockyConfiguration {
                 throw LockError(.invalidArgument, "LOCKY_CONFIG has an unknown key \"\(key)\"")
             }
         }
+        if let name = object["backend"] as? String, object["url"] != nil, (name == "memory") != (backend == .memory) {
+            throw LockError(.invalidArgument, "LOCKY_CONFIG.backend \"\(name)\" contradicts LOCKY_CONFIG.url")
+        }
         try validate()
     }
 
@@ -92,7 +101,7 @@ extension LockyConfiguration {
         let parsed: Duration?
         if let text = value as? String {
             parsed = DurationParser.parse(text)
-        } else if let number = value as? Double, number.isFinite, number >= 0, number < 1e15 {
+        } else if !isBoolean(value), let number = value as? Double, number.isFinite, number >= 0, number < 1e15 {
             parsed = .nanoseconds(Int64(number * 1e6))
         } else {
             parsed = nil
@@ -101,6 +110,12 @@ extension LockyConfiguration {
             throw LockError(.invalidArgument, "LOCKY_CONFIG.\(key) must be a duration such as \"500ms\", \"30s\" or a number of ms")
         }
         return parsed
+    }
+
+    /// JSON `true`/`false` arrive as NSNumber and would otherwise pass as 1 and 0.
+    private static func isBoolean(_ value: Any) -> Bool {
+        guard let number = value as? NSNumber else { return false }
+        return type(of: number) == type(of: NSNumber(value: true))
     }
 
     private static func typeError(_ key: String, _ expected: String) -> LockError {
