@@ -23,6 +23,10 @@ public protocol LockBackend: Sendable {
     /// All-or-nothing: resets the TTL of every resource, only if all are still held by `owner`.
     func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply
 
+    /// Renews many leases in one call: each item's lock gets its TTL reset if `owner` still
+    /// holds it. Not all-or-nothing across items; one result per item, in order.
+    func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult]
+
     /// Per resource: removes the lock; with an `owner`, only where `owner` holds it.
     func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome]
 
@@ -72,4 +76,31 @@ public enum ExtendReply: Sendable, Hashable {
     /// The resource at `index` is no longer ours: free (`holder` nil) or held by another.
     /// Nothing was extended.
     case lost(index: Int, holder: LockHolder?)
+}
+
+/// One lock to renew: ``LockBackend/renew(_:)``.
+public struct RenewalItem: Sendable, Hashable {
+    /// The resource.
+    public let resource: String
+    /// The owner that must still hold it.
+    public let owner: String
+    /// The new TTL, from now.
+    public let ttl: Duration
+
+    /// Creates an item.
+    public init(resource: String, owner: String, ttl: Duration) {
+        self.resource = resource
+        self.owner = owner
+        self.ttl = ttl
+    }
+}
+
+/// The outcome of renewing one lock.
+public enum RenewalResult: Sendable, Hashable {
+    /// Still ours; the TTL was reset.
+    case renewed
+    /// Gone (expired).
+    case missing
+    /// Held by another owner.
+    case heldByAnother(owner: String)
 }

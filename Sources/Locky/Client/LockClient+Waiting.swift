@@ -148,27 +148,10 @@ extension LockClient {
 
     /// Waits for `signal` or until `instant`; true when signalled, false at the instant.
     private func wait(for signal: WakeSignal, until instant: ContinuousClock.Instant?) async throws(LockError) -> Bool {
-        guard let instant else {
-            guard await signal.wait() else { throw LockError(.cancelled, "cancelled while waiting for the lock") }
-            return true
+        switch await signal.wait(until: instant, clock: clock) {
+        case .signalled: return true
+        case .timedOut: return false
+        case .cancelled: throw LockError(.cancelled, "cancelled while waiting for the lock")
         }
-        let clock = self.clock
-        let outcome: Bool? = await withTaskGroup(of: Bool?.self) { group in
-            group.addTask { await signal.wait() ? true : nil }
-            group.addTask {
-                do {
-                    try await clock.sleep(until: instant)
-                    return false
-                } catch {
-                    return nil
-                }
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        signal.reset()
-        if Task.isCancelled { throw LockError(.cancelled, "cancelled while waiting for the lock") }
-        return outcome ?? false
     }
 }

@@ -26,6 +26,8 @@ public final class LockClient: Sendable {
     let tracer: (any Tracer)?
     let waitQueues = LocalWaitQueues()
     let waiterIDs = Atomic<UInt64>(0)
+    /// The client's one renewal loop; runs inside ``run()``.
+    let renewals: RenewalScheduler
 
     /// Creates a client with the backend the configuration names.
     ///
@@ -83,23 +85,37 @@ public final class LockClient: Sendable {
         self.logger = logger
         self.metrics = LockMetrics(factory: metricsFactory ?? MetricsSystem.factory, backend: backend.name)
         self.tracer = tracer
+        let driftFactor = configuration.driftFactor
+        self.renewals = RenewalScheduler(backend: backend, clock: clock, logger: logger) { ttl in
+            Self.drift(ttl, factor: driftFactor)
+        }
     }
 
-    /// Runs `body` with a client and closes it afterwards, also when `body` throws.
+    /// Runs `body` with a running client (its renewal loop in a child task) and closes it
+    /// afterwards, also when `body` throws.
     public static func withClient<T: Sendable>(
         configuration: LockyConfiguration = LockyConfiguration(),
         logger: Logger = Logger(label: "locky", factory: { _ in SwiftLogNoOpLogHandler() }),
-        _ body: (LockClient) async throws -> T
+        _ body: @Sendable (LockClient) async throws -> T
     ) async throws -> T {
         let client = try LockClient(configuration: configuration, logger: logger)
+        let result: Result<T, any Error>
         do {
-            let result = try await body(client)
-            await client.close()
-            return result
+            result = .success(
+                try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask {
+                        try await client.run()
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    return try await body(client)
+                }
+            )
         } catch {
-            await client.close()
-            throw error
+            result = .failure(error)
         }
+        await client.close()
+        return try result.get()
     }
 
     /// Closes the backend's connections.
@@ -279,7 +295,11 @@ public final class LockClient: Sendable {
 
     /// The Redlock drift allowance: `ttl × driftFactor + 2 ms`.
     func drift(_ ttl: Duration) -> Duration {
-        .nanoseconds(Int64(ttl.secondsDouble * configuration.driftFactor * 1e9)) + .milliseconds(2)
+        Self.drift(ttl, factor: configuration.driftFactor)
+    }
+
+    static func drift(_ ttl: Duration, factor: Double) -> Duration {
+        .nanoseconds(Int64(ttl.secondsDouble * factor * 1e9)) + .milliseconds(2)
     }
 
     /// An acquire whose reply never came may have taken the lock: remove whatever this owner

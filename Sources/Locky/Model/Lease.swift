@@ -9,6 +9,10 @@ public final class Lease: Sendable, CustomStringConvertible {
     private struct State {
         var validUntil: ContinuousClock.Instant
         var released = false
+        var loss: LeaseLoss?
+        var observers: [UInt64: AsyncStream<LeaseState>.Continuation] = [:]
+        var lossWaiters: [UInt64: CheckedContinuation<LeaseLoss?, Never>] = [:]
+        var nextObserver: UInt64 = 0
     }
 
     /// The resources held, in the order given.
@@ -49,8 +53,32 @@ public final class Lease: Sendable, CustomStringConvertible {
         return state.withLock { $0.released ? .zero : max(.zero, $0.validUntil - now) }
     }
 
-    /// Whether the lease is still valid: not released and before ``validUntil``.
-    public var isValid: Bool { remaining > .zero }
+    /// Whether the lease is still valid: not released, not lost, and before ``validUntil``.
+    public var isValid: Bool { remaining > .zero && lossReason == nil }
+
+    /// Why the lease was lost, or nil while it is not.
+    public var lossReason: LeaseLoss? { state.withLock { $0.loss } }
+
+    /// The lease's state changes while auto-renewal runs: renewed, renewal failed, lost (last).
+    /// A lease already lost yields its loss at once.
+    public func states() -> AsyncStream<LeaseState> {
+        let (stream, continuation) = AsyncStream.makeStream(of: LeaseState.self, bufferingPolicy: .bufferingNewest(64))
+        let lost = state.withLock { state -> LeaseLoss? in
+            if let loss = state.loss { return loss }
+            state.nextObserver += 1
+            let id = state.nextObserver
+            state.observers[id] = continuation
+            continuation.onTermination = { [weak self] _ in
+                self?.state.withLock { _ = $0.observers.removeValue(forKey: id) }
+            }
+            return nil
+        }
+        if let lost {
+            continuation.yield(.lost(lost))
+            continuation.finish()
+        }
+        return stream
+    }
 
     /// Whether ``LockClient/release(_:)`` was called.
     public var isReleased: Bool { state.withLock { $0.released } }
@@ -61,6 +89,48 @@ public final class Lease: Sendable, CustomStringConvertible {
     /// `Lease(resources, label, tokens, remaining)`; the owner token is left out.
     public var description: String {
         "Lease(\(resources), label: \(label), fencingTokens: \(fencingTokens), remaining: \(remaining))"
+    }
+
+    /// Reports a state to every observer.
+    func publish(_ update: LeaseState) {
+        let observers = state.withLock { Array($0.observers.values) }
+        for observer in observers { observer.yield(update) }
+    }
+
+    /// Marks the lease lost (once) and tells observers and waiters.
+    func markLost(_ reason: LeaseLoss) {
+        let (observers, waiters) = state.withLock { state -> ([AsyncStream<LeaseState>.Continuation], [CheckedContinuation<LeaseLoss?, Never>]) in
+            guard state.loss == nil else { return ([], []) }
+            state.loss = reason
+            let observers = Array(state.observers.values)
+            let waiters = Array(state.lossWaiters.values)
+            state.observers.removeAll()
+            state.lossWaiters.removeAll()
+            return (observers, waiters)
+        }
+        for observer in observers {
+            observer.yield(.lost(reason))
+            observer.finish()
+        }
+        for waiter in waiters { waiter.resume(returning: reason) }
+    }
+
+    /// Waits until the lease is lost; nil when the waiting task is cancelled first.
+    func waitUntilLost(id: UInt64) async -> LeaseLoss? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let immediate = state.withLock { state -> LeaseLoss?? in
+                    if let loss = state.loss { return .some(loss) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.lossWaiters[id] = continuation
+                    return .none
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.lossWaiters.removeValue(forKey: id) }
+            waiter?.resume(returning: nil)
+        }
     }
 
     func setValidUntil(_ instant: ContinuousClock.Instant) {

@@ -51,6 +51,29 @@ final class WakeSignal: Sendable {
         }
     }
 
+    /// Waits for a wake-up or until `instant` (nil: no limit), measured on `clock`.
+    func wait(until instant: ContinuousClock.Instant?, clock: any LockClock) async -> WakeOutcome {
+        guard let instant else {
+            return await wait() ? .signalled : .cancelled
+        }
+        let outcome: WakeOutcome = await withTaskGroup(of: WakeOutcome.self) { group in
+            group.addTask { await self.wait() ? .signalled : .cancelled }
+            group.addTask {
+                do {
+                    try await clock.sleep(until: instant)
+                    return .timedOut
+                } catch {
+                    return .cancelled
+                }
+            }
+            let first = await group.next() ?? .cancelled
+            group.cancelAll()
+            return first
+        }
+        reset()
+        return Task.isCancelled ? .cancelled : outcome
+    }
+
     /// The resource the waiter currently waits for.
     var target: String? {
         get { state.withLock { $0.target } }
@@ -61,4 +84,11 @@ final class WakeSignal: Sendable {
     func reset() {
         state.withLock { $0.cancelled = false }
     }
+}
+
+/// How a wait on a ``WakeSignal`` ended.
+enum WakeOutcome: Sendable {
+    case signalled
+    case timedOut
+    case cancelled
 }

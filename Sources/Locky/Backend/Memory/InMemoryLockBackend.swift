@@ -119,6 +119,19 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
+        let now = clock.now
+        return state.withLock { state in
+            items.map { item in
+                guard var entry = state.live(item.resource, now: now) else { return .missing }
+                guard entry.owner == item.owner else { return .heldByAnother(owner: entry.owner) }
+                entry.expiresAt = now + item.ttl
+                state.locks[item.resource] = entry
+                return .renewed
+            }
+        }
+    }
+
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let now = clock.now
         return state.withLock { state in

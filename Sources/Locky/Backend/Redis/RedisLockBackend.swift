@@ -93,6 +93,28 @@ public struct RedisLockBackend: LockBackend {
         return .lost(index: index, holder: holderOwner.map { LockHolder(owner: $0, remaining: Self.remaining(pttl)) })
     }
 
+    public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
+        guard !items.isEmpty else { return [] }
+        var command = RedisLockScripts.renew.evalSHA(keyCount: items.count)
+        for item in items { command.append(keyspace.lockKey(item.resource)) }
+        for item in items { command.append(item.owner) }
+        for item in items { command.append(item.ttl.millisecondsRoundedUp) }
+        let reply = try await run(RedisLockScripts.renew, command, "renew")
+        var values = ReplyReader(reply)
+        var results: [RenewalResult] = []
+        results.reserveCapacity(items.count)
+        for _ in items {
+            let code = try values.int()
+            let holder = try values.optionalString()
+            switch code {
+            case 1: results.append(.renewed)
+            case 2: results.append(.heldByAnother(owner: holder ?? ""))
+            default: results.append(.missing)
+            }
+        }
+        return results
+    }
+
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         var command = RedisLockScripts.unlock.evalSHA(keyCount: resources.count)
         for resource in resources { command.append(keyspace.lockKey(resource)) }

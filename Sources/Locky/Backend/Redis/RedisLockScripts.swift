@@ -148,6 +148,30 @@ enum RedisLockScripts {
             """
     )
 
+    /// Batch renewal of many leases.
+    /// KEYS: lock keys. ARGV[i]: the owner of KEYS[i]; ARGV[n + i]: its TTL in ms.
+    /// Returns 2 entries per key: `code, holder` with code 1 renewed, 0 missing, 2 held by another.
+    static let renew = RedisScript(
+        name: "renew",
+        source: helpers + """
+            local n = #KEYS
+            local holders = mget(1, n)
+            local reply = {}
+            for i = 1, n do
+              local holder = holders[i]
+              if holder == ARGV[i] then
+                redis.call('PEXPIRE', KEYS[i], ARGV[n + i])
+                table.insert(reply, 1); table.insert(reply, false)
+              elseif holder then
+                table.insert(reply, 2); table.insert(reply, holder)
+              else
+                table.insert(reply, 0); table.insert(reply, false)
+              end
+            end
+            return reply
+            """
+    )
+
     /// Unlock, unconditional or owner-checked, per resource.
     /// KEYS: lock keys. ARGV[1]: owner, or empty for unconditional. ARGV[2]: event channel.
     /// Returns 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not

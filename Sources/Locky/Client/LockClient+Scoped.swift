@@ -1,0 +1,118 @@
+extension LockClient {
+    /// Holds `resource` while `body` runs: waits for it, renews it automatically, and always
+    /// releases it afterwards, also when the calling task was cancelled.
+    ///
+    /// The body runs in a child task that is cancelled when the lease is lost; `withLock` then
+    /// throws ``LockError`` `lockLost`. The body's own errors are rethrown.
+    ///
+    /// - Parameters:
+    ///   - ttl: The lease TTL (renewed at about a third of it); the configuration's by default.
+    ///   - timeout: How long to wait for the lock; nil waits without limit.
+    ///   - maximumHoldTime: Ends the lease (`lockLost`, reason `maximumHoldTimeReached`) after this long.
+    ///   - maximumRenewals: Ends the lease after this many renewals.
+    public func withLock<T: Sendable>(
+        _ resource: String,
+        ttl: Duration? = nil,
+        timeout: Duration? = nil,
+        label: String? = nil,
+        maximumHoldTime: Duration? = nil,
+        maximumRenewals: Int? = nil,
+        _ body: @escaping @Sendable (Lease) async throws -> T
+    ) async throws -> T {
+        try await withLock(
+            [resource],
+            ttl: ttl,
+            timeout: timeout,
+            label: label,
+            maximumHoldTime: maximumHoldTime,
+            maximumRenewals: maximumRenewals,
+            body
+        )
+    }
+
+    /// Holds all `resources` (all or nothing) while `body` runs; see ``withLock(_:ttl:timeout:label:maximumHoldTime:maximumRenewals:_:)-(String,_,_,_,_,_,_)``.
+    public func withLock<T: Sendable>(
+        _ resources: [String],
+        ttl: Duration? = nil,
+        timeout: Duration? = nil,
+        label: String? = nil,
+        maximumHoldTime: Duration? = nil,
+        maximumRenewals: Int? = nil,
+        _ body: @escaping @Sendable (Lease) async throws -> T
+    ) async throws -> T {
+        if let maximumHoldTime { try LockLimits.validate(ttl: maximumHoldTime, role: "maximum hold time") }
+        if let maximumRenewals, maximumRenewals < 0 {
+            throw LockError(.invalidArgument, "the maximum number of renewals is negative")
+        }
+        let lease = try await acquire(resources, ttl: ttl, label: label, timeout: timeout)
+        // Use the client's loop when it runs; otherwise renew this lease in a loop of its own.
+        let scheduler =
+            renewals.isRunning
+            ? renewals
+            : RenewalScheduler(backend: backend, clock: clock, logger: logger) { [configuration] ttl in
+                Self.drift(ttl, factor: configuration.driftFactor)
+            }
+        let ownLoop = scheduler !== renewals
+        scheduler.register(lease, maximumHoldTime: maximumHoldTime, maximumRenewals: maximumRenewals)
+
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(
+                try await withThrowingTaskGroup(of: ScopedChild<T>.self) { group in
+                    group.addTask { .finished(try await body(lease)) }
+                    group.addTask { .lost(await lease.waitUntilLost(id: 0)) }
+                    if ownLoop {
+                        group.addTask {
+                            await scheduler.run()
+                            return .loopEnded
+                        }
+                    }
+                    while let child = try await group.next() {
+                        switch child {
+                        case .finished(let value):
+                            group.cancelAll()
+                            return value
+                        case .lost(let loss?):
+                            group.cancelAll()
+                            throw Self.lostError(loss, resources: resources)
+                        case .lost(nil), .loopEnded:
+                            continue
+                        }
+                    }
+                    throw LockError(.cancelled, "cancelled while holding the lock")
+                }
+            )
+        } catch {
+            if let loss = lease.lossReason, !(error is LockError) {
+                // The body failed because we cancelled it after the loss: report the loss.
+                outcome = .failure(Self.lostError(loss, resources: resources))
+            } else {
+                outcome = .failure(error)
+            }
+        }
+        scheduler.unregister(lease)
+        // Always release, also from a cancelled task (the Redis client still sends then).
+        _ = try? await release(lease)
+        return try outcome.get()
+    }
+
+    static func lostError(_ loss: LeaseLoss, resources: [String]) -> LockError {
+        switch loss {
+        case .notOwner(let holder):
+            return LockError(.lockLost, "the lock was lost: it is held by another owner or expired", resource: resources.first, holder: holder)
+        case .expired:
+            return LockError(.lockLost, "the lock was lost: renewal could not reach the backend before the lease expired", resource: resources.first)
+        case .maximumHoldTimeReached:
+            return LockError(.lockLost, "the lock was released: maximum hold time reached", resource: resources.first)
+        case .maximumRenewalsReached:
+            return LockError(.lockLost, "the lock was released: maximum number of renewals reached", resource: resources.first)
+        }
+    }
+}
+
+/// What a child of `withLock` ended with.
+enum ScopedChild<T: Sendable>: Sendable {
+    case finished(T)
+    case lost(LeaseLoss?)
+    case loopEnded
+}

@@ -1,0 +1,21 @@
+/// What happens to a lease while it is held, as ``Lease/states()`` reports it.
+public enum LeaseState: Sendable, Hashable {
+    /// The lease was renewed; `remaining` is its new validity.
+    case renewed(remaining: Duration)
+    /// A renewal failed (the backend was unreachable); it is retried until the validity passes.
+    case renewalFailed(message: String)
+    /// The lease is lost; this is the last state.
+    case lost(LeaseLoss)
+}
+
+/// Why a lease was lost.
+public enum LeaseLoss: Sendable, Hashable {
+    /// Renewal found the lock gone (it expired) or held by another owner (`holder`).
+    case notOwner(holder: LockHolder?)
+    /// Renewal could not reach the backend before the validity passed.
+    case expired
+    /// The lease reached its maximum hold time.
+    case maximumHoldTimeReached
+    /// The lease reached its maximum number of renewals.
+    case maximumRenewalsReached
+}

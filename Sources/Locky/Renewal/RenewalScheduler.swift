@@ -1,0 +1,187 @@
+import Logging
+import Synchronization
+
+/// Keeps leases alive: one loop renews every due lease, in batches of one script call each,
+/// at about a third of the lease's TTL.
+///
+/// "Not owner" ends a lease at once. A backend that cannot be reached is retried until the
+/// lease's validity passes; then the lease is lost. Every lease reports its state through
+/// ``Lease/states()``, so a loss is never silent.
+final class RenewalScheduler: Sendable {
+    private struct Entry {
+        let lease: Lease
+        var nextDue: ContinuousClock.Instant
+        var renewals = 0
+        let maximumRenewals: Int?
+        let holdDeadline: ContinuousClock.Instant?
+    }
+
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var running = false
+    }
+
+    /// At most this many locks go into one renewal script call.
+    static let batchSize = 1000
+
+    private let state = Mutex(State())
+    private let wake = WakeSignal()
+    private let backend: any LockBackend
+    private let clock: any LockClock
+    private let logger: Logger
+    private let drift: @Sendable (Duration) -> Duration
+
+    init(backend: any LockBackend, clock: any LockClock, logger: Logger, drift: @escaping @Sendable (Duration) -> Duration) {
+        self.backend = backend
+        self.clock = clock
+        self.logger = logger
+        self.drift = drift
+    }
+
+    /// Whether ``run()`` is running.
+    var isRunning: Bool { state.withLock { $0.running } }
+
+    /// Number of leases being renewed.
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// Starts renewing `lease`.
+    func register(_ lease: Lease, maximumHoldTime: Duration?, maximumRenewals: Int?) {
+        let now = clock.now
+        let holdDeadline = maximumHoldTime.map { now + $0 }
+        var firstDue = now + lease.ttl / 3
+        if let holdDeadline { firstDue = min(firstDue, holdDeadline) }
+        state.withLock {
+            $0.entries[ObjectIdentifier(lease)] = Entry(
+                lease: lease,
+                nextDue: firstDue,
+                maximumRenewals: maximumRenewals,
+                holdDeadline: holdDeadline
+            )
+        }
+        wake.fire()
+    }
+
+    /// Stops renewing `lease`.
+    func unregister(_ lease: Lease) {
+        _ = state.withLock { $0.entries.removeValue(forKey: ObjectIdentifier(lease)) }
+    }
+
+    /// Renews due leases until the task is cancelled.
+    func run() async {
+        state.withLock { $0.running = true }
+        defer { state.withLock { $0.running = false } }
+        while !Task.isCancelled {
+            let now = clock.now
+            let (due, next) = state.withLock { state -> ([Entry], ContinuousClock.Instant?) in
+                var due: [Entry] = []
+                var next: ContinuousClock.Instant?
+                for entry in state.entries.values {
+                    if entry.nextDue <= now {
+                        due.append(entry)
+                    } else {
+                        next = next.map { min($0, entry.nextDue) } ?? entry.nextDue
+                    }
+                }
+                return (due, next)
+            }
+            if due.isEmpty {
+                if await wake.wait(until: next, clock: clock) == .cancelled { return }
+                continue
+            }
+            await renew(due)
+        }
+    }
+
+    private func renew(_ due: [Entry]) async {
+        var live: [Entry] = []
+        let now = clock.now
+        for entry in due {
+            if let holdDeadline = entry.holdDeadline, holdDeadline <= now {
+                end(entry.lease, .maximumHoldTimeReached)
+            } else if let maximum = entry.maximumRenewals, entry.renewals >= maximum {
+                end(entry.lease, .maximumRenewalsReached)
+            } else if entry.lease.isReleased {
+                unregister(entry.lease)
+            } else {
+                live.append(entry)
+            }
+        }
+        var batch: [Entry] = []
+        var batchResources = 0
+        for entry in live {
+            if batchResources + entry.lease.resources.count > Self.batchSize, !batch.isEmpty {
+                await renewBatch(batch)
+                batch.removeAll()
+                batchResources = 0
+            }
+            batch.append(entry)
+            batchResources += entry.lease.resources.count
+        }
+        if !batch.isEmpty { await renewBatch(batch) }
+    }
+
+    private func renewBatch(_ batch: [Entry]) async {
+        var items: [RenewalItem] = []
+        for entry in batch {
+            for resource in entry.lease.resources {
+                items.append(RenewalItem(resource: resource, owner: entry.lease.owner, ttl: entry.lease.ttl))
+            }
+        }
+        let start = clock.now
+        let results: [RenewalResult]
+        do {
+            results = try await backend.renew(items)
+        } catch {
+            let now = clock.now
+            logger.debug("renewal failed", metadata: ["locky.leases": "\(batch.count)", "error": "\(error.code)"])
+            for entry in batch {
+                entry.lease.publish(.renewalFailed(message: error.message))
+                if now >= entry.lease.validUntil {
+                    end(entry.lease, .expired)
+                } else {
+                    // Retry soon, but well before the validity runs out.
+                    let retry = min(entry.lease.ttl / 10, .milliseconds(250))
+                    reschedule(entry.lease, at: min(now + retry, entry.lease.validUntil), renewed: false)
+                }
+            }
+            return
+        }
+        var offset = 0
+        for entry in batch {
+            let slice = results[offset..<(offset + entry.lease.resources.count)]
+            offset += entry.lease.resources.count
+            if slice.allSatisfy({ $0 == .renewed }) {
+                entry.lease.setValidUntil(start + entry.lease.ttl - drift(entry.lease.ttl))
+                entry.lease.publish(.renewed(remaining: entry.lease.remaining))
+                var next = clock.now + entry.lease.ttl / 3
+                if let holdDeadline = entry.holdDeadline { next = min(next, holdDeadline) }
+                reschedule(entry.lease, at: next, renewed: true)
+            } else {
+                var holder: LockHolder?
+                for result in slice {
+                    if case .heldByAnother(let owner) = result {
+                        holder = LockHolder(owner: owner, remaining: nil)
+                        break
+                    }
+                }
+                end(entry.lease, .notOwner(holder: holder))
+            }
+        }
+    }
+
+    private func reschedule(_ lease: Lease, at instant: ContinuousClock.Instant, renewed: Bool) {
+        state.withLock { state in
+            guard var entry = state.entries[ObjectIdentifier(lease)] else { return }
+            entry.nextDue = instant
+            if renewed { entry.renewals += 1 }
+            state.entries[ObjectIdentifier(lease)] = entry
+        }
+    }
+
+    private func end(_ lease: Lease, _ reason: LeaseLoss) {
+        unregister(lease)
+        lease.setValidUntil(clock.now)
+        logger.debug("lease lost", metadata: ["locky.reason": "\(reason)"])
+        lease.markLost(reason)
+    }
+}
