@@ -22,6 +22,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var outbound: ByteBuffer
     private var flushScheduled = false
     private var deadlineTimer: Scheduled<Void>?
+    /// When ``deadlineTimer`` fires.
+    private var armedDeadline: NIODeadline?
     private var keepAliveTask: Scheduled<Void>?
     private var lastActivity: NIODeadline = .now()
     private var nextID: UInt64 = 1 << 63
@@ -124,13 +126,20 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     // MARK: Deadlines and keep-alive
 
+    /// Makes the timer fire no later than the head's deadline. A timer armed for an earlier command with a
+    /// later deadline (a longer per-call timeout) is moved forward, or a shorter timeout would not be enforced
+    /// until that later deadline.
     private func armDeadlineTimer() {
-        guard deadlineTimer == nil, let deadline = queue.nextDeadline else { return }
+        guard let deadline = queue.nextDeadline else { return }
+        if let armedDeadline, armedDeadline <= deadline { return }
+        deadlineTimer?.cancel()
+        armedDeadline = deadline
         deadlineTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.deadlineFired() }
     }
 
     private func deadlineFired() {
         deadlineTimer = nil
+        armedDeadline = nil
         guard closeReason == nil else { return }
         if queue.isHeadExpired(at: .now()) {
             // A silent server: the position in the reply stream is unknown from here on.
@@ -195,6 +204,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
             close(RedisClientError(.protocolError, "the server sent a reply nobody asked for", mayHaveRun: true))
             return
         }
+        // The next command may have a shorter timeout than the one just answered.
+        armDeadlineTimer()
         guard let sink = entry.sink else { return }
         if let serverError = token.serverError {
             sink.complete(.failure(.server(serverError)))
@@ -233,6 +244,7 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         closeReason = reason
         deadlineTimer?.cancel()
         deadlineTimer = nil
+        armedDeadline = nil
         keepAliveTask?.cancel()
         keepAliveTask = nil
         let lost = RedisClientError(
