@@ -204,7 +204,6 @@ actor RedisSubscriber {
             eventLoop: eventLoop,
             logger: logger
         ) { [weak self] handler in
-            handler.subscriberMode = true
             handler.pushHandler = { [weak self] token in
                 self?.assumeIsolated { $0.receive(token) }
             }
@@ -229,7 +228,9 @@ actor RedisSubscriber {
         switch result {
         case .success(let connection):
             state = .connected(connection)
-            if connection.protocolVersion == 3 { connection.handler.subscriberMode = false }
+            // Only after the handshake: in RESP2 the reply to `HELLO 2` is an array too, and taking it for a
+            // pub/sub message would leave the handshake waiting until the connect timeout, on every attempt.
+            connection.handler.subscriberMode = connection.protocolVersion == 2
             send("SUBSCRIBE", Array(channelTargets.keys), on: connection.handler)
             send("PSUBSCRIBE", Array(patternTargets.keys), on: connection.handler)
         case .failure(let error):
