@@ -1,0 +1,150 @@
+import LockyRESP
+import LockyTestSupport
+import NIOCore
+import Testing
+
+@testable import LockyRedis
+
+/// Plain commands against one shared real server.
+@Suite(.timeLimit(.minutes(1))) struct BasicCommandTests {
+    @Test func pingSetGetAndMissingKey() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+                #expect(try await run(client, RESPCommand("SET", "greeting", "hello"), as: String.self) == "OK")
+                #expect(try await run(client, RESPCommand("GET", "greeting"), as: String.self) == "hello")
+                #expect(try await run(client, RESPCommand("GET", "missing"), as: String?.self) == nil)
+                #expect(try await run(client, RESPCommand("INCRBY", "n", 41), as: Int.self) == 41)
+                #expect(try await run(client, RESPCommand("INCR", "n"), as: Int.self) == 42)
+            }
+            #expect(try server.cli("GET", "greeting") == "hello")
+        }
+    }
+
+    @Test func valuesAreBinarySafe() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                let allBytes = [UInt8](0...255) + [UInt8](0...255).reversed() + Array("\r\n$-1\r\n*2\r\n".utf8)
+                _ = try await client.execute(RESPCommand("SET", allBytes, allBytes))
+                let back = try await run(client, RESPCommand("GET", allBytes), as: ByteBuffer.self)
+                #expect(Array(back.readableBytesView) == allBytes)
+                #expect(try await run(client, RESPCommand("STRLEN", allBytes), as: Int.self) == allBytes.count)
+
+                var generator = SystemRandomNumberGenerator()
+                var large = [UInt8](repeating: 0, count: 1_048_576)
+                large.withUnsafeMutableBytes { raw in
+                    for offset in stride(from: 0, to: raw.count, by: 8) {
+                        raw.storeBytes(of: generator.next(), toByteOffset: offset, as: UInt64.self)
+                    }
+                }
+                _ = try await client.execute(RESPCommand("SET", "large", large))
+                let largeBack = try await run(client, RESPCommand("GET", "large"), as: ByteBuffer.self)
+                #expect(largeBack.readableBytes == large.count)
+                #expect(Array(largeBack.readableBytesView) == large)
+                // The connection is still in step after a large reply.
+                #expect(try await run(client, RESPCommand("ECHO", "after"), as: String.self) == "after")
+            }
+        }
+    }
+
+    @Test func errorReplyBecomesServerError() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                _ = try await client.execute(RESPCommand("LPUSH", "list", "x"))
+                let (error, _) = await clientError { _ = try await client.execute(RESPCommand("GET", "list")) }
+                #expect(error?.code == .serverError)
+                #expect(error?.serverError?.code == .wrongtype)
+                #expect(error?.mayHaveRun == false)
+
+                let (unknown, _) = await clientError { _ = try await client.execute(RESPCommand("NOSUCHCOMMAND", "a")) }
+                #expect(unknown?.code == .serverError)
+                #expect(unknown?.serverError?.code == .err)
+                // The connection keeps working after error replies.
+                #expect(try await run(client, RESPCommand("LLEN", "list"), as: Int.self) == 1)
+            }
+        }
+    }
+
+    @Test func batchReturnsOneResultPerCommand() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                let results = await client.execute(batch: [
+                    RESPCommand("SET", "b", "1"),
+                    RESPCommand("INCR", "b"),
+                    RESPCommand("LPUSH", "b", "x"),
+                    RESPCommand("INCR", "b"),
+                    RESPCommand("GET", "b"),
+                ])
+                try #require(results.count == 5)
+                #expect(try results[0].get().decode(as: String.self) == "OK")
+                #expect(try results[1].get().decode(as: Int.self) == 2)
+                switch results[2] {
+                case .success(let token): Issue.record("expected WRONGTYPE, got \(token)")
+                case .failure(let error):
+                    #expect(error.code == .serverError)
+                    #expect(error.serverError?.code == .wrongtype)
+                }
+                #expect(try results[3].get().decode(as: Int.self) == 3)
+                #expect(try results[4].get().decode(as: String.self) == "3")
+                #expect(await client.execute(batch: []).isEmpty)
+            }
+        }
+    }
+
+    @Test func databaseFromTheURLIsSelected() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server, suffix: "/3") { client throws in
+                _ = try await client.execute(RESPCommand("SET", "k", "in-db-3"))
+            }
+            #expect(try server.cli(arguments: ["-n", "3", "GET", "k"]) == "in-db-3")
+            #expect(try server.cli(arguments: ["-n", "0", "GET", "k"]) == "")
+            try await withClient(server, suffix: "?db=5") { client throws in
+                _ = try await client.execute(RESPCommand("SET", "k", "in-db-5"))
+            }
+            #expect(try server.cli(arguments: ["-n", "5", "GET", "k"]) == "in-db-5")
+        }
+    }
+
+    @Test func clientNameAppearsInClientList() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server, suffix: "?name=locky-basic") { client throws in
+                #expect(try await run(client, RESPCommand("CLIENT", "GETNAME"), as: String.self) == "locky-basic")
+                let lines = try clientListLines(server, named: "locky-basic")
+                #expect(lines.count == 1)
+                #expect(lines.first?.contains("resp=3") == true, "RESP3 is negotiated by default")
+            }
+            #expect(try await eventually { try clientListLines(server, named: "locky-basic").isEmpty }, "close() closes")
+        }
+    }
+
+    @Test func closedClientRefusesCommands() async throws {
+        try await RedisServer.withServer { server throws in
+            let client = try RedisClient(configuration: try configuration(for: server))
+            #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+            await client.close()
+            let (error, _) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+            #expect(error?.code == .closed)
+            #expect(error?.mayHaveRun == false)
+            let batch = await client.execute(batch: [RESPCommand("PING")])
+            #expect((try? batch.first?.get()) == nil)
+        }
+    }
+
+    @Test func scriptDigestMatchesTheServers() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                let sources = [
+                    "return 1",
+                    "return redis.call('GET', KEYS[1]) -- ünïcödé ✓",
+                    "",
+                    String(repeating: "-- padding line to make a large script\n", count: 26_000) + "return 'big'",
+                ]
+                for source in sources {
+                    let script = RedisScript(name: "s", source: source)
+                    let answer = try await run(client, script.loadCommand, as: String.self)
+                    #expect(answer == script.sha1, "source of \(source.utf8.count) bytes")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import LockyRESP
+import LockyTestSupport
+import Testing
+
+@testable import LockyRedis
+
+/// Dead, frozen, absent and mute servers.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct FaultTests {
+    @Test func serverKilledMidPipelineFailsEveryCommandThenReconnects() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+                // BLPOP blocks the connection, so all 200 commands are certainly in flight when the server dies.
+                let errors = try await withThrowingTaskGroup(of: RedisClientError?.self) { group in
+                    for index in 0..<200 {
+                        group.addTask {
+                            let command =
+                                index == 0 ? RESPCommand("BLPOP", "nothing", 5) : RESPCommand("INCR", "k\(index % 7)")
+                            let (error, _) = await clientError { _ = try await client.execute(command) }
+                            return error
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(150))
+                    server.kill()
+                    var errors: [RedisClientError?] = []
+                    for try await error in group { errors.append(error) }
+                    return errors
+                }
+                #expect(errors.count == 200)
+                #expect(
+                    errors.allSatisfy { $0?.code == .connectionLost }, "\(Set(errors.map { "\(String(describing: $0?.code))" }))")
+                #expect(errors.allSatisfy { $0?.mayHaveRun == true })
+
+                try await server.restart()
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+                #expect(try await run(client, RESPCommand("INCR", "after"), as: Int.self) == 1)
+            }
+        }
+    }
+
+    @Test func frozenServerTimesOutThenRecovers() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server, commandTimeout: .milliseconds(300), connectTimeout: .seconds(1)) { client throws in
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+                server.pause()
+                // Timed on the client's event loop, so a busy cooperative pool (other suites) cannot skew it.
+                let (error, elapsed, secondError) = await withTaskExecutorPreference(client.taskExecutor) {
+                    async let first = clientError { _ = try await client.execute(RESPCommand("PING")) }
+                    try? await Task.sleep(for: .milliseconds(20))
+                    let second = await clientError { _ = try await client.execute(RESPCommand("ECHO", "second")) }
+                    let (firstError, firstElapsed) = await first
+                    return (firstError, firstElapsed, second.error)
+                }
+                server.resume()
+                #expect(error?.code == .timeout)
+                #expect(error?.mayHaveRun == true)
+                #expect(elapsed >= .milliseconds(250), "\(elapsed)")
+                #expect(elapsed < .milliseconds(1500), "\(elapsed)")
+                // The command behind the head fails with the retired connection, long before its own deadline.
+                #expect(secondError?.code == .connectionLost)
+                #expect(secondError?.mayHaveRun == true)
+
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+                #expect(try await run(client, RESPCommand("ECHO", "back"), as: String.self) == "back")
+            }
+        }
+    }
+
+    @Test func perCommandTimeoutOverridesTheConfiguredOne() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                _ = try await client.execute(RESPCommand("PING"))
+                let (error, elapsed) = await withTaskExecutorPreference(client.taskExecutor) {
+                    await clientError {
+                        _ = try await client.execute(RESPCommand("BLPOP", "nothing", 2), timeout: .milliseconds(200))
+                    }
+                }
+                #expect(error?.code == .timeout)
+                #expect(elapsed < .seconds(1), "\(elapsed)")
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+            }
+        }
+    }
+
+    @Test func connectionRefusedFailsFastAndBacksOff() async throws {
+        let port = try FreePort.next()
+        var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
+        configuration.commandTimeout = .milliseconds(300)
+        configuration.connectTimeout = .seconds(1)
+        try await RedisClient.withClient(configuration: configuration) { client throws in
+            await withTaskExecutorPreference(client.taskExecutor) { await Self.refused(client) }
+        }
+    }
+
+    private static func refused(_ client: RedisClient) async {
+        let (first, firstElapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+        #expect(first?.code == .connectionFailed, "\(String(describing: first))")
+        #expect(first?.mayHaveRun == false)
+        #expect(firstElapsed < .milliseconds(500), "\(firstElapsed)")
+
+        var codes: [RedisClientError.Code] = []
+        let start = ContinuousClock.now
+        for _ in 0..<40 {
+            let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+            #expect(elapsed < .seconds(1), "an attempt hung for \(elapsed)")
+            if let error { codes.append(error.code) }
+        }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(codes.count == 40)
+        #expect(codes.allSatisfy { $0 == .unavailable || $0 == .connectionFailed }, "\(codes)")
+        #expect(codes.contains(.unavailable), "the client backs off instead of dialling on every call")
+        let batch = await client.execute(batch: [RESPCommand("PING"), RESPCommand("PING")])
+        #expect(batch.allSatisfy { (try? $0.get()) == nil })
+    }
+
+    @Test func reconnectAttemptsBackOff() async throws {
+        // A listener that accepts and hangs up at once: every attempt fails in the handshake.
+        let listener = try await SilentListener.start(.closeImmediately)
+        do {
+            var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(listener.port)")
+            configuration.commandTimeout = .milliseconds(300)
+            configuration.connectTimeout = .milliseconds(500)
+            try await RedisClient.withClient(configuration: configuration) { client throws in
+                let (calls, codes) = try await withTaskExecutorPreference(client.taskExecutor) {
+                    var calls = 0
+                    var codes: Set<String> = []
+                    let end = ContinuousClock.now + .milliseconds(1200)
+                    while ContinuousClock.now < end {
+                        let (error, _) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                        codes.insert(error.map { "\($0.code)" } ?? "success")
+                        calls += 1
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
+                    return (calls, codes)
+                }
+                #expect(codes.isSubset(of: ["unavailable", "connectionFailed"]), "\(codes)")
+                #expect(calls > 50)
+                // 25 ms doubling with jitter: at most about 7 attempts fit in 1.2 s.
+                #expect(listener.acceptedCount >= 2)
+                #expect(listener.acceptedCount <= 12, "\(listener.acceptedCount) connection attempts in 1.2 s")
+            }
+        } catch {
+            await listener.stop()
+            throw error
+        }
+        await listener.stop()
+    }
+
+    @Test func silentServerFailsWithinTheConnectTimeout() async throws {
+        let listener = try await SilentListener.start(.ignoreEverything)
+        do {
+            var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(listener.port)?connect_timeout=400ms")
+            configuration.commandTimeout = .seconds(3)
+            try await RedisClient.withClient(configuration: configuration) { client throws in
+                let (error, elapsed) = await withTaskExecutorPreference(client.taskExecutor) {
+                    await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                }
+                #expect(error?.code == .connectionFailed, "\(String(describing: error))")
+                #expect(error?.mayHaveRun == false)
+                #expect(elapsed >= .milliseconds(350), "\(elapsed)")
+                #expect(elapsed < .milliseconds(1500), "\(elapsed)")
+                #expect(listener.acceptedCount == 1)
+            }
+        } catch {
+            await listener.stop()
+            throw error
+        }
+        await listener.stop()
+    }
+}

@@ -1,0 +1,192 @@
+import LockyRESP
+import LockyTestSupport
+import Testing
+
+@testable import LockyRedis
+
+/// Subscriptions on the dedicated pub/sub connection.
+@Suite(.timeLimit(.minutes(1))) struct PubSubTests {
+    static func publish(_ client: RedisClient, _ channel: String, _ payload: String) async throws -> Int {
+        try await run(client, RESPCommand("PUBLISH", channel, payload), as: Int.self)
+    }
+
+    static func numberOfSubscribers(_ server: RedisServer, _ channel: String) throws -> String {
+        try server.cli("PUBSUB", "NUMSUB", channel).split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+    }
+
+    @Test func subscribeReturnsOnlyAfterConfirmation() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                for round in 0..<100 {
+                    let received = try await client.subscribe(channels: ["confirm"]) { subscription throws in
+                        try await EventLog.collecting(subscription) { log throws in
+                            // Published right away: the server must already count the subscriber.
+                            let receivers = try await Self.publish(client, "confirm", "round-\(round)")
+                            #expect(receivers == 1, "round \(round)")
+                            _ = await log.wait(forCount: 1)
+                            return log.messages.map(\.payloadString)
+                        }
+                    }
+                    #expect(received == ["round-\(round)"])
+                    if received != ["round-\(round)"] { break }
+                }
+            }
+        }
+    }
+
+    @Test func severalSubscriptionsToOneChannelEachGetTheMessage() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                let counts = try await withThrowingTaskGroup(of: [String].self) { group in
+                    for _ in 0..<3 {
+                        group.addTask {
+                            try await client.subscribe(channels: ["shared", "other"]) { subscription throws in
+                                try await EventLog.collecting(subscription) { log throws in
+                                    _ = await log.wait(forCount: 2)
+                                    return log.messages.map { "\($0.channelName)=\($0.payloadString)" }
+                                }
+                            }
+                        }
+                    }
+                    // The server counts one subscriber connection, however many local subscriptions.
+                    #expect(await eventually { (try? Self.numberOfSubscribers(server, "shared")) == "1" })
+                    try await Task.sleep(for: .milliseconds(100))
+                    #expect(try await Self.publish(client, "shared", "one") == 1)
+                    #expect(try await Self.publish(client, "other", "two") == 1)
+                    var all: [[String]] = []
+                    for try await messages in group { all.append(messages) }
+                    return all
+                }
+                #expect(counts.count == 3)
+                for messages in counts {
+                    #expect(messages == ["shared=one", "other=two"])
+                }
+            }
+        }
+    }
+
+    @Test func nestedSubscriptionsShareTheServerSubscription() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                try await client.subscribe(channels: ["nest"]) { outer throws in
+                    try await EventLog.collecting(outer) { outerLog throws in
+                        try await client.subscribe(channels: ["nest"]) { inner throws in
+                            try await EventLog.collecting(inner) { innerLog throws in
+                                #expect(try await Self.publish(client, "nest", "both") == 1)
+                                _ = await innerLog.wait(forCount: 1)
+                                #expect(innerLog.messages.map(\.payloadString) == ["both"])
+                            }
+                        }
+                        // The inner subscription ended; the outer one still listens.
+                        #expect(try await Self.publish(client, "nest", "outer-only") == 1)
+                        _ = await outerLog.wait(forCount: 2)
+                        #expect(outerLog.messages.map(\.payloadString) == ["both", "outer-only"])
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func patternSubscriptionReportsThePattern() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                try await client.subscribe(channels: [], patterns: ["news.*"]) { subscription throws in
+                    #expect(subscription.patterns == ["news.*"])
+                    try await EventLog.collecting(subscription) { log throws in
+                        #expect(try await Self.publish(client, "news.sport", "goal") == 1)
+                        #expect(try await Self.publish(client, "weather", "rain") == 0)
+                        _ = await log.wait(forCount: 1)
+                        try await Task.sleep(for: .milliseconds(50))
+                        let messages = log.messages
+                        #expect(messages.count == 1)
+                        #expect(messages.first?.pattern == "news.*")
+                        #expect(messages.first?.channelName == "news.sport")
+                        #expect(messages.first?.payloadString == "goal")
+                    }
+                }
+                #expect(await eventually { (try? server.cli("PUBSUB", "NUMPAT")) == "0" })
+            }
+        }
+    }
+
+    @Test func subscribeWithNothingIsRejected() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                let (error, _) = await clientError { try await client.subscribe(channels: []) { _ in } }
+                #expect(error?.code == .invalidArgument)
+            }
+        }
+    }
+
+    @Test func leavingTheClosureUnsubscribes() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                try await client.subscribe(channels: ["leave"]) { _ throws in
+                    #expect(try Self.numberOfSubscribers(server, "leave") == "1")
+                }
+                #expect(await eventually { (try? Self.numberOfSubscribers(server, "leave")) == "0" })
+
+                struct Expected: Error {}
+                await #expect(throws: Expected.self) {
+                    try await client.subscribe(channels: ["leave-throwing"]) { _ throws in
+                        #expect(try Self.numberOfSubscribers(server, "leave-throwing") == "1")
+                        throw Expected()
+                    }
+                }
+                #expect(await eventually { (try? Self.numberOfSubscribers(server, "leave-throwing")) == "0" })
+            }
+        }
+    }
+
+    @Test func restartYieldsGapThenDeliversAgain() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                try await client.subscribe(channels: ["survive"]) { subscription throws in
+                    try await EventLog.collecting(subscription) { log throws in
+                        #expect(try await Self.publish(client, "survive", "before") == 1)
+                        _ = await log.wait(forCount: 1)
+                        try await server.restart()
+                        let events = await log.wait(forCount: 2, within: .seconds(5))
+                        #expect(events.count == 2)
+                        #expect(events.last == .gap, "\(events)")
+                        // After the gap the subscription is confirmed again, so this is delivered.
+                        #expect(try await Self.publish(client, "survive", "after") == 1)
+                        _ = await log.wait(forCount: 3)
+                        #expect(log.messages.map(\.payloadString) == ["before", "after"])
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func pubSubOverRESP2() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server, suffix: "?protocol=2", commandTimeout: .seconds(2)) { client throws in
+                try await client.subscribe(channels: ["resp2"], patterns: ["resp2.*"]) { subscription throws in
+                    try await EventLog.collecting(subscription) { log throws in
+                        #expect(try await Self.publish(client, "resp2", "plain") == 1)
+                        #expect(try await Self.publish(client, "resp2.x", "patterned") == 1)
+                        _ = await log.wait(forCount: 2)
+                        let messages = log.messages
+                        #expect(messages.map(\.payloadString) == ["plain", "patterned"])
+                        #expect(messages.map(\.pattern) == [nil, "resp2.*"])
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func pubSubWithoutHello() async throws {
+        try await RedisServer.withServer(.init(extraConfiguration: ["rename-command HELLO \"\""])) { server throws in
+            try await withClient(server, commandTimeout: .seconds(2)) { client throws in
+                try await client.subscribe(channels: ["nohello"]) { subscription throws in
+                    try await EventLog.collecting(subscription) { log throws in
+                        #expect(try await Self.publish(client, "nohello", "m") == 1)
+                        _ = await log.wait(forCount: 1)
+                        #expect(log.messages.map(\.payloadString) == ["m"])
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import LockyRESP
+import LockyTestSupport
+import Testing
+
+@testable import LockyRedis
+
+/// `rediss://` against a TLS-only server with the harness's certificates.
+@Suite(.timeLimit(.minutes(1))) struct TLSTests {
+    @Test func verifiedConnectionWithAndWithoutClientCertificate() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            try await withClient(server, suffix: "?ca=\(tls.caCertificatePath)&name=tls-plain") { client throws in
+                #expect(try await run(client, RESPCommand("SET", "k", "over-tls"), as: String.self) == "OK")
+                #expect(try await run(client, RESPCommand("GET", "k"), as: String.self) == "over-tls")
+            }
+            let mutual = "?ca=\(tls.caCertificatePath)&cert=\(tls.clientCertificatePath)&key=\(tls.clientKeyPath)"
+            try await withClient(server, suffix: mutual) { client throws in
+                #expect(try await run(client, RESPCommand("GET", "k"), as: String.self) == "over-tls")
+            }
+            #expect(try server.cli("GET", "k") == "over-tls")
+        }
+    }
+
+    @Test func localhostNameIsVerifiedToo() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            let url = "rediss://localhost:\(server.port)?ca=\(tls.caCertificatePath)"
+            try await RedisClient.withClient(configuration: try RedisConfiguration(url: url)) { client throws in
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+            }
+            // With `nohostname` only the chain is checked. (A mismatched SNI name cannot be shown to fail here:
+            // NIOSSL also accepts the certificate's IP SAN matching the peer address, 127.0.0.1.)
+            let otherName = "rediss://127.0.0.1:\(server.port)?ca=\(tls.caCertificatePath)&sni=not-in-the-cert.example"
+            try await RedisClient.withClient(configuration: try RedisConfiguration(url: otherName + "&verify=nohostname")) {
+                client throws in
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+            }
+        }
+    }
+
+    @Test func wrongCAFailsVerificationQuickly() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            try await withClient(server, suffix: "?ca=\(tls.wrongCACertificatePath)") { client throws in
+                let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                #expect(error?.code == .tlsFailure, "\(String(describing: error))")
+                #expect(error?.mayHaveRun == false)
+                #expect(elapsed < .seconds(2), "\(elapsed)")
+            }
+            try await withClient(server, suffix: "?ca=\(tls.wrongCACertificatePath)&verify=none") { client throws in
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+            }
+            try await withClient(server, suffix: "?insecure=true") { client throws in
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+            }
+        }
+    }
+
+    @Test func unreadableCAFileIsATLSFailureNotAHang() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            try await withClient(server, suffix: "?ca=/nonexistent/locky-ca.pem") { client throws in
+                let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                #expect(error?.code == .tlsFailure, "\(String(describing: error))")
+                #expect(error?.mayHaveRun == false)
+                #expect(elapsed < .seconds(2), "\(elapsed)")
+            }
+        }
+    }
+
+    @Test func plainClientAgainstTLSServerFails() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let url = "redis://127.0.0.1:\(server.port)?connect_timeout=500ms"
+            try await RedisClient.withClient(configuration: try RedisConfiguration(url: url)) { client throws in
+                let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                #expect(
+                    error.map { [.connectionFailed, .protocolError].contains($0.code) } == true, "\(String(describing: error))")
+                #expect(elapsed < .seconds(2))
+            }
+        }
+    }
+}
