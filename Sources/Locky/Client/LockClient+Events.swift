@@ -1,0 +1,58 @@
+extension LockClient {
+    /// Runs `body` with the stream of lock events seen by every process: locked (resource,
+    /// locker), unlocked, expired, gap (events may have been missed after a reconnect) and error.
+    ///
+    /// Locked and unlocked events are published by the lock scripts themselves, so each change
+    /// is seen once by every subscriber, whoever made it. Expired events come from Redis
+    /// keyspace notifications (switched on when the server allows `CONFIG SET`); the watcher
+    /// looks at each lock it saw taken at its deadline, so the event comes within milliseconds
+    /// instead of whenever Redis gets to it.
+    ///
+    /// - Parameter pattern: A glob over resource names (`article:*`); nil for all.
+    public func events<T: Sendable>(
+        matching pattern: String? = nil,
+        _ body: @escaping @Sendable (LockEventStream) async throws -> T
+    ) async throws -> T {
+        let filter = pattern.map(ResourcePattern.init)
+        let tracker = ExpiryTracker(backend: backend, clock: clock)
+        return try await backend.withEvents(expirations: true) { raw in
+            let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(65_536))
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    for await event in raw {
+                        switch event {
+                        case .locked(let resource, _, let ttl):
+                            if let ttl { tracker.track(resource, ttl: ttl) }
+                        case .unlocked(let resource), .expired(let resource):
+                            tracker.forget(resource)
+                        case .gap, .error:
+                            break
+                        }
+                        if let filter, let resource = event.resource, !filter.matches(resource) { continue }
+                        continuation.yield(event)
+                    }
+                    continuation.finish()
+                    return nil
+                }
+                group.addTask {
+                    await tracker.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                let result = try await body(LockEventStream { StreamEventSource(stream) })
+                group.cancelAll()
+                return result
+            }
+        }
+    }
+
+    /// The seed's expiration worker, as an explicit call: watches lock events and expires each
+    /// lock at its deadline so `expired` events are timely for every watcher. Runs until the
+    /// task is cancelled.
+    public func runExpirationWorker() async throws {
+        _ = try await events { stream in
+            for await _ in stream {}
+            return 0
+        }
+    }
+}
