@@ -1,0 +1,133 @@
+import Locky
+import Testing
+
+/// Bad input is rejected with `invalidArgument` before anything is sent; odd but valid
+/// resource names work, on every backend.
+@Suite("Arguments and resource names conformance")
+struct ArgumentConformanceTests {
+    static let tooLong = String(repeating: "x", count: LockLimits.maximumResourceLength + 1)
+
+    /// Calls that must each be rejected before reaching the backend.
+    static let badCalls: [(String, @Sendable (LockClient) async throws -> Void)] = [
+        ("empty resource", { _ = try await $0.acquire("", ttl: .seconds(1)) }),
+        ("too long resource", { _ = try await $0.acquire(tooLong, ttl: .seconds(1)) }),
+        ("zero TTL", { _ = try await $0.acquire("r", ttl: .zero) }),
+        ("negative TTL", { _ = try await $0.acquire("r", ttl: .seconds(-1)) }),
+        ("TTL above maximum", { _ = try await $0.acquire("r", ttl: LockLimits.maximumTTL + .milliseconds(1)) }),
+        ("sub-millisecond TTL", { _ = try await $0.acquire("r", ttl: .microseconds(10)) }),
+        ("duplicate resources", { _ = try await $0.acquire(["a", "b", "a"], ttl: .seconds(1)) }),
+        ("empty list", { _ = try await $0.acquire([String](), ttl: .seconds(1)) }),
+        ("empty resource in list", { _ = try await $0.tryAcquire(["a", ""], ttl: .seconds(1)) }),
+        ("empty label", { _ = try await $0.acquire("r", ttl: .seconds(1), label: "") }),
+        ("too long label", { _ = try await $0.acquire("r", ttl: .seconds(1), label: String(repeating: "l", count: 513)) }),
+        ("empty locker", { _ = try await $0.lock("r", locker: "") }),
+        ("lock empty list", { _ = try await $0.lock([String](), locker: "u") }),
+        ("lock duplicates", { _ = try await $0.lock(["a", "a"], locker: "u") }),
+        ("lock empty resource", { _ = try await $0.lock("", locker: "u") }),
+        ("refresh empty locker", { _ = try await $0.refresh("r", locker: "") }),
+        ("refresh empty list", { _ = try await $0.refresh([String]()) }),
+        ("unlock empty resource", { _ = try await $0.unlock("") }),
+        ("unlock empty locker", { _ = try await $0.unlock("r", locker: "") }),
+        ("unlock too long", { _ = try await $0.unlock(tooLong) }),
+        ("holders empty list", { _ = try await $0.holders(of: [String]()) }),
+        ("locker of empty", { _ = try await $0.locker(of: "") }),
+        ("holders duplicates", { _ = try await $0.holders(of: ["a", "a"]) }),
+    ]
+
+    @Test(arguments: BackendKind.allCases)
+    func badInputIsRejectedBeforeAnythingIsSent(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            for (name, call) in Self.badCalls {
+                do {
+                    try await call(env.client)
+                    Issue.record("\(name): accepted")
+                } catch let error as LockError {
+                    #expect(error.code == .invalidArgument, "\(name): \(error)")
+                }
+            }
+            #expect(env.backend.calls == 0)
+            if let count = try await env.keyCount() { #expect(count == 0) }
+            #expect(try await env.client.locker(of: "r") == nil)
+            #expect(try await env.client.locker(of: "a") == nil)
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func badExtendArgumentsChangeNothing(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let lease = try await env.client.acquire("r", ttl: .seconds(5))
+            let calls = env.backend.calls
+            let before = try #require(try await env.expiry("r").ms)
+            for ttl: Duration in [.zero, .seconds(-3), LockLimits.maximumTTL + .seconds(1)] {
+                await expectLockError(.invalidArgument) { try await env.client.extend(lease, toExpireIn: ttl) }
+                await expectLockError(.invalidArgument) { try await env.client.extend(lease, by: ttl) }
+            }
+            #expect(env.backend.calls == calls)
+            let after = try #require(try await env.expiry("r").ms)
+            #expect(after <= before)
+            #expect(lease.isValid)
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func boundaryValuesAreAccepted(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let longest = String(repeating: "y", count: LockLimits.maximumResourceLength)
+            let lease = try await env.client.acquire(longest, ttl: LockLimits.maximumTTL)
+            #expect(try await env.storedOwner(longest) == lease.owner)
+            // The limit counts UTF-8 bytes: 128 four-byte emoji fit, 129 do not.
+            let emoji = String(repeating: "🔒", count: LockLimits.maximumResourceLength / 4)
+            _ = try await env.client.acquire(emoji, ttl: LockLimits.minimumTTL + .seconds(5))
+            await expectLockError(.invalidArgument) {
+                _ = try await env.client.acquire(emoji + "🔒", ttl: .seconds(1))
+            }
+            let label = String(repeating: "l", count: LockLimits.maximumOwnerLength)
+            let labelled = try await env.client.acquire("labelled", ttl: .seconds(1), label: label)
+            #expect(labelled.label == label)
+        }
+    }
+
+    static let oddNames = [
+        "with space",
+        "line\nbreak\r\n",
+        "nul\0byte",
+        "nul",
+        "emoji 🔒🧵",
+        "ümlaut-ß",
+        "tab\tand \"quotes\" 'and' \\backslash",
+        "{grp}:a",
+        "{grp}:b",
+        "lua ]] -- [[ injection",
+        "%s %d",
+        "*?[glob]",
+    ]
+
+    @Test(arguments: BackendKind.allCases)
+    func binarySafeAndUnicodeResourceNames(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            var leases: [Lease] = []
+            for name in Self.oddNames {
+                let lease = try await env.client.tryAcquire(name, ttl: .seconds(10), label: "odd")
+                leases.append(lease)
+                #expect(lease.fencingToken == 1, "\(name.debugDescription) shares a counter with another name")
+                #expect(try await env.storedOwner(name) == lease.owner, "\(name.debugDescription)")
+            }
+            let lockers = try await env.client.locker(of: Self.oddNames)
+            #expect(lockers.map(\.outcome) == leases.map(\.owner))
+            // They are all distinct locks: every one is busy now.
+            for name in Self.oddNames {
+                await expectLockError(.busy) { _ = try await env.client.tryAcquire(name, ttl: .seconds(1)) }
+            }
+            for lease in leases {
+                #expect(try await env.client.release(lease) == .released)
+            }
+            for name in Self.oddNames {
+                #expect(try await env.expiry(name) == .missing, "\(name.debugDescription)")
+            }
+            // The locker API handles them too.
+            let results = try await env.client.lock(Self.oddNames, locker: "locker ✓\0")
+            #expect(results.allSatisfy { $0.outcome.isLocked })
+            #expect(try await env.client.locker(of: "nul\0byte") == "locker ✓\0")
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Locky
+import LockyRedis
+import Testing
+
+/// `LockyConfiguration`: defaults, `fromEnvironment`, `init(json:)`, `init(url:)`. Pure.
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test func defaults() throws {
+        let configuration = try LockyConfiguration.fromEnvironment([:])
+        #expect(configuration == LockyConfiguration())
+        guard case .redis(let redis) = configuration.backend else {
+            Issue.record("default backend is not Redis")
+            return
+        }
+        #expect(redis.address == .tcp(host: "127.0.0.1", port: 6379))
+        #expect(configuration.prefix == "locky:")
+        #expect(configuration.leaseTTL == .seconds(30))
+        #expect(configuration.lockerTTL == nil)
+        #expect(configuration.retry == RetryPolicy(count: 10, delay: .milliseconds(200), jitter: .milliseconds(100)))
+        #expect(configuration.driftFactor == 0.01)
+        #expect(configuration.label == nil)
+        // Blank variables count as unset.
+        #expect(
+            try LockyConfiguration.fromEnvironment(["LOCKY_URL": "  ", "LOCKY_CONFIG": "\n", "LOCKY_PREFIX": ""]) == configuration
+        )
+    }
+
+    @Test func lockyURLSelectsTheBackend() throws {
+        let memory = try LockyConfiguration.fromEnvironment(["LOCKY_URL": "memory://"])
+        #expect(memory.backend == .memory)
+
+        let plain = try LockyConfiguration.fromEnvironment(["LOCKY_URL": "redis://cache.internal:6380/2"])
+        guard case .redis(let redis) = plain.backend else {
+            Issue.record("redis:// did not select Redis")
+            return
+        }
+        #expect(redis.address == .tcp(host: "cache.internal", port: 6380))
+        #expect(redis.database == 2)
+        #expect(redis.tls == nil)
+
+        let tls = try LockyConfiguration.fromEnvironment(["LOCKY_URL": "rediss://:pa%40ss@secure.internal"])
+        guard case .redis(let secure) = tls.backend else {
+            Issue.record("rediss:// did not select Redis")
+            return
+        }
+        #expect(secure.tls != nil)
+        #expect(secure.password == "pa@ss")
+        #expect(secure.address == .tcp(host: "secure.internal", port: 6379))
+
+        let unix = try LockyConfiguration.fromEnvironment(["LOCKY_URL": "unix:///run/redis.sock"])
+        #expect(unix.backend == .redis(try RedisConfiguration(url: "unix:///run/redis.sock")))
+    }
+
+    @Test func lockyPrefix() throws {
+        let configuration = try LockyConfiguration.fromEnvironment(["LOCKY_PREFIX": "app:", "LOCKY_URL": "memory://"])
+        #expect(configuration.prefix == "app:")
+        let error = #expect(throws: LockError.self) {
+            _ = try LockyConfiguration.fromEnvironment(["LOCKY_PREFIX": "{app}:"])
+        }
+        #expect(error?.code == .invalidArgument)
+    }
+
+    @Test func lockyConfigWithEveryKey() throws {
+        let json = """
+            {"url": "redis://10.0.0.5:6379", "prefix": "app:", "ttl": "10s", "lockerTTL": "2m",
+             "retry": {"count": 3, "delay": "50ms", "jitter": 20}, "driftFactor": 0.02, "label": "worker-1"}
+            """
+        let configuration = try LockyConfiguration.fromEnvironment(["LOCKY_CONFIG": json])
+        #expect(configuration.backend == .redis(try RedisConfiguration(url: "redis://10.0.0.5:6379")))
+        #expect(configuration.prefix == "app:")
+        #expect(configuration.leaseTTL == .seconds(10))
+        #expect(configuration.lockerTTL == .seconds(120))
+        #expect(configuration.retry == RetryPolicy(count: 3, delay: .milliseconds(50), jitter: .milliseconds(20)))
+        #expect(configuration.driftFactor == 0.02)
+        #expect(configuration.label == "worker-1")
+        #expect(try LockyConfiguration(json: json) == configuration)
+    }
+
+    @Test(arguments: [
+        ("\"500ms\"", Duration.milliseconds(500)),
+        ("\"30s\"", .seconds(30)),
+        ("\"2m\"", .seconds(120)),
+        ("\"1.5s\"", .milliseconds(1500)),
+        ("1500", .milliseconds(1500)),
+        ("2.5", .microseconds(2500)),
+        ("\"250\"", .milliseconds(250)),
+    ])
+    func durationsAsStringsAndNumbers(text: String, expected: Duration) throws {
+        #expect(try LockyConfiguration(json: "{\"ttl\": \(text)}").leaseTTL == expected)
+        #expect(try LockyConfiguration(json: "{\"leaseTTL\": \(text)}").leaseTTL == expected)
+        let locker = try LockyConfiguration(json: "{\"lockerTTL\": \(text)}")
+        #expect(locker.lockerTTL == expected)
+    }
+
+    @Test func lockerTTLNullMeansNoExpiry() throws {
+        let configuration = try LockyConfiguration(json: #"{"lockerTTL": null}"#)
+        #expect(configuration.lockerTTL == nil)
+        #expect(try LockyConfiguration(json: "{}") == LockyConfiguration())
+    }
+
+    @Test func retryZeroDelayAndForeverAreAllowed() throws {
+        let configuration = try LockyConfiguration(json: #"{"retry": {"count": -1, "delay": 0, "jitter": "0ms"}}"#)
+        #expect(configuration.retry == RetryPolicy(count: -1, delay: .zero, jitter: .zero))
+    }
+
+    @Test func backendKey() throws {
+        #expect(try LockyConfiguration(json: #"{"backend": "memory"}"#).backend == .memory)
+        #expect(try LockyConfiguration(json: #"{"url": "memory://"}"#).backend == .memory)
+        #expect(try LockyConfiguration(json: #"{"backend": "redis"}"#).backend == .redis(RedisConfiguration()))
+        // Consistent pairs are fine, and the URL's details are kept.
+        #expect(try LockyConfiguration(json: #"{"backend": "memory", "url": "memory://"}"#).backend == .memory)
+        let both = try LockyConfiguration(json: #"{"backend": "redis", "url": "redis://10.0.0.5:7000"}"#)
+        #expect(both.backend == .redis(try RedisConfiguration(url: "redis://10.0.0.5:7000")))
+        let error = #expect(throws: LockError.self) { _ = try LockyConfiguration(json: #"{"backend": "mongo"}"#) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("backend") == true)
+    }
+
+    @Test func lockyURLOverridesTheJSONURL() throws {
+        let configuration = try LockyConfiguration.fromEnvironment([
+            "LOCKY_CONFIG": #"{"url": "redis://10.0.0.5:6379", "prefix": "json:"}"#,
+            "LOCKY_URL": "memory://",
+            "LOCKY_PREFIX": "env:",
+        ])
+        #expect(configuration.backend == .memory)
+        #expect(configuration.prefix == "env:")
+    }
+
+    @Test(arguments: [
+        (#"{"tll": "1s"}"#, "tll"),
+        (#"{"retry": {"cnt": 3}}"#, "cnt"),
+        (#"{"ttl": "soon"}"#, "ttl"),
+        (#"{"ttl": -5}"#, "ttl"),
+        (#"{"ttl": 0}"#, "ttl"),
+        (#"{"ttl": "0ms"}"#, "ttl"),
+        (#"{"ttl": "-1s"}"#, "ttl"),
+        (#"{"ttl": true}"#, "ttl"),
+        (#"{"lockerTTL": false}"#, "lockerTTL"),
+        (#"{"retry": {"count": true}}"#, "retry.count"),
+        (#"{"retry": {"delay": true}}"#, "retry.delay"),
+        (#"{"driftFactor": false}"#, "driftFactor"),
+        (#"{"ttl": "1s", "leaseTTL": "2s"}"#, "leaseTTL"),
+        (#"{"backend": "memory", "url": "redis://10.0.0.5"}"#, "backend"),
+        (#"{"backend": "redis", "url": "memory://"}"#, "backend"),
+        (#"{"leaseTTL": []}"#, "leaseTTL"),
+        (#"{"lockerTTL": "forever"}"#, "lockerTTL"),
+        (#"{"lockerTTL": {}}"#, "lockerTTL"),
+        (#"{"retry": {"count": "ten"}}"#, "retry.count"),
+        (#"{"retry": {"count": 1.5}}"#, "retry.count"),
+        (#"{"retry": {"delay": "later"}}"#, "retry.delay"),
+        (#"{"retry": {"jitter": -1}}"#, "retry.jitter"),
+        (#"{"retry": 5}"#, "retry"),
+        (#"{"driftFactor": "small"}"#, "driftFactor"),
+        (#"{"label": 7}"#, "label"),
+        (#"{"prefix": 7}"#, "prefix"),
+        (#"{"url": 6379}"#, "url"),
+    ])
+    func malformedJSONValuesNameTheKey(json: String, key: String) {
+        let error = #expect(throws: LockError.self) { _ = try LockyConfiguration(json: json) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains(key) == true, "\(error.map { "\($0)" } ?? "no error") does not name \(key)")
+        let fromEnvironment = #expect(throws: LockError.self) {
+            _ = try LockyConfiguration.fromEnvironment(["LOCKY_CONFIG": json])
+        }
+        #expect(fromEnvironment?.code == .invalidArgument)
+    }
+
+    @Test(arguments: [
+        #"{"driftFactor": 0.7}"#,
+        #"{"driftFactor": -0.1}"#,
+        #"{"prefix": "a{b"}"#,
+        #"{"label": ""}"#,
+        #"{"ttl": "31d"}"#,
+        #"{"ttl": "800h"}"#,
+        "not json",
+        "[1, 2]",
+        #""just a string""#,
+        "{",
+    ])
+    func invalidConfigurationsAreRejected(json: String) {
+        let error = #expect(throws: LockError.self) { _ = try LockyConfiguration(json: json) }
+        #expect(error?.code == .invalidArgument)
+    }
+
+    @Test(arguments: [
+        "http://example.com",
+        "redis//missing-colon",
+        "redis://host:99999",
+        "redis://host:port",
+        "redis://host:6379/notadb",
+        "rediss://host?verify=sometimes",
+        "unix://relative/path",
+        "",
+    ])
+    func malformedURLsAreInvalidArguments(url: String) {
+        let error = #expect(throws: LockError.self) { _ = try LockyConfiguration(url: url) }
+        #expect(error?.code == .invalidArgument)
+        let fromEnvironment = #expect(throws: LockError.self) {
+            _ = try LockyConfiguration.fromEnvironment(["LOCKY_URL": url.isEmpty ? "redis://" : url])
+        }
+        #expect(fromEnvironment?.code == .invalidArgument)
+    }
+
+    @Test func malformedURLErrorsDoNotShowThePassword() {
+        let error = #expect(throws: LockError.self) {
+            _ = try LockyConfiguration(url: "redis://user:hunter2-secret@host:notaport")
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error.map { "\($0)" }?.contains("hunter2-secret") == false)
+    }
+
+    @Test func urlInitializer() throws {
+        #expect(try LockyConfiguration(url: "memory://").backend == .memory)
+        #expect(try LockyConfiguration(url: " memory:// ").backend == .memory)
+        let configuration = try LockyConfiguration(url: "redis://127.0.0.1:7000")
+        #expect(configuration.backend == .redis(try RedisConfiguration(url: "redis://127.0.0.1:7000")))
+        #expect(configuration.prefix == "locky:")
+    }
+
+    @Test func validateRejectsBadValuesBuiltInCode() {
+        var configurations: [LockyConfiguration] = []
+        configurations.append(LockyConfiguration(backend: .memory, leaseTTL: .zero))
+        configurations.append(LockyConfiguration(backend: .memory, lockerTTL: .seconds(-1)))
+        configurations.append(LockyConfiguration(backend: .memory, retry: RetryPolicy(delay: .seconds(-1))))
+        configurations.append(LockyConfiguration(backend: .memory, driftFactor: 0.5))
+        configurations.append(LockyConfiguration(backend: .memory, label: ""))
+        configurations.append(LockyConfiguration(backend: .redis(RedisConfiguration(address: .tcp(host: "", port: 1)))))
+        for configuration in configurations {
+            let error = #expect(throws: LockError.self) { try configuration.validate() }
+            #expect(error?.code == .invalidArgument)
+            #expect(throws: LockError.self) { _ = try LockClient(configuration: configuration) }
+        }
+    }
+
+    @Test func memoryConfigurationBuildsAWorkingClient() async throws {
+        let client = try LockClient(configuration: try LockyConfiguration.fromEnvironment(["LOCKY_URL": "memory://"]))
+        #expect(client.backend.name == "memory")
+        let lease = try await client.acquire("r", ttl: .seconds(1))
+        #expect(try await client.release(lease) == .released)
+        await client.close()
+    }
+}

@@ -1,0 +1,198 @@
+import InMemoryTracing
+import Locky
+import LockyRedis
+import LockyTestSupport
+import Logging
+import Metrics
+import MetricsTestKit
+import Synchronization
+import Testing
+import Tracing
+
+/// Metrics, spans and logs: they move as documented and never leak secrets or resource names.
+@Suite("Observability")
+struct ObservabilityTests {
+    @Test(arguments: BackendKind.allCases)
+    func countersAndTimerMove(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let metrics = TestMetrics()
+            let client = try env.makeClient(metricsFactory: metrics)
+            func total(_ label: String) -> Int64 { metrics.counters(label: label).reduce(0) { $0 + $1.totalValue } }
+
+            let lease = try await client.tryAcquire("secret-resource-name", ttl: .milliseconds(150))
+            #expect(total("locky_acquired_total") == 1)
+            let timer = try metrics.expectTimer("locky_acquire_duration_seconds", [("backend", kind.rawValue)])
+            #expect(timer.values.count == 1)
+            #expect(timer.values.allSatisfy { $0 >= 0 })
+
+            await expectLockError(.busy) { _ = try await client.tryAcquire("secret-resource-name", ttl: .seconds(1)) }
+            #expect(total("locky_busy_total") == 1)
+            #expect(total("locky_acquired_total") == 1)
+            #expect(timer.values.count == 1)
+
+            try await client.extend(lease, by: .milliseconds(1))
+            #expect(total("locky_extended_total") == 1)
+
+            try await env.pass(.milliseconds(400))
+            #expect(try await client.release(lease) == .alreadyExpired)
+            #expect(total("locky_expired_on_release_total") == 1)
+            #expect(total("locky_released_total") == 0)
+
+            let second = try await client.tryAcquire(["secret-resource-name", "other-secret"], ttl: .seconds(5))
+            #expect(try await client.release(second) == .released)
+            #expect(try await client.release(second) == .alreadyReleased)
+            #expect(total("locky_released_total") == 1)
+            #expect(total("locky_acquired_total") == 2)
+
+            // The locker API counts too.
+            _ = try await client.lock(["l1", "secret-resource-name"], locker: "u")
+            _ = try await client.lock("l1", locker: "intruder")
+            _ = try await client.unlock("l1")
+            #expect(total("locky_acquired_total") == 4)
+            #expect(total("locky_busy_total") == 2)
+            #expect(total("locky_released_total") == 2)
+
+            // Dimensions are bounded: the backend, never a resource, owner or locker.
+            var dimensions = metrics.counters.flatMap(\.dimensions)
+            dimensions += metrics.timers.flatMap(\.dimensions)
+            #expect(!dimensions.isEmpty)
+            for (name, value) in dimensions {
+                #expect(name == "backend", "unexpected dimension \(name)")
+                #expect(value == kind.rawValue)
+                #expect(!value.contains("secret"))
+            }
+            let labels = metrics.counters.map(\.label) + metrics.timers.map(\.label)
+            #expect(labels.allSatisfy { !$0.contains("secret") && !$0.contains("l1") })
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func spansAreRecorded(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let tracer = InMemoryTracer()
+            let client = try env.makeClient(tracer: tracer)
+            let lease = try await client.tryAcquire(["a", "b"], ttl: .seconds(5))
+            try await client.extend(lease, toExpireIn: .seconds(5))
+            #expect(try await client.release(lease) == .released)
+            var spans = tracer.popFinishedSpans()
+            #expect(spans.map(\.operationName) == ["locky.acquire", "locky.extend", "locky.release"])
+            #expect(spans.allSatisfy { $0.errors.isEmpty })
+            #expect(spans.allSatisfy { $0.kind == .client })
+            #expect(spans.first?.attributes["locky.resources"]?.toSpanAttribute() == 2)
+
+            _ = try await client.tryAcquire("held", ttl: .seconds(5))
+            _ = tracer.popFinishedSpans()
+            await expectLockError(.busy) { _ = try await client.tryAcquire("held", ttl: .seconds(5)) }
+            spans = tracer.popFinishedSpans()
+            #expect(spans.map(\.operationName) == ["locky.acquire"])
+            let recorded = try #require(spans.first?.errors.first?.error as? LockError)
+            #expect(recorded.code == .busy)
+
+            let stolen = try await client.tryAcquire("mine", ttl: .seconds(5))
+            _ = try await client.lock("mine", locker: "thief", force: true)
+            _ = tracer.popFinishedSpans()
+            await expectLockError(.notOwner) { try await client.extend(stolen, by: .seconds(1)) }
+            spans = tracer.popFinishedSpans()
+            #expect(spans.map(\.operationName) == ["locky.extend"])
+            #expect((spans.first?.errors.first?.error as? LockError)?.code == .notOwner)
+            #expect(tracer.activeSpans.isEmpty)
+        }
+    }
+
+    @Test func logsNeverContainOwnerTokensOrPasswords() async throws {
+        let password = "pw-\(UInt64.random(in: 1_000_000...9_999_999))-secret"
+        try await RedisServer.withServer(.init(password: password)) { server throws in
+            let capture = LogCapture()
+            let logger = capture.logger()
+            var redis = try RedisConfiguration(url: "redis://:\(password)@127.0.0.1:\(server.port)")
+            redis.clientName = "log-test"
+            let configuration = LockyConfiguration(backend: .redis(redis), lockerTTL: .seconds(30), label: "logger-test")
+            let client = try LockClient(configuration: configuration, logger: logger)
+
+            var owners: [String] = []
+            let lease = try await client.acquire(["r1", "r2"], ttl: .seconds(5))
+            owners.append(lease.owner)
+            try await client.extend(lease, toExpireIn: .seconds(5))
+            try await client.extend(lease, by: .seconds(1))
+            await expectLockError(.busy) { _ = try await client.tryAcquire("r1", ttl: .seconds(1)) }
+            _ = try await client.lock(["r1", "l"], locker: "user-20")
+            _ = try await client.refresh("l")
+            _ = try await client.holders(of: ["r1", "l"])
+            _ = try await client.unlock("l")
+            #expect(try await client.release(lease) == .released)
+            let short = try await client.acquire("short", ttl: .milliseconds(50))
+            owners.append(short.owner)
+            try await Task.sleep(for: .milliseconds(120))
+            #expect(try await client.release(short) == .alreadyExpired)
+            // A lost connection and a reconnect log too.
+            _ = try await client.backend.fencedRead(key: "x")
+            try server.cli("CLIENT", "KILL", "TYPE", "normal")
+            let again = try await client.acquire("after-reconnect", ttl: .seconds(1))
+            owners.append(again.owner)
+            _ = try await client.release(again)
+            await client.close()
+
+            let entries = capture.entries
+            #expect(!entries.isEmpty, "nothing was logged at trace level")
+            for entry in entries {
+                #expect(!entry.contains(password), "password logged: \(entry)")
+                for owner in owners {
+                    let token = String(owner.suffix(32))
+                    #expect(!entry.contains(token), "owner token logged: \(entry)")
+                }
+            }
+        }
+    }
+
+    @Test func errorsAndDescriptionsNeverContainOwnerTokens() async throws {
+        try await withBackend(.memory) { env throws in
+            let lease = try await env.client.acquire("r", ttl: .seconds(5), label: "visible")
+            let token = String(lease.owner.suffix(32))
+            let error = await expectLockError(.busy) { _ = try await env.client.tryAcquire("r", ttl: .seconds(1)) }
+            let holder = try #require(error?.holder)
+            for text in ["\(lease)", "\(holder)", error.map { "\($0)" } ?? "", error?.message ?? ""] {
+                #expect(!text.contains(token), "\(text)")
+            }
+            #expect("\(holder)".contains("visible"))
+            // An unlabelled lease shows up as "lease".
+            let anonymous = try await env.client.acquire("anon", ttl: .seconds(5))
+            let busy = await expectLockError(.busy) { _ = try await env.client.tryAcquire("anon", ttl: .seconds(1)) }
+            #expect(busy?.holder?.displayName == "lease")
+            #expect(busy.map { "\($0)" }?.contains(anonymous.owner) == false)
+        }
+    }
+}
+
+/// Keeps every log record, rendered with its metadata, in memory.
+final class LogCapture: Sendable {
+    private let storage = Mutex<[String]>([])
+
+    var entries: [String] { storage.withLock { $0 } }
+
+    func append(_ entry: String) { storage.withLock { $0.append(entry) } }
+
+    func logger() -> Logger {
+        var logger = Logger(label: "locky-test") { label in CapturingLogHandler(label: label, capture: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+}
+
+/// A `LogHandler` that hands each record to a ``LogCapture``.
+struct CapturingLogHandler: LogHandler {
+    let label: String
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        capture.append("\(event.level) \(label) \(event.message) \(rendered) [\(event.source)]")
+    }
+}

@@ -1,0 +1,336 @@
+import Locky
+import LockyRESP
+import LockyRedis
+import LockyTestSupport
+import Logging
+import Metrics
+import NIOCore
+import Synchronization
+import Testing
+import Tracing
+
+/// Every backend the conformance suite runs against. Add a kind here (and a case in
+/// ``withBackend(_:clock:prefix:_:)``) and every `@Test(arguments: BackendKind.allCases)` covers it.
+enum BackendKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case memory
+    case redis
+
+    var testDescription: String { rawValue }
+}
+
+/// Which clock a memory backend test uses; Redis always runs on real time.
+enum ClockChoice: Sendable {
+    /// A ``ManualLockClock``: time moves only through ``LockEnvironment/pass(_:)``.
+    case manual
+    /// The system clock (for tests where time must pass on its own, e.g. retry delays).
+    case system
+}
+
+/// The expiry of a lock key as the backend stores it.
+enum Expiry: Sendable, Equatable, CustomStringConvertible {
+    /// No lock at all.
+    case missing
+    /// A lock without expiry (Redis PTTL -1).
+    case persistent
+    /// A lock expiring in this many milliseconds.
+    case milliseconds(Int64)
+
+    var description: String {
+        switch self {
+        case .missing: return "missing"
+        case .persistent: return "persistent"
+        case .milliseconds(let ms): return "\(ms) ms"
+        }
+    }
+
+    /// The milliseconds left, or nil when missing or persistent.
+    var ms: Int64? {
+        if case .milliseconds(let ms) = self { return ms }
+        return nil
+    }
+}
+
+/// One test's backend, a client over it, and ways to look at the stored state without the
+/// API under test.
+struct LockEnvironment: Sendable {
+    let kind: BackendKind
+    /// The backend, wrapped so tests can count calls.
+    let backend: RecordingBackend
+    /// The client under test (default configuration, lease TTL 30 s).
+    let client: LockClient
+    let clock: any LockClock
+    let manualClock: ManualLockClock?
+    let keyspace: LockKeyspace
+    /// The redis-server (Redis only).
+    let server: RedisServer?
+    /// A raw connection for inspection that bypasses Locky (Redis only).
+    let raw: RedisClient?
+    /// The in-memory backend behind ``backend`` (memory only).
+    let memory: InMemoryLockBackend?
+
+    /// Another client over the same backend, with its own configuration.
+    func makeClient(
+        _ configuration: LockyConfiguration = LockyConfiguration(),
+        logger: Logger = Logger(label: "locky", factory: { _ in SwiftLogNoOpLogHandler() }),
+        metricsFactory: (any MetricsFactory)? = nil,
+        tracer: (any Tracer)? = nil
+    ) throws -> LockClient {
+        try LockClient(
+            backend: backend,
+            configuration: configuration,
+            logger: logger,
+            metricsFactory: metricsFactory,
+            tracer: tracer,
+            clock: clock
+        )
+    }
+
+    /// Lets `duration` pass: advances the manual clock, or sleeps.
+    func pass(_ duration: Duration) async throws {
+        if let manualClock {
+            manualClock.advance(by: duration)
+        } else {
+            try await Task.sleep(for: duration)
+        }
+    }
+
+    /// The owner stored for `resource`, or nil.
+    func storedOwner(_ resource: String) async throws -> String? {
+        if let raw {
+            let reply = try await raw.execute(RESPCommand("GET", keyspace.lockKey(resource)))
+            return reply.stringValue
+        }
+        return try await backend.inner.holders([resource])[0]?.owner
+    }
+
+    /// The stored expiry of `resource`'s lock.
+    func expiry(_ resource: String) async throws -> Expiry {
+        if let raw {
+            let reply = try await raw.execute(RESPCommand("PTTL", keyspace.lockKey(resource)))
+            guard case .number(let pttl) = reply.value else { throw HarnessFailure("PTTL answered \(reply)") }
+            switch pttl {
+            case -2: return .missing
+            case -1: return .persistent
+            default: return .milliseconds(pttl)
+            }
+        }
+        guard let holder = try await backend.inner.holders([resource])[0] else { return .missing }
+        guard let remaining = holder.remaining else { return .persistent }
+        return .milliseconds(remaining.wholeMilliseconds)
+    }
+
+    /// Number of keys in Redis (nil for memory, which has no key count).
+    func keyCount() async throws -> Int64? {
+        guard let raw else { return nil }
+        let reply = try await raw.execute(RESPCommand("DBSIZE"))
+        guard case .number(let count) = reply.value else { throw HarnessFailure("DBSIZE answered \(reply)") }
+        return count
+    }
+
+    /// The tolerance for real-time measurements: zero on a manual clock.
+    var slack: Int64 { manualClock == nil ? 300 : 0 }
+}
+
+/// Runs `body` with a fresh backend of `kind`: a new redis-server for Redis, a new in-memory
+/// backend (on a manual clock unless told otherwise) for memory.
+func withBackend(
+    _ kind: BackendKind,
+    clock choice: ClockChoice = .manual,
+    prefix: String = "locky:",
+    _ body: (LockEnvironment) async throws -> Void
+) async throws {
+    let keyspace = try LockKeyspace(prefix: prefix)
+    switch kind {
+    case .memory:
+        let manual = choice == .manual ? ManualLockClock() : nil
+        let clock: any LockClock = manual ?? SystemLockClock()
+        let memory = InMemoryLockBackend(clock: clock)
+        let backend = RecordingBackend(memory)
+        let environment = LockEnvironment(
+            kind: kind,
+            backend: backend,
+            client: try LockClient(backend: backend, clock: clock),
+            clock: clock,
+            manualClock: manual,
+            keyspace: keyspace,
+            server: nil,
+            raw: nil,
+            memory: memory
+        )
+        try await body(environment)
+    case .redis:
+        try await RedisServer.withServer { server throws in
+            let configuration = try RedisConfiguration(url: server.url)
+            let raw = try RedisClient(configuration: configuration)
+            let redis = try RedisLockBackend(
+                configuration: configuration,
+                keyspace: keyspace,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+            // Connect and load the scripts first, so a test's first call is one plain round trip
+            // even on a loaded machine (short-TTL tests depend on it).
+            _ = try await redis.acquire(["warm-up"], owner: "warm-up", ttl: .seconds(1))
+            _ = try await redis.lock(["warm-up"], locker: "warm-up", ttl: nil, force: true)
+            _ = try await redis.extend(["warm-up"], owner: "warm-up", ttl: .seconds(1), mode: .resetTo)
+            _ = try await redis.refresh(["warm-up"], locker: nil, ttl: nil)
+            _ = try await redis.holders(["warm-up"])
+            _ = try await redis.unlock(["warm-up"], owner: nil)
+            _ = try await redis.fencedWrite(key: "warm-up", value: ByteBuffer(), fencingToken: 0)
+            _ = try await raw.execute(RESPCommand("FLUSHALL"))
+            let backend = RecordingBackend(redis)
+            let environment = LockEnvironment(
+                kind: kind,
+                backend: backend,
+                client: try LockClient(backend: backend),
+                clock: SystemLockClock(),
+                manualClock: nil,
+                keyspace: keyspace,
+                server: server,
+                raw: raw,
+                memory: nil
+            )
+            do {
+                try await body(environment)
+            } catch {
+                await redis.close()
+                await raw.close()
+                throw error
+            }
+            await redis.close()
+            await raw.close()
+        }
+    }
+}
+
+/// A failure of the test harness itself.
+struct HarnessFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Wraps a backend and counts the calls that reach it, so tests can prove that nothing was sent.
+final class RecordingBackend: LockBackend {
+    let inner: any LockBackend
+    private let counter = Atomic<Int>(0)
+
+    init(_ inner: any LockBackend) { self.inner = inner }
+
+    /// How many calls reached the backend.
+    var calls: Int { counter.load(ordering: .relaxed) }
+
+    private func count() { counter.add(1, ordering: .relaxed) }
+
+    var name: String { inner.name }
+
+    func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
+        count()
+        return try await inner.acquire(resources, owner: owner, ttl: ttl)
+    }
+
+    func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome] {
+        count()
+        return try await inner.lock(resources, locker: locker, ttl: ttl, force: force)
+    }
+
+    func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply {
+        count()
+        return try await inner.extend(resources, owner: owner, ttl: ttl, mode: mode)
+    }
+
+    func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
+        count()
+        return try await inner.renew(items)
+    }
+
+    func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
+        count()
+        return try await inner.unlock(resources, owner: owner)
+    }
+
+    func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        count()
+        return try await inner.refresh(resources, locker: locker, ttl: ttl)
+    }
+
+    func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
+        count()
+        return try await inner.holders(resources)
+    }
+
+    func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+        count()
+        return try await inner.fencedWrite(key: key, value: value, fencingToken: fencingToken)
+    }
+
+    func fencedRead(key: String) async throws(LockError) -> FencedValue? {
+        count()
+        return try await inner.fencedRead(key: key)
+    }
+
+    func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
+        try await inner.withEvents(expirations: expirations, body)
+    }
+
+    func close() async { await inner.close() }
+}
+
+extension RESPToken {
+    /// A bulk or simple string as text; nil for null.
+    var stringValue: String? {
+        switch value {
+        case .bulkString(let bytes), .simpleString(let bytes): return String(buffer: bytes)
+        default: return nil
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, truncated.
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Runs `body`, expecting a ``LockError`` with `code`; returns it for further checks.
+@discardableResult
+func expectLockError(
+    _ code: LockError.Code,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> Void
+) async -> LockError? {
+    do {
+        try await body()
+        Issue.record("expected LockError \(code), but nothing was thrown", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as LockError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected LockError \(code), got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// Whether `owner` is a lease owner: 32 lowercase hex digits (128 bits), after an optional `label/`.
+func isLeaseOwner(_ owner: String, label: String? = nil) -> Bool {
+    let token: Substring
+    if let label {
+        guard owner.hasPrefix(label + "/") else { return false }
+        token = owner.dropFirst(label.count + 1)
+    } else {
+        token = owner[...]
+    }
+    return token.utf8.count == 32 && token.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+}
+
+/// A value shared between tasks (a `Mutex` that closures can capture).
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    var value: Value { mutex.withLock { $0 } }
+
+    func update<R: Sendable>(_ body: @Sendable (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}
