@@ -1,3 +1,4 @@
+import Foundation
 import LockyRESP
 import LockyTestSupport
 import NIOCore
@@ -102,6 +103,20 @@ import Testing
                 _ = try await client.execute(RESPCommand("SET", "k", "in-db-5"))
             }
             #expect(try server.cli(arguments: ["-n", "5", "GET", "k"]) == "in-db-5")
+        }
+    }
+
+    @Test func unixSocketWithDatabase() async throws {
+        let path = FileManager.default.temporaryDirectory.path + "/locky-\(UUID().uuidString.prefix(8)).sock"
+        let options = RedisServer.Options(extraConfiguration: ["unixsocket \(path)", "unixsocketperm 700"])
+        try await RedisServer.withServer(options) { server throws in
+            let configuration = try RedisConfiguration(url: "unix://\(path)?db=2&name=over-unix")
+            try await RedisClient.withClient(configuration: configuration) { client throws in
+                #expect(try await run(client, RESPCommand("SET", "k", "unix"), as: String.self) == "OK")
+                let lines = try clientListLines(server, named: "over-unix")
+                #expect(lines.first?.contains("addr=/") == true || lines.first?.contains("flags=U") == true, "\(lines)")
+            }
+            #expect(try server.cli(arguments: ["-n", "2", "GET", "k"]) == "unix")
         }
     }
 
