@@ -7,6 +7,9 @@ struct LockyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "locky-bench",
         abstract: "Benchmarks for Locky, each against the floor measured in the same run.",
-        subcommands: [RESPScenario.self, UncontendedScenario.self, ConcurrentScenario.self, BatchScenario.self]
+        subcommands: [
+            RESPScenario.self, UncontendedScenario.self, ConcurrentScenario.self, BatchScenario.self,
+            HandoffScenario.self, HandoffWorker.self,
+        ]
     )
 }

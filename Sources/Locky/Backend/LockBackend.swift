@@ -49,8 +49,43 @@ public protocol LockBackend: Sendable {
     /// notifications; see ``RedisLockBackend``).
     func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T
 
+    /// Runs `body` while `handler` receives this backend's lock events as they arrive; live
+    /// when `body` starts, like ``withEvents(expirations:_:)``. `handler` must be quick: it may
+    /// run on an I/O thread. A default implementation pumps ``withEvents(expirations:_:)``.
+    func withEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T
+
+    /// Where tasks that mostly talk to this backend run best (the connection's own thread),
+    /// or nil. Waiting acquires run there, so a wake-up costs no thread switch.
+    var preferredTaskExecutor: (any TaskExecutor)? { get }
+
     /// Releases connections.
     func close() async
+}
+
+extension LockBackend {
+    /// No preference.
+    public var preferredTaskExecutor: (any TaskExecutor)? { nil }
+
+    /// Pumps ``withEvents(expirations:_:)`` into `handler` from a child task.
+    public func withEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await withEvents(expirations: expirations) { events in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await event in events { handler(event) }
+                }
+                defer { group.cancelAll() }
+                return try await body()
+            }
+        }
+    }
 }
 
 /// How ``LockBackend/extend(_:owner:ttl:mode:)`` sets the new expiry.

@@ -47,32 +47,22 @@ extension LockClient {
         let id = waiterIDs.add(1, ordering: .relaxed).newValue
         let signal = WakeSignal()
         let queues = waitQueues
+        let watched = Set(resources)
         do {
-            return try await backend.withEvents(expirations: false) { events in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    // Wake-ups for this waiter: a release or expiry of the resource it waits for,
-                    // when it is that resource's first local waiter; anything after a gap.
-                    group.addTask {
-                        for await event in events {
-                            switch event {
-                            case .unlocked(let resource), .expired(let resource):
-                                if signal.target == resource, queues.isHead(resource, id: id) { signal.fire() }
-                            case .gap:
-                                signal.fire()
-                            case .locked, .error:
-                                break
-                            }
-                        }
-                    }
-                    defer { group.cancelAll() }
-                    return try await waitingLoop(
-                        resources,
-                        owner: owner,
-                        ttl: ttl,
-                        deadline: deadline,
-                        id: id,
-                        signal: signal
-                    )
+            // Wake-ups for this waiter: a release or expiry of one of its resources, unless it is
+            // queued behind another local waiter of that resource; anything after a gap.
+            return try await backend.withEventHandler(expirations: false, { event in
+                switch event {
+                case .unlocked(let resource), .expired(let resource):
+                    if watched.contains(resource), !queues.isWaitingBehind(resource, id: id) { signal.fire() }
+                case .gap:
+                    signal.fire()
+                case .locked, .error:
+                    break
+                }
+            }) {
+                try await withTaskExecutorPreference(backend.preferredTaskExecutor) {
+                    try await waitingLoop(resources, owner: owner, ttl: ttl, deadline: deadline, id: id, signal: signal)
                 }
             }
         } catch let error as LockError {

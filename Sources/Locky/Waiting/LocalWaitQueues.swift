@@ -33,6 +33,14 @@ final class LocalWaitQueues: Sendable {
         queues.withLock { $0[resource]?.first?.id == id }
     }
 
+    /// Whether `id` is queued on `resource` behind another waiter (so it must not act on wake-ups).
+    func isWaitingBehind(_ resource: String, id: UInt64) -> Bool {
+        queues.withLock { queues in
+            guard let queue = queues[resource], let index = queue.firstIndex(where: { $0.id == id }) else { return false }
+            return index > 0
+        }
+    }
+
     /// Wakes the head of `resource`'s queue (a release or expiry was seen).
     func wakeHead(_ resource: String) {
         queues.withLock { $0[resource]?.first?.signal }?.fire()

@@ -241,6 +241,27 @@ public actor RedisClient {
         }
     }
 
+    /// Subscribes like ``subscribe(channels:patterns:_:)``, but hands each event to `handler`
+    /// on the connection's event loop as it arrives, with no task hop and no buffering: for
+    /// wake-ups that must be fast. `handler` must be quick and must not block.
+    public nonisolated func subscribe<T: Sendable>(
+        channels: [String],
+        patterns: [String] = [],
+        handler: @escaping @Sendable (RedisSubscriptionEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let subscriber = try await subscriber()
+        let subscription = try await subscriber.subscribe(channels: channels, patterns: patterns, handler: handler)
+        do {
+            let result = try await body()
+            await subscriber.unsubscribe(subscription.id)
+            return result
+        } catch {
+            await subscriber.unsubscribe(subscription.id)
+            throw error
+        }
+    }
+
     private func subscriber() throws(RedisClientError) -> RedisSubscriber {
         if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
         if let subscriberInstance { return subscriberInstance }

@@ -12,9 +12,21 @@ import NIOSSL
 actor RedisSubscriber {
     private struct Entry {
         let continuation: AsyncStream<RedisSubscriptionEvent>.Continuation
+        /// Called on the event loop for each event instead of buffering it in the stream.
+        let handler: (@Sendable (RedisSubscriptionEvent) -> Void)?
         let channels: [String]
         let patterns: [String]
         var needsGap = false
+
+        /// Hands `event` over; false when the stream's buffer was full.
+        func deliver(_ event: RedisSubscriptionEvent) -> Bool {
+            if let handler {
+                handler(event)
+                return true
+            }
+            if case .dropped = continuation.yield(event) { return false }
+            return true
+        }
     }
 
     private struct Waiter {
@@ -65,7 +77,11 @@ actor RedisSubscriber {
     // MARK: Subscribing
 
     /// Registers a subscription and returns once the server confirmed all its channels and patterns.
-    func subscribe(channels: [String], patterns: [String]) async throws(RedisClientError) -> RedisSubscription {
+    func subscribe(
+        channels: [String],
+        patterns: [String],
+        handler: (@Sendable (RedisSubscriptionEvent) -> Void)? = nil
+    ) async throws(RedisClientError) -> RedisSubscription {
         if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
         guard !channels.isEmpty || !patterns.isEmpty else {
             throw RedisClientError(.invalidArgument, "subscribe needs at least one channel or pattern")
@@ -76,7 +92,7 @@ actor RedisSubscriber {
             of: RedisSubscriptionEvent.self,
             bufferingPolicy: .bufferingOldest(Self.bufferLimit)
         )
-        entries[id] = Entry(continuation: continuation, channels: channels, patterns: patterns)
+        entries[id] = Entry(continuation: continuation, handler: handler, channels: channels, patterns: patterns)
 
         var newChannels: [String] = []
         var newPatterns: [String] = []
@@ -306,10 +322,10 @@ actor RedisSubscriber {
         for id in targets {
             guard var entry = entries[id] else { continue }
             if entry.needsGap {
-                guard case .enqueued = entry.continuation.yield(.gap) else { continue }
+                guard entry.deliver(.gap) else { continue }
                 entry.needsGap = false
             }
-            if case .dropped = entry.continuation.yield(.message(message)) {
+            if !entry.deliver(.message(message)) {
                 entry.needsGap = true
             }
             entries[id] = entry
@@ -330,11 +346,9 @@ actor RedisSubscriber {
         }
         if gapPending, channelTargets.count == confirmedChannels.count, patternTargets.count == confirmedPatterns.count {
             gapPending = false
-            for (id, var entry) in entries {
-                if case .dropped = entry.continuation.yield(.gap) {
-                    entry.needsGap = true
-                    entries[id] = entry
-                }
+            for (id, var entry) in entries where !entry.deliver(.gap) {
+                entry.needsGap = true
+                entries[id] = entry
             }
         }
     }

@@ -16,16 +16,16 @@ public final class InMemoryLockBackend: LockBackend {
         var locks: [String: Entry] = [:]
         var fences: [String: Int64] = [:]
         var fenced: [String: FencedValue] = [:]
-        var listeners: [UInt64: AsyncStream<LockEvent>.Continuation] = [:]
+        var listeners: [UInt64: @Sendable (LockEvent) -> Void] = [:]
         var expiryListeners: Set<UInt64> = []
         var nextListener: UInt64 = 0
 
         func emit(_ event: LockEvent) {
             if case .expired = event {
-                for id in expiryListeners { listeners[id]?.yield(event) }
+                for id in expiryListeners { listeners[id]?(event) }
                 return
             }
-            for listener in listeners.values { listener.yield(event) }
+            for listener in listeners.values { listener(event) }
         }
 
         /// The live entry of `resource`, dropping it when expired.
@@ -183,9 +183,21 @@ public final class InMemoryLockBackend: LockBackend {
 
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(65_536))
+        defer { continuation.finish() }
+        return try await withEventHandler(expirations: expirations, { continuation.yield($0) }) {
+            try await body(LockEventStream { StreamEventSource(stream) })
+        }
+    }
+
+    /// Calls `handler` synchronously, inside the change that caused the event.
+    public func withEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
         let id = state.withLock { state in
             state.nextListener += 1
-            state.listeners[state.nextListener] = continuation
+            state.listeners[state.nextListener] = handler
             if expirations { state.expiryListeners.insert(state.nextListener) }
             return state.nextListener
         }
@@ -194,9 +206,8 @@ public final class InMemoryLockBackend: LockBackend {
                 state.listeners[id] = nil
                 state.expiryListeners.remove(id)
             }
-            continuation.finish()
         }
-        return try await body(LockEventStream { StreamEventSource(stream) })
+        return try await body()
     }
 
     /// Expires every lock whose deadline has passed and emits its `expired` event (the lazy

@@ -225,6 +225,45 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Decodes messages on the connection's event loop and hands the events to `handler` there.
+    public func withEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        var channels = [keyspace.eventChannel]
+        var expiredChannel: String?
+        if expirations {
+            let channel = "__keyevent@\(client.configuration.database)__:expired"
+            expiredChannel = channel
+            channels.append(channel)
+            if let error = await enableExpiryNotifications() { handler(.error(error)) }
+        }
+        let keyspace = self.keyspace
+        let expiryChannel = expiredChannel
+        return try await client.subscribe(
+            channels: channels,
+            handler: { event in
+                switch event {
+                case .gap:
+                    handler(.gap)
+                case .message(let message):
+                    if let expiryChannel, message.channelName == expiryChannel {
+                        if let resource = keyspace.resource(ofLockKey: message.payloadString) {
+                            handler(.expired(resource: resource))
+                        }
+                    } else {
+                        for decoded in LockEventCodec.decode(message.payload, keyspace: keyspace) { handler(decoded) }
+                    }
+                }
+            },
+            body
+        )
+    }
+
+    /// The Redis client's event loop: waiting there turns a wake-up into a retry without a thread switch.
+    public var preferredTaskExecutor: (any TaskExecutor)? { client.taskExecutor }
+
     /// Makes sure `notify-keyspace-events` includes `E` and `x`; returns an error when it cannot.
     private func enableExpiryNotifications() async -> LockError? {
         do {
