@@ -280,6 +280,8 @@ public final class LockClient: Sendable {
         do {
             outcomes = try await backend.unlock(lease.resources, owner: lease.owner)
         } catch {
+            // Nothing is known to be released: a later release must try again.
+            lease.unmarkReleased()
             span?.recordError(error)
             throw error
         }

@@ -149,4 +149,9 @@ public final class Lease: Sendable, CustomStringConvertible {
             return true
         }
     }
+
+    /// Undoes ``markReleased()`` after a release whose outcome is unknown, so it can be retried.
+    func unmarkReleased() {
+        state.withLock { $0.released = false }
+    }
 }
