@@ -130,4 +130,20 @@ struct ArgumentConformanceTests {
             #expect(try await env.client.locker(of: "nul\0byte") == "locker ✓\0")
         }
     }
+
+    /// Different resource names are different locks, also when one is the other in braces.
+    @Test(arguments: BackendKind.allCases)
+    func namesDifferingOnlyByBracesAreDistinct(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let plain = try await env.client.tryAcquire("grp", ttl: .seconds(10))
+            try await withKnownIssue("LockKeyspace maps both \"grp\" and \"{grp}\" to locky:{grp}") {
+                () async throws in
+                let braced = try await env.client.tryAcquire("{grp}", ttl: .seconds(10))
+                #expect(braced.fencingToken == 1)
+            } when: {
+                kind == .redis
+            }
+            #expect(try await env.storedOwner("grp") == plain.owner)
+        }
+    }
 }
