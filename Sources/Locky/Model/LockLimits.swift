@@ -31,10 +31,18 @@ public enum LockLimits {
         }
     }
 
-    /// Rejects an empty or oversized resource name.
+    /// Rejects an empty or oversized resource name, and one that is nothing but a hash tag.
     static func validate(resource: String) throws(LockError) {
         guard !resource.isEmpty else {
             throw LockError(.invalidArgument, "a resource name is empty")
+        }
+        if resource.hasPrefix("{"), resource.hasSuffix("}"), resource.dropFirst().firstIndex(of: "}") == resource.index(before: resource.endIndex) {
+            // `{X}` would share the key `<prefix>{X}` with the resource `X`.
+            throw LockError(
+                .invalidArgument,
+                "a resource name cannot be only a hash tag; write `{tag}:name` (it would share its key with `tag`)",
+                resource: resource
+            )
         }
         let length = resource.utf8.count
         guard length <= maximumResourceLength else {

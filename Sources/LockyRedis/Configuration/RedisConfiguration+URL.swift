@@ -10,6 +10,48 @@ extension RedisConfiguration {
     ///
     /// - Throws: ``RedisConfigurationError`` naming the part that is malformed.
     public init(url: String) throws(RedisConfigurationError) {
+        do {
+            try self.init(parsing: url)
+        } catch {
+            // A password with an unescaped `/`, `?` or `#` spills into the parts after it; when
+            // the URL has credentials, no quoted fragment of it is repeated in the error.
+            guard let at = url.lastIndex(of: "@") else { throw error }
+            var start = url.startIndex
+            if let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") {
+                start = url.index(colon, offsetBy: 3)
+            }
+            let credentials = start < at ? String(url[start..<at]) : ""
+            throw RedisConfigurationError(
+                part: Self.hiding(credentials, in: error.part),
+                message: Self.hiding(credentials, in: error.message)
+            )
+        }
+    }
+
+    /// Replaces every quoted fragment that appears in `credentials` by `'…'`.
+    private static func hiding(_ credentials: String, in text: String) -> String {
+        var result = ""
+        var fragment = ""
+        var inQuote = false
+        for character in text {
+            if character == "'" {
+                if inQuote {
+                    let secret = !fragment.isEmpty && credentials.contains(fragment)
+                    result += secret ? "'…'" : "'\(fragment)'"
+                    fragment = ""
+                }
+                inQuote.toggle()
+            } else if inQuote {
+                fragment.append(character)
+            } else {
+                result.append(character)
+            }
+        }
+        if inQuote { result += "'" + fragment }
+        return result
+    }
+
+    private init(parsing url: String) throws(RedisConfigurationError) {
         self.init()
         var rest = Substring(url)
         guard let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") else {

@@ -41,7 +41,16 @@ public struct RedisLockBackend: LockBackend {
         command.append(LeaseOwner.displayName(of: owner))
         let reply = try await run(RedisLockScripts.acquire, command, "acquire")
         var values = ReplyReader(reply)
-        if try values.int() == 1 {
+        let status = try values.int()
+        if status == -1 {
+            let index = Int(try values.int()) - 1
+            throw LockError(
+                .serverError,
+                "the lock key holds a value of another type; Locky will not overwrite it",
+                resource: resources.indices.contains(index) ? resources[index] : nil
+            )
+        }
+        if status == 1 {
             var tokens: [Int64] = []
             tokens.reserveCapacity(resources.count)
             for _ in resources { tokens.append(try values.int()) }
@@ -71,6 +80,7 @@ public struct RedisLockBackend: LockBackend {
             switch code {
             case 1: outcomes.append(.acquired(fencingToken: token))
             case 2: outcomes.append(.alreadyHeld(fencingToken: token))
+            case 3: outcomes.append(.busy(LockHolder(owner: "(a value of another type)", remaining: Self.remaining(pttl))))
             default:
                 outcomes.append(.busy(LockHolder(owner: owner ?? "", remaining: Self.remaining(pttl), fencingToken: token)))
             }

@@ -44,7 +44,8 @@ enum RedisLockScripts {
     /// All-or-nothing acquire.
     /// KEYS: the n lock keys, then the n fence keys. ARGV[1]: owner. ARGV[2]: TTL in ms, 0 for none.
     /// ARGV[3]: event channel. ARGV[4]: the owner's public name (never the secret token).
-    /// Returns `{1, token₁, …, tokenₙ}`, or `{0, index, holder, pttl, holderToken}` when busy.
+    /// Returns `{1, token₁, …, tokenₙ}`, `{0, index, holder, pttl, holderToken}` when busy, or
+    /// `{-1, index}` when a lock key holds another type of value (nothing is changed).
     static let acquire = RedisScript(
         name: "acquire",
         source: helpers + """
@@ -62,10 +63,22 @@ enum RedisLockScripts {
             local reply = {1}
             local tokens = {}
             for i = 1, n do
-              if ttl > 0 then
-                redis.call('SET', KEYS[i], owner, 'PX', ttl)
+              -- NX: MGET reads a key of another type as missing; such a key is not ours to replace.
+              local set
+              if holders[i] and ttl > 0 then
+                set = redis.call('SET', KEYS[i], owner, 'PX', ttl)
+              elseif holders[i] then
+                set = redis.call('SET', KEYS[i], owner)
+              elseif ttl > 0 then
+                set = redis.call('SET', KEYS[i], owner, 'NX', 'PX', ttl)
               else
-                redis.call('SET', KEYS[i], owner)
+                set = redis.call('SET', KEYS[i], owner, 'NX')
+              end
+              if not set then
+                for j = 1, i - 1 do
+                  if not holders[j] then redis.call('DEL', KEYS[j]) end
+                end
+                return {-1, i}
               end
               local token = (tonumber(fences[i]) or 0) + 1
               reply[i + 1] = token
@@ -84,7 +97,8 @@ enum RedisLockScripts {
     /// KEYS: the n lock keys, then the n fence keys. ARGV[1]: locker. ARGV[2]: TTL in ms, 0
     /// for none. ARGV[3]: `1` to force. ARGV[4]: event channel.
     /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
-    /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed).
+    /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed),
+    /// 3 the key holds another type of value (nothing changed).
     static let lock = RedisScript(
         name: "lock",
         source: helpers + """
@@ -106,8 +120,14 @@ enum RedisLockScripts {
               elseif holder and not force then
                 table.insert(reply, 0); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', key))
                 table.insert(reply, token)
+              elseif not holder and not (ttl > 0 and redis.call('SET', key, locker, 'NX', 'PX', ttl)
+                  or ttl == 0 and redis.call('SET', key, locker, 'NX')) then
+                -- A key of another type (MGET reads it as missing): not ours to replace.
+                table.insert(reply, 3); table.insert(reply, false); table.insert(reply, 0); table.insert(reply, token)
               else
-                if ttl > 0 then redis.call('SET', key, locker, 'PX', ttl) else redis.call('SET', key, locker) end
+                if holder then
+                  if ttl > 0 then redis.call('SET', key, locker, 'PX', ttl) else redis.call('SET', key, locker) end
+                end
                 token = token + 1
                 table.insert(taken, key)
                 table.insert(tokens, KEYS[n + i]); table.insert(tokens, string.format('%d', token))
