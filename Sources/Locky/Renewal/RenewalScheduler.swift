@@ -12,6 +12,8 @@ final class RenewalScheduler: Sendable {
         let lease: Lease
         var nextDue: ContinuousClock.Instant
         var renewals = 0
+        /// Set while renewals fail: such an entry waits for its own retry time exactly.
+        var retrying = false
         let maximumRenewals: Int?
         let holdDeadline: ContinuousClock.Instant?
     }
@@ -76,7 +78,8 @@ final class RenewalScheduler: Sendable {
                 var due: [Entry] = []
                 var next: ContinuousClock.Instant?
                 for entry in state.entries.values {
-                    if entry.nextDue <= now {
+                    // Leases due soon ride along with those due now: fewer, larger batches.
+                    if entry.nextDue <= now || (!entry.retrying && entry.nextDue <= now + entry.lease.ttl / 6) {
                         due.append(entry)
                     } else {
                         next = next.map { min($0, entry.nextDue) } ?? entry.nextDue
@@ -173,6 +176,7 @@ final class RenewalScheduler: Sendable {
         state.withLock { state in
             guard var entry = state.entries[ObjectIdentifier(lease)] else { return }
             entry.nextDue = instant
+            entry.retrying = !renewed
             if renewed { entry.renewals += 1 }
             state.entries[ObjectIdentifier(lease)] = entry
         }

@@ -1,0 +1,24 @@
+extension LockClient {
+    /// Renews `lease` automatically in the client's renewal loop (``run()`` must be running)
+    /// until it is released, lost, or ``stopRenewing(_:)`` is called. Follow
+    /// ``Lease/states()`` to learn about renewals and a loss. `withLock` does this for you.
+    ///
+    /// - Parameters:
+    ///   - maximumHoldTime: Ends the lease (reason `maximumHoldTimeReached`) after this long.
+    ///   - maximumRenewals: Ends the lease after this many renewals.
+    public func startRenewing(_ lease: Lease, maximumHoldTime: Duration? = nil, maximumRenewals: Int? = nil) throws(LockError) {
+        if let maximumHoldTime { try LockLimits.validate(ttl: maximumHoldTime, role: "maximum hold time") }
+        if let maximumRenewals, maximumRenewals < 0 {
+            throw LockError(.invalidArgument, "the maximum number of renewals is negative")
+        }
+        renewals.register(lease, maximumHoldTime: maximumHoldTime, maximumRenewals: maximumRenewals)
+    }
+
+    /// Stops renewing `lease` (it stays held until its TTL runs out or it is released).
+    public func stopRenewing(_ lease: Lease) {
+        renewals.unregister(lease)
+    }
+
+    /// Number of leases the client's renewal loop keeps alive.
+    public var renewingCount: Int { renewals.count }
+}
