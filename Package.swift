@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Locky", targets: ["Locky"]),
         .library(name: "LockyTestSupport", targets: ["LockyTestSupport"]),
         .executable(name: "locky-bench", targets: ["LockyBench"]),
+        .executable(name: "locky", targets: ["LockyCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -74,6 +75,23 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "LockyCLI",
+            dependencies: [
+                "Locky",
+                "LockyRedis",
+                "LockyRESP",
+                "LockyTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LockyCLITests",
+            dependencies: ["LockyTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

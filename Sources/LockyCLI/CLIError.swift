@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Locky
+import LockyRedis
+
+/// The exit codes of `locky` (sysexits.h where one fits).
+enum ExitStatus {
+    /// Everything done.
+    static let success: Int32 = 0
+    /// Something else failed (a server error, a failed demo check).
+    static let failure: Int32 = 1
+    /// Bad arguments: an empty resource, a bad duration, a malformed URL (EX_USAGE).
+    static let usage: Int32 = 64
+    /// Redis could not be reached (EX_UNAVAILABLE).
+    static let unavailable: Int32 = 69
+    /// The lock is held by someone else, so it was not taken (EX_TEMPFAIL).
+    static let busy: Int32 = 75
+    /// The lock was lost while COMMAND ran (`run`).
+    static let lockLost: Int32 = 76
+}
+
+/// A failure that ends `locky` with a message on standard error and a conventional exit code.
+struct CLIError: Error {
+    let status: Int32
+    let message: String
+
+    static func usage(_ message: String) -> CLIError { CLIError(status: ExitStatus.usage, message: message) }
+
+    /// Maps a lock error to a message and exit code; `configuration` names the server.
+    static func from(_ error: any Error, configuration: LockyConfiguration?) -> CLIError {
+        if let error = error as? CLIError { return error }
+        guard let error = error as? LockError else {
+            return CLIError(status: ExitStatus.failure, message: String(describing: error))
+        }
+        let address = configuration.map(Self.address(of:)) ?? "the backend"
+        switch error.code {
+        case .invalidArgument:
+            return .usage(error.message)
+        case .backendUnavailable:
+            let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
+            return CLIError(status: ExitStatus.unavailable, message: "cannot reach Redis at \(address): \(cause)")
+        case .busy, .timedOut:
+            let holder = error.holder.map { " (held by \($0.displayName))" } ?? ""
+            return CLIError(status: ExitStatus.busy, message: "\(error.message)\(holder)")
+        case .lockLost:
+            return CLIError(status: ExitStatus.lockLost, message: error.message)
+        case .cancelled:
+            return CLIError(status: 130, message: "interrupted")
+        default:
+            return CLIError(status: ExitStatus.failure, message: "\(error) (server \(address))")
+        }
+    }
+
+    /// `host:port`, `unix:path` or `memory`.
+    static func address(of configuration: LockyConfiguration) -> String {
+        switch configuration.backend {
+        case .memory: return "memory://"
+        case .redis(let redis): return redis.address.description
+        }
+    }
+}
+
+/// Runs a subcommand's body: errors become a message on standard error and the matching exit code.
+func reportingErrors(
+    configuration: LockyConfiguration? = nil,
+    _ body: () async throws -> Int32
+) async throws {
+    let status: Int32
+    do {
+        status = try await body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        let failure = CLIError.from(error, configuration: configuration)
+        Terminal.error("locky: \(failure.message)")
+        throw ExitCode(failure.status)
+    }
+    if status != 0 { throw ExitCode(status) }
+}
+
+/// Builds the configuration and runs `body` with a client (its renewal loop running), mapping errors.
+func withLockClient(
+    _ options: GlobalOptions,
+    adjust: (inout LockyConfiguration) -> Void = { _ in },
+    _ body: @escaping @Sendable (LockClient) async throws -> Int32
+) async throws {
+    var configuration: LockyConfiguration
+    do {
+        configuration = try options.configuration()
+    } catch {
+        Terminal.error("locky: \(error.message)")
+        throw ExitCode(error.status)
+    }
+    adjust(&configuration)
+    let finalConfiguration = configuration
+    try await reportingErrors(configuration: finalConfiguration) {
+        try await LockClient.withClient(configuration: finalConfiguration, body)
+    }
+}

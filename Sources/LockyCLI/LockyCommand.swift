@@ -1,0 +1,31 @@
+import ArgumentParser
+
+/// `locky`: distributed locks on Redis from the command line.
+@main
+struct LockyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "locky",
+        abstract: "Distributed locks on Redis from the command line.",
+        discussion: """
+            Connects to --url, else LOCKY_URL, else redis://127.0.0.1:6379. Durations accept 500ms, \
+            30s, 2m; a bare number means milliseconds.
+
+            Examples:
+              locky demo                                   # a throwaway redis-server, 4 workers, 5 s
+              locky run nightly-report -- ./report.sh      # like flock(1), across machines
+              locky lock article:12 --locker user:20       # the locker API
+              locky status --watch                         # every held lock, live
+
+            Exit codes: 0 ok, 64 usage error, 69 Redis unreachable, 75 lock busy (not acquired), \
+            76 lock lost while COMMAND ran; `run` otherwise exits with COMMAND's code.
+            """,
+        subcommands: [
+            LockSubcommand.self, UnlockSubcommand.self, RefreshSubcommand.self, HolderSubcommand.self,
+            StatusSubcommand.self, WatchSubcommand.self, RunSubcommand.self, DemoSubcommand.self,
+            DemoWorkerSubcommand.self,
+        ]
+    )
+
+    /// Global options may also come before the subcommand (`locky --url … run …`).
+    @OptionGroup var options: GlobalOptions
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import Locky
+import Synchronization
+
+/// `locky run`: flock(1) across machines.
+struct RunSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run COMMAND while holding a lock, like flock(1) across machines.",
+        discussion: """
+            Waits for RESOURCE (without limit unless --wait or --no-wait says otherwise), renews \
+            the lock while COMMAND runs (every third of --ttl) and releases it when COMMAND ends. \
+            COMMAND gets LOCKY_RESOURCE and LOCKY_FENCING_TOKEN in its environment.
+
+            SIGINT and SIGTERM sent to locky run are forwarded to COMMAND; the lock is released \
+            once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
+            taken), COMMAND gets SIGTERM, and SIGKILL after --kill-after.
+
+            Exit status: COMMAND's; 75 when the lock was not acquired; 76 when it was lost while \
+            COMMAND ran; 127/126 when COMMAND cannot be started.
+
+            Examples:
+              locky run nightly-report -- ./report.sh --date today
+              locky run deploy --no-wait -- make deploy          # skip when a deploy is running
+              locky run invoice:42 --wait 30s --ttl 10s -- ./charge 42
+              # crontab: at most one backup across all machines
+              0 3 * * *  locky --url redis://locks.internal run backup --no-wait -- /usr/local/bin/backup
+            """
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The resource to lock.")
+    var resource: String
+
+    @Option(help: "Lock TTL, renewed every third of it while COMMAND runs (default 30s).")
+    var ttl: DurationArgument?
+
+    @Option(help: "Wait at most this long for the lock (default: without limit).")
+    var wait: DurationArgument?
+
+    @Flag(help: "Do not wait: exit 75 at once when the lock is busy.")
+    var noWait = false
+
+    @Option(help: "A readable label shown as the holder (default: host:pid).")
+    var locker: String?
+
+    @Option(name: .customLong("kill-after"), help: "Grace period between SIGTERM and SIGKILL when the lock is lost (default 5s).")
+    var killAfter: DurationArgument?
+
+    @Argument(parsing: .postTerminator, help: "The command to run, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        try validateResources([resource])
+        if command.isEmpty { throw ValidationError("give the command to run after --, e.g. locky run \(resource) -- ./job.sh") }
+        if noWait && wait != nil { throw ValidationError("--wait and --no-wait exclude each other") }
+        if locker?.isEmpty == true { throw ValidationError("the locker label is empty") }
+    }
+
+    func run() async throws {
+        let resource = resource
+        let command = command
+        let ttl = ttl?.duration ?? .seconds(30)
+        let timeout: Duration? = noWait ? .zero : wait?.duration
+        let label = locker ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        let grace = killAfter?.duration ?? .seconds(5)
+        let relay = SignalRelay()
+        let watcher = SignalWatcher(signals: [SIGINT, SIGTERM]) { relay.received($0) }
+        defer { watcher.cancel() }
+
+        try await withLockClient(options) { client in
+            let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
+                group.addTask {
+                    do {
+                        return try await client.withLock(resource, ttl: ttl, timeout: timeout, label: label) { lease in
+                            var environment = ProcessInfo.processInfo.environment
+                            environment["LOCKY_RESOURCE"] = resource
+                            environment["LOCKY_FENCING_TOKEN"] = String(lease.fencingToken)
+                            let child: SpawnedCommand
+                            do {
+                                child = try SpawnedCommand.spawn(command, environment: environment)
+                            } catch let error as SpawnedCommand.LaunchError {
+                                Terminal.error("locky: \(error.message)")
+                                return error.status
+                            }
+                            relay.attach(child)
+                            return await child.waitForExit(terminatingOnCancelAfter: grace)
+                        }
+                    } catch let error as LockError where error.code == .lockLost {
+                        throw LockError(.lockLost, "\(error.message); COMMAND was terminated", resource: resource)
+                    } catch let error as LockError where error.code == .timedOut || error.code == .busy {
+                        let holder = error.holder.map { " by \($0.displayName)" } ?? ""
+                        throw CLIError(status: ExitStatus.busy, message: "\(resource) is held\(holder); not acquired")
+                    } catch let error as LockError where error.code == .cancelled && relay.interruption != nil {
+                        return nil
+                    }
+                }
+                group.addTask {
+                    // Before COMMAND runs, a signal stops the wait for the lock.
+                    await relay.waitForInterruptionBeforeStart()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    return result
+                }
+                return nil
+            }
+            if let outcome { return outcome }
+            let signal = relay.interruption ?? SIGINT
+            Terminal.error("locky: interrupted while waiting for \(resource)")
+            return 128 + signal
+        }
+    }
+}
+
+/// Forwards SIGINT/SIGTERM to COMMAND once it runs; before that, records the signal so the wait stops.
+final class SignalRelay: Sendable {
+    private struct State {
+        var child: SpawnedCommand?
+        var interruption: Int32?
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+
+    /// The signal that arrived before COMMAND started, if any.
+    var interruption: Int32? { state.withLock { $0.interruption } }
+
+    /// Called by the signal handler.
+    func received(_ signal: Int32) {
+        let (child, waiter) = state.withLock { state -> (SpawnedCommand?, CheckedContinuation<Void, Never>?) in
+            if let child = state.child { return (child, nil) }
+            if state.interruption == nil { state.interruption = signal }
+            defer { state.waiter = nil }
+            return (nil, state.waiter)
+        }
+        child?.send(signal)
+        waiter?.resume()
+    }
+
+    /// COMMAND runs: signals go to it from now on (one that arrived meanwhile is sent at once).
+    func attach(_ child: SpawnedCommand) {
+        let pending = state.withLock { state -> Int32? in
+            state.child = child
+            return state.interruption
+        }
+        if let pending { child.send(pending) }
+    }
+
+    /// Returns when a signal arrives before COMMAND started; never returns after it started (until cancelled).
+    func waitForInterruptionBeforeStart() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.interruption != nil && state.child == nil { return true }
+                    if Task.isCancelled { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}

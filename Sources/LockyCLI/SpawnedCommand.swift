@@ -1,0 +1,118 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// A COMMAND started by `locky run` with posix_spawn: default signal actions and an empty signal mask in
+/// the child (Swift's worker threads block signals and `locky run` ignores SIGINT/SIGTERM itself; neither
+/// may leak into COMMAND), standard streams inherited.
+final class SpawnedCommand: Sendable {
+    /// The child's pid.
+    let pid: pid_t
+
+    private struct State {
+        var exited = false
+        var status: Int32?
+        var waiters: [CheckedContinuation<Int32, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    private init(pid: pid_t) {
+        self.pid = pid
+    }
+
+    /// Why COMMAND could not be started, with the shell's exit code for it (127 not found, 126 not runnable).
+    struct LaunchError: Error {
+        let status: Int32
+        let message: String
+    }
+
+    /// Starts `arguments[0]` (searched in PATH) with `arguments` and `environment`.
+    static func spawn(_ arguments: [String], environment: [String: String]) throws(LaunchError) -> SpawnedCommand {
+        guard let executable = arguments.first else { throw LaunchError(status: 127, message: "no command given") }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = arguments.map { strdup($0) }
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") }
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid = pid_t()
+        let result = posix_spawnp(&pid, executable, nil, &attributes, argv + [nil], envp + [nil])
+        guard result == 0 else {
+            let reason = String(cString: strerror(result))
+            throw LaunchError(status: result == ENOENT ? 127 : 126, message: "cannot run \(executable): \(reason)")
+        }
+        let command = SpawnedCommand(pid: pid)
+        command.startReaper()
+        return command
+    }
+
+    /// Waits for the child on a thread of its own; it is marked exited before the pid is reaped, so
+    /// ``send(_:)`` never signals a recycled pid.
+    private func startReaper() {
+        let pid = self.pid
+        Thread.detachNewThread { [self] in
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0, errno == EINTR {}
+            state.withLock { $0.exited = true }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+            let code = Self.exitCode(fromWaitStatus: status)
+            let waiters = state.withLock { state in
+                state.status = code
+                defer { state.waiters.removeAll() }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume(returning: code) }
+        }
+    }
+
+    /// The shell's convention: the exit status, or 128 + the signal that ended the process.
+    static func exitCode(fromWaitStatus status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// Sends `signal` unless the child has already exited.
+    func send(_ signal: Int32) {
+        state.withLock { state in
+            if !state.exited { _ = kill(pid, signal) }
+        }
+    }
+
+    /// Sends SIGTERM now and SIGKILL after `grace` if it is still running then.
+    func terminate(grace: Duration) {
+        send(SIGTERM)
+        let nanoseconds = Int(grace.components.seconds) * 1_000_000_000 + Int(grace.components.attoseconds / 1_000_000_000)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+            send(SIGKILL)
+        }
+    }
+
+    /// Waits until the child has exited and returns its exit code; when the waiting task is cancelled, the
+    /// child is terminated (SIGTERM, then SIGKILL after `grace`) and still waited for.
+    func waitForExit(terminatingOnCancelAfter grace: Duration) async -> Int32 {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let status = state.withLock { state -> Int32? in
+                    if let status = state.status { return status }
+                    state.waiters.append(continuation)
+                    return nil
+                }
+                if let status { continuation.resume(returning: status) }
+            }
+        } onCancel: {
+            terminate(grace: grace)
+        }
+    }
+}

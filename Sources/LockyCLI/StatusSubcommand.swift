@@ -1,0 +1,233 @@
+import ArgumentParser
+import Foundation
+import Locky
+import LockyRESP
+import LockyRedis
+
+/// One held lock, as `status` shows it.
+struct HeldLock: Encodable, Sendable {
+    var resource: String
+    var holder: String
+    var remainingMs: Int64?
+    var fencingToken: Int64?
+}
+
+/// `locky status`.
+struct StatusSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "List every held lock: resource, holder, remaining TTL, fencing token.",
+        discussion: """
+            Finds locks with SCAN (never KEYS), so it is safe on a busy server. Prints \
+            `resource<TAB>holder<TAB>remaining<TAB>token`, one lock per line.
+
+            With --watch on a terminal the list is redrawn every second, like top, until Ctrl-C; \
+            on a pipe a new block (or, with --json, a JSON line per snapshot) follows every second.
+
+            Examples:
+              locky status
+              locky status --match 'article:*' --json
+              locky status --watch
+            """
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Only resources matching this glob (article:*).")
+    var match: String?
+
+    @Flag(help: "Refresh every second until interrupted.")
+    var watch = false
+
+    func run() async throws {
+        let (options, match, watch) = (options, match.map(ResourcePattern.init), watch)
+        let configuration: LockyConfiguration
+        do {
+            configuration = try options.configuration()
+        } catch {
+            Terminal.error("locky: \(error.message)")
+            throw ExitCode(error.status)
+        }
+        if case .memory = configuration.backend {
+            Terminal.error("locky: status needs a Redis server; memory:// locks live in one process only")
+            throw ExitCode(ExitStatus.usage)
+        }
+        try await withLockClient(options) { client in
+            guard let backend = client.backend as? RedisLockBackend else { return ExitStatus.usage }
+            let scanner = LockScanner(backend: backend, client: client, pattern: match)
+            if !watch {
+                let locks = try await scanner.snapshot()
+                if options.json {
+                    for lock in locks { Terminal.json(lock) }
+                } else {
+                    for lock in locks { Terminal.line(plainLine(lock)) }
+                }
+                return ExitStatus.success
+            }
+            let interactive = Terminal.isInteractive && !options.json
+            let address = CLIError.address(of: configuration)
+            if interactive { Terminal.raw(Terminal.hideCursor + Terminal.clearScreen) }
+            defer { if interactive { Terminal.raw(Terminal.showCursor) } }
+            try await untilInterrupted {
+                var first = true
+                while !Task.isCancelled {
+                    let locks = try await scanner.snapshot()
+                    if interactive {
+                        Terminal.raw(
+                            StatusScreen.render(
+                                locks: locks, address: address, prefix: configuration.prefix, pattern: match?.pattern)
+                        )
+                    } else if options.json {
+                        Terminal.json(StatusSnapshot(time: timestamp(), locks: locks))
+                    } else {
+                        if !first { Terminal.line("") }
+                        Terminal.line("# \(timestamp()) \(locks.count) lock\(locks.count == 1 ? "" : "s")")
+                        for lock in locks { Terminal.line(plainLine(lock)) }
+                    }
+                    first = false
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+            return ExitStatus.success
+        }
+    }
+}
+
+/// One `status --watch --json` line.
+struct StatusSnapshot: Encodable {
+    var time: String
+    var locks: [HeldLock]
+}
+
+private func plainLine(_ lock: HeldLock) -> String {
+    [
+        lock.resource, lock.holder, formatDuration(lock.remainingMs.map { .milliseconds($0) }),
+        lock.fencingToken.map(String.init) ?? "-",
+    ].joined(separator: "\t")
+}
+
+/// Finds held locks: SCAN over `<prefix>*`, keep lock keys, then `holders(of:)` in batches.
+struct LockScanner: Sendable {
+    let backend: RedisLockBackend
+    let client: LockClient
+    let pattern: ResourcePattern?
+
+    /// Every held lock, sorted by resource.
+    func snapshot() async throws -> [HeldLock] {
+        let keyspace = backend.keyspace
+        let match = Self.escapeGlob(keyspace.prefix) + "*"
+        var resources: [String] = []
+        var seen = Set<String>()
+        var cursor = "0"
+        repeat {
+            let reply: RESPToken
+            do {
+                reply = try await backend.client.execute(RESPCommand("SCAN", cursor, "MATCH", match, "COUNT", 1000))
+            } catch {
+                throw LockError.fromRedis(error, during: "SCAN")
+            }
+            guard case .array(let parts) = reply.value, parts.count == 2 else {
+                throw LockError(.serverError, "SCAN answered with an unexpected reply")
+            }
+            var iterator = parts.makeIterator()
+            guard let cursorToken = iterator.next(), let keysToken = iterator.next(),
+                case .array(let keys) = keysToken.value
+            else {
+                throw LockError(.serverError, "SCAN answered with an unexpected reply")
+            }
+            cursor = (try? String(fromRESP: cursorToken)) ?? "0"
+            for keyToken in keys {
+                guard let key = try? String(fromRESP: keyToken), let resource = keyspace.resource(ofLockKey: key) else {
+                    continue
+                }
+                if let pattern, !pattern.matches(resource) { continue }
+                if seen.insert(resource).inserted { resources.append(resource) }
+            }
+        } while cursor != "0"
+
+        var locks: [HeldLock] = []
+        var start = 0
+        while start < resources.count {
+            let batch = Array(resources[start..<min(start + 1_000, resources.count)])
+            start += batch.count
+            for result in try await client.holders(of: batch) {
+                guard let holder = result.outcome else { continue }
+                locks.append(
+                    HeldLock(
+                        resource: result.resource,
+                        holder: holder.displayName,
+                        remainingMs: holder.remaining?.milliseconds,
+                        fencingToken: holder.fencingToken
+                    )
+                )
+            }
+        }
+        return locks.sorted { $0.resource < $1.resource }
+    }
+
+    /// Escapes `*`, `?`, `[`, `]` and `\` so the prefix matches only itself in SCAN MATCH.
+    static func escapeGlob(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "*?[]\\".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+}
+
+extension LockError {
+    /// A Redis client error as a lock error: transport problems are `backendUnavailable`.
+    static func fromRedis(_ error: RedisClientError, during operation: String) -> LockError {
+        switch error.code {
+        case .serverError: return LockError(.serverError, "\(operation): \(error.message)", underlying: error)
+        case .cancelled: return LockError(.cancelled, "\(operation) was cancelled", underlying: error)
+        default: return LockError(.backendUnavailable, "\(operation): \(error.message)", underlying: error)
+        }
+    }
+}
+
+/// The live `status --watch` screen.
+enum StatusScreen {
+    static func render(locks: [HeldLock], address: String, prefix: String, pattern: String?) -> String {
+        let size = terminalSize()
+        var out = Terminal.home
+        let filter = pattern.map { " matching \($0)" } ?? ""
+        out += "\(Terminal.bold)locky status\(Terminal.reset)  \(address)  prefix \(prefix)\(filter)  "
+        out +=
+            "\(locks.count) lock\(locks.count == 1 ? "" : "s") held  \(Terminal.dim)\(timestamp())  Ctrl-C quits\(Terminal.reset)"
+        out += Terminal.clearLine + "\n" + Terminal.clearLine + "\n"
+        let resourceWidth = min(max(8, locks.map(\.resource.count).max() ?? 0), max(8, size.columns / 2))
+        let holderWidth = min(max(6, locks.map(\.holder.count).max() ?? 0), max(6, size.columns / 3))
+        out += Terminal.bold + pad("RESOURCE", resourceWidth) + "  " + pad("HOLDER", holderWidth) + "  "
+        out += pad("TTL", 10, right: true) + "  " + pad("TOKEN", 8, right: true) + Terminal.reset + Terminal.clearLine + "\n"
+        let rows = max(1, size.rows - 5)
+        for (index, lock) in locks.enumerated() {
+            if index == rows - 1, locks.count > rows {
+                out += "\(Terminal.dim)… \(locks.count - index) more\(Terminal.reset)" + Terminal.clearLine + "\n"
+                break
+            }
+            let ttl = formatDuration(lock.remainingMs.map { .milliseconds($0) })
+            let ttlColor = (lock.remainingMs ?? Int64.max) < 2_000 ? Terminal.yellow : ""
+            out += pad(lock.resource, resourceWidth) + "  " + pad(lock.holder, holderWidth) + "  "
+            out += ttlColor + pad(ttl, 10, right: true) + Terminal.reset + "  "
+            out += pad(lock.fencingToken.map(String.init) ?? "-", 8, right: true) + Terminal.clearLine + "\n"
+        }
+        if locks.isEmpty { out += "\(Terminal.dim)(no locks held)\(Terminal.reset)" + Terminal.clearLine + "\n" }
+        return out + Terminal.clearToEnd
+    }
+}
+
+/// Pads or truncates `text` to `width` characters.
+func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+    if text.count > width { return String(text.prefix(max(0, width - 1))) + "…" }
+    let padding = String(repeating: " ", count: width - text.count)
+    return right ? padding + text : text + padding
+}
+
+/// The terminal's rows and columns (24×80 when unknown).
+func terminalSize() -> (rows: Int, columns: Int) {
+    var size = winsize()
+    guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0, size.ws_col > 0 else { return (24, 80) }
+    return (Int(size.ws_row), Int(size.ws_col))
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Locky
+
+/// One lock event, as JSON.
+struct EventLine: Encodable {
+    var time: String
+    var event: String
+    var resource: String?
+    var locker: String?
+    var ttlMs: Int64?
+    var message: String?
+}
+
+/// `locky watch`.
+struct WatchSubcommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Stream lock events (locked, unlocked, expired) until interrupted.",
+        discussion: """
+            Prints one line per event: `time<TAB>locked<TAB>resource<TAB>locker<TAB>ttl`, \
+            `time<TAB>unlocked<TAB>resource`, `time<TAB>expired<TAB>resource`, and `time<TAB>gap` \
+            when events may have been missed after a reconnect. Events come from Redis, so every \
+            process's locks are seen. Stops on Ctrl-C (exit 0).
+
+            Examples:
+              locky watch
+              locky watch --match 'article:*' --json | jq .
+            """
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Only resources matching this glob (article:*).")
+    var match: String?
+
+    func run() async throws {
+        let (match, json) = (match, options.json)
+        try await withLockClient(options) { client in
+            try await untilInterrupted {
+                try await client.events(matching: match) { stream in
+                    Terminal.error("locky: watching lock events\(match.map { " on \($0)" } ?? "") (Ctrl-C to stop)")
+                    for await event in stream {
+                        Self.print(event, json: json)
+                    }
+                }
+            }
+            return ExitStatus.success
+        }
+    }
+
+    private static func print(_ event: LockEvent, json: Bool) {
+        let time = timestamp()
+        let line: EventLine
+        switch event {
+        case .locked(let resource, let locker, let ttl):
+            line = EventLine(time: time, event: "locked", resource: resource, locker: locker, ttlMs: ttl?.milliseconds)
+        case .unlocked(let resource):
+            line = EventLine(time: time, event: "unlocked", resource: resource)
+        case .expired(let resource):
+            line = EventLine(time: time, event: "expired", resource: resource)
+        case .gap:
+            line = EventLine(time: time, event: "gap", message: "events may have been missed (reconnected)")
+        case .error(let error):
+            if !json {
+                Terminal.error("locky: \(error)")
+                return
+            }
+            line = EventLine(time: time, event: "error", message: error.description)
+        }
+        if json {
+            Terminal.json(line)
+            return
+        }
+        var fields = [line.time, line.event]
+        if let resource = line.resource { fields.append(resource) }
+        if let locker = line.locker {
+            fields.append(locker)
+            fields.append(formatDuration(line.ttlMs.map { .milliseconds($0) }))
+        }
+        if let message = line.message { fields.append(message) }
+        Terminal.line(fields.joined(separator: "\t"))
+    }
+}
