@@ -123,7 +123,7 @@ struct HandoffWorker: AsyncParsableCommand {
         var output = ""
         while Monotonic.nanoseconds() < end {
             let before = Monotonic.nanoseconds()
-            let lease = try await locks.acquire("handoff", ttl: .seconds(5), timeout: .seconds(60))
+            let lease = try await locks.acquire("handoff", ttl: .seconds(5), timeout: .seconds(60), fair: fair)
             let acquired = Monotonic.nanoseconds()
             let value = try await redis.execute(RESPCommand("GET", counterKey))
             let current = (try? value.decode(as: Int.self)) ?? 0

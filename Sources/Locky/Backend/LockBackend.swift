@@ -58,6 +58,20 @@ public protocol LockBackend: Sendable {
         _ body: () async throws -> T
     ) async throws -> T
 
+    /// Fair (FIFO across processes) acquire of one resource for `owner`, waiting as `waiter`
+    /// (a public id): taken only when free and `waiter` is first in the resource's queue;
+    /// otherwise `waiter` is queued once and its liveness refreshed for `waiterTTL`. Waiters
+    /// that stop refreshing are evicted.
+    func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+        -> FairAcquireReply
+
+    /// Removes `waiter` from `resource`'s fair queue, waking the next one when the lock is free.
+    func leaveQueue(_ resource: String, waiter: String) async throws(LockError)
+
+    /// Runs `body` while `handler` receives wake-up hints (releases naming the next fair
+    /// waiter, expiries, gaps), like ``withEventHandler(expirations:_:_:)``.
+    func withWakeHandler<T: Sendable>(_ handler: @escaping @Sendable (WakeHint) -> Void, _ body: () async throws -> T) async throws -> T
+
     /// Where tasks that mostly talk to this backend run best (the connection's own thread),
     /// or nil. Waiting acquires run there, so a wake-up costs no thread switch.
     var preferredTaskExecutor: (any TaskExecutor)? { get }
@@ -69,6 +83,27 @@ public protocol LockBackend: Sendable {
 extension LockBackend {
     /// No preference.
     public var preferredTaskExecutor: (any TaskExecutor)? { nil }
+
+    /// Unsupported by default.
+    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+        -> FairAcquireReply
+    {
+        throw LockError(.invalidArgument, "the \(name) backend has no fair mode")
+    }
+
+    /// Nothing to leave by default.
+    public func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {}
+
+    /// Hints from ``withEventHandler(expirations:_:_:)`` (without the next waiter).
+    public func withWakeHandler<T: Sendable>(_ handler: @escaping @Sendable (WakeHint) -> Void, _ body: () async throws -> T) async throws -> T {
+        try await withEventHandler(expirations: false, { event in
+            switch event {
+            case .unlocked(let resource), .expired(let resource): handler(.released(resource: resource, next: nil))
+            case .gap: handler(.gap)
+            case .locked, .error: break
+            }
+        }, body)
+    }
 
     /// Pumps ``withEvents(expirations:_:)`` into `handler` from a child task.
     public func withEventHandler<T: Sendable>(

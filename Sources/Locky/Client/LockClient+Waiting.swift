@@ -10,13 +10,18 @@ extension LockClient {
     ///
     /// - Parameter timeout: How long to wait at most; nil waits without limit.
     /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `backendUnavailable`, `invalidArgument`.
+    ///
+    /// With `fair`, waiters of all processes acquire in arrival order (a FIFO queue in Redis,
+    /// next to the lock): a release wakes only the first waiter, and a waiter that crashed is
+    /// evicted from the queue once it stops refreshing its place (after about 2 s).
     public func acquire(
         _ resource: String,
         ttl: Duration? = nil,
         label: String? = nil,
-        timeout: Duration? = nil
+        timeout: Duration? = nil,
+        fair: Bool = false
     ) async throws(LockError) -> Lease {
-        try await acquire([resource], ttl: ttl, label: label, timeout: timeout)
+        try await acquire([resource], ttl: ttl, label: label, timeout: timeout, fair: fair)
     }
 
     /// Takes all resources or none, waiting while any is busy.
@@ -29,9 +34,13 @@ extension LockClient {
         _ resources: [String],
         ttl: Duration? = nil,
         label: String? = nil,
-        timeout: Duration? = nil
+        timeout: Duration? = nil,
+        fair: Bool = false
     ) async throws(LockError) -> Lease {
         try LockLimits.validate(resources: resources)
+        if fair, resources.count != 1 {
+            throw LockError(.invalidArgument, "fair waiting takes exactly one resource")
+        }
         let ttl = ttl ?? configuration.leaseTTL
         try LockLimits.validate(ttl: ttl)
         if let timeout, timeout < .zero { throw LockError(.invalidArgument, "the timeout (\(timeout)) is negative") }
@@ -48,21 +57,29 @@ extension LockClient {
         let signal = WakeSignal()
         let queues = waitQueues
         let watched = Set(resources)
+        let waiter = fair ? LeaseOwner.make(label: nil) : ""
         do {
-            // Wake-ups for this waiter: a release or expiry of one of its resources, unless it is
-            // queued behind another local waiter of that resource; anything after a gap.
-            return try await backend.withEventHandler(expirations: false, { event in
-                switch event {
-                case .unlocked(let resource), .expired(let resource):
-                    if watched.contains(resource), !queues.isWaitingBehind(resource, id: id) { signal.fire() }
+            // Wake-ups for this waiter: a release or expiry of one of its resources (in fair
+            // mode only when it is named next, or nobody is), unless it is queued behind another
+            // local waiter of that resource; anything after a gap.
+            return try await backend.withWakeHandler({ hint in
+                switch hint {
+                case .released(let resource, let next):
+                    guard watched.contains(resource) else { return }
+                    if fair {
+                        if next == nil || next == waiter { signal.fire() }
+                    } else if !queues.isWaitingBehind(resource, id: id) {
+                        signal.fire()
+                    }
                 case .gap:
                     signal.fire()
-                case .locked, .error:
-                    break
                 }
             }) {
                 try await withTaskExecutorPreference(backend.preferredTaskExecutor) {
-                    try await waitingLoop(resources, owner: owner, ttl: ttl, deadline: deadline, id: id, signal: signal)
+                    if fair {
+                        return try await fairWaitingLoop(resources[0], owner: owner, ttl: ttl, deadline: deadline, waiter: waiter, signal: signal)
+                    }
+                    return try await waitingLoop(resources, owner: owner, ttl: ttl, deadline: deadline, id: id, signal: signal)
                 }
             }
         } catch let error as LockError {
@@ -133,6 +150,66 @@ extension LockClient {
                 }
                 guard try await wait(for: signal, until: wakeAt) else { continue }
             }
+        }
+    }
+
+    /// How long a fair waiter's place in the queue lasts without a refresh; it refreshes at a third.
+    static let fairWaiterTTL: Duration = .seconds(2)
+
+    private func fairWaitingLoop(
+        _ resource: String,
+        owner: String,
+        ttl: Duration,
+        deadline: ContinuousClock.Instant?,
+        waiter: String,
+        signal: WakeSignal
+    ) async throws(LockError) -> Lease {
+        let started = clock.now
+        var generator = SystemRandomNumberGenerator()
+        do throws(LockError) {
+            while true {
+                let attemptStart = clock.now
+                let reply: FairAcquireReply
+                do {
+                    reply = try await backend.acquireFair(resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL)
+                } catch {
+                    await forgetUnknownAcquire([resource], owner: owner, after: error)
+                    throw error
+                }
+                switch reply {
+                case .acquired(let token):
+                    let validUntil = attemptStart + ttl - drift(ttl)
+                    if clock.now >= validUntil {
+                        _ = try? await backend.unlock([resource], owner: owner)
+                        throw LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")
+                    }
+                    metrics.acquired.increment()
+                    metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
+                    return Lease(resources: [resource], owner: owner, fencingTokens: [token], ttl: ttl, validUntil: validUntil, clock: clock)
+                case .queued(let holder, let first):
+                    metrics.busy.increment()
+                    let now = clock.now
+                    if let deadline, now >= deadline {
+                        throw LockError(
+                            .timedOut,
+                            "still held by \(holder?.displayName ?? "earlier waiters")",
+                            resource: resource,
+                            holder: holder
+                        )
+                    }
+                    // Refresh the place in the queue in time; the first waiter also watches
+                    // the holder's expiry.
+                    var wakeAt = now + Self.fairWaiterTTL / 3
+                    if first, let remaining = holder?.remaining {
+                        wakeAt = min(wakeAt, now + remaining + .microseconds(Int64.random(in: 0...2000, using: &generator)))
+                    }
+                    if let deadline { wakeAt = min(wakeAt, deadline) }
+                    _ = try await wait(for: signal, until: wakeAt)
+                }
+            }
+        } catch {
+            try? await backend.leaveQueue(resource, waiter: waiter)
+            throw error
         }
     }
 

@@ -4,6 +4,27 @@ import NIOCore
 /// length-prefixed fields `<len>:<bytes>`: the TTL in ms, the holder's public name, then one
 /// lock key per resource. Binary-safe; anything malformed is dropped, never trusted.
 enum LockEventCodec {
+    /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key) or `U` event.
+    static func hints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [WakeHint] {
+        var buffer = payload
+        guard let kind = buffer.readInteger(as: UInt8.self), readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
+        var fields: [String] = []
+        while buffer.readableBytes > 0 {
+            guard let field = readField(&buffer) else { return [] }
+            fields.append(field)
+        }
+        switch kind {
+        case UInt8(ascii: "H"):
+            return stride(from: 0, to: fields.count - 1, by: 2).compactMap { index in
+                keyspace.resource(ofLockKey: fields[index]).map { .released(resource: $0, next: fields[index + 1].isEmpty ? nil : fields[index + 1]) }
+            }
+        case UInt8(ascii: "U"):
+            return fields.compactMap { keyspace.resource(ofLockKey: $0) }.map { .released(resource: $0, next: nil) }
+        default:
+            return []
+        }
+    }
+
     static func decode(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [LockEvent] {
         var buffer = payload
         guard let kind = buffer.readInteger(as: UInt8.self),
@@ -15,13 +36,17 @@ enum LockEventCodec {
             guard let key = readField(&buffer) else { return [] }
             keys.append(key)
         }
+        if kind == UInt8(ascii: "H") {
+            // Pairs of lock key and next waiter: the keys are the even fields.
+            keys = stride(from: 0, to: keys.count, by: 2).map { keys[$0] }
+        }
         let resources = keys.compactMap(keyspace.resource(ofLockKey:))
         switch kind {
         case UInt8(ascii: "L"):
             let milliseconds = Int64(ttlField) ?? 0
             let ttl: Duration? = milliseconds > 0 ? .milliseconds(milliseconds) : nil
             return resources.map { .locked(resource: $0, locker: who, ttl: ttl) }
-        case UInt8(ascii: "U"):
+        case UInt8(ascii: "U"), UInt8(ascii: "H"):
             return resources.map { .unlocked(resource: $0) }
         default:
             return []

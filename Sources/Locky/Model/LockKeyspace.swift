@@ -26,12 +26,22 @@ public struct LockKeyspace: Sendable, Hashable {
         lockKey(resource) + ":fence"
     }
 
+    /// The fair queue of `resource`: a sorted set of waiter ids by ticket.
+    public func queueKey(_ resource: String) -> String {
+        lockKey(resource) + ":queue"
+    }
+
+    /// The fair waiters of `resource`: a hash of waiter id → liveness deadline (server ms).
+    public func waitersKey(_ resource: String) -> String {
+        lockKey(resource) + ":waiters"
+    }
+
     /// The pub/sub channel the scripts publish lock events on: `<prefix>events`.
     public var eventChannel: String { prefix + "events" }
 
     /// The resource of a lock key, or nil when the key is not a lock key of this keyspace.
     public func resource(ofLockKey key: String) -> String? {
-        guard key.hasPrefix(prefix), !key.hasSuffix(":fence") else { return nil }
+        guard key.hasPrefix(prefix), !key.hasSuffix(":fence"), !key.hasSuffix(":queue"), !key.hasSuffix(":waiters") else { return nil }
         let rest = key.dropFirst(prefix.count)
         if rest.hasPrefix("{"), rest.hasSuffix("}") {
             let inner = rest.dropFirst().dropLast()

@@ -19,6 +19,15 @@ public final class InMemoryLockBackend: LockBackend {
         var listeners: [UInt64: @Sendable (LockEvent) -> Void] = [:]
         var expiryListeners: Set<UInt64> = []
         var nextListener: UInt64 = 0
+        var wakeListeners: [UInt64: @Sendable (WakeHint) -> Void] = [:]
+        /// Fair queues: waiter ids in arrival order with their liveness deadlines.
+        var queues: [String: [(waiter: String, aliveUntil: ContinuousClock.Instant)]] = [:]
+
+        /// Tells waiters that `resource` is free, naming its fair queue's first waiter.
+        func wake(_ resource: String) {
+            let hint = WakeHint.released(resource: resource, next: queues[resource]?.first?.waiter)
+            for listener in wakeListeners.values { listener(hint) }
+        }
 
         func emit(_ event: LockEvent) {
             if case .expired = event {
@@ -34,6 +43,7 @@ public final class InMemoryLockBackend: LockBackend {
             if let expiresAt = entry.expiresAt, expiresAt <= now {
                 locks[resource] = nil
                 emit(.expired(resource: resource))
+                wake(resource)
                 return nil
             }
             return entry
@@ -140,6 +150,7 @@ public final class InMemoryLockBackend: LockBackend {
                 if let owner, entry.owner != owner { return .heldByAnother(state.holder(entry, resource, now: now)) }
                 state.locks[resource] = nil
                 state.emit(.unlocked(resource: resource))
+                state.wake(resource)
                 return .unlocked
             }
         }
@@ -207,6 +218,49 @@ public final class InMemoryLockBackend: LockBackend {
                 state.expiryListeners.remove(id)
             }
         }
+        return try await body()
+    }
+
+    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+        -> FairAcquireReply
+    {
+        let now = clock.now
+        return state.withLock { state in
+            var queue = state.queues[resource] ?? []
+            while let head = queue.first, head.waiter != waiter, head.aliveUntil < now { queue.removeFirst() }
+            let entry = state.live(resource, now: now)
+            if entry == nil || entry?.owner == owner, queue.first.map({ $0.waiter == waiter }) ?? true {
+                queue.removeAll { $0.waiter == waiter }
+                state.queues[resource] = queue.isEmpty ? nil : queue
+                return .acquired(fencingToken: state.take(resource, owner: owner, ttl: ttl, now: now))
+            }
+            if let index = queue.firstIndex(where: { $0.waiter == waiter }) {
+                queue[index].aliveUntil = now + waiterTTL
+            } else {
+                queue.append((waiter, now + waiterTTL))
+            }
+            state.queues[resource] = queue
+            return .queued(holder: entry.map { state.holder($0, resource, now: now) }, first: queue.first?.waiter == waiter)
+        }
+    }
+
+    public func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {
+        let now = clock.now
+        state.withLock { state in
+            guard var queue = state.queues[resource] else { return }
+            queue.removeAll { $0.waiter == waiter }
+            state.queues[resource] = queue.isEmpty ? nil : queue
+            if !queue.isEmpty, state.live(resource, now: now) == nil { state.wake(resource) }
+        }
+    }
+
+    public func withWakeHandler<T: Sendable>(_ handler: @escaping @Sendable (WakeHint) -> Void, _ body: () async throws -> T) async throws -> T {
+        let id = state.withLock { state in
+            state.nextListener += 1
+            state.wakeListeners[state.nextListener] = handler
+            return state.nextListener
+        }
+        defer { state.withLock { _ = $0.wakeListeners.removeValue(forKey: id) } }
         return try await body()
     }
 

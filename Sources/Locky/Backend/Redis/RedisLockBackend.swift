@@ -126,8 +126,9 @@ public struct RedisLockBackend: LockBackend {
     }
 
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
-        var command = RedisLockScripts.unlock.evalSHA(keyCount: resources.count)
+        var command = RedisLockScripts.unlock.evalSHA(keyCount: resources.count * 2)
         for resource in resources { command.append(keyspace.lockKey(resource)) }
+        for resource in resources { command.append(keyspace.queueKey(resource)) }
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
         let reply = try await run(RedisLockScripts.unlock, command, "unlock")
@@ -265,6 +266,61 @@ public struct RedisLockBackend: LockBackend {
                     } else {
                         for decoded in LockEventCodec.decode(message.payload, keyspace: keyspace) { handler(decoded) }
                     }
+                }
+            },
+            body
+        )
+    }
+
+    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+        -> FairAcquireReply
+    {
+        var command = RedisLockScripts.acquireFair.evalSHA(keyCount: 4)
+        let lockKey = keyspace.lockKey(resource)
+        command.append(lockKey)
+        command.append(lockKey + ":fence")
+        command.append(keyspace.queueKey(resource))
+        command.append(keyspace.waitersKey(resource))
+        command.append(owner)
+        command.append(ttl?.millisecondsRoundedUp ?? 0)
+        command.append(keyspace.eventChannel)
+        command.append(LeaseOwner.displayName(of: owner))
+        command.append(waiter)
+        command.append(waiterTTL.millisecondsRoundedUp)
+        let reply = try await run(RedisLockScripts.acquireFair, command, "fair acquire")
+        var values = ReplyReader(reply)
+        switch try values.int() {
+        case 1:
+            return .acquired(fencingToken: try values.int())
+        case -1:
+            throw LockError(.serverError, "the lock key holds a value of another type; Locky will not overwrite it", resource: resource)
+        default:
+            let holder = try values.holder()
+            let first = try values.int() == 1
+            return .queued(holder: holder, first: first)
+        }
+    }
+
+    public func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {
+        var command = RedisLockScripts.leaveQueue.evalSHA(keyCount: 3)
+        command.append(keyspace.lockKey(resource))
+        command.append(keyspace.queueKey(resource))
+        command.append(keyspace.waitersKey(resource))
+        command.append(waiter)
+        command.append(keyspace.eventChannel)
+        _ = try await run(RedisLockScripts.leaveQueue, command, "leave queue")
+    }
+
+    /// Hints decoded on the connection's event loop: `H` events name the next fair waiter.
+    public func withWakeHandler<T: Sendable>(_ handler: @escaping @Sendable (WakeHint) -> Void, _ body: () async throws -> T) async throws -> T {
+        let keyspace = self.keyspace
+        return try await client.subscribe(
+            channels: [keyspace.eventChannel],
+            handler: { event in
+                switch event {
+                case .gap: handler(.gap)
+                case .message(let message):
+                    for hint in LockEventCodec.hints(message.payload, keyspace: keyspace) { handler(hint) }
                 }
             },
             body

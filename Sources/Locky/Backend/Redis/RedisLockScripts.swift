@@ -193,30 +193,97 @@ enum RedisLockScripts {
     )
 
     /// Unlock, unconditional or owner-checked, per resource.
-    /// KEYS: lock keys. ARGV[1]: owner, or empty for unconditional. ARGV[2]: event channel.
+    /// KEYS: the n lock keys, then the n fair-queue keys. ARGV[1]: owner, or empty for
+    /// unconditional. ARGV[2]: event channel.
     /// Returns 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not
     /// locked, 2 held by another (owner-checked only; nothing changed).
+    /// The `U` event names, per released key, the first waiter of its fair queue (if any), so
+    /// only that waiter wakes; for more than 16 keys the hint is left out (everyone may retry).
     static let unlock = RedisScript(
         name: "unlock",
         source: helpers + """
             local owner = ARGV[1]
-            local holders = mget(1, #KEYS)
+            local n = #KEYS / 2
+            local holders = mget(1, n)
             local reply = {}
             local gone = {}
-            for i = 1, #KEYS do
+            local hints = {}
+            for i = 1, n do
               local holder = holders[i]
               if not holder then
                 table.insert(reply, 0); table.insert(reply, false); table.insert(reply, 0)
               elseif owner == '' or holder == owner then
                 table.insert(gone, KEYS[i])
+                if n <= 16 then
+                  table.insert(hints, KEYS[i]); table.insert(hints, redis.call('ZRANGE', KEYS[n + i], 0, 0)[1] or '')
+                end
                 table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
               else
                 table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
               end
             end
             del(gone)
-            publish(ARGV[2], 'U', '0', '', gone)
+            if n <= 16 then publish(ARGV[2], 'H', '0', '', hints) else publish(ARGV[2], 'U', '0', '', gone) end
             return reply
+            """
+    )
+
+    /// Fair (FIFO) acquire of one resource: granted only when the lock is free and the caller
+    /// is first in the resource's queue (or the queue is empty); otherwise the caller is queued
+    /// (once) and its liveness deadline refreshed. Queued waiters whose deadline passed are
+    /// evicted from the head, so a crashed waiter never blocks the queue.
+    /// KEYS: lock key, fence key, queue (sorted set of waiter ids by ticket), waiters (hash:
+    /// waiter id → liveness deadline in server ms, plus the ticket counter `#ticket`).
+    /// ARGV: owner, TTL ms (0 none), event channel, public name, waiter id, waiter TTL ms.
+    /// Returns `{1, token}`, or `{0, holder or false, pttl, holderToken, first}` where `first`
+    /// is 1 when the caller is now first in the queue.
+    static let acquireFair = RedisScript(
+        name: "acquire-fair",
+        source: helpers + """
+            local owner, ttl, waiter, waiterTTL = ARGV[1], tonumber(ARGV[2]), ARGV[5], tonumber(ARGV[6])
+            local time = redis.call('TIME')
+            local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+            local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+            while head and head ~= waiter and tonumber(redis.call('HGET', KEYS[4], head) or '0') < now do
+              redis.call('ZREM', KEYS[3], head); redis.call('HDEL', KEYS[4], head)
+              head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+            end
+            local holder = redis.call('GET', KEYS[1])
+            if (not holder or holder == owner) and (not head or head == waiter) then
+              local set
+              if holder and ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'PX', ttl)
+              elseif holder then set = redis.call('SET', KEYS[1], owner)
+              elseif ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl)
+              else set = redis.call('SET', KEYS[1], owner, 'NX') end
+              if not set then return {-1, 1} end
+              local token = redis.call('INCR', KEYS[2])
+              if head then redis.call('ZREM', KEYS[3], waiter); redis.call('HDEL', KEYS[4], waiter) end
+              publish(ARGV[3], 'L', ARGV[2], ARGV[4], {KEYS[1]})
+              return {1, token}
+            end
+            if not redis.call('ZSCORE', KEYS[3], waiter) then
+              redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[4], '#ticket', 1), waiter)
+            end
+            redis.call('HSET', KEYS[4], waiter, now + waiterTTL)
+            -- A queue nobody refreshes disappears on its own.
+            redis.call('PEXPIRE', KEYS[3], waiterTTL * 4); redis.call('PEXPIRE', KEYS[4], waiterTTL * 4)
+            local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1] == waiter and 1 or 0
+            local pttl = holder and redis.call('PTTL', KEYS[1]) or 0
+            return {0, holder or false, pttl, tonumber(redis.call('GET', KEYS[2]) or '0'), first}
+            """
+    )
+
+    /// Leaves a fair queue (timeout, cancellation). When the lock is free, the new first waiter
+    /// is woken with an `H` event. KEYS: lock key, queue, waiters. ARGV: waiter id, event channel.
+    static let leaveQueue = RedisScript(
+        name: "leave-queue",
+        source: helpers + """
+            redis.call('ZREM', KEYS[2], ARGV[1]); redis.call('HDEL', KEYS[3], ARGV[1])
+            local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+            if head and redis.call('EXISTS', KEYS[1]) == 0 then
+              publish(ARGV[2], 'H', '0', '', {KEYS[1], head})
+            end
+            return 1
             """
     )
 

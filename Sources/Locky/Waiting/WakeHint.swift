@@ -1,0 +1,8 @@
+/// What wakes a waiting acquire: a release or expiry of a resource, naming the first waiter of
+/// its fair queue when there is one, or a gap (events may have been missed).
+public enum WakeHint: Sendable, Hashable {
+    /// `resource` became free; `next` is the fair queue's first waiter, if known.
+    case released(resource: String, next: String?)
+    /// Events may have been missed: every waiter should retry.
+    case gap
+}
