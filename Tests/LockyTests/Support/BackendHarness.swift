@@ -271,6 +271,18 @@ final class RecordingBackend: LockBackend {
         try await inner.withEvents(expirations: expirations, body)
     }
 
+    /// Forwarded, so waiting acquires through this wrapper take the backend's own (push) path.
+    func withEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await inner.withEventHandler(expirations: expirations, handler, body)
+    }
+
+    /// Forwarded, so waiters run on the backend's preferred executor as they would without the wrapper.
+    var preferredTaskExecutor: (any TaskExecutor)? { inner.preferredTaskExecutor }
+
     func close() async { await inner.close() }
 }
 

@@ -1,0 +1,222 @@
+import Locky
+import LockyRESP
+import LockyRedis
+import LockyTestSupport
+import NIOCore
+import Testing
+
+/// A test that took longer than it may.
+struct TestTimedOut: Error, CustomStringConvertible {
+    let what: String
+    let limit: Duration
+    var description: String { "\(what) did not finish within \(limit)" }
+}
+
+/// Runs `body`, failing with ``TestTimedOut`` when it takes longer than `limit` (so a hang is
+/// a failure, not a stuck test run). `body` is cancelled then.
+func within<T: Sendable>(
+    _ limit: Duration,
+    _ what: String = "the operation",
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw TestTimedOut(what: what, limit: limit)
+        }
+        return value
+    }
+}
+
+/// Polls `condition` every few milliseconds until it holds; false when `limit` passed first.
+func eventually(
+    within limit: Duration = .seconds(5),
+    every interval: Duration = .milliseconds(5),
+    _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if try await condition() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try await Task.sleep(for: interval)
+    }
+}
+
+/// Milliseconds as a floating-point number, for messages and percentiles.
+extension Duration {
+    var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}
+
+/// The value below which `fraction` of `values` lie (nearest rank).
+func percentile(_ values: [Double], _ fraction: Double) -> Double {
+    guard !values.isEmpty else { return .nan }
+    let sorted = values.sorted()
+    let rank = Int((fraction * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+}
+
+extension LockEnvironment {
+    /// The Redis server (fails the test when the environment has none).
+    func requireServer(sourceLocation: SourceLocation = #_sourceLocation) throws -> RedisServer {
+        try #require(server, "a Redis environment has a server", sourceLocation: sourceLocation)
+    }
+
+    /// A configuration for a second, independent client of this environment's backend: the
+    /// server's URL for Redis, `.memory` (a separate store) for memory.
+    func independentConfiguration(leaseTTL: Duration = .seconds(30)) throws -> LockyConfiguration {
+        var configuration = LockyConfiguration(backend: .memory, leaseTTL: leaseTTL)
+        if let server { configuration.backend = .redis(try RedisConfiguration(url: server.url)) }
+        return configuration
+    }
+
+    /// Runs `body` while ``client``'s renewal loop runs (as ``LockClient/withClient(configuration:logger:_:)``
+    /// does for a client it makes), then stops the loop.
+    func withRunningClient<T: Sendable>(_ body: @escaping @Sendable (LockClient) async throws -> T) async throws -> T {
+        let client = self.client
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await client.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            // Let the loop start, so withLock hands its lease to it instead of running its own.
+            try await Task.sleep(for: .milliseconds(20))
+            return try await body(client)
+        }
+    }
+
+    /// The number of calls of a Redis command so far (`INFO commandstats`), e.g. `evalsha`.
+    func commandCalls(_ command: String) async throws -> Int {
+        guard let raw else { throw HarnessFailure("command statistics exist on Redis only") }
+        let reply = try await raw.execute(RESPCommand("INFO", "commandstats"))
+        let text: String
+        switch reply.value {
+        case .bulkString(let bytes), .simpleString(let bytes), .verbatimString(let bytes):
+            text = String(buffer: bytes)
+        default:
+            throw HarnessFailure("INFO answered \(reply)")
+        }
+        let marker = "cmdstat_\(command.lowercased()):calls="
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix(marker) {
+            let digits = line.dropFirst(marker.count).prefix(while: \.isNumber)
+            return Int(digits) ?? 0
+        }
+        return 0
+    }
+
+    /// How many subscribers the server counts on `channel` (`PUBSUB NUMSUB`, through redis-cli).
+    func subscriberCount(_ channel: String) throws -> Int {
+        let output = try requireServer().cli("PUBSUB", "NUMSUB", channel)
+        // redis-cli prints the channel, then the count, one per line.
+        let lines = output.split(whereSeparator: \.isNewline)
+        guard let last = lines.last, let count = Int(last.filter { !$0.isWhitespace }) else {
+            throw HarnessFailure("PUBSUB NUMSUB answered \(output.debugDescription)")
+        }
+        return count
+    }
+
+    /// Deletes `resource`'s lock behind Locky's back (Redis `DEL`; memory: an unconditional unlock).
+    func deleteLockBehindTheBack(_ resource: String) async throws {
+        if let raw {
+            _ = try await raw.execute(RESPCommand("DEL", keyspace.lockKey(resource)))
+        } else {
+            _ = try await backend.inner.unlock([resource], owner: nil)
+        }
+    }
+
+    /// Overwrites `resource`'s lock with another owner (Redis `SET key other`; memory: a forced lock).
+    func overwriteLockBehindTheBack(_ resource: String, owner: String) async throws {
+        if let raw {
+            _ = try await raw.execute(RESPCommand("SET", keyspace.lockKey(resource), owner))
+        } else {
+            _ = try await backend.inner.lock([resource], locker: owner, ttl: nil, force: true)
+        }
+    }
+}
+
+/// Wraps a backend so its renewals can be made to hang, as if the server stopped answering
+/// (the memory backend's stand-in for a paused redis-server). A hanging call gives up only
+/// when its task is cancelled.
+final class StallingBackend: LockBackend {
+    let inner: any LockBackend
+    private let stalledFlag = Shared(false)
+
+    init(_ inner: any LockBackend) { self.inner = inner }
+
+    /// Whether renewals and unlocks hang.
+    var stalled: Bool {
+        get { stalledFlag.value }
+        set { stalledFlag.update { [newValue] in $0 = newValue } }
+    }
+
+    var name: String { inner.name }
+
+    private func hangWhileStalled(_ operation: String) async throws(LockError) {
+        while stalledFlag.value {
+            if Task.isCancelled { throw LockError(.cancelled, "\(operation) was cancelled") }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
+        try await inner.acquire(resources, owner: owner, ttl: ttl)
+    }
+
+    func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome] {
+        try await inner.lock(resources, locker: locker, ttl: ttl, force: force)
+    }
+
+    func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply {
+        try await inner.extend(resources, owner: owner, ttl: ttl, mode: mode)
+    }
+
+    func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
+        try await hangWhileStalled("renew")
+        return try await inner.renew(items)
+    }
+
+    func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
+        try await hangWhileStalled("unlock")
+        return try await inner.unlock(resources, owner: owner)
+    }
+
+    func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        try await inner.refresh(resources, locker: locker, ttl: ttl)
+    }
+
+    func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
+        try await inner.holders(resources)
+    }
+
+    func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+        try await inner.fencedWrite(key: key, value: value, fencingToken: fencingToken)
+    }
+
+    func fencedRead(key: String) async throws(LockError) -> FencedValue? {
+        try await inner.fencedRead(key: key)
+    }
+
+    func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
+        try await inner.withEvents(expirations: expirations, body)
+    }
+
+    func withEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await inner.withEventHandler(expirations: expirations, handler, body)
+    }
+
+    var preferredTaskExecutor: (any TaskExecutor)? { inner.preferredTaskExecutor }
+
+    func close() async { await inner.close() }
+}
