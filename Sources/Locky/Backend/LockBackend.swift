@@ -69,8 +69,14 @@ public protocol LockBackend: Sendable {
     func leaveQueue(_ resource: String, waiter: String) async throws(LockError)
 
     /// Runs `body` while `handler` receives wake-up hints (releases naming the next fair
-    /// waiter, expiries, gaps), like ``withEventHandler(expirations:_:_:)``.
-    func withWakeHandler<T: Sendable>(_ handler: @escaping @Sendable (WakeHint) -> Void, _ body: () async throws -> T) async throws -> T
+    /// waiter, expiries, gaps), like ``withEventHandler(expirations:_:_:)``. With a fair
+    /// `waiter` id (`<client token>.<n>`), only the wake-ups addressed to that waiter's client
+    /// are needed, so a backend may listen to those alone.
+    func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T
 
     /// Where tasks that mostly talk to this backend run best (the connection's own thread),
     /// or nil. Waiting acquires run there, so a wake-up costs no thread switch.
@@ -95,7 +101,11 @@ extension LockBackend {
     public func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {}
 
     /// Hints from ``withEventHandler(expirations:_:_:)`` (without the next waiter).
-    public func withWakeHandler<T: Sendable>(_ handler: @escaping @Sendable (WakeHint) -> Void, _ body: () async throws -> T) async throws -> T {
+    public func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
         try await withEventHandler(expirations: false, { event in
             switch event {
             case .unlocked(let resource), .expired(let resource): handler(.released(resource: resource, next: nil))

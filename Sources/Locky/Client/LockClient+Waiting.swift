@@ -57,12 +57,12 @@ extension LockClient {
         let signal = WakeSignal()
         let queues = waitQueues
         let watched = Set(resources)
-        let waiter = fair ? LeaseOwner.make(label: nil) : ""
+        let waiter = fair ? "\(clientToken).\(id)" : ""
         do {
             // Wake-ups for this waiter: a release or expiry of one of its resources (in fair
             // mode only when it is named next, or nobody is), unless it is queued behind another
             // local waiter of that resource; anything after a gap.
-            return try await backend.withWakeHandler({ hint in
+            return try await backend.withWakeHandler(waiter: fair ? waiter : nil, { hint in
                 switch hint {
                 case .released(let resource, let next):
                     guard watched.contains(resource) else { return }

@@ -26,6 +26,8 @@ public final class LockClient: Sendable {
     let tracer: (any Tracer)?
     let waitQueues = LocalWaitQueues()
     let waiterIDs = Atomic<UInt64>(0)
+    /// Names this client's fair waiters (`<token>.<n>`) and its wake channel.
+    let clientToken = String(LeaseOwner.make(label: nil).prefix(16))
     /// The client's one renewal loop; runs inside ``run()``.
     let renewals: RenewalScheduler
 

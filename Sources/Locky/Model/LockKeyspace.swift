@@ -39,6 +39,14 @@ public struct LockKeyspace: Sendable, Hashable {
     /// The pub/sub channel the scripts publish lock events on: `<prefix>events`.
     public var eventChannel: String { prefix + "events" }
 
+    /// The start of every client's wake channel: `<prefix>wake:`.
+    public var wakeChannelPrefix: String { prefix + "wake:" }
+
+    /// The channel where releases address a fair waiter (`<client token>.<n>`) directly.
+    public func wakeChannel(forWaiter waiter: String) -> String {
+        wakeChannelPrefix + String(waiter.prefix { $0 != "." })
+    }
+
     /// The resource of a lock key, or nil when the key is not a lock key of this keyspace.
     public func resource(ofLockKey key: String) -> String? {
         guard key.hasPrefix(prefix), !key.hasSuffix(":fence"), !key.hasSuffix(":queue"), !key.hasSuffix(":waiters") else { return nil }

@@ -254,7 +254,11 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
-    public func withWakeHandler<T: Sendable>(_ handler: @escaping @Sendable (WakeHint) -> Void, _ body: () async throws -> T) async throws -> T {
+    public func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
         let id = state.withLock { state in
             state.nextListener += 1
             state.wakeListeners[state.nextListener] = handler

@@ -131,6 +131,7 @@ public struct RedisLockBackend: LockBackend {
         for resource in resources { command.append(keyspace.queueKey(resource)) }
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
+        command.append(keyspace.wakeChannelPrefix)
         let reply = try await run(RedisLockScripts.unlock, command, "unlock")
         var values = ReplyReader(reply)
         var outcomes: [UnlockOutcome] = []
@@ -308,14 +309,22 @@ public struct RedisLockBackend: LockBackend {
         command.append(keyspace.waitersKey(resource))
         command.append(waiter)
         command.append(keyspace.eventChannel)
+        command.append(keyspace.wakeChannelPrefix)
         _ = try await run(RedisLockScripts.leaveQueue, command, "leave queue")
     }
 
     /// Hints decoded on the connection's event loop: `H` events name the next fair waiter.
-    public func withWakeHandler<T: Sendable>(_ handler: @escaping @Sendable (WakeHint) -> Void, _ body: () async throws -> T) async throws -> T {
+    /// A fair waiter listens only to its client's wake channel (`<prefix>wake:<client token>`),
+    /// where releases address the next waiter directly, so a release wakes one process, not all.
+    public func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
         let keyspace = self.keyspace
+        let channel = waiter.map { keyspace.wakeChannel(forWaiter: $0) } ?? keyspace.eventChannel
         return try await client.subscribe(
-            channels: [keyspace.eventChannel],
+            channels: [channel],
             handler: { event in
                 switch event {
                 case .gap: handler(.gap)

@@ -33,6 +33,15 @@ enum RedisLockScripts {
           end
           redis.call('PUBLISH', channel, table.concat(parts))
         end
+        -- Addresses the next fair waiter of a released key on its client's wake channel
+        -- (`<prefix>wake:<token>` for a waiter id `<token>.<n>`).
+        local function wake(prefix, key, waiter)
+          if waiter == '' or prefix == '' then return end
+          local token = string.match(waiter, '^([^.]+)%.')
+          if token then
+            redis.call('PUBLISH', prefix .. token, 'H1:00:' .. string.len(key) .. ':' .. key .. string.len(waiter) .. ':' .. waiter)
+          end
+        end
         local function del(keys)
           for from = 1, #keys, 1000 do
             redis.call('DEL', unpack(keys, from, math.min(from + 999, #keys)))
@@ -194,7 +203,7 @@ enum RedisLockScripts {
 
     /// Unlock, unconditional or owner-checked, per resource.
     /// KEYS: the n lock keys, then the n fair-queue keys. ARGV[1]: owner, or empty for
-    /// unconditional. ARGV[2]: event channel.
+    /// unconditional. ARGV[2]: event channel. ARGV[3]: wake channel prefix.
     /// Returns 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not
     /// locked, 2 held by another (owner-checked only; nothing changed).
     /// The `U` event names, per released key, the first waiter of its fair queue (if any), so
@@ -215,7 +224,9 @@ enum RedisLockScripts {
               elseif owner == '' or holder == owner then
                 table.insert(gone, KEYS[i])
                 if n <= 16 then
-                  table.insert(hints, KEYS[i]); table.insert(hints, redis.call('ZRANGE', KEYS[n + i], 0, 0)[1] or '')
+                  local next = redis.call('ZRANGE', KEYS[n + i], 0, 0)[1] or ''
+                  table.insert(hints, KEYS[i]); table.insert(hints, next)
+                  wake(ARGV[3], KEYS[i], next)
                 end
                 table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
               else
@@ -274,7 +285,8 @@ enum RedisLockScripts {
     )
 
     /// Leaves a fair queue (timeout, cancellation). When the lock is free, the new first waiter
-    /// is woken with an `H` event. KEYS: lock key, queue, waiters. ARGV: waiter id, event channel.
+    /// is woken with an `H` event. KEYS: lock key, queue, waiters. ARGV: waiter id, event
+    /// channel, wake channel prefix.
     static let leaveQueue = RedisScript(
         name: "leave-queue",
         source: helpers + """
@@ -282,6 +294,7 @@ enum RedisLockScripts {
             local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
             if head and redis.call('EXISTS', KEYS[1]) == 0 then
               publish(ARGV[2], 'H', '0', '', {KEYS[1], head})
+              wake(ARGV[3], KEYS[1], head)
             end
             return 1
             """
