@@ -10,6 +10,7 @@ extension LockClient {
     ///   - timeout: How long to wait for the lock; nil waits without limit.
     ///   - maximumHoldTime: Ends the lease (`lockLost`, reason `maximumHoldTimeReached`) after this long.
     ///   - maximumRenewals: Ends the lease after this many renewals.
+    ///   - fair: Wait in arrival order across processes (see ``acquire(_:ttl:label:timeout:fair:)-(String,_,_,_,_)``).
     public func withLock<T: Sendable>(
         _ resource: String,
         ttl: Duration? = nil,
@@ -17,6 +18,7 @@ extension LockClient {
         label: String? = nil,
         maximumHoldTime: Duration? = nil,
         maximumRenewals: Int? = nil,
+        fair: Bool = false,
         _ body: @escaping @Sendable (Lease) async throws -> T
     ) async throws -> T {
         try await withLock(
@@ -26,11 +28,12 @@ extension LockClient {
             label: label,
             maximumHoldTime: maximumHoldTime,
             maximumRenewals: maximumRenewals,
+            fair: fair,
             body
         )
     }
 
-    /// Holds all `resources` (all or nothing) while `body` runs; see ``withLock(_:ttl:timeout:label:maximumHoldTime:maximumRenewals:_:)-(String,_,_,_,_,_,_)``.
+    /// Holds all `resources` (all or nothing) while `body` runs; see ``withLock(_:ttl:timeout:label:maximumHoldTime:maximumRenewals:fair:_:)-(String,_,_,_,_,_,_,_)``.
     public func withLock<T: Sendable>(
         _ resources: [String],
         ttl: Duration? = nil,
@@ -38,13 +41,14 @@ extension LockClient {
         label: String? = nil,
         maximumHoldTime: Duration? = nil,
         maximumRenewals: Int? = nil,
+        fair: Bool = false,
         _ body: @escaping @Sendable (Lease) async throws -> T
     ) async throws -> T {
         if let maximumHoldTime { try LockLimits.validate(ttl: maximumHoldTime, role: "maximum hold time") }
         if let maximumRenewals, maximumRenewals < 0 {
             throw LockError(.invalidArgument, "the maximum number of renewals is negative")
         }
-        let lease = try await acquire(resources, ttl: ttl, label: label, timeout: timeout)
+        let lease = try await acquire(resources, ttl: ttl, label: label, timeout: timeout, fair: fair)
         // Use the client's loop when it runs; otherwise renew this lease in a loop of its own.
         let scheduler =
             renewals.isRunning
