@@ -61,6 +61,23 @@ enum RedisLockScripts {
             local owner = ARGV[1]
             local ttl = tonumber(ARGV[2])
             local n = #KEYS / 2
+            if n == 1 then
+              -- One resource, the common case: the fewest calls.
+              local set
+              if ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) else set = redis.call('SET', KEYS[1], owner, 'NX') end
+              if not set then
+                -- pcall: a key of another type answers GET with an error; it is not ours to touch.
+                local holder = redis.pcall('GET', KEYS[1])
+                if type(holder) ~= 'string' then return {-1, 1} end
+                if holder ~= owner then
+                  return {0, 1, holder, redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
+                end
+                if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+              end
+              local token = redis.call('INCR', KEYS[2])
+              publish(ARGV[3], 'L', ARGV[2], ARGV[4], {KEYS[1]})
+              return {1, token}
+            end
             local holders = mget(1, n)
             for i = 1, n do
               local holder = holders[i]
