@@ -1,0 +1,240 @@
+import Foundation
+import LockyTestSupport
+import Testing
+
+@Suite("locky command line, end to end")
+struct LockyCLITests {
+    @Test("lock: 0 when every resource was taken, 75 with the holder when one is busy, --force takes over")
+    func lockExitCodes() async throws {
+        try await withRedis { server in
+            let first = try await LockyBinary.run(["lock", "a", "b", "--locker", "user:20", "--ttl", "30s"], url: server.url)
+            #expect(first.status == 0, "\(first.errorOutput)")
+            #expect(first.lines == ["a\tacquired\ttoken 1", "b\tacquired\ttoken 1"])
+
+            let busy = try await LockyBinary.run(["lock", "a", "c", "--locker", "user:21"], url: server.url)
+            #expect(busy.status == 75)
+            #expect(busy.lines.first?.hasPrefix("a\tbusy\tuser:20\ttoken 1") == true)
+            #expect(busy.lines.last == "c\tacquired\ttoken 1")
+
+            let forced = try await LockyBinary.run(["lock", "a", "--locker", "user:21", "--force", "--json"], url: server.url)
+            #expect(forced.status == 0)
+            #expect(forced.output.contains("\"outcome\":\"acquired\""))
+            #expect(try server.cli("GET", "locky:{a}") == "user:21")
+        }
+    }
+
+    @Test("holder, unlock (unconditional and owner-checked) and refresh exit 0")
+    func holderUnlockRefresh() async throws {
+        try await withRedis { server in
+            _ = try await LockyBinary.run(["lock", "a", "--locker", "u1", "--ttl", "5s"], url: server.url)
+            let holder = try await LockyBinary.run(["holder", "a", "free-one"], url: server.url)
+            #expect(holder.status == 0)
+            #expect(holder.lines == ["a\tu1", "free-one\t-"])
+
+            let refresh = try await LockyBinary.run(["refresh", "a", "--ttl", "2m"], url: server.url)
+            #expect(refresh.status == 0)
+            #expect(refresh.lines == ["a\trefreshed"])
+            #expect((Int(try server.cli("PTTL", "locky:{a}")) ?? 0) > 60_000)
+
+            let notOwner = try await LockyBinary.run(["unlock", "a", "--locker", "u2"], url: server.url)
+            #expect(notOwner.status == 0)
+            #expect(notOwner.lines.first?.hasPrefix("a\theld-by-another\tu1") == true)
+
+            let unlock = try await LockyBinary.run(["unlock", "a", "b"], url: server.url)
+            #expect(unlock.status == 0)
+            #expect(unlock.lines == ["a\tunlocked", "b\tfree"])
+        }
+    }
+
+    @Test("status lists held locks with holder, TTL and token (SCAN); --match filters; --watch on a pipe repeats")
+    func status() async throws {
+        try await withRedis { server in
+            _ = try await LockyBinary.run(["lock", "article:1", "article:2", "--locker", "editor"], url: server.url)
+            _ = try await LockyBinary.run(["lock", "invoice:9", "--locker", "billing", "--ttl", "1m"], url: server.url)
+            try server.cli("SET", "locky:unrelated", "x")
+            let all = try await LockyBinary.run(["status"], url: server.url)
+            #expect(all.status == 0)
+            #expect(all.lines.count == 3)
+            #expect(all.lines.first == "article:1\teditor\tno expiry\t1")
+            #expect(all.lines.last?.hasPrefix("invoice:9\tbilling\t") == true)
+
+            let matching = try await LockyBinary.run(["status", "--match", "invoice:*", "--json"], url: server.url)
+            #expect(matching.lines.count == 1)
+            #expect(matching.output.contains("\"holder\":\"billing\""))
+            #expect(matching.output.contains("\"fencingToken\":1"))
+
+            let watching = try LockyBinary.Running(["status", "--watch"], url: server.url)
+            try await watching.waitFor { $0.components(separatedBy: "# ").count >= 3 }
+            watching.signal(SIGINT)
+            let result = try await watching.finish()
+            #expect(result.status == 0)
+            #expect(result.output.contains("article:2\teditor"))
+        }
+    }
+
+    @Test("watch streams locked, unlocked and expired events until SIGINT")
+    func watch() async throws {
+        try await withRedis { server in
+            let watching = try LockyBinary.Running(["watch"], url: server.url)
+            try await watching.waitFor { $0.contains("watching lock events") }
+            _ = try await LockyBinary.run(["lock", "doc", "--locker", "alice", "--ttl", "10s"], url: server.url)
+            _ = try await LockyBinary.run(["unlock", "doc"], url: server.url)
+            _ = try await LockyBinary.run(["lock", "short", "--locker", "bob", "--ttl", "200ms"], url: server.url)
+            try await watching.waitFor { $0.contains("\texpired\tshort") }
+            watching.signal(SIGINT)
+            let result = try await watching.finish()
+            #expect(result.status == 0)
+            #expect(result.output.contains("\tlocked\tdoc\talice\t10.0s"))
+            #expect(result.output.contains("\tunlocked\tdoc"))
+            #expect(result.output.contains("\texpired\tshort"))
+        }
+    }
+
+    @Test("run: COMMAND's exit code, LOCKY_RESOURCE and LOCKY_FENCING_TOKEN; 75 when busy; 127 when not found")
+    func runBasics() async throws {
+        try await withRedis { server in
+            let run = try await LockyBinary.run(
+                ["run", "job", "--", "sh", "-c", "echo \"$LOCKY_RESOURCE $LOCKY_FENCING_TOKEN\"; exit 3"],
+                url: server.url
+            )
+            #expect(run.status == 3)
+            #expect(run.lines == ["job 1"])
+            #expect(try server.cli("EXISTS", "locky:{job}") == "0")
+
+            _ = try await LockyBinary.run(["lock", "job", "--locker", "someone"], url: server.url)
+            let noWait = try await LockyBinary.run(["run", "job", "--no-wait", "--", "true"], url: server.url)
+            #expect(noWait.status == 75)
+            #expect(noWait.errorOutput.contains("someone"))
+            let waited = try await LockyBinary.run(["run", "job", "--wait", "300ms", "--", "true"], url: server.url)
+            #expect(waited.status == 75)
+            #expect(waited.elapsed >= .milliseconds(300))
+            _ = try await LockyBinary.run(["unlock", "job"], url: server.url)
+
+            let missing = try await LockyBinary.run(["run", "job", "--", "no-such-command-locky"], url: server.url)
+            #expect(missing.status == 127)
+        }
+    }
+
+    @Test("8 concurrent locky run loops, 25 read-modify-writes each, end at exactly 200")
+    func mutualExclusionAcrossProcesses() async throws {
+        try LockyBinary.require()
+        try await withRedis { server in
+            let directory = FileManager.default.temporaryDirectory.path + "/locky-cli-counter-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let counter = directory + "/counter"
+            try "0\n".write(toFile: counter, atomically: true, encoding: .utf8)
+            let increment = "n=$(cat \"$1\"); sleep 0.002; echo $((n + 1)) > \"$1\""
+            let loop = "for i in $(seq 25); do \"$0\" run counter --ttl 10s -- sh -c '\(increment)' x \"$1\" || exit 1; done"
+            try await withThrowingTaskGroup(of: Int32.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        let process = Process()
+                        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                        process.arguments = ["-c", loop, LockyBinary.path, counter]
+                        var environment = ProcessInfo.processInfo.environment
+                        environment["LOCKY_URL"] = server.url
+                        process.environment = environment
+                        try process.run()
+                        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+                        return process.terminationStatus
+                    }
+                }
+                for try await status in group { #expect(status == 0) }
+            }
+            let final = try String(contentsOfFile: counter, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(final == "200")
+        }
+    }
+
+    @Test("a lock deleted from under locky run ends COMMAND and exits 76 within one renewal interval")
+    func lockLost() async throws {
+        try await withRedis { server in
+            let running = try LockyBinary.Running(["run", "lost", "--ttl", "1500ms", "--", "sleep", "30"], url: server.url)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try server.cli("EXISTS", "locky:{lost}") == "0", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try server.cli("DEL", "locky:{lost}")
+            let deleted = ContinuousClock.now
+            let result = try await running.finish(timeout: .seconds(10))
+            #expect(result.status == 76)
+            #expect(result.errorOutput.contains("lost"))
+            // (A background `cmd &` in COMMAND would outlive it and keep Foundation's Process from seeing the exit.)
+            // Renewal runs every third of the TTL (500 ms); allow for process start-up noise.
+            #expect(ContinuousClock.now - deleted < .milliseconds(1_500))
+        }
+    }
+
+    @Test("SIGTERM to locky run is forwarded to COMMAND and the lock is released once it exited")
+    func sigtermReleases() async throws {
+        try await withRedis { server in
+            let running = try LockyBinary.Running(
+                [
+                    "run", "term", "--", "sh", "-c",
+                    "trap 'echo got-term; exit 7' TERM; echo started; while :; do sleep 0.05; done",
+                ],
+                url: server.url
+            )
+            try await running.waitFor { $0.contains("started") }
+            #expect(try server.cli("EXISTS", "locky:{term}") == "1")
+            running.signal(SIGTERM)
+            let result = try await running.finish(timeout: .seconds(10))
+            #expect(result.status == 7)
+            #expect(result.output.contains("got-term"))
+            #expect(try server.cli("EXISTS", "locky:{term}") == "0")
+        }
+    }
+
+    @Test(
+        "bad arguments exit 64 with a message naming the problem",
+        arguments: [
+            (["lock", "", "--locker", "x"], "empty"),
+            (["run", "r", "--ttl", "soon", "--", "true"], "soon"),
+            (["run", "r"], "command"),
+            (["holder", "a", "--url", "http://example"], "URL"),
+            (["holder", "a", "--url", "redis://127.0.0.1:1,redis://127.0.0.1:2"], "Redlock"),
+            (["run", "r", "--wait", "1s", "--no-wait", "--", "true"], "--no-wait"),
+        ]
+    )
+    func usageErrors(arguments: [String], expected: String) async throws {
+        let result = try await LockyBinary.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.errorOutput.contains(expected), "\(result.errorOutput)")
+    }
+
+    @Test("an unreachable server exits 69 with the address and the cause, within the connect timeout")
+    func unreachable() async throws {
+        let port = try FreePort.next()
+        let result = try await LockyBinary.run(["holder", "a", "--url", "redis://127.0.0.1:\(port)?connect_timeout=2s"])
+        #expect(result.status == 69)
+        #expect(result.errorOutput.contains("127.0.0.1:\(port)"))
+        #expect(result.errorOutput.contains("refused"))
+        #expect(result.elapsed < .seconds(3))
+    }
+
+    @Test("demo with a throwaway server and in memory: the counter equals the acquisitions")
+    func demo() async throws {
+        let redis = try await LockyBinary.run(["demo", "--workers", "3", "--seconds", "1"], timeout: .seconds(30))
+        #expect(redis.status == 0, "\(redis.errorOutput)")
+        #expect(redis.output.contains("mutual exclusion held"))
+        #expect(redis.errorOutput.contains("throwaway redis-server"))
+
+        let memory = try await LockyBinary.run(["demo", "--url", "memory://", "--seconds", "1", "--json"])
+        #expect(memory.status == 0)
+        #expect(memory.output.contains("\"overlaps\":0"))
+        #expect(memory.output.contains("\"fencingTokensIncrease\":true"))
+    }
+
+    @Test("--help works on every subcommand and shows examples")
+    func help() async throws {
+        for subcommand in ["lock", "unlock", "refresh", "holder", "status", "watch", "run", "demo"] {
+            let result = try await LockyBinary.run([subcommand, "--help"])
+            #expect(result.status == 0)
+            #expect(result.output.contains("Examples:"), "\(subcommand)")
+        }
+        let top = try await LockyBinary.run(["--help"])
+        #expect(top.output.contains("Exit codes"))
+        #expect(!top.output.contains("demo-worker"))
+    }
+}
