@@ -7,7 +7,11 @@ enum LockEventCodec {
     /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key) or `U` event.
     static func hints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [WakeHint] {
         var buffer = payload
-        guard let kind = buffer.readInteger(as: UInt8.self), readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
+        // Every acquire publishes an `L` event, and every waiter of a client gets each message:
+        // skip what cannot wake anyone before reading a field (reading the keys of every `L`
+        // event once per waiter made N concurrent waiters cost N² decodes on the I/O thread).
+        guard let kind = buffer.readInteger(as: UInt8.self), kind == UInt8(ascii: "H") || kind == UInt8(ascii: "U") else { return [] }
+        guard readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
         var fields: [String] = []
         while buffer.readableBytes > 0 {
             guard let field = readField(&buffer) else { return [] }
