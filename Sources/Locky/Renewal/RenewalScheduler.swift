@@ -50,7 +50,9 @@ final class RenewalScheduler: Sendable {
     func register(_ lease: Lease, maximumHoldTime: Duration?, maximumRenewals: Int?) {
         let now = clock.now
         let holdDeadline = maximumHoldTime.map { now + $0 }
-        var firstDue = now + lease.ttl / 3
+        // A third of the TTL after the lock was taken, not after registration: a lease handed
+        // over late (or registered with startRenewing later) must still be renewed in time.
+        var firstDue = min(now + lease.ttl / 3, lease.validUntil - lease.ttl * 2 / 3)
         if let holdDeadline { firstDue = min(firstDue, holdDeadline) }
         state.withLock {
             $0.entries[ObjectIdentifier(lease)] = Entry(
