@@ -135,7 +135,9 @@ final class RenewalScheduler: Sendable {
         let start = clock.now
         let results: [RenewalResult]
         do {
-            results = try await backend.renew(items)
+            // Never wait past the earliest validity in the batch: a backend that stopped answering
+            // would otherwise keep the loss unnoticed until the command timed out (5 s by default).
+            results = try await renew(items, before: batch.map(\.lease.validUntil).min())
         } catch {
             let now = clock.now
             logger.debug("renewal failed", metadata: ["locky.leases": "\(batch.count)", "error": "\(error.code)"])
@@ -171,6 +173,41 @@ final class RenewalScheduler: Sendable {
                 }
                 end(entry.lease, .notOwner(holder: holder))
             }
+        }
+    }
+
+    /// The backend's renewal, abandoned (and cancelled) at `deadline`.
+    private func renew(
+        _ items: [RenewalItem],
+        before deadline: ContinuousClock.Instant?
+    ) async throws(LockError) -> [RenewalResult] {
+        guard let deadline else { return try await backend.renew(items) }
+        let backend = self.backend
+        let clock = self.clock
+        let outcome = await withTaskGroup(of: Result<[RenewalResult], LockError>?.self) { group in
+            group.addTask {
+                do throws(LockError) {
+                    return .success(try await backend.renew(items))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                do {
+                    try await clock.sleep(until: deadline)
+                } catch {
+                    return nil
+                }
+                return .failure(LockError(.backendUnavailable, "renewal got no answer before the lease's validity ran out"))
+            }
+            defer { group.cancelAll() }
+            let first: Result<[RenewalResult], LockError>?? = await group.next()
+            return first ?? nil
+        }
+        switch outcome {
+        case .success(let results): return results
+        case .failure(let error): throw error
+        case nil: throw LockError(.cancelled, "renewal was cancelled")
         }
     }
 
