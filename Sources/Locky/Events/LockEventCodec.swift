@@ -10,7 +10,9 @@ enum LockEventCodec {
         // Every acquire publishes an `L` event, and every waiter of a client gets each message:
         // skip what cannot wake anyone before reading a field (reading the keys of every `L`
         // event once per waiter made N concurrent waiters cost N² decodes on the I/O thread).
-        guard let kind = buffer.readInteger(as: UInt8.self), kind == UInt8(ascii: "H") || kind == UInt8(ascii: "U") else { return [] }
+        guard let kind = buffer.readInteger(as: UInt8.self), kind == UInt8(ascii: "H") || kind == UInt8(ascii: "U") else {
+            return []
+        }
         guard readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
         var fields: [String] = []
         while buffer.readableBytes > 0 {
