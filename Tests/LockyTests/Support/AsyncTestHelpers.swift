@@ -3,6 +3,7 @@ import LockyRESP
 import LockyRedis
 import LockyTestSupport
 import NIOCore
+import Synchronization
 import Testing
 
 /// A test that took longer than it may.
@@ -82,7 +83,8 @@ extension LockEnvironment {
     func withRunningClient<T: Sendable>(_ body: @escaping @Sendable (LockClient) async throws -> T) async throws -> T {
         let client = self.client
         return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
+            // On the backend's executor, so the loop's timers are not delayed by a busy pool.
+            group.addTask(executorPreference: client.backend.preferredTaskExecutor) {
                 try await client.run()
                 return nil
             }
@@ -162,7 +164,7 @@ final class StallingBackend: LockBackend {
     private func hangWhileStalled(_ operation: String) async throws(LockError) {
         while stalledFlag.value {
             if Task.isCancelled { throw LockError(.cancelled, "\(operation) was cancelled") }
-            try? await Task.sleep(for: .milliseconds(2))
+            try? await Task.sleep(for: .milliseconds(5))
         }
     }
 
@@ -219,4 +221,56 @@ final class StallingBackend: LockBackend {
     var preferredTaskExecutor: (any TaskExecutor)? { inner.preferredTaskExecutor }
 
     func close() async { await inner.close() }
+}
+
+/// A one-shot gate many tasks wait at until it opens (no polling, so waiting bodies put no
+/// load on the machine). A cancelled waiter leaves with `CancellationError`.
+final class Gate: Sendable {
+    private struct State {
+        var isOpen = false
+        var nextID: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Lets every waiter (and every later one) through.
+    func open() {
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until the gate opens; throws `CancellationError` when the task is cancelled first.
+    func wait() async throws {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let result = state.withLock { state -> Result<Void, any Error>? in
+                    if state.isOpen { return .success(()) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters[id] = continuation
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}
+
+/// Runs `body` on `env`'s backend executor (the Redis connection's event loop), where timers and
+/// wake-ups are not delayed by a busy shared pool; on the pool for memory.
+func onBackendExecutor<T: Sendable>(_ env: LockEnvironment, _ body: () async throws -> T) async throws -> T {
+    try await withTaskExecutorPreference(env.client.backend.preferredTaskExecutor) {
+        try await body()
+    }
 }

@@ -280,6 +280,27 @@ final class RecordingBackend: LockBackend {
         try await inner.withEventHandler(expirations: expirations, handler, body)
     }
 
+    /// Forwarded, so waiting acquires through this wrapper listen as they would without it.
+    func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await inner.withWakeHandler(waiter: waiter, handler, body)
+    }
+
+    func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+        -> FairAcquireReply
+    {
+        count()
+        return try await inner.acquireFair(resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL)
+    }
+
+    func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {
+        count()
+        try await inner.leaveQueue(resource, waiter: waiter)
+    }
+
     /// Forwarded, so waiters run on the backend's preferred executor as they would without the wrapper.
     var preferredTaskExecutor: (any TaskExecutor)? { inner.preferredTaskExecutor }
 

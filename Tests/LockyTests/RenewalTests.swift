@@ -1,0 +1,412 @@
+import Locky
+import LockyTestSupport
+import Testing
+
+/// Auto-renewal (one batched loop per client), lease states, loss signalling and `withLock`'s
+/// promise to cancel its body on loss and to release on every path.
+@Suite("Renewal and withLock")
+struct RenewalTests {
+    /// A lease's states, collected in the background from the moment of the call.
+    final class StateRecorder: Sendable {
+        let states = Shared<[(state: LeaseState, at: ContinuousClock.Instant)]>([])
+        private let task: Task<Void, Never>
+
+        init(_ lease: Lease) {
+            let stream = lease.states()
+            let states = self.states
+            task = Task {
+                for await state in stream { states.update { $0.append((state, ContinuousClock.now)) } }
+            }
+        }
+
+        var renewals: Int {
+            states.value.filter {
+                if case .renewed = $0.state { return true }
+                return false
+            }.count
+        }
+
+        var all: [LeaseState] { states.value.map(\.state) }
+
+        func stop() { task.cancel() }
+    }
+
+    /// How a lock is taken away from its holder behind Locky's back.
+    enum Tampering: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case deleted
+        case overwritten
+
+        var testDescription: String { rawValue }
+    }
+
+    // MARK: Renewal
+
+    @Test(arguments: BackendKind.allCases)
+    func withClientRenewsABodyThatOutlivesItsTTL(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let configuration = try env.independentConfiguration(leaseTTL: .milliseconds(300))
+            // On the backend's executor (the loop inherits it), so its timers are not delayed by a busy pool.
+            let renewals = try await onBackendExecutor(env) {
+                try await LockClient.withClient(configuration: configuration) { client in
+                    try await client.withLock("r", label: "renewed") { lease in
+                        let recorder = StateRecorder(lease)
+                        defer { recorder.stop() }
+                        #expect(lease.ttl == .milliseconds(300))
+                        try await Task.sleep(for: .seconds(1))
+                        #expect(lease.isValid, "the lease ran out while its body ran: \(recorder.all)")
+                        #expect(lease.lossReason == nil)
+                        let holder = try await client.holder(of: "r")
+                        #expect(holder?.owner == lease.owner, "after 1 s the lock is held by \(String(describing: holder))")
+                        return recorder.renewals
+                    }
+                }
+            }
+            // About every 100 ms for a second; a loaded machine may skip a few.
+            #expect(renewals >= 4, "renewed \(renewals) times in 1 s with a 300 ms TTL")
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func withLockWithoutRunStillRenews(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let renewals = try await onBackendExecutor(env) {
+                try await env.client.withLock("r", ttl: .milliseconds(300)) { lease in
+                    let recorder = StateRecorder(lease)
+                    defer { recorder.stop() }
+                    try await Task.sleep(for: .seconds(1))
+                    #expect(lease.isValid)
+                    #expect(try await env.storedOwner("r") == lease.owner)
+                    return recorder.renewals
+                }
+            }
+            #expect(renewals >= 4, "renewed \(renewals) times in 1 s with a 300 ms TTL")
+            #expect(try await env.storedOwner("r") == nil)
+        }
+    }
+
+    /// 200 leases held at once are renewed by one loop in batches: a few script calls per tick,
+    /// not one per lease.
+    @Test(arguments: BackendKind.allCases)
+    func manyLeasesAreRenewedInBatches(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let leases = 200
+            let held = Shared(0)
+            let done = Gate()
+            let lost = Shared(0)
+            let renewed = Shared(0)
+            try await env.withRunningClient { client in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<leases {
+                        group.addTask {
+                            try await client.withLock("batch-\(index)", ttl: .milliseconds(300), timeout: .seconds(10)) { lease in
+                                let recorder = StateRecorder(lease)
+                                defer { recorder.stop() }
+                                held.update { $0 += 1 }
+                                try await done.wait()
+                                if !lease.isValid { lost.update { $0 += 1 } }
+                                renewed.update { $0 += recorder.renewals }
+                            }
+                        }
+                    }
+                    let allHeld = try await eventually(within: .seconds(10)) { held.value == leases }
+                    try #require(allHeld, "only \(held.value) of \(leases) withLock bodies started")
+                    let window = Duration.seconds(1)
+                    let callsBefore = env.backend.calls
+                    let scriptsBefore = kind == .redis ? try await env.commandCalls("evalsha") : 0
+                    try await Task.sleep(for: window)
+                    let calls = env.backend.calls - callsBefore
+                    let scripts = kind == .redis ? try await env.commandCalls("evalsha") - scriptsBefore : calls
+                    done.open()
+                    try await group.waitForAll()
+                    // One per lease per tick would be 200 × ~10 = 2,000 calls in the window.
+                    #expect(calls <= 60, "\(calls) backend calls renewed \(leases) leases during \(window)")
+                    #expect(scripts <= 60, "\(scripts) EVALSHA calls renewed \(leases) leases during \(window)")
+                    #expect(calls >= 3, "the leases were not renewed at all (\(calls) calls)")
+                }
+            }
+            #expect(lost.value == 0)
+            #expect(renewed.value >= leases * 4, "\(renewed.value) renewals of \(leases) leases")
+            for index in stride(from: 0, to: leases, by: 37) {
+                #expect(try await env.storedOwner("batch-\(index)") == nil)
+            }
+        }
+    }
+
+    /// A lease handed to the loop late (`startRenewing` after some work, or a hand-over that
+    /// took a while) is renewed a third of its TTL after it was taken, not after registration.
+    @Test(arguments: BackendKind.allCases)
+    func leaseRegisteredLateIsRenewedBeforeItExpires(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await env.withRunningClient { client in
+                let lease = try await client.tryAcquire("r", ttl: .milliseconds(600))
+                // Three quarters of the TTL pass before the lease is handed to the loop.
+                try await Task.sleep(for: .milliseconds(450))
+                try #require(lease.remaining > .milliseconds(30), "the machine was too slow to set the test up")
+                let recorder = StateRecorder(lease)
+                defer { recorder.stop() }
+                try client.startRenewing(lease)
+                #expect(client.renewingCount == 1)
+                try await Task.sleep(for: .milliseconds(600))
+                #expect(lease.lossReason == nil, "states: \(recorder.all)")
+                #expect(try await env.storedOwner("r") == lease.owner)
+                client.stopRenewing(lease)
+                #expect(client.renewingCount == 0)
+                #expect(try await client.release(lease) == .released)
+            }
+        }
+    }
+
+    // MARK: Loss
+
+    @Test(arguments: BackendKind.allCases, Tampering.allCases)
+    func lossIsSignalledWhenTheLockIsTakenAway(kind: BackendKind, tampering: Tampering) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let started = Shared<Lease?>(nil)
+            let bodyCancelledAt = Shared<ContinuousClock.Instant?>(nil)
+            let recorderBox = Shared<StateRecorder?>(nil)
+            try await env.withRunningClient { client in
+                let holding = Task {
+                    try await client.withLock("r", ttl: .milliseconds(300)) { lease in
+                        recorderBox.update { [recorder = StateRecorder(lease)] in $0 = recorder }
+                        started.update { $0 = lease }
+                        do {
+                            try await Task.sleep(for: .seconds(10))
+                        } catch {
+                            bodyCancelledAt.update { $0 = ContinuousClock.now }
+                            throw error
+                        }
+                    }
+                }
+                let running = try await eventually { started.value != nil }
+                try #require(running)
+                // Let it renew once, so the loss is found by a later renewal, not at the first one.
+                let renewedOnce = try await eventually { (recorderBox.value?.renewals ?? 0) >= 1 }
+                try #require(renewedOnce, "states: \(recorderBox.value?.all ?? [])")
+                let tamperedAt = ContinuousClock.now
+                switch tampering {
+                case .deleted: try await env.deleteLockBehindTheBack("r")
+                case .overwritten: try await env.overwriteLockBehindTheBack("r", owner: "other")
+                }
+                let error = await expectLockError(.lockLost) {
+                    try await within(.seconds(5), "withLock after the loss") { try await holding.value }
+                }
+                let lease = try #require(started.value)
+                let cancelledAt = try #require(bodyCancelledAt.value, "the body was not cancelled")
+                // Renewals come every 100 ms: the loss is seen at the next one.
+                #expect(
+                    cancelledAt - tamperedAt < .milliseconds(100 + 300),
+                    "the body ran on \(cancelledAt - tamperedAt) after the loss")
+                #expect(!lease.isValid)
+                switch tampering {
+                case .deleted:
+                    #expect(lease.lossReason == .notOwner(holder: nil))
+                    #expect(try await env.storedOwner("r") == nil)
+                case .overwritten:
+                    #expect(lease.lossReason == .notOwner(holder: LockHolder(owner: "other", remaining: nil)))
+                    #expect(error?.holder?.owner == "other")
+                    // withLock's release is owner-checked: the new owner's lock stays.
+                    #expect(try await env.storedOwner("r") == "other")
+                }
+                let states = recorderBox.value?.all ?? []
+                #expect(states.last == .lost(lease.lossReason ?? .expired))
+                #expect(states.contains { if case .renewed = $0 { return true } else { return false } })
+                recorderBox.value?.stop()
+            }
+        }
+    }
+
+    /// The backend stops answering: renewal fails (reported), and once the validity has passed
+    /// the lease is lost with reason `expired` and the body is cancelled, at about the validity
+    /// deadline, not whenever the hanging call gives up.
+    @Test(arguments: BackendKind.allCases)
+    func unreachableBackendPastTheValidityLosesTheLease(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let stalling = StallingBackend(env.backend)
+            let client = kind == .redis ? env.client : try LockClient(backend: stalling, clock: env.clock)
+            let started = Shared<Lease?>(nil)
+            let bodyCancelledAt = Shared<ContinuousClock.Instant?>(nil)
+            let recorderBox = Shared<StateRecorder?>(nil)
+            let stop: @Sendable () -> Void = {
+                if let server = env.server { server.pause() } else { stalling.stalled = true }
+            }
+            let restart: @Sendable () -> Void = {
+                if let server = env.server { server.resume() } else { stalling.stalled = false }
+            }
+            defer { restart() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask(executorPreference: client.backend.preferredTaskExecutor) { try await client.run() }
+                defer { group.cancelAll() }
+                try await Task.sleep(for: .milliseconds(20))
+                let holding = Task {
+                    try await client.withLock("r", ttl: .milliseconds(300)) { lease in
+                        recorderBox.update { [recorder = StateRecorder(lease)] in $0 = recorder }
+                        started.update { $0 = lease }
+                        do {
+                            try await Task.sleep(for: .seconds(30))
+                        } catch {
+                            bodyCancelledAt.update { $0 = ContinuousClock.now }
+                            throw error
+                        }
+                    }
+                }
+                let running = try await eventually { started.value != nil }
+                try #require(running)
+                let lease = try #require(started.value)
+                // Wait for a renewal, then stop the backend right after it.
+                let renewedOnce = try await eventually { (recorderBox.value?.renewals ?? 0) >= 1 }
+                try #require(renewedOnce, "states: \(recorderBox.value?.all ?? [])")
+                stop()
+                let stoppedAt = ContinuousClock.now
+                let validUntil = lease.validUntil
+                let cancelled = try await eventually(within: .seconds(8)) { bodyCancelledAt.value != nil }
+                let cancelledAt = try #require(bodyCancelledAt.value, "the body was never cancelled")
+                #expect(cancelled)
+                // Not before the validity passed (the lease was still good), and soon after.
+                #expect(
+                    cancelledAt >= validUntil - .milliseconds(5),
+                    "cancelled \(validUntil - cancelledAt) before the validity deadline")
+                #expect(
+                    cancelledAt - validUntil < .milliseconds(300),
+                    "the body ran on \(cancelledAt - validUntil) past the validity deadline (stopped \(stoppedAt - validUntil) before it)"
+                )
+                #expect(lease.lossReason == .expired)
+                let states = recorderBox.value?.all ?? []
+                let failure = states.firstIndex { if case .renewalFailed = $0 { return true } else { return false } }
+                let loss = states.firstIndex(of: .lost(.expired))
+                #expect(
+                    failure != nil && loss != nil && failure.map { f in loss.map { f < $0 } ?? false } == true,
+                    "states: \(states)")
+                recorderBox.value?.stop()
+                restart()
+                let error = await expectLockError(.lockLost) {
+                    try await within(.seconds(10), "withLock after the loss") { try await holding.value }
+                }
+                #expect(error != nil)
+            }
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func maximumHoldTimeEndsTheLease(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let leaseBox = Shared<Lease?>(nil)
+            let started = ContinuousClock.now
+            let error = await expectLockError(.lockLost) {
+                try await env.withRunningClient { client in
+                    try await client.withLock("r", ttl: .milliseconds(300), maximumHoldTime: .milliseconds(500)) { lease in
+                        leaseBox.update { $0 = lease }
+                        try await Task.sleep(for: .seconds(10))
+                    }
+                }
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(error?.message.contains("maximum hold time") == true)
+            #expect(leaseBox.value?.lossReason == .maximumHoldTimeReached)
+            #expect(elapsed >= .milliseconds(500), "ended after \(elapsed)")
+            #expect(elapsed < .milliseconds(500 + 400), "ended after \(elapsed)")
+            #expect(try await env.storedOwner("r") == nil, "the lock was not released at the maximum hold time")
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func maximumRenewalsEndsTheLease(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let leaseBox = Shared<Lease?>(nil)
+            let recorderBox = Shared<StateRecorder?>(nil)
+            let error = await expectLockError(.lockLost) {
+                try await env.withRunningClient { client in
+                    try await client.withLock("r", ttl: .milliseconds(300), maximumRenewals: 2) { lease in
+                        recorderBox.update { [recorder = StateRecorder(lease)] in $0 = recorder }
+                        leaseBox.update { $0 = lease }
+                        try await Task.sleep(for: .seconds(10))
+                    }
+                }
+            }
+            #expect(error?.message.contains("maximum number of renewals") == true)
+            #expect(leaseBox.value?.lossReason == .maximumRenewalsReached)
+            let states = recorderBox.value?.all ?? []
+            #expect(states.count == 3 && recorderBox.value?.renewals == 2, "states: \(states)")
+            #expect(states.last == .lost(.maximumRenewalsReached))
+            recorderBox.value?.stop()
+            #expect(try await env.storedOwner("r") == nil)
+
+            // Zero renewals: it ends at the first renewal time.
+            let started = ContinuousClock.now
+            await expectLockError(.lockLost) {
+                try await env.client.withLock("s", ttl: .milliseconds(300), maximumRenewals: 0) { _ in
+                    try await Task.sleep(for: .seconds(10))
+                }
+            }
+            #expect(ContinuousClock.now - started < .milliseconds(100 + 400))
+            #expect(try await env.storedOwner("s") == nil)
+        }
+    }
+
+    // MARK: Release on every path
+
+    struct BodyFailure: Error, Equatable {
+        let id: Int
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func withLockReleasesWhenTheBodyReturnsOrThrows(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let value = try await env.client.withLock("r", ttl: .seconds(5)) { lease throws -> Int in
+                #expect(try await env.storedOwner("r") == lease.owner)
+                return 42
+            }
+            #expect(value == 42)
+            #expect(try await env.storedOwner("r") == nil)
+
+            do {
+                _ = try await env.client.withLock("r", ttl: .seconds(5)) { _ -> Int in throw BodyFailure(id: 7) }
+                Issue.record("the body's error was swallowed")
+            } catch let error as BodyFailure {
+                #expect(error == BodyFailure(id: 7))
+            }
+            #expect(try await env.storedOwner("r") == nil)
+
+            // A LockError of the body's own is passed on unchanged too, not taken for a loss.
+            let other = try await env.client.acquire("other", ttl: .seconds(5), label: "x", timeout: .zero)
+            let error = await expectLockError(.busy) {
+                _ = try await env.client.withLock("r", ttl: .seconds(5)) { _ in
+                    try await env.client.tryAcquire("other")
+                }
+            }
+            #expect(error?.resource == "other")
+            #expect(try await env.storedOwner("r") == nil)
+            _ = try await env.client.release(other)
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func withLockReleasesWhenTheCallerIsCancelled(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let started = Shared(false)
+            let bodyCancelled = Shared(false)
+            let task = Task {
+                try await client.withLock("r", ttl: .seconds(30)) { _ in
+                    started.update { $0 = true }
+                    do {
+                        try await Task.sleep(for: .seconds(30))
+                    } catch {
+                        bodyCancelled.update { $0 = true }
+                        throw error
+                    }
+                }
+            }
+            let running = try await eventually { started.value }
+            try #require(running)
+            #expect(try await env.storedOwner("r") != nil)
+            task.cancel()
+            let result = await task.result
+            #expect(throws: (any Error).self) { try result.get() }
+            #expect(bodyCancelled.value)
+            // Released at once from the cancelled task, not left for its 30 s TTL.
+            #expect(try await env.storedOwner("r") == nil)
+            let lease = try await client.tryAcquire("r", ttl: .seconds(1))
+            _ = try await client.release(lease)
+        }
+    }
+}
