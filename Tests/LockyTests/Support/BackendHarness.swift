@@ -289,9 +289,13 @@ final class RecordingBackend: LockBackend {
         try await inner.withWakeHandler(waiter: waiter, handler, body)
     }
 
-    func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
-        -> FairAcquireReply
-    {
+    func acquireFair(
+        _ resource: String,
+        owner: String,
+        ttl: Duration?,
+        waiter: String,
+        waiterTTL: Duration
+    ) async throws(LockError) -> FairAcquireReply {
         count()
         return try await inner.acquireFair(resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL)
     }
