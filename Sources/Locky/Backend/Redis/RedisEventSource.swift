@@ -8,11 +8,20 @@ final class RedisEventSource: LockEventSource {
     private var pending: Deque<LockEvent> = []
     private let keyspace: LockKeyspace
     private let expiredChannel: String?
+    private let afterGap: (@Sendable () async -> LockError?)?
 
-    init(_ subscription: RedisSubscription, keyspace: LockKeyspace, expiredChannel: String?) {
+    /// - Parameter afterGap: Runs when a gap is seen (the server may have restarted and lost
+    ///   its runtime configuration); an error it returns follows the gap.
+    init(
+        _ subscription: RedisSubscription,
+        keyspace: LockKeyspace,
+        expiredChannel: String?,
+        afterGap: (@Sendable () async -> LockError?)? = nil
+    ) {
         self.iterator = subscription.makeAsyncIterator()
         self.keyspace = keyspace
         self.expiredChannel = expiredChannel
+        self.afterGap = afterGap
     }
 
     /// Delivers `event` before anything received.
@@ -25,6 +34,7 @@ final class RedisEventSource: LockEventSource {
             guard let event = await iterator.next() else { return nil }
             switch event {
             case .gap:
+                if let afterGap, let error = await afterGap() { pending.append(.error(error)) }
                 return .gap
             case .message(let message):
                 if let expiredChannel, message.channelName == expiredChannel {

@@ -226,10 +226,20 @@ public struct RedisLockBackend: LockBackend {
         let keyspace = self.keyspace
         let expiryChannel = expiredChannel
         let setupErrorEvent = setupError
+        // A restarted server forgot `CONFIG SET notify-keyspace-events`: switch it on again after a gap.
+        let backend = self
+        var afterGap: (@Sendable () async -> LockError?)?
+        if expirations { afterGap = { @Sendable in await backend.enableExpiryNotifications() } }
+        let onGap = afterGap
         return try await client.subscribe(channels: channels) { subscription in
             return try await body(
                 LockEventStream {
-                    let source = RedisEventSource(subscription, keyspace: keyspace, expiredChannel: expiryChannel)
+                    let source = RedisEventSource(
+                        subscription,
+                        keyspace: keyspace,
+                        expiredChannel: expiryChannel,
+                        afterGap: onGap
+                    )
                     if let setupErrorEvent { source.prepend(.error(setupErrorEvent)) }
                     return source
                 }
