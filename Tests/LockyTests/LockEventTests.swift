@@ -1,0 +1,285 @@
+import Locky
+import LockyRedis
+import LockyTestSupport
+import Testing
+
+/// Lock events (`LockClient.events(matching:)`): locked/unlocked from both APIs, pattern
+/// filtering, every subscriber sees every change once, timely expiry, gaps after a restart.
+@Suite("Lock events")
+struct LockEventTests {
+    /// An event in a comparable form.
+    static func describe(_ event: LockEvent) -> String {
+        switch event {
+        case .locked(let resource, let locker, let ttl):
+            return "locked \(resource) by \(locker)" + (ttl.map { " for \($0.wholeMilliseconds) ms" } ?? "")
+        case .unlocked(let resource): return "unlocked \(resource)"
+        case .expired(let resource): return "expired \(resource)"
+        case .gap: return "gap"
+        case .error(let error): return "error \(error.code)"
+        }
+    }
+
+    /// The events one subscriber received, with their arrival times.
+    final class Recording: Sendable {
+        let events = Shared<[(event: LockEvent, at: ContinuousClock.Instant)]>([])
+        let ready = Gate()
+
+        var descriptions: [String] { events.value.map { LockEventTests.describe($0.event) } }
+
+        /// Waits until `condition` holds for the descriptions, or `limit` passes.
+        func wait(within limit: Duration = .seconds(5), for condition: @escaping ([String]) -> Bool) async throws -> Bool {
+            try await eventually(within: limit) { condition(self.descriptions) }
+        }
+    }
+
+    /// Watches `client`'s events (filtered by `pattern`) into a recording until `stop` opens.
+    static func watch(_ client: LockClient, matching pattern: String? = nil, into recording: Recording, until stop: Gate) async throws {
+        try await client.events(matching: pattern) { stream in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await event in stream { recording.events.update { $0.append((event, ContinuousClock.now)) } }
+                }
+                recording.ready.open()
+                try await stop.wait()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Runs `body` while `client`'s events are recorded; returns the recording.
+    static func recording(
+        _ client: LockClient,
+        matching pattern: String? = nil,
+        _ body: @escaping @Sendable (Recording) async throws -> Void
+    ) async throws -> Recording {
+        let recording = Recording()
+        let stop = Gate()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await watch(client, matching: pattern, into: recording, until: stop) }
+            try await within(.seconds(5), "subscribing") { try await recording.ready.wait() }
+            do {
+                try await body(recording)
+            } catch {
+                stop.open()
+                throw error
+            }
+            stop.open()
+            try await group.waitForAll()
+        }
+        return recording
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func lockedAndUnlockedFromBothAPIs(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let owners = Shared<[String]>([])
+            let recording = try await Self.recording(client) { recording in
+                let lease = try await client.tryAcquire("doc:1", ttl: .seconds(10), label: "worker-3")
+                let anonymous = try await client.tryAcquire("doc:3", ttl: .seconds(10))
+                owners.update { $0 = [lease.owner, anonymous.owner] }
+                #expect(try await client.release(lease) == .released)
+                #expect(try await client.release(anonymous) == .released)
+                #expect(try await client.lock("doc:2", locker: "user 20") == .acquired(fencingToken: 1))
+                #expect(try await client.unlock("doc:2", locker: "user 20") == .unlocked)
+                let complete = try await recording.wait { $0.count >= 6 }
+                #expect(complete, "events so far: \(recording.descriptions)")
+            }
+            #expect(
+                recording.descriptions == [
+                    "locked doc:1 by worker-3 for 10000 ms", "locked doc:3 by lease for 10000 ms",
+                    "unlocked doc:1", "unlocked doc:3",
+                    "locked doc:2 by user 20", "unlocked doc:2",
+                ]
+            )
+            // The secret part of a lease owner never leaves the process in an event.
+            for owner in owners.value {
+                let token = String(owner.suffix(32))
+                #expect(!recording.descriptions.contains { $0.contains(token) })
+            }
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func patternFiltersByResource(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let recording = try await Self.recording(client, matching: "article:?*") { recording in
+                for resource in ["article:1", "user:1", "article:", "articles", "article:22"] {
+                    _ = try await client.lock(resource, locker: "editor")
+                    _ = try await client.unlock(resource)
+                }
+                // The last change is seen, so everything before it was filtered, not late.
+                let complete = try await recording.wait { $0.contains("unlocked article:22") }
+                #expect(complete, "events so far: \(recording.descriptions)")
+            }
+            #expect(
+                recording.descriptions == [
+                    "locked article:1 by editor", "unlocked article:1", "locked article:22 by editor", "unlocked article:22",
+                ]
+            )
+        }
+    }
+
+    /// The changes made by `client`: `count` resources locked and unlocked, and what every
+    /// subscriber must then have seen, each exactly once.
+    static func makeChanges(_ client: LockClient, prefix: String, count: Int) async throws -> [String] {
+        var expected: [String] = []
+        for index in 0..<count {
+            let resource = "\(prefix)-\(index)"
+            _ = try await client.lock(resource, locker: prefix)
+            _ = try await client.unlock(resource, locker: prefix)
+            expected += ["locked \(resource) by \(prefix)", "unlocked \(resource)"]
+        }
+        return expected
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func everySubscriberInTheProcessSeesEveryChangeOnce(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let recordings = (0..<4).map { _ in Recording() }
+            let stop = Gate()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for recording in recordings {
+                    group.addTask { try await Self.watch(client, into: recording, until: stop) }
+                }
+                for recording in recordings { try await within(.seconds(5), "subscribing") { try await recording.ready.wait() } }
+                async let first = Self.makeChanges(client, prefix: "a", count: 40)
+                async let second = Self.makeChanges(client, prefix: "b", count: 40)
+                let expected = try await first + second
+                for (index, recording) in recordings.enumerated() {
+                    let complete = try await recording.wait { $0.count >= expected.count }
+                    #expect(complete, "subscriber \(index) saw \(recording.descriptions.count) of \(expected.count) events")
+                }
+                // Anything duplicated would arrive right behind the originals.
+                try await Task.sleep(for: .milliseconds(100))
+                stop.open()
+                try await group.waitForAll()
+                for (index, recording) in recordings.enumerated() {
+                    #expect(recording.descriptions.sorted() == expected.sorted(), "subscriber \(index)")
+                }
+            }
+        }
+    }
+
+    /// Processes are stood in for by clients with their own connections (Redis) or their own
+    /// `LockClient` over the shared backend (memory): changes made by any of them reach all.
+    @Test(arguments: BackendKind.allCases)
+    func everyClientSeesEveryChangeOnce(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            var clients: [LockClient] = []
+            for _ in 0..<3 {
+                if let server = env.server {
+                    clients.append(try LockClient(configuration: LockyConfiguration(url: server.url)))
+                } else {
+                    clients.append(try env.makeClient())
+                }
+            }
+            let recordings = clients.map { _ in Recording() }
+            let stop = Gate()
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (client, recording) in zip(clients, recordings) {
+                        group.addTask { try await Self.watch(client, into: recording, until: stop) }
+                    }
+                    for recording in recordings { try await within(.seconds(5), "subscribing") { try await recording.ready.wait() } }
+                    let writers = clients
+                    let expected = try await withThrowingTaskGroup(of: [String].self) { writes in
+                        for (index, writer) in writers.enumerated() {
+                            writes.addTask { try await Self.makeChanges(writer, prefix: "client\(index)", count: 30) }
+                        }
+                        writes.addTask { try await Self.makeChanges(env.client, prefix: "other", count: 30) }
+                        return try await writes.reduce([], +)
+                    }
+                    for (index, recording) in recordings.enumerated() {
+                        let complete = try await recording.wait { $0.count >= expected.count }
+                        #expect(complete, "client \(index) saw \(recording.descriptions.count) of \(expected.count) events")
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                    stop.open()
+                    try await group.waitForAll()
+                    for (index, recording) in recordings.enumerated() {
+                        #expect(recording.descriptions.sorted() == expected.sorted(), "client \(index)")
+                    }
+                }
+            } catch {
+                for client in clients { await client.close() }
+                throw error
+            }
+            for client in clients { await client.close() }
+        }
+    }
+
+    /// Expired events come within milliseconds of the deadline (the watcher looks at each lock
+    /// at its deadline instead of waiting for Redis's lazy expiry), once per lock.
+    @Test(arguments: BackendKind.allCases)
+    func expiredEventsAreTimelyAndReportedOnce(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let count = 100
+            let deadlines = Shared<[String: ContinuousClock.Instant]>([:])
+            let recording = try await onBackendExecutor(env) {
+                try await Self.recording(client) { recording in
+                    for index in 0..<count {
+                        let ttl = Duration.milliseconds(100 + (index * 37) % 501)
+                        let sent = ContinuousClock.now
+                        _ = try await client.tryAcquire("exp-\(index)", ttl: ttl)
+                        deadlines.update { $0["exp-\(index)"] = sent + ttl }
+                    }
+                    let complete = try await recording.wait(within: .seconds(5)) { descriptions in
+                        descriptions.filter { $0.hasPrefix("expired") }.count >= count
+                    }
+                    #expect(complete, "saw \(recording.descriptions.filter { $0.hasPrefix("expired") }.count) of \(count) expiries")
+                    // Anything reported twice would come soon after.
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+            }
+            var lags: [Double] = []
+            var seen: [String: Int] = [:]
+            for (event, at) in recording.events.value {
+                guard case .expired(let resource) = event else { continue }
+                seen[resource, default: 0] += 1
+                if let deadline = deadlines.value[resource] { lags.append((at - deadline).milliseconds) }
+            }
+            #expect(recording.events.value.filter { if case .error = $0.event { true } else { false } }.isEmpty)
+            #expect(seen.count == count, "expiries reported for \(seen.count) of \(count) locks")
+            #expect(seen.values.allSatisfy { $0 == 1 }, "reported more than once: \(seen.filter { $0.value > 1 })")
+            // Never before the deadline: the lock was taken after `sent`.
+            #expect((lags.min() ?? 0) >= 0, "an expiry was reported \(-(lags.min() ?? 0)) ms before its deadline")
+            let p99 = percentile(lags, 0.99)
+            #expect(p99 <= 50, "p99 expiry lag \(p99) ms (p50 \(percentile(lags, 0.5)) ms, max \(lags.max() ?? 0) ms)")
+        }
+    }
+
+    /// A server restart loses the subscription: the stream says so with a gap, and events
+    /// (locked, unlocked and expired) flow again once it is back.
+    @Test func serverRestartYieldsAGapAndEventsResume() async throws {
+        try await withBackend(.redis, clock: .system) { env throws in
+            let server = try env.requireServer()
+            let client = env.client
+            let recording = try await Self.recording(client) { recording in
+                _ = try await client.lock("before", locker: "x")
+                let seenBefore = try await recording.wait { $0.contains("locked before by x") }
+                #expect(seenBefore)
+                try await server.restart()
+                let gap = try await recording.wait(within: .seconds(10)) { $0.contains("gap") }
+                #expect(gap, "no gap after the restart: \(recording.descriptions)")
+                let lockedAfter = try await eventually(within: .seconds(10), every: .milliseconds(50)) {
+                    (try? await client.lock("after", locker: "y")) != nil
+                }
+                #expect(lockedAfter)
+                _ = try await client.unlock("after")
+                let resumed = try await recording.wait { $0.contains("unlocked after") }
+                #expect(resumed, "events did not resume: \(recording.descriptions)")
+                _ = try await client.tryAcquire("short", ttl: .milliseconds(100))
+                let expired = try await recording.wait(within: .seconds(3)) { $0.contains("expired short") }
+                #expect(expired, "expired events did not resume after the restart: \(recording.descriptions)")
+            }
+            let descriptions = recording.descriptions
+            let gapIndex = descriptions.firstIndex(of: "gap")
+            let afterIndex = descriptions.firstIndex(of: "locked after by y")
+            #expect(gapIndex != nil && afterIndex != nil && (gapIndex ?? 0) < (afterIndex ?? 0), "\(descriptions)")
+        }
+    }
+}
