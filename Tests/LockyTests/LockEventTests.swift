@@ -33,7 +33,9 @@ struct LockEventTests {
     }
 
     /// Watches `client`'s events (filtered by `pattern`) into a recording until `stop` opens.
-    static func watch(_ client: LockClient, matching pattern: String? = nil, into recording: Recording, until stop: Gate) async throws {
+    static func watch(_ client: LockClient, matching pattern: String? = nil, into recording: Recording, until stop: Gate)
+        async throws
+    {
         try await client.events(matching: pattern) { stream in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -183,7 +185,9 @@ struct LockEventTests {
                     for (client, recording) in zip(clients, recordings) {
                         group.addTask { try await Self.watch(client, into: recording, until: stop) }
                     }
-                    for recording in recordings { try await within(.seconds(5), "subscribing") { try await recording.ready.wait() } }
+                    for recording in recordings {
+                        try await within(.seconds(5), "subscribing") { try await recording.ready.wait() }
+                    }
                     let writers = clients
                     let expected = try await withThrowingTaskGroup(of: [String].self) { writes in
                         for (index, writer) in writers.enumerated() {
@@ -230,7 +234,8 @@ struct LockEventTests {
                     let complete = try await recording.wait(within: .seconds(5)) { descriptions in
                         descriptions.filter { $0.hasPrefix("expired") }.count >= count
                     }
-                    #expect(complete, "saw \(recording.descriptions.filter { $0.hasPrefix("expired") }.count) of \(count) expiries")
+                    #expect(
+                        complete, "saw \(recording.descriptions.filter { $0.hasPrefix("expired") }.count) of \(count) expiries")
                     // Anything reported twice would come soon after.
                     try await Task.sleep(for: .milliseconds(300))
                 }
