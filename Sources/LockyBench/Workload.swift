@@ -53,6 +53,12 @@ struct RoundResults {
     }
 
     var medianRate: Double { median(rates) }
+
+    /// The median over rounds of this round's rate divided by the floor measured in the same
+    /// round: robust when the machine's speed drifts between rounds.
+    func medianRatio(to floors: [Double]) -> Double {
+        median(zip(rates, floors).map { $0 / $1 })
+    }
 }
 
 /// The median of `values` (0 when empty).
