@@ -37,7 +37,9 @@ struct HandoffScenario: AsyncParsableCommand {
         for index in 0..<workers {
             let process = Process()
             process.executableURL = executable
-            var arguments = ["handoff-worker", "--url", server.url, "--seconds", String(options.seconds), "--worker", String(index)]
+            var arguments = [
+                "handoff-worker", "--url", server.url, "--seconds", String(options.seconds), "--worker", String(index),
+            ]
             if fair { arguments.append("--fair") }
             process.arguments = arguments
             let pipe = Pipe()

@@ -34,7 +34,8 @@ struct RESPScenario: AsyncParsableCommand {
         for _ in 0..<2000 { _ = try await client.execute(command) }
 
         // Size the rounds so each phase takes about `seconds / rounds`.
-        let calibration = try RedisBenchmarkFloor.run(host: server.host, port: server.port, clients: 1, requests: 2000, command: arguments)
+        let calibration = try RedisBenchmarkFloor.run(
+            host: server.host, port: server.port, clients: 1, requests: 2000, command: arguments)
         let rounds = options.rounds
         let phase = options.seconds / Double(rounds)
         let sequentialOps = max(1000, Int(calibration.requestsPerSecond * phase))
@@ -48,7 +49,8 @@ struct RESPScenario: AsyncParsableCommand {
         var floorSequentialP50: [Double] = []
         var floorConcurrentP50: [Double] = []
         for _ in 0..<rounds {
-            let floor = try RedisBenchmarkFloor.run(host: server.host, port: server.port, clients: 1, requests: sequentialOps, command: arguments)
+            let floor = try RedisBenchmarkFloor.run(
+                host: server.host, port: server.port, clients: 1, requests: sequentialOps, command: arguments)
             floorSequential.append(floor.requestsPerSecond)
             floorSequentialP50.append(floor.p50Milliseconds * 1000)
             ours.add(try await Workload.sequential(operations: sequentialOps) { _ = try await client.execute(command) })

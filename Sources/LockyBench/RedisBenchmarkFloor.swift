@@ -17,7 +17,10 @@ enum RedisBenchmarkFloor {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments =
-            ["redis-benchmark", "-h", host, "-p", String(port), "-c", String(clients), "-P", String(pipeline), "-n", String(requests), "--csv"]
+            [
+                "redis-benchmark", "-h", host, "-p", String(port), "-c", String(clients), "-P", String(pipeline), "-n",
+                String(requests), "--csv",
+            ]
             + command
         let output = Pipe()
         process.standardOutput = output

@@ -113,7 +113,8 @@ public actor RedisClient {
     ///   - timeout: Deadline for the reply; the configuration's `commandTimeout` by default.
     /// - Throws: ``RedisClientError``: `serverError` for an error reply, `timeout`,
     ///   `connectionLost` (check ``RedisClientError/mayHaveRun``), `cancelled`, `unavailable`, …
-    public nonisolated func execute(_ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RESPToken {
+    public nonisolated func execute(_ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RESPToken
+    {
         // Not actor-isolated on purpose: the caller hops to the event loop once to send and
         // once back with the reply, and no further.
         let handler = try await currentHandler()
@@ -159,7 +160,8 @@ public actor RedisClient {
                 loop.run {
                     let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
                     for (index, command) in commands.enumerated() {
-                        handler.value.send(command, id: first + UInt64(index), to: .batch(collector, index: index), timeout: timeAmount)
+                        handler.value.send(
+                            command, id: first + UInt64(index), to: .batch(collector, index: index), timeout: timeAmount)
                     }
                 }
             }
@@ -179,12 +181,13 @@ public actor RedisClient {
     /// - Parameters:
     ///   - script: The script (its SHA-1 must match the command's).
     ///   - command: Built with ``RedisScript/evalSHA(keyCount:)`` plus keys and arguments.
-    public nonisolated func run(_ script: RedisScript, _ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError)
+    public nonisolated func run(_ script: RedisScript, _ command: RESPCommand, timeout: Duration? = nil)
+        async throws(RedisClientError)
         -> RESPToken
     {
         do {
             return try await execute(command, timeout: timeout)
-        } catch where error.serverError?.code == .noscript {
+        } catch  where error.serverError?.code == .noscript {
             logger.debug("script not in the server's cache; loading it", metadata: ["redis.script": "\(script.name)"])
             let results = await execute(batch: [script.loadCommand, command], timeout: timeout)
             // A script that does not compile makes the retry fail with NOSCRIPT again; the load's error says why.

@@ -189,7 +189,9 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
                 self.receive(token)
             }
         } catch let error as RESPParsingError {
-            close(RedisClientError(.protocolError, "malformed reply from the server: \(error)", mayHaveRun: true, underlying: error))
+            close(
+                RedisClientError(.protocolError, "malformed reply from the server: \(error)", mayHaveRun: true, underlying: error)
+            )
         } catch {
             close(RedisClientError(.protocolError, "malformed reply from the server", mayHaveRun: true, underlying: error))
         }
@@ -234,7 +236,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         if let error = error as? RedisClientError {
             reason = error
         } else {
-            reason = RedisClientError(.connectionLost, "connection error: \(error)", mayHaveRun: true, underlying: SendableErrorBox(error))
+            reason = RedisClientError(
+                .connectionLost, "connection error: \(error)", mayHaveRun: true, underlying: SendableErrorBox(error))
         }
         close(reason)
     }

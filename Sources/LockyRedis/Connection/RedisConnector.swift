@@ -38,7 +38,8 @@ enum RedisConnector {
             }
             return try NIOSSLContext(configuration: configuration)
         } catch {
-            throw RedisClientError(.tlsFailure, "cannot load the TLS configuration: \(error)", underlying: SendableErrorBox(error))
+            throw RedisClientError(
+                .tlsFailure, "cannot load the TLS configuration: \(error)", underlying: SendableErrorBox(error))
         }
     }
 
@@ -92,21 +93,23 @@ enum RedisConnector {
                 RedisClientError(.connectionFailed, "cannot connect to \(address): \(error)", underlying: SendableErrorBox(error))
             )
         }.flatMap { channel in
-            handshake(channel: channel, handler: boundHandler, configuration: configuration, deadline: deadline, eventLoop: eventLoop)
-                .flatMapError { error in
-                    channel.close(promise: nil)
-                    return eventLoop.makeFailedFuture(classify(error, address: address, tls: configuration.tls != nil))
-                }
-                .map { version in
-                    logger.debug(
-                        "connected",
-                        metadata: [
-                            "redis.address": "\(address)", "redis.protocol": "\(version)",
-                            "redis.connect_ms": "\(Double((NIODeadline.now() - started).nanoseconds) / 1e6)",
-                        ]
-                    )
-                    return Connection(channel: channel, boundHandler: boundHandler, protocolVersion: version)
-                }
+            handshake(
+                channel: channel, handler: boundHandler, configuration: configuration, deadline: deadline, eventLoop: eventLoop
+            )
+            .flatMapError { error in
+                channel.close(promise: nil)
+                return eventLoop.makeFailedFuture(classify(error, address: address, tls: configuration.tls != nil))
+            }
+            .map { version in
+                logger.debug(
+                    "connected",
+                    metadata: [
+                        "redis.address": "\(address)", "redis.protocol": "\(version)",
+                        "redis.connect_ms": "\(Double((NIODeadline.now() - started).nanoseconds) / 1e6)",
+                    ]
+                )
+                return Connection(channel: channel, boundHandler: boundHandler, protocolVersion: version)
+            }
         }
     }
 

@@ -305,11 +305,15 @@ actor RedisSubscriber {
             else { return }
             deliver(RedisPubSubMessage(channel: channel, pattern: pattern, payload: payload), to: patternTargets[pattern])
         case "subscribe":
-            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }), channelTargets[name] != nil else { return }
+            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }), channelTargets[name] != nil else {
+                return
+            }
             confirmedChannels.insert(name)
             confirmed(channel: name, pattern: nil)
         case "psubscribe":
-            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }), patternTargets[name] != nil else { return }
+            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }), patternTargets[name] != nil else {
+                return
+            }
             confirmedPatterns.insert(name)
             confirmed(channel: nil, pattern: name)
         default:
