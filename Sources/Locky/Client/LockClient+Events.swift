@@ -34,8 +34,9 @@ extension LockClient {
                     continuation.finish()
                     return nil
                 }
+                let executor = backend.preferredTaskExecutor
                 group.addTask {
-                    await tracker.run()
+                    await withTaskExecutorPreference(executor) { await tracker.run() }
                     return nil
                 }
                 defer { group.cancelAll() }

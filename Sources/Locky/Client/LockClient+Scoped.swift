@@ -66,8 +66,9 @@ extension LockClient {
                     group.addTask { .finished(try await body(lease)) }
                     group.addTask { .lost(await lease.waitUntilLost(id: 0)) }
                     if ownLoop {
+                        let executor = backend.preferredTaskExecutor
                         group.addTask {
-                            await scheduler.run()
+                            await withTaskExecutorPreference(executor) { await scheduler.run() }
                             return .loopEnded
                         }
                     }

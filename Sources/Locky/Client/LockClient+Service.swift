@@ -6,8 +6,12 @@ extension LockClient: Service {
     /// ``LockClient/withClient(configuration:logger:_:)``. Without it, `withLock` renews its
     /// lease in a loop of its own.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await self.renewals.run()
+        // On the backend's own thread (the Redis connection's event loop): the loop's timers
+        // and renewals then do not wait for a busy shared pool.
+        await withTaskExecutorPreference(backend.preferredTaskExecutor) {
+            await cancelWhenGracefulShutdown {
+                await self.renewals.run()
+            }
         }
     }
 }

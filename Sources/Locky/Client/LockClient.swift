@@ -105,6 +105,9 @@ public final class LockClient: Sendable {
         do {
             result = .success(
                 try await withThrowingTaskGroup(of: T?.self) { group in
+                    // Marked running before the child starts, so a withLock in `body` that comes
+                    // first still hands its lease to the shared loop.
+                    client.renewals.markRunning()
                     group.addTask {
                         try await client.run()
                         return nil

@@ -70,6 +70,11 @@ final class RenewalScheduler: Sendable {
         _ = state.withLock { $0.entries.removeValue(forKey: ObjectIdentifier(lease)) }
     }
 
+    /// Marks the loop as running ahead of ``run()`` (which is about to start).
+    func markRunning() {
+        state.withLock { $0.running = true }
+    }
+
     /// Renews due leases until the task is cancelled.
     func run() async {
         state.withLock { $0.running = true }
