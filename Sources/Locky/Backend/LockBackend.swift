@@ -62,7 +62,8 @@ public protocol LockBackend: Sendable {
     /// (a public id): taken only when free and `waiter` is first in the resource's queue;
     /// otherwise `waiter` is queued once and its liveness refreshed for `waiterTTL`. Waiters
     /// that stop refreshing are evicted.
-    func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+    func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration)
+        async throws(LockError)
         -> FairAcquireReply
 
     /// Removes `waiter` from `resource`'s fair queue, waking the next one when the lock is free.
@@ -91,7 +92,8 @@ extension LockBackend {
     public var preferredTaskExecutor: (any TaskExecutor)? { nil }
 
     /// Unsupported by default.
-    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration)
+        async throws(LockError)
         -> FairAcquireReply
     {
         throw LockError(.invalidArgument, "the \(name) backend has no fair mode")
@@ -106,13 +108,15 @@ extension LockBackend {
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        try await withEventHandler(expirations: false, { event in
-            switch event {
-            case .unlocked(let resource), .expired(let resource): handler(.released(resource: resource, next: nil))
-            case .gap: handler(.gap)
-            case .locked, .error: break
-            }
-        }, body)
+        try await withEventHandler(
+            expirations: false,
+            { event in
+                switch event {
+                case .unlocked(let resource), .expired(let resource): handler(.released(resource: resource, next: nil))
+                case .gap: handler(.gap)
+                case .locked, .error: break
+                }
+            }, body)
     }
 
     /// Pumps ``withEvents(expirations:_:)`` into `handler` from a child task.

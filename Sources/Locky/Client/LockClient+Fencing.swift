@@ -7,7 +7,9 @@ extension LockClient {
     /// This is what makes fencing tokens useful for data kept in Redis itself: pass the
     /// ``Lease/fencingToken`` of the lease that protects the data. The key holds a hash with
     /// the fields `value` and `fence`; read it with ``fencedRead(_:)``.
-    public func fencedWrite(_ value: ByteBuffer, to key: String, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+    public func fencedWrite(_ value: ByteBuffer, to key: String, fencingToken: Int64) async throws(LockError)
+        -> FencedWriteOutcome
+    {
         guard !key.isEmpty else { throw LockError(.invalidArgument, "the key is empty") }
         guard fencingToken >= 0 else { throw LockError(.invalidArgument, "a fencing token is never negative") }
         return try await backend.fencedWrite(key: key, value: value, fencingToken: fencingToken)

@@ -1,4 +1,5 @@
 import CoreMetrics
+
 extension LockClient {
     /// Locks resources for a named locker, each independently, in one round trip.
     ///
@@ -25,7 +26,8 @@ extension LockClient {
 
     /// Resets the TTL of held resources; does nothing on unlocked ones. Without a `locker` it
     /// refreshes whoever holds them (as the seed does); with one, only where that locker holds them.
-    public func refresh(_ resources: [String], locker: String? = nil) async throws(LockError) -> [ResourceResult<RefreshOutcome>] {
+    public func refresh(_ resources: [String], locker: String? = nil) async throws(LockError) -> [ResourceResult<RefreshOutcome>]
+    {
         try LockLimits.validate(resources: resources)
         if let locker { try LockLimits.validate(owner: locker, role: "locker") }
         let outcomes = try await backend.refresh(resources, locker: locker, ttl: configuration.lockerTTL)

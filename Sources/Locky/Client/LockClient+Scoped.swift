@@ -104,9 +104,12 @@ extension LockClient {
     static func lostError(_ loss: LeaseLoss, resources: [String]) -> LockError {
         switch loss {
         case .notOwner(let holder):
-            return LockError(.lockLost, "the lock was lost: it is held by another owner or expired", resource: resources.first, holder: holder)
+            return LockError(
+                .lockLost, "the lock was lost: it is held by another owner or expired", resource: resources.first, holder: holder)
         case .expired:
-            return LockError(.lockLost, "the lock was lost: renewal could not reach the backend before the lease expired", resource: resources.first)
+            return LockError(
+                .lockLost, "the lock was lost: renewal could not reach the backend before the lease expired",
+                resource: resources.first)
         case .maximumHoldTimeReached:
             return LockError(.lockLost, "the lock was released: maximum hold time reached", resource: resources.first)
         case .maximumRenewalsReached:

@@ -1,6 +1,6 @@
 import CoreMetrics
-import Logging
 import LockyRedis
+import Logging
 import Synchronization
 import Tracing
 
@@ -62,22 +62,26 @@ extension LockClient {
             // Wake-ups for this waiter: a release or expiry of one of its resources (in fair
             // mode only when it is named next, or nobody is), unless it is queued behind another
             // local waiter of that resource; anything after a gap.
-            return try await backend.withWakeHandler(waiter: fair ? waiter : nil, { hint in
-                switch hint {
-                case .released(let resource, let next):
-                    guard watched.contains(resource) else { return }
-                    if fair {
-                        if next == nil || next == waiter { signal.fire() }
-                    } else if !queues.isWaitingBehind(resource, id: id) {
+            return try await backend.withWakeHandler(
+                waiter: fair ? waiter : nil,
+                { hint in
+                    switch hint {
+                    case .released(let resource, let next):
+                        guard watched.contains(resource) else { return }
+                        if fair {
+                            if next == nil || next == waiter { signal.fire() }
+                        } else if !queues.isWaitingBehind(resource, id: id) {
+                            signal.fire()
+                        }
+                    case .gap:
                         signal.fire()
                     }
-                case .gap:
-                    signal.fire()
                 }
-            }) {
+            ) {
                 try await withTaskExecutorPreference(backend.preferredTaskExecutor) {
                     if fair {
-                        return try await fairWaitingLoop(resources[0], owner: owner, ttl: ttl, deadline: deadline, waiter: waiter, signal: signal)
+                        return try await fairWaitingLoop(
+                            resources[0], owner: owner, ttl: ttl, deadline: deadline, waiter: waiter, signal: signal)
                     }
                     return try await waitingLoop(resources, owner: owner, ttl: ttl, deadline: deadline, id: id, signal: signal)
                 }
@@ -127,7 +131,8 @@ extension LockClient {
                 metrics.acquired.increment()
                 metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
                 logger.trace("acquired after waiting", metadata: ["locky.attempts": "\(attempts)"])
-                return Lease(resources: resources, owner: owner, fencingTokens: tokens, ttl: ttl, validUntil: validUntil, clock: clock)
+                return Lease(
+                    resources: resources, owner: owner, fencingTokens: tokens, ttl: ttl, validUntil: validUntil, clock: clock)
             case .busy(let index, let holder):
                 metrics.busy.increment()
                 let resource = resources[index]
@@ -171,7 +176,8 @@ extension LockClient {
                 let attemptStart = clock.now
                 let reply: FairAcquireReply
                 do {
-                    reply = try await backend.acquireFair(resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL)
+                    reply = try await backend.acquireFair(
+                        resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL)
                 } catch {
                     await forgetUnknownAcquire([resource], owner: owner, after: error)
                     throw error
@@ -185,7 +191,9 @@ extension LockClient {
                     }
                     metrics.acquired.increment()
                     metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
-                    return Lease(resources: [resource], owner: owner, fencingTokens: [token], ttl: ttl, validUntil: validUntil, clock: clock)
+                    return Lease(
+                        resources: [resource], owner: owner, fencingTokens: [token], ttl: ttl, validUntil: validUntil,
+                        clock: clock)
                 case .queued(let holder, let first):
                     metrics.busy.increment()
                     let now = clock.now

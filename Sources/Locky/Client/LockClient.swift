@@ -1,6 +1,6 @@
 import CoreMetrics
-import Logging
 import LockyRedis
+import Logging
 import Metrics
 import Synchronization
 import Tracing
@@ -266,7 +266,9 @@ public final class LockClient: Sendable {
             lease.setValidUntil(clock.now)
             let error: LockError
             if let holder {
-                error = LockError(.notOwner, "the lease ended and \(holder.displayName) holds it now", resource: lease.resources[index], holder: holder)
+                error = LockError(
+                    .notOwner, "the lease ended and \(holder.displayName) holds it now", resource: lease.resources[index],
+                    holder: holder)
             } else {
                 error = LockError(.alreadyExpired, "the lease had already expired", resource: lease.resources[index])
             }

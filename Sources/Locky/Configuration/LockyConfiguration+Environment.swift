@@ -107,7 +107,8 @@ extension LockyConfiguration {
             parsed = nil
         }
         guard let parsed, allowZero || parsed > .zero else {
-            throw LockError(.invalidArgument, "LOCKY_CONFIG.\(key) must be a duration such as \"500ms\", \"30s\" or a number of ms")
+            throw LockError(
+                .invalidArgument, "LOCKY_CONFIG.\(key) must be a duration such as \"500ms\", \"30s\" or a number of ms")
         }
         return parsed
     }

@@ -22,7 +22,9 @@ enum LockEventCodec {
         switch kind {
         case UInt8(ascii: "H"):
             return stride(from: 0, to: fields.count - 1, by: 2).compactMap { index in
-                keyspace.resource(ofLockKey: fields[index]).map { .released(resource: $0, next: fields[index + 1].isEmpty ? nil : fields[index + 1]) }
+                keyspace.resource(ofLockKey: fields[index]).map {
+                    .released(resource: $0, next: fields[index + 1].isEmpty ? nil : fields[index + 1])
+                }
             }
         case UInt8(ascii: "U"):
             return fields.compactMap { keyspace.resource(ofLockKey: $0) }.map { .released(resource: $0, next: nil) }

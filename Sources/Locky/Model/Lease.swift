@@ -27,7 +27,10 @@ public final class Lease: Sendable, CustomStringConvertible {
     let clock: any LockClock
     private let state: Mutex<State>
 
-    init(resources: [String], owner: String, fencingTokens: [Int64], ttl: Duration, validUntil: ContinuousClock.Instant, clock: any LockClock) {
+    init(
+        resources: [String], owner: String, fencingTokens: [Int64], ttl: Duration, validUntil: ContinuousClock.Instant,
+        clock: any LockClock
+    ) {
         self.resources = resources
         self.owner = owner
         self.fencingTokens = fencingTokens
@@ -99,7 +102,8 @@ public final class Lease: Sendable, CustomStringConvertible {
 
     /// Marks the lease lost (once) and tells observers and waiters.
     func markLost(_ reason: LeaseLoss) {
-        let (observers, waiters) = state.withLock { state -> ([AsyncStream<LeaseState>.Continuation], [CheckedContinuation<LeaseLoss?, Never>]) in
+        let (observers, waiters) = state.withLock {
+            state -> ([AsyncStream<LeaseState>.Continuation], [CheckedContinuation<LeaseLoss?, Never>]) in
             guard state.loss == nil else { return ([], []) }
             state.loss = reason
             let observers = Array(state.observers.values)

@@ -49,7 +49,9 @@ public struct LockKeyspace: Sendable, Hashable {
 
     /// The resource of a lock key, or nil when the key is not a lock key of this keyspace.
     public func resource(ofLockKey key: String) -> String? {
-        guard key.hasPrefix(prefix), !key.hasSuffix(":fence"), !key.hasSuffix(":queue"), !key.hasSuffix(":waiters") else { return nil }
+        guard key.hasPrefix(prefix), !key.hasSuffix(":fence"), !key.hasSuffix(":queue"), !key.hasSuffix(":waiters") else {
+            return nil
+        }
         let rest = key.dropFirst(prefix.count)
         if rest.hasPrefix("{"), rest.hasSuffix("}") {
             let inner = rest.dropFirst().dropLast()

@@ -19,7 +19,8 @@ public enum LockLimits {
             throw LockError(.invalidArgument, "the resource list is empty")
         }
         guard resources.count <= maximumResourcesPerCall else {
-            throw LockError(.invalidArgument, "\(resources.count) resources exceed the maximum of \(maximumResourcesPerCall) per call")
+            throw LockError(
+                .invalidArgument, "\(resources.count) resources exceed the maximum of \(maximumResourcesPerCall) per call")
         }
         var seen = Set<String>()
         seen.reserveCapacity(resources.count)
@@ -36,7 +37,9 @@ public enum LockLimits {
         guard !resource.isEmpty else {
             throw LockError(.invalidArgument, "a resource name is empty")
         }
-        if resource.hasPrefix("{"), resource.hasSuffix("}"), resource.dropFirst().firstIndex(of: "}") == resource.index(before: resource.endIndex) {
+        if resource.hasPrefix("{"), resource.hasSuffix("}"),
+            resource.dropFirst().firstIndex(of: "}") == resource.index(before: resource.endIndex)
+        {
             // `{X}` would share the key `<prefix>{X}` with the resource `X`.
             throw LockError(
                 .invalidArgument,

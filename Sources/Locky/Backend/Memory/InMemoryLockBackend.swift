@@ -89,7 +89,8 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
-    public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome] {
+    public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
+    {
         let now = clock.now
         return state.withLock { state in
             resources.map { resource in
@@ -106,7 +107,9 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
-    public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply {
+    public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
+        -> ExtendReply
+    {
         let now = clock.now
         return state.withLock { state in
             for (index, resource) in resources.enumerated() {
@@ -221,7 +224,8 @@ public final class InMemoryLockBackend: LockBackend {
         return try await body()
     }
 
-    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration)
+        async throws(LockError)
         -> FairAcquireReply
     {
         let now = clock.now

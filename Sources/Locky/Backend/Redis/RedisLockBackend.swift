@@ -1,6 +1,6 @@
-import Logging
 import LockyRESP
 import LockyRedis
+import Logging
 import NIOCore
 
 /// Locks on one Redis server. Every call is one script call: one round trip, atomic on the
@@ -61,7 +61,8 @@ public struct RedisLockBackend: LockBackend {
         return .busy(index: index, holder: holder ?? LockHolder(owner: "", remaining: nil))
     }
 
-    public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome] {
+    public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
+    {
         var command = RedisLockScripts.lock.evalSHA(keyCount: resources.count * 2)
         appendLockAndFenceKeys(resources, to: &command)
         command.append(locker)
@@ -88,7 +89,9 @@ public struct RedisLockBackend: LockBackend {
         return outcomes
     }
 
-    public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply {
+    public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
+        -> ExtendReply
+    {
         var command = RedisLockScripts.extend.evalSHA(keyCount: resources.count)
         for resource in resources { command.append(keyspace.lockKey(resource)) }
         command.append(owner)
@@ -283,7 +286,8 @@ public struct RedisLockBackend: LockBackend {
         )
     }
 
-    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration) async throws(LockError)
+    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration)
+        async throws(LockError)
         -> FairAcquireReply
     {
         var command = RedisLockScripts.acquireFair.evalSHA(keyCount: 4)
@@ -304,7 +308,8 @@ public struct RedisLockBackend: LockBackend {
         case 1:
             return .acquired(fencingToken: try values.int())
         case -1:
-            throw LockError(.serverError, "the lock key holds a value of another type; Locky will not overwrite it", resource: resource)
+            throw LockError(
+                .serverError, "the lock key holds a value of another type; Locky will not overwrite it", resource: resource)
         default:
             let holder = try values.holder()
             let first = try values.int() == 1
