@@ -98,7 +98,8 @@ struct RenewalTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<leases {
                         group.addTask {
-                            try await client.withLock("batch-\(index)", ttl: .milliseconds(300), timeout: .seconds(10)) { lease in
+                            // 600 ms: renewed every ~200 ms, with room for a loaded 2-core machine.
+                            try await client.withLock("batch-\(index)", ttl: .milliseconds(600), timeout: .seconds(10)) { lease in
                                 let recorder = StateRecorder(lease)
                                 defer { recorder.stop() }
                                 held.update { $0 += 1 }
@@ -118,14 +119,14 @@ struct RenewalTests {
                     let scripts = kind == .redis ? try await env.commandCalls("evalsha") - scriptsBefore : calls
                     done.open()
                     try await group.waitForAll()
-                    // One per lease per tick would be 200 × ~10 = 2,000 calls in the window.
+                    // One per lease per tick would be 200 × ~5 = 1,000 calls in the window.
                     #expect(calls <= 60, "\(calls) backend calls renewed \(leases) leases during \(window)")
                     #expect(scripts <= 60, "\(scripts) EVALSHA calls renewed \(leases) leases during \(window)")
                     #expect(calls >= 3, "the leases were not renewed at all (\(calls) calls)")
                 }
             }
             #expect(lost.value == 0)
-            #expect(renewed.value >= leases * 4, "\(renewed.value) renewals of \(leases) leases")
+            #expect(renewed.value >= leases * 2, "\(renewed.value) renewals of \(leases) leases")
             for index in stride(from: 0, to: leases, by: 37) {
                 #expect(try await env.storedOwner("batch-\(index)") == nil)
             }
@@ -324,6 +325,8 @@ struct RenewalTests {
             }
             #expect(error?.message.contains("maximum number of renewals") == true)
             #expect(leaseBox.value?.lossReason == .maximumRenewalsReached)
+            // The state stream is consumed by another task: give it the moment to see the loss.
+            _ = try await eventually(within: .seconds(2)) { recorderBox.value?.all.last == .lost(.maximumRenewalsReached) }
             let states = recorderBox.value?.all ?? []
             #expect(states.count == 3 && recorderBox.value?.renewals == 2, "states: \(states)")
             #expect(states.last == .lost(.maximumRenewalsReached))

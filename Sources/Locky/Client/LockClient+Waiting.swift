@@ -123,16 +123,10 @@ extension LockClient {
             }
             switch reply {
             case .acquired(let tokens):
-                let validUntil = attemptStart + ttl - drift(ttl)
-                if clock.now >= validUntil {
-                    _ = try? await backend.unlock(resources, owner: owner)
-                    throw LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")
-                }
-                metrics.acquired.increment()
-                metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
+                let lease = try await handOver(
+                    resources, owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: attemptStart, started: started)
                 logger.trace("acquired after waiting", metadata: ["locky.attempts": "\(attempts)"])
-                return Lease(
-                    resources: resources, owner: owner, fencingTokens: tokens, ttl: ttl, validUntil: validUntil, clock: clock)
+                return lease
             case .busy(let index, let holder):
                 metrics.busy.increment()
                 let resource = resources[index]
@@ -184,16 +178,8 @@ extension LockClient {
                 }
                 switch reply {
                 case .acquired(let token):
-                    let validUntil = attemptStart + ttl - drift(ttl)
-                    if clock.now >= validUntil {
-                        _ = try? await backend.unlock([resource], owner: owner)
-                        throw LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")
-                    }
-                    metrics.acquired.increment()
-                    metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
-                    return Lease(
-                        resources: [resource], owner: owner, fencingTokens: [token], ttl: ttl, validUntil: validUntil,
-                        clock: clock)
+                    return try await handOver(
+                        [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: attemptStart, started: started)
                 case .queued(let holder, let first):
                     metrics.busy.increment()
                     let now = clock.now

@@ -178,25 +178,16 @@ public final class LockClient: Sendable {
             }
             switch reply {
             case .acquired(let tokens):
-                let validUntil = attemptStart + ttl - drift(ttl)
-                if clock.now >= validUntil {
-                    // Handing out an already-expired lease is the bug node-redlock #296 had.
-                    _ = try? await backend.unlock(resources, owner: owner)
-                    let error = LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")
+                do {
+                    let lease = try await handOver(
+                        resources, owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: attemptStart, started: started)
+                    logger.trace(
+                        "acquired", metadata: ["locky.resources": "\(resources.count)", "locky.attempts": "\(attempt + 1)"])
+                    return lease
+                } catch {
                     span?.recordError(error)
                     throw error
                 }
-                metrics.acquired.increment()
-                metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
-                logger.trace("acquired", metadata: ["locky.resources": "\(resources.count)", "locky.attempts": "\(attempt + 1)"])
-                return Lease(
-                    resources: resources,
-                    owner: owner,
-                    fencingTokens: tokens,
-                    ttl: ttl,
-                    validUntil: validUntil,
-                    clock: clock
-                )
             case .busy(let index, let holder):
                 metrics.busy.increment()
                 attempt += 1
@@ -301,6 +292,27 @@ public final class LockClient: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Turns a successful acquisition into a lease, valid when handed over: one whose validity
+    /// already passed (a slow reply) is released and reported, never returned (node-redlock #296).
+    func handOver(
+        _ resources: [String],
+        owner: String,
+        fencingTokens: [Int64],
+        ttl: Duration,
+        attemptStart: ContinuousClock.Instant,
+        started: ContinuousClock.Instant
+    ) async throws(LockError) -> Lease {
+        let validUntil = attemptStart + ttl - drift(ttl)
+        if clock.now >= validUntil {
+            _ = try? await backend.unlock(resources, owner: owner)
+            throw LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")
+        }
+        metrics.acquired.increment()
+        metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
+        return Lease(
+            resources: resources, owner: owner, fencingTokens: fencingTokens, ttl: ttl, validUntil: validUntil, clock: clock)
+    }
 
     /// The Redlock drift allowance: `ttl × driftFactor + 2 ms`.
     func drift(_ ttl: Duration) -> Duration {

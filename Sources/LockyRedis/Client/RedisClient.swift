@@ -232,16 +232,7 @@ public actor RedisClient {
         patterns: [String] = [],
         _ body: (RedisSubscription) async throws -> T
     ) async throws -> T {
-        let subscriber = try await subscriber()
-        let subscription = try await subscriber.subscribe(channels: channels, patterns: patterns)
-        do {
-            let result = try await body(subscription)
-            await subscriber.unsubscribe(subscription.id)
-            return result
-        } catch {
-            await subscriber.unsubscribe(subscription.id)
-            throw error
-        }
+        try await withSubscription(channels: channels, patterns: patterns, handler: nil, body)
     }
 
     /// Subscribes like ``subscribe(channels:patterns:_:)``, but hands each event to `handler`
@@ -253,10 +244,20 @@ public actor RedisClient {
         handler: @escaping @Sendable (RedisSubscriptionEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
+        try await withSubscription(channels: channels, patterns: patterns, handler: handler) { _ in try await body() }
+    }
+
+    /// Subscribes, runs `body`, and always unsubscribes afterwards.
+    private nonisolated func withSubscription<T: Sendable>(
+        channels: [String],
+        patterns: [String],
+        handler: (@Sendable (RedisSubscriptionEvent) -> Void)?,
+        _ body: (RedisSubscription) async throws -> T
+    ) async throws -> T {
         let subscriber = try await subscriber()
         let subscription = try await subscriber.subscribe(channels: channels, patterns: patterns, handler: handler)
         do {
-            let result = try await body()
+            let result = try await body(subscription)
             await subscriber.unsubscribe(subscription.id)
             return result
         } catch {

@@ -136,20 +136,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
         let reply = try await run(RedisLockScripts.unlock, command, "unlock")
-        var values = ReplyReader(reply)
-        var outcomes: [UnlockOutcome] = []
-        outcomes.reserveCapacity(resources.count)
-        for _ in resources {
-            let code = try values.int()
-            let holder = try values.optionalString()
-            let pttl = try values.int()
-            switch code {
-            case 1: outcomes.append(.unlocked)
-            case 0: outcomes.append(.notLocked)
-            default: outcomes.append(.heldByAnother(LockHolder(owner: holder ?? "", remaining: Self.remaining(pttl))))
-            }
-        }
-        return outcomes
+        return try Self.outcomes(
+            reply, count: resources.count, done: .unlocked, free: .notLocked, other: UnlockOutcome.heldByAnother)
     }
 
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
@@ -158,17 +146,29 @@ public struct RedisLockBackend: LockBackend {
         command.append(locker ?? "")
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         let reply = try await run(RedisLockScripts.refresh, command, "refresh")
+        return try Self.outcomes(
+            reply, count: resources.count, done: .refreshed, free: .notLocked, other: RefreshOutcome.heldByAnother)
+    }
+
+    /// Reads `code, holder, pttl` triples (1 done, 0 free, 2 held by another) into outcomes.
+    private static func outcomes<Outcome>(
+        _ reply: RESPToken,
+        count: Int,
+        done: Outcome,
+        free: Outcome,
+        other: (LockHolder) -> Outcome
+    ) throws(LockError) -> [Outcome] {
         var values = ReplyReader(reply)
-        var outcomes: [RefreshOutcome] = []
-        outcomes.reserveCapacity(resources.count)
-        for _ in resources {
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(count)
+        for _ in 0..<count {
             let code = try values.int()
             let holder = try values.optionalString()
             let pttl = try values.int()
             switch code {
-            case 1: outcomes.append(.refreshed)
-            case 0: outcomes.append(.notLocked)
-            default: outcomes.append(.heldByAnother(LockHolder(owner: holder ?? "", remaining: Self.remaining(pttl))))
+            case 1: outcomes.append(done)
+            case 0: outcomes.append(free)
+            default: outcomes.append(other(LockHolder(owner: holder ?? "", remaining: Self.remaining(pttl))))
             }
         }
         return outcomes
