@@ -100,7 +100,28 @@ struct DemoSubcommand: AsyncParsableCommand {
         let model = DemoModel(settings: settings, backend: backendName)
         let (events, sink) = AsyncStream.makeStream(of: DemoEvent.self)
         let client = try LockClient(configuration: configuration)
-        defer { Task { await client.close() } }
+        do {
+            let status = try await demo(
+                settings, client: client, configuration: configuration, workerURL: workerURL,
+                model: model, events: events, sink: sink
+            )
+            await client.close()
+            return status
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
+    private static func demo(
+        _ settings: DemoSettings,
+        client: LockClient,
+        configuration: LockyConfiguration,
+        workerURL: String,
+        model: DemoModel,
+        events: AsyncStream<DemoEvent>,
+        sink: AsyncStream<DemoEvent>.Continuation
+    ) async throws -> Int32 {
         let counter: any DemoCounter
         var workerProcesses: [Process] = []
         if case .memory = configuration.backend {
