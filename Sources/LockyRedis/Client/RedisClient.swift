@@ -161,7 +161,8 @@ public actor RedisClient {
                     let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
                     for (index, command) in commands.enumerated() {
                         handler.value.send(
-                            command, id: first + UInt64(index), to: .batch(collector, index: index), timeout: timeAmount)
+                            command, id: first + UInt64(index), to: .batch(collector, index: index), timeout: timeAmount,
+                            coalesce: true)
                     }
                 }
             }

@@ -60,11 +60,16 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// Queues one command of the handler's own (handshake, keep-alive), under an internal id.
     func send(_ command: RESPCommand, to sink: RedisReplySink?, timeout: TimeAmount? = nil) {
         nextID &+= 1
-        send(command, id: nextID, to: sink, timeout: timeout)
+        // The handshake's commands leave together, in one write.
+        send(command, id: nextID, to: sink, timeout: timeout, coalesce: true)
     }
 
     /// Queues one command; `id` (unique per client) lets the caller ``cancel(_:)`` it.
-    func send(_ command: RESPCommand, id: UInt64, to sink: RedisReplySink?, timeout: TimeAmount? = nil) {
+    ///
+    /// A command sent while nothing is in flight is written at once (latency); one sent while
+    /// others wait joins the write scheduled for the end of this event-loop tick (throughput).
+    /// A batch passes `coalesce` so that all of it leaves in one write.
+    func send(_ command: RESPCommand, id: UInt64, to sink: RedisReplySink?, timeout: TimeAmount? = nil, coalesce: Bool = false) {
         eventLoop.preconditionInEventLoop()
         if let closeReason {
             sink?.complete(.failure(Self.notSent(closeReason)))
@@ -77,9 +82,14 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
                 return
             }
         }
+        let idle = queue.isEmpty && !flushScheduled && !coalesce
         queue.append(id: id, sink: sink, deadline: .now() + (timeout ?? commandTimeout))
         command.write(into: &outbound)
-        scheduleFlush()
+        if idle {
+            flushNow()
+        } else {
+            scheduleFlush()
+        }
         armDeadlineTimer()
     }
 
