@@ -22,4 +22,17 @@ struct BenchServer {
     func stop() async {
         await owned?.stop()
     }
+
+    /// Runs `body` with a server and always stops the one it started.
+    static func with<T>(_ options: BenchOptions, _ body: (BenchServer) async throws -> T) async throws -> T {
+        let server = try await start(options: options)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
 }

@@ -17,8 +17,7 @@ struct LockBench {
     )
 
     static func withBench<T>(_ options: BenchOptions, _ body: (LockBench) async throws -> T) async throws -> T {
-        let server = try await BenchServer.start(options: options)
-        do {
+        try await BenchServer.with(options) { server in
             let redis = try RedisClient(url: server.url)
             let locks = try LockClient(
                 backend: RedisLockBackend(client: redis, keyspace: LockKeyspace(prefix: "locky:bench:")),
@@ -26,14 +25,9 @@ struct LockBench {
                 tracer: nil
             )
             _ = try await redis.execute(Self.floorRelease.loadCommand)
-            let bench = LockBench(server: server, redis: redis, locks: locks, releaseSHA: Self.floorRelease.sha1)
-            let result = try await body(bench)
+            let result = try await body(LockBench(server: server, redis: redis, locks: locks, releaseSHA: Self.floorRelease.sha1))
             await redis.close()
-            await server.stop()
             return result
-        } catch {
-            await server.stop()
-            throw error
         }
     }
 

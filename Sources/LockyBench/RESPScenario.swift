@@ -17,14 +17,7 @@ struct RESPScenario: AsyncParsableCommand {
     var tasks = 50
 
     func run() async throws {
-        let server = try await BenchServer.start(options: options)
-        do {
-            try await measure(server)
-            await server.stop()
-        } catch {
-            await server.stop()
-            throw error
-        }
+        try await BenchServer.with(options) { try await measure($0) }
     }
 
     private func measure(_ server: BenchServer) async throws {
