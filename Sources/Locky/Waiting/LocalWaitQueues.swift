@@ -40,15 +40,4 @@ final class LocalWaitQueues: Sendable {
             return index > 0
         }
     }
-
-    /// Wakes the head of `resource`'s queue (a release or expiry was seen).
-    func wakeHead(_ resource: String) {
-        queues.withLock { $0[resource]?.first?.signal }?.fire()
-    }
-
-    /// Wakes every head (events may have been missed).
-    func wakeAllHeads() {
-        let heads = queues.withLock { $0.values.compactMap { $0.first?.signal } }
-        for head in heads { head.fire() }
-    }
 }

@@ -272,14 +272,5 @@ public final class InMemoryLockBackend: LockBackend {
         return try await body()
     }
 
-    /// Expires every lock whose deadline has passed and emits its `expired` event (the lazy
-    /// expiry otherwise happens on the next access).
-    public func expireDue() {
-        let now = clock.now
-        state.withLock { state in
-            for resource in Array(state.locks.keys) { _ = state.live(resource, now: now) }
-        }
-    }
-
     public func close() async {}
 }
