@@ -56,6 +56,7 @@ struct CLIError: Error {
         switch configuration.backend {
         case .memory: return "memory://"
         case .redis(let redis): return redis.address.description
+        case .redlock(let redlock): return redlock.nodes.map(\.address.description).joined(separator: ",")
         }
     }
 }

@@ -96,6 +96,7 @@ struct DemoSubcommand: AsyncParsableCommand {
         switch configuration.backend {
         case .memory: backendName = "memory (in-process tasks)"
         case .redis(let redis): backendName = "redis \(redis.address)\(throwaway ? " (throwaway)" : "")"
+        case .redlock(let redlock): backendName = "redlock over \(redlock.nodes.count) nodes (quorum \(redlock.quorum))"
         }
         let model = DemoModel(settings: settings, backend: backendName)
         let (events, sink) = AsyncStream.makeStream(of: DemoEvent.self)
@@ -127,7 +128,7 @@ struct DemoSubcommand: AsyncParsableCommand {
         if case .memory = configuration.backend {
             counter = MemoryDemoCounter()
         } else {
-            guard let backend = client.backend as? RedisLockBackend else { return ExitStatus.failure }
+            guard let backend = client.backend.firstRedisNode else { return ExitStatus.failure }
             let redisCounter = RedisDemoCounter(redis: backend.client, prefix: backend.keyspace.prefix)
             do {
                 try await redisCounter.reset(settings.resources)

@@ -128,7 +128,7 @@ struct DemoWorkerSubcommand: AsyncParsableCommand {
     func run() async throws {
         let (worker, resources, seconds) = (worker, resources, seconds)
         try await withLockClient(options) { client in
-            guard let backend = client.backend as? RedisLockBackend else { return ExitStatus.usage }
+            guard let backend = client.backend.firstRedisNode else { return ExitStatus.usage }
             let counter = RedisDemoCounter(redis: backend.client, prefix: backend.keyspace.prefix)
             try await runDemoWorker(client: client, worker: worker, resources: resources, seconds: seconds, counter: counter) {
                 if let line = $0.line { Terminal.line(line) }

@@ -34,37 +34,14 @@ struct GlobalOptions: ParsableArguments {
         do {
             configuration = try LockyConfiguration.fromEnvironment(environment)
             if let url = override ?? explicitURL {
-                switch try Endpoint(parsing: url) {
-                case .single(let backend): configuration.backend = backend
-                }
+                configuration.backend = try LockyConfiguration(url: url).backend
             }
             if let prefix { configuration.prefix = prefix }
             try configuration.validate()
-        } catch let error as CLIError {
-            throw error
         } catch {
             throw CLIError.usage(error.message)
         }
         return configuration
-    }
-}
-
-/// What a `--url` names. The one place a URL list is told apart from a single URL, so Redlock can be wired here.
-enum Endpoint {
-    /// One server (or the in-memory backend).
-    case single(LockyConfiguration.Backend)
-
-    /// Parses `url`; a comma-separated list is Redlock, which is not available yet (usage error).
-    init(parsing url: String) throws {
-        let nodes = url.split(separator: ",", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }
-        if nodes.count > 1 {
-            if nodes.contains(where: \.isEmpty) { throw CLIError.usage("malformed URL list \"\(url)\": an empty entry") }
-            for node in nodes { _ = try LockyConfiguration(url: node) }
-            throw CLIError.usage("Redlock (a comma-separated --url of \(nodes.count) nodes) is not available yet; give one URL")
-        }
-        self = .single(try LockyConfiguration(url: url).backend)
     }
 }
 

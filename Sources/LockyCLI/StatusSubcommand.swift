@@ -53,7 +53,7 @@ struct StatusSubcommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         try await withLockClient(options) { client in
-            guard let backend = client.backend as? RedisLockBackend else { return ExitStatus.usage }
+            guard let backend = client.backend.firstRedisNode else { return ExitStatus.usage }
             let scanner = LockScanner(backend: backend, client: client, pattern: match)
             if !watch {
                 let locks = try await scanner.snapshot()

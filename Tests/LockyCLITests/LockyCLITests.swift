@@ -193,7 +193,9 @@ struct LockyCLITests {
             (["run", "r", "--ttl", "soon", "--", "true"], "soon"),
             (["run", "r"], "command"),
             (["holder", "a", "--url", "http://example"], "URL"),
-            (["holder", "a", "--url", "redis://127.0.0.1:1,redis://127.0.0.1:2"], "Redlock"),
+            (["holder", "a", "--url", "redis://127.0.0.1:1,,redis://127.0.0.1:2"], "entry 2 of 3 is empty"),
+            (["holder", "a", "--url", "redis://127.0.0.1:1,http://x"], "entry 2 of 2"),
+            (["holder", "a", "--url", "redis://127.0.0.1:7,redis://127.0.0.1:7"], "listed twice"),
             (["run", "r", "--wait", "1s", "--no-wait", "--", "true"], "--no-wait"),
         ]
     )

@@ -117,6 +117,12 @@ extension LockClient {
             let reply: AcquireReply
             do {
                 reply = try await backend.acquire(resources, owner: owner, ttl: ttl)
+            } catch where error.code == .quorumNotReached {
+                // Redlock: too few nodes answered. Retry after the configured delay until the deadline.
+                let retryAt = clock.now + configuration.retry.nextDelay(using: &generator)
+                if let deadline, retryAt >= deadline { throw error }
+                _ = try await wait(for: signal, until: retryAt)
+                continue
             } catch {
                 await forgetUnknownAcquire(resources, owner: owner, after: error)
                 throw error

@@ -57,6 +57,12 @@ public final class LockClient: Sendable {
                 keyspace: LockKeyspace(prefix: configuration.prefix),
                 logger: logger
             )
+        case .redlock(let redlock):
+            backend = try RedlockBackend(
+                configuration: redlock,
+                keyspace: LockKeyspace(prefix: configuration.prefix),
+                logger: logger
+            )
         }
         try self.init(
             backend: backend,
@@ -171,6 +177,15 @@ public final class LockClient: Sendable {
             let reply: AcquireReply
             do {
                 reply = try await backend.acquire(resources, owner: owner, ttl: ttl)
+            } catch where error.code == .quorumNotReached && policy.allowsRetry(attempt + 1) {
+                // Redlock: too few nodes answered; the backend released what it got. Retry.
+                attempt += 1
+                do {
+                    try await clock.sleep(until: clock.now + policy.nextDelay(using: &generator))
+                } catch {
+                    throw LockError(.cancelled, "cancelled while waiting to retry")
+                }
+                continue
             } catch {
                 await forgetUnknownAcquire(resources, owner: owner, after: error)
                 span?.recordError(error)

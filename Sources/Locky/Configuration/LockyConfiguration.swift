@@ -11,6 +11,8 @@ public struct LockyConfiguration: Sendable, Hashable {
         case redis(RedisConfiguration)
         /// This process only.
         case memory
+        /// A majority of independent Redis servers (Redlock).
+        case redlock(RedlockConfiguration)
     }
 
     /// Which backend holds the locks.
@@ -48,7 +50,8 @@ public struct LockyConfiguration: Sendable, Hashable {
         self.label = label
     }
 
-    /// A configuration for `memory://`, or a Redis URL (`redis://…`, `rediss://…`, `unix://…`).
+    /// A configuration for `memory://`, a Redis URL (`redis://…`, `rediss://…`, `unix://…`), or
+    /// a comma-separated list of Redis URLs: the Redlock nodes.
     public init(url: String) throws(LockError) {
         self.init()
         self.backend = try Self.backend(url: url)
@@ -57,6 +60,23 @@ public struct LockyConfiguration: Sendable, Hashable {
     static func backend(url: String) throws(LockError) -> Backend {
         let trimmed = url.trimmingSpacesAndNewlines
         if trimmed == "memory://" || trimmed == "memory:" || trimmed == "memory" { return .memory }
+        if trimmed.contains(",") {
+            let parts = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {
+                String($0).trimmingSpacesAndNewlines
+            }
+            var nodes: [RedisConfiguration] = []
+            for (index, part) in parts.enumerated() {
+                guard !part.isEmpty else {
+                    throw LockError(.invalidArgument, "malformed URL list: entry \(index + 1) of \(parts.count) is empty")
+                }
+                do {
+                    nodes.append(try RedisConfiguration(url: part))
+                } catch {
+                    throw LockError(.invalidArgument, "malformed URL list: entry \(index + 1) of \(parts.count): \(error)")
+                }
+            }
+            return .redlock(RedlockConfiguration(nodes: nodes))
+        }
         do {
             return .redis(try RedisConfiguration(url: trimmed))
         } catch {
@@ -76,12 +96,17 @@ public struct LockyConfiguration: Sendable, Hashable {
             throw LockError(.invalidArgument, "retry delay and jitter must not be negative")
         }
         if let label { try LockLimits.validate(owner: label, role: "label") }
-        if case .redis(let redis) = backend {
+        switch backend {
+        case .redis(let redis):
             do {
                 try redis.validate()
             } catch {
                 throw LockError(.invalidArgument, "invalid Redis configuration: \(error)")
             }
+        case .redlock(let redlock):
+            try redlock.validate()
+        case .memory:
+            break
         }
     }
 }

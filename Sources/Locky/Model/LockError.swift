@@ -46,6 +46,8 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     public let holder: LockHolder?
     /// The Redis client error behind ``Code/backendUnavailable`` or ``Code/serverError``.
     public let underlying: RedisClientError?
+    /// Redlock: what each node answered, for ``Code/quorumNotReached`` and per-node failures.
+    public let nodes: [RedlockNodeOutcome]
 
     /// Creates an error.
     public init(
@@ -53,13 +55,15 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         _ message: String,
         resource: String? = nil,
         holder: LockHolder? = nil,
-        underlying: RedisClientError? = nil
+        underlying: RedisClientError? = nil,
+        nodes: [RedlockNodeOutcome] = []
     ) {
         self.code = code
         self.message = message
         self.resource = resource
         self.holder = holder
         self.underlying = underlying
+        self.nodes = nodes
     }
 
     /// `code: message`.
@@ -67,6 +71,7 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         var text = "\(code): \(message)"
         if let resource { text += " [resource \(resource.debugDescription)]" }
         if let underlying { text += " (\(underlying))" }
+        if !nodes.isEmpty { text += "; nodes: " + nodes.map(\.description).joined(separator: ", ") }
         return text
     }
 

@@ -121,16 +121,23 @@ public actor RedisClient {
         let timeAmount = timeout.map(TimeAmount.init)
         let id = requestIDs.add(1, ordering: .relaxed).newValue
         let loop = eventLoop
+        let waitLimit = Self.replyWaitLimit.map(TimeAmount.init)
         // A task that is already cancelled still sends and waits: that is how cleanup code
         // (a lock release) gets through. Cancellation during the wait abandons the wait only.
         if Task.isCancelled {
             return try await withCheckedContinuation { continuation in
-                loop.run { handler.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount) }
+                loop.run {
+                    handler.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount)
+                    if let waitLimit { handler.value.limitWait(of: id, to: waitLimit) }
+                }
             }.get()
         }
         return try await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                loop.run { handler.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount) }
+                loop.run {
+                    handler.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount)
+                    if let waitLimit { handler.value.limitWait(of: id, to: waitLimit) }
+                }
             }
         } onCancel: {
             loop.execute { handler.value.cancel(id) }
@@ -233,30 +240,37 @@ public actor RedisClient {
         patterns: [String] = [],
         _ body: (RedisSubscription) async throws -> T
     ) async throws -> T {
-        try await withSubscription(channels: channels, patterns: patterns, handler: nil, body)
+        try await withSubscription(channels: channels, patterns: patterns, timeout: nil, handler: nil, body)
     }
 
     /// Subscribes like ``subscribe(channels:patterns:_:)``, but hands each event to `handler`
     /// on the connection's event loop as it arrives, with no task hop and no buffering: for
     /// wake-ups that must be fast. `handler` must be quick and must not block.
+    ///
+    /// `timeout` bounds the wait for the server's confirmation (the command timeout by default).
     public nonisolated func subscribe<T: Sendable>(
         channels: [String],
         patterns: [String] = [],
+        timeout: Duration? = nil,
         handler: @escaping @Sendable (RedisSubscriptionEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        try await withSubscription(channels: channels, patterns: patterns, handler: handler) { _ in try await body() }
+        try await withSubscription(channels: channels, patterns: patterns, timeout: timeout, handler: handler) { _ in
+            try await body()
+        }
     }
 
     /// Subscribes, runs `body`, and always unsubscribes afterwards.
     private nonisolated func withSubscription<T: Sendable>(
         channels: [String],
         patterns: [String],
+        timeout: Duration?,
         handler: (@Sendable (RedisSubscriptionEvent) -> Void)?,
         _ body: (RedisSubscription) async throws -> T
     ) async throws -> T {
         let subscriber = try await subscriber()
-        let subscription = try await subscriber.subscribe(channels: channels, patterns: patterns, handler: handler)
+        let subscription = try await subscriber.subscribe(
+            channels: channels, patterns: patterns, timeout: timeout, handler: handler)
         do {
             let result = try await body(subscription)
             await subscriber.unsubscribe(subscription.id)
@@ -304,7 +318,11 @@ public actor RedisClient {
                 throw RedisClientError(.closed, "the client is closed")
             case .connecting(let future):
                 do {
-                    _ = try await future.get()
+                    if let limit = Self.replyWaitLimit {
+                        try await waitForConnection(future, atMost: TimeAmount(limit))
+                    } else {
+                        _ = try await future.get()
+                    }
                 } catch {
                     throw Self.asClientError(error)
                 }
@@ -312,7 +330,8 @@ public actor RedisClient {
                 let now = NIODeadline.now()
                 if nextAttempt > now {
                     let wait = nextAttempt - now
-                    if Task.isCancelled || wait > TimeAmount(configuration.commandTimeout) {
+                    let patience = min(configuration.commandTimeout, Self.replyWaitLimit ?? configuration.commandTimeout)
+                    if Task.isCancelled || wait > TimeAmount(patience) {
                         throw RedisClientError(
                             .unavailable,
                             "reconnecting after \(failures) failed attempt(s): \(lastError?.message ?? "unknown error")",
@@ -325,6 +344,33 @@ public actor RedisClient {
                 try startConnecting(failures: failures)
             }
         }
+    }
+
+    /// Waits for a connection attempt, but no longer than `limit` (``withReplyWaitLimit(_:_:)``):
+    /// a server that accepts connections but never answers the handshake (a stopped process)
+    /// must not cost the whole connect timeout.
+    private func waitForConnection(
+        _ future: EventLoopFuture<RedisConnector.Connection>,
+        atMost limit: TimeAmount
+    ) async throws {
+        let loop = future.eventLoop
+        let promise = loop.makePromise(of: Void.self)
+        let settled = NIOLoopBoundBox(false, eventLoop: loop)
+        let timer = loop.scheduleTask(in: limit) {
+            guard !settled.value else { return }
+            settled.value = true
+            promise.fail(RedisClientError(.timeout, "not connected within \(limit.nanoseconds / 1_000_000) ms", mayHaveRun: false))
+        }
+        future.whenComplete { result in
+            timer.cancel()
+            guard !settled.value else { return }
+            settled.value = true
+            switch result {
+            case .success: promise.succeed(())
+            case .failure(let error): promise.fail(error)
+            }
+        }
+        try await promise.futureResult.get()
     }
 
     /// Starts a connection attempt; throws (after scheduling the next attempt) when the TLS files cannot be loaded,

@@ -30,6 +30,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// Ids cancelled before their command reached this handler: not sent at all.
     private var cancelledBeforeSend: Set<UInt64> = []
     private var highestClientID: UInt64 = 0
+    /// Timers of commands whose callers wait only so long (``limitWait(of:to:)``), by id.
+    private var waitLimitTimers: [UInt64: Scheduled<Void>] = [:]
     /// Set once the connection is closing or closed; later commands fail at once with it.
     private(set) var closeReason: RedisClientError?
 
@@ -108,6 +110,23 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         } else if id > highestClientID {
             // The cancellation overtook the command on its way to the event loop.
             cancelledBeforeSend.insert(id)
+        }
+    }
+
+    /// The caller of `id` waits at most `limit` for its reply: then it fails with a timeout, but
+    /// unlike the command deadline the connection is kept and the command keeps its place, so a
+    /// later command on this connection (a release after an acquire) still reaches the server
+    /// after it.
+    func limitWait(of id: UInt64, to limit: TimeAmount) {
+        eventLoop.preconditionInEventLoop()
+        guard closeReason == nil else { return }
+        waitLimitTimers[id] = eventLoop.assumeIsolated().scheduleTask(in: limit) {
+            self.waitLimitTimers[id] = nil
+            self.queue.cancel(id)?.complete(
+                .failure(
+                    RedisClientError(
+                        .timeout, "no reply within \(limit.nanoseconds / 1_000_000) ms; the connection is kept", mayHaveRun: true)
+                ))
         }
     }
 
@@ -218,6 +237,7 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
         // The next command may have a shorter timeout than the one just answered.
         armDeadlineTimer()
+        if !waitLimitTimers.isEmpty, let timer = waitLimitTimers.removeValue(forKey: entry.id) { timer.cancel() }
         guard let sink = entry.sink else { return }
         if let serverError = token.serverError {
             sink.complete(.failure(.server(serverError)))
@@ -260,6 +280,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         armedDeadline = nil
         keepAliveTask?.cancel()
         keepAliveTask = nil
+        for timer in waitLimitTimers.values { timer.cancel() }
+        waitLimitTimers.removeAll()
         let lost = RedisClientError(
             reason.code == .timeout ? .connectionLost : reason.code,
             reason.message,

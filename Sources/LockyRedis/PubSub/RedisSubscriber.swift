@@ -80,6 +80,7 @@ actor RedisSubscriber {
     func subscribe(
         channels: [String],
         patterns: [String],
+        timeout: Duration? = nil,
         handler: (@Sendable (RedisSubscriptionEvent) -> Void)? = nil
     ) async throws(RedisClientError) -> RedisSubscription {
         if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
@@ -123,7 +124,7 @@ actor RedisSubscriber {
         if remainingChannels.isEmpty && remainingPatterns.isEmpty { return subscription }
 
         let result = await withCheckedContinuation { continuation in
-            let timer = eventLoop.scheduleTask(in: TimeAmount(configuration.commandTimeout)) { [weak self] in
+            let timer = eventLoop.scheduleTask(in: TimeAmount(timeout ?? configuration.commandTimeout)) { [weak self] in
                 guard let self else { return }
                 self.assumeIsolated { $0.waiterTimedOut(id) }
             }

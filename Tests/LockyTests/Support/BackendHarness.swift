@@ -14,6 +14,8 @@ import Tracing
 enum BackendKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
     case redis
+    /// Redlock over three redis-servers.
+    case redlock
 
     var testDescription: String { rawValue }
 }
@@ -63,8 +65,11 @@ struct LockEnvironment: Sendable {
     let keyspace: LockKeyspace
     /// The redis-server (Redis only).
     let server: RedisServer?
-    /// A raw connection for inspection that bypasses Locky (Redis only).
+    /// A raw connection for inspection that bypasses Locky (Redis: the server; Redlock: the first node).
     let raw: RedisClient?
+    /// Redlock: every node's server, and a raw connection to each.
+    var nodes: [RedisServer] = []
+    var nodeClients: [RedisClient] = []
     /// The in-memory backend behind ``backend`` (memory only).
     let memory: InMemoryLockBackend?
 
@@ -199,6 +204,54 @@ func withBackend(
             await redis.close()
             await raw.close()
         }
+    case .redlock:
+        let servers = try await RedisServer.startMany(3)
+        var clients: [RedisClient] = []
+        do {
+            for server in servers { clients.append(try RedisClient(configuration: RedisConfiguration(url: server.url))) }
+            let configuration = RedlockConfiguration(
+                nodes: try servers.map { try RedisConfiguration(url: $0.url) }, nodeTimeout: .milliseconds(500))
+            let redlock = try RedlockBackend(
+                configuration: configuration,
+                keyspace: keyspace,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+            _ = try await redlock.acquire(["warm-up"], owner: "warm-up", ttl: .seconds(1))
+            _ = try await redlock.lock(["warm-up"], locker: "warm-up", ttl: nil, force: true)
+            _ = try await redlock.extend(["warm-up"], owner: "warm-up", ttl: .seconds(1), mode: .resetTo)
+            _ = try await redlock.refresh(["warm-up"], locker: nil, ttl: nil)
+            _ = try await redlock.holders(["warm-up"])
+            _ = try await redlock.unlock(["warm-up"], owner: nil)
+            _ = try await redlock.fencedWrite(key: "warm-up", value: ByteBuffer(), fencingToken: 0)
+            for client in clients { _ = try await client.execute(RESPCommand("FLUSHALL")) }
+            let backend = RecordingBackend(redlock)
+            var environment = LockEnvironment(
+                kind: kind,
+                backend: backend,
+                client: try LockClient(backend: backend),
+                clock: SystemLockClock(),
+                manualClock: nil,
+                keyspace: keyspace,
+                server: nil,
+                raw: clients[0],
+                memory: nil
+            )
+            environment.nodes = servers
+            environment.nodeClients = clients
+            do {
+                try await body(environment)
+            } catch {
+                await redlock.close()
+                throw error
+            }
+            await redlock.close()
+        } catch {
+            for client in clients { await client.close() }
+            for server in servers { await server.stop() }
+            throw error
+        }
+        for client in clients { await client.close() }
+        for server in servers { await server.stop() }
     }
 }
 

@@ -13,6 +13,12 @@ public struct RedisLockBackend: LockBackend {
     /// The key layout.
     public let keyspace: LockKeyspace
     private let ownsClient: Bool
+    /// Whether extend and renew re-create a missing lock key for its owner (Redlock's
+    /// re-creating extend, for nodes that restarted empty).
+    var recreatesMissingLocks = false
+    /// How long a subscription may take to be confirmed (Redlock: the node timeout); nil for
+    /// the client's command timeout.
+    var subscribeTimeout: Duration?
 
     /// Creates a backend over a client you manage (you close it).
     public init(client: RedisClient, keyspace: LockKeyspace) {
@@ -97,6 +103,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner)
         command.append(ttl.millisecondsRoundedUp)
         command.append(mode == .addTo ? "add" : "set")
+        command.append(recreatesMissingLocks ? "1" : "0")
         let reply = try await run(RedisLockScripts.extend, command, "extend")
         var values = ReplyReader(reply)
         if try values.int() == 1 { return .extended }
@@ -112,6 +119,7 @@ public struct RedisLockBackend: LockBackend {
         for item in items { command.append(keyspace.lockKey(item.resource)) }
         for item in items { command.append(item.owner) }
         for item in items { command.append(item.ttl.millisecondsRoundedUp) }
+        command.append(recreatesMissingLocks ? "1" : "0")
         let reply = try await run(RedisLockScripts.renew, command, "renew")
         var values = ReplyReader(reply)
         var results: [RenewalResult] = []
@@ -120,7 +128,7 @@ public struct RedisLockBackend: LockBackend {
             let code = try values.int()
             let holder = try values.optionalString()
             switch code {
-            case 1: results.append(.renewed)
+            case 1, 3: results.append(.renewed)
             case 2: results.append(.heldByAnother(owner: holder ?? ""))
             default: results.append(.missing)
             }
@@ -198,6 +206,14 @@ public struct RedisLockBackend: LockBackend {
         return .rejected(highestToken: try values.int())
     }
 
+    /// Raises the fence counters of `resources` to `tokens` where they are lower (Redlock).
+    func raiseFences(_ resources: [String], to tokens: [Int64]) async throws(LockError) {
+        var command = RedisLockScripts.raiseFences.evalSHA(keyCount: resources.count)
+        for resource in resources { command.append(keyspace.fenceKey(resource)) }
+        for token in tokens { command.append(token) }
+        _ = try await run(RedisLockScripts.raiseFences, command, "raise fences")
+    }
+
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
         let reply: RESPToken
         do {
@@ -268,6 +284,7 @@ public struct RedisLockBackend: LockBackend {
         let expiryChannel = expiredChannel
         return try await client.subscribe(
             channels: channels,
+            timeout: subscribeTimeout,
             handler: { event in
                 switch event {
                 case .gap:
@@ -340,6 +357,7 @@ public struct RedisLockBackend: LockBackend {
         let channel = waiter.map { keyspace.wakeChannel(forWaiter: $0) } ?? keyspace.eventChannel
         return try await client.subscribe(
             channels: [channel],
+            timeout: subscribeTimeout,
             handler: { event in
                 switch event {
                 case .gap: handler(.gap)

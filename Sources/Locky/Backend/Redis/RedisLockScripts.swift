@@ -168,21 +168,26 @@ enum RedisLockScripts {
 
     /// All-or-nothing, owner-checked extend.
     /// KEYS: lock keys. ARGV[1]: owner. ARGV[2]: ms. ARGV[3]: `set` (expire ms from now) or
-    /// `add` (ms later than now's expiry). Returns `{1}`, or `{0, index, holder, pttl}`.
+    /// `add` (ms later than now's expiry). ARGV[4]: `1` to re-create a missing key for `owner`
+    /// (Redlock: a node that restarted empty gets the lock back; redsync's SetNXOnExtend).
+    /// Returns `{1}`, or `{0, index, holder, pttl}`.
     static let extend = RedisScript(
         name: "extend",
         source: """
             local owner = ARGV[1]
             local ms = tonumber(ARGV[2])
+            local recreate = ARGV[4] == '1'
             for i = 1, #KEYS do
               local holder = redis.call('GET', KEYS[i])
               if holder ~= owner then
                 if holder then return {0, i, holder, redis.call('PTTL', KEYS[i])} end
-                return {0, i, false, 0}
+                if not recreate then return {0, i, false, 0} end
               end
             end
             for i = 1, #KEYS do
-              if ARGV[3] == 'add' then
+              if redis.call('EXISTS', KEYS[i]) == 0 then
+                redis.call('SET', KEYS[i], owner, 'PX', ms)
+              elseif ARGV[3] == 'add' then
                 local pttl = redis.call('PTTL', KEYS[i])
                 if pttl < 0 then pttl = 0 end
                 redis.call('PEXPIRE', KEYS[i], pttl + ms)
@@ -195,12 +200,15 @@ enum RedisLockScripts {
     )
 
     /// Batch renewal of many leases.
-    /// KEYS: lock keys. ARGV[i]: the owner of KEYS[i]; ARGV[n + i]: its TTL in ms.
-    /// Returns 2 entries per key: `code, holder` with code 1 renewed, 0 missing, 2 held by another.
+    /// KEYS: lock keys. ARGV[i]: the owner of KEYS[i]; ARGV[n + i]: its TTL in ms; ARGV[2n + 1]:
+    /// `1` to re-create missing keys (see ``extend``).
+    /// Returns 2 entries per key: `code, holder` with code 1 renewed, 0 missing, 2 held by
+    /// another, 3 re-created.
     static let renew = RedisScript(
         name: "renew",
         source: helpers + """
             local n = #KEYS
+            local recreate = ARGV[2 * n + 1] == '1'
             local holders = mget(1, n)
             local reply = {}
             for i = 1, n do
@@ -210,6 +218,9 @@ enum RedisLockScripts {
                 table.insert(reply, 1); table.insert(reply, false)
               elseif holder then
                 table.insert(reply, 2); table.insert(reply, holder)
+              elseif recreate then
+                redis.call('SET', KEYS[i], ARGV[i], 'PX', ARGV[n + i])
+                table.insert(reply, 3); table.insert(reply, false)
               else
                 table.insert(reply, 0); table.insert(reply, false)
               end
@@ -375,6 +386,24 @@ enum RedisLockScripts {
             end
             redis.call('HSET', KEYS[1], 'value', ARGV[1], 'fence', ARGV[2])
             return {1}
+            """
+    )
+
+    /// Redlock fencing: raises fence counters that lag behind the token a quorum granted, so
+    /// that a majority of nodes knows it (see ``RedlockBackend``). Never lowers one.
+    /// KEYS: fence keys. ARGV[i]: the token for KEYS[i]. Returns the number of counters raised.
+    static let raiseFences = RedisScript(
+        name: "raise-fences",
+        source: """
+            local raised = 0
+            for i = 1, #KEYS do
+              local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+              if current < tonumber(ARGV[i]) then
+                redis.call('SET', KEYS[i], ARGV[i])
+                raised = raised + 1
+              end
+            end
+            return raised
             """
     )
 }

@@ -1,0 +1,523 @@
+import LockyRedis
+import Logging
+import NIOCore
+import Synchronization
+
+/// Locks on a majority of N independent Redis masters: the Redlock algorithm of the Redis
+/// "Distributed Locks with Redis" spec and the seed node-redlock.
+///
+/// Every operation runs the single-node scripts of ``RedisLockBackend`` on all nodes at once,
+/// each node answering within ``RedlockConfiguration/nodeTimeout``, and counts the answers
+/// (``RedlockTally``): an acquire holds when a quorum (`N / 2 + 1`) granted it; otherwise it is
+/// released on every node that may have granted it. ``LockClient`` adds the rest of the spec:
+/// the validity `ttl − elapsed − (driftFactor × ttl + 2 ms)` measured from the start of the
+/// attempt that succeeded, and retries after a delay with jitter.
+///
+/// - A node that does not answer in time keeps its connection: a release sent to it next waits
+///   behind the acquire it follows, so a release never overtakes an acquire (no orphaned keys).
+/// - Fencing tokens: each node counts on its own; a lease gets the highest token a granting
+///   node issued, and lagging granting nodes are raised to it before the lease is handed over,
+///   so a quorum knows it. Tokens then strictly increase per resource as long as no node loses
+///   its data (restarts empty); see the README's safety model.
+/// - Node failures that do not break the quorum are reported as ``LockEvent/error(_:)`` events
+///   on every event stream of the backend, and logged at debug; never swallowed.
+/// - Events are passed on once, when a quorum of nodes reported them (``RedlockEventMerger``);
+///   wake-ups of waiting acquires come from the first node that reports a release.
+/// - Fair waiting is not available on Redlock.
+public struct RedlockBackend: LockBackend {
+    /// `redlock`.
+    public var name: String { "redlock" }
+    /// The key layout (the same on every node).
+    public let keyspace: LockKeyspace
+    /// The nodes' addresses, in configuration order.
+    public let nodeAddresses: [String]
+    /// How long one node may take to answer.
+    public let nodeTimeout: Duration
+    let nodes: [RedisLockBackend]
+    let tally: RedlockTally
+    let failures = RedlockFailureListeners()
+    private let logger: Logger
+    private let ownsClients: Bool
+
+    /// Creates a backend with one client per node (closed by ``close()``).
+    public init(configuration: RedlockConfiguration, keyspace: LockKeyspace, logger: Logger) throws(LockError) {
+        try configuration.validate()
+        var nodes: [RedisLockBackend] = []
+        for node in configuration.nodes {
+            nodes.append(try RedisLockBackend(configuration: node, keyspace: keyspace, logger: logger))
+        }
+        self.init(nodes: nodes, configuration: configuration, keyspace: keyspace, logger: logger, ownsClients: true)
+    }
+
+    /// Creates a backend over clients you manage (you close them), one per independent node.
+    public init(
+        clients: [RedisClient],
+        keyspace: LockKeyspace,
+        nodeTimeout: Duration = .milliseconds(100),
+        recreateMissingLocks: Bool = false,
+        logger: Logger = Logger(label: "locky", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws(LockError) {
+        let configuration = RedlockConfiguration(
+            nodes: clients.map(\.configuration), nodeTimeout: nodeTimeout, recreateMissingLocks: recreateMissingLocks)
+        try configuration.validate()
+        let nodes = clients.map { RedisLockBackend(client: $0, keyspace: keyspace) }
+        self.init(nodes: nodes, configuration: configuration, keyspace: keyspace, logger: logger, ownsClients: false)
+    }
+
+    private init(
+        nodes: [RedisLockBackend],
+        configuration: RedlockConfiguration,
+        keyspace: LockKeyspace,
+        logger: Logger,
+        ownsClients: Bool
+    ) {
+        self.nodes = nodes.map { node in
+            var node = node
+            node.recreatesMissingLocks = configuration.recreateMissingLocks
+            node.subscribeTimeout = configuration.nodeTimeout
+            return node
+        }
+        self.keyspace = keyspace
+        self.nodeAddresses = configuration.nodes.map(\.address.description)
+        self.nodeTimeout = configuration.nodeTimeout
+        self.tally = RedlockTally(nodes: nodeAddresses)
+        self.logger = logger
+        self.ownsClients = ownsClients
+    }
+
+    /// How many nodes must agree.
+    public var quorum: Int { tally.quorum }
+
+    /// One single-node backend per node, in configuration order (for inspection, e.g. `SCAN`).
+    public var nodeBackends: [RedisLockBackend] { nodes }
+
+    // MARK: Lease API
+
+    public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
+        let replies = await fanOut { node async throws(LockError) in try await node.acquire(resources, owner: owner, ttl: ttl) }
+        let decision = tally.acquire(replies)
+        switch decision {
+        case .acquired(let tokens, let raise):
+            if !raise.isEmpty {
+                let granted = replies.filter { if case .success(.acquired) = $0 { return true } else { return false } }.count
+                let raised = await fanOut(to: raise) { _, node async throws(LockError) in
+                    try await node.raiseFences(resources, to: tokens)
+                }
+                let known = granted - raise.count + raised.filter(\.isSuccess).count
+                guard known >= quorum else {
+                    await release(resources, owner: owner, where: replies.indices.map { $0 })
+                    throw tally.quorumError("acquire (raising fencing tokens)", raised, resource: resources.first) { _ in .granted }
+                }
+            }
+            reportFailures("acquire", replies, Self.classify)
+            return .acquired(fencingTokens: tokens)
+        case .busy(let index, let holder):
+            await release(resources, owner: owner, where: replies.indices.filter { !replies[$0].isBusyAcquire })
+            return .busy(index: index, holder: holder)
+        case .failed:
+            await release(resources, owner: owner, where: replies.indices.filter { !replies[$0].isBusyAcquire })
+            try throwIfCancelled(replies)
+            throw tally.quorumError("acquire", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
+        }
+    }
+
+    public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
+        -> ExtendReply
+    {
+        let replies = await fanOut { node async throws(LockError) in
+            try await node.extend(resources, owner: owner, ttl: ttl, mode: mode)
+        }
+        guard let reply = tally.extend(replies) else {
+            try throwIfCancelled(replies)
+            throw tally.quorumError("extend", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
+        }
+        if reply == .extended { reportFailures("extend", replies, Self.classify) }
+        return reply
+    }
+
+    public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
+        guard !items.isEmpty else { return [] }
+        let replies = await fanOut { node async throws(LockError) in try await node.renew(items) }
+        var results: [RenewalResult] = []
+        results.reserveCapacity(items.count)
+        for index in items.indices {
+            guard let result = tally.renewal(replies, index: index) else {
+                try throwIfCancelled(replies)
+                throw tally.quorumError("renew", replies, resource: items[index].resource) { results in
+                    Self.classify(results.indices.contains(index) ? results[index] : .missing)
+                }
+            }
+            results.append(result)
+        }
+        reportFailures("renew", replies) { _ in .granted }
+        return results
+    }
+
+    public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
+        let replies = await fanOut { node async throws(LockError) in try await node.unlock(resources, owner: owner) }
+        var outcomes: [UnlockOutcome] = []
+        outcomes.reserveCapacity(resources.count)
+        for index in resources.indices {
+            guard let outcome = tally.unlock(replies, index: index) else {
+                try throwIfCancelled(replies)
+                throw tally.quorumError("unlock", replies, resource: resources[index]) { _ in .granted }
+            }
+            outcomes.append(outcome)
+        }
+        reportFailures("unlock", replies) { _ in .granted }
+        return outcomes
+    }
+
+    // MARK: Locker API
+
+    public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
+    {
+        let replies = await fanOut { node async throws(LockError) in
+            try await node.lock(resources, locker: locker, ttl: ttl, force: force)
+        }
+        var outcomes: [LockOutcome] = []
+        var busy: [Int] = []
+        var undecided = false
+        // Per lagging node, the fences it must raise.
+        var raises: [Int: (resources: [String], tokens: [Int64])] = [:]
+        var lagging: [Int: [Int]] = [:]
+        for index in resources.indices {
+            switch tally.lock(replies, index: index) {
+            case .locked(let token, let fresh, let raise):
+                outcomes.append(fresh ? .acquired(fencingToken: token) : .alreadyHeld(fencingToken: token))
+                lagging[index] = raise
+                for node in raise {
+                    raises[node, default: ([], [])].resources.append(resources[index])
+                    raises[node, default: ([], [])].tokens.append(token)
+                }
+            case .busy(let holder):
+                outcomes.append(.busy(holder))
+                busy.append(index)
+            case .failed:
+                undecided = true
+            }
+        }
+        if !undecided, !raises.isEmpty {
+            let targets = raises.keys.sorted()
+            let plan = raises
+            let raised = await fanOut(to: targets) { node, backend async throws(LockError) in
+                guard let raise = plan[node] else { return }
+                try await backend.raiseFences(raise.resources, to: raise.tokens)
+            }
+            let unraised = Set(targets.indices.filter { !raised[$0].isSuccess }.map { targets[$0] })
+            for (index, nodes) in lagging where !nodes.isEmpty {
+                let holding = replies.filter { $0.holdsLock(at: index) }.count
+                if holding - nodes.filter(unraised.contains).count < quorum { undecided = true }
+            }
+        }
+        if undecided {
+            // Nothing this call newly took is kept when the outcome of a resource is unknown:
+            // undo what a node took, and what a failed node may have taken unless it was held before.
+            let undo = resources.indices.filter { index in
+                replies.contains { $0.tookLock(at: index) } || !replies.contains { $0.alreadyHeldLock(at: index) }
+            }
+            if !undo.isEmpty {
+                let names = undo.map { resources[$0] }
+                _ = await fanOut { node async throws(LockError) in try await node.unlock(names, owner: locker) }
+            }
+            try throwIfCancelled(replies)
+            throw tally.quorumError("lock", replies, resource: resources.count == 1 ? resources[0] : nil) { outcomes in
+                if let busy = outcomes.first(where: { !$0.isLocked }) { return .heldByAnother(Self.holder(busy)) }
+                return .granted
+            }
+        }
+        // Busy resources: give back what some nodes granted.
+        let partial = busy.filter { index in replies.contains { $0.tookLock(at: index) } }
+        if !partial.isEmpty {
+            let names = partial.map { resources[$0] }
+            let tookSome = replies.indices.filter { node in partial.contains { replies[node].tookLock(at: $0) } }
+            _ = await fanOut(to: tookSome) { _, node async throws(LockError) in try await node.unlock(names, owner: locker) }
+        }
+        reportFailures("lock", replies) { _ in .granted }
+        return outcomes
+    }
+
+    public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        let replies = await fanOut { node async throws(LockError) in try await node.refresh(resources, locker: locker, ttl: ttl) }
+        var outcomes: [RefreshOutcome] = []
+        for index in resources.indices {
+            guard let outcome = tally.refresh(replies, index: index) else {
+                try throwIfCancelled(replies)
+                throw tally.quorumError("refresh", replies, resource: resources[index]) { _ in .granted }
+            }
+            outcomes.append(outcome)
+        }
+        reportFailures("refresh", replies) { _ in .granted }
+        return outcomes
+    }
+
+    public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
+        let replies = await fanOut { node async throws(LockError) in try await node.holders(resources) }
+        var holders: [LockHolder?] = []
+        for index in resources.indices {
+            guard let holder = tally.holder(replies, index: index) else {
+                try throwIfCancelled(replies)
+                throw tally.quorumError("holders", replies, resource: resources[index]) { _ in .granted }
+            }
+            holders.append(holder)
+        }
+        return holders
+    }
+
+    // MARK: Fenced storage
+
+    /// Writes to every node; accepted when a quorum accepted (see ``RedlockTally/fencedWrite(_:)``).
+    public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+        let replies = await fanOut { node async throws(LockError) in
+            try await node.fencedWrite(key: key, value: value, fencingToken: fencingToken)
+        }
+        guard let outcome = tally.fencedWrite(replies) else {
+            try throwIfCancelled(replies)
+            throw tally.quorumError("fenced write", replies) { outcome in
+                outcome == .accepted ? .granted : .heldByAnother(LockHolder(owner: "(a higher fencing token)", remaining: nil))
+            }
+        }
+        reportFailures("fenced write", replies) { _ in .granted }
+        return outcome
+    }
+
+    /// Reads a quorum of nodes and returns the value with the highest token.
+    public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
+        let replies = await fanOut { node async throws(LockError) in try await node.fencedRead(key: key) }
+        guard let value = tally.fencedRead(replies) else {
+            try throwIfCancelled(replies)
+            throw tally.quorumError("fenced read", replies) { _ in .granted }
+        }
+        return value
+    }
+
+    // MARK: Events
+
+    /// Every node's events, each change passed on once a quorum of nodes reported it, plus
+    /// ``LockEvent/error(_:)`` for node failures (of subscriptions and of operations).
+    public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
+        let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(65_536))
+        return try await withEventHandler(expirations: expirations, { continuation.yield($0) }) {
+            defer { continuation.finish() }
+            return try await body(LockEventStream { StreamEventSource(stream) })
+        }
+    }
+
+    /// Like ``withEvents(expirations:_:)``, handing events to `handler` on the nodes' event loops.
+    public func withEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let merger = RedlockEventMergerBox(quorum: quorum)
+        return try await failures.withListener(handler) {
+            try await withEachNode(
+                from: 0,
+                subscribe: { node, index, inner in
+                    try await node.withEventHandler(
+                        expirations: expirations,
+                        { event in if let merged = merger.receive(event, fromNode: index) { handler(merged) } },
+                        inner)
+                },
+                onFailure: { index, error in handler(.error(subscriptionError(index, error))) },
+                body
+            )
+        }
+    }
+
+    /// Wake-ups from every node as they come (no merging): a waiter retries at the first
+    /// release it hears of, and again at later ones if that was too early.
+    public func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await withEachNode(
+            from: 0,
+            subscribe: { node, _, inner in try await node.withWakeHandler(waiter: nil, handler, inner) },
+            onFailure: { index, error in
+                logger.debug(
+                    "redlock node cannot be watched", metadata: ["locky.node": "\(nodeAddresses[index])", "error": "\(error)"])
+            },
+            body
+        )
+    }
+
+    public func close() async {
+        guard ownsClients else { return }
+        for node in nodes { await node.close() }
+    }
+
+    // MARK: Fan-out
+
+    /// Runs `call` on every node at once, each bounded by the node timeout; one result per node.
+    private func fanOut<R: Sendable>(
+        _ call: @escaping @Sendable (RedisLockBackend) async throws(LockError) -> R
+    ) async -> [Result<R, LockError>] {
+        await fanOut(to: Array(nodes.indices)) { _, node async throws(LockError) in try await call(node) }
+    }
+
+    /// Runs `call` on the nodes at `indices` at once; one result per index, in order.
+    private func fanOut<R: Sendable>(
+        to indices: [Int],
+        _ call: @escaping @Sendable (Int, RedisLockBackend) async throws(LockError) -> R
+    ) async -> [Result<R, LockError>] {
+        let nodes = self.nodes
+        return await RedisClient.withReplyWaitLimit(nodeTimeout) {
+            if indices.count == 1 { return [await Self.result(of: call, indices[0], nodes[indices[0]])] }
+            return await withTaskGroup(of: (Int, Result<R, LockError>).self) { group in
+                for (position, index) in indices.enumerated() {
+                    group.addTask { (position, await Self.result(of: call, index, nodes[index])) }
+                }
+                var results = [Result<R, LockError>](
+                    repeating: .failure(LockError(.cancelled, "not run")), count: indices.count)
+                for await (position, result) in group { results[position] = result }
+                return results
+            }
+        }
+    }
+
+    private static func result<R>(
+        of call: @Sendable (Int, RedisLockBackend) async throws(LockError) -> R,
+        _ index: Int,
+        _ node: RedisLockBackend
+    ) async -> Result<R, LockError> {
+        do {
+            return .success(try await call(index, node))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Owner-checked release on the nodes at `indices` (where the acquire may have taken it).
+    private func release(_ resources: [String], owner: String, where indices: [Int]) async {
+        guard !indices.isEmpty else { return }
+        _ = await fanOut(to: indices) { _, node async throws(LockError) in try await node.unlock(resources, owner: owner) }
+    }
+
+    /// Subscribes on node `index` and the ones after it, then runs `body`; a node whose
+    /// subscription fails is reported and left out (the others still deliver).
+    private func withEachNode<T: Sendable>(
+        from index: Int,
+        subscribe: @escaping (RedisLockBackend, Int, () async throws -> T) async throws -> T,
+        onFailure: @escaping (Int, any Error) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        guard index < nodes.count else { return try await body() }
+        let entered = EnteredFlag()
+        do {
+            return try await subscribe(nodes[index], index) {
+                entered.mark()
+                return try await withEachNode(from: index + 1, subscribe: subscribe, onFailure: onFailure, body)
+            }
+        } catch where !entered.isMarked && !(error is CancellationError) {
+            onFailure(index, error)
+            return try await withEachNode(from: index + 1, subscribe: subscribe, onFailure: onFailure, body)
+        }
+    }
+
+    private func subscriptionError(_ index: Int, _ error: any Error) -> LockError {
+        let lockError = error as? LockError ?? LockError(.backendUnavailable, "\(error)", underlying: error as? RedisClientError)
+        return LockError(
+            .backendUnavailable,
+            "cannot watch the events of Redlock node \(nodeAddresses[index]); its events are missing until the next subscription",
+            underlying: lockError.underlying,
+            nodes: [RedlockNodeOutcome(node: nodeAddresses[index], result: .failed(lockError))]
+        )
+    }
+
+    // MARK: Reporting
+
+    /// Node failures in an operation that reached its quorum: events and a debug log line.
+    private func reportFailures<Reply>(
+        _ operation: String,
+        _ replies: [Result<Reply, LockError>],
+        _ classify: (Reply) -> RedlockNodeOutcome.Result
+    ) {
+        guard replies.contains(where: { !$0.isSuccess }) else { return }
+        let failed = tally.outcomes(replies, classify).filter {
+            switch $0.result {
+            case .failed, .timedOut: return true
+            default: return false
+            }
+        }
+        for outcome in failed {
+            logger.debug("redlock node failed", metadata: ["locky.node": "\(outcome.node)", "locky.operation": "\(operation)"])
+            failures.report(
+                LockError(
+                    .backendUnavailable,
+                    "\(operation): Redlock node \(outcome.node) failed; the quorum held",
+                    nodes: [outcome]
+                ))
+        }
+    }
+
+    /// A cancelled caller gets `cancelled`, not a quorum error made of cancelled nodes.
+    private func throwIfCancelled<Reply>(_ replies: [Result<Reply, LockError>]) throws(LockError) {
+        let cancelled = replies.contains { if case .failure(let error) = $0 { return error.code == .cancelled } else { return false } }
+        if cancelled && Task.isCancelled { throw LockError(.cancelled, "cancelled while talking to the Redlock nodes") }
+    }
+
+    private static func classify(_ reply: AcquireReply) -> RedlockNodeOutcome.Result {
+        switch reply {
+        case .acquired: return .granted
+        case .busy(_, let holder): return .heldByAnother(holder)
+        }
+    }
+
+    private static func classify(_ reply: ExtendReply) -> RedlockNodeOutcome.Result {
+        switch reply {
+        case .extended: return .granted
+        case .lost(_, let holder): return holder.map { .heldByAnother($0) } ?? .missing
+        }
+    }
+
+    private static func classify(_ result: RenewalResult) -> RedlockNodeOutcome.Result {
+        switch result {
+        case .renewed: return .granted
+        case .missing: return .missing
+        case .heldByAnother(let owner): return .heldByAnother(LockHolder(owner: owner, remaining: nil))
+        }
+    }
+
+    private static func holder(_ outcome: LockOutcome) -> LockHolder {
+        if case .busy(let holder) = outcome { return holder }
+        return LockHolder(owner: "", remaining: nil)
+    }
+}
+
+extension Result {
+    fileprivate var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
+    }
+}
+
+extension Result where Success == AcquireReply {
+    fileprivate var isBusyAcquire: Bool {
+        if case .success(.busy) = self { return true }
+        return false
+    }
+}
+
+extension Result where Success == [LockOutcome] {
+    /// This node newly granted resource `index`.
+    fileprivate func tookLock(at index: Int) -> Bool {
+        guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
+        if case .acquired = outcomes[index] { return true }
+        return false
+    }
+
+    /// This node already had resource `index` for the locker.
+    fileprivate func alreadyHeldLock(at index: Int) -> Bool {
+        guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
+        if case .alreadyHeld = outcomes[index] { return true }
+        return false
+    }
+
+    /// This node holds resource `index` for the locker after the call.
+    fileprivate func holdsLock(at index: Int) -> Bool {
+        guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
+        return outcomes[index].isLocked
+    }
+}

@@ -1,0 +1,71 @@
+/// Turns the lock events of N Redlock nodes into one stream: every node publishes its own
+/// `locked`, `unlocked` and `expired`, and an event is passed on once, when the quorum-th node
+/// reports it (that is when it is true of the Redlock lock). Gaps and errors pass at once.
+///
+/// Pure state, no I/O. Reports of one change arrive within milliseconds of each other; a
+/// report older than ``window`` no longer counts, and passing on a change of a resource forgets
+/// the reports of its other changes, so the next cycle of the same resource starts afresh.
+struct RedlockEventMerger: Sendable {
+    /// One change of a resource.
+    private struct Change: Hashable {
+        enum Kind: Hashable { case locked, unlocked, expired }
+        let kind: Kind
+        /// The locker of a `locked` event (two lockers may each hold a minority).
+        let locker: String
+    }
+
+    private struct Reports {
+        var nodes: Set<Int>
+        let first: ContinuousClock.Instant
+        var passed: Bool
+    }
+
+    /// Reports needed to pass an event on.
+    let quorum: Int
+    /// How long reports of one change are collected.
+    let window: Duration
+    /// Per resource, the changes being reported.
+    private var resources: [String: [Change: Reports]] = [:]
+
+    /// Creates a merger for `quorum`.
+    init(quorum: Int, window: Duration = .seconds(2)) {
+        self.quorum = quorum
+        self.window = window
+    }
+
+    /// Node `node` reported `event` at `now`: returns the event when it is to be passed on.
+    mutating func receive(_ event: LockEvent, fromNode node: Int, at now: ContinuousClock.Instant) -> LockEvent? {
+        let resource: String
+        let change: Change
+        switch event {
+        case .gap, .error: return event
+        case .locked(let name, let locker, _): (resource, change) = (name, Change(kind: .locked, locker: locker))
+        case .unlocked(let name): (resource, change) = (name, Change(kind: .unlocked, locker: ""))
+        case .expired(let name): (resource, change) = (name, Change(kind: .expired, locker: ""))
+        }
+        if quorum <= 1 { return event }
+        if resources.count > 4096 { prune(at: now) }
+        var changes = resources[resource] ?? [:]
+        var reports = changes[change].flatMap { now - $0.first < window ? $0 : nil } ?? Reports(nodes: [], first: now, passed: false)
+        reports.nodes.insert(node)
+        guard !reports.passed, reports.nodes.count >= quorum else {
+            changes[change] = reports
+            resources[resource] = changes
+            return nil
+        }
+        reports.passed = true
+        // A new change of this resource: earlier reports of its other changes are stale.
+        resources[resource] = [change: reports]
+        return event
+    }
+
+    /// The number of resources with changes being collected (for tests).
+    var pendingCount: Int { resources.count }
+
+    private mutating func prune(at now: ContinuousClock.Instant) {
+        resources = resources.compactMapValues { changes in
+            let fresh = changes.filter { now - $0.value.first < window }
+            return fresh.isEmpty ? nil : fresh
+        }
+    }
+}

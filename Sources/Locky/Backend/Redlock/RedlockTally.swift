@@ -1,0 +1,293 @@
+import LockyRedis
+
+/// Redlock's arithmetic: combines what each node answered into one answer. Pure, no I/O, so
+/// every rule is tested without sockets (``RedlockBackend`` does the talking).
+///
+/// The rule everywhere: an answer needs a quorum (`N / 2 + 1`) of nodes that agree. When the
+/// nodes that answered the other way already make a quorum impossible, that other answer is
+/// final (busy, lost, …). When neither is reached because nodes failed or timed out, nothing is
+/// known and the operation fails with ``LockError/Code/quorumNotReached``, naming every node.
+struct RedlockTally: Sendable {
+    /// Node addresses, for error messages.
+    let nodes: [String]
+    /// `N / 2 + 1`.
+    var quorum: Int { nodes.count / 2 + 1 }
+
+    /// How many opposing answers make a quorum impossible.
+    private var blocking: Int { nodes.count - quorum + 1 }
+
+    // MARK: Acquire
+
+    /// The combined answer to an all-or-nothing acquire.
+    enum AcquireDecision: Equatable {
+        /// A quorum granted; one token per resource (the highest any granting node issued).
+        /// `raise` lists the granting nodes whose counters must be raised to those tokens first
+        /// (empty when a quorum already issued the highest tokens).
+        case acquired(tokens: [Int64], raise: [Int])
+        /// Enough nodes are held by others that no quorum is possible.
+        case busy(index: Int, holder: LockHolder)
+        /// Too many nodes failed to tell.
+        case failed
+    }
+
+    /// Decides an acquire from the nodes' replies.
+    func acquire(_ replies: [Result<AcquireReply, LockError>]) -> AcquireDecision {
+        var granted: [(node: Int, tokens: [Int64])] = []
+        var busy: [(index: Int, holder: LockHolder)] = []
+        for (node, reply) in replies.enumerated() {
+            switch reply {
+            case .success(.acquired(let tokens)): granted.append((node, tokens))
+            case .success(.busy(let index, let holder)): busy.append((index, holder))
+            case .failure: break
+            }
+        }
+        if granted.count >= quorum {
+            let (tokens, raise) = fencingTokens(granted)
+            return .acquired(tokens: tokens, raise: raise)
+        }
+        if busy.count >= blocking, let first = mostCommonHolder(busy) { return .busy(index: first.index, holder: first.holder) }
+        return .failed
+    }
+
+    /// Fencing across nodes: each node counts tokens on its own, so the lease gets the highest
+    /// token any granting node issued, and every granting node whose counter is lower is raised
+    /// to it (before the lease is handed over) unless a quorum already issued it. Then a quorum
+    /// of nodes, each holding this lock, knows the token, and the next holder, whose quorum
+    /// shares a node with it, gets a higher one.
+    func fencingTokens(_ granted: [(node: Int, tokens: [Int64])]) -> (tokens: [Int64], raise: [Int]) {
+        guard let first = granted.first else { return ([], []) }
+        var highest = first.tokens
+        for grant in granted.dropFirst() {
+            for index in highest.indices where index < grant.tokens.count {
+                highest[index] = max(highest[index], grant.tokens[index])
+            }
+        }
+        let atHighest = granted.filter { $0.tokens == highest }.count
+        if atHighest >= quorum { return (highest, []) }
+        return (highest, granted.filter { $0.tokens != highest }.map(\.node))
+    }
+
+    /// The holder most nodes named (ties: the first seen), with the index it was named for.
+    private func mostCommonHolder(_ busy: [(index: Int, holder: LockHolder)]) -> (index: Int, holder: LockHolder)? {
+        var counts: [String: Int] = [:]
+        for entry in busy { counts[entry.holder.owner, default: 0] += 1 }
+        let best = counts.values.max() ?? 0
+        return busy.first { counts[$0.holder.owner] == best }
+    }
+
+    // MARK: Locker API
+
+    /// The combined answer for one resource of the locker API's lock.
+    enum LockDecision: Equatable {
+        /// A quorum holds it for the locker; `fresh` when any node newly granted it.
+        case locked(token: Int64, fresh: Bool, raise: [Int])
+        /// Held by another on enough nodes.
+        case busy(LockHolder)
+        /// Too many nodes failed to tell.
+        case failed
+    }
+
+    /// Decides resource `index` of a lock call.
+    func lock(_ replies: [Result<[LockOutcome], LockError>], index: Int) -> LockDecision {
+        var locked: [(node: Int, tokens: [Int64])] = []
+        var fresh = false
+        var busy: [(index: Int, holder: LockHolder)] = []
+        for (node, reply) in replies.enumerated() {
+            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
+            switch outcomes[index] {
+            case .acquired(let token):
+                fresh = true
+                locked.append((node, [token]))
+            case .alreadyHeld(let token):
+                locked.append((node, [token]))
+            case .busy(let holder):
+                busy.append((index, holder))
+            }
+        }
+        if locked.count >= quorum {
+            let (tokens, raise) = fencingTokens(locked)
+            return .locked(token: tokens[0], fresh: fresh, raise: raise)
+        }
+        if busy.count >= blocking, let first = mostCommonHolder(busy) { return .busy(first.holder) }
+        return .failed
+    }
+
+    // MARK: Extend and renew
+
+    /// Decides an all-or-nothing extend: extended on a quorum, lost when enough nodes no longer
+    /// have it, nil when too many failed to tell.
+    func extend(_ replies: [Result<ExtendReply, LockError>]) -> ExtendReply? {
+        var extended = 0
+        var lost: [(index: Int, holder: LockHolder?)] = []
+        for reply in replies {
+            switch reply {
+            case .success(.extended): extended += 1
+            case .success(.lost(let index, let holder)): lost.append((index, holder))
+            case .failure: break
+            }
+        }
+        if extended >= quorum { return .extended }
+        guard lost.count >= blocking else { return nil }
+        let named = lost.compactMap { entry in entry.holder.map { (index: entry.index, holder: $0) } }
+        if named.count >= blocking, let holder = mostCommonHolder(named) {
+            return .lost(index: holder.index, holder: holder.holder)
+        }
+        return .lost(index: lost[0].index, holder: nil)
+    }
+
+    /// Decides renewal item `index`; nil when too many nodes failed to tell.
+    func renewal(_ replies: [Result<[RenewalResult], LockError>], index: Int) -> RenewalResult? {
+        var renewed = 0
+        var others: [String] = []
+        var missing = 0
+        for reply in replies {
+            guard case .success(let results) = reply, results.indices.contains(index) else { continue }
+            switch results[index] {
+            case .renewed: renewed += 1
+            case .heldByAnother(let owner): others.append(owner)
+            case .missing: missing += 1
+            }
+        }
+        if renewed >= quorum { return .renewed }
+        guard others.count + missing >= blocking else { return nil }
+        if let owner = others.first, others.count >= missing { return .heldByAnother(owner: owner) }
+        return .missing
+    }
+
+    // MARK: Unlock, refresh, holders
+
+    /// Decides resource `index` of an unlock: unlocked when any node removed it (the lock is
+    /// gone from where it was), held by another when enough nodes say so, not locked when a
+    /// quorum answered that nobody held it; nil when too many failed to tell.
+    func unlock(_ replies: [Result<[UnlockOutcome], LockError>], index: Int) -> UnlockOutcome? {
+        var answered = 0
+        var others: [(index: Int, holder: LockHolder)] = []
+        for reply in replies {
+            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
+            answered += 1
+            switch outcomes[index] {
+            case .unlocked: return .unlocked
+            case .heldByAnother(let holder): others.append((index, holder))
+            case .notLocked: break
+            }
+        }
+        if others.count >= quorum, let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
+        guard answered >= quorum else { return nil }
+        if let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
+        return .notLocked
+    }
+
+    /// Decides resource `index` of a refresh; nil when too many nodes failed to tell.
+    func refresh(_ replies: [Result<[RefreshOutcome], LockError>], index: Int) -> RefreshOutcome? {
+        var refreshed = 0
+        var notLocked = 0
+        var others: [(index: Int, holder: LockHolder)] = []
+        for reply in replies {
+            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
+            switch outcomes[index] {
+            case .refreshed: refreshed += 1
+            case .notLocked: notLocked += 1
+            case .heldByAnother(let holder): others.append((index, holder))
+            }
+        }
+        if refreshed >= quorum { return .refreshed }
+        guard others.count + notLocked >= blocking else { return nil }
+        if let holder = mostCommonHolder(others), others.count >= notLocked { return .heldByAnother(holder.holder) }
+        return .notLocked
+    }
+
+    /// The holder of resource `index` that a quorum agrees on (its shortest remaining time and
+    /// the highest fencing token any node reports), `.some(nil)` when there is none, nil when
+    /// too many nodes failed to tell.
+    func holder(_ replies: [Result<[LockHolder?], LockError>], index: Int) -> LockHolder?? {
+        var answered = 0
+        var byOwner: [String: [LockHolder]] = [:]
+        var highestToken: Int64?
+        for reply in replies {
+            guard case .success(let holders) = reply, holders.indices.contains(index) else { continue }
+            answered += 1
+            guard let holder = holders[index] else { continue }
+            byOwner[holder.owner, default: []].append(holder)
+            if let token = holder.fencingToken { highestToken = max(highestToken ?? token, token) }
+        }
+        if let (owner, holders) = byOwner.first(where: { $0.value.count >= quorum }) {
+            let remaining = holders.compactMap(\.remaining).min()
+            let forever = holders.allSatisfy { $0.remaining == nil }
+            return .some(LockHolder(owner: owner, remaining: forever ? nil : remaining, fencingToken: highestToken))
+        }
+        guard answered >= quorum else { return nil }
+        return .some(nil)
+    }
+
+    // MARK: Fenced storage
+
+    /// A fenced write is accepted when a quorum accepted it; rejected (with the highest token
+    /// any node knows) when enough nodes rejected it; nil when too many failed to tell.
+    func fencedWrite(_ replies: [Result<FencedWriteOutcome, LockError>]) -> FencedWriteOutcome? {
+        var accepted = 0
+        var rejected = 0
+        var highest: Int64 = 0
+        for reply in replies {
+            switch reply {
+            case .success(.accepted): accepted += 1
+            case .success(.rejected(let token)):
+                rejected += 1
+                highest = max(highest, token)
+            case .failure: break
+            }
+        }
+        if accepted >= quorum { return .accepted }
+        if rejected >= blocking { return .rejected(highestToken: highest) }
+        return nil
+    }
+
+    /// A fenced read: of a quorum of answers, the value with the highest token (a quorum
+    /// accepted every acknowledged write, so a quorum of readers sees the latest one); nil
+    /// when too many nodes failed to tell.
+    func fencedRead(_ replies: [Result<FencedValue?, LockError>]) -> FencedValue?? {
+        var answered = 0
+        var best: FencedValue?
+        for reply in replies {
+            guard case .success(let value) = reply else { continue }
+            answered += 1
+            if let value, value.highestToken >= (best?.highestToken ?? .min) { best = value }
+        }
+        guard answered >= quorum else { return nil }
+        return .some(best)
+    }
+
+    // MARK: Reporting
+
+    /// Every node's answer, for errors and events.
+    func outcomes<Reply>(
+        _ replies: [Result<Reply, LockError>],
+        _ classify: (Reply) -> RedlockNodeOutcome.Result
+    ) -> [RedlockNodeOutcome] {
+        zip(nodes, replies).map { node, reply in
+            switch reply {
+            case .success(let value):
+                return RedlockNodeOutcome(node: node, result: classify(value))
+            case .failure(let error):
+                if error.underlying?.code == .timeout { return RedlockNodeOutcome(node: node, result: .timedOut) }
+                return RedlockNodeOutcome(node: node, result: .failed(error))
+            }
+        }
+    }
+
+    /// The error for an operation that reached no quorum.
+    func quorumError<Reply>(
+        _ operation: String,
+        _ replies: [Result<Reply, LockError>],
+        resource: String? = nil,
+        _ classify: (Reply) -> RedlockNodeOutcome.Result
+    ) -> LockError {
+        let outcomes = outcomes(replies, classify)
+        let granted = outcomes.filter(\.isGranted).count
+        return LockError(
+            .quorumNotReached,
+            "\(operation): \(granted) of \(nodes.count) nodes agreed, \(quorum) needed",
+            resource: resource,
+            nodes: outcomes
+        )
+    }
+}

@@ -1,0 +1,273 @@
+import Locky
+import LockyRESP
+import LockyRedis
+import LockyTestSupport
+import Logging
+import NIOCore
+import Testing
+
+/// Redlock against real redis-servers that are killed, stopped and restarted empty.
+@Suite("Redlock faults")
+struct RedlockFaultTests {
+    /// `count` fresh servers, stopped afterwards.
+    static func withNodes(_ count: Int, _ body: ([RedisServer]) async throws -> Void) async throws {
+        let servers = try await RedisServer.startMany(count)
+        do {
+            try await body(servers)
+        } catch {
+            for server in servers { await server.stop() }
+            throw error
+        }
+        for server in servers { await server.stop() }
+    }
+
+    static func configuration(
+        _ servers: [RedisServer],
+        nodeTimeout: Duration = .milliseconds(100),
+        recreate: Bool = false,
+        retry: RetryPolicy = RetryPolicy(count: 3, delay: .milliseconds(50), jitter: .milliseconds(10))
+    ) throws -> LockyConfiguration {
+        let nodes = try servers.map { server in
+            var node = try RedisConfiguration(url: server.url)
+            // Fail fast on a killed node instead of waiting out a reconnect backoff.
+            node.reconnect = RedisReconnectPolicy(initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50))
+            return node
+        }
+        return LockyConfiguration(
+            backend: .redlock(RedlockConfiguration(nodes: nodes, nodeTimeout: nodeTimeout, recreateMissingLocks: recreate)),
+            retry: retry
+        )
+    }
+
+    /// Lock keys (not fence counters) on `server`, through redis-cli.
+    static func lockKeys(on server: RedisServer) throws -> [String] {
+        let output = try server.cli("--scan", "--pattern", "locky:*")
+        return output.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasSuffix(":fence") && !$0.isEmpty }
+    }
+
+    @Test("5 nodes, 2 killed: locks are still granted and exclusive, and the failures are reported")
+    func twoOfFiveKilled() async throws {
+        try await Self.withNodes(5) { servers in
+            servers[1].kill()
+            servers[3].kill()
+            let configuration = try Self.configuration(servers)
+            let errors = Shared<[LockError]>([])
+            try await LockClient.withClient(configuration: configuration) { first in
+                try await first.backend.withEventHandler(
+                    expirations: false,
+                    { event in if case .error(let error) = event { errors.update { $0.append(error) } } }
+                ) {
+                    let lease = try await first.tryAcquire("invoice:1", ttl: .seconds(10))
+                    #expect(lease.isValid)
+                    let second = try LockClient(configuration: configuration)
+                    let error = await expectLockError(.busy) { _ = try await second.tryAcquire("invoice:1") }
+                    #expect(error?.holder?.owner == lease.owner)
+                    await second.close()
+                    #expect(try await first.release(lease) == .released)
+                    let again = try await first.tryAcquire("invoice:1", ttl: .seconds(10))
+                    #expect(again.fencingToken > lease.fencingToken)
+                    _ = try await first.release(again)
+                }
+            }
+            let reported = errors.value
+            #expect(!reported.isEmpty, "node failures were not reported")
+            #expect(reported.allSatisfy { $0.nodes.count == 1 })
+            let named = Set(reported.flatMap { $0.nodes.map(\.node) })
+            #expect(named == ["127.0.0.1:\(servers[1].port)", "127.0.0.1:\(servers[3].port)"])
+            for server in [servers[0], servers[2], servers[4]] { #expect(try Self.lockKeys(on: server).isEmpty) }
+        }
+    }
+
+    @Test("5 nodes, 3 killed: a quorum error naming every node, within the retry window")
+    func threeOfFiveKilled() async throws {
+        try await Self.withNodes(5) { servers in
+            for index in [0, 2, 4] { servers[index].kill() }
+            let configuration = try Self.configuration(servers)
+            let client = try LockClient(configuration: configuration)
+            let started = ContinuousClock.now
+            let error = await expectLockError(.quorumNotReached) { _ = try await client.acquire("r", retry: nil) }
+            let elapsed = ContinuousClock.now - started
+            // 4 attempts, 3 delays of 50 ± 10 ms, each attempt bounded by the node timeout.
+            #expect(elapsed < .seconds(2), "took \(elapsed)")
+            let nodes = try #require(error?.nodes)
+            #expect(nodes.count == 5)
+            #expect(nodes.filter(\.isGranted).count == 2)
+            #expect(error?.description.contains("2 of 5 nodes agreed, 3 needed") == true, "\(error.map { "\($0)" } ?? "")")
+            await client.close()
+            // The two live nodes granted and were released again.
+            for index in [1, 3] { #expect(try Self.lockKeys(on: servers[index]).isEmpty) }
+        }
+    }
+
+    @Test("1 node stopped (SIGSTOP): every acquire costs at most about the node timeout")
+    func stoppedNodeIsBoundedByTheNodeTimeout() async throws {
+        try await Self.withNodes(5) { servers in
+            let configuration = try Self.configuration(servers, nodeTimeout: .milliseconds(50))
+            try await LockClient.withClient(configuration: configuration) { client in
+                _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))
+                servers[2].pause()
+                defer { servers[2].resume() }
+                var worst = Duration.zero
+                for round in 0..<20 {
+                    let started = ContinuousClock.now
+                    let lease = try await client.tryAcquire("job:\(round)", ttl: .seconds(5))
+                    _ = try await client.release(lease)
+                    worst = max(worst, ContinuousClock.now - started)
+                }
+                // Acquire and release each wait ≤ 50 ms for the stopped node.
+                #expect(worst < .milliseconds(400), "slowest acquire + release: \(worst)")
+            }
+            servers[2].resume()
+            // Once running again it processes the queued acquires and their releases, in order.
+            let drained = try await eventually(within: .seconds(5)) { try Self.lockKeys(on: servers[2]).isEmpty }
+            let left = try Self.lockKeys(on: servers[2])
+            #expect(drained, "orphaned keys on the resumed node: \(left)")
+        }
+    }
+
+    /// pottery's bug: a release that overtakes the same node's in-flight acquire leaves an
+    /// orphaned lock. A node that stops and resumes over and over, with a node timeout far
+    /// below its pauses, makes every acquire on it time out; its releases must still land after.
+    @Test("a node's release never overtakes its in-flight acquire: no orphaned keys")
+    func noOrphanedLocks() async throws {
+        try await Self.withNodes(3) { servers in
+            let configuration = try Self.configuration(servers, nodeTimeout: .milliseconds(15))
+            let client = try LockClient(configuration: configuration)
+            let flapping = Shared(true)
+            var granted = 0
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while flapping.value {
+                        servers[1].pause()
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 5...40)))
+                        servers[1].resume()
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 5...40)))
+                    }
+                    servers[1].resume()
+                }
+                for round in 0..<300 {
+                    let resource = round % 2 == 0 ? "same-key" : "key-\(round)"
+                    if let lease = try? await client.tryAcquire(resource, ttl: .seconds(30)) {
+                        granted += 1
+                        _ = try await client.release(lease)
+                    }
+                }
+                flapping.update { $0 = false }
+                try await group.waitForAll()
+            }
+            #expect(granted >= 250, "only \(granted) of 300 acquisitions succeeded")
+            let clean = try await eventually(within: .seconds(5)) {
+                try servers.allSatisfy { try Self.lockKeys(on: $0).isEmpty }
+            }
+            let leftovers = try servers.map { try Self.lockKeys(on: $0).count }
+            #expect(clean, "orphaned lock keys per node: \(leftovers)")
+            await client.close()
+        }
+    }
+
+    /// node-redlock #296: the validity is measured from the attempt that succeeded.
+    @Test("a lease acquired after retries is valid for its TTL from its last attempt")
+    func leaseIsValidWhenHandedOverAfterRetries() async throws {
+        try await Self.withNodes(3) { servers in
+            let configuration = try Self.configuration(
+                servers, retry: RetryPolicy(count: 20, delay: .milliseconds(50), jitter: .zero))
+            let client = try LockClient(configuration: configuration)
+            let holder = try await client.tryAcquire("r", ttl: .milliseconds(400))
+            let started = ContinuousClock.now
+            let lease = try await client.acquire("r", ttl: .seconds(1), retry: nil)
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .milliseconds(300), "should have retried until the holder's lock expired, waited \(waited)")
+            // ttl − drift (10 ms + 2 ms) − one attempt's round trips.
+            #expect(lease.remaining > .milliseconds(900), "remaining \(lease.remaining) after waiting \(waited)")
+            _ = try await client.release(lease)
+            _ = try? await client.release(holder)
+            await client.close()
+        }
+    }
+
+    /// Without persistence, a node that restarts empty forgets the locks it granted. One such
+    /// node is harmless (the holder keeps a majority); a second one within the TTL hands a
+    /// majority to another owner. That is the delayed-restart rule: keep a crashed node down
+    /// for longer than the longest TTL. The re-creating extend restores the lost key instead.
+    @Test("a node restarted empty during a hold: with and without the re-creating extend")
+    func nodeRestartedEmptyDuringAHold() async throws {
+        for recreate in [false, true] {
+            try await Self.withNodes(3) { servers in
+                let configuration = try Self.configuration(servers, recreate: recreate, retry: .never)
+                let holder = try LockClient(configuration: configuration)
+                let other = try LockClient(configuration: configuration)
+                let lease = try await holder.tryAcquire("r", ttl: .seconds(20))
+
+                try await servers[0].restart()
+                try await holder.extend(lease, toExpireIn: .seconds(20))
+                #expect(try Self.lockKeys(on: servers[0]).count == (recreate ? 1 : 0), "recreate \(recreate)")
+                // Still a majority (nodes 1 and 2): nobody else gets it.
+                await expectLockError(.busy) { _ = try await other.tryAcquire("r") }
+
+                try await servers[1].restart()
+                if recreate {
+                    // The holder still had nodes 0 (re-created) and 2.
+                    await expectLockError(.busy) { _ = try await other.tryAcquire("r") }
+                    try await holder.extend(lease, toExpireIn: .seconds(20))
+                    #expect(try Self.lockKeys(on: servers[1]).count == 1)
+                } else {
+                    // Two nodes forgot it within the TTL: another owner gets a majority. This is
+                    // what the delayed-restart rule prevents.
+                    let stolen = try await other.tryAcquire("r")
+                    #expect(stolen.owner != lease.owner)
+                    _ = try await other.release(stolen)
+                }
+                _ = try? await holder.release(lease)
+                await holder.close()
+                await other.close()
+            }
+        }
+    }
+
+    /// Fencing across nodes: the lease gets the highest token of its quorum and lagging nodes
+    /// are raised to it, so tokens keep increasing even when one node's counter is lost.
+    @Test("fencing tokens strictly increase across nodes, also after one node lost its counter")
+    func fencingTokensAcrossNodes() async throws {
+        try await Self.withNodes(3) { servers in
+            let configuration = try Self.configuration(servers, retry: .never)
+            let client = try LockClient(configuration: configuration)
+            let keyspace = try LockKeyspace()
+            // Node 2 is far ahead (it was the only one to see many grants, say).
+            _ = try servers[2].cli("SET", keyspace.fenceKey("r"), "100")
+            let first = try await client.tryAcquire("r", ttl: .seconds(5))
+            #expect(first.fencingToken == 101)
+            // The lagging nodes were raised: all three know 101.
+            for server in servers { #expect(try server.cli("GET", keyspace.fenceKey("r")) == "101") }
+            _ = try await client.release(first)
+
+            // Node 2 restarts empty: its counter is gone, the others still know 101.
+            try await servers[2].restart()
+            var tokens = [first.fencingToken]
+            for _ in 0..<5 {
+                let lease = try await client.tryAcquire("r", ttl: .seconds(5))
+                tokens.append(lease.fencingToken)
+                _ = try await client.release(lease)
+            }
+            #expect(tokens == tokens.sorted() && Set(tokens).count == tokens.count, "tokens \(tokens)")
+
+            // What is not guaranteed: when a majority of nodes lose their counters, tokens can
+            // start over. Fencing on Redlock needs persistent nodes (or the delayed-restart rule).
+            try await servers[0].restart()
+            try await servers[1].restart()
+            try await servers[2].restart()
+            let afterLoss = try await client.tryAcquire("r", ttl: .seconds(5))
+            #expect(afterLoss.fencingToken == 1)
+            _ = try await client.release(afterLoss)
+
+            // The fenced store keeps the highest token on a quorum: a stale writer is refused.
+            let writer = try await client.tryAcquire("w", ttl: .seconds(5))
+            #expect(try await client.fencedWrite("v2", to: "data", fencingToken: writer.fencingToken + 10) == .accepted)
+            #expect(
+                try await client.fencedWrite("stale", to: "data", fencingToken: writer.fencingToken)
+                    == .rejected(highestToken: writer.fencingToken + 10))
+            #expect(try await client.fencedRead("data")?.string == "v2")
+            _ = try await client.release(writer)
+            await client.close()
+        }
+    }
+}

@@ -1,0 +1,125 @@
+@testable import Locky
+import LockyRedis
+import Testing
+
+/// Redlock's arithmetic without sockets: quorum, fencing tokens across nodes, and which
+/// answer wins when nodes disagree or fail.
+@Suite("Redlock tally and event merging (pure)")
+struct RedlockTallyTests {
+    let five = RedlockTally(nodes: ["n1", "n2", "n3", "n4", "n5"])
+    let three = RedlockTally(nodes: ["n1", "n2", "n3"])
+    let down = LockError(.backendUnavailable, "connection refused")
+    let slow = LockError(
+        .backendUnavailable, "no reply", underlying: RedisClientError(.timeout, "no reply within 100 ms", mayHaveRun: true))
+    let other = LockHolder(owner: "other", remaining: .seconds(3))
+
+    @Test func quorumIsAStrictMajority() {
+        #expect(RedlockTally(nodes: ["a"]).quorum == 1)
+        #expect(RedlockTally(nodes: ["a", "b"]).quorum == 2)
+        #expect(three.quorum == 2)
+        #expect(RedlockTally(nodes: ["a", "b", "c", "d"]).quorum == 3)
+        #expect(five.quorum == 3)
+    }
+
+    @Test func acquireNeedsAQuorumOfGrants() {
+        let granted: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [7]))
+        let busy: Result<AcquireReply, LockError> = .success(.busy(index: 0, holder: other))
+        #expect(five.acquire([granted, granted, granted, .failure(down), .failure(slow)]) == .acquired(tokens: [7], raise: []))
+        #expect(five.acquire([granted, granted, .failure(down), .failure(down), .failure(slow)]) == .failed)
+        // Three held by another: no quorum is possible, whatever the rest says.
+        #expect(five.acquire([granted, busy, busy, busy, .failure(down)]) == .busy(index: 0, holder: other))
+        // Two busy, two failed: the failed ones might have granted; nothing is known.
+        #expect(five.acquire([granted, busy, busy, .failure(down), .failure(slow)]) == .failed)
+    }
+
+    /// The lease gets the highest token; lagging granting nodes must be raised unless a quorum
+    /// already issued the highest one.
+    @Test func fencingTokensTakeTheHighestAndRaiseLaggingNodes() {
+        let a: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [10, 4]))
+        let b: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [12, 4]))
+        let c: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [10, 5]))
+        #expect(three.acquire([a, b, c]) == .acquired(tokens: [12, 5], raise: [0, 1, 2]))
+        #expect(three.acquire([b, b, a]) == .acquired(tokens: [12, 4], raise: []))
+        #expect(five.acquire([b, b, a, .failure(down), .failure(down)]) == .acquired(tokens: [12, 4], raise: [2]))
+    }
+
+    @Test func extendIsExtendedLostOrUnknown() {
+        let extended: Result<ExtendReply, LockError> = .success(.extended)
+        let gone: Result<ExtendReply, LockError> = .success(.lost(index: 0, holder: nil))
+        let taken: Result<ExtendReply, LockError> = .success(.lost(index: 0, holder: other))
+        #expect(three.extend([extended, extended, gone]) == .extended)
+        #expect(three.extend([extended, gone, taken]) == .lost(index: 0, holder: nil))
+        #expect(three.extend([taken, taken, extended]) == .lost(index: 0, holder: other))
+        #expect(three.extend([extended, .failure(down), gone]) == nil)
+    }
+
+    @Test func renewalPerItem() {
+        let replies: [Result<[RenewalResult], LockError>] = [
+            .success([.renewed, .missing, .heldByAnother(owner: "x")]),
+            .success([.renewed, .missing, .heldByAnother(owner: "x")]),
+            .failure(down),
+        ]
+        #expect(three.renewal(replies, index: 0) == .renewed)
+        #expect(three.renewal(replies, index: 1) == .missing)
+        #expect(three.renewal(replies, index: 2) == .heldByAnother(owner: "x"))
+        let split: [Result<[RenewalResult], LockError>] = [.success([.renewed]), .failure(down), .failure(slow)]
+        #expect(three.renewal(split, index: 0) == nil)
+    }
+
+    @Test func unlockHoldersAndFencedStorage() {
+        let unlocked: Result<[UnlockOutcome], LockError> = .success([.unlocked])
+        let free: Result<[UnlockOutcome], LockError> = .success([.notLocked])
+        #expect(three.unlock([free, unlocked, .failure(down)], index: 0) == .unlocked)
+        #expect(three.unlock([free, free, .failure(down)], index: 0) == .notLocked)
+        #expect(three.unlock([free, .failure(down), .failure(down)], index: 0) == nil)
+
+        let mine = LockHolder(owner: "me", remaining: .seconds(5), fencingToken: 3)
+        let mineLater = LockHolder(owner: "me", remaining: .seconds(4), fencingToken: 4)
+        let holders: [Result<[LockHolder?], LockError>] = [.success([mine]), .success([mineLater]), .success([nil])]
+        #expect(three.holder(holders, index: 0) == .some(LockHolder(owner: "me", remaining: .seconds(4), fencingToken: 4)))
+        let minority: [Result<[LockHolder?], LockError>] = [.success([mine]), .success([nil]), .success([nil])]
+        #expect(three.holder(minority, index: 0) == .some(nil))
+
+        #expect(three.fencedWrite([.success(.accepted), .success(.accepted), .failure(down)]) == .accepted)
+        #expect(
+            three.fencedWrite([.success(.rejected(highestToken: 9)), .success(.rejected(highestToken: 8)), .success(.accepted)])
+                == .rejected(highestToken: 9))
+        #expect(three.fencedWrite([.success(.accepted), .failure(down), .failure(down)]) == nil)
+    }
+
+    @Test func quorumErrorNamesEveryNode() {
+        let replies: [Result<AcquireReply, LockError>] = [
+            .success(.acquired(fencingTokens: [1])), .success(.busy(index: 0, holder: other)), .failure(slow),
+        ]
+        let error = three.quorumError("acquire", replies, resource: "r") { reply in
+            if case .busy(_, let holder) = reply { return .heldByAnother(holder) }
+            return .granted
+        }
+        #expect(error.code == .quorumNotReached)
+        #expect(error.nodes.count == 3)
+        let text = error.description
+        #expect(text.contains("n1: granted"))
+        #expect(text.contains("n2: held by other"))
+        #expect(text.contains("n3: timed out"))
+        #expect(text.contains("1 of 3 nodes agreed, 2 needed"))
+    }
+
+    @Test func eventsPassOnceWhenAQuorumReportedThem() {
+        var merger = RedlockEventMerger(quorum: 2)
+        let now = ContinuousClock.now
+        let locked = LockEvent.locked(resource: "r", locker: "a", ttl: nil)
+        #expect(merger.receive(locked, fromNode: 0, at: now) == nil)
+        #expect(merger.receive(locked, fromNode: 0, at: now) == nil, "the same node twice is one report")
+        #expect(merger.receive(locked, fromNode: 1, at: now)?.resource == "r")
+        #expect(merger.receive(locked, fromNode: 2, at: now) == nil, "passed on once")
+        #expect(merger.receive(.unlocked(resource: "r"), fromNode: 2, at: now) == nil)
+        #expect(merger.receive(.unlocked(resource: "r"), fromNode: 0, at: now)?.resource == "r")
+        // The next cycle of the same resource starts afresh.
+        #expect(merger.receive(locked, fromNode: 1, at: now) == nil)
+        #expect(merger.receive(locked, fromNode: 2, at: now)?.resource == "r")
+        // Reports older than the window do not count.
+        #expect(merger.receive(.expired(resource: "s"), fromNode: 0, at: now) == nil)
+        #expect(merger.receive(.expired(resource: "s"), fromNode: 1, at: now + .seconds(3)) == nil)
+        #expect(merger.receive(.gap, fromNode: 1, at: now) != nil)
+    }
+}
