@@ -98,8 +98,10 @@ struct RenewalTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<leases {
                         group.addTask {
-                            // 600 ms: renewed every ~200 ms, with room for a loaded 2-core machine.
-                            try await client.withLock("batch-\(index)", ttl: .milliseconds(600), timeout: .seconds(10)) { lease in
+                            // 600 ms: renewed every ~200 ms, with room for a loaded 2-core machine. Redlock's
+                            // 200 waiting acquires each fan out to 3 nodes: give them twice the room.
+                            let ttl: Duration = kind == .redlock ? .milliseconds(1200) : .milliseconds(600)
+                            try await client.withLock("batch-\(index)", ttl: ttl, timeout: .seconds(10)) { lease in
                                 let recorder = StateRecorder(lease)
                                 defer { recorder.stop() }
                                 held.update { $0 += 1 }
@@ -122,7 +124,8 @@ struct RenewalTests {
                     // One per lease per tick would be 200 × ~5 = 1,000 calls in the window.
                     #expect(calls <= 60, "\(calls) backend calls renewed \(leases) leases during \(window)")
                     #expect(scripts <= 60, "\(scripts) EVALSHA calls renewed \(leases) leases during \(window)")
-                    #expect(calls >= 3, "the leases were not renewed at all (\(calls) calls)")
+                    // A tick every TTL / 3: at least 2 in the window with Redlock's longer TTL, 3 otherwise.
+                    #expect(calls >= (kind == .redlock ? 2 : 3), "the leases were not renewed at all (\(calls) calls)")
                 }
             }
             #expect(lost.value == 0)

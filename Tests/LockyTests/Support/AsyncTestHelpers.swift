@@ -127,6 +127,7 @@ extension LockEnvironment {
 
     /// Deletes `resource`'s lock behind Locky's back (Redis `DEL`; memory: an unconditional unlock).
     func deleteLockBehindTheBack(_ resource: String) async throws {
+        for node in nodeClients.dropFirst() { _ = try await node.execute(RESPCommand("DEL", keyspace.lockKey(resource))) }
         if let raw {
             _ = try await raw.execute(RESPCommand("DEL", keyspace.lockKey(resource)))
         } else {
@@ -136,6 +137,7 @@ extension LockEnvironment {
 
     /// Overwrites `resource`'s lock with another owner (Redis `SET key other`; memory: a forced lock).
     func overwriteLockBehindTheBack(_ resource: String, owner: String) async throws {
+        for node in nodeClients.dropFirst() { _ = try await node.execute(RESPCommand("SET", keyspace.lockKey(resource), owner)) }
         if let raw {
             _ = try await raw.execute(RESPCommand("SET", keyspace.lockKey(resource), owner))
         } else {
