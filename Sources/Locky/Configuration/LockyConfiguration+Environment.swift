@@ -9,7 +9,10 @@ extension LockyConfiguration {
     ///   "retry": {"count": 10, "delay": "200ms", "jitter": "100ms"}, "driftFactor": 0.01,
     ///   "label": "worker-1"}`. Durations are strings such as `500ms`, `30s`, `2m`, or numbers
     ///   of milliseconds. `"backend": "memory"` (or `"url": "memory://"`) selects the in-memory backend.
-    /// - `LOCKY_URL`: `redis://…`, `rediss://…`, `unix://…` or `memory://`; overrides the JSON's url.
+    ///   For Redlock, `url` is a comma-separated list of node URLs, with the optional keys
+    ///   `"nodeTimeout": "100ms"` and `"recreateMissingLocks": false`.
+    /// - `LOCKY_URL`: `redis://…`, `rediss://…`, `unix://…`, `memory://`, or a comma-separated
+    ///   list of Redis URLs (Redlock); overrides the JSON's url.
     /// - `LOCKY_PREFIX`: overrides the key prefix.
     ///
     /// Without any of them: a Redis server on `127.0.0.1:6379`.
@@ -70,6 +73,9 @@ extension LockyConfiguration {
             case "driftFactor":
                 guard !Self.isBoolean(value), let number = value as? Double else { throw Self.typeError(key, "a number") }
                 driftFactor = number
+            case "nodeTimeout", "recreateMissingLocks":
+                // Redlock settings; applied below, once the node list is known.
+                break
             case "label":
                 guard let label = value as? String else { throw Self.typeError(key, "a string") }
                 self.label = label
@@ -90,6 +96,18 @@ extension LockyConfiguration {
             default:
                 throw LockError(.invalidArgument, "LOCKY_CONFIG has an unknown key \"\(key)\"")
             }
+        }
+        if object["nodeTimeout"] != nil || object["recreateMissingLocks"] != nil {
+            guard case .redlock(var redlock) = backend else {
+                throw LockError(
+                    .invalidArgument, "LOCKY_CONFIG.nodeTimeout and .recreateMissingLocks need a Redlock url (a comma-separated list)")
+            }
+            if let value = object["nodeTimeout"] { redlock.nodeTimeout = try Self.duration(value, key: "nodeTimeout") }
+            if let value = object["recreateMissingLocks"] {
+                guard Self.isBoolean(value), let flag = value as? Bool else { throw Self.typeError("recreateMissingLocks", "true or false") }
+                redlock.recreateMissingLocks = flag
+            }
+            backend = .redlock(redlock)
         }
         if let name = object["backend"] as? String, object["url"] != nil, (name == "memory") != (backend == .memory) {
             throw LockError(.invalidArgument, "LOCKY_CONFIG.backend \"\(name)\" contradicts LOCKY_CONFIG.url")

@@ -1,0 +1,77 @@
+import Foundation
+import LockyTestSupport
+import Testing
+
+/// The `locky` command on Redlock: a comma-separated `--url` of independent servers.
+@Suite("locky command line on Redlock")
+struct RedlockCLITests {
+    static func withNodes(_ count: Int, _ body: ([RedisServer], String) async throws -> Void) async throws {
+        let servers = try await RedisServer.startMany(count)
+        let url = servers.map(\.url).joined(separator: ",")
+        do {
+            try await body(servers, url)
+        } catch {
+            for server in servers { await server.stop() }
+            throw error
+        }
+        for server in servers { await server.stop() }
+    }
+
+    @Test("lock, holder and unlock over a URL list; the lock lives on every node")
+    func lockerAPI() async throws {
+        try await Self.withNodes(3) { servers, url in
+            let locked = try await LockyBinary.run(["lock", "a", "--locker", "user:20", "--ttl", "30s"], url: url)
+            #expect(locked.status == 0, "\(locked.errorOutput)")
+            #expect(locked.lines == ["a\tacquired\ttoken 1"])
+            for server in servers { #expect(try server.cli("GET", "locky:{a}") == "user:20") }
+            let busy = try await LockyBinary.run(["lock", "a", "--locker", "user:21"], url: url)
+            #expect(busy.status == 75)
+            let holder = try await LockyBinary.run(["holder", "a"], url: url)
+            #expect(holder.lines == ["a\tuser:20"])
+            let unlocked = try await LockyBinary.run(["unlock", "a"], url: url)
+            #expect(unlocked.status == 0)
+            for server in servers { #expect(try server.cli("EXISTS", "locky:{a}") == "0") }
+        }
+    }
+
+    /// Several processes with several tasks each contend for two locks while nodes 3 and 4 of
+    /// five are killed and restarted (empty) in turn and node 1 is stopped now and then. The
+    /// read-modify-write counter (on node 0, never killed) must equal the acquisitions, and no
+    /// two holders may overlap. At most two nodes are ever down or emptied within a TTL, so
+    /// every holder keeps a majority: the delayed-restart rule, kept.
+    @Test("processes contend while nodes are killed and restarted: the counter comes out exact")
+    func contentionWhileNodesFail() async throws {
+        try await Self.withNodes(5) { servers, _ in
+            let demo = try LockyBinary.Running(
+                ["demo", "--workers", "4", "--resources", "2", "--seconds", "8", "--json"],
+                url: servers.map { $0.url + "?connect_timeout=1s" }.joined(separator: ",")
+            )
+            var faults = 0
+            let end = ContinuousClock.now + .seconds(7)
+            var turn = 0
+            while ContinuousClock.now < end {
+                let victim = servers[3 + turn % 2]
+                victim.kill()
+                try await Task.sleep(for: .milliseconds(400))
+                try await victim.restart()
+                servers[1].pause()
+                try await Task.sleep(for: .milliseconds(150))
+                servers[1].resume()
+                try await Task.sleep(for: .milliseconds(300))
+                faults += 2
+                turn += 1
+            }
+            let result = try await demo.finish(timeout: .seconds(60))
+            #expect(result.status == 0, "\(result.output)\n\(result.errorOutput)")
+            #expect(result.output.contains("\"overlaps\":0"), "\(result.output)")
+            #expect(result.output.contains("\"fencingTokensIncrease\":true"), "\(result.output)")
+            #expect(faults >= 10)
+            // Nothing is left behind on any node once the demo is over.
+            for server in servers {
+                let keys = try server.cli("--scan", "--pattern", "locky:{*")
+                let locks = keys.split(whereSeparator: \.isNewline).filter { !$0.hasSuffix(":fence") }
+                #expect(locks.isEmpty, "left on \(server.port): \(locks)")
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Locky
+import LockyRedis
+import Testing
+
+/// Redlock from `LOCKY_URL` (a comma-separated list) and `LOCKY_CONFIG`.
+@Suite("Redlock configuration")
+struct RedlockConfigurationTests {
+    @Test func commaSeparatedURLsMeanRedlock() throws {
+        let configuration = try LockyConfiguration.fromEnvironment([
+            "LOCKY_URL": "redis://127.0.0.1:7001, redis://127.0.0.1:7002 ,rediss://127.0.0.1:7003/2"
+        ])
+        guard case .redlock(let redlock) = configuration.backend else {
+            Issue.record("expected Redlock, got \(configuration.backend)")
+            return
+        }
+        #expect(redlock.nodes.map(\.address.description) == ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"])
+        #expect(redlock.nodes[2].database == 2)
+        #expect(redlock.nodes[2].tls != nil)
+        #expect(redlock.quorum == 2)
+        #expect(redlock.nodeTimeout == .milliseconds(100))
+        #expect(redlock.recreateMissingLocks == false)
+    }
+
+    @Test func jsonSetsTheNodeTimeoutAndRecreation() throws {
+        let configuration = try LockyConfiguration(
+            json: #"{"url": "redis://127.0.0.1:7001,redis://127.0.0.1:7002,redis://127.0.0.1:7003", "nodeTimeout": "30ms", "recreateMissingLocks": true}"#
+        )
+        guard case .redlock(let redlock) = configuration.backend else {
+            Issue.record("expected Redlock")
+            return
+        }
+        #expect(redlock.nodeTimeout == .milliseconds(30))
+        #expect(redlock.recreateMissingLocks)
+    }
+
+    @Test(arguments: [
+        ("redis://127.0.0.1:7001,,redis://127.0.0.1:7002", "entry 2 of 3 is empty"),
+        ("redis://127.0.0.1:7001,http://x", "entry 2 of 2"),
+        ("redis://127.0.0.1:7001,redis://127.0.0.1:7001", "listed twice"),
+        ("redis://127.0.0.1:7001,redis://127.0.0.1:0", "port"),
+    ])
+    func badListsAreRejected(url: String, expected: String) {
+        do {
+            _ = try LockyConfiguration.fromEnvironment(["LOCKY_URL": url])
+            Issue.record("\(url) was accepted")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains(expected), "\(error.message)")
+        }
+    }
+
+    @Test func redlockKeysNeedARedlockURL() {
+        #expect(throws: LockError.self) {
+            _ = try LockyConfiguration(json: #"{"url": "redis://127.0.0.1:7001", "nodeTimeout": "30ms"}"#)
+        }
+        #expect(throws: LockError.self) {
+            _ = try LockyConfiguration(json: #"{"url": "redis://a:1,redis://b:2,redis://c:3", "recreateMissingLocks": 1}"#)
+        }
+    }
+}
