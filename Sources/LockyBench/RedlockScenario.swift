@@ -1,0 +1,134 @@
+import ArgumentParser
+import Locky
+import LockyRESP
+import LockyRedis
+import LockyTestSupport
+
+/// `redlock`: acquire + release cycles on Redlock with 1, 3 and 5 nodes, against the fan-out
+/// floor: `SET NX PX`, then the release script, each sent to all 5 nodes at once over plain
+/// connections, waiting for every reply.
+struct RedlockScenario: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "redlock",
+        abstract: "Redlock acquire + release with 1, 3 and 5 nodes, vs SET NX PX + release fanned out to 5 bare connections."
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Option(help: "Cycles per phase and round.")
+    var cycles = 2000
+
+    func run() async throws {
+        let servers = try await RedisServer.startMany(5)
+        do {
+            try await measure(servers)
+        } catch {
+            for server in servers { await server.stop() }
+            throw error
+        }
+        for server in servers { await server.stop() }
+    }
+
+    private func measure(_ servers: [RedisServer]) async throws {
+        let keyspace = try LockKeyspace(prefix: "locky:bench:")
+        var bare: [RedisClient] = []
+        for server in servers { bare.append(try RedisClient(url: server.url)) }
+        for client in bare { _ = try await client.execute(LockBench.floorRelease.loadCommand) }
+        var clients: [Int: LockClient] = [:]
+        for count in [1, 3, 5] {
+            let backend = try RedlockBackend(clients: Array(bare.prefix(count)), keyspace: keyspace)
+            clients[count] = try LockClient(backend: backend, configuration: LockyConfiguration(retry: .never), tracer: nil)
+        }
+        let single = try LockClient(
+            backend: RedisLockBackend(client: bare[0], keyspace: keyspace), configuration: LockyConfiguration(retry: .never),
+            tracer: nil)
+        let singleCycle: @Sendable () async throws -> Void = {
+            let lease = try await single.tryAcquire("redis", ttl: .seconds(10))
+            _ = try await single.release(lease)
+        }
+        let nodes = bare
+        let sha = LockBench.floorRelease.sha1
+        let floorCycle: @Sendable () async throws -> Void = {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for node in nodes {
+                    group.addTask { _ = try await node.execute(RESPCommand("SET", "locky:bench:{floor}", "owner", "NX", "PX", 30_000)) }
+                }
+                try await group.waitForAll()
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for node in nodes {
+                    group.addTask { _ = try await node.execute(RESPCommand("EVALSHA", sha, 1, "locky:bench:{floor}", "owner")) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        func cycle(_ count: Int) -> @Sendable () async throws -> Void {
+            guard let client = clients[count] else { return {} }
+            return {
+                let lease = try await client.tryAcquire("redlock", ttl: .seconds(10))
+                _ = try await client.release(lease)
+            }
+        }
+        // Warm-up: connections, scripts, code paths.
+        for _ in 0..<300 {
+            try await floorCycle()
+            try await singleCycle()
+            for count in [1, 3, 5] { try await cycle(count)() }
+        }
+        var floor = RoundResults()
+        var redis = RoundResults()
+        var results: [Int: RoundResults] = [1: RoundResults(), 3: RoundResults(), 5: RoundResults()]
+        var ratios5to1: [Double] = []
+        var ratiosFloor: [Double] = []
+        for _ in 0..<options.rounds {
+            let floorRound = try await Workload.sequential(operations: cycles, floorCycle)
+            floor.add(floorRound)
+            redis.add(try await Workload.sequential(operations: cycles, singleCycle))
+            var p50: [Int: Double] = [:]
+            for count in [1, 3, 5] {
+                let round = try await Workload.sequential(operations: cycles, cycle(count))
+                results[count]?.add(round)
+                p50[count] = round.0.percentileMicroseconds(50)
+            }
+            if let one = p50[1], let five = p50[5], five > 0 {
+                ratios5to1.append(five / one)
+                ratiosFloor.append(floorRound.0.percentileMicroseconds(50) / five)
+            }
+        }
+        var orphaned = 0
+        for client in bare {
+            var cursor = "0"
+            repeat {
+                let reply = try await client.execute(RESPCommand("SCAN", cursor, "MATCH", "locky:bench:*", "COUNT", 1000))
+                guard case .array(let parts) = reply.value else { break }
+                var iterator = parts.makeIterator()
+                cursor = (try iterator.next()?.decode(as: String.self)) ?? "0"
+                if case .array(let keys)? = iterator.next()?.value {
+                    for key in keys {
+                        let name = (try? key.decode(as: String.self)) ?? ""
+                        if !name.hasSuffix(":fence"), name != "locky:bench:{floor}" { orphaned += 1 }
+                    }
+                }
+            } while cursor != "0"
+        }
+        for client in clients.values { await client.close() }
+        await single.close()
+        for client in bare { await client.close() }
+
+        var report = BenchReport(scenario: "redlock")
+        for count in [1, 3, 5] {
+            report.add("p50_us_\(count)", results[count]?.latencies.percentileMicroseconds(50) ?? 0)
+            report.add("p99_us_\(count)", results[count]?.latencies.percentileMicroseconds(99) ?? 0)
+        }
+        report.add("p50_us_redis_backend", redis.latencies.percentileMicroseconds(50))
+        report.add("cycles_per_s_1", results[1]?.medianRate ?? 0)
+        report.add("cycles_per_s_5", results[5]?.medianRate ?? 0)
+        report.add("floor_p50_us_5", floor.latencies.percentileMicroseconds(50))
+        report.add("floor_cycles_per_s_5", floor.medianRate)
+        report.add("p50_ratio_5_to_1", median(ratios5to1))
+        report.add("floor_to_p50_5", median(ratiosFloor))
+        report.add("orphaned_keys", Double(orphaned))
+        report.add("rounds", Double(options.rounds))
+        report.print(json: options.json)
+    }
+}
