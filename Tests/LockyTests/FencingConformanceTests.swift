@@ -36,6 +36,31 @@ struct FencingConformanceTests {
         }
     }
 
+    /// A read-modify-write that reads with its token: a stale holder's write can no longer land
+    /// between the read and the write (with a plain read it could, and an update would be lost).
+    @Test(arguments: BackendKind.allCases)
+    func tokenCheckedReadFencesOutOlderWriters(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let client = env.client
+            #expect(try await client.fencedRead("counter", fencingToken: 3) == .read(nil))
+            #expect(try await client.fencedWrite("1", to: "counter", fencingToken: 2) == .rejected(highestToken: 3))
+            #expect(try await client.fencedRead("counter") == nil, "the fence alone holds no value")
+            #expect(try await client.fencedWrite("1", to: "counter", fencingToken: 3) == .accepted)
+            // Holder 5 reads (raising the fence), holder 4 (paused, stale) then tries to write.
+            guard case .read(let value?) = try await client.fencedRead("counter", fencingToken: 5) else {
+                Issue.record("the token-checked read found no value")
+                return
+            }
+            #expect(value.string == "1")
+            #expect(value.highestToken == 3, "the token that wrote the value")
+            #expect(try await client.fencedWrite("2", to: "counter", fencingToken: 4) == .rejected(highestToken: 5))
+            #expect(try await client.fencedRead("counter", fencingToken: 4) == .rejected(highestToken: 5))
+            #expect(try await client.fencedWrite("2", to: "counter", fencingToken: 5) == .accepted)
+            #expect(try await client.fencedRead("counter")?.string == "2")
+            await expectLockError(.invalidArgument) { _ = try await client.fencedRead("counter", fencingToken: -1) }
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func binaryValuesRoundTrip(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in

@@ -43,6 +43,11 @@ public protocol LockBackend: Sendable {
     /// Reads a value stored by ``fencedWrite(key:value:fencingToken:)``.
     func fencedRead(key: String) async throws(LockError) -> FencedValue?
 
+    /// Reads `key`'s value only if `fencingToken` ≥ the highest token seen for it, and raises
+    /// the key's fence to `fencingToken` in the same step, so a read-modify-write by the holder
+    /// of `fencingToken` cannot interleave with a write of an older holder.
+    func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome
+
     /// Runs `body` with this backend's lock events. The stream is live when `body` starts:
     /// every change made after that is delivered (that is what makes waiting race-free).
     /// With `expirations`, expiry events are included too (on Redis this needs keyspace
@@ -97,6 +102,11 @@ extension LockBackend {
         -> FairAcquireReply
     {
         throw LockError(.invalidArgument, "the \(name) backend has no fair mode")
+    }
+
+    /// Unsupported by default (a backend of your own may not have it).
+    public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
+        throw LockError(.invalidArgument, "the \(name) backend has no token-checked read")
     }
 
     /// Nothing to leave by default.

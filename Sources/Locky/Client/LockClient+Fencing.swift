@@ -25,4 +25,15 @@ extension LockClient {
         guard !key.isEmpty else { throw LockError(.invalidArgument, "the key is empty") }
         return try await backend.fencedRead(key: key)
     }
+
+    /// Reads a value for a read-modify-write under a lease: only if `fencingToken` is at least
+    /// the highest token seen for `key`, raising the key's fence to it in the same step. From
+    /// then on, writes of older holders are refused, so none can slip in between this read and
+    /// the write that follows it (a plain read would let a stale holder's write land there,
+    /// and the update it made would be lost).
+    public func fencedRead(_ key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
+        guard !key.isEmpty else { throw LockError(.invalidArgument, "the key is empty") }
+        guard fencingToken >= 0 else { throw LockError(.invalidArgument, "a fencing token is never negative") }
+        return try await backend.fencedRead(key: key, fencingToken: fencingToken)
+    }
 }

@@ -269,7 +269,7 @@ public final class LockClient: Sendable {
         case .extended:
             metrics.extended.increment()
         case .lost(let index, let holder):
-            lease.setValidUntil(clock.now)
+            lease.endValidity(at: clock.now)
             let error: LockError
             if let holder {
                 error = LockError(

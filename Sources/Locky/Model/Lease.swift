@@ -141,6 +141,12 @@ public final class Lease: Sendable, CustomStringConvertible {
         state.withLock { $0.validUntil = instant }
     }
 
+    /// Ends the validity at `instant` at the latest (never later than it already was: a lease
+    /// found lost after its deadline stays valid only until that deadline).
+    func endValidity(at instant: ContinuousClock.Instant) {
+        state.withLock { $0.validUntil = min($0.validUntil, instant) }
+    }
+
     func extendValidity(by amount: Duration) {
         state.withLock { $0.validUntil += amount }
     }

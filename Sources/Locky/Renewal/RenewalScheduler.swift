@@ -228,7 +228,7 @@ final class RenewalScheduler: Sendable {
 
     private func end(_ lease: Lease, _ reason: LeaseLoss) {
         unregister(lease)
-        lease.setValidUntil(clock.now)
+        lease.endValidity(at: clock.now)
         logger.debug("lease lost", metadata: ["locky.reason": "\(reason)"])
         lease.markLost(reason)
     }

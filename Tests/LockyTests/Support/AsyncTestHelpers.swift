@@ -208,6 +208,10 @@ final class StallingBackend: LockBackend {
         try await inner.fencedRead(key: key)
     }
 
+    func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
+        try await inner.fencedRead(key: key, fencingToken: fencingToken)
+    }
+
     func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         try await inner.withEvents(expirations: expirations, body)
     }

@@ -15,7 +15,10 @@ public final class InMemoryLockBackend: LockBackend {
     private struct State {
         var locks: [String: Entry] = [:]
         var fences: [String: Int64] = [:]
+        /// Fenced values with the token that wrote them and, apart, the highest token seen per
+        /// key (a token-checked read raises it alone).
         var fenced: [String: FencedValue] = [:]
+        var storeFences: [String: Int64] = [:]
         var listeners: [UInt64: @Sendable (LockEvent) -> Void] = [:]
         var expiryListeners: Set<UInt64> = []
         var nextListener: UInt64 = 0
@@ -183,16 +186,26 @@ public final class InMemoryLockBackend: LockBackend {
 
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
         state.withLock { state in
-            if let current = state.fenced[key], fencingToken < current.highestToken {
-                return .rejected(highestToken: current.highestToken)
-            }
+            if let highest = state.storeFences[key], fencingToken < highest { return .rejected(highestToken: highest) }
+            state.storeFences[key] = fencingToken
             state.fenced[key] = FencedValue(value: value, highestToken: fencingToken)
             return .accepted
         }
     }
 
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
-        state.withLock { $0.fenced[key] }
+        state.withLock { state in
+            state.fenced[key].map { FencedValue(value: $0.value, highestToken: state.storeFences[key] ?? 0) }
+        }
+    }
+
+    public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
+        state.withLock { state in
+            if let highest = state.storeFences[key], fencingToken < highest { return .rejected(highestToken: highest) }
+            state.storeFences[key] = fencingToken
+            // The value with the token that wrote it.
+            return .read(state.fenced[key])
+        }
     }
 
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {

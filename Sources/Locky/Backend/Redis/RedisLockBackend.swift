@@ -206,6 +206,18 @@ public struct RedisLockBackend: LockBackend {
         return .rejected(highestToken: try values.int())
     }
 
+    public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
+        var command = RedisLockScripts.fencedRead.evalSHA(keyCount: 1)
+        command.append(key)
+        command.append(fencingToken)
+        let reply = try await run(RedisLockScripts.fencedRead, command, "fenced read")
+        var values = ReplyReader(reply)
+        guard try values.int() == 1 else { return .rejected(highestToken: try values.int()) }
+        guard let value = try values.optionalBytes() else { return .read(nil) }
+        let written = try values.optionalString().flatMap { Int64($0) } ?? 0
+        return .read(FencedValue(value: value, highestToken: written))
+    }
+
     /// Raises the fence counters of `resources` to `tokens` where they are lower (Redlock).
     func raiseFences(_ resources: [String], to tokens: [Int64]) async throws(LockError) {
         var command = RedisLockScripts.raiseFences.evalSHA(keyCount: resources.count)

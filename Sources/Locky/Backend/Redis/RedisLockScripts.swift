@@ -375,7 +375,8 @@ enum RedisLockScripts {
     )
 
     /// Fencing helper: write only with a token ≥ the highest seen.
-    /// KEYS[1]: a hash with fields `value` and `fence`. ARGV[1]: value. ARGV[2]: token.
+    /// KEYS[1]: a hash with fields `value`, `fence` (the highest token seen) and `written` (the
+    /// token of the last write). ARGV[1]: value. ARGV[2]: token.
     /// Returns `{1}` when written, `{0, highest}` when the token is stale.
     static let fencedWrite = RedisScript(
         name: "fenced-write",
@@ -384,8 +385,23 @@ enum RedisLockScripts {
             if highest and tonumber(ARGV[2]) < tonumber(highest) then
               return {0, tonumber(highest)}
             end
-            redis.call('HSET', KEYS[1], 'value', ARGV[1], 'fence', ARGV[2])
+            redis.call('HSET', KEYS[1], 'value', ARGV[1], 'fence', ARGV[2], 'written', ARGV[2])
             return {1}
+            """
+    )
+
+    /// Fencing helper, token-checked read: raises the fence and returns the value.
+    /// KEYS[1]: the hash of ``fencedWrite``. ARGV[1]: token.
+    /// Returns `{1, value or false, written token or false}`, or `{0, highest}` when the token is stale.
+    static let fencedRead = RedisScript(
+        name: "fenced-read",
+        source: """
+            local highest = redis.call('HGET', KEYS[1], 'fence')
+            if highest and tonumber(ARGV[1]) < tonumber(highest) then
+              return {0, tonumber(highest)}
+            end
+            redis.call('HSET', KEYS[1], 'fence', ARGV[1])
+            return {1, redis.call('HGET', KEYS[1], 'value'), redis.call('HGET', KEYS[1], 'written')}
             """
     )
 

@@ -291,6 +291,20 @@ public struct RedlockBackend: LockBackend {
         return value
     }
 
+    /// Token-checked read on every node; read when a quorum raised its fence (the value with
+    /// the highest token among them), rejected when enough nodes saw a newer token.
+    public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
+        let replies = await fanOut { node async throws(LockError) in try await node.fencedRead(key: key, fencingToken: fencingToken) }
+        guard let outcome = tally.fencedClaim(replies) else {
+            try throwIfCancelled(replies)
+            throw tally.quorumError("fenced read", replies) { outcome in
+                if case .read = outcome { return .granted }
+                return .heldByAnother(LockHolder(owner: "(a higher fencing token)", remaining: nil))
+            }
+        }
+        return outcome
+    }
+
     // MARK: Events
 
     /// Every node's events, each change passed on once a quorum of nodes reported it, plus

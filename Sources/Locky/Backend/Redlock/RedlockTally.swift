@@ -256,6 +256,30 @@ struct RedlockTally: Sendable {
         return .some(best)
     }
 
+    /// A token-checked read: read when a quorum accepted the token (of their values, the one
+    /// written with the highest token: a write reaches a quorum, which shares a node with this
+    /// one), rejected when enough nodes know a newer token; nil when too many failed to tell.
+    func fencedClaim(_ replies: [Result<FencedReadOutcome, LockError>]) -> FencedReadOutcome? {
+        var read = 0
+        var newest: FencedValue?
+        var rejected = 0
+        var highest: Int64 = 0
+        for reply in replies {
+            switch reply {
+            case .success(.read(let value)):
+                read += 1
+                if let value, value.highestToken >= (newest?.highestToken ?? .min) { newest = value }
+            case .success(.rejected(let token)):
+                rejected += 1
+                highest = max(highest, token)
+            case .failure: break
+            }
+        }
+        if read >= quorum { return .read(newest) }
+        if rejected >= blocking { return .rejected(highestToken: highest) }
+        return nil
+    }
+
     // MARK: Reporting
 
     /// Every node's answer, for errors and events.
