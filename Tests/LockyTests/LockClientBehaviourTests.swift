@@ -190,3 +190,35 @@ final class ScriptedBackend: LockBackend {
 
     func close() async { await inner.close() }
 }
+
+/// `withLock` returns the body's value only if the lease was still valid when the body returned.
+@Suite("withLock and a body that outlives its lease")
+struct OutlivedLeaseTests {
+    /// A body whose process was paused (here: time jumps on a manual clock) returns after the
+    /// lease's validity passed, before the renewal loop could notice: withLock throws lockLost.
+    @Test func aBodyThatReturnsAfterTheValidityIsReportedAsLost() async throws {
+        try await withBackend(.memory) { env throws in
+            let clock = try #require(env.manualClock)
+            let error = await expectLockError(.lockLost) {
+                _ = try await env.client.withLock("r", ttl: .seconds(3)) { _ in
+                    clock.advance(by: .seconds(10))
+                    return 42
+                }
+            }
+            #expect(error?.resource == "r")
+            // Nothing is left behind either way.
+            #expect(try await env.storedOwner("r") == nil)
+        }
+    }
+
+    @Test func aBodyThatReturnsInTimeKeepsItsValue() async throws {
+        try await withBackend(.memory) { env throws in
+            let clock = try #require(env.manualClock)
+            let value = try await env.client.withLock("r", ttl: .seconds(3)) { _ in
+                clock.advance(by: .milliseconds(500))
+                return 42
+            }
+            #expect(value == 42)
+        }
+    }
+}

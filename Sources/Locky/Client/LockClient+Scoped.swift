@@ -3,7 +3,9 @@ extension LockClient {
     /// releases it afterwards, also when the calling task was cancelled.
     ///
     /// The body runs in a child task that is cancelled when the lease is lost; `withLock` then
-    /// throws ``LockError`` `lockLost`. The body's own errors are rethrown.
+    /// throws ``LockError`` `lockLost`; so does a body that returns after the lease's validity
+    /// passed (its process was paused, say), so a value is returned only for a body that ran
+    /// under the lock. The body's own errors are rethrown.
     ///
     /// - Parameters:
     ///   - ttl: The lease TTL (renewed at about a third of it); the configuration's by default.
@@ -63,7 +65,11 @@ extension LockClient {
         do {
             outcome = .success(
                 try await withThrowingTaskGroup(of: ScopedChild<T>.self) { group in
-                    group.addTask { .finished(try await body(lease)) }
+                    let clock = self.clock
+                    group.addTask {
+                        let value = try await body(lease)
+                        return .finished(value, at: clock.now)
+                    }
                     group.addTask { .lost(await lease.waitUntilLost(id: 0)) }
                     if ownLoop {
                         let executor = backend.preferredTaskExecutor
@@ -74,8 +80,14 @@ extension LockClient {
                     }
                     while let child = try await group.next() {
                         switch child {
-                        case .finished(let value):
+                        case .finished(let value, let finishedAt):
                             group.cancelAll()
+                            // A body that outlived the lease (its process was paused, its loop
+                            // starved) did not run under the lock: say so, never return as if it had.
+                            if lease.validUntil <= finishedAt {
+                                lease.markLost(lease.lossReason ?? .expired)
+                                throw Self.lostError(lease.lossReason ?? .expired, resources: resources)
+                            }
                             return value
                         case .lost(let loss?):
                             group.cancelAll()
@@ -120,7 +132,8 @@ extension LockClient {
 
 /// What a child of `withLock` ended with.
 enum ScopedChild<T: Sendable>: Sendable {
-    case finished(T)
+    /// The body's value, and when it returned.
+    case finished(T, at: ContinuousClock.Instant)
     case lost(LeaseLoss?)
     case loopEnded
 }
