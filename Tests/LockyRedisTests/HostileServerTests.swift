@@ -228,6 +228,42 @@ import Testing
         }
     }
 
+    // MARK: Huge replies
+
+    @Test func aHugeWellFormedReplyIsDecodedInLinearTime() async throws {
+        // 65,536 bulk strings, 7 MB, arriving in many reads: this took 11 s when every read rescanned the frame.
+        let count = 65_536
+        let element = "$100\r\n" + String(repeating: "x", count: 100) + "\r\n"
+        let script: ScriptedServer.Script = { request in
+            request.isHandshake || request.name != "GET" ? .standard : .repeated(element, times: count, after: "*\(count)\r\n")
+        }
+        try await withScriptedServer(script, commandTimeout: .seconds(10)) { _, client throws in
+            let start = ContinuousClock.now
+            let reply = try await client.execute(RESPCommand("GET", "k"))
+            let elapsed = ContinuousClock.now - start
+            guard case .array(let values) = reply.value else {
+                Issue.record("not an array: \(reply)")
+                return
+            }
+            #expect(values.count == count)
+            #expect(elapsed < .seconds(2), "\(elapsed)")
+        }
+    }
+
+    @Test func anEndlessReplyIsCutAtTheDeadline() async throws {
+        // Well-formed elements without end (announced: a million): memory grows only until the deadline.
+        let element = "$1000\r\n" + String(repeating: "x", count: 1000) + "\r\n"
+        let script: ScriptedServer.Script = { request in
+            request.isHandshake || request.name != "GET" ? .standard : .repeated(element, times: 1_000_000, after: "*1000000\r\n")
+        }
+        try await withScriptedServer(script, commandTimeout: .milliseconds(500)) { server, client throws in
+            let (error, elapsed) = await failure(client)
+            #expect(error?.code == .timeout, "\(String(describing: error))")
+            #expect(elapsed < .seconds(2), "\(elapsed)")
+            try await expectRecovery(server, client)
+        }
+    }
+
     // MARK: Wrong reply types: well-formed frames, so the stream stays in sync and the connection is kept
 
     @Test func wrongTypesAreTypedDecodeErrorsOnAHealthyConnection() async throws {
