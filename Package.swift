@@ -63,7 +63,11 @@ let package = Package(
         ),
         .target(
             name: "LockyTestSupport",
-            dependencies: [],
+            dependencies: [
+                "LockyRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -123,7 +127,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LockyTestSupportTests",
-            dependencies: ["LockyTestSupport"],
+            dependencies: [
+                "LockyTestSupport", "LockyRedis", "LockyRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,68 +1,92 @@
 import NIOCore
 
-/// Validates one RESP frame in place and finds where it ends, without copying or allocating.
+/// Validates one RESP frame in place and finds where it ends, without copying the bytes.
 ///
-/// Recursion is bounded: the depth is checked against ``RESPLimits/maximumDepth`` before descending.
+/// The scan is a loop over elements with an explicit stack of open aggregates (``RESPScanProgress``), so nesting
+/// never grows the call stack, and a scan that runs out of bytes can resume where it stopped once more arrive.
+/// The depth is checked against ``RESPLimits/maximumDepth`` before an aggregate is entered.
 struct RESPFrameScanner {
     let bytes: UnsafeRawBufferPointer
     let limits: RESPLimits
 
-    /// Scans a value, including any attributes that precede it.
-    /// - Returns: the offset just past the value, or nil when the bytes end before the value does.
-    func scanValue(at start: Int, depth: Int) throws(RESPParsingError) -> Int? {
-        var position = start
-        // A loop rather than recursion, so that a run of attributes cannot grow the stack.
-        while position < bytes.count {
-            let isAttribute = bytes[position] == RESPTypeIdentifier.attribute.rawValue
-            guard let end = try scanElement(at: position, depth: depth) else { return nil }
-            if !isAttribute { return end }
-            position = end
+    /// Scans on from `progress`.
+    /// - Returns: The length of the frame, or nil when the bytes end before it does; `progress` then records where to
+    ///   resume once more bytes follow the same ones.
+    func scan(_ progress: inout RESPScanProgress) throws(RESPParsingError) -> Int? {
+        while true {
+            let start = progress.position
+            guard start < bytes.count else { return nil }
+            guard let type = RESPTypeIdentifier(rawValue: bytes[start]) else {
+                throw RESPParsingError(code: .invalidTypeIdentifier, offset: start)
+            }
+            let lineStart = start + 1
+            guard let lineEnd = try findLineEnd(from: lineStart) else { return nil }
+            let line = lineStart..<lineEnd
+            let next = lineEnd + 2
+            let depth = progress.open.last?.depth ?? 0
+
+            let end: Int
+            switch type {
+            case .simpleString, .simpleError:
+                end = next
+            case .integer:
+                guard RESPASCII.parseInt64(bytes, line) != nil else {
+                    throw RESPParsingError(code: .invalidInteger, offset: lineStart)
+                }
+                end = next
+            case .bigNumber:
+                guard RESPASCII.isDecimalInteger(bytes, line) else {
+                    throw RESPParsingError(code: .invalidInteger, offset: lineStart)
+                }
+                end = next
+            case .double:
+                guard RESPASCII.isDouble(bytes, line) else {
+                    throw RESPParsingError(code: .invalidDouble, offset: lineStart)
+                }
+                end = next
+            case .boolean:
+                guard line.count == 1, bytes[lineStart] == UInt8(ascii: "t") || bytes[lineStart] == UInt8(ascii: "f")
+                else {
+                    throw RESPParsingError(code: .invalidBoolean, offset: lineStart)
+                }
+                end = next
+            case .null:
+                guard line.isEmpty else { throw RESPParsingError(code: .missingCRLF, offset: lineStart) }
+                end = next
+            case .bulkString, .bulkError, .verbatimString:
+                guard let bulkEnd = try scanBulk(type: type, line: line, payloadStart: next) else { return nil }
+                end = bulkEnd
+            case .array, .set, .push, .map, .attribute:
+                if let elements = try aggregateSize(type: type, start: start, line: line, depth: depth) {
+                    let level = RESPScanProgress.Level(remaining: elements, depth: depth + 1, isAttribute: type == .attribute)
+                    if let frameEnd = progress.enter(level, next: next) { return frameEnd }
+                    continue
+                }
+                end = next  // a RESP2 null array
+            }
+            if let frameEnd = progress.finishValue(end: end) { return frameEnd }
         }
-        return nil
     }
 
-    /// Scans one element; an attribute counts as an element on its own (its following value is not included).
-    func scanElement(at start: Int, depth: Int) throws(RESPParsingError) -> Int? {
-        guard start < bytes.count else { return nil }
-        guard let type = RESPTypeIdentifier(rawValue: bytes[start]) else {
-            throw RESPParsingError(code: .invalidTypeIdentifier, offset: start)
+    /// The number of values inside an aggregate (keys and values for a map), or nil for a null array.
+    private func aggregateSize(
+        type: RESPTypeIdentifier,
+        start: Int,
+        line: Range<Int>,
+        depth: Int
+    ) throws(RESPParsingError) -> Int? {
+        let count = try parseLength(line, allowsNull: type == .array)
+        if count < 0 { return nil }
+        guard count <= limits.maximumAggregateCount else {
+            throw RESPParsingError(code: .aggregateCountLimitExceeded, offset: line.lowerBound)
         }
-        let lineStart = start + 1
-        guard let lineEnd = try findLineEnd(from: lineStart) else { return nil }
-        let line = lineStart..<lineEnd
-        let next = lineEnd + 2
-
-        switch type {
-        case .simpleString, .simpleError:
-            return next
-        case .integer:
-            guard RESPASCII.parseInt64(bytes, line) != nil else {
-                throw RESPParsingError(code: .invalidInteger, offset: lineStart)
-            }
-            return next
-        case .bigNumber:
-            guard RESPASCII.isDecimalInteger(bytes, line) else {
-                throw RESPParsingError(code: .invalidInteger, offset: lineStart)
-            }
-            return next
-        case .double:
-            guard RESPASCII.isDouble(bytes, line) else {
-                throw RESPParsingError(code: .invalidDouble, offset: lineStart)
-            }
-            return next
-        case .boolean:
-            guard line.count == 1, bytes[lineStart] == UInt8(ascii: "t") || bytes[lineStart] == UInt8(ascii: "f") else {
-                throw RESPParsingError(code: .invalidBoolean, offset: lineStart)
-            }
-            return next
-        case .null:
-            guard line.isEmpty else { throw RESPParsingError(code: .missingCRLF, offset: lineStart) }
-            return next
-        case .bulkString, .bulkError, .verbatimString:
-            return try scanBulk(type: type, line: line, payloadStart: next)
-        case .array, .set, .push, .map, .attribute:
-            return try scanAggregate(type: type, start: start, line: line, firstElement: next, depth: depth)
+        guard depth < limits.maximumDepth else {
+            throw RESPParsingError(code: .depthLimitExceeded, offset: start)
         }
+        guard type == .map || type == .attribute else { return count }
+        let (doubled, overflow) = count.multipliedReportingOverflow(by: 2)
+        guard !overflow else { throw RESPParsingError(code: .invalidLength, offset: line.lowerBound) }
+        return doubled
     }
 
     private func scanBulk(type: RESPTypeIdentifier, line: Range<Int>, payloadStart: Int) throws(RESPParsingError) -> Int? {
@@ -83,35 +107,6 @@ struct RESPFrameScanner {
         guard length <= bytes.count - payloadStart else { return nil }
         let payloadEnd = payloadStart + length
         return try expectCRLF(at: payloadEnd)
-    }
-
-    private func scanAggregate(
-        type: RESPTypeIdentifier,
-        start: Int,
-        line: Range<Int>,
-        firstElement: Int,
-        depth: Int
-    ) throws(RESPParsingError) -> Int? {
-        let count = try parseLength(line, allowsNull: type == .array)
-        if count < 0 { return firstElement }
-        guard count <= limits.maximumAggregateCount else {
-            throw RESPParsingError(code: .aggregateCountLimitExceeded, offset: line.lowerBound)
-        }
-        guard depth < limits.maximumDepth else {
-            throw RESPParsingError(code: .depthLimitExceeded, offset: start)
-        }
-        var elements = count
-        if type == .map || type == .attribute {
-            let (doubled, overflow) = count.multipliedReportingOverflow(by: 2)
-            guard !overflow else { throw RESPParsingError(code: .invalidLength, offset: line.lowerBound) }
-            elements = doubled
-        }
-        var position = firstElement
-        for _ in 0..<elements {
-            guard let end = try scanValue(at: position, depth: depth + 1) else { return nil }
-            position = end
-        }
-        return position
     }
 
     /// Finds the CR of the line starting at `start`, checking the LF that must follow it.
@@ -165,15 +160,18 @@ struct RESPFrameScanner {
 extension RESPFrameScanner {
     /// Length of the value (with its leading attributes) at the front of already-validated bytes.
     static func valueLength(in buffer: ByteBuffer) -> Int? {
-        buffer.withUnsafeReadableBytes { bytes in
-            try? RESPFrameScanner(bytes: bytes, limits: .unlimited).scanValue(at: 0, depth: 0)
-        }
+        length(in: buffer, progress: RESPScanProgress())
     }
 
     /// Length of the single element (an attribute alone, without its value) at the front of already-validated bytes.
     static func elementLength(in buffer: ByteBuffer) -> Int? {
-        buffer.withUnsafeReadableBytes { bytes in
-            try? RESPFrameScanner(bytes: bytes, limits: .unlimited).scanElement(at: 0, depth: 0)
+        length(in: buffer, progress: RESPScanProgress(elementOnly: true))
+    }
+
+    private static func length(in buffer: ByteBuffer, progress: RESPScanProgress) -> Int? {
+        var progress = progress
+        return buffer.withUnsafeReadableBytes { bytes in
+            try? RESPFrameScanner(bytes: bytes, limits: .unlimited).scan(&progress)
         }
     }
 }

@@ -18,10 +18,21 @@ public struct RESPToken: Sendable, Hashable {
     /// moves the reader index past the frame. Throws when the bytes can never be a valid frame or exceed a limit:
     /// the connection must then be reset.
     public init?(consuming buffer: inout ByteBuffer, limits: RESPLimits = .default) throws(RESPParsingError) {
+        var progress = RESPScanProgress()
+        try self.init(consuming: &buffer, limits: limits, resuming: &progress)
+    }
+
+    /// Parses one frame like ``init(consuming:limits:)``, resuming the scan at `progress`, which must come from an
+    /// earlier call on the same bytes (with more appended since) or be fresh. Returning nil updates `progress`.
+    init?(
+        consuming buffer: inout ByteBuffer,
+        limits: RESPLimits,
+        resuming progress: inout RESPScanProgress
+    ) throws(RESPParsingError) {
         // The closure cannot throw typed errors through `rethrows`, so the outcome travels as a Result.
         let scanned: Result<Int?, RESPParsingError> = buffer.withUnsafeReadableBytes { bytes in
             do throws(RESPParsingError) {
-                return .success(try RESPFrameScanner(bytes: bytes, limits: limits).scanValue(at: 0, depth: 0))
+                return .success(try RESPFrameScanner(bytes: bytes, limits: limits).scan(&progress))
             } catch {
                 return .failure(error)
             }

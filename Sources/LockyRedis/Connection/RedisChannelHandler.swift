@@ -134,7 +134,17 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     func close(_ reason: RedisClientError) {
         guard closeReason == nil else { return }
         closeReason = reason
+        // The owner stops handing out this connection before any caller is told, so a caller that retries at
+        // once dials again instead of failing with "not sent" on a connection that is still closing.
+        notifyClosed(reason)
         context?.close(promise: nil)
+    }
+
+    /// Tells the owner, once, that this connection is gone.
+    private func notifyClosed(_ reason: RedisClientError) {
+        let onClose = self.onClose
+        self.onClose = nil
+        onClose?(reason)
     }
 
     // Commands from many tasks queued in the same event-loop tick leave in one write.
@@ -174,10 +184,9 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
             // A silent server: the position in the reply stream is unknown from here on.
             logger.debug("command deadline passed; retiring the connection")
             let reason = RedisClientError(.timeout, "no reply within the command deadline; connection retired", mayHaveRun: true)
-            if let head = queue.receive() {
-                head.sink?.complete(.failure(reason))
-            }
+            let head = queue.receive()
             close(reason)
+            head?.sink?.complete(.failure(reason))
         } else {
             armDeadlineTimer()
         }
@@ -289,12 +298,10 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
             mayHaveRun: true,
             underlying: reason.underlying
         )
+        notifyClosed(reason)
         for entry in queue.removeAll() {
             entry.sink?.complete(.failure(lost))
         }
-        let onClose = self.onClose
-        self.onClose = nil
-        onClose?(reason)
         context.fireChannelInactive()
     }
 

@@ -235,7 +235,8 @@ enum RedisConnector {
                     underlying: clientError.underlying
                 )
             }
-            if clientError.code == .timeout || clientError.code == .connectionLost {
+            // A malformed handshake reply is a failed connection attempt too: the caller's command was never sent.
+            if clientError.code == .timeout || clientError.code == .connectionLost || clientError.code == .protocolError {
                 return RedisClientError(
                     .connectionFailed,
                     "handshake with \(address) failed: \(clientError.message)",
