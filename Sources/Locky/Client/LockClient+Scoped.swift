@@ -67,6 +67,11 @@ extension LockClient {
                 try await withThrowingTaskGroup(of: ScopedChild<T>.self) { group in
                     let clock = self.clock
                     group.addTask {
+                        // A task that was paused between the hand-over and here holds nothing.
+                        guard lease.isValid else {
+                            lease.markLost(lease.lossReason ?? .expired)
+                            throw Self.lostError(lease.lossReason ?? .expired, resources: resources)
+                        }
                         let value = try await body(lease)
                         return .finished(value, at: clock.now)
                     }

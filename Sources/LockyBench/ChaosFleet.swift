@@ -1,0 +1,78 @@
+import Foundation
+
+/// The chaos run's worker processes: started, killed, paused, replaced.
+struct ChaosFleet {
+    let directory: String
+    let lockURL: String
+    let storeURL: String
+    let tasks: Int
+    let resources: Int
+    let ttlMilliseconds: Int
+    private(set) var running: [Process] = []
+    private(set) var historyPaths: [String] = []
+    /// Workers started so far (each has its own id and history file).
+    private(set) var spawned = 0
+
+    init(directory: String, lockURL: String, storeURL: String, tasks: Int, resources: Int, ttlMilliseconds: Int) {
+        self.directory = directory
+        self.lockURL = lockURL
+        self.storeURL = storeURL
+        self.tasks = tasks
+        self.resources = resources
+        self.ttlMilliseconds = ttlMilliseconds
+    }
+
+    /// Starts one more worker.
+    mutating func spawn() throws {
+        spawned += 1
+        let path = "\(directory)/worker-\(spawned).log"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = [
+            "chaos-worker", "--url", lockURL, "--store-url", storeURL, "--worker", String(spawned),
+            "--tasks", String(tasks), "--resources", String(resources), "--ttl-milliseconds", String(ttlMilliseconds),
+            "--history", path,
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        // Swift's worker threads block signals and a child inherits that mask: unblock around the spawn.
+        var everything = sigset_t()
+        var previous = sigset_t()
+        sigfillset(&everything)
+        pthread_sigmask(SIG_UNBLOCK, &everything, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try process.run()
+        running.append(process)
+        historyPaths.append(path)
+    }
+
+    /// SIGKILL to a random worker (mid-hold, most likely).
+    mutating func killOne() {
+        guard let index = running.indices.randomElement() else { return }
+        let process = running.remove(at: index)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGSTOP a random worker for `duration`, then SIGCONT.
+    func pauseOne(for duration: Duration) async throws {
+        guard let process = running.randomElement() else { return }
+        kill(process.processIdentifier, SIGSTOP)
+        do {
+            try await Task.sleep(for: duration)
+        } catch {
+            kill(process.processIdentifier, SIGCONT)
+            throw error
+        }
+        kill(process.processIdentifier, SIGCONT)
+    }
+
+    /// Stops every worker where it stands.
+    mutating func killAll() {
+        for process in running {
+            kill(process.processIdentifier, SIGCONT)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        running.removeAll()
+    }
+}
