@@ -94,6 +94,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "LockyBenchTests",
+            dependencies: ["LockyBench", "LockyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "LockyCLITests",
             dependencies: ["LockyTestSupport"],
             swiftSettings: swiftSettings
