@@ -6,7 +6,7 @@ import LockyTestSupport
 
 /// `redlock`: acquire + release cycles on Redlock with 1, 3 and 5 nodes, against the fan-out
 /// floor: `SET NX PX`, then the release script, each sent to all 5 nodes at once over plain
-/// connections, waiting for every reply.
+/// connections (``RedisClient/execute(_:on:)``, one suspension per fan-out), waiting for every reply.
 struct RedlockScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redlock",
@@ -48,18 +48,13 @@ struct RedlockScenario: AsyncParsableCommand {
         }
         let nodes = bare
         let sha = LockBench.floorRelease.sha1
+        // The floor: the same fan-out primitive Redlock uses, with the cheapest commands.
         let floorCycle: @Sendable () async throws -> Void = {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for node in nodes {
-                    group.addTask { _ = try await node.execute(RESPCommand("SET", "locky:bench:{floor}", "owner", "NX", "PX", 30_000)) }
-                }
-                try await group.waitForAll()
+            for result in await RedisClient.execute(RESPCommand("SET", "locky:bench:{floor}", "owner", "NX", "PX", 30_000), on: nodes) {
+                _ = try result.get()
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for node in nodes {
-                    group.addTask { _ = try await node.execute(RESPCommand("EVALSHA", sha, 1, "locky:bench:{floor}", "owner")) }
-                }
-                try await group.waitForAll()
+            for result in await RedisClient.execute(RESPCommand("EVALSHA", sha, 1, "locky:bench:{floor}", "owner"), on: nodes) {
+                _ = try result.get()
             }
         }
         func cycle(_ count: Int) -> @Sendable () async throws -> Void {

@@ -159,7 +159,11 @@ struct RedlockFaultTests {
             let clean = try await eventually(within: .seconds(5)) {
                 try servers.allSatisfy { try Self.lockKeys(on: $0).isEmpty }
             }
-            let leftovers = try servers.map { try Self.lockKeys(on: $0).count }
+            let leftovers = try servers.map { server in
+                try Self.lockKeys(on: server).map { key in
+                    "\(key)=\((try? server.cli("GET", key)) ?? "?") pttl \((try? server.cli("PTTL", key)) ?? "?")"
+                }
+            }
             #expect(clean, "orphaned lock keys per node: \(leftovers)")
             await client.close()
         }

@@ -26,7 +26,9 @@ public actor RedisClient {
     /// The live connection's handler, readable without entering the actor (the fast path).
     private nonisolated let liveHandler = Mutex<NIOLoopBound<RedisChannelHandler>?>(nil)
     /// Request ids, unique per client, so a cancellation handler knows its command's id up front.
-    private nonisolated let requestIDs = Atomic<UInt64>(0)
+    nonisolated let requestIDs = Atomic<UInt64>(0)
+    /// Loaded on every new connection before anything else (``preload(_:)``).
+    private nonisolated let preloadedScripts = Mutex<[RedisScript]>([])
     private var state: State {
         didSet {
             let handler: NIOLoopBound<RedisChannelHandler>?
@@ -184,6 +186,22 @@ public actor RedisClient {
         }
     }
 
+    /// Loads `scripts` on this connection now and on every connection after a reconnect, before
+    /// any other command: `EVALSHA` then never meets an empty script cache (a restarted server),
+    /// which matters when a command's reply is not waited for (a release sent to a slow Redlock
+    /// node would otherwise fail there with `NOSCRIPT`, unseen).
+    public nonisolated func preload(_ scripts: [RedisScript]) {
+        let added = preloadedScripts.withLock { loaded in
+            let new = scripts.filter { script in !loaded.contains { $0.sha1 == script.sha1 } }
+            loaded.append(contentsOf: new)
+            return new
+        }
+        guard !added.isEmpty, let handler = liveHandler.withLock({ $0 }) else { return }
+        eventLoop.run {
+            for script in added { handler.value.send(script.loadCommand, to: nil) }
+        }
+    }
+
     /// Runs a script with `EVALSHA`; on `NOSCRIPT` loads it and retries exactly once, in one write.
     ///
     /// - Parameters:
@@ -304,7 +322,7 @@ public actor RedisClient {
         return context
     }
 
-    private nonisolated func currentHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
+    nonisolated func currentHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
         if let handler = liveHandler.withLock({ $0 }) { return handler }
         return try await connectedHandler()
     }
@@ -388,7 +406,8 @@ public actor RedisClient {
             configuration: configuration,
             sslContext: sslContext,
             eventLoop: eventLoop,
-            logger: logger
+            logger: logger,
+            scripts: preloadedScripts.withLock { $0 }
         ) { [weak self] handler in
             let handlerID = ObjectIdentifier(handler)
             handler.onClose = { [weak self] reason in

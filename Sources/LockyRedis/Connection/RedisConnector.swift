@@ -48,6 +48,7 @@ enum RedisConnector {
         sslContext: NIOSSLContext?,
         eventLoop: any EventLoop,
         logger: Logger,
+        scripts: [RedisScript] = [],
         prepare: @escaping (RedisChannelHandler) -> Void
     ) -> EventLoopFuture<Connection> {
         let started = NIODeadline.now()
@@ -101,6 +102,9 @@ enum RedisConnector {
                 return eventLoop.makeFailedFuture(classify(error, address: address, tls: configuration.tls != nil))
             }
             .map { version in
+                // Ahead of every command of the connection's users, so EVALSHA finds its scripts
+                // even on a server that restarted empty (replies and errors are dropped).
+                for script in scripts { boundHandler.value.send(script.loadCommand, to: nil) }
                 logger.debug(
                     "connected",
                     metadata: [

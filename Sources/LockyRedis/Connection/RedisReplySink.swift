@@ -1,12 +1,13 @@
 import LockyRESP
 import NIOCore
 
-/// Where a reply goes: an awaiting task, an event-loop promise (used while connecting), or one
-/// slot of a batch.
+/// Where a reply goes: an awaiting task, an event-loop promise (used while connecting), one
+/// slot of a batch, or one slot of a fan-out over several connections.
 enum RedisReplySink {
     case continuation(CheckedContinuation<Result<RESPToken, RedisClientError>, Never>)
     case promise(EventLoopPromise<RESPToken>)
     case batch(RedisBatchCollector, index: Int)
+    case fanOut(RedisFanOutCollector, index: Int)
 
     func complete(_ result: Result<RESPToken, RedisClientError>) {
         switch self {
@@ -15,6 +16,8 @@ enum RedisReplySink {
         case .promise(let promise):
             promise.completeWith(result.mapError { $0 as any Error })
         case .batch(let collector, let index):
+            collector.complete(index, with: result)
+        case .fanOut(let collector, let index):
             collector.complete(index, with: result)
         }
     }

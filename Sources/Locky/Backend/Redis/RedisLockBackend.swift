@@ -22,6 +22,7 @@ public struct RedisLockBackend: LockBackend {
 
     /// Creates a backend over a client you manage (you close it).
     public init(client: RedisClient, keyspace: LockKeyspace) {
+        client.preload(RedisLockScripts.all)
         self.client = client
         self.keyspace = keyspace
         self.ownsClient = false
@@ -34,128 +35,164 @@ public struct RedisLockBackend: LockBackend {
         } catch {
             throw LockError(.invalidArgument, "invalid Redis configuration: \(error)")
         }
+        client.preload(RedisLockScripts.all)
         self.keyspace = keyspace
         self.ownsClient = true
     }
 
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
+        try await perform(acquireRequest(resources, owner: owner, ttl: ttl))
+    }
+
+    func acquireRequest(_ resources: [String], owner: String, ttl: Duration?) -> RedisLockRequest<AcquireReply> {
         var command = RedisLockScripts.acquire.evalSHA(keyCount: resources.count * 2)
         appendLockAndFenceKeys(resources, to: &command)
         command.append(owner)
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(keyspace.eventChannel)
         command.append(LeaseOwner.displayName(of: owner))
-        let reply = try await run(RedisLockScripts.acquire, command, "acquire")
-        var values = ReplyReader(reply)
-        let status = try values.int()
-        if status == -1 {
+        return RedisLockRequest(script: RedisLockScripts.acquire, command: command, operation: "acquire") {
+            reply throws(LockError) in
+            var values = ReplyReader(reply)
+            let status = try values.int()
+            if status == -1 {
+                let index = Int(try values.int()) - 1
+                throw LockError(
+                    .serverError,
+                    "the lock key holds a value of another type; Locky will not overwrite it",
+                    resource: resources.indices.contains(index) ? resources[index] : nil
+                )
+            }
+            if status == 1 {
+                var tokens: [Int64] = []
+                tokens.reserveCapacity(resources.count)
+                for _ in resources { tokens.append(try values.int()) }
+                return .acquired(fencingTokens: tokens)
+            }
             let index = Int(try values.int()) - 1
-            throw LockError(
-                .serverError,
-                "the lock key holds a value of another type; Locky will not overwrite it",
-                resource: resources.indices.contains(index) ? resources[index] : nil
-            )
+            let holder = try values.holder()
+            return .busy(index: index, holder: holder ?? LockHolder(owner: "", remaining: nil))
         }
-        if status == 1 {
-            var tokens: [Int64] = []
-            tokens.reserveCapacity(resources.count)
-            for _ in resources { tokens.append(try values.int()) }
-            return .acquired(fencingTokens: tokens)
-        }
-        let index = Int(try values.int()) - 1
-        let holder = try values.holder()
-        return .busy(index: index, holder: holder ?? LockHolder(owner: "", remaining: nil))
     }
 
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
+        try await perform(lockRequest(resources, locker: locker, ttl: ttl, force: force))
+    }
+
+    func lockRequest(_ resources: [String], locker: String, ttl: Duration?, force: Bool) -> RedisLockRequest<[LockOutcome]> {
         var command = RedisLockScripts.lock.evalSHA(keyCount: resources.count * 2)
         appendLockAndFenceKeys(resources, to: &command)
         command.append(locker)
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(force ? "1" : "0")
         command.append(keyspace.eventChannel)
-        let reply = try await run(RedisLockScripts.lock, command, "lock")
-        var values = ReplyReader(reply)
-        var outcomes: [LockOutcome] = []
-        outcomes.reserveCapacity(resources.count)
-        for _ in resources {
-            let code = try values.int()
-            let owner = try values.optionalString()
-            let pttl = try values.int()
-            let token = try values.int()
-            switch code {
-            case 1: outcomes.append(.acquired(fencingToken: token))
-            case 2: outcomes.append(.alreadyHeld(fencingToken: token))
-            case 3: outcomes.append(.busy(LockHolder(owner: "(a value of another type)", remaining: Self.remaining(pttl))))
-            default:
-                outcomes.append(.busy(LockHolder(owner: owner ?? "", remaining: Self.remaining(pttl), fencingToken: token)))
+        return RedisLockRequest(script: RedisLockScripts.lock, command: command, operation: "lock") { reply throws(LockError) in
+            var values = ReplyReader(reply)
+            var outcomes: [LockOutcome] = []
+            outcomes.reserveCapacity(resources.count)
+            for _ in resources {
+                let code = try values.int()
+                let owner = try values.optionalString()
+                let pttl = try values.int()
+                let token = try values.int()
+                switch code {
+                case 1: outcomes.append(.acquired(fencingToken: token))
+                case 2: outcomes.append(.alreadyHeld(fencingToken: token))
+                case 3: outcomes.append(.busy(LockHolder(owner: "(a value of another type)", remaining: Self.remaining(pttl))))
+                default:
+                    outcomes.append(.busy(LockHolder(owner: owner ?? "", remaining: Self.remaining(pttl), fencingToken: token)))
+                }
             }
+            return outcomes
         }
-        return outcomes
     }
 
     public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
         -> ExtendReply
     {
+        try await perform(extendRequest(resources, owner: owner, ttl: ttl, mode: mode))
+    }
+
+    func extendRequest(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) -> RedisLockRequest<ExtendReply> {
         var command = RedisLockScripts.extend.evalSHA(keyCount: resources.count)
         for resource in resources { command.append(keyspace.lockKey(resource)) }
         command.append(owner)
         command.append(ttl.millisecondsRoundedUp)
         command.append(mode == .addTo ? "add" : "set")
         command.append(recreatesMissingLocks ? "1" : "0")
-        let reply = try await run(RedisLockScripts.extend, command, "extend")
-        var values = ReplyReader(reply)
-        if try values.int() == 1 { return .extended }
-        let index = Int(try values.int()) - 1
-        let holderOwner = try values.optionalString()
-        let pttl = try values.int()
-        return .lost(index: index, holder: holderOwner.map { LockHolder(owner: $0, remaining: Self.remaining(pttl)) })
+        return RedisLockRequest(script: RedisLockScripts.extend, command: command, operation: "extend") {
+            reply throws(LockError) in
+            var values = ReplyReader(reply)
+            if try values.int() == 1 { return .extended }
+            let index = Int(try values.int()) - 1
+            let holderOwner = try values.optionalString()
+            let pttl = try values.int()
+            return .lost(index: index, holder: holderOwner.map { LockHolder(owner: $0, remaining: Self.remaining(pttl)) })
+        }
     }
 
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         guard !items.isEmpty else { return [] }
+        return try await perform(renewRequest(items))
+    }
+
+    /// Needs at least one item.
+    func renewRequest(_ items: [RenewalItem]) -> RedisLockRequest<[RenewalResult]> {
         var command = RedisLockScripts.renew.evalSHA(keyCount: items.count)
         for item in items { command.append(keyspace.lockKey(item.resource)) }
         for item in items { command.append(item.owner) }
         for item in items { command.append(item.ttl.millisecondsRoundedUp) }
         command.append(recreatesMissingLocks ? "1" : "0")
-        let reply = try await run(RedisLockScripts.renew, command, "renew")
-        var values = ReplyReader(reply)
-        var results: [RenewalResult] = []
-        results.reserveCapacity(items.count)
-        for _ in items {
-            let code = try values.int()
-            let holder = try values.optionalString()
-            switch code {
-            case 1, 3: results.append(.renewed)
-            case 2: results.append(.heldByAnother(owner: holder ?? ""))
-            default: results.append(.missing)
+        return RedisLockRequest(script: RedisLockScripts.renew, command: command, operation: "renew") { reply throws(LockError) in
+            var values = ReplyReader(reply)
+            var results: [RenewalResult] = []
+            results.reserveCapacity(items.count)
+            for _ in items {
+                let code = try values.int()
+                let holder = try values.optionalString()
+                switch code {
+                case 1, 3: results.append(.renewed)
+                case 2: results.append(.heldByAnother(owner: holder ?? ""))
+                default: results.append(.missing)
+                }
             }
+            return results
         }
-        return results
     }
 
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
+        try await perform(unlockRequest(resources, owner: owner))
+    }
+
+    func unlockRequest(_ resources: [String], owner: String?) -> RedisLockRequest<[UnlockOutcome]> {
         var command = RedisLockScripts.unlock.evalSHA(keyCount: resources.count * 2)
         for resource in resources { command.append(keyspace.lockKey(resource)) }
         for resource in resources { command.append(keyspace.queueKey(resource)) }
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
-        let reply = try await run(RedisLockScripts.unlock, command, "unlock")
-        return try Self.outcomes(
-            reply, count: resources.count, done: .unlocked, free: .notLocked, other: UnlockOutcome.heldByAnother)
+        return RedisLockRequest(script: RedisLockScripts.unlock, command: command, operation: "unlock") {
+            reply throws(LockError) in
+            return try Self.outcomes(
+                reply, count: resources.count, done: .unlocked, free: .notLocked, other: UnlockOutcome.heldByAnother)
+        }
     }
 
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        try await perform(refreshRequest(resources, locker: locker, ttl: ttl))
+    }
+
+    func refreshRequest(_ resources: [String], locker: String?, ttl: Duration?) -> RedisLockRequest<[RefreshOutcome]> {
         var command = RedisLockScripts.refresh.evalSHA(keyCount: resources.count)
         for resource in resources { command.append(keyspace.lockKey(resource)) }
         command.append(locker ?? "")
         command.append(ttl?.millisecondsRoundedUp ?? 0)
-        let reply = try await run(RedisLockScripts.refresh, command, "refresh")
-        return try Self.outcomes(
-            reply, count: resources.count, done: .refreshed, free: .notLocked, other: RefreshOutcome.heldByAnother)
+        return RedisLockRequest(script: RedisLockScripts.refresh, command: command, operation: "refresh") {
+            reply throws(LockError) in
+            return try Self.outcomes(
+                reply, count: resources.count, done: .refreshed, free: .notLocked, other: RefreshOutcome.heldByAnother)
+        }
     }
 
     /// Reads `code, holder, pttl` triples (1 done, 0 free, 2 held by another) into outcomes.
@@ -183,39 +220,57 @@ public struct RedisLockBackend: LockBackend {
     }
 
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
+        try await perform(holdersRequest(resources))
+    }
+
+    func holdersRequest(_ resources: [String]) -> RedisLockRequest<[LockHolder?]> {
         var command = RedisLockScripts.inspect.evalSHA(keyCount: resources.count * 2)
         appendLockAndFenceKeys(resources, to: &command)
-        let reply = try await run(RedisLockScripts.inspect, command, "inspect")
-        var values = ReplyReader(reply)
-        var holders: [LockHolder?] = []
-        holders.reserveCapacity(resources.count)
-        for _ in resources {
-            holders.append(try values.holder())
+        return RedisLockRequest(script: RedisLockScripts.inspect, command: command, operation: "inspect") {
+            reply throws(LockError) in
+            var values = ReplyReader(reply)
+            var holders: [LockHolder?] = []
+            holders.reserveCapacity(resources.count)
+            for _ in resources {
+                holders.append(try values.holder())
+            }
+            return holders
         }
-        return holders
     }
 
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+        try await perform(fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
+    }
+
+    func fencedWriteRequest(key: String, value: ByteBuffer, fencingToken: Int64) -> RedisLockRequest<FencedWriteOutcome> {
         var command = RedisLockScripts.fencedWrite.evalSHA(keyCount: 1)
         command.append(key)
         command.append(value)
         command.append(fencingToken)
-        let reply = try await run(RedisLockScripts.fencedWrite, command, "fenced write")
-        var values = ReplyReader(reply)
-        if try values.int() == 1 { return .accepted }
-        return .rejected(highestToken: try values.int())
+        return RedisLockRequest(script: RedisLockScripts.fencedWrite, command: command, operation: "fenced write") {
+            reply throws(LockError) in
+            var values = ReplyReader(reply)
+            if try values.int() == 1 { return .accepted }
+            return .rejected(highestToken: try values.int())
+        }
     }
 
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
+        try await perform(fencedReadRequest(key: key, fencingToken: fencingToken))
+    }
+
+    func fencedReadRequest(key: String, fencingToken: Int64) -> RedisLockRequest<FencedReadOutcome> {
         var command = RedisLockScripts.fencedRead.evalSHA(keyCount: 1)
         command.append(key)
         command.append(fencingToken)
-        let reply = try await run(RedisLockScripts.fencedRead, command, "fenced read")
-        var values = ReplyReader(reply)
-        guard try values.int() == 1 else { return .rejected(highestToken: try values.int()) }
-        guard let value = try values.optionalBytes() else { return .read(nil) }
-        let written = try values.optionalString().flatMap { Int64($0) } ?? 0
-        return .read(FencedValue(value: value, highestToken: written))
+        return RedisLockRequest(script: RedisLockScripts.fencedRead, command: command, operation: "fenced read") {
+            reply throws(LockError) in
+            var values = ReplyReader(reply)
+            guard try values.int() == 1 else { return .rejected(highestToken: try values.int()) }
+            guard let value = try values.optionalBytes() else { return .read(nil) }
+            let written = try values.optionalString().flatMap { Int64($0) } ?? 0
+            return .read(FencedValue(value: value, highestToken: written))
+        }
     }
 
     /// Raises the fence counters of `resources` to `tokens` where they are lower (Redlock).
@@ -425,6 +480,21 @@ public struct RedisLockBackend: LockBackend {
         let lockKeys = resources.map(keyspace.lockKey)
         command.append(contentsOf: lockKeys)
         for key in lockKeys { command.append(key + ":fence") }
+    }
+
+    /// Sends `request` and reads its reply.
+    func perform<Reply>(_ request: RedisLockRequest<Reply>) async throws(LockError) -> Reply {
+        let reply: RESPToken
+        do {
+            if let script = request.script {
+                reply = try await client.run(script, request.command)
+            } else {
+                reply = try await client.execute(request.command)
+            }
+        } catch {
+            throw LockError.backend(error, during: request.operation)
+        }
+        return try request.parse(reply)
     }
 
     private func run(_ script: RedisScript, _ command: RESPCommand, _ operation: String) async throws(LockError) -> RESPToken {

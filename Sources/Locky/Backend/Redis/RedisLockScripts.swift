@@ -7,6 +7,11 @@ import LockyRedis
 /// Scripts over many resources read them with one `MGET` and write fence counters with one
 /// `MSET`, so their cost barely grows with the number of resources.
 enum RedisLockScripts {
+    /// Every script, loaded on each connection before use (``RedisClient/preload(_:)``).
+    static var all: [RedisScript] {
+        [acquire, lock, extend, renew, unlock, acquireFair, leaveQueue, refresh, inspect, fencedWrite, fencedRead, raiseFences]
+    }
+
     /// Reads many keys with `MGET`, in chunks (Lua's `unpack` has a stack limit). One call per
     /// thousand keys instead of one per key: what keeps a 100-resource batch near one round trip.
     private static let helpers = """

@@ -1,3 +1,4 @@
+import LockyRESP
 import LockyRedis
 import Logging
 import NIOCore
@@ -94,7 +95,7 @@ public struct RedlockBackend: LockBackend {
     // MARK: Lease API
 
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
-        let replies = await fanOut { node async throws(LockError) in try await node.acquire(resources, owner: owner, ttl: ttl) }
+        let replies = await fanOut(request.acquireRequest(resources, owner: owner, ttl: ttl))
         let decision = tally.acquire(replies)
         switch decision {
         case .acquired(let tokens, let raise):
@@ -124,9 +125,7 @@ public struct RedlockBackend: LockBackend {
     public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
         -> ExtendReply
     {
-        let replies = await fanOut { node async throws(LockError) in
-            try await node.extend(resources, owner: owner, ttl: ttl, mode: mode)
-        }
+        let replies = await fanOut(request.extendRequest(resources, owner: owner, ttl: ttl, mode: mode))
         guard let reply = tally.extend(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("extend", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
@@ -137,7 +136,7 @@ public struct RedlockBackend: LockBackend {
 
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         guard !items.isEmpty else { return [] }
-        let replies = await fanOut { node async throws(LockError) in try await node.renew(items) }
+        let replies = await fanOut(request.renewRequest(items))
         var results: [RenewalResult] = []
         results.reserveCapacity(items.count)
         for index in items.indices {
@@ -154,7 +153,7 @@ public struct RedlockBackend: LockBackend {
     }
 
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
-        let replies = await fanOut { node async throws(LockError) in try await node.unlock(resources, owner: owner) }
+        let replies = await fanOut(request.unlockRequest(resources, owner: owner))
         var outcomes: [UnlockOutcome] = []
         outcomes.reserveCapacity(resources.count)
         for index in resources.indices {
@@ -172,9 +171,7 @@ public struct RedlockBackend: LockBackend {
 
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
-        let replies = await fanOut { node async throws(LockError) in
-            try await node.lock(resources, locker: locker, ttl: ttl, force: force)
-        }
+        let replies = await fanOut(request.lockRequest(resources, locker: locker, ttl: ttl, force: force))
         var outcomes: [LockOutcome] = []
         var busy: [Int] = []
         var undecided = false
@@ -238,7 +235,7 @@ public struct RedlockBackend: LockBackend {
     }
 
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
-        let replies = await fanOut { node async throws(LockError) in try await node.refresh(resources, locker: locker, ttl: ttl) }
+        let replies = await fanOut(request.refreshRequest(resources, locker: locker, ttl: ttl))
         var outcomes: [RefreshOutcome] = []
         for index in resources.indices {
             guard let outcome = tally.refresh(replies, index: index) else {
@@ -252,7 +249,7 @@ public struct RedlockBackend: LockBackend {
     }
 
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
-        let replies = await fanOut { node async throws(LockError) in try await node.holders(resources) }
+        let replies = await fanOut(request.holdersRequest(resources))
         var holders: [LockHolder?] = []
         for index in resources.indices {
             guard let holder = tally.holder(replies, index: index) else {
@@ -268,9 +265,7 @@ public struct RedlockBackend: LockBackend {
 
     /// Writes to every node; accepted when a quorum accepted (see ``RedlockTally/fencedWrite(_:)``).
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        let replies = await fanOut { node async throws(LockError) in
-            try await node.fencedWrite(key: key, value: value, fencingToken: fencingToken)
-        }
+        let replies = await fanOut(request.fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
         guard let outcome = tally.fencedWrite(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced write", replies) { outcome in
@@ -294,7 +289,7 @@ public struct RedlockBackend: LockBackend {
     /// Token-checked read on every node; read when a quorum raised its fence (the value with
     /// the highest token among them), rejected when enough nodes saw a newer token.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
-        let replies = await fanOut { node async throws(LockError) in try await node.fencedRead(key: key, fencingToken: fencingToken) }
+        let replies = await fanOut(request.fencedReadRequest(key: key, fencingToken: fencingToken))
         guard let outcome = tally.fencedClaim(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced read", replies) { outcome in
@@ -364,6 +359,41 @@ public struct RedlockBackend: LockBackend {
 
     // MARK: Fan-out
 
+    /// Builds the requests (every node gets the same command).
+    private var request: RedisLockBackend { nodes[0] }
+
+    /// Sends `request` to the nodes at `indices` (all by default) at once, each reply waited
+    /// for at most the node timeout; one result per node, in order. A node that lost its
+    /// script cache (`NOSCRIPT`, e.g. after a restart) is retried alone with the script.
+    private func fanOut<R: Sendable>(_ request: RedisLockRequest<R>, to indices: [Int]? = nil) async -> [Result<R, LockError>] {
+        let targets = indices ?? Array(nodes.indices)
+        let nodes = self.nodes
+        return await RedisClient.withReplyWaitLimit(nodeTimeout) {
+            let replies = await RedisClient.execute(request.command, on: targets.map { nodes[$0].client })
+            var results: [Result<R, LockError>] = []
+            results.reserveCapacity(replies.count)
+            for (position, reply) in replies.enumerated() {
+                switch reply {
+                case .success(let token):
+                    do throws(LockError) {
+                        results.append(.success(try request.parse(token)))
+                    } catch {
+                        results.append(.failure(error))
+                    }
+                case .failure(let error) where error.serverError?.code == .noscript && request.script != nil:
+                    do throws(LockError) {
+                        results.append(.success(try await nodes[targets[position]].perform(request)))
+                    } catch {
+                        results.append(.failure(error))
+                    }
+                case .failure(let error):
+                    results.append(.failure(LockError.backend(error, during: request.operation)))
+                }
+            }
+            return results
+        }
+    }
+
     /// Runs `call` on every node at once, each bounded by the node timeout; one result per node.
     private func fanOut<R: Sendable>(
         _ call: @escaping @Sendable (RedisLockBackend) async throws(LockError) -> R
@@ -406,7 +436,7 @@ public struct RedlockBackend: LockBackend {
     /// Owner-checked release on the nodes at `indices` (where the acquire may have taken it).
     private func release(_ resources: [String], owner: String, where indices: [Int]) async {
         guard !indices.isEmpty else { return }
-        _ = await fanOut(to: indices) { _, node async throws(LockError) in try await node.unlock(resources, owner: owner) }
+        _ = await fanOut(request.unlockRequest(resources, owner: owner), to: indices)
     }
 
     /// Subscribes on node `index` and the ones after it, then runs `body`; a node whose

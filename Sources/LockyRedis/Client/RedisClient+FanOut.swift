@@ -1,0 +1,56 @@
+import LockyRESP
+import NIOCore
+import Synchronization
+
+extension RedisClient {
+    /// Sends `command` on every client at once and returns one result per client, in order:
+    /// a fan-out over independent servers (Redlock) with one suspension and no child tasks.
+    ///
+    /// Each command behaves as with ``execute(_:timeout:)``: the reply wait limit
+    /// (``withReplyWaitLimit(_:_:)``) applies to each, cancellation abandons the waits (never
+    /// the replies' order), and a task that is already cancelled still sends.
+    public static func execute(_ command: RESPCommand, on clients: [RedisClient]) async -> [Result<RESPToken, RedisClientError>] {
+        guard !clients.isEmpty else { return [] }
+        var handlers: [NIOLoopBound<RedisChannelHandler>?] = []
+        var failures: [Int: RedisClientError] = [:]
+        handlers.reserveCapacity(clients.count)
+        for (index, client) in clients.enumerated() {
+            do {
+                handlers.append(try await client.currentHandler())
+            } catch {
+                handlers.append(nil)
+                failures[index] = error
+            }
+        }
+        let ids = clients.map { $0.requestIDs.add(1, ordering: .relaxed).newValue }
+        let waitLimit = replyWaitLimit.map(TimeAmount.init)
+        let sent = handlers
+        let failed = failures
+        let send: @Sendable () async -> [Result<RESPToken, RedisClientError>] = {
+            await withCheckedContinuation { continuation in
+                let collector = RedisFanOutCollector(count: clients.count, continuation: continuation)
+                for (index, client) in clients.enumerated() {
+                    guard let handler = sent[index] else {
+                        collector.complete(index, with: .failure(failed[index] ?? RedisClientError(.unavailable, "not connected")))
+                        continue
+                    }
+                    let id = ids[index]
+                    client.eventLoop.run {
+                        handler.value.send(command, id: id, to: .fanOut(collector, index: index))
+                        if let waitLimit { handler.value.limitWait(of: id, to: waitLimit) }
+                    }
+                }
+            }
+        }
+        if Task.isCancelled { return await send() }
+        return await withTaskCancellationHandler {
+            await send()
+        } onCancel: {
+            for (index, client) in clients.enumerated() {
+                guard let handler = sent[index] else { continue }
+                let id = ids[index]
+                client.eventLoop.execute { handler.value.cancel(id) }
+            }
+        }
+    }
+}
