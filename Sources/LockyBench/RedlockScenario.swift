@@ -31,8 +31,17 @@ struct RedlockScenario: AsyncParsableCommand {
 
     private func measure(_ servers: [RedisServer]) async throws {
         let keyspace = try LockKeyspace(prefix: "locky:bench:")
+        // Every connection on one event loop, and the measuring task on it too (as RedlockBackend
+        // sets itself up): the floor and Locky run under the same conditions.
         var bare: [RedisClient] = []
-        for server in servers { bare.append(try RedisClient(url: server.url)) }
+        for server in servers {
+            let configuration = try RedisConfiguration(url: server.url)
+            if let first = bare.first {
+                bare.append(try RedisClient(configuration: configuration, eventLoopGroup: first.eventLoop))
+            } else {
+                bare.append(try RedisClient(configuration: configuration))
+            }
+        }
         for client in bare { _ = try await client.execute(LockBench.floorRelease.loadCommand) }
         var clients: [Int: LockClient] = [:]
         for count in [1, 3, 5] {
@@ -60,35 +69,38 @@ struct RedlockScenario: AsyncParsableCommand {
         func cycle(_ count: Int) -> @Sendable () async throws -> Void {
             guard let client = clients[count] else { return {} }
             return {
-                let lease = try await client.tryAcquire("redlock", ttl: .seconds(10))
+                let lease = try await client.tryAcquire("redlock-\(count)", ttl: .seconds(10))
                 _ = try await client.release(lease)
             }
         }
-        // Warm-up: connections, scripts, code paths.
-        for _ in 0..<300 {
-            try await floorCycle()
-            try await singleCycle()
-            for count in [1, 3, 5] { try await cycle(count)() }
-        }
-        var floor = RoundResults()
-        var redis = RoundResults()
-        var results: [Int: RoundResults] = [1: RoundResults(), 3: RoundResults(), 5: RoundResults()]
-        var ratios5to1: [Double] = []
-        var ratiosFloor: [Double] = []
-        for _ in 0..<options.rounds {
-            let floorRound = try await Workload.sequential(operations: cycles, floorCycle)
-            floor.add(floorRound)
-            redis.add(try await Workload.sequential(operations: cycles, singleCycle))
-            var p50: [Int: Double] = [:]
-            for count in [1, 3, 5] {
-                let round = try await Workload.sequential(operations: cycles, cycle(count))
-                results[count]?.add(round)
-                p50[count] = round.0.percentileMicroseconds(50)
+        let (floor, redis, results, ratios5to1, ratiosFloor) = try await withTaskExecutorPreference(bare[0].taskExecutor) {
+            // Warm-up: connections, scripts, code paths.
+            for _ in 0..<300 {
+                try await floorCycle()
+                try await singleCycle()
+                for count in [1, 3, 5] { try await cycle(count)() }
             }
-            if let one = p50[1], let five = p50[5], five > 0 {
-                ratios5to1.append(five / one)
-                ratiosFloor.append(floorRound.0.percentileMicroseconds(50) / five)
+            var floor = RoundResults()
+            var redis = RoundResults()
+            var results: [Int: RoundResults] = [1: RoundResults(), 3: RoundResults(), 5: RoundResults()]
+            var ratios5to1: [Double] = []
+            var ratiosFloor: [Double] = []
+            for _ in 0..<options.rounds {
+                let floorRound = try await Workload.sequential(operations: cycles, floorCycle)
+                floor.add(floorRound)
+                redis.add(try await Workload.sequential(operations: cycles, singleCycle))
+                var p50: [Int: Double] = [:]
+                for count in [1, 3, 5] {
+                    let round = try await Workload.sequential(operations: cycles, cycle(count))
+                    results[count]?.add(round)
+                    p50[count] = round.0.percentileMicroseconds(50)
+                }
+                if let one = p50[1], let five = p50[5], five > 0 {
+                    ratios5to1.append(five / one)
+                    ratiosFloor.append(floorRound.0.percentileMicroseconds(50) / five)
+                }
             }
+            return (floor, redis, results, ratios5to1, ratiosFloor)
         }
         var orphaned = 0
         for client in bare {

@@ -30,8 +30,19 @@ public struct RedisLockBackend: LockBackend {
 
     /// Creates a backend with its own client for `configuration` (closed by ``close()``).
     public init(configuration: RedisConfiguration, keyspace: LockKeyspace, logger: Logger) throws(LockError) {
+        try self.init(configuration: configuration, keyspace: keyspace, logger: logger, eventLoopGroup: nil)
+    }
+
+    /// Creates a backend with its own client, on `eventLoopGroup` (NIO's shared group for nil).
+    init(
+        configuration: RedisConfiguration, keyspace: LockKeyspace, logger: Logger, eventLoopGroup: (any EventLoopGroup)?
+    ) throws(LockError) {
         do {
-            self.client = try RedisClient(configuration: configuration, logger: logger)
+            if let eventLoopGroup {
+                self.client = try RedisClient(configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+            } else {
+                self.client = try RedisClient(configuration: configuration, logger: logger)
+            }
         } catch {
             throw LockError(.invalidArgument, "invalid Redis configuration: \(error)")
         }

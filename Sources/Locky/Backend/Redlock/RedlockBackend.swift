@@ -44,8 +44,13 @@ public struct RedlockBackend: LockBackend {
     public init(configuration: RedlockConfiguration, keyspace: LockKeyspace, logger: Logger) throws(LockError) {
         try configuration.validate()
         var nodes: [RedisLockBackend] = []
+        // All nodes on one event loop: a fan-out's replies wake one thread, and a task running
+        // there (``preferredTaskExecutor``) resumes without a thread switch.
+        var loop: (any EventLoop)?
         for node in configuration.nodes {
-            nodes.append(try RedisLockBackend(configuration: node, keyspace: keyspace, logger: logger))
+            let backend = try RedisLockBackend(configuration: node, keyspace: keyspace, logger: logger, eventLoopGroup: loop)
+            loop = loop ?? backend.client.eventLoop
+            nodes.append(backend)
         }
         self.init(nodes: nodes, configuration: configuration, keyspace: keyspace, logger: logger, ownsClients: true)
     }
@@ -88,6 +93,14 @@ public struct RedlockBackend: LockBackend {
 
     /// How many nodes must agree.
     public var quorum: Int { tally.quorum }
+
+    /// The first node's event loop, when every node runs there (as with the configuration
+    /// initializer): waiting acquires run on it, so a fan-out costs no thread switch.
+    public var preferredTaskExecutor: (any TaskExecutor)? {
+        let first = nodes[0].client
+        guard nodes.allSatisfy({ $0.client.eventLoop === first.eventLoop }) else { return nil }
+        return first.taskExecutor
+    }
 
     /// One single-node backend per node, in configuration order (for inspection, e.g. `SCAN`).
     public var nodeBackends: [RedisLockBackend] { nodes }
