@@ -41,7 +41,7 @@ struct RESPFrameScanner {
             guard let lineEnd = try findLineEnd(from: lineStart) else { return nil }
             let line = lineStart..<lineEnd
             let next = lineEnd + 2
-            let depth = progress.open.last?.depth ?? 0
+            let depth = progress.depth
 
             let end: Int
             switch type {
