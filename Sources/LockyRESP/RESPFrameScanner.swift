@@ -6,13 +6,31 @@ import NIOCore
 /// never grows the call stack, and a scan that runs out of bytes can resume where it stopped once more arrive.
 /// The depth is checked against ``RESPLimits/maximumDepth`` before an aggregate is entered.
 struct RESPFrameScanner {
+    /// The bytes the frame may occupy: at most ``RESPLimits/maximumFrameLength`` of those received.
     let bytes: UnsafeRawBufferPointer
     let limits: RESPLimits
+    /// Whether bytes were received beyond the longest frame allowed.
+    private let truncated: Bool
+
+    init(bytes: UnsafeRawBufferPointer, limits: RESPLimits) {
+        // Only the first bytes count, so that the outcome never depends on how the stream was cut into reads.
+        let allowed = max(limits.maximumFrameLength, 0)
+        self.truncated = bytes.count > allowed
+        self.bytes = truncated ? UnsafeRawBufferPointer(rebasing: bytes[..<allowed]) : bytes
+        self.limits = limits
+    }
 
     /// Scans on from `progress`.
     /// - Returns: The length of the frame, or nil when the bytes end before it does; `progress` then records where to
     ///   resume once more bytes follow the same ones.
     func scan(_ progress: inout RESPScanProgress) throws(RESPParsingError) -> Int? {
+        if let end = try scanAllowedBytes(&progress) { return end }
+        // Incomplete within the allowed length while more bytes are there: the frame is too long.
+        guard !truncated else { throw RESPParsingError(code: .frameLengthLimitExceeded, offset: bytes.count) }
+        return nil
+    }
+
+    private func scanAllowedBytes(_ progress: inout RESPScanProgress) throws(RESPParsingError) -> Int? {
         while true {
             let start = progress.position
             guard start < bytes.count else { return nil }
@@ -23,7 +41,7 @@ struct RESPFrameScanner {
             guard let lineEnd = try findLineEnd(from: lineStart) else { return nil }
             let line = lineStart..<lineEnd
             let next = lineEnd + 2
-            let depth = progress.open.last?.depth ?? 0
+            let depth = progress.depth
 
             let end: Int
             switch type {

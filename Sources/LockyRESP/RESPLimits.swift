@@ -9,25 +9,36 @@ public struct RESPLimits: Sendable, Hashable {
     public var maximumAggregateCount: Int
     /// Maximum length of a line (simple string, simple error, number, header) before its CRLF.
     public var maximumLineLength: Int
+    /// Maximum length of a whole frame, all its elements included: what one reply may make the client buffer.
+    /// The other limits bound each part, but a million parts of 64 MiB each would still be 64 TiB.
+    public var maximumFrameLength: Int
 
     /// Creates limits; every value defaults to a generous bound suitable for a Redis client.
     public init(
         maximumDepth: Int = 32,
         maximumBulkLength: Int = 64 << 20,
         maximumAggregateCount: Int = 1 << 20,
-        maximumLineLength: Int = 64 << 10
+        maximumLineLength: Int = 64 << 10,
+        maximumFrameLength: Int = 512 << 20
     ) {
         self.maximumDepth = maximumDepth
         self.maximumBulkLength = maximumBulkLength
         self.maximumAggregateCount = maximumAggregateCount
         self.maximumLineLength = maximumLineLength
+        self.maximumFrameLength = maximumFrameLength
     }
 
-    /// The default limits: depth 32, 64 MiB bulk payloads, 1 Mi elements, 64 KiB lines.
+    /// The default limits: depth 32, 64 MiB bulk payloads, 1 Mi elements, 64 KiB lines, 512 MiB frames.
     public static var `default`: RESPLimits { RESPLimits() }
 
     /// No limits at all: only for re-walking bytes that were already validated under real limits.
     static var unlimited: RESPLimits {
-        RESPLimits(maximumDepth: .max, maximumBulkLength: .max, maximumAggregateCount: .max, maximumLineLength: .max)
+        RESPLimits(
+            maximumDepth: .max,
+            maximumBulkLength: .max,
+            maximumAggregateCount: .max,
+            maximumLineLength: .max,
+            maximumFrameLength: .max
+        )
     }
 }

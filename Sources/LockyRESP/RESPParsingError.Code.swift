@@ -12,6 +12,7 @@ extension RESPParsingError {
             case bulkLengthLimitExceeded
             case aggregateCountLimitExceeded
             case lineLengthLimitExceeded
+            case frameLengthLimitExceeded
             case invalidVerbatimString
         }
 
@@ -41,6 +42,8 @@ extension RESPParsingError {
         public static var aggregateCountLimitExceeded: Code { Code(.aggregateCountLimitExceeded) }
         /// A line is longer than ``RESPLimits/maximumLineLength``.
         public static var lineLengthLimitExceeded: Code { Code(.lineLengthLimitExceeded) }
+        /// A frame is longer than ``RESPLimits/maximumFrameLength``.
+        public static var frameLengthLimitExceeded: Code { Code(.frameLengthLimitExceeded) }
         /// A verbatim string payload does not start with a three-byte format and a colon.
         public static var invalidVerbatimString: Code { Code(.invalidVerbatimString) }
 

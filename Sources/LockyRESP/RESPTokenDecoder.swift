@@ -24,13 +24,13 @@ public struct RESPTokenDecoder: NIOSingleStepByteToMessageDecoder {
     /// Decodes one frame, or returns nil when more bytes are needed; throws ``RESPParsingError``.
     public mutating func decode(buffer: inout ByteBuffer) throws -> RESPToken? {
         // Bytes that cannot hold the scanned prefix are not the ones scanned before: start over.
-        if progress.position > buffer.readableBytes { progress = RESPScanProgress() }
+        if progress.position > buffer.readableBytes { progress.reset() }
         do {
             let token = try RESPToken(consuming: &buffer, limits: limits, resuming: &progress)
-            if token != nil { progress = RESPScanProgress() }
+            if token != nil { progress.reset() }
             return token
         } catch {
-            progress = RESPScanProgress()
+            progress.reset()
             throw error
         }
     }

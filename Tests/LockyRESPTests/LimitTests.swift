@@ -11,6 +11,7 @@ struct LimitTests {
         #expect(limits.maximumBulkLength == 64 * 1024 * 1024)
         #expect(limits.maximumAggregateCount == 1_048_576)
         #expect(limits.maximumLineLength == 64 * 1024)
+        #expect(limits.maximumFrameLength == 512 * 1024 * 1024)
     }
 
     /// `depth` aggregates of the given type nested in one another, the innermost holding one integer.
@@ -103,5 +104,40 @@ struct LimitTests {
         let limits = RESPLimits(maximumLineLength: 4)
         let payload = String(repeating: "x", count: 100)
         #expect(try parse("$100\r\n\(payload)\r\n", limits: limits).map(literal(of:)) == .bulkString(payload))
+    }
+
+    @Test("a frame longer than the frame limit throws once the limit is passed, however it arrives")
+    func frameLength() throws {
+        let limits = RESPLimits(maximumFrameLength: 32)
+        // 40 bytes of elements that are each fine: only the whole is too long.
+        let text = "*10\r\n" + String(repeating: ":1\r\n", count: 10)
+        #expect(parsingError(text, limits: limits) == RESPParsingError(code: .frameLengthLimitExceeded, offset: 32))
+        // Within the limit the frame is merely incomplete; one byte beyond, it fails (bytes: CRLF is one Character).
+        #expect(try parse(Array(text.utf8.prefix(32)), limits: limits) == nil)
+        #expect(throws: RESPParsingError(code: .frameLengthLimitExceeded, offset: 32)) {
+            _ = try parse(Array(text.utf8.prefix(33)), limits: limits)
+        }
+        // A frame of exactly the limit parses, with more bytes after it.
+        let exact = "*7\r\n" + String(repeating: ":1\r\n", count: 7)
+        #expect(try parse(exact + ":2\r\n", limits: RESPLimits(maximumFrameLength: 32)) != nil)
+        // An error inside the allowed bytes is reported as itself, not as the length.
+        #expect(parsingError("*10\r\n:x\r\n" + String(repeating: "z", count: 40), limits: limits)?.code == .invalidInteger)
+    }
+
+    @Test("the frame limit is checked by the decoder across reads")
+    func frameLengthAcrossReads() throws {
+        var decoder = RESPTokenDecoder(limits: RESPLimits(maximumFrameLength: 1024))
+        var buffer = ByteBuffer(string: "*100000\r\n")
+        #expect(try decoder.decode(buffer: &buffer) == nil)
+        var thrown: RESPParsingError?
+        for _ in 0..<100 where thrown == nil {
+            buffer.writeString("$10\r\n0123456789\r\n")
+            do {
+                #expect(try decoder.decode(buffer: &buffer) == nil)
+            } catch let error as RESPParsingError {
+                thrown = error
+            }
+        }
+        #expect(thrown == RESPParsingError(code: .frameLengthLimitExceeded, offset: 1024))
     }
 }

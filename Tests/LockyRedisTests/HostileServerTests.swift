@@ -264,6 +264,26 @@ import Testing
         }
     }
 
+    @Test func anEndlessReplyStopsAtTheFrameLimit() async throws {
+        let element = "$1000\r\n" + String(repeating: "x", count: 1000) + "\r\n"
+        let script: ScriptedServer.Script = { request in
+            request.isHandshake || request.name != "GET" ? .standard : .repeated(element, times: 1_000_000, after: "*1000000\r\n")
+        }
+        try await ScriptedServer.withServer(script) { server throws in
+            var configuration = try RedisConfiguration(url: server.url)
+            configuration.commandTimeout = .seconds(5)
+            configuration.limits.maximumFrameLength = 1 << 20
+            try await RedisClient.withClient(configuration: configuration) { client throws in
+                let (error, elapsed) = await failure(client)
+                #expect(error?.code == .protocolError, "\(String(describing: error))")
+                #expect((error?.underlying as? RESPParsingError)?.code == .frameLengthLimitExceeded)
+                // Stopped after about 1 MiB, long before the deadline.
+                #expect(elapsed < .seconds(1), "\(elapsed)")
+                try await expectRecovery(server, client)
+            }
+        }
+    }
+
     // MARK: Wrong reply types: well-formed frames, so the stream stays in sync and the connection is kept
 
     @Test func wrongTypesAreTypedDecodeErrorsOnAHealthyConnection() async throws {
