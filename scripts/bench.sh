@@ -13,3 +13,4 @@ done
 "$bench" handoff --json --seconds 10 --fair
 "$bench" renewal --json --hold "${RENEWAL_SECONDS:-60}"
 "$bench" expiry --json
+"$bench" redlock --json
