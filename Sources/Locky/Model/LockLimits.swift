@@ -75,6 +75,17 @@ public enum LockLimits {
         }
     }
 
+    /// Rejects a negative retry delay or jitter, and one above `maximumTTL` (beyond that the
+    /// jitter's nanoseconds would overflow).
+    static func validate(retry: RetryPolicy) throws(LockError) {
+        guard retry.delay >= .zero, retry.jitter >= .zero else {
+            throw LockError(.invalidArgument, "retry delay and jitter must not be negative")
+        }
+        guard retry.delay <= maximumTTL, retry.jitter <= maximumTTL else {
+            throw LockError(.invalidArgument, "retry delay and jitter must not exceed 30 days")
+        }
+    }
+
     /// Rejects a prefix that is too long or would break the hash tag.
     static func validate(prefix: String) throws(LockError) {
         guard prefix.utf8.count <= maximumPrefixLength else {
