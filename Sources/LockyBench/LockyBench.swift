@@ -9,7 +9,7 @@ struct LockyBench: AsyncParsableCommand {
         abstract: "Benchmarks for Locky, each against the floor measured in the same run.",
         subcommands: [
             RESPScenario.self, UncontendedScenario.self, ConcurrentScenario.self, BatchScenario.self,
-            HandoffScenario.self, HandoffWorker.self, RenewalScenario.self, ExpiryScenario.self,
+            HandoffScenario.self, HandoffWorker.self, RenewalScenario.self, ExpiryScenario.self, SoakScenario.self,
         ]
     )
 }
