@@ -362,10 +362,12 @@ struct HostileInputTests {
                     { _ = try await client.acquire("forever", retry: RetryPolicy(count: -1, delay: LockLimits.maximumTTL)) }
                 ),
                 (
-                    "retry jitter 30 days",
+                    "retry 30 days ± 15 days",
                     {
+                        // The jitter stays below the delay: a zero delay would retry at once and end busy.
                         _ = try await client.acquire(
-                            "forever", retry: RetryPolicy(count: 1, delay: .zero, jitter: LockLimits.maximumTTL))
+                            "forever",
+                            retry: RetryPolicy(count: 1, delay: LockLimits.maximumTTL, jitter: LockLimits.maximumTTL / 2))
                     }
                 ),
             ]
