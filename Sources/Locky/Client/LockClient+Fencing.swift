@@ -12,6 +12,8 @@ extension LockClient {
     {
         guard !key.isEmpty else { throw LockError(.invalidArgument, "the key is empty") }
         guard fencingToken >= 0 else { throw LockError(.invalidArgument, "a fencing token is never negative") }
+        // Lua compares numbers as doubles: above 2^53 two tokens could compare equal.
+        guard fencingToken <= 1 << 53 else { throw LockError(.invalidArgument, "a fencing token is at most 2^53") }
         return try await backend.fencedWrite(key: key, value: value, fencingToken: fencingToken)
     }
 

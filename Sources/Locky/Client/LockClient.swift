@@ -164,6 +164,7 @@ public final class LockClient: Sendable {
         let label = label ?? configuration.label
         if let label { try LockLimits.validate(owner: label, role: "label") }
         let policy = retry ?? configuration.retry
+        try LockLimits.validate(retry: policy)
 
         let span = tracer?.startSpan("locky.acquire", ofKind: .client)
         span?.attributes["locky.resources"] = resources.count
@@ -339,9 +340,11 @@ public final class LockClient: Sendable {
     }
 
     /// An acquire whose reply never came may have taken the lock: remove whatever this owner
-    /// holds, so a lost reply cannot leave an orphaned lock behind for a whole TTL.
+    /// holds, so a lost reply cannot leave an orphaned lock behind for a whole TTL. So may a
+    /// script that failed half-way (an ACL that refuses a command inside it): Redis keeps the
+    /// writes a script made before its error.
     func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError) async {
-        guard error.code == .cancelled || error.underlying?.mayHaveRun == true else { return }
+        guard error.code == .cancelled || error.code == .serverError || error.underlying?.mayHaveRun == true else { return }
         _ = try? await backend.unlock(resources, owner: owner)
     }
 }

@@ -15,8 +15,11 @@ public struct SystemLockClock: LockClock {
     /// `ContinuousClock.now`.
     public var now: ContinuousClock.Instant { ContinuousClock.now }
 
-    /// Sleeps on `ContinuousClock`.
+    /// Sleeps on `ContinuousClock`; a deadline more than ~68 years away is brought that close.
     public func sleep(until deadline: ContinuousClock.Instant) async throws {
-        try await ContinuousClock().sleep(until: deadline, tolerance: nil)
+        // ContinuousClock traps on an instant whose seconds overflow Int64 (a wait with a
+        // timeout of `.seconds(Int64.max)`); nobody waits long enough to tell the difference.
+        let latest = ContinuousClock.now + .seconds(Int64(Int32.max))
+        try await ContinuousClock().sleep(until: min(deadline, latest), tolerance: nil)
     }
 }

@@ -119,7 +119,8 @@ extension LockyConfiguration {
         let parsed: Duration?
         if let text = value as? String {
             parsed = DurationParser.parse(text)
-        } else if !isBoolean(value), let number = value as? Double, number.isFinite, number >= 0, number < 1e15 {
+        } else if !isBoolean(value), let number = value as? Double, number.isFinite, number >= 0, number < 9e12 {
+            // Below 9e12 ms (~285 years) the nanoseconds fit in Int64; above, Int64(_:) would trap.
             parsed = .nanoseconds(Int64(number * 1e6))
         } else {
             parsed = nil

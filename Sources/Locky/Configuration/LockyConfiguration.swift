@@ -92,9 +92,7 @@ public struct LockyConfiguration: Sendable, Hashable {
         guard driftFactor >= 0, driftFactor < 0.5 else {
             throw LockError(.invalidArgument, "the drift factor (\(driftFactor)) must be in 0..<0.5")
         }
-        guard retry.delay >= .zero, retry.jitter >= .zero else {
-            throw LockError(.invalidArgument, "retry delay and jitter must not be negative")
-        }
+        try LockLimits.validate(retry: retry)
         if let label { try LockLimits.validate(owner: label, role: "label") }
         switch backend {
         case .redis(let redis):

@@ -49,10 +49,13 @@ public struct LockKeyspace: Sendable, Hashable {
 
     /// The resource of a lock key, or nil when the key is not a lock key of this keyspace.
     public func resource(ofLockKey key: String) -> String? {
-        guard key.hasPrefix(prefix), !key.hasSuffix(":fence"), !key.hasSuffix(":queue"), !key.hasSuffix(":waiters") else {
-            return nil
-        }
-        let rest = key.dropFirst(prefix.count)
+        guard key.hasPrefix(prefix) else { return nil }
+        return Self.resource(ofKeyAfterPrefix: key.dropFirst(prefix.count))
+    }
+
+    /// The resource whose lock key is `<prefix><rest>`, or nil when that is no lock key.
+    static func resource(ofKeyAfterPrefix rest: Substring) -> String? {
+        guard !rest.hasSuffix(":fence"), !rest.hasSuffix(":queue"), !rest.hasSuffix(":waiters") else { return nil }
         if rest.hasPrefix("{"), rest.hasSuffix("}") {
             let inner = rest.dropFirst().dropLast()
             // `{R}` wraps a resource without its own tag; with one, the key is the resource.

@@ -37,22 +37,22 @@ public enum LockLimits {
         guard !resource.isEmpty else {
             throw LockError(.invalidArgument, "a resource name is empty")
         }
-        if resource.hasPrefix("{"), resource.hasSuffix("}"),
-            resource.dropFirst().firstIndex(of: "}") == resource.index(before: resource.endIndex)
-        {
-            // `{X}` would share the key `<prefix>{X}` with the resource `X`.
-            throw LockError(
-                .invalidArgument,
-                "a resource name cannot be only a hash tag; write `{tag}:name` (it would share its key with `tag`)",
-                resource: resource
-            )
-        }
         let length = resource.utf8.count
         guard length <= maximumResourceLength else {
             throw LockError(
                 .invalidArgument,
                 "a resource name is \(length) bytes long; the maximum is \(maximumResourceLength)",
                 resource: String(resource.prefix(64)) + "…"
+            )
+        }
+        // A name with a hash tag is its own key; it must not be a key of another resource:
+        // `{X}` is the lock key of `X`, and `{tag}:x:fence` the fence key of `{tag}:x`.
+        if LockKeyspace.hasHashTag(resource), LockKeyspace.resource(ofKeyAfterPrefix: resource[...]) != resource {
+            throw LockError(
+                .invalidArgument,
+                "a resource name cannot be only a hash tag (write `{tag}:name`) nor end in :fence, :queue or :waiters "
+                    + "after a hash tag: its key would be another resource's",
+                resource: resource
             )
         }
     }
@@ -72,6 +72,17 @@ public enum LockLimits {
         }
         guard ttl <= maximumTTL else {
             throw LockError(.invalidArgument, "the \(role) (\(ttl)) exceeds the maximum of 30 days")
+        }
+    }
+
+    /// Rejects a negative retry delay or jitter, and one above `maximumTTL` (beyond that the
+    /// jitter's nanoseconds would overflow).
+    static func validate(retry: RetryPolicy) throws(LockError) {
+        guard retry.delay >= .zero, retry.jitter >= .zero else {
+            throw LockError(.invalidArgument, "retry delay and jitter must not be negative")
+        }
+        guard retry.delay <= maximumTTL, retry.jitter <= maximumTTL else {
+            throw LockError(.invalidArgument, "retry delay and jitter must not exceed 30 days")
         }
     }
 

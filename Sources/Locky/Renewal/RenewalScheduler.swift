@@ -226,10 +226,20 @@ final class RenewalScheduler: Sendable {
         }
     }
 
+    /// The reason's case alone: a `notOwner` holder is another owner's id, not for the logs.
+    private static func name(of reason: LeaseLoss) -> String {
+        switch reason {
+        case .notOwner: return "notOwner"
+        case .expired: return "expired"
+        case .maximumHoldTimeReached: return "maximumHoldTimeReached"
+        case .maximumRenewalsReached: return "maximumRenewalsReached"
+        }
+    }
+
     private func end(_ lease: Lease, _ reason: LeaseLoss) {
         unregister(lease)
         lease.endValidity(at: clock.now)
-        logger.debug("lease lost", metadata: ["locky.reason": "\(reason)"])
+        logger.debug("lease lost", metadata: ["locky.reason": "\(Self.name(of: reason))"])
         lease.markLost(reason)
     }
 }

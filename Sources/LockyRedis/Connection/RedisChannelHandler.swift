@@ -41,6 +41,10 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     var onClose: ((RedisClientError) -> Void)?
     /// RESP2 has no push type: on a subscribed RESP2 connection pub/sub messages arrive as arrays.
     var subscriberMode = false
+    /// Receives error replies that no command waits for, instead of closing the connection: on
+    /// the subscriber connection `SUBSCRIBE` is answered by pushes, but refused with an error
+    /// reply (`NOPERM` when the ACL does not allow the channel).
+    var unexpectedErrorHandler: ((RedisServerError) -> Void)?
 
     init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
@@ -241,6 +245,10 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
             return
         }
         guard let entry = queue.receive() else {
+            if let serverError = token.serverError, let unexpectedErrorHandler {
+                unexpectedErrorHandler(serverError)
+                return
+            }
             close(RedisClientError(.protocolError, "the server sent a reply nobody asked for", mayHaveRun: true))
             return
         }

@@ -203,6 +203,23 @@ actor RedisSubscriber {
         handler.sendWithoutReply(command)
     }
 
+    /// The server refused a `SUBSCRIBE` (an ACL without the channel or the command). Redis checks
+    /// every channel of the command before subscribing any, and the reply does not say which
+    /// subscription it answers, so every subscription still waiting for confirmation fails with it.
+    private func refused(_ error: RedisServerError) {
+        logger.debug("subscription refused", metadata: ["error": "\(error.code)"])
+        failWaiters(.server(error))
+    }
+
+    private func failWaiters(_ error: RedisClientError) {
+        let failed = waiters
+        waiters.removeAll()
+        for waiter in failed.values {
+            waiter.timer.cancel()
+            waiter.continuation.resume(returning: .failure(error))
+        }
+    }
+
     private func waiterTimedOut(_ id: UInt64) {
         guard let waiter = waiters.removeValue(forKey: id) else { return }
         waiter.continuation.resume(
@@ -223,6 +240,9 @@ actor RedisSubscriber {
         ) { [weak self] handler in
             handler.pushHandler = { [weak self] token in
                 self?.assumeIsolated { $0.receive(token) }
+            }
+            handler.unexpectedErrorHandler = { [weak self] error in
+                self?.assumeIsolated { $0.refused(error) }
             }
             let handlerID = ObjectIdentifier(handler)
             handler.onClose = { [weak self] reason in
@@ -254,6 +274,11 @@ actor RedisSubscriber {
             let clientError = RedisClient.asClientError(error)
             logger.debug("subscriber connect failed", metadata: ["error": "\(clientError.code)"])
             state = .disconnected(failures: failures + 1)
+            // Wrong credentials or certificates do not heal by retrying: tell the waiters now
+            // instead of at the command timeout.
+            if clientError.code == .authenticationFailed || clientError.code == .tlsFailure {
+                failWaiters(clientError)
+            }
             scheduleReconnect(failures: failures + 1)
         }
     }

@@ -328,19 +328,27 @@ public struct RedisLockBackend: LockBackend {
         var afterGap: (@Sendable () async -> LockError?)?
         if expirations { afterGap = { @Sendable in await backend.enableExpiryNotifications() } }
         let onGap = afterGap
-        return try await client.subscribe(channels: channels) { subscription in
-            return try await body(
-                LockEventStream {
-                    let source = RedisEventSource(
-                        subscription,
-                        keyspace: keyspace,
-                        expiredChannel: expiryChannel,
-                        afterGap: onGap
-                    )
-                    if let setupErrorEvent { source.prepend(.error(setupErrorEvent)) }
-                    return source
-                }
-            )
+        var subscribed = false
+        do {
+            return try await client.subscribe(channels: channels) { subscription in
+                subscribed = true
+                return try await body(
+                    LockEventStream {
+                        let source = RedisEventSource(
+                            subscription,
+                            keyspace: keyspace,
+                            expiredChannel: expiryChannel,
+                            afterGap: onGap
+                        )
+                        if let setupErrorEvent { source.prepend(.error(setupErrorEvent)) }
+                        return source
+                    }
+                )
+            }
+        } catch let error as RedisClientError where !subscribed {
+            // The subscription itself failed (an ACL without the channels, wrong credentials):
+            // a typed lock error, like every other call. The body's own errors pass unchanged.
+            throw LockError.backend(error, during: "subscribing to lock events")
         }
     }
 

@@ -1,0 +1,32 @@
+import Locky
+
+/// One hostile call of ``HostileInputTests``: an API, the argument that makes it hostile, and
+/// what must happen.
+struct HostileCase: Sendable {
+    /// What the call must do.
+    enum Expectation: Sendable {
+        /// Rejected with `invalidArgument` before anything is sent.
+        case rejected
+        /// Fails with this code, changing nothing.
+        case fails(LockError.Code)
+        /// Succeeds (the argument is legitimate); it may change only ``HostileCase/touches``.
+        case succeeds
+    }
+
+    /// What the call gets: the client, and a lease on `held` that must survive every case.
+    struct Fixture: Sendable {
+        let client: LockClient
+        let lease: Lease
+    }
+
+    let api: String
+    let argument: String
+    let expectation: Expectation
+    /// Keys (and keys starting with them) that a successful call may change.
+    var touches: [String] = []
+    /// Whether the memory backend runs it too (some cases are about Redis only).
+    var onMemory = true
+    let call: @Sendable (Fixture) async throws -> Void
+
+    var name: String { "\(api) with \(argument)" }
+}
