@@ -74,10 +74,11 @@ struct LogHygieneTests {
 
                         // Idle long enough for keep-alives, then a script cache flush and a killed connection.
                         try await Task.sleep(for: .milliseconds(300))
-                        try server.cli("SCRIPT", "FLUSH")
+                        // (Scripts are loaded on every new connection, so the flush comes after the reconnect.)
                         try server.cli("CLIENT", "KILL", "TYPE", "normal")
                         let after = try await locks.tryAcquire("after", ttl: .seconds(1))
                         owners.update { $0.append(after.owner) }
+                        try server.cli("SCRIPT", "FLUSH")
                         _ = try await locks.release(after)
                         let expiring = try await locks.tryAcquire("expiring", ttl: .milliseconds(50))
                         owners.update { $0.append(expiring.owner) }
