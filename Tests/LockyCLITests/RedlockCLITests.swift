@@ -34,6 +34,24 @@ struct RedlockCLITests {
         }
     }
 
+    @Test("run on a URL list with one node of three down: COMMAND runs with its fencing token, exit 0")
+    func runWithOneNodeDown() async throws {
+        try await Self.withNodes(3) { servers, url in
+            servers[1].kill()
+            let result = try await LockyBinary.run(
+                ["run", "nightly", "--ttl", "5s", "--no-wait", "--", "sh", "-c", "echo token=$LOCKY_FENCING_TOKEN"], url: url)
+            #expect(result.status == 0, "\(result.errorOutput)")
+            #expect(result.output.contains("token=1"), "\(result.output)")
+            #expect(result.elapsed < .seconds(5))
+            for index in [0, 2] { #expect(try servers[index].cli("EXISTS", "locky:{nightly}") == "0") }
+            // Two nodes down: no quorum, exit 69 with every node's answer.
+            servers[2].kill()
+            let failed = try await LockyBinary.run(["run", "nightly", "--no-wait", "--", "true"], url: url)
+            #expect(failed.status == 69, "\(failed.errorOutput)")
+            #expect(failed.errorOutput.contains("1 of 3 nodes agreed, 2 needed"), "\(failed.errorOutput)")
+        }
+    }
+
     /// Several processes with several tasks each contend for two locks while nodes 3 and 4 of
     /// five are killed and restarted (empty) in turn and node 1 is stopped now and then. The
     /// read-modify-write counter (on node 0, never killed) must equal the acquisitions, and no
