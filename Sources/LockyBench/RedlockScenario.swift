@@ -59,7 +59,9 @@ struct RedlockScenario: AsyncParsableCommand {
         let sha = LockBench.floorRelease.sha1
         // The floor: the same fan-out primitive Redlock uses, with the cheapest commands.
         let floorCycle: @Sendable () async throws -> Void = {
-            for result in await RedisClient.execute(RESPCommand("SET", "locky:bench:{floor}", "owner", "NX", "PX", 30_000), on: nodes) {
+            for result in await RedisClient.execute(
+                RESPCommand("SET", "locky:bench:{floor}", "owner", "NX", "PX", 30_000), on: nodes)
+            {
                 _ = try result.get()
             }
             for result in await RedisClient.execute(RESPCommand("EVALSHA", sha, 1, "locky:bench:{floor}", "owner"), on: nodes) {

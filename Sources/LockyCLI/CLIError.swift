@@ -40,7 +40,9 @@ struct CLIError: Error {
             let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
             return CLIError(status: ExitStatus.unavailable, message: "cannot reach Redis at \(address): \(cause)")
         case .quorumNotReached:
-            return CLIError(status: ExitStatus.unavailable, message: "\(error.message); \(error.nodes.map(\.description).joined(separator: "; "))")
+            return CLIError(
+                status: ExitStatus.unavailable,
+                message: "\(error.message); \(error.nodes.map(\.description).joined(separator: "; "))")
         case .busy, .timedOut:
             let holder = error.holder.map { " (held by \($0.displayName))" } ?? ""
             return CLIError(status: ExitStatus.busy, message: "\(error.message)\(holder)")

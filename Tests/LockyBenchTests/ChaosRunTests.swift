@@ -23,7 +23,8 @@ struct ChaosRunTests {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
         let number = { (key: String) in (report[key] as? NSNumber)?.intValue ?? -1 }
         #expect(number("operations") > 50, "\(report)")
         #expect(number("faults") >= 5, "\(report)")

@@ -307,7 +307,8 @@ struct HostileInputTests {
                         // Redlock passes an event on once a majority of nodes reported it: publish on each.
                         for node in env.nodeClients.isEmpty ? [raw] : env.nodeClients {
                             _ = try await node.execute(
-                                RESPCommand("PUBLISH", env.keyspace.eventChannel, Self.barrierPayload(env.keyspace.lockKey(marker))))
+                                RESPCommand(
+                                    "PUBLISH", env.keyspace.eventChannel, Self.barrierPayload(env.keyspace.lockKey(marker))))
                         }
                         let arrived = try await eventually(within: .seconds(5)) { events.value.contains("unlocked \(marker)") }
                         try #require(arrived, "the barrier event never arrived")

@@ -23,7 +23,8 @@ struct RedlockConfigurationTests {
 
     @Test func jsonSetsTheNodeTimeoutAndRecreation() throws {
         let configuration = try LockyConfiguration(
-            json: #"{"url": "redis://127.0.0.1:7001,redis://127.0.0.1:7002,redis://127.0.0.1:7003", "nodeTimeout": "30ms", "recreateMissingLocks": true}"#
+            json:
+                #"{"url": "redis://127.0.0.1:7001,redis://127.0.0.1:7002,redis://127.0.0.1:7003", "nodeTimeout": "30ms", "recreateMissingLocks": true}"#
         )
         guard case .redlock(let redlock) = configuration.backend else {
             Issue.record("expected Redlock")

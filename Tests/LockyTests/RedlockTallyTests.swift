@@ -1,6 +1,7 @@
-@testable import Locky
 import LockyRedis
 import Testing
+
+@testable import Locky
 
 /// Redlock's arithmetic without sockets: quorum, fencing tokens across nodes, and which
 /// answer wins when nodes disagree or fail.

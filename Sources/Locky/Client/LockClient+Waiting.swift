@@ -117,7 +117,7 @@ extension LockClient {
             let reply: AcquireReply
             do {
                 reply = try await backend.acquire(resources, owner: owner, ttl: ttl)
-            } catch where error.code == .quorumNotReached {
+            } catch  where error.code == .quorumNotReached {
                 // Redlock: too few nodes answered. Retry after the configured delay until the deadline.
                 let retryAt = clock.now + configuration.retry.nextDelay(using: &generator)
                 if let deadline, retryAt >= deadline { throw error }

@@ -178,7 +178,7 @@ public final class LockClient: Sendable {
             let reply: AcquireReply
             do {
                 reply = try await backend.acquire(resources, owner: owner, ttl: ttl)
-            } catch where error.code == .quorumNotReached && policy.allowsRetry(attempt + 1) {
+            } catch  where error.code == .quorumNotReached && policy.allowsRetry(attempt + 1) {
                 // Redlock: too few nodes answered; the backend released what it got. Retry.
                 attempt += 1
                 do {

@@ -100,11 +100,14 @@ extension LockyConfiguration {
         if object["nodeTimeout"] != nil || object["recreateMissingLocks"] != nil {
             guard case .redlock(var redlock) = backend else {
                 throw LockError(
-                    .invalidArgument, "LOCKY_CONFIG.nodeTimeout and .recreateMissingLocks need a Redlock url (a comma-separated list)")
+                    .invalidArgument,
+                    "LOCKY_CONFIG.nodeTimeout and .recreateMissingLocks need a Redlock url (a comma-separated list)")
             }
             if let value = object["nodeTimeout"] { redlock.nodeTimeout = try Self.duration(value, key: "nodeTimeout") }
             if let value = object["recreateMissingLocks"] {
-                guard Self.isBoolean(value), let flag = value as? Bool else { throw Self.typeError("recreateMissingLocks", "true or false") }
+                guard Self.isBoolean(value), let flag = value as? Bool else {
+                    throw Self.typeError("recreateMissingLocks", "true or false")
+                }
                 redlock.recreateMissingLocks = flag
             }
             backend = .redlock(redlock)

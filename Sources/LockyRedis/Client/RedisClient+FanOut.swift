@@ -31,7 +31,8 @@ extension RedisClient {
                 let collector = RedisFanOutCollector(count: clients.count, continuation: continuation)
                 for (index, client) in clients.enumerated() {
                     guard let handler = sent[index] else {
-                        collector.complete(index, with: .failure(failed[index] ?? RedisClientError(.unavailable, "not connected")))
+                        collector.complete(
+                            index, with: .failure(failed[index] ?? RedisClientError(.unavailable, "not connected")))
                         continue
                     }
                     let id = ids[index]

@@ -379,7 +379,8 @@ public actor RedisClient {
         let timer = loop.scheduleTask(in: limit) {
             guard !settled.value else { return }
             settled.value = true
-            promise.fail(RedisClientError(.timeout, "not connected within \(limit.nanoseconds / 1_000_000) ms", mayHaveRun: false))
+            promise.fail(
+                RedisClientError(.timeout, "not connected within \(limit.nanoseconds / 1_000_000) ms", mayHaveRun: false))
         }
         future.whenComplete { result in
             timer.cancel()

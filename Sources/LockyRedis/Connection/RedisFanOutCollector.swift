@@ -18,7 +18,9 @@ final class RedisFanOutCollector: Sendable {
 
     /// Slot `index` is answered; the first answer counts.
     func complete(_ index: Int, with result: Result<RESPToken, RedisClientError>) {
-        let finished = state.withLock { state -> (CheckedContinuation<[Result<RESPToken, RedisClientError>], Never>, [Result<RESPToken, RedisClientError>])? in
+        let finished = state.withLock {
+            state -> (CheckedContinuation<[Result<RESPToken, RedisClientError>], Never>, [Result<RESPToken, RedisClientError>])?
+            in
             guard state.results[index] == nil else { return nil }
             state.results[index] = result
             state.remaining -= 1

@@ -120,7 +120,8 @@ public struct RedlockBackend: LockBackend {
                 let known = granted - raise.count + raised.filter(\.isSuccess).count
                 guard known >= quorum else {
                     await release(resources, owner: owner, where: replies.indices.map { $0 })
-                    throw tally.quorumError("acquire (raising fencing tokens)", raised, resource: resources.first) { _ in .granted }
+                    throw tally.quorumError("acquire (raising fencing tokens)", raised, resource: resources.first) { _ in .granted
+                    }
                 }
             }
             reportFailures("acquire", replies, Self.classify)
@@ -467,7 +468,7 @@ public struct RedlockBackend: LockBackend {
                 entered.mark()
                 return try await withEachNode(from: index + 1, subscribe: subscribe, onFailure: onFailure, body)
             }
-        } catch where !entered.isMarked && !(error is CancellationError) {
+        } catch  where !entered.isMarked && !(error is CancellationError) {
             onFailure(index, error)
             return try await withEachNode(from: index + 1, subscribe: subscribe, onFailure: onFailure, body)
         }
@@ -511,7 +512,9 @@ public struct RedlockBackend: LockBackend {
 
     /// A cancelled caller gets `cancelled`, not a quorum error made of cancelled nodes.
     private func throwIfCancelled<Reply>(_ replies: [Result<Reply, LockError>]) throws(LockError) {
-        let cancelled = replies.contains { if case .failure(let error) = $0 { return error.code == .cancelled } else { return false } }
+        let cancelled = replies.contains {
+            if case .failure(let error) = $0 { return error.code == .cancelled } else { return false }
+        }
         if cancelled && Task.isCancelled { throw LockError(.cancelled, "cancelled while talking to the Redlock nodes") }
     }
 

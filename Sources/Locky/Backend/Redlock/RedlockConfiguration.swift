@@ -48,7 +48,8 @@ public struct RedlockConfiguration: Sendable, Hashable {
             let identity = "\(node.address)/\(node.database)"
             guard seen.insert(identity).inserted else {
                 throw LockError(
-                    .invalidArgument, "Redlock node \(node.address) (db \(node.database)) is listed twice; nodes must be independent")
+                    .invalidArgument,
+                    "Redlock node \(node.address) (db \(node.database)) is listed twice; nodes must be independent")
             }
         }
     }

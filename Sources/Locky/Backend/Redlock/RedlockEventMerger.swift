@@ -46,7 +46,8 @@ struct RedlockEventMerger: Sendable {
         if quorum <= 1 { return event }
         if resources.count > 4096 { prune(at: now) }
         var changes = resources[resource] ?? [:]
-        var reports = changes[change].flatMap { now - $0.first < window ? $0 : nil } ?? Reports(nodes: [], first: now, passed: false)
+        var reports =
+            changes[change].flatMap { now - $0.first < window ? $0 : nil } ?? Reports(nodes: [], first: now, passed: false)
         reports.nodes.insert(node)
         guard !reports.passed, reports.nodes.count >= quorum else {
             changes[change] = reports
