@@ -172,15 +172,7 @@ func withBackend(
                 keyspace: keyspace,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
-            // Connect and load the scripts first, so a test's first call is one plain round trip
-            // even on a loaded machine (short-TTL tests depend on it).
-            _ = try await redis.acquire(["warm-up"], owner: "warm-up", ttl: .seconds(1))
-            _ = try await redis.lock(["warm-up"], locker: "warm-up", ttl: nil, force: true)
-            _ = try await redis.extend(["warm-up"], owner: "warm-up", ttl: .seconds(1), mode: .resetTo)
-            _ = try await redis.refresh(["warm-up"], locker: nil, ttl: nil)
-            _ = try await redis.holders(["warm-up"])
-            _ = try await redis.unlock(["warm-up"], owner: nil)
-            _ = try await redis.fencedWrite(key: "warm-up", value: ByteBuffer(), fencingToken: 0)
+            try await warmUp(redis)
             _ = try await raw.execute(RESPCommand("FLUSHALL"))
             let backend = RecordingBackend(redis)
             let environment = LockEnvironment(
@@ -216,13 +208,7 @@ func withBackend(
                 keyspace: keyspace,
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
-            _ = try await redlock.acquire(["warm-up"], owner: "warm-up", ttl: .seconds(1))
-            _ = try await redlock.lock(["warm-up"], locker: "warm-up", ttl: nil, force: true)
-            _ = try await redlock.extend(["warm-up"], owner: "warm-up", ttl: .seconds(1), mode: .resetTo)
-            _ = try await redlock.refresh(["warm-up"], locker: nil, ttl: nil)
-            _ = try await redlock.holders(["warm-up"])
-            _ = try await redlock.unlock(["warm-up"], owner: nil)
-            _ = try await redlock.fencedWrite(key: "warm-up", value: ByteBuffer(), fencingToken: 0)
+            try await warmUp(redlock)
             for client in clients { _ = try await client.execute(RESPCommand("FLUSHALL")) }
             let backend = RecordingBackend(redlock)
             var environment = LockEnvironment(
@@ -253,6 +239,18 @@ func withBackend(
         for client in clients { await client.close() }
         for server in servers { await server.stop() }
     }
+}
+
+/// Connects and runs every script once, so a test's first call is one plain round trip even on a
+/// loaded machine (short-TTL tests depend on it).
+private func warmUp(_ backend: any LockBackend) async throws {
+    _ = try await backend.acquire(["warm-up"], owner: "warm-up", ttl: .seconds(1))
+    _ = try await backend.lock(["warm-up"], locker: "warm-up", ttl: nil, force: true)
+    _ = try await backend.extend(["warm-up"], owner: "warm-up", ttl: .seconds(1), mode: .resetTo)
+    _ = try await backend.refresh(["warm-up"], locker: nil, ttl: nil)
+    _ = try await backend.holders(["warm-up"])
+    _ = try await backend.unlock(["warm-up"], owner: nil)
+    _ = try await backend.fencedWrite(key: "warm-up", value: ByteBuffer(), fencingToken: 0)
 }
 
 /// A failure of the test harness itself.
