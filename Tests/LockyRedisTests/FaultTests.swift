@@ -12,11 +12,17 @@ import Testing
                 #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
                 // BLPOP blocks the connection, so all 200 commands are certainly in flight when the server dies.
                 let errors = try await withThrowingTaskGroup(of: RedisClientError?.self) { group in
-                    for index in 0..<200 {
+                    // The BLPOP goes first (tasks start in no particular order), then everything queues behind it.
+                    group.addTask {
+                        let (error, _) = await clientError { _ = try await client.execute(RESPCommand("BLPOP", "nothing", 5)) }
+                        return error
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                    for index in 1..<200 {
                         group.addTask {
-                            let command =
-                                index == 0 ? RESPCommand("BLPOP", "nothing", 5) : RESPCommand("INCR", "k\(index % 7)")
-                            let (error, _) = await clientError { _ = try await client.execute(command) }
+                            let (error, _) = await clientError {
+                                _ = try await client.execute(RESPCommand("INCR", "k\(index % 7)"))
+                            }
                             return error
                         }
                     }
