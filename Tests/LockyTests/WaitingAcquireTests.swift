@@ -38,7 +38,7 @@ struct WaitingAcquireTests {
             let latency = acquiredAt - released
             // A poller would need its retry delay; a crashed-holder timer would need the 10 s TTL.
             #expect(latency < .milliseconds(50), "the waiter got the lock \(latency) after the release")
-            #expect(lease.fencingToken == holder.fencingToken + 1)
+            #expect(isNextToken(lease.fencingToken, after: holder.fencingToken, kind: kind))
             #expect(try await env.storedOwner("r") == lease.owner)
             #expect(try await env.client.release(lease) == .released)
         }
@@ -204,8 +204,16 @@ struct WaitingAcquireTests {
             let tokens = order.value
             #expect(tokens.count == 20)
             #expect(overlaps.value == 0, "two waiters held the lock at the same time")
-            #expect(
-                tokens == Array((holder.fencingToken + 1)...(holder.fencingToken + 20)), "tokens in hand-over order: \(tokens)")
+            if kind == .redlock {
+                // Each node counts on its own: an attempt that some node granted but the quorum did not
+                // still used up that node's token, so tokens increase with gaps.
+                #expect(tokens == tokens.sorted() && Set(tokens).count == 20, "tokens in hand-over order: \(tokens)")
+                #expect(tokens.first ?? 0 > holder.fencingToken)
+            } else {
+                #expect(
+                    tokens == Array((holder.fencingToken + 1)...(holder.fencingToken + 20)),
+                    "tokens in hand-over order: \(tokens)")
+            }
             #expect(try await env.storedOwner("r") == nil)
         }
     }
@@ -229,8 +237,8 @@ struct WaitingAcquireTests {
             let (lease, acquiredAt) = try await within(.seconds(5), "the waiter") { try await waiter.value }
             #expect(acquiredAt - released < .milliseconds(100), "acquired \(acquiredAt - released) after the last release")
             #expect(lease.resources == ["a", "b", "c"])
-            #expect(lease.fencingToken(for: "a") == first.fencingToken + 1)
-            #expect(lease.fencingToken(for: "b") == second.fencingToken + 1)
+            #expect(isNextToken(lease.fencingToken(for: "a") ?? 0, after: first.fencingToken, kind: kind))
+            #expect(isNextToken(lease.fencingToken(for: "b") ?? 0, after: second.fencingToken, kind: kind))
             for resource in ["a", "b", "c"] { #expect(try await env.storedOwner(resource) == lease.owner) }
 
             // A crashed holder of one of several resources is noticed at its expiry.
@@ -243,4 +251,10 @@ struct WaitingAcquireTests {
             #expect(try await client.release(again) == .released)
         }
     }
+}
+
+/// The token after `previous`: the next one, or on Redlock any higher one (a retry that only some
+/// nodes granted used up their tokens).
+func isNextToken(_ token: Int64, after previous: Int64, kind: BackendKind) -> Bool {
+    kind == .redlock ? token > previous : token == previous + 1
 }
