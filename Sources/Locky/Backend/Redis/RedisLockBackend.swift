@@ -517,11 +517,8 @@ public struct RedisLockBackend: LockBackend {
     }
 
     private func run(_ script: RedisScript, _ command: RESPCommand, _ operation: String) async throws(LockError) -> RESPToken {
-        do {
-            return try await client.run(script, command)
-        } catch {
-            throw LockError.backend(error, during: operation)
-        }
+        try await perform(
+            RedisLockRequest(script: script, command: command, operation: operation) { reply throws(LockError) in reply })
     }
 
     /// PTTL → remaining time: -1 means no expiry; -2 (gone) and 0 mean it just expired.

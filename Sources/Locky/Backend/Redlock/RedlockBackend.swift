@@ -229,7 +229,7 @@ public struct RedlockBackend: LockBackend {
             }
             if !undo.isEmpty {
                 let names = undo.map { resources[$0] }
-                _ = await fanOut { node async throws(LockError) in try await node.unlock(names, owner: locker) }
+                _ = await fanOut(request.unlockRequest(names, owner: locker))
             }
             try throwIfCancelled(replies)
             throw tally.quorumError("lock", replies, resource: resources.count == 1 ? resources[0] : nil) { outcomes in
@@ -242,7 +242,7 @@ public struct RedlockBackend: LockBackend {
         if !partial.isEmpty {
             let names = partial.map { resources[$0] }
             let tookSome = replies.indices.filter { node in partial.contains { replies[node].tookLock(at: $0) } }
-            _ = await fanOut(to: tookSome) { _, node async throws(LockError) in try await node.unlock(names, owner: locker) }
+            _ = await fanOut(request.unlockRequest(names, owner: locker), to: tookSome)
         }
         reportFailures("lock", replies) { _ in .granted }
         return outcomes
