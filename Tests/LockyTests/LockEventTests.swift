@@ -102,6 +102,37 @@ struct LockEventTests {
         }
     }
 
+    /// Batch leases: the events the client builds for the scripts (one resource, a few, more
+    /// than 16) and the ones the scripts still build (a partial release) read back the same,
+    /// with multi-byte and hash-tagged names.
+    @Test(arguments: BackendKind.allCases)
+    func batchEventsNameEveryResourceOnce(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let many = (0..<20).map { "größe-\($0)" } + ["{order-7}:pdf"]
+            let few = ["a", "ü{x}", "b"]
+            let recording = try await Self.recording(client) { recording in
+                for names in [["ж"], few, many] {
+                    let lease = try await client.tryAcquire(names, ttl: .seconds(10), label: "bätch")
+                    #expect(try await client.release(lease) == .released)
+                }
+                // A partial release: one of the 21 was unlocked by someone else first.
+                let lease = try await client.tryAcquire(many, ttl: .seconds(10), label: "bätch")
+                _ = try await client.unlock(many[3])
+                #expect(try await client.release(lease) == .alreadyExpired)
+                let complete = try await recording.wait { $0.count >= 2 * (1 + 3 + 21 + 21) }
+                #expect(complete, "events so far: \(recording.descriptions.count)")
+            }
+            var expected: [String] = []
+            for names in [["ж"], few, many] {
+                expected += names.map { "locked \($0) by bätch for 10000 ms" } + names.map { "unlocked \($0)" }
+            }
+            expected += many.map { "locked \($0) by bätch for 10000 ms" } + ["unlocked \(many[3])"]
+            expected += many.filter { $0 != many[3] }.map { "unlocked \($0)" }
+            #expect(recording.descriptions == expected)
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func patternFiltersByResource(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in

@@ -1,9 +1,45 @@
 import NIOCore
 
-/// Decodes the lock events the scripts publish: a kind byte (`L` locked, `U` unlocked), then
-/// length-prefixed fields `<len>:<bytes>`: the TTL in ms, the holder's public name, then one
-/// lock key per resource. Binary-safe; anything malformed is dropped, never trusted.
+/// Encodes and decodes the lock events the scripts publish: a kind byte (`L` locked, `U`
+/// unlocked, `H` unlocked with the next fair waiter of each key), then length-prefixed fields
+/// `<len>:<bytes>` (len in bytes): the TTL in ms, the holder's public name, then one lock key
+/// per resource (for `H`, each followed by its next waiter or an empty field). Binary-safe;
+/// anything malformed is dropped, never trusted.
+///
+/// The client builds the events of the hot paths itself and hands them to the scripts as an
+/// argument: building strings in Lua cost the server more than the rest of the script.
 enum LockEventCodec {
+    /// The `L` event of an acquisition of `keys` (lock keys) by `who` with `ttlMilliseconds` (0: none).
+    static func locked(ttlMilliseconds: Int64, who: String, keys: [String]) -> String {
+        var event = "L"
+        event.reserveCapacity(16 + who.utf8.count + keys.reduce(0) { $0 + $1.utf8.count + 4 })
+        appendField(String(ttlMilliseconds), to: &event)
+        appendField(who, to: &event)
+        for key in keys { appendField(key, to: &event) }
+        return event
+    }
+
+    /// The `U` event of releasing all `keys` (lock keys).
+    static func unlocked(keys: [String]) -> String {
+        var event = "U1:00:"
+        event.reserveCapacity(event.utf8.count + keys.reduce(0) { $0 + $1.utf8.count + 4 })
+        for key in keys { appendField(key, to: &event) }
+        return event
+    }
+
+    /// The `H` event of releasing `key`, up to the next waiter's field (the script adds it).
+    static func unlockedHead(key: String) -> String {
+        var event = "H1:00:"
+        appendField(key, to: &event)
+        return event
+    }
+
+    private static func appendField(_ field: String, to event: inout String) {
+        event += String(field.utf8.count)
+        event += ":"
+        event += field
+    }
+
     /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key) or `U` event.
     static func hints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [WakeHint] {
         var buffer = payload

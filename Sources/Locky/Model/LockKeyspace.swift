@@ -23,13 +23,18 @@ public struct LockKeyspace: Sendable, Hashable {
 
     /// The key that counts the fencing tokens of `resource` (never expires).
     public func fenceKey(_ resource: String) -> String {
-        lockKey(resource) + ":fence"
+        lockKey(resource) + Self.fenceSuffix
     }
 
     /// The fair queue of `resource`: a sorted set of waiter ids by ticket.
     public func queueKey(_ resource: String) -> String {
-        lockKey(resource) + ":queue"
+        lockKey(resource) + Self.queueSuffix
     }
+
+    /// What follows the lock key in the fence key.
+    static let fenceSuffix = ":fence"
+    /// What follows the lock key in the queue key.
+    static let queueSuffix = ":queue"
 
     /// The fair waiters of `resource`: a hash of waiter id → liveness deadline (server ms).
     public func waitersKey(_ resource: String) -> String {
@@ -66,9 +71,11 @@ public struct LockKeyspace: Sendable, Hashable {
 
     /// Whether Redis would find a hash tag in `text`: a `{` followed later by `}` with something between.
     static func hasHashTag(_ text: String) -> Bool {
-        guard let open = text.firstIndex(of: "{") else { return false }
-        let afterOpen = text.index(after: open)
-        guard let close = text[afterOpen...].firstIndex(of: "}") else { return false }
+        // Bytes, as Redis sees them (and much faster than walking Characters).
+        let bytes = text.utf8
+        guard let open = bytes.firstIndex(of: UInt8(ascii: "{")) else { return false }
+        let afterOpen = bytes.index(after: open)
+        guard let close = bytes[afterOpen...].firstIndex(of: UInt8(ascii: "}")) else { return false }
         return close > afterOpen
     }
 }

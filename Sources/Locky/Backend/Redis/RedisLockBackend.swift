@@ -57,13 +57,17 @@ public struct RedisLockBackend: LockBackend {
 
     func acquireRequest(_ resources: [String], owner: String, ttl: Duration?) -> RedisLockRequest<AcquireReply> {
         var command = RedisLockScripts.acquire.evalSHA(keyCount: resources.count * 2)
-        appendLockAndFenceKeys(resources, to: &command)
+        let lockKeys = appendLockAndFenceKeys(resources, to: &command)
+        let milliseconds = ttl?.millisecondsRoundedUp ?? 0
         command.append(owner)
-        command.append(ttl?.millisecondsRoundedUp ?? 0)
+        command.append(milliseconds)
         command.append(keyspace.eventChannel)
-        command.append(LeaseOwner.displayName(of: owner))
+        command.append(
+            LockEventCodec.locked(ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), keys: lockKeys))
         return RedisLockRequest(script: RedisLockScripts.acquire, command: command, operation: "acquire") {
             reply throws(LockError) in
+            // One resource acquired: the bare token.
+            if case .number(let token) = reply.value { return .acquired(fencingTokens: [token]) }
             var values = ReplyReader(reply)
             let status = try values.int()
             if status == -1 {
@@ -178,13 +182,25 @@ public struct RedisLockBackend: LockBackend {
 
     func unlockRequest(_ resources: [String], owner: String?) -> RedisLockRequest<[UnlockOutcome]> {
         var command = RedisLockScripts.unlock.evalSHA(keyCount: resources.count * 2)
-        for resource in resources { command.append(keyspace.lockKey(resource)) }
-        for resource in resources { command.append(keyspace.queueKey(resource)) }
+        let lockKeys = resources.map(keyspace.lockKey)
+        command.append(contentsOf: lockKeys)
+        for key in lockKeys { command.append(key + LockKeyspace.queueSuffix) }
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
+        if lockKeys.count == 1 {
+            command.append(LockEventCodec.unlockedHead(key: lockKeys[0]))
+        } else if lockKeys.count > 16 {
+            command.append(LockEventCodec.unlocked(keys: lockKeys))
+        } else {
+            command.append("")
+        }
         return RedisLockRequest(script: RedisLockScripts.unlock, command: command, operation: "unlock") {
             reply throws(LockError) in
+            // The short answers: 1 all unlocked; 0 the one resource was not locked.
+            if case .number(let code) = reply.value {
+                return Array(repeating: code == 1 ? .unlocked : .notLocked, count: resources.count)
+            }
             return try Self.outcomes(
                 reply, count: resources.count, done: .unlocked, free: .notLocked, other: UnlockOutcome.heldByAnother)
         }
@@ -495,10 +511,13 @@ public struct RedisLockBackend: LockBackend {
     // MARK: Helpers
 
     /// Appends the lock keys of all resources, then their fence keys.
-    private func appendLockAndFenceKeys(_ resources: [String], to command: inout RESPCommand) {
+    /// Appends the lock keys, then the fence keys; returns the lock keys.
+    @discardableResult
+    private func appendLockAndFenceKeys(_ resources: [String], to command: inout RESPCommand) -> [String] {
         let lockKeys = resources.map(keyspace.lockKey)
         command.append(contentsOf: lockKeys)
-        for key in lockKeys { command.append(key + ":fence") }
+        for key in lockKeys { command.append(key + LockKeyspace.fenceSuffix) }
+        return lockKeys
     }
 
     /// Sends `request` and reads its reply.

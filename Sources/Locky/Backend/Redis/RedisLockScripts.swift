@@ -47,9 +47,9 @@ enum RedisLockScripts {
             redis.call('PUBLISH', prefix .. token, 'H1:00:' .. string.len(key) .. ':' .. key .. string.len(waiter) .. ':' .. waiter)
           end
         end
-        local function del(keys)
-          for from = 1, #keys, 1000 do
-            redis.call('DEL', unpack(keys, from, math.min(from + 999, #keys)))
+        local function del(keys, first, last)
+          for from = first, last, 1000 do
+            redis.call('DEL', unpack(keys, from, math.min(from + 999, last)))
           end
         end
 
@@ -57,9 +57,12 @@ enum RedisLockScripts {
 
     /// All-or-nothing acquire.
     /// KEYS: the n lock keys, then the n fence keys. ARGV[1]: owner. ARGV[2]: TTL in ms, 0 for none.
-    /// ARGV[3]: event channel. ARGV[4]: the owner's public name (never the secret token).
-    /// Returns `{1, token₁, …, tokenₙ}`, `{0, index, holder, pttl, holderToken}` when busy, or
-    /// `{-1, index}` when a lock key holds another type of value (nothing is changed).
+    /// ARGV[3]: event channel ('' for none). ARGV[4]: the `L` event, built by the client
+    /// (``LockEventCodec``), so the script spends no time on strings.
+    /// Returns, for one resource, the fencing token as a bare integer (a table costs the server
+    /// more than the rest of the call); for several `{1, token₁, …, tokenₙ}`. When busy
+    /// `{0, index, holder, pttl, holderToken}`; `{-1, index}` when a lock key holds another type
+    /// of value (nothing is changed).
     static let acquire = RedisScript(
         name: "acquire",
         source: helpers + """
@@ -80,8 +83,8 @@ enum RedisLockScripts {
                 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
               end
               local token = redis.call('INCR', KEYS[2])
-              publish(ARGV[3], 'L', ARGV[2], ARGV[4], {KEYS[1]})
-              return {1, token}
+              if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+              return token
             end
             local holders = mget(1, n)
             for i = 1, n do
@@ -114,12 +117,11 @@ enum RedisLockScripts {
               local token = (tonumber(fences[i]) or 0) + 1
               reply[i + 1] = token
               tokens[2 * i - 1] = KEYS[n + i]
-              tokens[2 * i] = string.format('%d', token)
+              -- A Lua number reaches Redis as its decimal digits (exact below 2^53).
+              tokens[2 * i] = token
             end
             mset(tokens)
-            local locked = {}
-            for i = 1, n do locked[i] = KEYS[i] end
-            publish(ARGV[3], 'L', ARGV[2], ARGV[4], locked)
+            if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
             return reply
             """
     )
@@ -236,17 +238,48 @@ enum RedisLockScripts {
 
     /// Unlock, unconditional or owner-checked, per resource.
     /// KEYS: the n lock keys, then the n fair-queue keys. ARGV[1]: owner, or empty for
-    /// unconditional. ARGV[2]: event channel. ARGV[3]: wake channel prefix.
-    /// Returns 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not
-    /// locked, 2 held by another (owner-checked only; nothing changed).
-    /// The `U` event names, per released key, the first waiter of its fair queue (if any), so
+    /// unconditional. ARGV[2]: event channel. ARGV[3]: wake channel prefix. ARGV[4]: event
+    /// text built by the client (``LockEventCodec``): for one resource the `H` event up to the
+    /// next waiter's field; for more than 16 the `U` event of all keys; else empty.
+    /// Returns 1 when every resource was unlocked (the common case, and the cheapest reply);
+    /// for one resource 0 when it was not locked; else 3 entries per resource: `code, holder,
+    /// pttl` with code 1 unlocked, 0 not locked, 2 held by another (owner-checked only;
+    /// nothing changed).
+    /// The event names, per released key, the first waiter of its fair queue (if any), so
     /// only that waiter wakes; for more than 16 keys the hint is left out (everyone may retry).
     static let unlock = RedisScript(
         name: "unlock",
         source: helpers + """
             local owner = ARGV[1]
             local n = #KEYS / 2
+            if n == 1 then
+              -- MGET reads a key of another type as missing (GET would fail): not a lock.
+              local holder = redis.call('MGET', KEYS[1])[1]
+              if not holder then return 0 end
+              if owner ~= '' and holder ~= owner then return {2, holder, redis.call('PTTL', KEYS[1])} end
+              redis.call('DEL', KEYS[1])
+              local next = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+              if next then
+                wake(ARGV[3], KEYS[1], next)
+                if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[4] .. string.len(next) .. ':' .. next) end
+              elseif ARGV[2] ~= '' then
+                redis.call('PUBLISH', ARGV[2], ARGV[4] .. '0:')
+              end
+              return 1
+            end
             local holders = mget(1, n)
+            if n > 16 then
+              -- The common case, all ours: no per-key work beyond the check.
+              local all = true
+              for i = 1, n do
+                if not holders[i] or (owner ~= '' and holders[i] ~= owner) then all = false; break end
+              end
+              if all then
+                del(KEYS, 1, n)
+                if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[4]) end
+                return 1
+              end
+            end
             local reply = {}
             local gone = {}
             local hints = {}
@@ -266,8 +299,9 @@ enum RedisLockScripts {
                 table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
               end
             end
-            del(gone)
+            del(gone, 1, #gone)
             if n <= 16 then publish(ARGV[2], 'H', '0', '', hints) else publish(ARGV[2], 'U', '0', '', gone) end
+            if #gone == n then return 1 end
             return reply
             """
     )
