@@ -20,6 +20,9 @@ struct HandoffScenario: AsyncParsableCommand {
     @Flag(help: "Fair mode: waiters acquire in arrival order across processes.")
     var fair = false
 
+    @Flag(help: "Run each worker's loop on its connection's event loop (no thread hop per call).")
+    var onLoop = false
+
     func run() async throws {
         try await BenchServer.with(options) { try await measure($0) }
     }
@@ -34,6 +37,7 @@ struct HandoffScenario: AsyncParsableCommand {
                 "handoff-worker", "--url", server.url, "--seconds", String(options.seconds), "--worker", String(index),
             ]
             if fair { arguments.append("--fair") }
+            if onLoop { arguments.append("--on-loop") }
             process.arguments = arguments
             let pipe = Pipe()
             process.standardOutput = pipe
@@ -76,6 +80,7 @@ struct HandoffScenario: AsyncParsableCommand {
         report.add("gap_p99_ms", percentile(gaps, 99))
         report.add("wait_p50_ms", percentile(records.map { Double($0.waited) / 1e6 }, 50))
         report.add("wait_p99_ms", percentile(records.map { Double($0.waited) / 1e6 }, 99))
+        report.add("hold_p50_ms", percentile(records.map { Double($0.releasing - $0.acquired) / 1e6 }, 50))
         let fewest = perWorker.min() ?? 0
         let most = perWorker.max() ?? 1
         report.add("fairness", most > 0 ? Double(fewest) / Double(most) : 0)
@@ -105,6 +110,7 @@ struct HandoffWorker: AsyncParsableCommand {
     @Option var seconds: Double
     @Option var worker: Int
     @Flag var fair = false
+    @Flag var onLoop = false
 
     func run() async throws {
         let redis = try RedisClient(url: url)
@@ -115,20 +121,24 @@ struct HandoffWorker: AsyncParsableCommand {
         )
         let counterKey = "locky:bench:handoff:counter"
         let end = Monotonic.nanoseconds() + Int64(seconds * 1e9)
-        var output = ""
-        while Monotonic.nanoseconds() < end {
-            let before = Monotonic.nanoseconds()
-            let lease = try await locks.acquire("handoff", ttl: .seconds(5), timeout: .seconds(60), fair: fair)
-            let acquired = Monotonic.nanoseconds()
-            let value = try await redis.execute(RESPCommand("GET", counterKey))
-            let current = (try? value.decode(as: Int.self)) ?? 0
-            try await Task.sleep(for: .milliseconds(1))
-            _ = try await redis.execute(RESPCommand("SET", counterKey, current + 1))
-            let releasing = Monotonic.nanoseconds()
-            _ = try await locks.release(lease)
-            output += "\(acquired) \(releasing) \(acquired - before)\n"
-            try await Task.sleep(for: .milliseconds(5))
+        let loop: () async throws -> String = {
+            var output = ""
+            while Monotonic.nanoseconds() < end {
+                let before = Monotonic.nanoseconds()
+                let lease = try await locks.acquire("handoff", ttl: .seconds(5), timeout: .seconds(60), fair: fair)
+                let acquired = Monotonic.nanoseconds()
+                let value = try await redis.execute(RESPCommand("GET", counterKey))
+                let current = (try? value.decode(as: Int.self)) ?? 0
+                try await Task.sleep(for: .milliseconds(1))
+                _ = try await redis.execute(RESPCommand("SET", counterKey, current + 1))
+                let releasing = Monotonic.nanoseconds()
+                _ = try await locks.release(lease)
+                output += "\(acquired) \(releasing) \(acquired - before)\n"
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return output
         }
+        let output = onLoop ? try await withTaskExecutorPreference(redis.taskExecutor, operation: loop) : try await loop()
         FileHandle.standardOutput.write(Data(output.utf8))
         await redis.close()
     }

@@ -415,10 +415,11 @@ public struct RedisLockBackend: LockBackend {
         command.append(lockKey + ":fence")
         command.append(keyspace.queueKey(resource))
         command.append(keyspace.waitersKey(resource))
+        let milliseconds = ttl?.millisecondsRoundedUp ?? 0
         command.append(owner)
-        command.append(ttl?.millisecondsRoundedUp ?? 0)
+        command.append(milliseconds)
         command.append(keyspace.eventChannel)
-        command.append(LeaseOwner.displayName(of: owner))
+        command.append(LockEventCodec.locked(ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), keys: [lockKey]))
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
         let reply = try await run(RedisLockScripts.acquireFair, command, "fair acquire")

@@ -312,7 +312,8 @@ enum RedisLockScripts {
     /// evicted from the head, so a crashed waiter never blocks the queue.
     /// KEYS: lock key, fence key, queue (sorted set of waiter ids by ticket), waiters (hash:
     /// waiter id → liveness deadline in server ms, plus the ticket counter `#ticket`).
-    /// ARGV: owner, TTL ms (0 none), event channel, public name, waiter id, waiter TTL ms.
+    /// ARGV: owner, TTL ms (0 none), event channel, the `L` event (built by the client),
+    /// waiter id, waiter TTL ms.
     /// Returns `{1, token}`, or `{0, holder or false, pttl, holderToken, first}` where `first`
     /// is 1 when the caller is now first in the queue.
     static let acquireFair = RedisScript(
@@ -336,7 +337,7 @@ enum RedisLockScripts {
               if not set then return {-1, 1} end
               local token = redis.call('INCR', KEYS[2])
               if head then redis.call('ZREM', KEYS[3], waiter); redis.call('HDEL', KEYS[4], waiter) end
-              publish(ARGV[3], 'L', ARGV[2], ARGV[4], {KEYS[1]})
+              if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
               return {1, token}
             end
             if not redis.call('ZSCORE', KEYS[3], waiter) then
