@@ -1,4 +1,5 @@
 import Locky
+import LockyRedis
 import LockyTestSupport
 import Synchronization
 import Testing
@@ -60,7 +61,7 @@ struct FairWaitingTests {
             let holder = try await client.tryAcquire("dead", ttl: .seconds(30))
             // A waiter that queues once and is never heard of again (it crashed).
             let reply = try await client.backend.acquireFair(
-                "dead", owner: "ghost", ttl: .seconds(30), waiter: "ghost-waiter", waiterTTL: .milliseconds(200)
+                "dead", owner: "ghost", ttl: .seconds(30), waiter: "ghost-waiter", waiterTTL: .milliseconds(200), attempt: 1
             )
             if case .acquired = reply { Issue.record("the ghost waiter must be queued behind the holder") }
             let clock = ContinuousClock()
@@ -90,6 +91,86 @@ struct FairWaitingTests {
             _ = try await client.release(holder)
             let next = try await client.acquire("leave", ttl: .seconds(30), timeout: .seconds(2), fair: true)
             _ = try await client.release(next)
+        }
+    }
+
+    /// Redis hands a released lock to the first fair waiter inside the release script: the
+    /// waiter holds it as soon as the release ran, with no round trip of its own. The waiter's
+    /// commands reach Redis 300 ms late (a fault proxy), so a waiter that had to acquire on its
+    /// own could not hold the lock right after the release.
+    @Test func aReleaseHandsTheLockToTheFirstFairWaiter() async throws {
+        try await withFairClient(.redis) { client, server in
+            let server = try #require(server)
+            try await FaultProxy.withProxy(upstream: server.port) { proxy in
+                let slow = try LockClient(configuration: LockyConfiguration(url: proxy.url))
+                let holder = try await client.tryAcquire("handoff", ttl: .seconds(30))
+                async let next = slow.acquire("handoff", ttl: .seconds(30), label: "next-in-line", timeout: .seconds(10), fair: true)
+                let queued = try await eventually(within: .seconds(5)) {
+                    (try? server.cli("ZCARD", "locky:{handoff}:queue")) == "1"
+                }
+                try #require(queued)
+                proxy.set(.latency(.milliseconds(300), direction: .clientToServer))
+                let start = ContinuousClock.now
+                #expect(try await client.release(holder) == .released)
+                let owner = try server.cli("GET", "locky:{handoff}")
+                #expect(owner.hasPrefix("next-in-line/"), "held by '\(owner)' right after the release")
+                #expect(ContinuousClock.now - start < .milliseconds(300))
+                let lease = try await next
+                #expect(lease.owner == owner)
+                #expect(lease.fencingToken == holder.fencingToken + 1)
+                #expect(lease.isValid)
+                #expect(lease.validUntil <= start + .seconds(30))
+                #expect(try server.cli("HLEN", "locky:{handoff}:waiters") == "1")  // the ticket counter only
+                proxy.set(.latency(.zero))
+                #expect(try await slow.release(lease) == .released)
+                await slow.close()
+            }
+        }
+    }
+
+    /// A queued waiter whose process is gone (its client no longer subscribed to its wake
+    /// channel) is skipped by the hand-off, even within its liveness deadline: a crashed
+    /// waiter is never handed a lock it cannot use.
+    @Test func aWaiterWhoseClientIsGoneIsNotHandedTheLock() async throws {
+        try await withFairClient(.redis) { client, _ in
+            let holder = try await client.tryAcquire("ghost", ttl: .seconds(30))
+            let reply = try await client.backend.acquireFair(
+                "ghost", owner: "ghost-owner", ttl: .seconds(30), waiter: "0123456789abcdef.1", waiterTTL: .seconds(30),
+                attempt: 1)
+            if case .acquired = reply { Issue.record("the ghost waiter must be queued behind the holder") }
+            let start = ContinuousClock.now
+            async let live = client.acquire("ghost", ttl: .seconds(30), label: "alive", timeout: .seconds(5), fair: true)
+            try await Task.sleep(for: .milliseconds(100))
+            _ = try await client.release(holder)
+            let lease = try await live
+            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(try await client.holder(of: "ghost")?.displayName == "alive")
+            _ = try await client.release(lease)
+        }
+    }
+
+    /// A waiter that gives up just as a release hands it the lock gives the lock back (to the
+    /// next waiter), so nothing stays locked behind it.
+    @Test func leavingTheQueueGivesBackALockHandedOverMeanwhile() async throws {
+        try await withFairClient(.redis) { client, server in
+            let server = try #require(server)
+            let backend = try #require(client.backend as? RedisLockBackend)
+            let holder = try await client.tryAcquire("race", ttl: .seconds(30))
+            // A live waiter: its client's wake channel has a subscriber.
+            try await backend.client.subscribe(channels: ["locky:wake:feedface"], handler: { _ in }) {
+                let reply = try await backend.acquireFair(
+                    "race", owner: "late-owner", ttl: .seconds(30), waiter: "feedface.1", waiterTTL: .seconds(30), attempt: 1)
+                if case .acquired = reply { Issue.record("the waiter must be queued behind the holder") }
+                _ = try await client.release(holder)
+                #expect(try server.cli("GET", "locky:{race}") == "late-owner")
+                // It gave up before it heard of the hand-off.
+                try await backend.leaveQueue("race", waiter: "feedface.1", owner: "late-owner")
+                #expect(try server.cli("EXISTS", "locky:{race}") == "0")
+                #expect(try server.cli("ZCARD", "locky:{race}:queue") == "0")
+            }
+            let again = try await client.tryAcquire("race", ttl: .seconds(30))
+            #expect(again.fencingToken == holder.fencingToken + 2)
+            _ = try await client.release(again)
         }
     }
 

@@ -66,13 +66,16 @@ public protocol LockBackend: Sendable {
     /// Fair (FIFO across processes) acquire of one resource for `owner`, waiting as `waiter`
     /// (a public id): taken only when free and `waiter` is first in the resource's queue;
     /// otherwise `waiter` is queued once and its liveness refreshed for `waiterTTL`. Waiters
-    /// that stop refreshing are evicted.
-    func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration)
-        async throws(LockError)
-        -> FairAcquireReply
+    /// that stop refreshing are evicted. A backend may hand a released lock straight to the
+    /// first live waiter (a ``WakeHint/handedOver(resource:waiter:fencingToken:attempt:)``
+    /// wake-up naming `attempt`, the number of this call within one waiting acquire).
+    func acquireFair(
+        _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
+    ) async throws(LockError) -> FairAcquireReply
 
-    /// Removes `waiter` from `resource`'s fair queue, waking the next one when the lock is free.
-    func leaveQueue(_ resource: String, waiter: String) async throws(LockError)
+    /// Removes `waiter` from `resource`'s fair queue; gives back a lock handed to `owner`
+    /// meanwhile, and lets the next waiter have a free lock.
+    func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError)
 
     /// Runs `body` while `handler` receives wake-up hints (releases naming the next fair
     /// waiter, expiries, gaps), like ``withEventHandler(expirations:_:_:)``. With a fair
@@ -97,10 +100,9 @@ extension LockBackend {
     public var preferredTaskExecutor: (any TaskExecutor)? { nil }
 
     /// Unsupported by default.
-    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration)
-        async throws(LockError)
-        -> FairAcquireReply
-    {
+    public func acquireFair(
+        _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
+    ) async throws(LockError) -> FairAcquireReply {
         throw LockError(.invalidArgument, "the \(name) backend has no fair mode")
     }
 
@@ -110,7 +112,7 @@ extension LockBackend {
     }
 
     /// Nothing to leave by default.
-    public func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {}
+    public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {}
 
     /// Hints from ``withEventHandler(expirations:_:_:)`` (without the next waiter).
     public func withWakeHandler<T: Sendable>(

@@ -73,6 +73,10 @@ extension LockClient {
                         } else if !queues.isWaitingBehind(resource, id: id) {
                             signal.fire()
                         }
+                    case .handedOver(let resource, let to, let token, let attempt):
+                        if fair, to == waiter, watched.contains(resource) {
+                            signal.handOver(fencingToken: token, attempt: attempt)
+                        }
                     case .gap:
                         signal.fire()
                     }
@@ -171,13 +175,18 @@ extension LockClient {
     ) async throws(LockError) -> Lease {
         let started = clock.now
         var generator = SystemRandomNumberGenerator()
+        // When each attempt was sent: a release that hands the lock over names the attempt that
+        // queued this waiter last, so the lease's validity counts from before the hand-off.
+        var attemptStarts: [ContinuousClock.Instant] = []
         do throws(LockError) {
             while true {
                 let attemptStart = clock.now
+                attemptStarts.append(attemptStart)
                 let reply: FairAcquireReply
                 do {
                     reply = try await backend.acquireFair(
-                        resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL)
+                        resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL,
+                        attempt: attemptStarts.count)
                 } catch {
                     await forgetUnknownAcquire([resource], owner: owner, after: error)
                     throw error
@@ -186,6 +195,13 @@ extension LockClient {
                 case .acquired(let token):
                     return try await handOver(
                         [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: attemptStart, started: started)
+                case .handedOver(let token, let remaining):
+                    // Handed over before this attempt ran: valid for `remaining` from before it.
+                    // (A pause longer than the TTL let it lapse: try again.)
+                    if let remaining, remaining <= drift(ttl) { continue }
+                    return try await handOver(
+                        [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: attemptStart,
+                        started: started, validFor: remaining ?? ttl)
                 case .queued(let holder, let first):
                     metrics.busy.increment()
                     let now = clock.now
@@ -205,10 +221,21 @@ extension LockClient {
                     }
                     if let deadline { wakeAt = min(wakeAt, deadline) }
                     _ = try await wait(for: signal, until: wakeAt)
+                    // Handed over by a release: no round trip. The lock was set after the named
+                    // attempt ran, so its validity counts from that attempt's start. One too old
+                    // to leave any validity is confirmed by the next attempt instead.
+                    if let handed = signal.takeHandOver(), attemptStarts.indices.contains(handed.attempt - 1) {
+                        let since = attemptStarts[handed.attempt - 1]
+                        if since + ttl - drift(ttl) > clock.now {
+                            return try await handOver(
+                                [resource], owner: owner, fencingTokens: [handed.fencingToken], ttl: ttl, attemptStart: since,
+                                started: started)
+                        }
+                    }
                 }
             }
         } catch {
-            try? await backend.leaveQueue(resource, waiter: waiter)
+            try? await backend.leaveQueue(resource, waiter: waiter, owner: owner)
             throw error
         }
     }

@@ -317,9 +317,11 @@ public final class LockClient: Sendable {
         fencingTokens: [Int64],
         ttl: Duration,
         attemptStart: ContinuousClock.Instant,
-        started: ContinuousClock.Instant
+        started: ContinuousClock.Instant,
+        validFor: Duration? = nil
     ) async throws(LockError) -> Lease {
-        let validUntil = attemptStart + ttl - drift(ttl)
+        // `validFor`: what was left of the TTL when read (a lock handed over earlier).
+        let validUntil = attemptStart + min(validFor ?? ttl, ttl) - drift(ttl)
         if clock.now >= validUntil {
             _ = try? await backend.unlock(resources, owner: owner)
             throw LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")

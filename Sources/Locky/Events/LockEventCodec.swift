@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Encodes and decodes the lock events the scripts publish: a kind byte (`L` locked, `U`
-/// unlocked, `H` unlocked with the next fair waiter of each key), then length-prefixed fields
+/// unlocked, `H` unlocked with the next fair waiter of each key; `G`, only on a waiter's wake
+/// channel, a lock handed to it: token, attempt, key, waiter), then length-prefixed fields
 /// `<len>:<bytes>` (len in bytes): the TTL in ms, the holder's public name, then one lock key
 /// per resource (for `H`, each followed by its next waiter or an empty field). Binary-safe;
 /// anything malformed is dropped, never trusted.
@@ -46,8 +47,19 @@ enum LockEventCodec {
         // Every acquire publishes an `L` event, and every waiter of a client gets each message:
         // skip what cannot wake anyone before reading a field (reading the keys of every `L`
         // event once per waiter made N concurrent waiters cost N² decodes on the I/O thread).
-        guard let kind = buffer.readInteger(as: UInt8.self), kind == UInt8(ascii: "H") || kind == UInt8(ascii: "U") else {
+        guard let kind = buffer.readInteger(as: UInt8.self),
+            kind == UInt8(ascii: "H") || kind == UInt8(ascii: "U") || kind == UInt8(ascii: "G")
+        else {
             return []
+        }
+        if kind == UInt8(ascii: "G") {
+            // A fair hand-off, on a waiter's wake channel: token, attempt, lock key, waiter.
+            guard let token = readField(&buffer).flatMap({ Int64($0) }),
+                let attempt = readField(&buffer).flatMap({ Int($0) }),
+                let key = readField(&buffer), let waiter = readField(&buffer),
+                let resource = keyspace.resource(ofLockKey: key)
+            else { return [] }
+            return [.handedOver(resource: resource, waiter: waiter, fencingToken: token, attempt: attempt)]
         }
         guard readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
         var fields: [String] = []

@@ -35,10 +35,13 @@ public struct LockKeyspace: Sendable, Hashable {
     static let fenceSuffix = ":fence"
     /// What follows the lock key in the queue key.
     static let queueSuffix = ":queue"
+    /// What follows the lock key in the fair waiters key.
+    static let waitersSuffix = ":waiters"
 
-    /// The fair waiters of `resource`: a hash of waiter id → liveness deadline (server ms).
+    /// The fair waiters of `resource`: a hash of waiter id → liveness deadline (server ms),
+    /// plus what a hand-off to each needs.
     public func waitersKey(_ resource: String) -> String {
-        lockKey(resource) + ":waiters"
+        lockKey(resource) + Self.waitersSuffix
     }
 
     /// The pub/sub channel the scripts publish lock events on: `<prefix>events`.

@@ -3,6 +3,9 @@
 public enum WakeHint: Sendable, Hashable {
     /// `resource` became free; `next` is the fair queue's first waiter, if known.
     case released(resource: String, next: String?)
+    /// A release handed `resource` to the fair `waiter` (it holds it now, with this fencing
+    /// token); `attempt` is the waiter's fair acquire that queued it last before the hand-off.
+    case handedOver(resource: String, waiter: String, fencingToken: Int64, attempt: Int)
     /// Events may have been missed: every waiter should retry.
     case gap
 }

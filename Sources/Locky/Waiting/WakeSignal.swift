@@ -8,6 +8,7 @@ final class WakeSignal: Sendable {
         var cancelled = false
         var waiter: CheckedContinuation<Bool, Never>?
         var target: String?
+        var handOver: (fencingToken: Int64, attempt: Int)?
     }
 
     private let state = Mutex(State())
@@ -23,6 +24,20 @@ final class WakeSignal: Sendable {
             return nil
         }
         waiter?.resume(returning: true)
+    }
+
+    /// Records that a release handed the lock to this (fair) waiter, and wakes it.
+    func handOver(fencingToken: Int64, attempt: Int) {
+        state.withLock { $0.handOver = (fencingToken, attempt) }
+        fire()
+    }
+
+    /// The hand-off received since the last call, if any.
+    func takeHandOver() -> (fencingToken: Int64, attempt: Int)? {
+        state.withLock { state in
+            defer { state.handOver = nil }
+            return state.handOver
+        }
     }
 
     /// Waits for a wake-up; true when fired, false when the task was cancelled.

@@ -350,15 +350,17 @@ final class RecordingBackend: LockBackend {
         owner: String,
         ttl: Duration?,
         waiter: String,
-        waiterTTL: Duration
+        waiterTTL: Duration,
+        attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
         count()
-        return try await inner.acquireFair(resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL)
+        return try await inner.acquireFair(
+            resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL, attempt: attempt)
     }
 
-    func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {
+    func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         count()
-        try await inner.leaveQueue(resource, waiter: waiter)
+        try await inner.leaveQueue(resource, waiter: waiter, owner: owner)
     }
 
     /// Forwarded, so waiters run on the backend's preferred executor as they would without the wrapper.

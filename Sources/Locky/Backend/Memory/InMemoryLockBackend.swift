@@ -237,10 +237,11 @@ public final class InMemoryLockBackend: LockBackend {
         return try await body()
     }
 
-    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration)
-        async throws(LockError)
-        -> FairAcquireReply
-    {
+    /// Fair acquire. Unlike Redis, a release here wakes the first waiter instead of handing it
+    /// the lock (a wake-up in the same process costs no round trip); the order is the same.
+    public func acquireFair(
+        _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
+    ) async throws(LockError) -> FairAcquireReply {
         let now = clock.now
         return state.withLock { state in
             var queue = state.queues[resource] ?? []
@@ -261,12 +262,16 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
-    public func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {
+    public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         let now = clock.now
         state.withLock { state in
-            guard var queue = state.queues[resource] else { return }
+            var queue = state.queues[resource] ?? []
             queue.removeAll { $0.waiter == waiter }
             state.queues[resource] = queue.isEmpty ? nil : queue
+            if state.live(resource, now: now)?.owner == owner {
+                state.locks[resource] = nil
+                state.emit(.unlocked(resource: resource))
+            }
             if !queue.isEmpty, state.live(resource, now: now) == nil { state.wake(resource) }
         }
     }

@@ -181,10 +181,16 @@ public struct RedisLockBackend: LockBackend {
     }
 
     func unlockRequest(_ resources: [String], owner: String?) -> RedisLockRequest<[UnlockOutcome]> {
-        var command = RedisLockScripts.unlock.evalSHA(keyCount: resources.count * 2)
         let lockKeys = resources.map(keyspace.lockKey)
+        // One resource: the script with the fair hand-off. Several: per-resource outcomes.
+        let script = lockKeys.count == 1 ? RedisLockScripts.release : RedisLockScripts.unlock
+        var command = script.evalSHA(keyCount: lockKeys.count == 1 ? 4 : lockKeys.count * 2)
         command.append(contentsOf: lockKeys)
         for key in lockKeys { command.append(key + LockKeyspace.queueSuffix) }
+        if lockKeys.count == 1 {
+            command.append(lockKeys[0] + LockKeyspace.fenceSuffix)
+            command.append(lockKeys[0] + LockKeyspace.waitersSuffix)
+        }
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
@@ -195,7 +201,7 @@ public struct RedisLockBackend: LockBackend {
         } else {
             command.append("")
         }
-        return RedisLockRequest(script: RedisLockScripts.unlock, command: command, operation: "unlock") {
+        return RedisLockRequest(script: script, command: command, operation: "unlock") {
             reply throws(LockError) in
             // The short answers: 1 all unlocked; 0 the one resource was not locked.
             if case .number(let code) = reply.value {
@@ -405,16 +411,15 @@ public struct RedisLockBackend: LockBackend {
         )
     }
 
-    public func acquireFair(_ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration)
-        async throws(LockError)
-        -> FairAcquireReply
-    {
+    public func acquireFair(
+        _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
+    ) async throws(LockError) -> FairAcquireReply {
         var command = RedisLockScripts.acquireFair.evalSHA(keyCount: 4)
         let lockKey = keyspace.lockKey(resource)
         command.append(lockKey)
-        command.append(lockKey + ":fence")
-        command.append(keyspace.queueKey(resource))
-        command.append(keyspace.waitersKey(resource))
+        command.append(lockKey + LockKeyspace.fenceSuffix)
+        command.append(lockKey + LockKeyspace.queueSuffix)
+        command.append(lockKey + LockKeyspace.waitersSuffix)
         let milliseconds = ttl?.millisecondsRoundedUp ?? 0
         command.append(owner)
         command.append(milliseconds)
@@ -422,11 +427,15 @@ public struct RedisLockBackend: LockBackend {
         command.append(LockEventCodec.locked(ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), keys: [lockKey]))
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
+        command.append(attempt)
         let reply = try await run(RedisLockScripts.acquireFair, command, "fair acquire")
         var values = ReplyReader(reply)
         switch try values.int() {
         case 1:
             return .acquired(fencingToken: try values.int())
+        case 2:
+            let token = try values.int()
+            return .handedOver(fencingToken: token, remaining: Self.remaining(try values.int()))
         case -1:
             throw LockError(
                 .serverError, "the lock key holds a value of another type; Locky will not overwrite it", resource: resource)
@@ -437,14 +446,18 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
-    public func leaveQueue(_ resource: String, waiter: String) async throws(LockError) {
-        var command = RedisLockScripts.leaveQueue.evalSHA(keyCount: 3)
-        command.append(keyspace.lockKey(resource))
-        command.append(keyspace.queueKey(resource))
-        command.append(keyspace.waitersKey(resource))
+    public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
+        var command = RedisLockScripts.leaveQueue.evalSHA(keyCount: 4)
+        let lockKey = keyspace.lockKey(resource)
+        command.append(lockKey)
+        command.append(lockKey + LockKeyspace.queueSuffix)
+        command.append(lockKey + LockKeyspace.waitersSuffix)
+        command.append(lockKey + LockKeyspace.fenceSuffix)
         command.append(waiter)
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
+        command.append(owner)
+        command.append(LockEventCodec.unlockedHead(key: lockKey))
         _ = try await run(RedisLockScripts.leaveQueue, command, "leave queue")
     }
 

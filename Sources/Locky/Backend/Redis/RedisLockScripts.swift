@@ -9,7 +9,7 @@ import LockyRedis
 enum RedisLockScripts {
     /// Every script, loaded on each connection before use (``RedisClient/preload(_:)``).
     static var all: [RedisScript] {
-        [acquire, lock, extend, renew, unlock, acquireFair, leaveQueue, refresh, inspect, fencedWrite, fencedRead, raiseFences]
+        [acquire, lock, extend, renew, release, unlock, acquireFair, leaveQueue, refresh, inspect, fencedWrite, fencedRead, raiseFences]
     }
 
     /// Reads many keys with `MGET`, in chunks (Lua's `unpack` has a stack limit). One call per
@@ -50,6 +50,56 @@ enum RedisLockScripts {
         local function del(keys, first, last)
           for from = first, last, 1000 do
             redis.call('DEL', unpack(keys, from, math.min(from + 999, last)))
+          end
+        end
+        local function field(text)
+          return string.len(text) .. ':' .. text
+        end
+        local function nowMs()
+          local time = redis.call('TIME')
+          return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+        end
+        -- A fair waiter's fields in the waiters hash: `<id>` its liveness deadline (server ms),
+        -- `<id>#g` what a hand-off needs (`<ttl ms>:<attempt>:<owner>`), `<id>#e` its `L` event.
+        local function forget(queue, waiters, id)
+          redis.call('ZREM', queue, id); redis.call('HDEL', waiters, id, id .. '#g', id .. '#e')
+        end
+        -- Fair hand-off of a free lock: the first live waiter of the queue gets it inside this
+        -- script, so it needs no round trip of its own. Live means within its liveness deadline
+        -- and its client still subscribed to its wake channel: a crashed process has lost its
+        -- connection, so it is evicted, never handed a lock it cannot use. The waiter learns of
+        -- it from a `G` message (token, attempt, key, waiter). Returns the waiter and its `L`
+        -- event, or false. A waiter without hand-off fields, or a server that will not answer
+        -- PUBSUB NUMSUB (ACL), gets the old wake-up (`H`) and acquires on its own.
+        local function handOff(lock, fence, queue, waiters, prefix)
+          local now
+          while true do
+            local head = redis.call('ZRANGE', queue, 0, 0)[1]
+            if not head then return false end
+            local info = redis.call('HMGET', waiters, head, head .. '#g', head .. '#e')
+            now = now or nowMs()
+            local token = string.match(head, '^([^.]+)%.')
+            local channel = token and prefix ~= '' and (prefix .. token)
+            local live = -1
+            if channel and tonumber(info[1] or '0') >= now then
+              local answer = redis.pcall('PUBSUB', 'NUMSUB', channel)
+              if type(answer) == 'table' then live = tonumber(answer[2]) or -1 end
+            else
+              live = 0
+            end
+            if live == 0 then
+              forget(queue, waiters, head)
+            elseif live > 0 and info[2] then
+              local ttl, attempt, owner = string.match(info[2], '^(%d+):(%d+):(.*)$')
+              if ttl == '0' then redis.call('SET', lock, owner) else redis.call('SET', lock, owner, 'PX', ttl) end
+              local granted = string.format('%d', redis.call('INCR', fence))
+              forget(queue, waiters, head)
+              redis.call('PUBLISH', channel, 'G' .. field(granted) .. field(attempt) .. field(lock) .. field(head))
+              return head, info[3]
+            else
+              redis.call('PUBLISH', channel, 'H1:00:' .. field(lock) .. field(head))
+              return head, false
+            end
           end
         end
 
@@ -236,37 +286,46 @@ enum RedisLockScripts {
             """
     )
 
-    /// Unlock, unconditional or owner-checked, per resource.
+    /// Unlock of one resource, unconditional or owner-checked, with the fair hand-off: a
+    /// waiting fair waiter gets the lock in this same script (``handOff``).
+    /// KEYS: lock key, fair queue, fence key, fair waiters. ARGV[1]: owner, or empty for
+    /// unconditional. ARGV[2]: event channel. ARGV[3]: wake channel prefix. ARGV[4]: the `H`
+    /// event up to the next waiter's field, built by the client (``LockEventCodec``).
+    /// Returns 1 unlocked, 0 not locked, or `{2, holder, pttl}` when held by another (nothing
+    /// changed). Publishes `unlocked` (naming the waiter handed the lock, if any), then that
+    /// waiter's `locked`.
+    static let release = RedisScript(
+        name: "release",
+        source: helpers + """
+            local owner = ARGV[1]
+            -- MGET reads a key of another type as missing (GET would fail): not a lock.
+            local holder = redis.call('MGET', KEYS[1])[1]
+            if not holder then return 0 end
+            if owner ~= '' and holder ~= owner then return {2, holder, redis.call('PTTL', KEYS[1])} end
+            redis.call('DEL', KEYS[1])
+            local next, event = handOff(KEYS[1], KEYS[3], KEYS[2], KEYS[4], ARGV[3])
+            if ARGV[2] ~= '' then
+              redis.call('PUBLISH', ARGV[2], ARGV[4] .. field(next or ''))
+              if event then redis.call('PUBLISH', ARGV[2], event) end
+            end
+            return 1
+            """
+    )
+
+    /// Unlock of several resources, unconditional or owner-checked, per resource.
     /// KEYS: the n lock keys, then the n fair-queue keys. ARGV[1]: owner, or empty for
-    /// unconditional. ARGV[2]: event channel. ARGV[3]: wake channel prefix. ARGV[4]: event
-    /// text built by the client (``LockEventCodec``): for one resource the `H` event up to the
-    /// next waiter's field; for more than 16 the `U` event of all keys; else empty.
+    /// unconditional. ARGV[2]: event channel. ARGV[3]: wake channel prefix. ARGV[4]: for more
+    /// than 16 resources the `U` event of all keys, built by the client; else empty.
     /// Returns 1 when every resource was unlocked (the common case, and the cheapest reply);
-    /// for one resource 0 when it was not locked; else 3 entries per resource: `code, holder,
-    /// pttl` with code 1 unlocked, 0 not locked, 2 held by another (owner-checked only;
-    /// nothing changed).
-    /// The event names, per released key, the first waiter of its fair queue (if any), so
-    /// only that waiter wakes; for more than 16 keys the hint is left out (everyone may retry).
+    /// else 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not locked,
+    /// 2 held by another (owner-checked only; nothing changed).
+    /// The event names, per released key, the first waiter of its fair queue (if any), woken
+    /// to acquire on its own; for more than 16 keys the hint is left out (everyone may retry).
     static let unlock = RedisScript(
         name: "unlock",
         source: helpers + """
             local owner = ARGV[1]
             local n = #KEYS / 2
-            if n == 1 then
-              -- MGET reads a key of another type as missing (GET would fail): not a lock.
-              local holder = redis.call('MGET', KEYS[1])[1]
-              if not holder then return 0 end
-              if owner ~= '' and holder ~= owner then return {2, holder, redis.call('PTTL', KEYS[1])} end
-              redis.call('DEL', KEYS[1])
-              local next = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-              if next then
-                wake(ARGV[3], KEYS[1], next)
-                if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[4] .. string.len(next) .. ':' .. next) end
-              elseif ARGV[2] ~= '' then
-                redis.call('PUBLISH', ARGV[2], ARGV[4] .. '0:')
-              end
-              return 1
-            end
             local holders = mget(1, n)
             if n > 16 then
               -- The common case, all ours: no per-key work beyond the check.
@@ -308,42 +367,44 @@ enum RedisLockScripts {
 
     /// Fair (FIFO) acquire of one resource: granted only when the lock is free and the caller
     /// is first in the resource's queue (or the queue is empty); otherwise the caller is queued
-    /// (once) and its liveness deadline refreshed. Queued waiters whose deadline passed are
-    /// evicted from the head, so a crashed waiter never blocks the queue.
-    /// KEYS: lock key, fence key, queue (sorted set of waiter ids by ticket), waiters (hash:
-    /// waiter id → liveness deadline in server ms, plus the ticket counter `#ticket`).
+    /// (once) with what a hand-off needs, and its liveness deadline refreshed. Queued waiters
+    /// whose deadline passed are evicted from the head, so a crashed waiter never blocks the queue.
+    /// KEYS: lock key, fence key, queue (sorted set of waiter ids by ticket), waiters (hash, see
+    /// ``handOff``, plus the ticket counter `#ticket`).
     /// ARGV: owner, TTL ms (0 none), event channel, the `L` event (built by the client),
-    /// waiter id, waiter TTL ms.
-    /// Returns `{1, token}`, or `{0, holder or false, pttl, holderToken, first}` where `first`
-    /// is 1 when the caller is now first in the queue.
+    /// waiter id, waiter TTL ms, attempt number (echoed by a hand-off).
+    /// Returns `{1, token}`; `{2, token, pttl}` when a release already handed the lock to this
+    /// owner; or `{0, holder or false, pttl, holderToken, first}` where `first` is 1 when the
+    /// caller is now first in the queue.
     static let acquireFair = RedisScript(
         name: "acquire-fair",
         source: helpers + """
             local owner, ttl, waiter, waiterTTL = ARGV[1], tonumber(ARGV[2]), ARGV[5], tonumber(ARGV[6])
-            local time = redis.call('TIME')
-            local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+            local holder = redis.call('GET', KEYS[1])
+            if holder == owner then
+              forget(KEYS[3], KEYS[4], waiter)
+              return {2, tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[1])}
+            end
+            local now = nowMs()
             local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
             while head and head ~= waiter and tonumber(redis.call('HGET', KEYS[4], head) or '0') < now do
-              redis.call('ZREM', KEYS[3], head); redis.call('HDEL', KEYS[4], head)
+              forget(KEYS[3], KEYS[4], head)
               head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
             end
-            local holder = redis.call('GET', KEYS[1])
-            if (not holder or holder == owner) and (not head or head == waiter) then
+            if not holder and (not head or head == waiter) then
               local set
-              if holder and ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'PX', ttl)
-              elseif holder then set = redis.call('SET', KEYS[1], owner)
-              elseif ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl)
+              if ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl)
               else set = redis.call('SET', KEYS[1], owner, 'NX') end
               if not set then return {-1, 1} end
               local token = redis.call('INCR', KEYS[2])
-              if head then redis.call('ZREM', KEYS[3], waiter); redis.call('HDEL', KEYS[4], waiter) end
+              if head then forget(KEYS[3], KEYS[4], waiter) end
               if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
               return {1, token}
             end
             if not redis.call('ZSCORE', KEYS[3], waiter) then
               redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[4], '#ticket', 1), waiter)
             end
-            redis.call('HSET', KEYS[4], waiter, now + waiterTTL)
+            redis.call('HSET', KEYS[4], waiter, now + waiterTTL, waiter .. '#g', ARGV[2] .. ':' .. ARGV[7] .. ':' .. owner, waiter .. '#e', ARGV[4])
             -- A queue nobody refreshes disappears on its own.
             redis.call('PEXPIRE', KEYS[3], waiterTTL * 4); redis.call('PEXPIRE', KEYS[4], waiterTTL * 4)
             local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1] == waiter and 1 or 0
@@ -352,17 +413,26 @@ enum RedisLockScripts {
             """
     )
 
-    /// Leaves a fair queue (timeout, cancellation). When the lock is free, the new first waiter
-    /// is woken with an `H` event. KEYS: lock key, queue, waiters. ARGV: waiter id, event
-    /// channel, wake channel prefix.
+    /// Leaves a fair queue (timeout, cancellation). A lock a release handed to this waiter
+    /// meanwhile is given back; a free lock goes to the next live waiter (``handOff``).
+    /// KEYS: lock key, queue, waiters, fence key. ARGV: waiter id, event channel, wake channel
+    /// prefix, the waiter's owner, the `H` event up to the next waiter's field.
     static let leaveQueue = RedisScript(
         name: "leave-queue",
         source: helpers + """
-            redis.call('ZREM', KEYS[2], ARGV[1]); redis.call('HDEL', KEYS[3], ARGV[1])
-            local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-            if head and redis.call('EXISTS', KEYS[1]) == 0 then
-              publish(ARGV[2], 'H', '0', '', {KEYS[1], head})
-              wake(ARGV[3], KEYS[1], head)
+            forget(KEYS[2], KEYS[3], ARGV[1])
+            local holder = redis.call('MGET', KEYS[1])[1]
+            local released = false
+            if holder == ARGV[4] then
+              redis.call('DEL', KEYS[1])
+              holder = false
+              released = true
+            end
+            if holder then return 1 end
+            local next, event = handOff(KEYS[1], KEYS[4], KEYS[2], KEYS[3], ARGV[3])
+            if ARGV[2] ~= '' then
+              if released then redis.call('PUBLISH', ARGV[2], ARGV[5] .. field(next or '')) end
+              if event then redis.call('PUBLISH', ARGV[2], event) end
             end
             return 1
             """
