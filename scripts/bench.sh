@@ -11,6 +11,7 @@ for scenario in resp uncontended concurrent batch; do
 done
 "$bench" handoff --json --seconds 10
 "$bench" handoff --json --seconds 10 --fair
+"$bench" push-floor --json
 "$bench" renewal --json --hold "${RENEWAL_SECONDS:-60}"
 "$bench" expiry --json
 "$bench" redlock --json

@@ -10,7 +10,8 @@ struct LockyBench: AsyncParsableCommand {
         subcommands: [
             RESPScenario.self, UncontendedScenario.self, ConcurrentScenario.self, BatchScenario.self,
             HandoffScenario.self, HandoffWorker.self, RenewalScenario.self, ExpiryScenario.self, RedlockScenario.self,
-            ChaosScenario.self, ChaosWorker.self, SoakScenario.self, ProfileScenario.self, PushFloorScenario.self, PushFloorWorker.self,
+            ChaosScenario.self, ChaosWorker.self, SoakScenario.self, ProfileScenario.self, PushFloorScenario.self,
+            PushFloorWorker.self,
         ]
     )
 }

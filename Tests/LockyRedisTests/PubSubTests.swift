@@ -118,6 +118,43 @@ import Testing
         }
     }
 
+    /// A channel nobody listens to any more stays subscribed for the linger time: subscribing
+    /// to it again is confirmed at once, with no round trip (here while the server is paused);
+    /// after the linger time the server sees it unsubscribed.
+    @Test func anIdleChannelLingersThenIsUnsubscribed() async throws {
+        try await RedisServer.withServer { server throws in
+            var configuration = RedisConfiguration(address: .tcp(host: server.host, port: server.port))
+            configuration.subscriptionLinger = .milliseconds(600)
+            try await RedisClient.withClient(configuration: configuration) { client in
+                try await client.subscribe(channels: ["linger"]) { _ in }
+                #expect(try Self.numberOfSubscribers(server, "linger") == "1")
+                server.pause()
+                let start = ContinuousClock.now
+                let again: Void? = try? await client.subscribe(
+                    channels: ["linger"], timeout: .milliseconds(300), handler: { _ in }
+                ) {}
+                server.resume()
+                #expect(again != nil, "subscribing to a lingering channel waited for the server")
+                #expect(ContinuousClock.now - start < .milliseconds(300))
+                let start2 = ContinuousClock.now
+                #expect(await eventually { (try? Self.numberOfSubscribers(server, "linger")) == "0" })
+                #expect(ContinuousClock.now - start2 >= .milliseconds(400), "unsubscribed before the linger time")
+            }
+        }
+    }
+
+    /// With no linger the server sees the channel unsubscribed right away.
+    @Test func zeroLingerUnsubscribesAtOnce() async throws {
+        try await RedisServer.withServer { server throws in
+            var configuration = RedisConfiguration(address: .tcp(host: server.host, port: server.port))
+            configuration.subscriptionLinger = .zero
+            try await RedisClient.withClient(configuration: configuration) { client in
+                try await client.subscribe(channels: ["now"]) { _ in }
+                #expect(await eventually(within: .milliseconds(300)) { (try? Self.numberOfSubscribers(server, "now")) == "0" })
+            }
+        }
+    }
+
     @Test func leavingTheClosureUnsubscribes() async throws {
         try await RedisServer.withServer { server throws in
             try await withClient(server) { client throws in

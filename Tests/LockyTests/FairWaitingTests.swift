@@ -104,7 +104,8 @@ struct FairWaitingTests {
             try await FaultProxy.withProxy(upstream: server.port) { proxy in
                 let slow = try LockClient(configuration: LockyConfiguration(url: proxy.url))
                 let holder = try await client.tryAcquire("handoff", ttl: .seconds(30))
-                async let next = slow.acquire("handoff", ttl: .seconds(30), label: "next-in-line", timeout: .seconds(10), fair: true)
+                async let next = slow.acquire(
+                    "handoff", ttl: .seconds(30), label: "next-in-line", timeout: .seconds(10), fair: true)
                 let queued = try await eventually(within: .seconds(5)) {
                     (try? server.cli("ZCARD", "locky:{handoff}:queue")) == "1"
                 }

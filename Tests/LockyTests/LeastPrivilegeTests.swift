@@ -167,6 +167,24 @@ struct LeastPrivilegeTests {
         #expect(try await eventually(within: .seconds(3)) { try await locks.locker(of: "exp") == nil })
     }
 
+    /// Without `PUBSUB NUMSUB` the fair hand-off cannot tell a live waiter from a gone one: a
+    /// release then wakes the first waiter, which acquires on its own. Fair waiting still works.
+    @Test func fairWaitingWorksWithoutPubSubNumsub() async throws {
+        try await Self.withServer(LeastPrivilegeACL().without(command: "pubsub|numsub")) { server throws in
+            try await LockClient.withClient(configuration: try Self.configuration(server)) { locks in
+                let holder = try await locks.tryAcquire("f", ttl: .seconds(30))
+                async let waited = locks.acquire("f", ttl: .seconds(5), timeout: .seconds(10), fair: true)
+                try await Task.sleep(for: .milliseconds(200))
+                let released = ContinuousClock.now
+                #expect(try await locks.release(holder) == .released)
+                let next = try await waited
+                #expect(ContinuousClock.now - released < .seconds(2))
+                #expect(next.fencingToken == holder.fencingToken + 1)
+                #expect(try await locks.release(next) == .released)
+            }
+        }
+    }
+
     /// One permission taken away, and a call that needs it.
     struct Reduced: Sendable, CustomTestStringConvertible {
         let name: String

@@ -29,6 +29,10 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var preferRESP3: Bool
     /// Limits on what the server may send (nesting depth, bulk length, element count).
     public var limits: RESPLimits
+    /// How long a channel nobody listens to any more stays subscribed on the pub/sub connection:
+    /// a task that subscribes to it again within this time (a worker that waits for a lock in a
+    /// loop) is confirmed at once, without a `SUBSCRIBE` round trip. Zero unsubscribes at once.
+    public var subscriptionLinger: Duration
 
     /// Creates a configuration with production defaults.
     public init(
@@ -43,7 +47,8 @@ public struct RedisConfiguration: Sendable, Hashable {
         keepAliveInterval: Duration? = .seconds(30),
         reconnect: RedisReconnectPolicy = RedisReconnectPolicy(),
         preferRESP3: Bool = true,
-        limits: RESPLimits = .default
+        limits: RESPLimits = .default,
+        subscriptionLinger: Duration = .seconds(2)
     ) {
         self.address = address
         self.username = username
@@ -57,6 +62,7 @@ public struct RedisConfiguration: Sendable, Hashable {
         self.reconnect = reconnect
         self.preferRESP3 = preferRESP3
         self.limits = limits
+        self.subscriptionLinger = subscriptionLinger
     }
 
     /// Checks values that the server would reject or that would make the client misbehave.
@@ -81,6 +87,9 @@ public struct RedisConfiguration: Sendable, Hashable {
         if commandTimeout <= .zero { throw RedisConfigurationError(part: "command_timeout", message: "must be positive") }
         if let keepAliveInterval, keepAliveInterval <= .zero {
             throw RedisConfigurationError(part: "keepalive", message: "must be positive")
+        }
+        if subscriptionLinger < .zero {
+            throw RedisConfigurationError(part: "subscription linger", message: "is negative")
         }
     }
 }

@@ -6,9 +6,12 @@ import NIOSSL
 /// The dedicated pub/sub connection of a ``RedisClient``.
 ///
 /// Counts local subscribers per channel and pattern, so the server sees one `SUBSCRIBE` per
-/// channel however many tasks listen. When the connection drops it reconnects (backoff from
-/// an event-loop timer, no task needed), restores every live subscription, and tells each
-/// subscription that a gap happened once the server has confirmed them again.
+/// channel however many tasks listen. A channel nobody listens to any more stays subscribed
+/// for ``RedisConfiguration/subscriptionLinger`` (an event-loop timer unsubscribes it), so a
+/// task that subscribes again soon needs no round trip. When the connection drops it
+/// reconnects (backoff from an event-loop timer, no task needed), restores every live
+/// subscription, and tells each subscription that a gap happened once the server has
+/// confirmed them again.
 actor RedisSubscriber {
     private struct Entry {
         let continuation: AsyncStream<RedisSubscriptionEvent>.Continuation
@@ -60,6 +63,9 @@ actor RedisSubscriber {
     private var gapPending = false
     private var reconnectTimer: Scheduled<Void>?
     private var nextID: UInt64 = 0
+    /// Confirmed channels nobody listens to, since when: unsubscribed after the linger time.
+    private var idleChannels: [String: NIODeadline] = [:]
+    private var lingerTimer: Scheduled<Void>?
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
         eventLoop.executor.asUnownedSerialExecutor()
@@ -100,6 +106,7 @@ actor RedisSubscriber {
         for channel in Set(channels) {
             if channelTargets[channel] == nil { newChannels.append(channel) }
             channelTargets[channel, default: []].insert(id)
+            idleChannels[channel] = nil
         }
         for pattern in Set(patterns) {
             if patternTargets[pattern] == nil { newPatterns.append(pattern) }
@@ -154,9 +161,15 @@ actor RedisSubscriber {
         }
         var goneChannels: [String] = []
         var gonePatterns: [String] = []
+        let linger = TimeAmount(configuration.subscriptionLinger)
         for channel in Set(entry.channels) {
             channelTargets[channel]?.remove(id)
-            if channelTargets[channel]?.isEmpty == true {
+            guard channelTargets[channel]?.isEmpty == true else { continue }
+            if linger > .zero, confirmedChannels.contains(channel), case .connected = state {
+                // Stays subscribed a while, for the next task that wants it.
+                idleChannels[channel] = .now()
+                if lingerTimer == nil { scheduleLingerCheck(in: linger) }
+            } else {
                 channelTargets[channel] = nil
                 confirmedChannels.remove(channel)
                 goneChannels.append(channel)
@@ -176,11 +189,52 @@ actor RedisSubscriber {
         }
     }
 
+    private func scheduleLingerCheck(in delay: TimeAmount) {
+        lingerTimer = eventLoop.scheduleTask(in: delay) { [weak self] in
+            self?.assumeIsolated { $0.unsubscribeIdleChannels() }
+        }
+    }
+
+    /// Unsubscribes the channels idle for the linger time; checks again for the others.
+    private func unsubscribeIdleChannels() {
+        lingerTimer = nil
+        let linger = TimeAmount(configuration.subscriptionLinger)
+        let now = NIODeadline.now()
+        var gone: [String] = []
+        var next: NIODeadline?
+        for (channel, since) in idleChannels {
+            if since + linger <= now {
+                gone.append(channel)
+            } else {
+                next = min(next ?? since + linger, since + linger)
+            }
+        }
+        for channel in gone {
+            idleChannels[channel] = nil
+            channelTargets[channel] = nil
+            confirmedChannels.remove(channel)
+        }
+        if case .connected(let connection) = state { send("UNSUBSCRIBE", gone, on: connection.handler) }
+        if let next { scheduleLingerCheck(in: next - now) }
+    }
+
+    /// Forgets idle channels at once (the connection is gone or closing, so they are not subscribed).
+    private func dropIdleChannels() {
+        lingerTimer?.cancel()
+        lingerTimer = nil
+        for channel in idleChannels.keys {
+            channelTargets[channel] = nil
+            confirmedChannels.remove(channel)
+        }
+        idleChannels.removeAll()
+    }
+
     /// Ends every subscription and closes the connection.
     func close() async {
         let previous = state
         state = .closed
         reconnectTimer?.cancel()
+        dropIdleChannels()
         for (id, waiter) in waiters {
             waiter.timer.cancel()
             waiter.continuation.resume(returning: .failure(RedisClientError(.closed, "the client was closed")))
@@ -287,6 +341,7 @@ actor RedisSubscriber {
         guard case .connected(let connection) = state, ObjectIdentifier(connection.handler) == handlerID else { return }
         logger.debug("subscriber connection closed", metadata: ["reason": "\(reason.code)"])
         state = .disconnected(failures: 0)
+        dropIdleChannels()
         confirmedChannels.removeAll()
         confirmedPatterns.removeAll()
         if !entries.isEmpty {

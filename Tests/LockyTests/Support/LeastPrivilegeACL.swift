@@ -9,7 +9,7 @@ struct LeastPrivilegeACL: Sendable, CustomStringConvertible {
     var commands = [
         "ping", "evalsha", "script|load", "subscribe", "unsubscribe", "hmget",
         "get", "set", "mget", "mset", "del", "exists", "incr", "pexpire", "persist", "pttl", "publish", "time",
-        "zadd", "zrange", "zrem", "zscore", "hget", "hset", "hdel", "hincrby",
+        "zadd", "zrange", "zrem", "zscore", "hget", "hset", "hdel", "hincrby", "pubsub|numsub",
     ]
 
     /// The rules after `ACL SETUSER <name> on >password`.

@@ -424,7 +424,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner)
         command.append(milliseconds)
         command.append(keyspace.eventChannel)
-        command.append(LockEventCodec.locked(ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), keys: [lockKey]))
+        command.append(
+            LockEventCodec.locked(ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), keys: [lockKey]))
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
         command.append(attempt)

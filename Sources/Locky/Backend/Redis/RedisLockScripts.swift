@@ -9,7 +9,10 @@ import LockyRedis
 enum RedisLockScripts {
     /// Every script, loaded on each connection before use (``RedisClient/preload(_:)``).
     static var all: [RedisScript] {
-        [acquire, lock, extend, renew, release, unlock, acquireFair, leaveQueue, refresh, inspect, fencedWrite, fencedRead, raiseFences]
+        [
+            acquire, lock, extend, renew, release, unlock, acquireFair, leaveQueue, refresh, inspect, fencedWrite, fencedRead,
+            raiseFences,
+        ]
     }
 
     /// Reads many keys with `MGET`, in chunks (Lua's `unpack` has a stack limit). One call per
