@@ -24,6 +24,11 @@ public struct RESPCommand: Sendable, Hashable, CustomStringConvertible {
         repeat append(each arguments)
     }
 
+    /// Makes room for `bytes` more bytes of arguments, so appending them allocates once.
+    public mutating func reserveCapacity(_ bytes: Int) {
+        arguments.reserveCapacity(arguments.readableBytes + bytes)
+    }
+
     /// Appends one argument.
     public mutating func append(_ argument: some RESPArgument) {
         argument.writeRESPBulkString(into: &arguments)

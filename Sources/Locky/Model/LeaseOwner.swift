@@ -7,21 +7,19 @@ enum LeaseOwner {
 
     /// A new owner string.
     static func make(label: String?) -> String {
-        // SystemRandomNumberGenerator reads getrandom(2)/arc4random: a CSPRNG on every platform.
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        let token = hex(high) + hex(low)
+        let token = randomToken()
         guard let label, !label.isEmpty else { return token }
         return label + String(separator) + token
     }
 
     /// The label part of a lease owner, or the whole string (a locker id).
     static func displayName(of owner: String) -> String {
-        guard let slash = owner.lastIndex(of: separator) else {
+        // Bytes, not Characters: `/` is ASCII, and walking grapheme clusters is slow.
+        let bytes = owner.utf8
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else {
             return isToken(owner[...]) ? "lease" : owner
         }
-        let token = owner[owner.index(after: slash)...]
+        let token = owner[bytes.index(after: slash)...]
         return isToken(token) ? String(owner[..<slash]) : owner
     }
 
@@ -29,8 +27,19 @@ enum LeaseOwner {
         text.utf8.count == 32 && text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+    /// 128 bits from the system CSPRNG (`SystemRandomNumberGenerator`: getrandom(2) or
+    /// arc4random) as 32 lowercase hex digits.
+    private static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let words = (generator.next() as UInt64, generator.next() as UInt64)
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for nibble in 0..<16 {
+                let shift = UInt64(60 - 4 * nibble)
+                buffer[nibble] = digits.utf8Start[Int((words.0 >> shift) & 0xF)]
+                buffer[16 + nibble] = digits.utf8Start[Int((words.1 >> shift) & 0xF)]
+            }
+            return 32
+        }
     }
 }

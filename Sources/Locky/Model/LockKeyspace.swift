@@ -10,10 +10,18 @@ public struct LockKeyspace: Sendable, Hashable {
     /// The prefix of every key, `locky:` by default.
     public let prefix: String
 
+    /// The pub/sub channel the scripts publish lock events on: `<prefix>events`.
+    public let eventChannel: String
+
+    /// The start of every client's wake channel: `<prefix>wake:`.
+    public let wakeChannelPrefix: String
+
     /// Creates a keyspace.
     public init(prefix: String = "locky:") throws(LockError) {
         try LockLimits.validate(prefix: prefix)
         self.prefix = prefix
+        self.eventChannel = prefix + "events"
+        self.wakeChannelPrefix = prefix + "wake:"
     }
 
     /// The key that holds the lock of `resource`.
@@ -43,12 +51,6 @@ public struct LockKeyspace: Sendable, Hashable {
     public func waitersKey(_ resource: String) -> String {
         lockKey(resource) + Self.waitersSuffix
     }
-
-    /// The pub/sub channel the scripts publish lock events on: `<prefix>events`.
-    public var eventChannel: String { prefix + "events" }
-
-    /// The start of every client's wake channel: `<prefix>wake:`.
-    public var wakeChannelPrefix: String { prefix + "wake:" }
 
     /// The channel where releases address a fair waiter (`<client token>.<n>`) directly.
     public func wakeChannel(forWaiter waiter: String) -> String {

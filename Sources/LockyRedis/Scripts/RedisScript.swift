@@ -22,6 +22,8 @@ public struct RedisScript: Sendable, Hashable {
     /// Starts an `EVALSHA sha numkeys` command; append exactly `keyCount` keys, then the arguments.
     public func evalSHA(keyCount: Int) -> RESPCommand {
         var command = RESPCommand("EVALSHA")
+        // Room for the keys and arguments that follow, so the buffer grows once, not per argument.
+        command.reserveCapacity(160 + keyCount * 48)
         command.append(sha1)
         command.append(keyCount)
         return command
