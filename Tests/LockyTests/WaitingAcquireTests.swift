@@ -130,8 +130,9 @@ struct WaitingAcquireTests {
                 // After the client's subscription linger (2 s): nothing stays subscribed behind them.
                 let unsubscribed = try await eventually(within: .seconds(5), every: .milliseconds(20)) {
                     try env.subscriberCount(env.keyspace.eventChannel) == 0
+                        && env.activeChannels(matching: env.keyspace.wakeChannelPrefix + "*").isEmpty
                 }
-                #expect(unsubscribed, "waiters that gave up are still subscribed to \(env.keyspace.eventChannel)")
+                #expect(unsubscribed, "waiters that gave up are still subscribed to lock events or wake-ups")
             }
         }
     }
@@ -165,6 +166,7 @@ struct WaitingAcquireTests {
             if kind == .redis {
                 let unsubscribed = try await eventually(within: .seconds(5), every: .milliseconds(20)) {
                     try env.subscriberCount(env.keyspace.eventChannel) == 0
+                        && env.activeChannels(matching: env.keyspace.wakeChannelPrefix + "*").isEmpty
                 }
                 #expect(unsubscribed, "cancelled waiters are still subscribed (beyond the 2 s linger)")
             }

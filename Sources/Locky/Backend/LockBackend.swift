@@ -91,6 +91,11 @@ public protocol LockBackend: Sendable {
     /// or nil. Waiting acquires run there, so a wake-up costs no thread switch.
     var preferredTaskExecutor: (any TaskExecutor)? { get }
 
+    /// Whether a release hands the lock to the first queued waiter itself (fair queue plus
+    /// ``WakeHint/handedOver(resource:waiter:fencingToken:attempt:)``). When true, waiting
+    /// acquires of one resource queue even without `fair`, after one ordinary attempt.
+    var handsOverToWaiters: Bool { get }
+
     /// Releases connections.
     func close() async
 }
@@ -98,6 +103,9 @@ public protocol LockBackend: Sendable {
 extension LockBackend {
     /// No preference.
     public var preferredTaskExecutor: (any TaskExecutor)? { nil }
+
+    /// No hand-off by default.
+    public var handsOverToWaiters: Bool { false }
 
     /// Unsupported by default.
     public func acquireFair(

@@ -12,8 +12,10 @@ extension LockClient {
     /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `backendUnavailable`, `invalidArgument`.
     ///
     /// With `fair`, waiters of all processes acquire in arrival order (a FIFO queue in Redis,
-    /// next to the lock): a release wakes only the first waiter, and a waiter that crashed is
-    /// evicted from the queue once it stops refreshing its place (after about 2 s).
+    /// next to the lock): a release hands the lock to the first waiter, and a waiter that
+    /// crashed is skipped or evicted from the queue. Without it, a newcomer may take a free
+    /// lock ahead of waiters (barging); on Redis a waiter that found it busy then queues the
+    /// same way, so a release hands it over without a round trip and waits stay bounded.
     public func acquire(
         _ resource: String,
         ttl: Duration? = nil,
@@ -57,24 +59,27 @@ extension LockClient {
         let signal = WakeSignal()
         let queues = waitQueues
         let watched = Set(resources)
-        let waiter = fair ? "\(clientToken).\(id)" : ""
+        // Queued in Redis (fair mode, or one resource on a backend that hands locks over): a
+        // waiter id, the client's wake channel, and the hand-off. Otherwise lock events.
+        let queued = fair || (resources.count == 1 && backend.handsOverToWaiters)
+        let waiter = queued ? "\(clientToken).\(id)" : ""
         do {
             // Wake-ups for this waiter: a release or expiry of one of its resources (in fair
             // mode only when it is named next, or nobody is), unless it is queued behind another
             // local waiter of that resource; anything after a gap.
             return try await backend.withWakeHandler(
-                waiter: fair ? waiter : nil,
+                waiter: queued ? waiter : nil,
                 { hint in
                     switch hint {
                     case .released(let resource, let next):
                         guard watched.contains(resource) else { return }
-                        if fair {
+                        if queued {
                             if next == nil || next == waiter { signal.fire() }
                         } else if !queues.isWaitingBehind(resource, id: id) {
                             signal.fire()
                         }
                     case .handedOver(let resource, let to, let token, let attempt):
-                        if fair, to == waiter, watched.contains(resource) {
+                        if queued, to == waiter, watched.contains(resource) {
                             signal.handOver(fencingToken: token, attempt: attempt)
                         }
                     case .gap:
@@ -83,9 +88,10 @@ extension LockClient {
                 }
             ) {
                 try await withTaskExecutorPreference(backend.preferredTaskExecutor) {
-                    if fair {
-                        return try await fairWaitingLoop(
-                            resources[0], owner: owner, ttl: ttl, deadline: deadline, waiter: waiter, signal: signal)
+                    if queued {
+                        return try await queuedWaitingLoop(
+                            resources[0], owner: owner, ttl: ttl, deadline: deadline, waiter: waiter, signal: signal,
+                            barging: !fair)
                     }
                     return try await waitingLoop(resources, owner: owner, ttl: ttl, deadline: deadline, id: id, signal: signal)
                 }
@@ -165,16 +171,39 @@ extension LockClient {
     /// How long a fair waiter's place in the queue lasts without a refresh; it refreshes at a third.
     static let fairWaiterTTL: Duration = .seconds(2)
 
-    private func fairWaitingLoop(
+    /// Waits in the resource's queue in Redis. `barging`: first try to take the lock the
+    /// ordinary way, ahead of any queue (non-fair mode), and queue only when that finds it busy.
+    private func queuedWaitingLoop(
         _ resource: String,
         owner: String,
         ttl: Duration,
         deadline: ContinuousClock.Instant?,
         waiter: String,
-        signal: WakeSignal
+        signal: WakeSignal,
+        barging: Bool
     ) async throws(LockError) -> Lease {
         let started = clock.now
         var generator = SystemRandomNumberGenerator()
+        if barging {
+            let reply: AcquireReply
+            do {
+                reply = try await backend.acquire([resource], owner: owner, ttl: ttl)
+            } catch {
+                await forgetUnknownAcquire([resource], owner: owner, after: error)
+                throw error
+            }
+            switch reply {
+            case .acquired(let tokens):
+                return try await handOver(
+                    [resource], owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: started, started: started)
+            case .busy(_, let holder):
+                metrics.busy.increment()
+                // No time left to wait: do not queue at all.
+                if let deadline, clock.now >= deadline {
+                    throw LockError(.timedOut, "still held by \(holder.displayName)", resource: resource, holder: holder)
+                }
+            }
+        }
         // When each attempt was sent: a release that hands the lock over names the attempt that
         // queued this waiter last, so the lease's validity counts from before the hand-off.
         var attemptStarts: [ContinuousClock.Instant] = []

@@ -114,6 +114,11 @@ extension LockEnvironment {
         return 0
     }
 
+    /// The channels with subscribers whose names match `pattern` (`PUBSUB CHANNELS`, through redis-cli).
+    func activeChannels(matching pattern: String) throws -> [String] {
+        try requireServer().cli("PUBSUB", "CHANNELS", pattern).split(whereSeparator: \.isNewline).map(String.init)
+    }
+
     /// How many subscribers the server counts on `channel` (`PUBSUB NUMSUB`, through redis-cli).
     func subscriberCount(_ channel: String) throws -> Int {
         let output = try requireServer().cli("PUBSUB", "NUMSUB", channel)

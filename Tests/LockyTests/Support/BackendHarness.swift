@@ -336,6 +336,9 @@ final class RecordingBackend: LockBackend {
         try await inner.withEventHandler(expirations: expirations, handler, body)
     }
 
+    /// Forwarded, so waiting acquires through this wrapper wait as they would without it.
+    var handsOverToWaiters: Bool { inner.handsOverToWaiters }
+
     /// Forwarded, so waiting acquires through this wrapper listen as they would without it.
     func withWakeHandler<T: Sendable>(
         waiter: String?,

@@ -486,6 +486,9 @@ public struct RedisLockBackend: LockBackend {
         )
     }
 
+    /// A release hands the lock to the first live queued waiter (see ``RedisLockScripts``).
+    public var handsOverToWaiters: Bool { true }
+
     /// The Redis client's event loop: waiting there turns a wake-up into a retry without a thread switch.
     public var preferredTaskExecutor: (any TaskExecutor)? { client.taskExecutor }
 
