@@ -15,9 +15,13 @@ enum RedisLockScripts {
         ]
     }
 
+    // Lua helpers, prepended to the scripts that use them: each `local function` costs the
+    // server a closure on every call, so a script carries only what it calls.
+
     /// Reads many keys with `MGET`, in chunks (Lua's `unpack` has a stack limit). One call per
     /// thousand keys instead of one per key: what keeps a 100-resource batch near one round trip.
-    private static let helpers = """
+    /// Also `mset`, its writing twin.
+    private static let mget = """
         local function mget(first, last)
           local values = {}
           for from = first, last, 1000 do
@@ -31,6 +35,11 @@ enum RedisLockScripts {
             redis.call('MSET', unpack(items, from, math.min(from + 1999, #items)))
           end
         end
+
+        """
+
+    /// Builds and publishes a lock event (for events that depend on what the script found).
+    private static let publish = """
         -- Lock events: kind ('L' locked, 'U' unlocked), then length-prefixed fields
         -- (`<len>:<bytes>`, binary-safe): the TTL in ms, the holder's public name, the lock keys.
         local function publish(channel, kind, ttl, who, keys)
@@ -41,6 +50,11 @@ enum RedisLockScripts {
           end
           redis.call('PUBLISH', channel, table.concat(parts))
         end
+
+        """
+
+    /// Wakes a fair waiter on its client's channel, and deletes many keys in chunks.
+    private static let wake = """
         -- Addresses the next fair waiter of a released key on its client's wake channel
         -- (`<prefix>wake:<token>` for a waiter id `<token>.<n>`).
         local function wake(prefix, key, waiter)
@@ -55,6 +69,11 @@ enum RedisLockScripts {
             redis.call('DEL', unpack(keys, from, math.min(from + 999, last)))
           end
         end
+
+        """
+
+    /// The fair hand-off and its helpers.
+    private static let handOff = """
         local function field(text)
           return string.len(text) .. ':' .. text
         end
@@ -118,14 +137,15 @@ enum RedisLockScripts {
     /// of value (nothing is changed).
     static let acquire = RedisScript(
         name: "acquire",
-        source: helpers + """
+        source: mget + """
             local owner = ARGV[1]
+            -- The TTL goes to Redis as the string it came as (a Lua number would be formatted again).
             local ttl = tonumber(ARGV[2])
             local n = #KEYS / 2
             if n == 1 then
               -- One resource, the common case: the fewest calls.
               local set
-              if ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl) else set = redis.call('SET', KEYS[1], owner, 'NX') end
+              if ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'NX', 'PX', ARGV[2]) else set = redis.call('SET', KEYS[1], owner, 'NX') end
               if not set then
                 -- pcall: a key of another type answers GET with an error; it is not ours to touch.
                 local holder = redis.pcall('GET', KEYS[1])
@@ -133,7 +153,7 @@ enum RedisLockScripts {
                 if holder ~= owner then
                   return {0, 1, holder, redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
                 end
-                if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+                if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('PERSIST', KEYS[1]) end
               end
               local token = redis.call('INCR', KEYS[2])
               if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
@@ -153,11 +173,11 @@ enum RedisLockScripts {
               -- NX: MGET reads a key of another type as missing; such a key is not ours to replace.
               local set
               if holders[i] and ttl > 0 then
-                set = redis.call('SET', KEYS[i], owner, 'PX', ttl)
+                set = redis.call('SET', KEYS[i], owner, 'PX', ARGV[2])
               elseif holders[i] then
                 set = redis.call('SET', KEYS[i], owner)
               elseif ttl > 0 then
-                set = redis.call('SET', KEYS[i], owner, 'NX', 'PX', ttl)
+                set = redis.call('SET', KEYS[i], owner, 'NX', 'PX', ARGV[2])
               else
                 set = redis.call('SET', KEYS[i], owner, 'NX')
               end
@@ -187,7 +207,7 @@ enum RedisLockScripts {
     /// 3 the key holds another type of value (nothing changed).
     static let lock = RedisScript(
         name: "lock",
-        source: helpers + """
+        source: mget + publish + """
             local locker = ARGV[1]
             local ttl = tonumber(ARGV[2])
             local force = ARGV[3] == '1'
@@ -266,7 +286,7 @@ enum RedisLockScripts {
     /// another, 3 re-created.
     static let renew = RedisScript(
         name: "renew",
-        source: helpers + """
+        source: mget + """
             local n = #KEYS
             local recreate = ARGV[2 * n + 1] == '1'
             local holders = mget(1, n)
@@ -299,7 +319,7 @@ enum RedisLockScripts {
     /// waiter's `locked`.
     static let release = RedisScript(
         name: "release",
-        source: helpers + """
+        source: handOff + """
             local owner = ARGV[1]
             -- MGET reads a key of another type as missing (GET would fail): not a lock.
             local holder = redis.call('MGET', KEYS[1])[1]
@@ -326,7 +346,7 @@ enum RedisLockScripts {
     /// to acquire on its own; for more than 16 keys the hint is left out (everyone may retry).
     static let unlock = RedisScript(
         name: "unlock",
-        source: helpers + """
+        source: mget + publish + wake + """
             local owner = ARGV[1]
             local n = #KEYS / 2
             local holders = mget(1, n)
@@ -381,7 +401,7 @@ enum RedisLockScripts {
     /// caller is now first in the queue.
     static let acquireFair = RedisScript(
         name: "acquire-fair",
-        source: helpers + """
+        source: handOff + """
             local owner, ttl, waiter, waiterTTL = ARGV[1], tonumber(ARGV[2]), ARGV[5], tonumber(ARGV[6])
             local holder = redis.call('GET', KEYS[1])
             if holder == owner then
@@ -422,7 +442,7 @@ enum RedisLockScripts {
     /// prefix, the waiter's owner, the `H` event up to the next waiter's field.
     static let leaveQueue = RedisScript(
         name: "leave-queue",
-        source: helpers + """
+        source: handOff + """
             forget(KEYS[2], KEYS[3], ARGV[1])
             local holder = redis.call('MGET', KEYS[1])[1]
             local released = false
@@ -470,7 +490,7 @@ enum RedisLockScripts {
     /// Returns 3 entries per resource: `holder, pttl, token` (holder false when free).
     static let inspect = RedisScript(
         name: "inspect",
-        source: helpers + """
+        source: mget + """
             local n = #KEYS / 2
             local holders = mget(1, n)
             local fences = mget(n + 1, 2 * n)
