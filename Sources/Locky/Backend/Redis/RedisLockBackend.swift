@@ -185,11 +185,11 @@ public struct RedisLockBackend: LockBackend {
         // One resource: the script with the fair hand-off. Several: per-resource outcomes.
         let script = lockKeys.count == 1 ? RedisLockScripts.release : RedisLockScripts.unlock
         var command = script.evalSHA(keyCount: lockKeys.count == 1 ? 4 : lockKeys.count * 2)
-        command.append(contentsOf: lockKeys)
-        for key in lockKeys { command.append(key + LockKeyspace.queueSuffix) }
         if lockKeys.count == 1 {
-            command.append(lockKeys[0] + LockKeyspace.fenceSuffix)
-            command.append(lockKeys[0] + LockKeyspace.waitersSuffix)
+            Self.appendFairKeys(of: lockKeys[0], to: &command)
+        } else {
+            command.append(contentsOf: lockKeys)
+            for key in lockKeys { command.append(key + LockKeyspace.queueSuffix) }
         }
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
@@ -416,10 +416,7 @@ public struct RedisLockBackend: LockBackend {
     ) async throws(LockError) -> FairAcquireReply {
         var command = RedisLockScripts.acquireFair.evalSHA(keyCount: 4)
         let lockKey = keyspace.lockKey(resource)
-        command.append(lockKey)
-        command.append(lockKey + LockKeyspace.fenceSuffix)
-        command.append(lockKey + LockKeyspace.queueSuffix)
-        command.append(lockKey + LockKeyspace.waitersSuffix)
+        Self.appendFairKeys(of: lockKey, to: &command)
         let milliseconds = ttl?.millisecondsRoundedUp ?? 0
         command.append(owner)
         command.append(milliseconds)
@@ -450,10 +447,7 @@ public struct RedisLockBackend: LockBackend {
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         var command = RedisLockScripts.leaveQueue.evalSHA(keyCount: 4)
         let lockKey = keyspace.lockKey(resource)
-        command.append(lockKey)
-        command.append(lockKey + LockKeyspace.queueSuffix)
-        command.append(lockKey + LockKeyspace.waitersSuffix)
-        command.append(lockKey + LockKeyspace.fenceSuffix)
+        Self.appendFairKeys(of: lockKey, to: &command)
         command.append(waiter)
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
@@ -529,6 +523,15 @@ public struct RedisLockBackend: LockBackend {
     // MARK: Helpers
 
     /// Appends the lock keys of all resources, then their fence keys.
+    /// The four keys of a resource that the fair scripts take, in their order: lock, fence,
+    /// queue, waiters.
+    private static func appendFairKeys(of lockKey: String, to command: inout RESPCommand) {
+        command.append(lockKey)
+        command.append(lockKey + LockKeyspace.fenceSuffix)
+        command.append(lockKey + LockKeyspace.queueSuffix)
+        command.append(lockKey + LockKeyspace.waitersSuffix)
+    }
+
     /// Appends the lock keys, then the fence keys; returns the lock keys.
     @discardableResult
     private func appendLockAndFenceKeys(_ resources: [String], to command: inout RESPCommand) -> [String] {

@@ -311,7 +311,7 @@ enum RedisLockScripts {
 
     /// Unlock of one resource, unconditional or owner-checked, with the fair hand-off: a
     /// waiting fair waiter gets the lock in this same script (``handOff``).
-    /// KEYS: lock key, fair queue, fence key, fair waiters. ARGV[1]: owner, or empty for
+    /// KEYS: lock key, fence key, fair queue, fair waiters. ARGV[1]: owner, or empty for
     /// unconditional. ARGV[2]: event channel. ARGV[3]: wake channel prefix. ARGV[4]: the `H`
     /// event up to the next waiter's field, built by the client (``LockEventCodec``).
     /// Returns 1 unlocked, 0 not locked, or `{2, holder, pttl}` when held by another (nothing
@@ -326,7 +326,7 @@ enum RedisLockScripts {
             if not holder then return 0 end
             if owner ~= '' and holder ~= owner then return {2, holder, redis.call('PTTL', KEYS[1])} end
             redis.call('DEL', KEYS[1])
-            local next, event = handOff(KEYS[1], KEYS[3], KEYS[2], KEYS[4], ARGV[3])
+            local next, event = handOff(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3])
             if ARGV[2] ~= '' then
               redis.call('PUBLISH', ARGV[2], ARGV[4] .. field(next or ''))
               if event then redis.call('PUBLISH', ARGV[2], event) end
@@ -438,12 +438,12 @@ enum RedisLockScripts {
 
     /// Leaves a fair queue (timeout, cancellation). A lock a release handed to this waiter
     /// meanwhile is given back; a free lock goes to the next live waiter (``handOff``).
-    /// KEYS: lock key, queue, waiters, fence key. ARGV: waiter id, event channel, wake channel
+    /// KEYS: lock key, fence key, queue, waiters. ARGV: waiter id, event channel, wake channel
     /// prefix, the waiter's owner, the `H` event up to the next waiter's field.
     static let leaveQueue = RedisScript(
         name: "leave-queue",
         source: handOff + """
-            forget(KEYS[2], KEYS[3], ARGV[1])
+            forget(KEYS[3], KEYS[4], ARGV[1])
             local holder = redis.call('MGET', KEYS[1])[1]
             local released = false
             if holder == ARGV[4] then
@@ -452,7 +452,7 @@ enum RedisLockScripts {
               released = true
             end
             if holder then return 1 end
-            local next, event = handOff(KEYS[1], KEYS[4], KEYS[2], KEYS[3], ARGV[3])
+            local next, event = handOff(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3])
             if ARGV[2] ~= '' then
               if released then redis.call('PUBLISH', ARGV[2], ARGV[5] .. field(next or '')) end
               if event then redis.call('PUBLISH', ARGV[2], event) end
