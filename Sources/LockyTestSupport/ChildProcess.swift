@@ -48,13 +48,22 @@ final class ChildProcess: Sendable {
         sigfillset(&everything)
         pthread_sigmask(SIG_UNBLOCK, &everything, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        do {
-            try process.run()
-        } catch {
-            throw RedisHarnessError("Could not start \(executable): \(error)")
+        // One spawn at a time: Foundation's Process.run() crashed (a bad read in memmove) when
+        // tests started several servers at once from different threads.
+        let failure: (any Error)? = spawnLock.withLock { _ in
+            do {
+                try process.run()
+                return nil
+            } catch {
+                return error
+            }
         }
+        if let failure { throw RedisHarnessError("Could not start \(executable): \(failure)") }
         return child
     }
+
+    /// Serializes `Process.run()` across the whole process.
+    private static let spawnLock = Mutex(())
 
     private static func outputHandle(_ path: String?) throws(RedisHarnessError) -> FileHandle {
         guard let path else { return FileHandle.nullDevice }
