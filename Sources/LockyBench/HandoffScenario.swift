@@ -3,6 +3,7 @@ import Foundation
 import Locky
 import LockyRESP
 import LockyRedis
+import NIOCore
 
 /// `handoff`: 8 OS processes contend for one resource; each holds it ~1 ms doing a
 /// read-modify-write of a counter (GET, sleep 1 ms, SET value+1), then works 5 ms outside it.
@@ -121,6 +122,12 @@ struct HandoffWorker: AsyncParsableCommand {
         )
         let counterKey = "locky:bench:handoff:counter"
         let end = Monotonic.nanoseconds() + Int64(seconds * 1e9)
+        // The workload's sleeps run on NIO's timer (a timerfd on the connection's loop).
+        // `Task.sleep` (a dispatch timer, then a thread hop) made the 1 ms hold 0.1–0.2 ms longer
+        // at p50 and far longer in the tail, so every wait measured more than this workload.
+        @Sendable func sleep(milliseconds: Int64) async throws {
+            try await redis.eventLoop.scheduleTask(in: .milliseconds(milliseconds)) {}.futureResult.get()
+        }
         let loop: () async throws -> String = {
             var output = ""
             while Monotonic.nanoseconds() < end {
@@ -129,12 +136,12 @@ struct HandoffWorker: AsyncParsableCommand {
                 let acquired = Monotonic.nanoseconds()
                 let value = try await redis.execute(RESPCommand("GET", counterKey))
                 let current = (try? value.decode(as: Int.self)) ?? 0
-                try await Task.sleep(for: .milliseconds(1))
+                try await sleep(milliseconds: 1)
                 _ = try await redis.execute(RESPCommand("SET", counterKey, current + 1))
                 let releasing = Monotonic.nanoseconds()
                 _ = try await locks.release(lease)
                 output += "\(acquired) \(releasing) \(acquired - before)\n"
-                try await Task.sleep(for: .milliseconds(5))
+                try await sleep(milliseconds: 5)
             }
             return output
         }

@@ -64,30 +64,33 @@ extension LockClient {
         let queued = fair || (resources.count == 1 && backend.handsOverToWaiters)
         let waiter = queued ? "\(clientToken).\(id)" : ""
         do {
-            // Wake-ups for this waiter: a release or expiry of one of its resources (in fair
-            // mode only when it is named next, or nobody is), unless it is queued behind another
-            // local waiter of that resource; anything after a gap.
-            return try await backend.withWakeHandler(
-                waiter: queued ? waiter : nil,
-                { hint in
-                    switch hint {
-                    case .released(let resource, let next):
-                        guard watched.contains(resource) else { return }
-                        if queued {
-                            if next == nil || next == waiter { signal.fire() }
-                        } else if !queues.isWaitingBehind(resource, id: id) {
+            // On the backend's executor (Redis: the connection's event loop) for the whole wait:
+            // subscribing, every attempt and each wake-up then cost no thread switch; only the
+            // return to the caller does.
+            return try await withTaskExecutorPreference(backend.preferredTaskExecutor) {
+                // Wake-ups for this waiter: a release or expiry of one of its resources (in fair
+                // mode only when it is named next, or nobody is), unless it is queued behind
+                // another local waiter of that resource; anything after a gap.
+                try await backend.withWakeHandler(
+                    waiter: queued ? waiter : nil,
+                    { hint in
+                        switch hint {
+                        case .released(let resource, let next):
+                            guard watched.contains(resource) else { return }
+                            if queued {
+                                if next == nil || next == waiter { signal.fire() }
+                            } else if !queues.isWaitingBehind(resource, id: id) {
+                                signal.fire()
+                            }
+                        case .handedOver(let resource, let to, let token, let attempt):
+                            if queued, to == waiter, watched.contains(resource) {
+                                signal.handOver(fencingToken: token, attempt: attempt)
+                            }
+                        case .gap:
                             signal.fire()
                         }
-                    case .handedOver(let resource, let to, let token, let attempt):
-                        if queued, to == waiter, watched.contains(resource) {
-                            signal.handOver(fencingToken: token, attempt: attempt)
-                        }
-                    case .gap:
-                        signal.fire()
                     }
-                }
-            ) {
-                try await withTaskExecutorPreference(backend.preferredTaskExecutor) {
+                ) {
                     if queued {
                         return try await queuedWaitingLoop(
                             resources[0], owner: owner, ttl: ttl, deadline: deadline, waiter: waiter, signal: signal,
