@@ -131,6 +131,44 @@ struct ArgumentConformanceTests {
         }
     }
 
+    /// "é" as one code point and as "e" plus a combining accent are equal Swift Strings but
+    /// two Redis keys. Every backend keeps them apart, as Redis does: two locks, two lockers.
+    @Test(arguments: BackendKind.allCases)
+    func canonicallyEquivalentNamesAreDistinctLocks(kind: BackendKind) async throws {
+        let composed = "caf\u{E9}"
+        let decomposed = "cafe\u{301}"
+        #expect(composed == decomposed)  // Swift's String equality; not Redis's.
+        try await withBackend(kind) { env throws in
+            // Both in one all-or-nothing acquire: not "listed twice".
+            let both = try await env.client.tryAcquire([composed, decomposed], ttl: .seconds(10))
+            #expect(both.fencingTokens == [1, 1])
+            #expect(try await env.client.release(both) == .released)
+
+            let first = try await env.client.tryAcquire(composed, ttl: .seconds(10))
+            let second = try await env.client.tryAcquire(decomposed, ttl: .seconds(10))
+            #expect(second.fencingToken == 2)
+            #expect(try await env.storedOwner(composed) == first.owner)
+            #expect(try await env.storedOwner(decomposed) == second.owner)
+            #expect(first.fencingToken(for: decomposed) == nil)
+            #expect(try await env.client.release(first) == .released)
+            #expect(try await env.storedOwner(decomposed) == second.owner)
+            #expect(try await env.client.release(second) == .released)
+
+            // Lockers too: one locker's name in the other form is someone else.
+            #expect(try await env.client.lock("article", locker: composed).isLocked)
+            let other = try await env.client.lock("article", locker: decomposed)
+            guard case .busy(let holder) = other else {
+                Issue.record("expected busy, got \(other)")
+                return
+            }
+            #expect(holder.owner.utf8.elementsEqual(composed.utf8))
+            guard case .heldByAnother = try await env.client.refresh("article", locker: decomposed) else {
+                Issue.record("a refresh by the other form of the locker's name refreshed the lock")
+                return
+            }
+        }
+    }
+
     /// A name that is nothing but a hash tag (`{grp}`) would share its key with `grp`: it is
     /// rejected before anything is sent, and `grp` keeps its own lock.
     @Test(arguments: BackendKind.allCases)

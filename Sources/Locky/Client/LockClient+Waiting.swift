@@ -58,7 +58,7 @@ extension LockClient {
         let id = waiterIDs.add(1, ordering: .relaxed).newValue
         let signal = WakeSignal()
         let queues = waitQueues
-        let watched = Set(resources)
+        let watched = Set(resources.map(ExactName.init))
         // Queued in Redis (fair mode, or one resource on a backend that hands locks over): a
         // waiter id, the client's wake channel, and the hand-off. Otherwise lock events.
         let queued = fair || (resources.count == 1 && backend.handsOverToWaiters)
@@ -76,14 +76,14 @@ extension LockClient {
                     { hint in
                         switch hint {
                         case .released(let resource, let next):
-                            guard watched.contains(resource) else { return }
+                            guard watched.contains(ExactName(resource)) else { return }
                             if queued {
                                 if next == nil || next == waiter { signal.fire() }
                             } else if !queues.isWaitingBehind(resource, id: id) {
                                 signal.fire()
                             }
                         case .handedOver(let resource, let to, let token, let attempt):
-                            if queued, to == waiter, watched.contains(resource) {
+                            if queued, to == waiter, watched.contains(ExactName(resource)) {
                                 signal.handOver(fencingToken: token, attempt: attempt)
                             }
                         case .gap:

@@ -6,7 +6,7 @@ import Synchronization
 /// is gone is expired on the spot (and notified); one that was renewed is looked at again at
 /// its new deadline.
 final class ExpiryTracker: Sendable {
-    private let deadlines = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let deadlines = Mutex<[ExactName: ContinuousClock.Instant]>([:])
     private let wake = WakeSignal()
     private let backend: any LockBackend
     private let clock: any LockClock
@@ -21,7 +21,7 @@ final class ExpiryTracker: Sendable {
         let deadline = clock.now + ttl
         let isEarliest = deadlines.withLock { deadlines -> Bool in
             let earliest = deadlines.values.min()
-            deadlines[resource] = deadline
+            deadlines[ExactName(resource)] = deadline
             return earliest.map { deadline < $0 } ?? true
         }
         if isEarliest { wake.fire() }
@@ -29,7 +29,7 @@ final class ExpiryTracker: Sendable {
 
     /// Forgets `resource` (it was unlocked or expired).
     func forget(_ resource: String) {
-        _ = deadlines.withLock { $0.removeValue(forKey: resource) }
+        _ = deadlines.withLock { $0.removeValue(forKey: ExactName(resource)) }
     }
 
     /// Looks at locks at their deadlines until the task is cancelled.
@@ -41,12 +41,12 @@ final class ExpiryTracker: Sendable {
                 var next: ContinuousClock.Instant?
                 for (resource, deadline) in deadlines {
                     if deadline <= now {
-                        due.append(resource)
+                        due.append(resource.string)
                     } else {
                         next = next.map { min($0, deadline) } ?? deadline
                     }
                 }
-                for resource in due { deadlines[resource] = nil }
+                for resource in due { deadlines[ExactName(resource)] = nil }
                 return (due, next)
             }
             if due.isEmpty {

@@ -42,9 +42,10 @@ public final class Lease: Sendable, CustomStringConvertible {
     /// The fencing token of the first (or only) resource.
     public var fencingToken: Int64 { fencingTokens[0] }
 
-    /// The fencing token of `resource`, or nil when the lease does not hold it.
+    /// The fencing token of `resource`, or nil when the lease does not hold it. Names match
+    /// byte for byte, as Redis keys do.
     public func fencingToken(for resource: String) -> Int64? {
-        resources.firstIndex(of: resource).map { fencingTokens[$0] }
+        resources.firstIndex { ExactName.equal($0, resource) }.map { fencingTokens[$0] }
     }
 
     /// Until when the lease is valid (monotonic clock).

@@ -22,11 +22,12 @@ public enum LockLimits {
             throw LockError(
                 .invalidArgument, "\(resources.count) resources exceed the maximum of \(maximumResourcesPerCall) per call")
         }
-        var seen = Set<String>()
+        // Byte for byte, as Redis tells keys apart (see ``ExactName``).
+        var seen = Set<ExactName>()
         seen.reserveCapacity(resources.count)
         for resource in resources {
             try validate(resource: resource)
-            guard seen.insert(resource).inserted else {
+            guard seen.insert(ExactName(resource)).inserted else {
                 throw LockError(.invalidArgument, "the resource is listed twice", resource: resource)
             }
         }

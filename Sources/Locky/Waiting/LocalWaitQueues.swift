@@ -10,19 +10,21 @@ final class LocalWaitQueues: Sendable {
         let signal: WakeSignal
     }
 
-    private let queues = Mutex<[String: Deque<Waiter>]>([:])
+    private let queues = Mutex<[ExactName: Deque<Waiter>]>([:])
 
     /// Adds a waiter at the back of `resource`'s queue.
     func join(_ resource: String, id: UInt64, signal: WakeSignal) {
-        queues.withLock { $0[resource, default: []].append(Waiter(id: id, signal: signal)) }
+        queues.withLock { $0[ExactName(resource), default: []].append(Waiter(id: id, signal: signal)) }
     }
 
     /// Removes a waiter; when it was the head, wakes the new head.
     func leave(_ resource: String, id: UInt64) {
         let newHead = queues.withLock { queues -> WakeSignal? in
-            guard var queue = queues[resource], let index = queue.firstIndex(where: { $0.id == id }) else { return nil }
+            guard var queue = queues[ExactName(resource)], let index = queue.firstIndex(where: { $0.id == id }) else {
+                return nil
+            }
             queue.remove(at: index)
-            queues[resource] = queue.isEmpty ? nil : queue
+            queues[ExactName(resource)] = queue.isEmpty ? nil : queue
             return index == 0 ? queue.first?.signal : nil
         }
         newHead?.fire()
@@ -30,13 +32,15 @@ final class LocalWaitQueues: Sendable {
 
     /// Whether `id` is the head of `resource`'s queue.
     func isHead(_ resource: String, id: UInt64) -> Bool {
-        queues.withLock { $0[resource]?.first?.id == id }
+        queues.withLock { $0[ExactName(resource)]?.first?.id == id }
     }
 
     /// Whether `id` is queued on `resource` behind another waiter (so it must not act on wake-ups).
     func isWaitingBehind(_ resource: String, id: UInt64) -> Bool {
         queues.withLock { queues in
-            guard let queue = queues[resource], let index = queue.firstIndex(where: { $0.id == id }) else { return false }
+            guard let queue = queues[ExactName(resource)], let index = queue.firstIndex(where: { $0.id == id }) else {
+                return false
+            }
             return index > 0
         }
     }

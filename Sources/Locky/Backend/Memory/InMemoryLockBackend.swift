@@ -13,22 +13,22 @@ public final class InMemoryLockBackend: LockBackend {
     }
 
     private struct State {
-        var locks: [String: Entry] = [:]
-        var fences: [String: Int64] = [:]
+        var locks: [ExactName: Entry] = [:]
+        var fences: [ExactName: Int64] = [:]
         /// Fenced values with the token that wrote them and, apart, the highest token seen per
         /// key (a token-checked read raises it alone).
-        var fenced: [String: FencedValue] = [:]
-        var storeFences: [String: Int64] = [:]
+        var fenced: [ExactName: FencedValue] = [:]
+        var storeFences: [ExactName: Int64] = [:]
         var listeners: [UInt64: @Sendable (LockEvent) -> Void] = [:]
         var expiryListeners: Set<UInt64> = []
         var nextListener: UInt64 = 0
         var wakeListeners: [UInt64: @Sendable (WakeHint) -> Void] = [:]
         /// Fair queues: waiter ids in arrival order with their liveness deadlines.
-        var queues: [String: [(waiter: String, aliveUntil: ContinuousClock.Instant)]] = [:]
+        var queues: [ExactName: [(waiter: String, aliveUntil: ContinuousClock.Instant)]] = [:]
 
         /// Tells waiters that `resource` is free, naming its fair queue's first waiter.
         func wake(_ resource: String) {
-            let hint = WakeHint.released(resource: resource, next: queues[resource]?.first?.waiter)
+            let hint = WakeHint.released(resource: resource, next: queues[ExactName(resource)]?.first?.waiter)
             for listener in wakeListeners.values { listener(hint) }
         }
 
@@ -42,9 +42,9 @@ public final class InMemoryLockBackend: LockBackend {
 
         /// The live entry of `resource`, dropping it when expired.
         mutating func live(_ resource: String, now: ContinuousClock.Instant) -> Entry? {
-            guard let entry = locks[resource] else { return nil }
+            guard let entry = locks[ExactName(resource)] else { return nil }
             if let expiresAt = entry.expiresAt, expiresAt <= now {
-                locks[resource] = nil
+                locks[ExactName(resource)] = nil
                 emit(.expired(resource: resource))
                 wake(resource)
                 return nil
@@ -53,9 +53,9 @@ public final class InMemoryLockBackend: LockBackend {
         }
 
         mutating func take(_ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant) -> Int64 {
-            locks[resource] = Entry(owner: owner, expiresAt: ttl.map { now + $0 })
-            let token = (fences[resource] ?? 0) + 1
-            fences[resource] = token
+            locks[ExactName(resource)] = Entry(owner: owner, expiresAt: ttl.map { now + $0 })
+            let token = (fences[ExactName(resource)] ?? 0) + 1
+            fences[ExactName(resource)] = token
             emit(.locked(resource: resource, locker: LeaseOwner.displayName(of: owner), ttl: ttl))
             return token
         }
@@ -64,7 +64,7 @@ public final class InMemoryLockBackend: LockBackend {
             LockHolder(
                 owner: entry.owner,
                 remaining: entry.expiresAt.map { max(.zero, $0 - now) },
-                fencingToken: fences[resource]
+                fencingToken: fences[ExactName(resource)]
             )
         }
     }
@@ -84,7 +84,7 @@ public final class InMemoryLockBackend: LockBackend {
         let now = clock.now
         return state.withLock { state in
             for (index, resource) in resources.enumerated() {
-                if let entry = state.live(resource, now: now), entry.owner != owner {
+                if let entry = state.live(resource, now: now), !ExactName.equal(entry.owner, owner) {
                     return .busy(index: index, holder: state.holder(entry, resource, now: now))
                 }
             }
@@ -98,10 +98,10 @@ public final class InMemoryLockBackend: LockBackend {
         return state.withLock { state in
             resources.map { resource in
                 if var entry = state.live(resource, now: now) {
-                    if entry.owner == locker {
+                    if ExactName.equal(entry.owner, locker) {
                         entry.expiresAt = ttl.map { now + $0 }
-                        state.locks[resource] = entry
-                        return .alreadyHeld(fencingToken: state.fences[resource] ?? 0)
+                        state.locks[ExactName(resource)] = entry
+                        return .alreadyHeld(fencingToken: state.fences[ExactName(resource)] ?? 0)
                     }
                     if !force { return .busy(state.holder(entry, resource, now: now)) }
                 }
@@ -116,20 +116,20 @@ public final class InMemoryLockBackend: LockBackend {
         let now = clock.now
         return state.withLock { state in
             for (index, resource) in resources.enumerated() {
-                guard let entry = state.live(resource, now: now), entry.owner == owner else {
+                guard let entry = state.live(resource, now: now), ExactName.equal(entry.owner, owner) else {
                     let holder = state.live(resource, now: now).map { state.holder($0, resource, now: now) }
                     return .lost(index: index, holder: holder)
                 }
             }
             for resource in resources {
-                guard var entry = state.locks[resource] else { continue }
+                guard var entry = state.locks[ExactName(resource)] else { continue }
                 switch mode {
                 case .resetTo:
                     entry.expiresAt = now + ttl
                 case .addTo:
                     entry.expiresAt = max(entry.expiresAt ?? now, now) + ttl
                 }
-                state.locks[resource] = entry
+                state.locks[ExactName(resource)] = entry
             }
             return .extended
         }
@@ -140,9 +140,9 @@ public final class InMemoryLockBackend: LockBackend {
         return state.withLock { state in
             items.map { item in
                 guard var entry = state.live(item.resource, now: now) else { return .missing }
-                guard entry.owner == item.owner else { return .heldByAnother(owner: entry.owner) }
+                guard ExactName.equal(entry.owner, item.owner) else { return .heldByAnother(owner: entry.owner) }
                 entry.expiresAt = now + item.ttl
-                state.locks[item.resource] = entry
+                state.locks[ExactName(item.resource)] = entry
                 return .renewed
             }
         }
@@ -153,8 +153,10 @@ public final class InMemoryLockBackend: LockBackend {
         return state.withLock { state in
             resources.map { resource in
                 guard let entry = state.live(resource, now: now) else { return .notLocked }
-                if let owner, entry.owner != owner { return .heldByAnother(state.holder(entry, resource, now: now)) }
-                state.locks[resource] = nil
+                if let owner, !ExactName.equal(entry.owner, owner) {
+                    return .heldByAnother(state.holder(entry, resource, now: now))
+                }
+                state.locks[ExactName(resource)] = nil
                 state.emit(.unlocked(resource: resource))
                 state.wake(resource)
                 return .unlocked
@@ -167,9 +169,11 @@ public final class InMemoryLockBackend: LockBackend {
         return state.withLock { state in
             resources.map { resource in
                 guard var entry = state.live(resource, now: now) else { return .notLocked }
-                if let locker, entry.owner != locker { return .heldByAnother(state.holder(entry, resource, now: now)) }
+                if let locker, !ExactName.equal(entry.owner, locker) {
+                    return .heldByAnother(state.holder(entry, resource, now: now))
+                }
                 entry.expiresAt = ttl.map { now + $0 }
-                state.locks[resource] = entry
+                state.locks[ExactName(resource)] = entry
                 return .refreshed
             }
         }
@@ -186,25 +190,27 @@ public final class InMemoryLockBackend: LockBackend {
 
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
         state.withLock { state in
-            if let highest = state.storeFences[key], fencingToken < highest { return .rejected(highestToken: highest) }
-            state.storeFences[key] = fencingToken
-            state.fenced[key] = FencedValue(value: value, highestToken: fencingToken)
+            if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
+            state.storeFences[ExactName(key)] = fencingToken
+            state.fenced[ExactName(key)] = FencedValue(value: value, highestToken: fencingToken)
             return .accepted
         }
     }
 
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
         state.withLock { state in
-            state.fenced[key].map { FencedValue(value: $0.value, highestToken: state.storeFences[key] ?? 0) }
+            state.fenced[ExactName(key)].map {
+                FencedValue(value: $0.value, highestToken: state.storeFences[ExactName(key)] ?? 0)
+            }
         }
     }
 
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
         state.withLock { state in
-            if let highest = state.storeFences[key], fencingToken < highest { return .rejected(highestToken: highest) }
-            state.storeFences[key] = fencingToken
+            if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
+            state.storeFences[ExactName(key)] = fencingToken
             // The value with the token that wrote it.
-            return .read(state.fenced[key])
+            return .read(state.fenced[ExactName(key)])
         }
     }
 
@@ -244,12 +250,12 @@ public final class InMemoryLockBackend: LockBackend {
     ) async throws(LockError) -> FairAcquireReply {
         let now = clock.now
         return state.withLock { state in
-            var queue = state.queues[resource] ?? []
+            var queue = state.queues[ExactName(resource)] ?? []
             while let head = queue.first, head.waiter != waiter, head.aliveUntil < now { queue.removeFirst() }
             let entry = state.live(resource, now: now)
-            if entry == nil || entry?.owner == owner, queue.first.map({ $0.waiter == waiter }) ?? true {
+            if entry.map { ExactName.equal($0.owner, owner) } ?? true, queue.first.map({ $0.waiter == waiter }) ?? true {
                 queue.removeAll { $0.waiter == waiter }
-                state.queues[resource] = queue.isEmpty ? nil : queue
+                state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
                 return .acquired(fencingToken: state.take(resource, owner: owner, ttl: ttl, now: now))
             }
             if let index = queue.firstIndex(where: { $0.waiter == waiter }) {
@@ -257,7 +263,7 @@ public final class InMemoryLockBackend: LockBackend {
             } else {
                 queue.append((waiter, now + waiterTTL))
             }
-            state.queues[resource] = queue
+            state.queues[ExactName(resource)] = queue
             return .queued(holder: entry.map { state.holder($0, resource, now: now) }, first: queue.first?.waiter == waiter)
         }
     }
@@ -265,11 +271,11 @@ public final class InMemoryLockBackend: LockBackend {
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         let now = clock.now
         state.withLock { state in
-            var queue = state.queues[resource] ?? []
+            var queue = state.queues[ExactName(resource)] ?? []
             queue.removeAll { $0.waiter == waiter }
-            state.queues[resource] = queue.isEmpty ? nil : queue
-            if state.live(resource, now: now)?.owner == owner {
-                state.locks[resource] = nil
+            state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
+            if state.live(resource, now: now).map({ ExactName.equal($0.owner, owner) }) == true {
+                state.locks[ExactName(resource)] = nil
                 state.emit(.unlocked(resource: resource))
             }
             if !queue.isEmpty, state.live(resource, now: now) == nil { state.wake(resource) }

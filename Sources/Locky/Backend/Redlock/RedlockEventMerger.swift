@@ -25,7 +25,7 @@ struct RedlockEventMerger: Sendable {
     /// How long reports of one change are collected.
     let window: Duration
     /// Per resource, the changes being reported.
-    private var resources: [String: [Change: Reports]] = [:]
+    private var resources: [ExactName: [Change: Reports]] = [:]
 
     /// Creates a merger for `quorum`.
     init(quorum: Int, window: Duration = .seconds(2)) {
@@ -35,15 +35,16 @@ struct RedlockEventMerger: Sendable {
 
     /// Node `node` reported `event` at `now`: returns the event when it is to be passed on.
     mutating func receive(_ event: LockEvent, fromNode node: Int, at now: ContinuousClock.Instant) -> LockEvent? {
-        let resource: String
+        let name: String
         let change: Change
         switch event {
         case .gap, .error: return event
-        case .locked(let name, let locker, _): (resource, change) = (name, Change(kind: .locked, locker: locker))
-        case .unlocked(let name): (resource, change) = (name, Change(kind: .unlocked, locker: ""))
-        case .expired(let name): (resource, change) = (name, Change(kind: .expired, locker: ""))
+        case .locked(let resource, let locker, _): (name, change) = (resource, Change(kind: .locked, locker: locker))
+        case .unlocked(let resource): (name, change) = (resource, Change(kind: .unlocked, locker: ""))
+        case .expired(let resource): (name, change) = (resource, Change(kind: .expired, locker: ""))
         }
         if quorum <= 1 { return event }
+        let resource = ExactName(name)
         if resources.count > 4096 { prune(at: now) }
         var changes = resources[resource] ?? [:]
         var reports =

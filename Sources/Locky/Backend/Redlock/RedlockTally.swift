@@ -69,10 +69,10 @@ struct RedlockTally: Sendable {
 
     /// The holder most nodes named (ties: the first seen), with the index it was named for.
     private func mostCommonHolder(_ busy: [(index: Int, holder: LockHolder)]) -> (index: Int, holder: LockHolder)? {
-        var counts: [String: Int] = [:]
-        for entry in busy { counts[entry.holder.owner, default: 0] += 1 }
+        var counts: [ExactName: Int] = [:]
+        for entry in busy { counts[ExactName(entry.holder.owner), default: 0] += 1 }
         let best = counts.values.max() ?? 0
-        return busy.first { counts[$0.holder.owner] == best }
+        return busy.first { counts[ExactName($0.holder.owner)] == best }
     }
 
     // MARK: Locker API
@@ -201,19 +201,19 @@ struct RedlockTally: Sendable {
     /// too many nodes failed to tell.
     func holder(_ replies: [Result<[LockHolder?], LockError>], index: Int) -> LockHolder?? {
         var answered = 0
-        var byOwner: [String: [LockHolder]] = [:]
+        var byOwner: [ExactName: [LockHolder]] = [:]
         var highestToken: Int64?
         for reply in replies {
             guard case .success(let holders) = reply, holders.indices.contains(index) else { continue }
             answered += 1
             guard let holder = holders[index] else { continue }
-            byOwner[holder.owner, default: []].append(holder)
+            byOwner[ExactName(holder.owner), default: []].append(holder)
             if let token = holder.fencingToken { highestToken = max(highestToken ?? token, token) }
         }
         if let (owner, holders) = byOwner.first(where: { $0.value.count >= quorum }) {
             let remaining = holders.compactMap(\.remaining).min()
             let forever = holders.allSatisfy { $0.remaining == nil }
-            return .some(LockHolder(owner: owner, remaining: forever ? nil : remaining, fencingToken: highestToken))
+            return .some(LockHolder(owner: owner.string, remaining: forever ? nil : remaining, fencingToken: highestToken))
         }
         guard answered >= quorum else { return nil }
         return .some(nil)
