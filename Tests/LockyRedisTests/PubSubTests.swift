@@ -143,6 +143,37 @@ import Testing
         }
     }
 
+    /// A task cancelled while the (paused) server has not confirmed its subscription stops
+    /// waiting at once with `cancelled`, not at the subscription timeout; once the server is
+    /// back, nothing is left subscribed behind it.
+    @Test func cancellationEndsTheWaitForConfirmation() async throws {
+        try await RedisServer.withServer { server throws in
+            var configuration = RedisConfiguration(address: .tcp(host: server.host, port: server.port))
+            configuration.subscriptionLinger = .zero
+            try await RedisClient.withClient(configuration: configuration) { client in
+                // Connect the subscriber first, so the wait below is for the confirmation alone.
+                try await client.subscribe(channels: ["warm-up"]) { _ in }
+                server.pause()
+                let waiter = Task {
+                    try await client.subscribe(channels: ["paused"], timeout: .seconds(20), handler: { _ in }) {}
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                let start = ContinuousClock.now
+                waiter.cancel()
+                let result = await waiter.result
+                let elapsed = ContinuousClock.now - start
+                server.resume()
+                #expect(elapsed < .seconds(2), "the cancelled subscribe waited \(elapsed)")
+                switch result {
+                case .success: Issue.record("a cancelled subscribe to a paused server succeeded")
+                case .failure(let error):
+                    #expect((error as? RedisClientError)?.code == .cancelled, "\(error)")
+                }
+                #expect(await eventually { (try? Self.numberOfSubscribers(server, "paused")) == "0" })
+            }
+        }
+    }
+
     /// With no linger the server sees the channel unsubscribed right away.
     @Test func zeroLingerUnsubscribesAtOnce() async throws {
         try await RedisServer.withServer { server throws in

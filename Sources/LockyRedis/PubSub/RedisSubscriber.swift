@@ -130,17 +130,33 @@ actor RedisSubscriber {
         let subscription = RedisSubscription(id: id, stream: stream, channels: channels, patterns: patterns)
         if remainingChannels.isEmpty && remainingPatterns.isEmpty { return subscription }
 
-        let result = await withCheckedContinuation { continuation in
-            let timer = eventLoop.scheduleTask(in: TimeAmount(timeout ?? configuration.commandTimeout)) { [weak self] in
-                guard let self else { return }
-                self.assumeIsolated { $0.waiterTimedOut(id) }
+        // A cancelled task stops waiting at once (a paused server would otherwise hold it for
+        // the whole timeout); the failure below then unsubscribes.
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, RedisClientError>, Never>) in
+                if Task.isCancelled {
+                    continuation.resume(returning: .failure(Self.cancelledWhileSubscribing))
+                    return
+                }
+                let timer = eventLoop.scheduleTask(in: TimeAmount(timeout ?? configuration.commandTimeout)) { [weak self] in
+                    guard let self else { return }
+                    self.assumeIsolated {
+                        $0.endWait(
+                            id, .failure(RedisClientError(.timeout, "the server did not confirm the subscription in time")))
+                    }
+                }
+                waiters[id] = Waiter(
+                    channels: remainingChannels,
+                    patterns: remainingPatterns,
+                    continuation: continuation,
+                    timer: timer
+                )
             }
-            waiters[id] = Waiter(
-                channels: remainingChannels,
-                patterns: remainingPatterns,
-                continuation: continuation,
-                timer: timer
-            )
+        } onCancel: {
+            eventLoop.execute { [weak self] in
+                guard let self else { return }
+                self.assumeIsolated { $0.endWait(id, .failure(Self.cancelledWhileSubscribing)) }
+            }
         }
         switch result {
         case .success:
@@ -274,11 +290,15 @@ actor RedisSubscriber {
         }
     }
 
-    private func waiterTimedOut(_ id: UInt64) {
+    /// Ends a wait for confirmation early: timed out or cancelled.
+    private func endWait(_ id: UInt64, _ result: Result<Void, RedisClientError>) {
         guard let waiter = waiters.removeValue(forKey: id) else { return }
-        waiter.continuation.resume(
-            returning: .failure(RedisClientError(.timeout, "the server did not confirm the subscription in time"))
-        )
+        waiter.timer.cancel()
+        waiter.continuation.resume(returning: result)
+    }
+
+    private static var cancelledWhileSubscribing: RedisClientError {
+        RedisClientError(.cancelled, "cancelled while waiting for the server to confirm the subscription")
     }
 
     // MARK: Connection
