@@ -10,6 +10,17 @@ import Testing
         try await run(client, RESPCommand("PUBLISH", channel, payload), as: Int.self)
     }
 
+    /// A server, and a client on it whose idle channels linger for `linger`.
+    static func withServerAndClient(
+        linger: Duration, _ body: @Sendable (RedisServer, RedisClient) async throws -> Void
+    ) async throws {
+        try await RedisServer.withServer { server throws in
+            var configuration = RedisConfiguration(address: .tcp(host: server.host, port: server.port))
+            configuration.subscriptionLinger = linger
+            try await RedisClient.withClient(configuration: configuration) { client in try await body(server, client) }
+        }
+    }
+
     static func numberOfSubscribers(_ server: RedisServer, _ channel: String) throws -> String {
         try server.cli("PUBSUB", "NUMSUB", channel).split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
     }
@@ -122,24 +133,20 @@ import Testing
     /// to it again is confirmed at once, with no round trip (here while the server is paused);
     /// after the linger time the server sees it unsubscribed.
     @Test func anIdleChannelLingersThenIsUnsubscribed() async throws {
-        try await RedisServer.withServer { server throws in
-            var configuration = RedisConfiguration(address: .tcp(host: server.host, port: server.port))
-            configuration.subscriptionLinger = .milliseconds(600)
-            try await RedisClient.withClient(configuration: configuration) { client in
-                try await client.subscribe(channels: ["linger"]) { _ in }
-                #expect(try Self.numberOfSubscribers(server, "linger") == "1")
-                server.pause()
-                let start = ContinuousClock.now
-                let again: Void? = try? await client.subscribe(
-                    channels: ["linger"], timeout: .milliseconds(300), handler: { _ in }
-                ) {}
-                server.resume()
-                #expect(again != nil, "subscribing to a lingering channel waited for the server")
-                #expect(ContinuousClock.now - start < .milliseconds(300))
-                let start2 = ContinuousClock.now
-                #expect(await eventually { (try? Self.numberOfSubscribers(server, "linger")) == "0" })
-                #expect(ContinuousClock.now - start2 >= .milliseconds(400), "unsubscribed before the linger time")
-            }
+        try await Self.withServerAndClient(linger: .milliseconds(600)) { server, client in
+            try await client.subscribe(channels: ["linger"]) { _ in }
+            #expect(try Self.numberOfSubscribers(server, "linger") == "1")
+            server.pause()
+            let start = ContinuousClock.now
+            let again: Void? = try? await client.subscribe(
+                channels: ["linger"], timeout: .milliseconds(300), handler: { _ in }
+            ) {}
+            server.resume()
+            #expect(again != nil, "subscribing to a lingering channel waited for the server")
+            #expect(ContinuousClock.now - start < .milliseconds(300))
+            let start2 = ContinuousClock.now
+            #expect(await eventually { (try? Self.numberOfSubscribers(server, "linger")) == "0" })
+            #expect(ContinuousClock.now - start2 >= .milliseconds(400), "unsubscribed before the linger time")
         }
     }
 
@@ -147,42 +154,34 @@ import Testing
     /// waiting at once with `cancelled`, not at the subscription timeout; once the server is
     /// back, nothing is left subscribed behind it.
     @Test func cancellationEndsTheWaitForConfirmation() async throws {
-        try await RedisServer.withServer { server throws in
-            var configuration = RedisConfiguration(address: .tcp(host: server.host, port: server.port))
-            configuration.subscriptionLinger = .zero
-            try await RedisClient.withClient(configuration: configuration) { client in
-                // Connect the subscriber first, so the wait below is for the confirmation alone.
-                try await client.subscribe(channels: ["warm-up"]) { _ in }
-                server.pause()
-                let waiter = Task {
-                    try await client.subscribe(channels: ["paused"], timeout: .seconds(20), handler: { _ in }) {}
-                }
-                try await Task.sleep(for: .milliseconds(200))
-                let start = ContinuousClock.now
-                waiter.cancel()
-                let result = await waiter.result
-                let elapsed = ContinuousClock.now - start
-                server.resume()
-                #expect(elapsed < .seconds(2), "the cancelled subscribe waited \(elapsed)")
-                switch result {
-                case .success: Issue.record("a cancelled subscribe to a paused server succeeded")
-                case .failure(let error):
-                    #expect((error as? RedisClientError)?.code == .cancelled, "\(error)")
-                }
-                #expect(await eventually { (try? Self.numberOfSubscribers(server, "paused")) == "0" })
+        try await Self.withServerAndClient(linger: .zero) { server, client in
+            // Connect the subscriber first, so the wait below is for the confirmation alone.
+            try await client.subscribe(channels: ["warm-up"]) { _ in }
+            server.pause()
+            let waiter = Task {
+                try await client.subscribe(channels: ["paused"], timeout: .seconds(20), handler: { _ in }) {}
             }
+            try await Task.sleep(for: .milliseconds(200))
+            let start = ContinuousClock.now
+            waiter.cancel()
+            let result = await waiter.result
+            let elapsed = ContinuousClock.now - start
+            server.resume()
+            #expect(elapsed < .seconds(2), "the cancelled subscribe waited \(elapsed)")
+            switch result {
+            case .success: Issue.record("a cancelled subscribe to a paused server succeeded")
+            case .failure(let error):
+                #expect((error as? RedisClientError)?.code == .cancelled, "\(error)")
+            }
+            #expect(await eventually { (try? Self.numberOfSubscribers(server, "paused")) == "0" })
         }
     }
 
     /// With no linger the server sees the channel unsubscribed right away.
     @Test func zeroLingerUnsubscribesAtOnce() async throws {
-        try await RedisServer.withServer { server throws in
-            var configuration = RedisConfiguration(address: .tcp(host: server.host, port: server.port))
-            configuration.subscriptionLinger = .zero
-            try await RedisClient.withClient(configuration: configuration) { client in
-                try await client.subscribe(channels: ["now"]) { _ in }
-                #expect(await eventually(within: .milliseconds(300)) { (try? Self.numberOfSubscribers(server, "now")) == "0" })
-            }
+        try await Self.withServerAndClient(linger: .zero) { server, client in
+            try await client.subscribe(channels: ["now"]) { _ in }
+            #expect(await eventually(within: .milliseconds(300)) { (try? Self.numberOfSubscribers(server, "now")) == "0" })
         }
     }
 
