@@ -1,4 +1,5 @@
 import Foundation
+import LockyTestSupport
 
 /// The chaos run's worker processes: started, killed, paused, replaced.
 struct ChaosFleet {
@@ -34,13 +35,7 @@ struct ChaosFleet {
             "--history", path,
         ]
         process.standardOutput = FileHandle.nullDevice
-        // Swift's worker threads block signals and a child inherits that mask: unblock around the spawn.
-        var everything = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&everything)
-        pthread_sigmask(SIG_UNBLOCK, &everything, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        try process.run()
+        try process.runWithSignalsUnblocked()
         running.append(process)
         historyPaths.append(path)
     }

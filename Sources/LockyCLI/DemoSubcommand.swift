@@ -222,13 +222,7 @@ struct DemoSubcommand: AsyncParsableCommand {
             process.environment = environment
             let pipe = Pipe()
             process.standardOutput = pipe
-            // Swift's worker threads block signals and a child inherits that mask: unblock around the spawn.
-            var everything = sigset_t()
-            var previous = sigset_t()
-            sigfillset(&everything)
-            pthread_sigmask(SIG_UNBLOCK, &everything, &previous)
-            defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-            try process.run()
+            try process.runWithSignalsUnblocked()
             processes.append(process)
             let reading = pipe.fileHandleForReading
             Thread.detachNewThread {

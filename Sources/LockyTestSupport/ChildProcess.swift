@@ -41,29 +41,14 @@ final class ChildProcess: Sendable {
         process.standardError = try outputHandle(standardErrorPath)
 
         let child = ChildProcess(process: process)
-        // A child inherits the blocked-signal mask of the spawning thread, and Swift's worker threads block most
-        // signals: redis would then ignore SIGTERM. run() spawns on this thread, so unblock around it only.
-        var everything = sigset_t()
-        var previous = sigset_t()
-        sigfillset(&everything)
-        pthread_sigmask(SIG_UNBLOCK, &everything, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        // One spawn at a time: Foundation's Process.run() crashed (a bad read in memmove) when
-        // tests started several servers at once from different threads.
-        let failure: (any Error)? = spawnLock.withLock { _ in
-            do {
-                try process.run()
-                return nil
-            } catch {
-                return error
-            }
+        do {
+            // Redis must hear SIGTERM.
+            try process.runWithSignalsUnblocked()
+        } catch {
+            throw RedisHarnessError("Could not start \(executable): \(error)")
         }
-        if let failure { throw RedisHarnessError("Could not start \(executable): \(failure)") }
         return child
     }
-
-    /// Serializes `Process.run()` across the whole process.
-    private static let spawnLock = Mutex(())
 
     private static func outputHandle(_ path: String?) throws(RedisHarnessError) -> FileHandle {
         guard let path else { return FileHandle.nullDevice }

@@ -68,13 +68,7 @@ enum LockyBinary {
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle(forWritingAtPath: outputPath)
             process.standardError = FileHandle(forWritingAtPath: errorPath)
-            // A child inherits the spawning thread's blocked signals (Swift's workers block them): unblock around run().
-            var everything = sigset_t()
-            var previous = sigset_t()
-            sigfillset(&everything)
-            pthread_sigmask(SIG_UNBLOCK, &everything, &previous)
-            defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-            try process.run()
+            try process.runWithSignalsUnblocked()
         }
 
         var pid: Int32 { process.processIdentifier }
