@@ -11,6 +11,9 @@ for scenario in resp uncontended concurrent batch; do
 done
 "$bench" handoff --json --seconds 10
 "$bench" handoff --json --seconds 10 --fair
+# The same with each worker's loop on its connection's event loop (no thread hop per call).
+"$bench" handoff --json --seconds 10 --on-loop
+"$bench" handoff --json --seconds 10 --fair --on-loop
 "$bench" push-floor --json
 "$bench" renewal --json --hold "${RENEWAL_SECONDS:-60}"
 "$bench" expiry --json
