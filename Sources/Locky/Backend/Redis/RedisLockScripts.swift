@@ -319,20 +319,28 @@ enum RedisLockScripts {
     /// waiter's `locked`.
     static let release = RedisScript(
         name: "release",
-        source: handOff + """
+        source: """
             local owner = ARGV[1]
             -- MGET reads a key of another type as missing (GET would fail): not a lock.
             local holder = redis.call('MGET', KEYS[1])[1]
             if not holder then return 0 end
             if owner ~= '' and holder ~= owner then return {2, holder, redis.call('PTTL', KEYS[1])} end
             redis.call('DEL', KEYS[1])
-            local next, event = handOff(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3])
-            if ARGV[2] ~= '' then
-              redis.call('PUBLISH', ARGV[2], ARGV[4] .. field(next or ''))
-              if event then redis.call('PUBLISH', ARGV[2], event) end
+            -- Nobody queued, the common case: done before the hand-off's helpers are defined
+            -- (each `local function` costs a closure per call; this saves 3-5 µs of 21-24).
+            if not redis.call('ZRANGE', KEYS[3], 0, 0)[1] then
+              if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[4] .. '0:') end
+              return 1
             end
-            return 1
-            """
+
+            """ + handOff + """
+                local next, event = handOff(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3])
+                if ARGV[2] ~= '' then
+                  redis.call('PUBLISH', ARGV[2], ARGV[4] .. field(next or ''))
+                  if event then redis.call('PUBLISH', ARGV[2], event) end
+                end
+                return 1
+                """
     )
 
     /// Unlock of several resources, unconditional or owner-checked, per resource.
