@@ -72,11 +72,8 @@ enum RedisLockScripts {
 
         """
 
-    /// The fair hand-off and its helpers.
-    private static let handOff = """
-        local function field(text)
-          return string.len(text) .. ':' .. text
-        end
+    /// The fair queue's helpers: the server's clock, and removing a waiter.
+    private static let fairQueue = """
         local function nowMs()
           local time = redis.call('TIME')
           return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -85,6 +82,14 @@ enum RedisLockScripts {
         -- `<id>#g` what a hand-off needs (`<ttl ms>:<attempt>:<owner>`), `<id>#e` its `L` event.
         local function forget(queue, waiters, id)
           redis.call('ZREM', queue, id); redis.call('HDEL', waiters, id, id .. '#g', id .. '#e')
+        end
+
+        """
+
+    /// The fair hand-off (after ``fairQueue``, whose helpers it calls).
+    private static let handOff = """
+        local function field(text)
+          return string.len(text) .. ':' .. text
         end
         -- Fair hand-off of a free lock: the first live waiter of the queue gets it inside this
         -- script, so it needs no round trip of its own. Live means within its liveness deadline
@@ -333,7 +338,7 @@ enum RedisLockScripts {
               return 1
             end
 
-            """ + handOff + """
+            """ + fairQueue + handOff + """
                 local next, event = handOff(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3])
                 if ARGV[2] ~= '' then
                   redis.call('PUBLISH', ARGV[2], ARGV[4] .. field(next or ''))
@@ -401,7 +406,7 @@ enum RedisLockScripts {
     /// (once) with what a hand-off needs, and its liveness deadline refreshed. Queued waiters
     /// whose deadline passed are evicted from the head, so a crashed waiter never blocks the queue.
     /// KEYS: lock key, fence key, queue (sorted set of waiter ids by ticket), waiters (hash, see
-    /// ``handOff``, plus the ticket counter `#ticket`).
+    /// ``fairQueue``, plus the ticket counter `#ticket`).
     /// ARGV: owner, TTL ms (0 none), event channel, the `L` event (built by the client),
     /// waiter id, waiter TTL ms, attempt number (echoed by a hand-off).
     /// Returns `{1, token}`; `{2, token, pttl}` when a release already handed the lock to this
@@ -409,7 +414,7 @@ enum RedisLockScripts {
     /// caller is now first in the queue.
     static let acquireFair = RedisScript(
         name: "acquire-fair",
-        source: handOff + """
+        source: fairQueue + """
             local owner, ttl, waiter, waiterTTL = ARGV[1], tonumber(ARGV[2]), ARGV[5], tonumber(ARGV[6])
             local holder = redis.call('GET', KEYS[1])
             if holder == owner then
@@ -450,7 +455,7 @@ enum RedisLockScripts {
     /// prefix, the waiter's owner, the `H` event up to the next waiter's field.
     static let leaveQueue = RedisScript(
         name: "leave-queue",
-        source: handOff + """
+        source: fairQueue + handOff + """
             forget(KEYS[3], KEYS[4], ARGV[1])
             local holder = redis.call('MGET', KEYS[1])[1]
             local released = false
