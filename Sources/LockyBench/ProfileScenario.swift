@@ -13,12 +13,15 @@ struct ProfileScenario: AsyncParsableCommand {
     )
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
-        case set, floor, backend, cycle, batch
+        case set, floor, backend, cycle, wait, batch
     }
 
     @OptionGroup var options: BenchOptions
 
-    @Argument(help: "set | floor (SET NX PX + compare-and-delete) | backend (the scripts, no LockClient) | cycle | batch")
+    @Argument(
+        help:
+            "set | floor (SET NX PX + compare-and-delete) | backend (the scripts, no LockClient) | cycle | wait (cycle with a waiting acquire) | batch"
+    )
     var workload: Workload
 
     @Flag(help: "Run the task on the connection's event loop.")
@@ -51,6 +54,12 @@ struct ProfileScenario: AsyncParsableCommand {
             case .cycle:
                 operation = { index in
                     let lease = try await bench.locks.tryAcquire("profile-\(index)", ttl: .seconds(10))
+                    _ = try await bench.locks.release(lease)
+                }
+            case .wait:
+                // The waiting acquire of a free lock: subscribe, one attempt, unsubscribe.
+                operation = { index in
+                    let lease = try await bench.locks.acquire("profile-\(index)", ttl: .seconds(10), timeout: .seconds(10))
                     _ = try await bench.locks.release(lease)
                 }
             case .batch:

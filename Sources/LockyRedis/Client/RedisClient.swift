@@ -288,9 +288,23 @@ public actor RedisClient {
         handler: (@Sendable (RedisSubscriptionEvent) -> Void)?,
         _ body: (RedisSubscription) async throws -> T
     ) async throws -> T {
-        let subscriber = try await subscriber()
-        let subscription = try await subscriber.subscribe(
-            channels: channels, patterns: patterns, timeout: timeout, handler: handler)
+        let subscriber: RedisSubscriber
+        let subscription: RedisSubscription
+        if eventLoop.inEventLoop {
+            // On the loop (where waits run): register in place, no hops through the actors'
+            // queues; only a channel the server has yet to confirm costs a wait.
+            let registered = try Self.registerOnLoop(self, channels: channels, patterns: patterns, handler: handler)
+            subscriber = registered.subscriber
+            if let pending = registered.pending {
+                subscription = try await subscriber.confirm(registered.subscription, pending: pending, timeout: timeout)
+            } else {
+                subscription = registered.subscription
+            }
+        } else {
+            subscriber = try await self.subscriber()
+            subscription = try await subscriber.subscribe(
+                channels: channels, patterns: patterns, timeout: timeout, handler: handler)
+        }
         do {
             let result = try await body(subscription)
             await Self.unsubscribe(subscription.id, from: subscriber)
@@ -309,6 +323,27 @@ public actor RedisClient {
         } else {
             await subscriber.unsubscribe(id)
         }
+    }
+
+    /// Gets the subscriber and registers a subscription in place; only on the event loop (the
+    /// executor of both actors).
+    private static func registerOnLoop(
+        _ client: RedisClient,
+        channels: [String],
+        patterns: [String],
+        handler: (@Sendable (RedisSubscriptionEvent) -> Void)?
+    ) throws(RedisClientError) -> (
+        subscriber: RedisSubscriber, subscription: RedisSubscription, pending: RedisSubscriber.Unconfirmed?
+    ) {
+        let subscriber = try client.assumeIsolated { client in
+            Result { () throws(RedisClientError) in try client.subscriber() }
+        }.get()
+        let (subscription, pending) = try subscriber.assumeIsolated { subscriber in
+            Result { () throws(RedisClientError) in
+                try subscriber.register(channels: channels, patterns: patterns, handler: handler)
+            }
+        }.get()
+        return (subscriber, subscription, pending)
     }
 
     /// Runs the subscriber's `unsubscribe` in place; only on its event loop (its executor).

@@ -89,6 +89,22 @@ actor RedisSubscriber {
         timeout: Duration? = nil,
         handler: (@Sendable (RedisSubscriptionEvent) -> Void)? = nil
     ) async throws(RedisClientError) -> RedisSubscription {
+        let (subscription, pending) = try register(channels: channels, patterns: patterns, handler: handler)
+        guard let pending else { return subscription }
+        return try await confirm(subscription, pending: pending, timeout: timeout)
+    }
+
+    /// The channels and patterns of a new subscription that the server has yet to confirm.
+    typealias Unconfirmed = (channels: Set<String>, patterns: Set<String>)
+
+    /// Registers a subscription (sending SUBSCRIBE for channels nobody had); returns it with
+    /// what the server has yet to confirm, nil when nothing (channels already subscribed).
+    /// Synchronous, so a task on the event loop can call it in place.
+    func register(
+        channels: [String],
+        patterns: [String],
+        handler: (@Sendable (RedisSubscriptionEvent) -> Void)?
+    ) throws(RedisClientError) -> (RedisSubscription, Unconfirmed?) {
         if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
         guard !channels.isEmpty || !patterns.isEmpty else {
             throw RedisClientError(.invalidArgument, "subscribe needs at least one channel or pattern")
@@ -128,8 +144,23 @@ actor RedisSubscriber {
         let remainingChannels = Set(channels).subtracting(confirmedChannels)
         let remainingPatterns = Set(patterns).subtracting(confirmedPatterns)
         let subscription = RedisSubscription(id: id, stream: stream, channels: channels, patterns: patterns)
-        if remainingChannels.isEmpty && remainingPatterns.isEmpty { return subscription }
+        if remainingChannels.isEmpty && remainingPatterns.isEmpty { return (subscription, nil) }
+        return (subscription, (remainingChannels, remainingPatterns))
+    }
 
+    /// Waits until the server confirmed `pending` of a registered subscription; on failure
+    /// (timeout, cancellation, closed) unsubscribes it and throws.
+    func confirm(
+        _ subscription: RedisSubscription,
+        pending: Unconfirmed,
+        timeout: Duration?
+    ) async throws(RedisClientError) -> RedisSubscription {
+        let id = subscription.id
+        if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
+        guard entries[id] != nil else { throw RedisClientError(.cancelled, "unsubscribed") }
+        // Confirmations may have come in since `register` (a caller off the loop hops here).
+        let pending = (pending.channels.subtracting(confirmedChannels), pending.patterns.subtracting(confirmedPatterns))
+        if pending.0.isEmpty && pending.1.isEmpty { return subscription }
         // A cancelled task stops waiting at once (a paused server would otherwise hold it for
         // the whole timeout); the failure below then unsubscribes.
         let result = await withTaskCancellationHandler {
@@ -146,8 +177,8 @@ actor RedisSubscriber {
                     }
                 }
                 waiters[id] = Waiter(
-                    channels: remainingChannels,
-                    patterns: remainingPatterns,
+                    channels: pending.0,
+                    patterns: pending.1,
                     continuation: continuation,
                     timer: timer
                 )
