@@ -26,7 +26,19 @@ public struct LockKeyspace: Sendable, Hashable {
 
     /// The key that holds the lock of `resource`.
     public func lockKey(_ resource: String) -> String {
-        Self.hasHashTag(resource) ? prefix + resource : prefix + "{" + resource + "}"
+        // Sized once: `a + b + c` allocates a string per `+`, and a batch builds hundreds of keys.
+        let tagged = Self.hasHashTag(resource)
+        var key = ""
+        key.reserveCapacity(prefix.utf8.count + resource.utf8.count + 2)
+        key.append(prefix)
+        if tagged {
+            key.append(resource)
+        } else {
+            key.append("{")
+            key.append(resource)
+            key.append("}")
+        }
+        return key
     }
 
     /// The key that counts the fencing tokens of `resource` (never expires).
