@@ -188,12 +188,8 @@ extension LockClient {
         let started = clock.now
         var generator = SystemRandomNumberGenerator()
         if barging {
-            let reply: AcquireReply
-            do {
-                reply = try await backend.acquire([resource], owner: owner, ttl: ttl)
-            } catch {
-                await forgetUnknownAcquire([resource], owner: owner, after: error)
-                throw error
+            let reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
+                try await backend.acquire([resource], owner: owner, ttl: ttl)
             }
             switch reply {
             case .acquired(let tokens):
@@ -214,14 +210,10 @@ extension LockClient {
             while true {
                 let attemptStart = clock.now
                 attemptStarts.append(attemptStart)
-                let reply: FairAcquireReply
-                do {
-                    reply = try await backend.acquireFair(
+                let reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
+                    try await backend.acquireFair(
                         resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL,
                         attempt: attemptStarts.count)
-                } catch {
-                    await forgetUnknownAcquire([resource], owner: owner, after: error)
-                    throw error
                 }
                 switch reply {
                 case .acquired(let token):
@@ -268,6 +260,19 @@ extension LockClient {
             }
         } catch {
             try? await backend.leaveQueue(resource, waiter: waiter, owner: owner)
+            throw error
+        }
+    }
+
+    /// Runs one acquire attempt on `resource`; when it fails in a way that may have taken the
+    /// lock, lets go of it before rethrowing (``forgetUnknownAcquire(_:owner:after:)``).
+    private func attempt<Reply>(
+        _ resource: String, owner: String, _ call: () async throws(LockError) -> Reply
+    ) async throws(LockError) -> Reply {
+        do {
+            return try await call()
+        } catch {
+            await forgetUnknownAcquire([resource], owner: owner, after: error)
             throw error
         }
     }

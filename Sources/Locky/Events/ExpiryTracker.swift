@@ -37,17 +37,17 @@ final class ExpiryTracker: Sendable {
         while !Task.isCancelled {
             let now = clock.now
             let (due, next) = deadlines.withLock { deadlines -> ([String], ContinuousClock.Instant?) in
-                var due: [String] = []
+                var due: [ExactName] = []
                 var next: ContinuousClock.Instant?
                 for (resource, deadline) in deadlines {
                     if deadline <= now {
-                        due.append(resource.string)
+                        due.append(resource)
                     } else {
                         next = next.map { min($0, deadline) } ?? deadline
                     }
                 }
-                for resource in due { deadlines[ExactName(resource)] = nil }
-                return (due, next)
+                for resource in due { deadlines[resource] = nil }
+                return (due.map(\.string), next)
             }
             if due.isEmpty {
                 // A millisecond past the deadline, so the server sees it as passed too.

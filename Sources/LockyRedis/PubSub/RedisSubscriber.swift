@@ -159,8 +159,10 @@ actor RedisSubscriber {
         if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
         guard entries[id] != nil else { throw RedisClientError(.cancelled, "unsubscribed") }
         // Confirmations may have come in since `register` (a caller off the loop hops here).
-        let pending = (pending.channels.subtracting(confirmedChannels), pending.patterns.subtracting(confirmedPatterns))
-        if pending.0.isEmpty && pending.1.isEmpty { return subscription }
+        let pending: Unconfirmed = (
+            pending.channels.subtracting(confirmedChannels), pending.patterns.subtracting(confirmedPatterns)
+        )
+        if pending.channels.isEmpty && pending.patterns.isEmpty { return subscription }
         // A cancelled task stops waiting at once (a paused server would otherwise hold it for
         // the whole timeout); the failure below then unsubscribes.
         let result = await withTaskCancellationHandler {
@@ -177,8 +179,8 @@ actor RedisSubscriber {
                     }
                 }
                 waiters[id] = Waiter(
-                    channels: pending.0,
-                    patterns: pending.1,
+                    channels: pending.channels,
+                    patterns: pending.patterns,
                     continuation: continuation,
                     timer: timer
                 )

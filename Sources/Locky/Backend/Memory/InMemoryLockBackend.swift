@@ -274,11 +274,16 @@ public final class InMemoryLockBackend: LockBackend {
             var queue = state.queues[ExactName(resource)] ?? []
             queue.removeAll { $0.waiter == waiter }
             state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
-            if state.live(resource, now: now).map({ ExactName.equal($0.owner, owner) }) == true {
-                state.locks[ExactName(resource)] = nil
-                state.emit(.unlocked(resource: resource))
+            var free = true
+            if let entry = state.live(resource, now: now) {
+                // A lock taken for this waiter meanwhile is given back.
+                free = ExactName.equal(entry.owner, owner)
+                if free {
+                    state.locks[ExactName(resource)] = nil
+                    state.emit(.unlocked(resource: resource))
+                }
             }
-            if !queue.isEmpty, state.live(resource, now: now) == nil { state.wake(resource) }
+            if !queue.isEmpty, free { state.wake(resource) }
         }
     }
 

@@ -522,7 +522,6 @@ public struct RedisLockBackend: LockBackend {
 
     // MARK: Helpers
 
-    /// Appends the lock keys of all resources, then their fence keys.
     /// The four keys of a resource that the fair scripts take, in their order: lock, fence,
     /// queue, waiters.
     private static func appendFairKeys(of lockKey: String, to command: inout RESPCommand) {
