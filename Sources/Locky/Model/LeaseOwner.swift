@@ -27,11 +27,9 @@ enum LeaseOwner {
         text.utf8.count == 32 && text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 
-    /// 128 bits from the system CSPRNG (`SystemRandomNumberGenerator`: getrandom(2) or
-    /// arc4random) as 32 lowercase hex digits.
+    /// 128 bits from the system CSPRNG (``SecureRandomPool``) as 32 lowercase hex digits.
     private static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let words = (generator.next() as UInt64, generator.next() as UInt64)
+        let words = SecureRandomPool.pair()
         return String(unsafeUninitializedCapacity: 32) { buffer in
             let digits: StaticString = "0123456789abcdef"
             for nibble in 0..<16 {

@@ -253,7 +253,7 @@ public final class InMemoryLockBackend: LockBackend {
             var queue = state.queues[ExactName(resource)] ?? []
             while let head = queue.first, head.waiter != waiter, head.aliveUntil < now { queue.removeFirst() }
             let entry = state.live(resource, now: now)
-            if entry.map { ExactName.equal($0.owner, owner) } ?? true, queue.first.map({ $0.waiter == waiter }) ?? true {
+            if entry.map({ ExactName.equal($0.owner, owner) }) ?? true, queue.first.map({ $0.waiter == waiter }) ?? true {
                 queue.removeAll { $0.waiter == waiter }
                 state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
                 return .acquired(fencingToken: state.take(resource, owner: owner, ttl: ttl, now: now))
