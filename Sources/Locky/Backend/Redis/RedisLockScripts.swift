@@ -142,7 +142,7 @@ enum RedisLockScripts {
     /// of value (nothing is changed).
     static let acquire = RedisScript(
         name: "acquire",
-        source: mget + """
+        source: """
             local owner = ARGV[1]
             -- The TTL goes to Redis as the string it came as (a Lua number would be formatted again).
             local ttl = tonumber(ARGV[2])
@@ -164,6 +164,9 @@ enum RedisLockScripts {
               if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
               return token
             end
+            -- Several resources: only now the helpers (each costs a closure per call).
+
+            """ + mget + """
             local holders = mget(1, n)
             for i = 1, n do
               local holder = holders[i]
