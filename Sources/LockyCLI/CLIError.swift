@@ -17,6 +17,8 @@ enum ExitStatus {
     static let busy: Int32 = 75
     /// The lock was lost while COMMAND ran (`run`).
     static let lockLost: Int32 = 76
+    /// Redis refused the credentials: a wrong password or user (EX_NOPERM).
+    static let authenticationFailed: Int32 = 77
 }
 
 /// A failure that ends `locky` with a message on standard error and a conventional exit code.
@@ -39,6 +41,11 @@ struct CLIError: Error {
         case .backendUnavailable:
             let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
             return CLIError(status: ExitStatus.unavailable, message: "cannot reach Redis at \(address): \(cause)")
+        case .authenticationFailed:
+            let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
+            return CLIError(
+                status: ExitStatus.authenticationFailed,
+                message: "Redis at \(address) refused the credentials (check the password and user in the URL): \(cause)")
         case .quorumNotReached:
             return CLIError(
                 status: ExitStatus.unavailable,

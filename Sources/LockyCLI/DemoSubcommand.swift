@@ -133,7 +133,7 @@ struct DemoSubcommand: AsyncParsableCommand {
             do {
                 try await redisCounter.reset(settings.resources)
             } catch let error as RedisClientError {
-                throw LockError.fromRedis(error, during: "resetting the demo counters")
+                throw LockError(error, during: "resetting the demo counters")
             }
             counter = redisCounter
             workerProcesses = try startWorkerProcesses(settings, url: workerURL, prefix: configuration.prefix, sink: sink)

@@ -124,7 +124,7 @@ struct LockScanner: Sendable {
             do {
                 reply = try await backend.client.execute(RESPCommand("SCAN", cursor, "MATCH", match, "COUNT", 1000))
             } catch {
-                throw LockError.fromRedis(error, during: "SCAN")
+                throw LockError(error, during: "SCAN")
             }
             guard case .array(let parts) = reply.value, parts.count == 2 else {
                 throw LockError(.serverError, "SCAN answered with an unexpected reply")
@@ -173,17 +173,6 @@ struct LockScanner: Sendable {
             escaped.append(character)
         }
         return escaped
-    }
-}
-
-extension LockError {
-    /// A Redis client error as a lock error: transport problems are `backendUnavailable`.
-    static func fromRedis(_ error: RedisClientError, during operation: String) -> LockError {
-        switch error.code {
-        case .serverError: return LockError(.serverError, "\(operation): \(error.message)", underlying: error)
-        case .cancelled: return LockError(.cancelled, "\(operation) was cancelled", underlying: error)
-        default: return LockError(.backendUnavailable, "\(operation): \(error.message)", underlying: error)
-        }
     }
 }
 

@@ -215,6 +215,18 @@ struct LockyCLITests {
         #expect(result.elapsed < .seconds(3))
     }
 
+    @Test("a wrong password exits 77 and says so, without printing the password")
+    func wrongPassword() async throws {
+        try await RedisServer.withServer(RedisServer.Options(password: "right-secret")) { server in
+            let result = try await LockyBinary.run(["holder", "a", "--url", "redis://:wrong-secret@127.0.0.1:\(server.port)"])
+            #expect(result.status == 77, "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("refused the credentials"), "\(result.errorOutput)")
+            #expect(!result.errorOutput.contains("wrong-secret"))
+            let right = try await LockyBinary.run(["holder", "a", "--url", "redis://:right-secret@127.0.0.1:\(server.port)"])
+            #expect(right.status == 0, "\(right.errorOutput)")
+        }
+    }
+
     @Test("demo with a throwaway server and in memory: the counter equals the acquisitions")
     func demo() async throws {
         let redis = try await LockyBinary.run(["demo", "--workers", "3", "--seconds", "1"], timeout: .seconds(30))

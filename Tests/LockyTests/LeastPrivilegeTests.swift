@@ -277,12 +277,13 @@ struct LeastPrivilegeTests {
             try await LockClient.withClient(configuration: try Self.configuration(server, password: wrong)) { locks in
                 for (name, call) in calls {
                     let started = ContinuousClock.now
-                    let error = await expectLockError(.backendUnavailable) {
+                    let error = await expectLockError(.authenticationFailed) {
                         try await within(.seconds(10)) { try await call(locks) }
                     }
                     let elapsed = ContinuousClock.now - started
                     #expect(elapsed < .seconds(3), "\(name): the refusal took \(elapsed)")
-                    // The first failure says `authenticationFailed`; one during the reconnect backoff wraps it.
+                    // The first failure is the client's `authenticationFailed`; one during the
+                    // reconnect backoff wraps it in `unavailable`: the lock error is the same.
                     let cause = error?.underlying.flatMap { $0.code == .unavailable ? $0.underlying as? RedisClientError : $0 }
                     #expect(cause?.code == .authenticationFailed, "\(name): \(String(describing: error))")
                     #expect(cause?.serverError?.code == .wrongpass, "\(name): \(String(describing: error))")

@@ -9,7 +9,8 @@ extension LockClient {
     /// polling), or at the holder's expiry if it crashed.
     ///
     /// - Parameter timeout: How long to wait at most; nil waits without limit.
-    /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `backendUnavailable`, `invalidArgument`.
+    /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `backendUnavailable`,
+    ///   `authenticationFailed`, `invalidArgument`.
     ///
     /// With `fair`, waiters of all processes acquire in arrival order (a FIFO queue in Redis,
     /// next to the lock): a release hands the lock to the first waiter, and a waiter that
@@ -105,7 +106,7 @@ extension LockClient {
         } catch is CancellationError {
             throw LockError(.cancelled, "cancelled while waiting for the lock")
         } catch let error as RedisClientError {
-            throw LockError.backend(error, during: "watching lock events")
+            throw LockError(error, during: "watching lock events")
         } catch {
             throw LockError(.backendUnavailable, "cannot watch lock events: \(error)")
         }

@@ -139,7 +139,7 @@ public final class LockClient: Sendable {
     /// Takes a resource, retrying while busy as `retry` (or the configuration, for nil) says.
     ///
     /// - Throws: ``LockError`` `busy` (with the holder) when retries ran out, `cancelled`,
-    ///   `backendUnavailable`, `invalidArgument`.
+    ///   `backendUnavailable`, `authenticationFailed`, `invalidArgument`.
     public func acquire(
         _ resource: String,
         ttl: Duration? = nil,

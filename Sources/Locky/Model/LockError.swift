@@ -7,7 +7,7 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Base: String, Sendable, Hashable {
             case busy, timedOut, cancelled, notOwner, alreadyExpired, invalidArgument, backendUnavailable, serverError
-            case lockLost, quorumNotReached
+            case lockLost, quorumNotReached, authenticationFailed
         }
         fileprivate let base: Base
 
@@ -31,6 +31,9 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         public static var lockLost: Code { Code(base: .lockLost) }
         /// Too few Redlock nodes granted the lock.
         public static var quorumNotReached: Code { Code(base: .quorumNotReached) }
+        /// The server refused the credentials (a wrong password or user, or AUTH required and
+        /// none configured). Retrying will not help: the configuration must change.
+        public static var authenticationFailed: Code { Code(base: .authenticationFailed) }
 
         /// The code's name.
         public var description: String { base.rawValue }
@@ -44,7 +47,8 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     public let resource: String?
     /// Who holds the resource, for ``Code/busy`` and ``Code/notOwner``.
     public let holder: LockHolder?
-    /// The Redis client error behind ``Code/backendUnavailable`` or ``Code/serverError``.
+    /// The Redis client error behind ``Code/backendUnavailable``, ``Code/serverError`` or
+    /// ``Code/authenticationFailed``.
     public let underlying: RedisClientError?
     /// Redlock: what each node answered, for ``Code/quorumNotReached`` and per-node failures.
     public let nodes: [RedlockNodeOutcome]
@@ -75,15 +79,21 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
-    /// Maps a Redis client error: transport problems are `backendUnavailable`, error replies `serverError`.
-    static func backend(_ error: RedisClientError, during operation: String) -> LockError {
+    /// A Redis client error as a lock error: refused credentials are `authenticationFailed`
+    /// (also when the client is backing off after such a refusal), other transport problems
+    /// `backendUnavailable`, error replies `serverError`, cancellation `cancelled`.
+    public init(_ error: RedisClientError, during operation: String) {
         switch error.code {
         case .serverError:
-            return LockError(.serverError, "\(operation): the server refused: \(error.message)", underlying: error)
+            self.init(.serverError, "\(operation): the server refused: \(error.message)", underlying: error)
         case .cancelled:
-            return LockError(.cancelled, "\(operation) was cancelled", underlying: error)
+            self.init(.cancelled, "\(operation) was cancelled", underlying: error)
+        case .authenticationFailed:
+            self.init(.authenticationFailed, "\(operation): \(error.message)", underlying: error)
+        case .unavailable where (error.underlying as? RedisClientError)?.code == .authenticationFailed:
+            self.init(.authenticationFailed, "\(operation): \(error.message)", underlying: error)
         default:
-            return LockError(.backendUnavailable, "\(operation): \(error.message)", underlying: error)
+            self.init(.backendUnavailable, "\(operation): \(error.message)", underlying: error)
         }
     }
 }

@@ -319,7 +319,7 @@ public struct RedisLockBackend: LockBackend {
         do {
             reply = try await client.execute(RESPCommand("HMGET", key, "value", "fence"))
         } catch {
-            throw LockError.backend(error, during: "fenced read")
+            throw LockError(error, during: "fenced read")
         }
         var values = ReplyReader(reply)
         guard let value = try values.optionalBytes() else { return nil }
@@ -370,7 +370,7 @@ public struct RedisLockBackend: LockBackend {
         } catch let error as RedisClientError where !subscribed {
             // The subscription itself failed (an ACL without the channels, wrong credentials):
             // a typed lock error, like every other call. The body's own errors pass unchanged.
-            throw LockError.backend(error, during: "subscribing to lock events")
+            throw LockError(error, during: "subscribing to lock events")
         }
     }
 
@@ -550,7 +550,7 @@ public struct RedisLockBackend: LockBackend {
                 reply = try await client.execute(request.command)
             }
         } catch {
-            throw LockError.backend(error, during: request.operation)
+            throw LockError(error, during: request.operation)
         }
         return try request.parse(reply)
     }

@@ -167,44 +167,44 @@ enum RedisLockScripts {
             -- Several resources: only now the helpers (each costs a closure per call).
 
             """ + mget + """
-            local holders = mget(1, n)
-            for i = 1, n do
-              local holder = holders[i]
-              if holder and holder ~= owner then
-                return {0, i, holder, redis.call('PTTL', KEYS[i]), tonumber(redis.call('GET', KEYS[n + i]) or '0')}
-              end
-            end
-            local fences = mget(n + 1, 2 * n)
-            local reply = {1}
-            local tokens = {}
-            for i = 1, n do
-              -- NX: MGET reads a key of another type as missing; such a key is not ours to replace.
-              local set
-              if holders[i] and ttl > 0 then
-                set = redis.call('SET', KEYS[i], owner, 'PX', ARGV[2])
-              elseif holders[i] then
-                set = redis.call('SET', KEYS[i], owner)
-              elseif ttl > 0 then
-                set = redis.call('SET', KEYS[i], owner, 'NX', 'PX', ARGV[2])
-              else
-                set = redis.call('SET', KEYS[i], owner, 'NX')
-              end
-              if not set then
-                for j = 1, i - 1 do
-                  if not holders[j] then redis.call('DEL', KEYS[j]) end
+                local holders = mget(1, n)
+                for i = 1, n do
+                  local holder = holders[i]
+                  if holder and holder ~= owner then
+                    return {0, i, holder, redis.call('PTTL', KEYS[i]), tonumber(redis.call('GET', KEYS[n + i]) or '0')}
+                  end
                 end
-                return {-1, i}
-              end
-              local token = (tonumber(fences[i]) or 0) + 1
-              reply[i + 1] = token
-              tokens[2 * i - 1] = KEYS[n + i]
-              -- A Lua number reaches Redis as its decimal digits (exact below 2^53).
-              tokens[2 * i] = token
-            end
-            mset(tokens)
-            if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
-            return reply
-            """
+                local fences = mget(n + 1, 2 * n)
+                local reply = {1}
+                local tokens = {}
+                for i = 1, n do
+                  -- NX: MGET reads a key of another type as missing; such a key is not ours to replace.
+                  local set
+                  if holders[i] and ttl > 0 then
+                    set = redis.call('SET', KEYS[i], owner, 'PX', ARGV[2])
+                  elseif holders[i] then
+                    set = redis.call('SET', KEYS[i], owner)
+                  elseif ttl > 0 then
+                    set = redis.call('SET', KEYS[i], owner, 'NX', 'PX', ARGV[2])
+                  else
+                    set = redis.call('SET', KEYS[i], owner, 'NX')
+                  end
+                  if not set then
+                    for j = 1, i - 1 do
+                      if not holders[j] then redis.call('DEL', KEYS[j]) end
+                    end
+                    return {-1, i}
+                  end
+                  local token = (tonumber(fences[i]) or 0) + 1
+                  reply[i + 1] = token
+                  tokens[2 * i - 1] = KEYS[n + i]
+                  -- A Lua number reaches Redis as its decimal digits (exact below 2^53).
+                  tokens[2 * i] = token
+                end
+                mset(tokens)
+                if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+                return reply
+                """
     )
 
     /// The locker API's lock, per resource.

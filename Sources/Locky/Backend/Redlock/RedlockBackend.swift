@@ -401,7 +401,7 @@ public struct RedlockBackend: LockBackend {
                         results.append(.failure(error))
                     }
                 case .failure(let error):
-                    results.append(.failure(LockError.backend(error, during: request.operation)))
+                    results.append(.failure(LockError(error, during: request.operation)))
                 }
             }
             return results
