@@ -5,6 +5,24 @@ import Testing
 /// `LockyConfiguration`: defaults, `fromEnvironment`, `init(json:)`, `init(url:)`. Pure.
 @Suite("Configuration")
 struct ConfigurationTests {
+    @Test(arguments: [
+        // (TTL ms, drift factor, valid, the smallest valid TTL the error names)
+        (2, 0.01, false, 3), (3, 0.01, true, 3), (1, 0.0, false, 3), (3, 0.0, true, 3),
+        (3, 0.4, false, 4), (4, 0.4, true, 4),
+    ])
+    func leaseTTLMustOutlastTheDriftAllowance(milliseconds: Int, driftFactor: Double, valid: Bool, minimum: Int) throws {
+        // ttl − (ttl × driftFactor + 2 ms) must be positive, or no lease could be handed over valid.
+        let configuration = LockyConfiguration(
+            backend: .memory, leaseTTL: .milliseconds(milliseconds), driftFactor: driftFactor)
+        if valid {
+            try configuration.validate()
+        } else {
+            let error = #expect(throws: LockError.self) { try configuration.validate() }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("use at least \(minimum) ms") == true, "\(String(describing: error))")
+        }
+    }
+
     @Test func defaults() throws {
         let configuration = try LockyConfiguration.fromEnvironment([:])
         #expect(configuration == LockyConfiguration())

@@ -45,7 +45,7 @@ extension LockClient {
             throw LockError(.invalidArgument, "fair waiting takes exactly one resource")
         }
         let ttl = ttl ?? configuration.leaseTTL
-        try LockLimits.validate(ttl: ttl)
+        try validate(leaseTTL: ttl)
         if let timeout, timeout < .zero { throw LockError(.invalidArgument, "the timeout (\(timeout)) is negative") }
         let label = label ?? configuration.label
         if let label { try LockLimits.validate(owner: label, role: "label") }

@@ -160,7 +160,7 @@ public final class LockClient: Sendable {
     ) async throws(LockError) -> Lease {
         try LockLimits.validate(resources: resources)
         let ttl = ttl ?? configuration.leaseTTL
-        try LockLimits.validate(ttl: ttl)
+        try validate(leaseTTL: ttl)
         let label = label ?? configuration.label
         if let label { try LockLimits.validate(owner: label, role: "label") }
         let policy = retry ?? configuration.retry
@@ -240,7 +240,7 @@ public final class LockClient: Sendable {
     ///
     /// - Throws: ``LockError`` `alreadyExpired` (free again) or `notOwner` (taken by another).
     public func extend(_ lease: Lease, toExpireIn ttl: Duration) async throws(LockError) {
-        try LockLimits.validate(ttl: ttl)
+        try validate(leaseTTL: ttl)
         let start = clock.now
         try await extend(lease, ttl: ttl, mode: .resetTo)
         lease.setValidUntil(start + ttl - drift(ttl))
@@ -330,6 +330,25 @@ public final class LockClient: Sendable {
         metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
         return Lease(
             resources: resources, owner: owner, fencingTokens: fencingTokens, ttl: ttl, validUntil: validUntil, clock: clock)
+    }
+
+    /// Rejects a lease TTL that leaves no validity once the drift allowance is taken off: such a
+    /// lease could never be handed over valid, so nothing is sent.
+    func validate(leaseTTL ttl: Duration) throws(LockError) {
+        try LockLimits.validate(ttl: ttl)
+        try Self.validate(leaseTTL: ttl, driftFactor: configuration.driftFactor)
+    }
+
+    static func validate(leaseTTL ttl: Duration, driftFactor: Double, role: String = "TTL") throws(LockError) {
+        let drift = drift(ttl, factor: driftFactor)
+        guard ttl > drift else {
+            // The smallest whole number of milliseconds above its own allowance.
+            let minimum = Int((0.002 / (1 - driftFactor) * 1000).rounded(.down)) + 1
+            throw LockError(
+                .invalidArgument,
+                "the \(role) (\(ttl)) leaves no validity after the clock-drift allowance (\(drift): ttl × driftFactor + 2 ms); use at least \(minimum) ms"
+            )
+        }
     }
 
     /// The Redlock drift allowance: `ttl × driftFactor + 2 ms`.

@@ -92,6 +92,7 @@ public struct LockyConfiguration: Sendable, Hashable {
         guard driftFactor >= 0, driftFactor < 0.5 else {
             throw LockError(.invalidArgument, "the drift factor (\(driftFactor)) must be in 0..<0.5")
         }
+        try LockClient.validate(leaseTTL: leaseTTL, driftFactor: driftFactor, role: "lease TTL")
         try LockLimits.validate(retry: retry)
         if let label { try LockLimits.validate(owner: label, role: "label") }
         switch backend {
