@@ -90,8 +90,8 @@ struct LogHygieneTests {
             var wrong = try LockyConfiguration(url: "redis://:not-\(password)@127.0.0.1:\(server.port)")
             wrong.label = "hygiene"
             try await LockClient.withClient(configuration: wrong, logger: capture.logger()) { locks in
-                await expectLockError(.backendUnavailable) { _ = try await locks.tryAcquire("r", ttl: .seconds(1)) }
-                await expectLockError(.backendUnavailable) {
+                await expectLockError(.authenticationFailed) { _ = try await locks.tryAcquire("r", ttl: .seconds(1)) }
+                await expectLockError(.authenticationFailed) {
                     _ = try await locks.acquire("r", ttl: .seconds(1), timeout: .seconds(1))
                 }
             }
