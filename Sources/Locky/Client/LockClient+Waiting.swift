@@ -204,17 +204,17 @@ extension LockClient {
                 }
             }
         }
-        // When each attempt was sent: a release that hands the lock over names the attempt that
-        // queued this waiter last, so the lease's validity counts from before the hand-off.
-        var attemptStarts: [ContinuousClock.Instant] = []
+        // When each recent attempt was sent: a release that hands the lock over names the
+        // attempt that queued this waiter last, so the lease's validity counts from before the
+        // hand-off. Attempts are numbered from 1; only those within a TTL can still matter.
+        var attemptStarts = AttemptStarts()
         do throws(LockError) {
             while true {
                 let attemptStart = clock.now
-                attemptStarts.append(attemptStart)
+                let number = attemptStarts.record(attemptStart, keepingSince: attemptStart - ttl)
                 let reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
                     try await backend.acquireFair(
-                        resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL,
-                        attempt: attemptStarts.count)
+                        resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL, attempt: number)
                 }
                 switch reply {
                 case .acquired(let token):
@@ -222,11 +222,24 @@ extension LockClient {
                         [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: attemptStart, started: started)
                 case .handedOver(let token, let remaining):
                     // Handed over before this attempt ran: valid for `remaining` from before it.
-                    // (A pause longer than the TTL let it lapse: try again.)
-                    if let remaining, remaining <= drift(ttl) { continue }
-                    return try await handOver(
-                        [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: attemptStart,
-                        started: started, validFor: remaining ?? ttl)
+                    let validFor = remaining ?? ttl
+                    if attemptStart + min(validFor, ttl) - drift(ttl) > clock.now {
+                        return try await handOver(
+                            [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: attemptStart,
+                            started: started, validFor: validFor)
+                    }
+                    // A pause used up most of it. The lock is ours in queue order: extend it to a
+                    // full TTL rather than spin until it lapses or hand back a lease about to end.
+                    let extendStart = clock.now
+                    let extended = try await attempt(resource, owner: owner) { () async throws(LockError) in
+                        try await backend.extend([resource], owner: owner, ttl: ttl, mode: .resetTo)
+                    }
+                    if extended == .extended {
+                        return try await handOver(
+                            [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: extendStart,
+                            started: started)
+                    }
+                // It lapsed in between: queue again.
                 case .queued(let holder, let first):
                     metrics.busy.increment()
                     let now = clock.now
@@ -249,8 +262,7 @@ extension LockClient {
                     // Handed over by a release: no round trip. The lock was set after the named
                     // attempt ran, so its validity counts from that attempt's start. One too old
                     // to leave any validity is confirmed by the next attempt instead.
-                    if let handed = signal.takeHandOver(), attemptStarts.indices.contains(handed.attempt - 1) {
-                        let since = attemptStarts[handed.attempt - 1]
+                    if let handed = signal.takeHandOver(), let since = attemptStarts[handed.attempt] {
                         if since + ttl - drift(ttl) > clock.now {
                             return try await handOver(
                                 [resource], owner: owner, fencingTokens: [handed.fencingToken], ttl: ttl, attemptStart: since,
