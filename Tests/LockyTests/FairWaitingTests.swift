@@ -129,6 +129,43 @@ struct FairWaitingTests {
         }
     }
 
+    /// Releasing a lease on many resources hands each resource that has fair waiters to its
+    /// first live waiter inside the same script, however many resources the lease holds (over
+    /// 16 the unlock takes a faster path when no resource has a queue).
+    @Test(arguments: [3, 20])
+    func releasingManyResourcesHandsEachQueuedOneOver(count: Int) async throws {
+        try await withFairClient(.redis) { client, server in
+            let server = try #require(server)
+            try await FaultProxy.withProxy(upstream: server.port) { proxy in
+                let slow = try LockClient(configuration: LockyConfiguration(url: proxy.url))
+                let resources = (0..<count).map { "many-\($0)" }
+                let queuedOn = [resources[1], resources[count - 1]]
+                let holder = try await client.tryAcquire(resources, ttl: .seconds(30))
+                async let first = slow.acquire(queuedOn[0], ttl: .seconds(30), label: "first", timeout: .seconds(10), fair: true)
+                async let last = slow.acquire(queuedOn[1], ttl: .seconds(30), label: "last", timeout: .seconds(10), fair: true)
+                let queued = try await eventually(within: .seconds(5)) {
+                    queuedOn.allSatisfy { (try? server.cli("ZCARD", "locky:{\($0)}:queue")) == "1" }
+                }
+                try #require(queued)
+                // The waiters' own attempts now take 300 ms to arrive: only a hand-off inside the
+                // release can give them the locks at once.
+                proxy.set(.latency(.milliseconds(300), direction: .clientToServer))
+                #expect(try await client.release(holder) == .released)
+                #expect(try server.cli("GET", "locky:{\(queuedOn[0])}").hasPrefix("first/"))
+                #expect(try server.cli("GET", "locky:{\(queuedOn[1])}").hasPrefix("last/"))
+                #expect(try server.cli("EXISTS", "locky:{\(resources[0])}") == "0")
+                let leases = try await [first, last]
+                #expect(leases.map(\.fencingToken) == [holder.fencingTokens[1] + 1, holder.fencingTokens[count - 1] + 1])
+                proxy.set(.latency(.zero))
+                for lease in leases {
+                    #expect(lease.isValid)
+                    #expect(try await slow.release(lease) == .released)
+                }
+                await slow.close()
+            }
+        }
+    }
+
     /// A queued waiter whose process is gone (its client no longer subscribed to its wake
     /// channel) is skipped by the hand-off, even within its liveness deadline: a crashed
     /// waiter is never handed a lock it cannot use.

@@ -3,7 +3,8 @@ import LockyRedis
 /// Every Lua script of the Redis backend, in one place.
 ///
 /// Keys and values reach the scripts only as `KEYS` and `ARGV`, never by building Lua text.
-/// Each script checks everything before it writes, so an error reply never leaves half a change.
+/// Each script checks everything before it writes, so an error reply never leaves half a change
+/// (short of someone overwriting a fence or queue key of ours with another type of value).
 /// Scripts over many resources read them with one `MGET` and write fence counters with one
 /// `MSET`, so their cost barely grows with the number of resources.
 enum RedisLockScripts {
@@ -53,21 +54,19 @@ enum RedisLockScripts {
 
         """
 
-    /// Wakes a fair waiter on its client's channel, and deletes many keys in chunks.
-    private static let wake = """
-        -- Addresses the next fair waiter of a released key on its client's wake channel
-        -- (`<prefix>wake:<token>` for a waiter id `<token>.<n>`).
-        local function wake(prefix, key, waiter)
-          if waiter == '' or prefix == '' then return end
-          local token = string.match(waiter, '^([^.]+)%.')
-          if token then
-            redis.call('PUBLISH', prefix .. token, 'H1:00:' .. string.len(key) .. ':' .. key .. string.len(waiter) .. ':' .. waiter)
-          end
-        end
+    /// Deletes many keys in chunks (Lua's `unpack` has a stack limit), and counts existing ones.
+    private static let del = """
         local function del(keys, first, last)
           for from = first, last, 1000 do
             redis.call('DEL', unpack(keys, from, math.min(from + 999, last)))
           end
+        end
+        local function exists(keys, first, last)
+          local count = 0
+          for from = first, last, 1000 do
+            count = count + redis.call('EXISTS', unpack(keys, from, math.min(from + 999, last)))
+          end
+          return count
         end
 
         """
@@ -358,16 +357,18 @@ enum RedisLockScripts {
     /// Returns 1 when every resource was unlocked (the common case, and the cheapest reply);
     /// else 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not locked,
     /// 2 held by another (owner-checked only; nothing changed).
-    /// The event names, per released key, the first waiter of its fair queue (if any), woken
-    /// to acquire on its own; for more than 16 keys the hint is left out (everyone may retry).
+    /// A released key with fair waiters goes to the first live one in this same script, as in
+    /// ``release`` (``handOff``; its fence and waiters keys share the lock key's hash tag). The
+    /// `H` event names, per released key, the waiter it went to or was woken ('' for none),
+    /// followed by that waiter's `L` event.
     static let unlock = RedisScript(
         name: "unlock",
-        source: mget + publish + wake + """
+        source: mget + publish + del + """
             local owner = ARGV[1]
             local n = #KEYS / 2
             local holders = mget(1, n)
-            if n > 16 then
-              -- The common case, all ours: no per-key work beyond the check.
+            if n > 16 and exists(KEYS, n + 1, 2 * n) == 0 then
+              -- The common case, all ours and nobody queued: no per-key work beyond the check.
               local all = true
               for i = 1, n do
                 if not holders[i] or (owner ~= '' and holders[i] ~= owner) then all = false; break end
@@ -378,30 +379,42 @@ enum RedisLockScripts {
                 return 1
               end
             end
-            local reply = {}
-            local gone = {}
-            local hints = {}
-            for i = 1, n do
-              local holder = holders[i]
-              if not holder then
-                table.insert(reply, 0); table.insert(reply, false); table.insert(reply, 0)
-              elseif owner == '' or holder == owner then
-                table.insert(gone, KEYS[i])
-                if n <= 16 then
-                  local next = redis.call('ZRANGE', KEYS[n + i], 0, 0)[1] or ''
-                  table.insert(hints, KEYS[i]); table.insert(hints, next)
-                  wake(ARGV[3], KEYS[i], next)
+
+            """ + fairQueue + handOff + """
+                local reply = {}
+                local gone = {}
+                local handed = {}
+                local hints = {}
+                local events = {}
+                for i = 1, n do
+                  local holder = holders[i]
+                  if not holder then
+                    table.insert(reply, 0); table.insert(reply, false); table.insert(reply, 0)
+                  elseif owner == '' or holder == owner then
+                    if redis.call('ZRANGE', KEYS[n + i], 0, 0)[1] then
+                      table.insert(handed, i)
+                    else
+                      table.insert(gone, KEYS[i]); table.insert(hints, KEYS[i]); table.insert(hints, '')
+                    end
+                    table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
+                  else
+                    table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
+                  end
                 end
-                table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
-              else
-                table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
-              end
-            end
-            del(gone, 1, #gone)
-            if n <= 16 then publish(ARGV[2], 'H', '0', '', hints) else publish(ARGV[2], 'U', '0', '', gone) end
-            if #gone == n then return 1 end
-            return reply
-            """
+                del(gone, 1, #gone)
+                for _, i in ipairs(handed) do
+                  redis.call('DEL', KEYS[i])
+                  local next, event = handOff(KEYS[i], KEYS[i] .. '\(LockKeyspace.fenceSuffix)', KEYS[n + i], KEYS[i] .. '\(LockKeyspace.waitersSuffix)', ARGV[3])
+                  table.insert(hints, KEYS[i]); table.insert(hints, next or '')
+                  if event then table.insert(events, event) end
+                end
+                publish(ARGV[2], 'H', '0', '', hints)
+                if ARGV[2] ~= '' then
+                  for _, event in ipairs(events) do redis.call('PUBLISH', ARGV[2], event) end
+                end
+                if #gone + #handed == n then return 1 end
+                return reply
+                """
     )
 
     /// Fair (FIFO) acquire of one resource: granted only when the lock is free and the caller
