@@ -55,6 +55,27 @@ struct FairWaitingTests {
         }
     }
 
+    /// A release hands the lock to the first fair waiter, so a newcomer that tries at once
+    /// finds it taken: on both backends.
+    @Test(arguments: Kind.allCases)
+    func aNewcomerCannotTakeALockReleasedToAFairWaiter(kind: Kind) async throws {
+        try await withFairClient(kind) { client, _ in
+            let holder = try await client.tryAcquire("barge", ttl: .seconds(30))
+            async let waiting = client.acquire("barge", ttl: .seconds(30), label: "in-line", timeout: .seconds(10), fair: true)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await client.release(holder) == .released)
+            let newcomer = await #expect(throws: LockError.self) {
+                _ = try await client.tryAcquire("barge", ttl: .seconds(30), label: "newcomer")
+            }
+            #expect(newcomer?.code == .busy)
+            #expect(newcomer?.holder?.displayName == "in-line")
+            let lease = try await waiting
+            #expect(lease.fencingToken == holder.fencingToken + 1)
+            #expect(lease.isValid)
+            #expect(try await client.release(lease) == .released)
+        }
+    }
+
     @Test(arguments: Kind.allCases)
     func aWaiterThatStoppedRefreshingIsEvicted(kind: Kind) async throws {
         try await withFairClient(kind) { client, _ in

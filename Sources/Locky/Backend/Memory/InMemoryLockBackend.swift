@@ -12,6 +12,16 @@ public final class InMemoryLockBackend: LockBackend {
         var expiresAt: ContinuousClock.Instant?
     }
 
+    /// A fair waiter in a queue, with what a hand-off needs.
+    private struct Waiter {
+        var waiter: String
+        var aliveUntil: ContinuousClock.Instant
+        var owner: String
+        var ttl: Duration?
+        /// The attempt that queued or refreshed it last (named in a hand-off).
+        var attempt: Int
+    }
+
     private struct State {
         var locks: [ExactName: Entry] = [:]
         var fences: [ExactName: Int64] = [:]
@@ -22,14 +32,15 @@ public final class InMemoryLockBackend: LockBackend {
         var listeners: [UInt64: @Sendable (LockEvent) -> Void] = [:]
         var expiryListeners: Set<UInt64> = []
         var nextListener: UInt64 = 0
-        var wakeListeners: [UInt64: @Sendable (WakeHint) -> Void] = [:]
-        /// Fair queues: waiter ids in arrival order with their liveness deadlines.
-        var queues: [ExactName: [(waiter: String, aliveUntil: ContinuousClock.Instant)]] = [:]
+        /// Wake-up handlers, with the fair waiter each serves (nil: it follows lock events).
+        var wakeListeners: [UInt64: (waiter: String?, handler: @Sendable (WakeHint) -> Void)] = [:]
+        /// Fair queues: waiters in arrival order.
+        var queues: [ExactName: [Waiter]] = [:]
 
         /// Tells waiters that `resource` is free, naming its fair queue's first waiter.
         func wake(_ resource: String) {
             let hint = WakeHint.released(resource: resource, next: queues[ExactName(resource)]?.first?.waiter)
-            for listener in wakeListeners.values { listener(hint) }
+            for listener in wakeListeners.values { listener.handler(hint) }
         }
 
         func emit(_ event: LockEvent) {
@@ -50,6 +61,31 @@ public final class InMemoryLockBackend: LockBackend {
                 return nil
             }
             return entry
+        }
+
+        /// Hands a free `resource` to the first live waiter of its fair queue, as the Redis
+        /// release script does, so no newcomer can take it first; wakes the waiters when nobody
+        /// live is queued.
+        mutating func handOffOrWake(_ resource: String, now: ContinuousClock.Instant) {
+            let name = ExactName(resource)
+            var queue = queues[name] ?? []
+            // Live: within its deadline and still listening (a waiter whose task is gone is
+            // skipped, as Redis skips one whose client left its wake channel).
+            while let head = queue.first,
+                head.aliveUntil < now || !wakeListeners.values.contains(where: { $0.waiter == head.waiter })
+            {
+                queue.removeFirst()
+            }
+            guard !queue.isEmpty else {
+                queues[name] = nil
+                wake(resource)
+                return
+            }
+            let head = queue.removeFirst()
+            queues[name] = queue.isEmpty ? nil : queue
+            let token = take(resource, owner: head.owner, ttl: head.ttl, now: now)
+            let hint = WakeHint.handedOver(resource: resource, waiter: head.waiter, fencingToken: token, attempt: head.attempt)
+            for listener in wakeListeners.values { listener.handler(hint) }
         }
 
         mutating func take(_ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant) -> Int64 {
@@ -158,7 +194,7 @@ public final class InMemoryLockBackend: LockBackend {
                 }
                 state.locks[ExactName(resource)] = nil
                 state.emit(.unlocked(resource: resource))
-                state.wake(resource)
+                state.handOffOrWake(resource, now: now)
                 return .unlocked
             }
         }
@@ -243,27 +279,35 @@ public final class InMemoryLockBackend: LockBackend {
         return try await body()
     }
 
-    /// Fair acquire. Unlike Redis, a release here wakes the first waiter instead of handing it
-    /// the lock (a wake-up in the same process costs no round trip); the order is the same.
+    /// Fair acquire; a release hands the lock to the first live waiter, as on Redis.
     public func acquireFair(
         _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
         let now = clock.now
         return state.withLock { state in
-            var queue = state.queues[ExactName(resource)] ?? []
+            let name = ExactName(resource)
+            var queue = state.queues[name] ?? []
             while let head = queue.first, head.waiter != waiter, head.aliveUntil < now { queue.removeFirst() }
             let entry = state.live(resource, now: now)
-            if entry.map({ ExactName.equal($0.owner, owner) }) ?? true, queue.first.map({ $0.waiter == waiter }) ?? true {
+            if let entry, ExactName.equal(entry.owner, owner) {
+                // A release handed it over before this attempt ran.
                 queue.removeAll { $0.waiter == waiter }
-                state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
+                state.queues[name] = queue.isEmpty ? nil : queue
+                return .handedOver(
+                    fencingToken: state.fences[name] ?? 0, remaining: entry.expiresAt.map { max(.zero, $0 - now) })
+            }
+            if entry == nil, queue.first.map({ $0.waiter == waiter }) ?? true {
+                queue.removeAll { $0.waiter == waiter }
+                state.queues[name] = queue.isEmpty ? nil : queue
                 return .acquired(fencingToken: state.take(resource, owner: owner, ttl: ttl, now: now))
             }
+            let queued = Waiter(waiter: waiter, aliveUntil: now + waiterTTL, owner: owner, ttl: ttl, attempt: attempt)
             if let index = queue.firstIndex(where: { $0.waiter == waiter }) {
-                queue[index].aliveUntil = now + waiterTTL
+                queue[index] = queued
             } else {
-                queue.append((waiter, now + waiterTTL))
+                queue.append(queued)
             }
-            state.queues[ExactName(resource)] = queue
+            state.queues[name] = queue
             return .queued(holder: entry.map { state.holder($0, resource, now: now) }, first: queue.first?.waiter == waiter)
         }
     }
@@ -276,14 +320,14 @@ public final class InMemoryLockBackend: LockBackend {
             state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
             var free = true
             if let entry = state.live(resource, now: now) {
-                // A lock taken for this waiter meanwhile is given back.
+                // A lock handed to this waiter meanwhile is given back, to the next waiter.
                 free = ExactName.equal(entry.owner, owner)
                 if free {
                     state.locks[ExactName(resource)] = nil
                     state.emit(.unlocked(resource: resource))
                 }
             }
-            if !queue.isEmpty, free { state.wake(resource) }
+            if !queue.isEmpty, free { state.handOffOrWake(resource, now: now) }
         }
     }
 
@@ -294,7 +338,7 @@ public final class InMemoryLockBackend: LockBackend {
     ) async throws -> T {
         let id = state.withLock { state in
             state.nextListener += 1
-            state.wakeListeners[state.nextListener] = handler
+            state.wakeListeners[state.nextListener] = (waiter, handler)
             return state.nextListener
         }
         defer { state.withLock { _ = $0.wakeListeners.removeValue(forKey: id) } }
