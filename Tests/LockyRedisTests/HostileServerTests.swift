@@ -1,5 +1,6 @@
 import LockyRESP
 import LockyTestSupport
+import Synchronization
 import Testing
 
 @testable import LockyRedis
@@ -349,6 +350,43 @@ import Testing
                     (try? await run(client, RESPCommand("PING"), as: String.self)) == "PONG"
                 })
             #expect(server.connectionCount == 2)
+        }
+    }
+    /// A subscribe cancelled before its confirmation sends `UNSUBSCRIBE`; a new subscriber of the
+    /// same channel then sends `SUBSCRIBE` again. The answer to the first `SUBSCRIBE` arrives
+    /// before the server has run the other two, so it must not confirm the new subscriber: only
+    /// the answer to the last `SUBSCRIBE` does. (Here the server never sends that one, so the
+    /// new subscriber times out instead of believing it is subscribed.)
+    @Test func onlyTheAnswerToTheLastSubscribeConfirms() async throws {
+        let subscribes = Atomic<Int>(0)
+        let script: ScriptedServer.Script = { request in
+            if request.isHandshake { return .standard }
+            guard request.name == "SUBSCRIBE" else { return .raw("") }
+            // The first SUBSCRIBE gets no answer yet; the second gets the answer to the first.
+            if subscribes.add(1, ordering: .relaxed).newValue == 1 { return .raw("") }
+            return .raw(">3\r\n$9\r\nsubscribe\r\n$1\r\nC\r\n:1\r\n")
+        }
+        try await withScriptedServer(script, commandTimeout: .milliseconds(800)) { server, client in
+            // The first subscriber is cancelled while it waits for the confirmation.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.subscribe(channels: ["C"]) { _ in } }
+                let sent = await eventually(within: .seconds(5)) {
+                    server.requests.contains { $0.name == "SUBSCRIBE" }
+                }
+                try #require(sent)
+                group.cancelAll()
+                await #expect(throws: (any Error).self) { try await group.next() }
+            }
+            let unsubscribed = await eventually(within: .seconds(5)) {
+                server.requests.contains { $0.name == "UNSUBSCRIBE" }
+            }
+            try #require(unsubscribed)
+            let started = ContinuousClock.now
+            let error = await #expect(throws: RedisClientError.self) {
+                try await client.subscribe(channels: ["C"]) { _ in Issue.record("confirmed by a stale answer") }
+            }
+            #expect(error?.code == .timeout, "\(String(describing: error))")
+            #expect(ContinuousClock.now - started >= .milliseconds(700))
         }
     }
 }

@@ -59,6 +59,11 @@ actor RedisSubscriber {
     private var patternTargets: [String: Set<UInt64>] = [:]
     private var confirmedChannels: Set<String> = []
     private var confirmedPatterns: Set<String> = []
+    /// `SUBSCRIBE`s (`PSUBSCRIBE`s) sent on this connection per name, not yet answered. Only
+    /// the answer to the last one confirms: after a cancelled subscribe's `UNSUBSCRIBE` and a new
+    /// `SUBSCRIBE`, the first answer comes before the server has run the other two.
+    private var unansweredSubscribes: [String: Int] = [:]
+    private var unansweredPSubscribes: [String: Int] = [:]
     private var waiters: [UInt64: Waiter] = [:]
     private var gapPending = false
     private var reconnectTimer: Scheduled<Void>?
@@ -301,6 +306,11 @@ actor RedisSubscriber {
 
     private func send(_ name: String, _ names: [String], on handler: RedisChannelHandler) {
         guard !names.isEmpty else { return }
+        if name == "SUBSCRIBE" {
+            for channel in names { unansweredSubscribes[channel, default: 0] += 1 }
+        } else if name == "PSUBSCRIBE" {
+            for pattern in names { unansweredPSubscribes[pattern, default: 0] += 1 }
+        }
         var command = RESPCommand(name)
         command.append(contentsOf: names)
         handler.sendWithoutReply(command)
@@ -311,6 +321,9 @@ actor RedisSubscriber {
     /// subscription it answers, so every subscription still waiting for confirmation fails with it.
     private func refused(_ error: RedisServerError) {
         logger.debug("subscription refused", metadata: ["error": "\(error.code)"])
+        // Which names it answers is unknown: count no longer (the next answer confirms).
+        unansweredSubscribes.removeAll()
+        unansweredPSubscribes.removeAll()
         failWaiters(.server(error))
     }
 
@@ -397,6 +410,8 @@ actor RedisSubscriber {
         dropIdleChannels()
         confirmedChannels.removeAll()
         confirmedPatterns.removeAll()
+        unansweredSubscribes.removeAll()
+        unansweredPSubscribes.removeAll()
         if !entries.isEmpty {
             gapPending = true
             scheduleReconnect(failures: 0)
@@ -439,20 +454,30 @@ actor RedisSubscriber {
             else { return }
             deliver(RedisPubSubMessage(channel: channel, pattern: pattern, payload: payload), to: patternTargets[pattern])
         case "subscribe":
-            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }), channelTargets[name] != nil else {
-                return
-            }
+            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }),
+                Self.answered(name, in: &unansweredSubscribes), channelTargets[name] != nil
+            else { return }
             confirmedChannels.insert(name)
             confirmed(channel: name, pattern: nil)
         case "psubscribe":
-            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }), patternTargets[name] != nil else {
-                return
-            }
+            guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }),
+                Self.answered(name, in: &unansweredPSubscribes), patternTargets[name] != nil
+            else { return }
             confirmedPatterns.insert(name)
             confirmed(channel: nil, pattern: name)
         default:
             return
         }
+    }
+
+    /// Counts one answer to a subscribe of `name`; true when it answers the last one sent.
+    private static func answered(_ name: String, in unanswered: inout [String: Int]) -> Bool {
+        guard let count = unanswered[name], count > 1 else {
+            unanswered[name] = nil
+            return true
+        }
+        unanswered[name] = count - 1
+        return false
     }
 
     private func deliver(_ message: RedisPubSubMessage, to targets: Set<UInt64>?) {
