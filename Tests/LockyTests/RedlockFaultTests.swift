@@ -274,4 +274,47 @@ struct RedlockFaultTests {
             await client.close()
         }
     }
+    @Test("a renewal batch decides each lease alone: one without a quorum either way holds up no other")
+    func anUndecidedLeaseDoesNotFailTheBatch() async throws {
+        try await Self.withNodes(3) { servers in
+            let client = try LockClient(configuration: try Self.configuration(servers))
+            let undecided = try await client.tryAcquire("undecided", ttl: .seconds(30))
+            let healthy = try await client.tryAcquire("healthy", ttl: .seconds(30))
+            // "undecided": renewed on node 0, gone on node 1, node 2 down: neither a quorum of
+            // renewals (2) nor enough losses to call it lost. "healthy": renewed on 0 and 1.
+            _ = try servers[1].cli("DEL", "locky:{undecided}")
+            servers[2].kill()
+            let items = [undecided, healthy].map { RenewalItem(resource: $0.resources[0], owner: $0.owner, ttl: .seconds(30)) }
+            let results = try await client.backend.renew(items)
+            #expect(results == [.unknown, .renewed])
+            // Both undecided: the quorum error, with every node's answer.
+            _ = try servers[1].cli("DEL", "locky:{healthy}")
+            let error = await expectLockError(.quorumNotReached) { _ = try await client.backend.renew(items) }
+            #expect(error?.nodes.count == 3)
+            await client.close()
+        }
+    }
+    @Test("a busy locker lock leaves nothing on a node that did not answer (locker locks have no TTL)")
+    func aBusyLockerLockLeavesNoOrphanOnASilentNode() async throws {
+        try await Self.withNodes(3) { servers in
+            let client = try LockClient(configuration: try Self.configuration(servers, nodeTimeout: .milliseconds(200)))
+            for server in servers[0..<2] { _ = try server.cli("SET", "locky:{article}", "editor-1") }
+            servers[2].pause()
+            let outcome = try await client.lock("article", locker: "editor-2")
+            guard case .busy(let holder) = outcome else {
+                Issue.record("expected busy, got \(outcome)")
+                servers[2].resume()
+                return
+            }
+            #expect(holder.owner == "editor-1")
+            // The silent node runs the lock when it wakes up, then the give-back queued behind it.
+            servers[2].resume()
+            let cleaned = try await eventually(within: .seconds(5)) {
+                (try? servers[2].cli("EXISTS", "locky:{article}")) == "0"
+            }
+            #expect(cleaned, "node 2 keeps \((try? servers[2].cli("GET", "locky:{article}")) ?? "?") with no TTL")
+            #expect(try servers[0].cli("GET", "locky:{article}") == "editor-1")
+            await client.close()
+        }
+    }
 }

@@ -219,6 +219,45 @@ struct RenewalTests {
         }
     }
 
+    /// The client's renewal loop stops (its service shuts down) while `withLock` holds a lease
+    /// in it: the lease ends with `renewalStopped`, the body is cancelled, the lock released.
+    /// Before, nothing renewed the lease any more and the body ran on past its TTL unwarned.
+    @Test(arguments: BackendKind.allCases)
+    func stoppingTheRenewalLoopEndsItsLeasesLoudly(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let started = Shared<Lease?>(nil)
+            let loop = Task(executorPreference: client.backend.preferredTaskExecutor) { try await client.run() }
+            try await Task.sleep(for: .milliseconds(50))
+            let holding = Task {
+                try await client.withLock("stopping", ttl: .seconds(3)) { lease in
+                    started.update { $0 = lease }
+                    try await Task.sleep(for: .seconds(30))
+                }
+            }
+            let running = try await eventually { started.value != nil }
+            try #require(running)
+            let lease = try #require(started.value)
+            #expect(client.renewingCount == 1, "withLock should use the client's running loop")
+            loop.cancel()
+            _ = await loop.result
+            let stoppedAt = ContinuousClock.now
+            let error = await expectLockError(.lockLost) {
+                try await within(.seconds(5), "withLock after the loop stopped") { try await holding.value }
+            }
+            #expect(error?.message.contains("renewal loop stopped") == true, "\(String(describing: error))")
+            #expect(ContinuousClock.now - stoppedAt < .seconds(1))
+            #expect(lease.lossReason == .renewalStopped)
+            #expect(try await client.holder(of: "stopping") == nil)
+            // A lease handed to the stopped loop ends at once, too.
+            let late = try await client.tryAcquire("late", ttl: .seconds(3))
+            try client.startRenewing(late)
+            #expect(late.lossReason == .renewalStopped)
+            #expect(client.renewingCount == 0)
+            _ = try await client.release(late)
+        }
+    }
+
     /// The backend stops answering: renewal fails (reported), and once the validity has passed
     /// the lease is lost with reason `expired` and the body is cancelled, at about the validity
     /// deadline, not whenever the hanging call gives up.

@@ -96,6 +96,11 @@ public protocol LockBackend: Sendable {
     /// acquires of one resource queue even without `fair`, after one ordinary attempt.
     var handsOverToWaiters: Bool { get }
 
+    /// Whether extend and renewal re-create a lock key that a node lost (Redlock's
+    /// re-creating extend). Such an extend must never run after the lease's validity passed:
+    /// re-created keys could then span another owner's hold.
+    var recreatesMissingLocks: Bool { get }
+
     /// Releases connections.
     func close() async
 }
@@ -106,6 +111,9 @@ extension LockBackend {
 
     /// No hand-off by default.
     public var handsOverToWaiters: Bool { false }
+
+    /// No re-creation by default.
+    public var recreatesMissingLocks: Bool { false }
 
     /// Unsupported by default.
     public func acquireFair(
@@ -207,4 +215,6 @@ public enum RenewalResult: Sendable, Hashable {
     case missing
     /// Held by another owner.
     case heldByAnother(owner: String)
+    /// Undecided: too few Redlock nodes answered to tell (retried like an unreachable backend).
+    case unknown
 }

@@ -2,6 +2,8 @@ extension LockClient {
     /// Renews `lease` automatically in the client's renewal loop (``run()`` must be running)
     /// until it is released, lost, or ``stopRenewing(_:)`` is called. Follow
     /// ``Lease/states()`` to learn about renewals and a loss. `withLock` does this for you.
+    /// When the loop stops (the service shuts down), every lease it renews ends with
+    /// ``LeaseLoss/renewalStopped``, and so does one registered after that.
     ///
     /// - Parameters:
     ///   - maximumHoldTime: Ends the lease (reason `maximumHoldTimeReached`) after this long.

@@ -131,6 +131,9 @@ extension LockClient {
             return LockError(.lockLost, "the lock was released: maximum hold time reached", resource: resources.first)
         case .maximumRenewalsReached:
             return LockError(.lockLost, "the lock was released: maximum number of renewals reached", resource: resources.first)
+        case .renewalStopped:
+            return LockError(
+                .lockLost, "the lock was given up: the client's renewal loop stopped (shutdown)", resource: resources.first)
         }
     }
 }

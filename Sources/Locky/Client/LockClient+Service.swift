@@ -13,5 +13,7 @@ extension LockClient: Service {
                 await self.renewals.run()
             }
         }
+        // Leases it was renewing lose their renewal: signal it (`withLock` cancels its body).
+        renewals.stop()
     }
 }

@@ -241,9 +241,13 @@ public final class LockClient: Sendable {
     /// - Throws: ``LockError`` `alreadyExpired` (free again) or `notOwner` (taken by another).
     public func extend(_ lease: Lease, toExpireIn ttl: Duration) async throws(LockError) {
         try validate(leaseTTL: ttl)
+        try checkStillValidBeforeRecreating(lease)
         let start = clock.now
         try await extend(lease, ttl: ttl, mode: .resetTo)
         lease.setValidUntil(start + ttl - drift(ttl))
+        if !lease.isValid {
+            throw LockError(.timedOut, "the extension was confirmed after its own validity had passed; use a longer TTL")
+        }
     }
 
     /// Extends the lease by `amount` beyond its current expiry (owner-checked, all or none).
@@ -251,8 +255,20 @@ public final class LockClient: Sendable {
     /// - Throws: ``LockError`` `alreadyExpired` or `notOwner`.
     public func extend(_ lease: Lease, by amount: Duration) async throws(LockError) {
         try LockLimits.validate(ttl: amount, role: "extension")
+        try checkStillValidBeforeRecreating(lease)
         try await extend(lease, ttl: amount, mode: .addTo)
-        lease.extendValidity(by: amount)
+        // The clocks may drift over the added time as over any other.
+        lease.extendValidity(by: amount - .nanoseconds(Int64(amount.secondsDouble * configuration.driftFactor * 1e9)))
+    }
+
+    /// A Redlock extend that re-creates lost keys is only safe within the lease's validity:
+    /// after it, another owner may have held the lock meanwhile.
+    private func checkStillValidBeforeRecreating(_ lease: Lease) throws(LockError) {
+        if backend.recreatesMissingLocks, !lease.isReleased, lease.validUntil <= clock.now {
+            throw LockError(
+                .alreadyExpired,
+                "the lease's validity has passed; re-creating its keys could span another owner's hold: acquire it again")
+        }
     }
 
     private func extend(_ lease: Lease, ttl: Duration, mode: ExtendMode) async throws(LockError) {

@@ -18,4 +18,7 @@ public enum LeaseLoss: Sendable, Hashable {
     case maximumHoldTimeReached
     /// The lease reached its maximum number of renewals.
     case maximumRenewalsReached
+    /// The client's renewal loop stopped (its service shut down) while the lease was held:
+    /// nothing renews it any more, so it is given up rather than left to lapse unannounced.
+    case renewalStopped
 }

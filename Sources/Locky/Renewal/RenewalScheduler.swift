@@ -21,6 +21,8 @@ final class RenewalScheduler: Sendable {
     private struct State {
         var entries: [ObjectIdentifier: Entry] = [:]
         var running = false
+        /// Set by ``stop()``: nothing will renew a lease registered from now on.
+        var stopped = false
     }
 
     /// At most this many locks go into one renewal script call.
@@ -54,15 +56,34 @@ final class RenewalScheduler: Sendable {
         // over late (or registered with startRenewing later) must still be renewed in time.
         var firstDue = min(now + lease.ttl / 3, lease.validUntil - lease.ttl * 2 / 3)
         if let holdDeadline { firstDue = min(firstDue, holdDeadline) }
-        state.withLock {
-            $0.entries[ObjectIdentifier(lease)] = Entry(
+        let stopped = state.withLock { state -> Bool in
+            guard !state.stopped else { return true }
+            state.entries[ObjectIdentifier(lease)] = Entry(
                 lease: lease,
                 nextDue: firstDue,
                 maximumRenewals: maximumRenewals,
                 holdDeadline: holdDeadline
             )
+            return false
+        }
+        if stopped {
+            end(lease, .renewalStopped)
+            return
         }
         wake.fire()
+    }
+
+    /// Ends every lease still registered (`renewalStopped`), and every one registered later
+    /// until the loop runs again: the client's loop stopped (its service shut down), so nothing
+    /// would renew them, and a lease must never lapse without a word.
+    func stop() {
+        let leases = state.withLock { state -> [Lease] in
+            state.stopped = true
+            let leases = state.entries.values.map(\.lease)
+            state.entries.removeAll()
+            return leases
+        }
+        for lease in leases { end(lease, .renewalStopped) }
     }
 
     /// Stops renewing `lease`.
@@ -72,12 +93,18 @@ final class RenewalScheduler: Sendable {
 
     /// Marks the loop as running ahead of ``run()`` (which is about to start).
     func markRunning() {
-        state.withLock { $0.running = true }
+        state.withLock {
+            $0.running = true
+            $0.stopped = false
+        }
     }
 
     /// Renews due leases until the task is cancelled.
     func run() async {
-        state.withLock { $0.running = true }
+        state.withLock {
+            $0.running = true
+            $0.stopped = false
+        }
         defer { state.withLock { $0.running = false } }
         while !Task.isCancelled {
             let now = clock.now
@@ -112,6 +139,10 @@ final class RenewalScheduler: Sendable {
                 end(entry.lease, .maximumRenewalsReached)
             } else if entry.lease.isReleased {
                 unregister(entry.lease)
+            } else if entry.lease.validUntil <= now {
+                // Past its validity (a paused process): renewing it now could span another
+                // owner's hold, and re-create keys for it on Redlock.
+                end(entry.lease, .expired)
             } else {
                 live.append(entry)
             }
@@ -131,6 +162,14 @@ final class RenewalScheduler: Sendable {
     }
 
     private func renewBatch(_ batch: [Entry]) async {
+        // Released meanwhile (an earlier batch took a while): not renewed, or a re-creating
+        // renewal could bring its keys back after the release.
+        let batch = batch.filter { entry in
+            guard entry.lease.isReleased else { return true }
+            unregister(entry.lease)
+            return false
+        }
+        guard !batch.isEmpty else { return }
         var items: [RenewalItem] = []
         for entry in batch {
             for resource in entry.lease.resources {
@@ -146,23 +185,19 @@ final class RenewalScheduler: Sendable {
         } catch {
             let now = clock.now
             logger.debug("renewal failed", metadata: ["locky.leases": "\(batch.count)", "error": "\(error.code)"])
-            for entry in batch {
-                entry.lease.publish(.renewalFailed(message: error.message))
-                if now >= entry.lease.validUntil {
-                    end(entry.lease, .expired)
-                } else {
-                    // Retry soon, but well before the validity runs out.
-                    let retry = min(entry.lease.ttl / 10, .milliseconds(250))
-                    reschedule(entry.lease, at: min(now + retry, entry.lease.validUntil), renewed: false)
-                }
-            }
+            for entry in batch { retryOrExpire(entry.lease, failure: error.message, now: now) }
             return
         }
         var offset = 0
+        let now = clock.now
         for entry in batch {
             let slice = results[offset..<(offset + entry.lease.resources.count)]
             offset += entry.lease.resources.count
-            if slice.allSatisfy({ $0 == .renewed }) {
+            if slice.contains(.unknown), slice.allSatisfy({ $0 == .renewed || $0 == .unknown }) {
+                // Undecided (too few Redlock nodes answered for this lease): retried like an
+                // unreachable backend, without holding up the others.
+                retryOrExpire(entry.lease, failure: "too few nodes answered the renewal", now: now)
+            } else if slice.allSatisfy({ $0 == .renewed }) {
                 entry.lease.setValidUntil(start + entry.lease.ttl - drift(entry.lease.ttl))
                 entry.lease.publish(.renewed(remaining: entry.lease.remaining))
                 var next = clock.now + entry.lease.ttl / 3
@@ -178,6 +213,18 @@ final class RenewalScheduler: Sendable {
                 }
                 end(entry.lease, .notOwner(holder: holder))
             }
+        }
+    }
+
+    /// A renewal that failed: retried soon, but well before the validity runs out; lost once
+    /// the validity has passed.
+    private func retryOrExpire(_ lease: Lease, failure: String, now: ContinuousClock.Instant) {
+        lease.publish(.renewalFailed(message: failure))
+        if now >= lease.validUntil {
+            end(lease, .expired)
+        } else {
+            let retry = min(lease.ttl / 10, .milliseconds(250))
+            reschedule(lease, at: min(now + retry, lease.validUntil), renewed: false)
         }
     }
 
@@ -233,6 +280,7 @@ final class RenewalScheduler: Sendable {
         case .expired: return "expired"
         case .maximumHoldTimeReached: return "maximumHoldTimeReached"
         case .maximumRenewalsReached: return "maximumRenewalsReached"
+        case .renewalStopped: return "renewalStopped"
         }
     }
 

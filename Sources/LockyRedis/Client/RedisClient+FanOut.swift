@@ -11,15 +11,28 @@ extension RedisClient {
     /// the replies' order), and a task that is already cancelled still sends.
     public static func execute(_ command: RESPCommand, on clients: [RedisClient]) async -> [Result<RESPToken, RedisClientError>] {
         guard !clients.isEmpty else { return [] }
-        var handlers: [NIOLoopBound<RedisChannelHandler>?] = []
+        var handlers = clients.map(\.liveHandlerIfConnected)
         var failures: [Int: RedisClientError] = [:]
-        handlers.reserveCapacity(clients.count)
-        for (index, client) in clients.enumerated() {
-            do {
-                handlers.append(try await client.currentHandler())
-            } catch {
-                handlers.append(nil)
-                failures[index] = error
+        let unconnected = handlers.indices.filter { handlers[$0] == nil }
+        if !unconnected.isEmpty {
+            // Side by side: nodes that are (re)connecting cost the longest wait, not the sum.
+            await withTaskGroup(of: (Int, Result<NIOLoopBound<RedisChannelHandler>, RedisClientError>).self) { group in
+                for index in unconnected {
+                    let client = clients[index]
+                    group.addTask {
+                        do throws(RedisClientError) {
+                            return (index, .success(try await client.currentHandler()))
+                        } catch {
+                            return (index, .failure(error))
+                        }
+                    }
+                }
+                for await (index, result) in group {
+                    switch result {
+                    case .success(let handler): handlers[index] = handler
+                    case .failure(let error): failures[index] = error
+                    }
+                }
             }
         }
         let ids = clients.map { $0.requestIDs.add(1, ordering: .relaxed).newValue }

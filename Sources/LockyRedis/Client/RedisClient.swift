@@ -375,9 +375,12 @@ public actor RedisClient {
     }
 
     nonisolated func currentHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
-        if let handler = liveHandler.withLock({ $0 }) { return handler }
+        if let handler = liveHandlerIfConnected { return handler }
         return try await connectedHandler()
     }
+
+    /// The live connection's handler, without waiting; nil while not connected.
+    nonisolated var liveHandlerIfConnected: NIOLoopBound<RedisChannelHandler>? { liveHandler.withLock { $0 } }
 
     private func connectedHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
         while true {

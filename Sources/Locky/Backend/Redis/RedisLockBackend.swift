@@ -15,7 +15,7 @@ public struct RedisLockBackend: LockBackend {
     private let ownsClient: Bool
     /// Whether extend and renew re-create a missing lock key for its owner (Redlock's
     /// re-creating extend, for nodes that restarted empty).
-    var recreatesMissingLocks = false
+    public internal(set) var recreatesMissingLocks = false
     /// How long a subscription may take to be confirmed (Redlock: the node timeout); nil for
     /// the client's command timeout.
     var subscribeTimeout: Duration?

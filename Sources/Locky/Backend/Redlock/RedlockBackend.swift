@@ -102,6 +102,9 @@ public struct RedlockBackend: LockBackend {
         return first.taskExecutor
     }
 
+    /// Whether extend and renewal re-create keys on nodes that lost them.
+    public var recreatesMissingLocks: Bool { nodes[0].recreatesMissingLocks }
+
     /// One single-node backend per node, in configuration order (for inspection, e.g. `SCAN`).
     public var nodeBackends: [RedisLockBackend] { nodes }
 
@@ -120,8 +123,12 @@ public struct RedlockBackend: LockBackend {
                 let known = granted - raise.count + raised.filter(\.isSuccess).count
                 guard known >= quorum else {
                     await release(resources, owner: owner, where: replies.indices.map { $0 })
-                    throw tally.quorumError("acquire (raising fencing tokens)", raised, resource: resources.first) { _ in .granted
+                    // Every node's answer, in node order: the raise where one was sent, else the acquire.
+                    let answers = replies.indices.map { node -> Result<RedlockNodeOutcome.Result, LockError> in
+                        if let position = raise.firstIndex(of: node) { return raised[position].map { _ in .granted } }
+                        return replies[node].map(Self.classify)
                     }
+                    throw tally.quorumError("acquire (raising fencing tokens)", answers, resource: resources.first) { $0 }
                 }
             }
             reportFailures("acquire", replies, Self.classify)
@@ -153,14 +160,16 @@ public struct RedlockBackend: LockBackend {
         let replies = await fanOut(request.renewRequest(items))
         var results: [RenewalResult] = []
         results.reserveCapacity(items.count)
+        // Each lease is decided on its own: one without a quorum either way must not hold up
+        // the renewal of the others in the batch.
         for index in items.indices {
-            guard let result = tally.renewal(replies, index: index) else {
-                try throwIfCancelled(replies)
-                throw tally.quorumError("renew", replies, resource: items[index].resource) { results in
-                    Self.classify(results.indices.contains(index) ? results[index] : .missing)
-                }
+            results.append(tally.renewal(replies, index: index) ?? .unknown)
+        }
+        if results.allSatisfy({ $0 == .unknown }) {
+            try throwIfCancelled(replies)
+            throw tally.quorumError("renew", replies, resource: items[0].resource) { results in
+                Self.classify(results.first ?? .missing)
             }
-            results.append(result)
         }
         reportFailures("renew", replies) { _ in .granted }
         return results
@@ -224,8 +233,11 @@ public struct RedlockBackend: LockBackend {
         if undecided {
             // Nothing this call newly took is kept when the outcome of a resource is unknown:
             // undo what a node took, and what a failed node may have taken unless it was held before.
+            // A resource the locker already held on a quorum before this call is kept.
             let undo = resources.indices.filter { index in
-                replies.contains { $0.tookLock(at: index) } || !replies.contains { $0.alreadyHeldLock(at: index) }
+                let heldBefore = replies.filter { $0.alreadyHeldLock(at: index) }.count
+                guard heldBefore < quorum else { return false }
+                return replies.contains { $0.tookLock(at: index) } || heldBefore == 0
             }
             if !undo.isEmpty {
                 let names = undo.map { resources[$0] }
@@ -237,11 +249,15 @@ public struct RedlockBackend: LockBackend {
                 return .granted
             }
         }
-        // Busy resources: give back what some nodes granted.
-        let partial = busy.filter { index in replies.contains { $0.tookLock(at: index) } }
+        // Busy resources: give back what some nodes granted, and what a node that did not
+        // answer may have granted (a locker lock often has no TTL: it would stay for good).
+        let unanswered = replies.indices.filter { !replies[$0].isSuccess }
+        let partial = busy.filter { index in !unanswered.isEmpty || replies.contains { $0.tookLock(at: index) } }
         if !partial.isEmpty {
             let names = partial.map { resources[$0] }
-            let tookSome = replies.indices.filter { node in partial.contains { replies[node].tookLock(at: $0) } }
+            let tookSome = replies.indices.filter { node in
+                !replies[node].isSuccess || partial.contains { replies[node].tookLock(at: $0) }
+            }
             _ = await fanOut(request.unlockRequest(names, owner: locker), to: tookSome)
         }
         reportFailures("lock", replies) { _ in .granted }
@@ -535,7 +551,7 @@ public struct RedlockBackend: LockBackend {
     private static func classify(_ result: RenewalResult) -> RedlockNodeOutcome.Result {
         switch result {
         case .renewed: return .granted
-        case .missing: return .missing
+        case .missing, .unknown: return .missing
         case .heldByAnother(let owner): return .heldByAnother(LockHolder(owner: owner, remaining: nil))
         }
     }

@@ -146,6 +146,7 @@ struct RedlockTally: Sendable {
             case .renewed: renewed += 1
             case .heldByAnother(let owner): others.append(owner)
             case .missing: missing += 1
+            case .unknown: break
             }
         }
         if renewed >= quorum { return .renewed }
