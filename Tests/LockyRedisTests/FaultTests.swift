@@ -44,6 +44,30 @@ import Testing
         }
     }
 
+    /// A full server (`maxclients`) answers a new connection with an error and closes it. That is
+    /// a failed handshake, reported with its cause within the command timeout, with backed-off
+    /// reconnects; it used to be taken for a server without `HELLO`, and the client reconnected
+    /// thousands of times a second while the command hung.
+    @Test func aFullServerFailsTheCommandWithTheCauseAndNoReconnectStorm() async throws {
+        try await RedisServer.withServer(RedisServer.Options(extraConfiguration: ["maxclients 1"])) { server throws in
+            try await withClient(server) { holder throws in
+                #expect(try await run(holder, RESPCommand("PING"), as: String.self) == "PONG")
+                try await withClient(server, commandTimeout: .seconds(1)) { client throws in
+                    for _ in 0..<3 {
+                        let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                        #expect(elapsed < .seconds(2), "took \(elapsed)")
+                        let text = error.map { "\($0)" } ?? ""
+                        #expect(text.contains("max number of clients"), "\(text)")
+                    }
+                }
+                let stats = try await run(holder, RESPCommand("INFO", "stats"), as: String.self)
+                let rejected = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("rejected_connections:") }
+                let count = rejected.flatMap { Int($0.split(separator: ":")[1].filter(\.isNumber)) } ?? -1
+                #expect((0..<100).contains(count), "rejected connections: \(count)")
+            }
+        }
+    }
+
     @Test func frozenServerTimesOutThenRecovers() async throws {
         try await RedisServer.withServer { server throws in
             try await withClient(server, commandTimeout: .milliseconds(300), connectTimeout: .seconds(1)) { client throws in

@@ -21,6 +21,41 @@ import Testing
         }
     }
 
+    /// A command deadline retires the connection; a TLS connection goes on delivering data while
+    /// it shuts down. The late reply of the timed-out command must reach nobody: here the next
+    /// callers, queued behind it, used to get the previous caller's reply.
+    @Test func lateRepliesAfterADeadlineReachNobody() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            try await withClient(server, suffix: "?ca=\(tls.caCertificatePath)", commandTimeout: .milliseconds(300)) {
+                client throws in
+                #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+                server.pause()
+                let replies = try await withThrowingTaskGroup(of: (String, Result<String, any Error>).self) { group in
+                    for name in ["a", "b", "c"] {
+                        group.addTask {
+                            do {
+                                return (name, .success(try await run(client, RESPCommand("ECHO", name), as: String.self)))
+                            } catch {
+                                return (name, .failure(error))
+                            }
+                        }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    // The deadline passes while the server is stopped; then it answers all three.
+                    try await Task.sleep(for: .milliseconds(600))
+                    server.resume()
+                    return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+                }
+                for (name, reply) in replies {
+                    if case .success(let value) = reply { #expect(value == name, "\(name) got \(value)") }
+                }
+                if case .success = replies["a"] { Issue.record("a should have timed out") }
+                #expect(try await run(client, RESPCommand("ECHO", "after"), as: String.self) == "after")
+            }
+        }
+    }
+
     @Test func localhostNameIsVerifiedToo() async throws {
         try await RedisServer.withServer(.init(tls: true)) { server throws in
             let tls = try TLSMaterial.shared()

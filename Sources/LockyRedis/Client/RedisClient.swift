@@ -38,6 +38,11 @@ public actor RedisClient {
             liveHandler.withLock { $0 = handler }
         }
     }
+    /// When the live connection was made, and how many attempts had failed before it.
+    private var connectedAt = NIODeadline.now()
+    private var failuresBeforeConnection = 0
+    /// A connection closed sooner than this after its handshake counts as a failed attempt.
+    private static let shortLivedConnection = TimeAmount.milliseconds(200)
     private var sslContext: NIOSSLContext?
     private var subscriberInstance: RedisSubscriber?
 
@@ -383,7 +388,18 @@ public actor RedisClient {
     nonisolated var liveHandlerIfConnected: NIOLoopBound<RedisChannelHandler>? { liveHandler.withLock { $0 } }
 
     private func connectedHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
+        // However the attempts go (a server that accepts, then drops every connection), a caller
+        // waits no longer than its patience for a connection: never a hang.
+        let patience = min(configuration.commandTimeout, Self.replyWaitLimit ?? configuration.commandTimeout)
+        let giveUpAt = NIODeadline.now() + TimeAmount(patience)
         while true {
+            if NIODeadline.now() > giveUpAt, case .idle(let failures, _, let lastError) = state {
+                throw RedisClientError(
+                    .unavailable,
+                    "no usable connection within \(patience) after \(failures) failed attempt(s): \(lastError?.message ?? "unknown error")",
+                    underlying: lastError
+                )
+            }
             switch state {
             case .connected(let connection):
                 return connection.boundHandler
@@ -403,8 +419,7 @@ public actor RedisClient {
                 let now = NIODeadline.now()
                 if nextAttempt > now {
                     let wait = nextAttempt - now
-                    let patience = min(configuration.commandTimeout, Self.replyWaitLimit ?? configuration.commandTimeout)
-                    if Task.isCancelled || wait > TimeAmount(patience) {
+                    if Task.isCancelled || now + wait > giveUpAt {
                         throw RedisClientError(
                             .unavailable,
                             "reconnecting after \(failures) failed attempt(s): \(lastError?.message ?? "unknown error")",
@@ -488,6 +503,8 @@ public actor RedisClient {
         }
         switch result {
         case .success(let connection):
+            failuresBeforeConnection = failures
+            connectedAt = .now()
             state = .connected(connection)
         case .failure(let error):
             let clientError = Self.asClientError(error)
@@ -504,7 +521,15 @@ public actor RedisClient {
         guard case .connected(let connection) = state, ObjectIdentifier(connection.handler) == handlerID else { return }
         logger.debug("connection closed", metadata: ["reason": "\(reason.code)"])
         // Reconnect on the next command, at once: a restarted server is found again immediately.
-        state = .idle(failures: 0, nextAttempt: .now(), lastError: reason)
+        // A connection the server dropped right after its handshake (a proxy in front of a dead
+        // server) counts as a failed attempt instead, so reconnects back off, not storm.
+        guard reason.code == .connectionLost, NIODeadline.now() - connectedAt < Self.shortLivedConnection else {
+            state = .idle(failures: 0, nextAttempt: .now(), lastError: reason)
+            return
+        }
+        let failures = failuresBeforeConnection + 1
+        let delay = configuration.reconnect.delay(afterFailures: failures)
+        state = .idle(failures: failures, nextAttempt: .now() + TimeAmount(delay), lastError: reason)
     }
 
     static func asClientError(_ error: any Error) -> RedisClientError {

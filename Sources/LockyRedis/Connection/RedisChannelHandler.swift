@@ -141,7 +141,24 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         // The owner stops handing out this connection before any caller is told, so a caller that retries at
         // once dials again instead of failing with "not sent" on a connection that is still closing.
         notifyClosed(reason)
+        // Every waiting command fails now, and nothing read from here on is matched to a caller: a TLS
+        // connection keeps delivering data during its shutdown (up to seconds), and after a deadline the
+        // late reply of the retired command would otherwise go to the next caller.
+        failPending(reason)
         context?.close(promise: nil)
+    }
+
+    private func failPending(_ reason: RedisClientError) {
+        let lost = RedisClientError(
+            reason.code == .timeout ? .connectionLost : reason.code,
+            reason.message,
+            serverError: reason.serverError,
+            mayHaveRun: true,
+            underlying: reason.underlying
+        )
+        for entry in queue.removeAll() {
+            entry.sink?.complete(.failure(lost))
+        }
     }
 
     /// Tells the owner, once, that this connection is gone.
@@ -224,6 +241,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Closing: the position in the reply stream no longer means anything (see `close`).
+        guard closeReason == nil else { return }
         let buffer = unwrapInboundIn(data)
         lastActivity = .now()
         do {
@@ -240,6 +259,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     private func receive(_ token: RESPToken) {
+        // A reply earlier in the same read may have closed the connection.
+        guard closeReason == nil else { return }
         if isPush(token) {
             pushHandler?(token)
             return
@@ -299,17 +320,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         keepAliveTask = nil
         for timer in waitLimitTimers.values { timer.cancel() }
         waitLimitTimers.removeAll()
-        let lost = RedisClientError(
-            reason.code == .timeout ? .connectionLost : reason.code,
-            reason.message,
-            serverError: reason.serverError,
-            mayHaveRun: true,
-            underlying: reason.underlying
-        )
         notifyClosed(reason)
-        for entry in queue.removeAll() {
-            entry.sink?.complete(.failure(lost))
-        }
+        failPending(reason)
         context.fireChannelInactive()
     }
 

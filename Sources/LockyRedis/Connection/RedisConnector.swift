@@ -209,9 +209,11 @@ enum RedisConnector {
     }
 
     private static func isUnknownCommand(_ error: RedisServerError) -> Bool {
-        // Only the code is matched; `ERR unknown command` is the one case where Redis has no
-        // dedicated code, so an ERR reply to HELLO is taken as "HELLO is not supported".
-        error.code == .err || error.code == .noproto
+        // `ERR unknown command` is the one answer Redis has no dedicated code for, so its text is
+        // matched here, and only here: any other ERR (`max number of clients reached`) is a
+        // failed handshake, not a server without HELLO.
+        if error.code == .noproto { return true }
+        return error.code == .err && error.message.lowercased().hasPrefix("unknown command")
     }
 
     private static func classify(_ error: any Error, address: RedisAddress, tls: Bool) -> RedisClientError {
