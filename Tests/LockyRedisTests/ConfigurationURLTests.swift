@@ -45,6 +45,26 @@ import Testing
         #expect(try RedisConfiguration(url: "redis://:%C3%A9t%C3%A9@h").password == "été")
     }
 
+    @Test func passwordsWithUnescapedSeparatorsParse() throws {
+        for password in ["S3cr/et", "pa?ss", "a,b", "x/y?z,w@v", "q=1&r"] {
+            let configuration = try RedisConfiguration(url: "redis://user:\(password)@h:7000/2?name=n")
+            #expect(configuration.password == password)
+            #expect(configuration.username == "user")
+            #expect(configuration.address == .tcp(host: "h", port: 7000))
+            #expect(configuration.database == 2)
+            #expect(configuration.clientName == "n")
+        }
+        // An `@` in the query is not taken for the end of the credentials.
+        let query = try RedisConfiguration(url: "rediss://:pw@h?ca=/certs/a@b.pem")
+        #expect(query.password == "pw")
+        #expect(query.tls?.caCertificateFile == "/certs/a@b.pem")
+    }
+
+    @Test func unbracketedIPv6IsRejected() {
+        let error = #expect(throws: RedisConfigurationError.self) { try RedisConfiguration(url: "redis://fe80::1") }
+        #expect(error?.part == "host")
+    }
+
     @Test func passwordOnlyForms() throws {
         let bare = try RedisConfiguration(url: "redis://s3cret@127.0.0.1")
         #expect(bare.username == nil)
@@ -190,6 +210,11 @@ import Testing
         ("redis://user:\(secret)%FF@h", "password"),
         ("rediss://:\(secret)@h?verify=maybe", "query parameter 'verify'"),
         ("ftp://user:\(secret)@h", "scheme"),
+        // Unescaped `/`, `?` and `,` inside the password: the password ends at the last `@`.
+        ("redis://user:Hunter2/\(secret)@h:port", "port"),
+        ("redis://user:Hunter2?\(secret)@h/x", "database"),
+        ("redis://user:Hunter2,\(secret)@h?nope=1", "query parameter 'nope'"),
+        ("redis://\(secret)/Hunter2@fe80::1", "host"),
     ]
 
     @Test(arguments: malformedWithPassword)

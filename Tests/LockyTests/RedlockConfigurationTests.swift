@@ -5,6 +5,24 @@ import Testing
 /// Redlock from `LOCKY_URL` (a comma-separated list) and `LOCKY_CONFIG`.
 @Suite("Redlock configuration")
 struct RedlockConfigurationTests {
+    @Test func aCommaInAPasswordStaysWithItsURL() throws {
+        let single = try LockyConfiguration(url: "redis://admin:S3cret,x@127.0.0.1:7001")
+        guard case .redis(let redis) = single.backend else {
+            Issue.record("expected one Redis, got \(single.backend)")
+            return
+        }
+        #expect(redis.password == "S3cret,x")
+        let list = try LockyConfiguration(url: "redis://:a,b@127.0.0.1:7001,redis://:c@127.0.0.1:7002,redis://127.0.0.1:7003")
+        guard case .redlock(let redlock) = list.backend else {
+            Issue.record("expected Redlock, got \(list.backend)")
+            return
+        }
+        #expect(redlock.nodes.map(\.password) == ["a,b", "c", nil])
+        // A bad port after such a password names the port, never the password.
+        let error = #expect(throws: LockError.self) { try LockyConfiguration(url: "redis://admin:S3cret,x@h:port") }
+        #expect(error?.message.contains("S3cret") == false, "\(String(describing: error))")
+    }
+
     @Test func commaSeparatedURLsMeanRedlock() throws {
         let configuration = try LockyConfiguration.fromEnvironment([
             "LOCKY_URL": "redis://127.0.0.1:7001, redis://127.0.0.1:7002 ,rediss://127.0.0.1:7003/2"

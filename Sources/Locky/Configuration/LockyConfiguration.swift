@@ -60,10 +60,18 @@ public struct LockyConfiguration: Sendable, Hashable {
     static func backend(url: String) throws(LockError) -> Backend {
         let trimmed = url.trimmingSpacesAndNewlines
         if trimmed == "memory://" || trimmed == "memory:" || trimmed == "memory" { return .memory }
-        if trimmed.contains(",") {
-            let parts = trimmed.split(separator: ",", omittingEmptySubsequences: false).map {
-                String($0).trimmingSpacesAndNewlines
+        // A comma separates node URLs; one inside a password stays with its URL (what follows it
+        // does not start a URL of its own).
+        var parts: [String] = []
+        for piece in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
+            let entry = String(piece).trimmingSpacesAndNewlines
+            if let last = parts.last, !last.isEmpty, !entry.isEmpty, !entry.contains("://") {
+                parts[parts.count - 1] = last + "," + String(piece)
+            } else {
+                parts.append(entry)
             }
+        }
+        if parts.count > 1 {
             var nodes: [RedisConfiguration] = []
             for (index, part) in parts.enumerated() {
                 guard !part.isEmpty else {

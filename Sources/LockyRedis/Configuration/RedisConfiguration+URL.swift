@@ -60,6 +60,13 @@ extension RedisConfiguration {
         let scheme = rest[..<colon].lowercased()
         rest = rest[rest.index(colon, offsetBy: 3)...]
 
+        // Credentials first, up to the last `@` outside the query: a password may hold an
+        // unescaped `/`, `?` or `,`, and no later part of the parse ever sees (or quotes) it.
+        if scheme == "redis" || scheme == "rediss", let at = Self.endOfCredentials(in: rest) {
+            try parseCredentials(rest[..<at])
+            rest = rest[rest.index(after: at)...]
+        }
+
         var query: Substring = ""
         if let questionMark = rest.firstIndex(of: "?") {
             query = rest[rest.index(after: questionMark)...]
@@ -82,6 +89,27 @@ extension RedisConfiguration {
         try validate()
     }
 
+    /// Where the credentials of `text` (after `scheme://`) end: its last `@`, unless that one
+    /// sits in the query (`?ca=/certs/a@b.pem`); nil without credentials.
+    private static func endOfCredentials(in text: Substring) -> Substring.Index? {
+        guard let at = text.lastIndex(of: "@") else { return nil }
+        if let questionMark = text.firstIndex(of: "?"), questionMark < at, text[questionMark..<at].contains("=") {
+            return text[..<questionMark].lastIndex(of: "@")
+        }
+        return at
+    }
+
+    private mutating func parseCredentials(_ credentials: Substring) throws(RedisConfigurationError) {
+        if let colon = credentials.firstIndex(of: ":") {
+            let user = try Self.percentDecoded(credentials[..<colon], part: "user")
+            username = user.isEmpty ? nil : user
+            password = try Self.percentDecoded(credentials[credentials.index(after: colon)...], part: "password")
+        } else if !credentials.isEmpty {
+            // `redis://secret@host` is the common "password only" form (redis-py reads it the same way).
+            password = try Self.percentDecoded(credentials, part: "password")
+        }
+    }
+
     private mutating func parseNetworkLocation(_ text: Substring) throws(RedisConfigurationError) {
         var location = text
         var path: Substring = ""
@@ -89,19 +117,6 @@ extension RedisConfiguration {
             path = location[location.index(after: slash)...]
             location = location[..<slash]
         }
-        if let at = location.lastIndex(of: "@") {
-            let credentials = location[..<at]
-            location = location[location.index(after: at)...]
-            if let colon = credentials.firstIndex(of: ":") {
-                let user = try Self.percentDecoded(credentials[..<colon], part: "user")
-                username = user.isEmpty ? nil : user
-                password = try Self.percentDecoded(credentials[credentials.index(after: colon)...], part: "password")
-            } else if !credentials.isEmpty {
-                // `redis://secret@host` is the common "password only" form (redis-py reads it the same way).
-                password = try Self.percentDecoded(credentials, part: "password")
-            }
-        }
-
         var host: Substring
         var portText: Substring?
         if location.hasPrefix("[") {
@@ -119,6 +134,9 @@ extension RedisConfiguration {
         } else if let colon = location.lastIndex(of: ":") {
             host = location[..<colon]
             portText = location[location.index(after: colon)...]
+            if host.contains(":") {
+                throw RedisConfigurationError(part: "host", message: "an IPv6 address needs brackets, as in redis://[::1]:6379")
+            }
         } else {
             host = location
         }
