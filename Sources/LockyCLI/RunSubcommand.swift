@@ -66,6 +66,9 @@ struct RunSubcommand: AsyncParsableCommand {
         let timeout: Duration? = noWait ? .zero : wait?.duration
         let label = locker ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
         let grace = killAfter?.duration ?? .seconds(5)
+        // Before locky changes any (the watcher below; NIO ignores SIGPIPE): COMMAND inherits
+        // what locky inherited, so `nohup` or a shell's ignored signals still protect it.
+        let inherited = SpawnedCommand.InheritedSignals.capture()
         let relay = SignalRelay()
         let watcher = SignalWatcher(signals: [SIGINT, SIGTERM]) { relay.received($0) }
         defer { watcher.cancel() }
@@ -80,7 +83,7 @@ struct RunSubcommand: AsyncParsableCommand {
                             environment["LOCKY_FENCING_TOKEN"] = String(lease.fencingToken)
                             let child: SpawnedCommand
                             do {
-                                child = try SpawnedCommand.spawn(command, environment: environment)
+                                child = try SpawnedCommand.spawn(command, environment: environment, signals: inherited)
                             } catch let error as SpawnedCommand.LaunchError {
                                 Terminal.error("locky: \(error.message)")
                                 return error.status

@@ -26,14 +26,48 @@ final class SpawnedCommand: Sendable {
         let message: String
     }
 
-    /// Starts `arguments[0]` (searched in PATH) with `arguments` and `environment`.
-    static func spawn(_ arguments: [String], environment: [String: String]) throws(LaunchError) -> SpawnedCommand {
+    /// The signals locky itself handles or ignores (SIGINT and SIGTERM for the relay, SIGPIPE for
+    /// NIO), and which of them were ignored when locky started.
+    struct InheritedSignals: Sendable {
+        static let changedByLocky: [Int32] = [SIGINT, SIGTERM, SIGPIPE]
+        let ignored: Set<Int32>
+
+        /// Reads the current dispositions; call before locky changes any.
+        static func capture() -> InheritedSignals {
+            var ignored: Set<Int32> = []
+            for number in changedByLocky {
+                var current = sigaction()
+                if sigaction(number, nil, &current) == 0, isIgnore(current) { ignored.insert(number) }
+            }
+            return InheritedSignals(ignored: ignored)
+        }
+
+        /// Whether the action is SIG_IGN (the handler value 1, on Linux and Darwin alike).
+        private static func isIgnore(_ action: sigaction) -> Bool {
+            #if os(Linux)
+                let handler = unsafeBitCast(action.__sigaction_handler, to: UInt.self)
+            #else
+                let handler = unsafeBitCast(action.__sigaction_u, to: UInt.self)
+            #endif
+            return handler == 1
+        }
+    }
+
+    /// Starts `arguments[0]` (searched in PATH) with `arguments` and `environment`. The signals
+    /// locky changed get back the disposition locky inherited (default, or ignored); every other
+    /// one is left as inherited (`nohup`'s ignored SIGHUP stays ignored).
+    static func spawn(
+        _ arguments: [String], environment: [String: String], signals: InheritedSignals
+    ) throws(LaunchError) -> SpawnedCommand {
         guard let executable = arguments.first else { throw LaunchError(status: 127, message: "no command given") }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         var defaults = sigset_t()
-        sigfillset(&defaults)
+        sigemptyset(&defaults)
+        for number in InheritedSignals.changedByLocky where !signals.ignored.contains(number) {
+            sigaddset(&defaults, number)
+        }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         var mask = sigset_t()
         sigemptyset(&mask)

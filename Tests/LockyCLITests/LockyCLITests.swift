@@ -215,6 +215,26 @@ struct LockyCLITests {
         #expect(result.elapsed < .seconds(3))
     }
 
+    @Test("run: COMMAND keeps the signals locky inherited as ignored (nohup works), and gets SIGPIPE back")
+    func runKeepsIgnoredSignals() async throws {
+        // A shell ignores SIGHUP, then becomes `locky run`; COMMAND sends itself SIGHUP and must survive it.
+        let inner = "'\(LockyBinary.path)' run inner --url memory:// -- sh -c 'kill -HUP $$; echo survived'"
+        let ignoring = try await LockyBinary.run([
+            "run", "outer", "--url", "memory://", "--", "sh", "-c", "trap '' HUP; exec \(inner)",
+        ])
+        #expect(ignoring.status == 0, "\(ignoring.errorOutput)")
+        #expect(ignoring.output.contains("survived"))
+        // Without the trap, SIGHUP kills it as usual; SIGPIPE (which NIO ignores in locky) is default again.
+        let plain = try await LockyBinary.run(["run", "r", "--url", "memory://", "--", "sh", "-c", "kill -HUP $$; echo survived"])
+        #expect(plain.status == 129, "\(plain.errorOutput)")
+        let pipe = try await LockyBinary.run([
+            "run", "r", "--url", "memory://", "--", "sh", "-c", "grep SigIgn /proc/self/status",
+        ])
+        let mask = pipe.output.split(separator: "\t").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        let ignored = UInt64(mask, radix: 16) ?? 0
+        #expect(ignored & (1 << (UInt64(SIGPIPE) - 1)) == 0, "SigIgn \(mask)")
+    }
+
     @Test("a wrong password exits 77 and says so, without printing the password")
     func wrongPassword() async throws {
         try await RedisServer.withServer(RedisServer.Options(password: "right-secret")) { server in
