@@ -171,14 +171,17 @@ public actor RedisClient {
         let last = requestIDs.add(UInt64(commands.count), ordering: .relaxed).newValue
         let first = last - UInt64(commands.count) + 1
         let loop = eventLoop
+        let waitLimit = Self.replyWaitLimit.map(TimeAmount.init)
         let send: @Sendable () async -> [Result<RESPToken, RedisClientError>] = {
             await withCheckedContinuation { continuation in
                 loop.run {
                     let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
                     for (index, command) in commands.enumerated() {
+                        let id = first + UInt64(index)
                         handler.value.send(
-                            command, id: first + UInt64(index), to: .batch(collector, index: index), timeout: timeAmount,
-                            coalesce: true)
+                            command, id: id, to: .batch(collector, index: index), timeout: timeAmount, coalesce: true)
+                        // As for single commands (a Redlock node's script reload waits no longer than the node timeout).
+                        if let waitLimit { handler.value.limitWait(of: id, to: waitLimit) }
                     }
                 }
             }

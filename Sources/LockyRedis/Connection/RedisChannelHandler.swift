@@ -186,9 +186,9 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     // MARK: Deadlines and keep-alive
 
-    /// Makes the timer fire no later than the head's deadline. A timer armed for an earlier command with a
-    /// later deadline (a longer per-call timeout) is moved forward, or a shorter timeout would not be enforced
-    /// until that later deadline.
+    /// Makes the timer fire no later than the head's deadline. Replies come in order, so only the head is
+    /// timed: a shorter per-call timeout queued behind a slower command takes effect once that command is
+    /// answered (for a bound on each caller's wait regardless of its place, use a wait limit).
     private func armDeadlineTimer() {
         guard let deadline = queue.nextDeadline else { return }
         if let armedDeadline, armedDeadline <= deadline { return }
