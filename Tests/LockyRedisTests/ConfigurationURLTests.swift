@@ -169,6 +169,7 @@ import Testing
         ("redis://h?name=%zz", "query parameter 'name'"),
         ("redis://h?name=has%20space", "client name"),
         ("redis://h?name=", "client name"),
+        ("redis://h?name=caf%C3%A9", "client name"),
         ("redis://h?ca=/ca.pem", "query parameter 'ca'"),
         ("redis://h?cert=/c.pem", "query parameter 'cert'"),
         ("redis://h?key=/k.pem", "query parameter 'key'"),

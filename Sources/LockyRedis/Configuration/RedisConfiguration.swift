@@ -77,8 +77,10 @@ public struct RedisConfiguration: Sendable, Hashable {
             if path.isEmpty { throw RedisConfigurationError(part: "path", message: "is empty") }
         }
         if database < 0 { throw RedisConfigurationError(part: "database", message: "\(database) is negative") }
-        if let clientName, clientName.isEmpty || clientName.contains(where: { $0 == " " || $0.isNewline }) {
-            throw RedisConfigurationError(part: "client name", message: "must be non-empty without spaces")
+        // Redis accepts only printable ASCII without spaces (`!` to `~`) in a client name.
+        if let clientName, clientName.isEmpty || !clientName.utf8.allSatisfy({ (33...126).contains($0) }) {
+            throw RedisConfigurationError(
+                part: "client name", message: "must be non-empty printable ASCII without spaces (Redis refuses others)")
         }
         if let username, username.isEmpty {
             throw RedisConfigurationError(part: "user", message: "is empty")

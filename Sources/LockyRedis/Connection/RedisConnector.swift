@@ -220,10 +220,17 @@ enum RedisConnector {
         if let clientError = error as? RedisClientError {
             if let serverError = clientError.serverError {
                 switch serverError.code {
-                case .wrongpass, .noauth, .noperm:
+                case .wrongpass, .noauth:
                     return RedisClientError(
                         .authenticationFailed,
                         "\(address) refused the credentials: \(serverError.code.rawValue)",
+                        serverError: serverError
+                    )
+                case .noperm:
+                    // The credentials were accepted; the user lacks a command the handshake needs.
+                    return RedisClientError(
+                        .connectionFailed,
+                        "handshake with \(address) failed: the user may not run a handshake command (\(serverError))",
                         serverError: serverError
                     )
                 default:
