@@ -19,6 +19,8 @@ enum ExitStatus {
     static let lockLost: Int32 = 76
     /// Redis refused the credentials: a wrong password or user (EX_NOPERM).
     static let authenticationFailed: Int32 = 77
+    /// Redis refused a setting of the URL: a database index it does not have (EX_CONFIG).
+    static let configuration: Int32 = 78
 }
 
 /// A failure that ends `locky` with a message on standard error and a conventional exit code.
@@ -46,6 +48,11 @@ struct CLIError: Error {
             return CLIError(
                 status: ExitStatus.authenticationFailed,
                 message: "Redis at \(address) refused the credentials (check the password and user in the URL): \(cause)")
+        case .serverError where Self.isRejectedConfiguration(error.underlying):
+            let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
+            return CLIError(
+                status: ExitStatus.configuration,
+                message: "Redis at \(address) refused a setting of the URL (check the database index): \(cause)")
         case .quorumNotReached:
             return CLIError(
                 status: ExitStatus.unavailable,
@@ -60,6 +67,13 @@ struct CLIError: Error {
         default:
             return CLIError(status: ExitStatus.failure, message: "\(error) (server \(address))")
         }
+    }
+
+    /// Whether the server refused the connection's settings (now or on the attempt the client backs off from).
+    private static func isRejectedConfiguration(_ error: RedisClientError?) -> Bool {
+        guard let error else { return false }
+        return error.code == .configurationRejected
+            || (error.code == .unavailable && (error.underlying as? RedisClientError)?.code == .configurationRejected)
     }
 
     /// `host:port`, `unix:path` or `memory`.

@@ -55,8 +55,8 @@ enum LockyBinary {
             let scratch = FileManager.default.temporaryDirectory.path + "/locky-cli-test-\(UUID().uuidString)"
             outputPath = scratch + ".out"
             errorPath = scratch + ".err"
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
-            FileManager.default.createFile(atPath: errorPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
             process = Process()
             process.executableURL = URL(fileURLWithPath: LockyBinary.path)
             process.arguments = arguments

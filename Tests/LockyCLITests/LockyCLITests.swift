@@ -247,6 +247,20 @@ struct LockyCLITests {
         }
     }
 
+    @Test("a database index the server lacks exits 78 and names the database")
+    func databaseOutOfRange() async throws {
+        try await RedisServer.withServer { server in
+            let result = try await LockyBinary.run([
+                "lock", "a", "--locker", "me", "--url", "redis://127.0.0.1:\(server.port)/16",
+            ])
+            #expect(result.status == 78, "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("refused database 16"), "\(result.errorOutput)")
+            #expect(try server.cli(arguments: ["-n", "0", "DBSIZE"]) == "0")
+            let right = try await LockyBinary.run(["lock", "a", "--locker", "me", "--url", "redis://127.0.0.1:\(server.port)/15"])
+            #expect(right.status == 0, "\(right.errorOutput)")
+        }
+    }
+
     @Test("demo with a throwaway server and in memory: the counter equals the acquisitions")
     func demo() async throws {
         let redis = try await LockyBinary.run(["demo", "--workers", "3", "--seconds", "1"], timeout: .seconds(30))

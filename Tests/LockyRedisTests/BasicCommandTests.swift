@@ -106,6 +106,28 @@ import Testing
         }
     }
 
+    @Test func aDatabaseTheServerLacksIsConfigurationRejected() async throws {
+        // Redis has 16 databases by default; 16 is out of range. RESP3 (HELLO, SELECT pipelined)
+        // and the RESP2 path of a server without HELLO must say the same.
+        for extra in [[], ["rename-command HELLO \"\""]] {
+            try await RedisServer.withServer(.init(extraConfiguration: extra)) { server throws in
+                try await withClient(server, suffix: "/16") { client throws in
+                    let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("SET", "k", "v")) }
+                    #expect(error?.code == .configurationRejected, "\(String(describing: error))")
+                    #expect(error?.message.contains("refused database 16") == true, "\(String(describing: error))")
+                    #expect(error?.serverError?.code == .err)
+                    #expect(error?.mayHaveRun == false)
+                    #expect(elapsed < .seconds(2))
+                    // While the client backs off, the cause stays visible.
+                    let (again, _) = await clientError { _ = try await client.execute(RESPCommand("SET", "k", "v")) }
+                    let cause = again?.code == .unavailable ? again?.underlying as? RedisClientError : again
+                    #expect(cause?.code == .configurationRejected, "\(String(describing: again))")
+                }
+                #expect(try server.cli("DBSIZE") == "0")
+            }
+        }
+    }
+
     @Test func unixSocketWithDatabase() async throws {
         let path = FileManager.default.temporaryDirectory.path + "/locky-\(UUID().uuidString.prefix(8)).sock"
         let options = RedisServer.Options(extraConfiguration: ["unixsocket \(path)", "unixsocketperm 700"])

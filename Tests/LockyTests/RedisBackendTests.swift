@@ -106,6 +106,22 @@ struct RedisBackendTests {
         }
     }
 
+    @Test func aDatabaseTheServerLacksIsAServerErrorThatSaysSo() async throws {
+        try await RedisServer.withServer { server throws in
+            try await LockClient.withClient(configuration: try LockyConfiguration(url: server.url + "/16")) { locks in
+                let error = await expectLockError(.serverError) { _ = try await locks.tryAcquire("r", ttl: .seconds(1)) }
+                #expect(error?.message.contains("refused database 16") == true, "\(String(describing: error))")
+                #expect(error?.underlying?.code == .configurationRejected, "\(String(describing: error))")
+                // While the client backs off after the refusal, the waiting acquire says the same.
+                let waiting = await expectLockError(.serverError) {
+                    _ = try await locks.acquire("r", ttl: .seconds(1), timeout: .seconds(1))
+                }
+                #expect(waiting?.message.contains("refused database 16") == true, "\(String(describing: waiting))")
+            }
+            #expect(try server.cli("DBSIZE") == "0")
+        }
+    }
+
     @Test func invalidPrefixIsRejected() async throws {
         for prefix in ["a{b", "c}", String(repeating: "p", count: LockLimits.maximumPrefixLength + 1)] {
             #expect(throws: LockError.self) { _ = try LockKeyspace(prefix: prefix) }

@@ -80,7 +80,8 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     }
 
     /// A Redis client error as a lock error: refused credentials are `authenticationFailed`
-    /// (also when the client is backing off after such a refusal), other transport problems
+    /// (also when the client is backing off after such a refusal), a refused database index is
+    /// `serverError` (likewise), other transport problems
     /// `backendUnavailable`, error replies `serverError`, cancellation `cancelled`.
     public init(_ error: RedisClientError, during operation: String) {
         switch error.code {
@@ -92,6 +93,10 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
             self.init(.authenticationFailed, "\(operation): \(error.message)", underlying: error)
         case .unavailable where (error.underlying as? RedisClientError)?.code == .authenticationFailed:
             self.init(.authenticationFailed, "\(operation): \(error.message)", underlying: error)
+        case .configurationRejected:
+            self.init(.serverError, "\(operation): the server \(error.message)", underlying: error)
+        case .unavailable where (error.underlying as? RedisClientError)?.code == .configurationRejected:
+            self.init(.serverError, "\(operation): \(error.message)", underlying: error)
         default:
             self.init(.backendUnavailable, "\(operation): \(error.message)", underlying: error)
         }

@@ -22,6 +22,7 @@ public struct RedisClientError: Error, Sendable, CustomStringConvertible {
             case tlsFailure
             case closed
             case invalidArgument
+            case configurationRejected
         }
         fileprivate let base: Base
 
@@ -49,6 +50,10 @@ public struct RedisClientError: Error, Sendable, CustomStringConvertible {
         public static var closed: Code { Code(base: .closed) }
         /// An argument was rejected before anything was sent.
         public static var invalidArgument: Code { Code(base: .invalidArgument) }
+        /// The server refused a setting of the connection during the handshake: the database
+        /// index (`SELECT`: the server has fewer databases). Retrying will not help: the
+        /// configuration must change.
+        public static var configurationRejected: Code { Code(base: .configurationRejected) }
 
         /// The code's name, e.g. `timeout`.
         public var description: String { base.rawValue }

@@ -205,7 +205,14 @@ enum RedisConnector {
         select.append(configuration.database)
         let promise = eventLoop.makePromise(of: RESPToken.self)
         handler.send(select, to: .promise(promise), timeout: timeout)
-        return promise.futureResult
+        let database = configuration.database
+        return promise.futureResult.flatMapErrorThrowing { error in
+            // An error reply to SELECT is the server refusing the database index (it has fewer
+            // databases, or the ACL forbids SELECT): a setting to fix, not a server to retry.
+            guard let serverError = (error as? RedisClientError)?.serverError else { throw error }
+            throw RedisClientError(
+                .configurationRejected, "refused database \(database): \(serverError)", serverError: serverError)
+        }
     }
 
     private static func isUnknownCommand(_ error: RedisServerError) -> Bool {
@@ -218,6 +225,10 @@ enum RedisConnector {
 
     private static func classify(_ error: any Error, address: RedisAddress, tls: Bool) -> RedisClientError {
         if let clientError = error as? RedisClientError {
+            if clientError.code == .configurationRejected {
+                return RedisClientError(
+                    .configurationRejected, "\(address) \(clientError.message)", serverError: clientError.serverError)
+            }
             if let serverError = clientError.serverError {
                 switch serverError.code {
                 case .wrongpass, .noauth:

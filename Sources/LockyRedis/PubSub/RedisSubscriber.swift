@@ -394,9 +394,11 @@ actor RedisSubscriber {
             let clientError = RedisClient.asClientError(error)
             logger.debug("subscriber connect failed", metadata: ["error": "\(clientError.code)"])
             state = .disconnected(failures: failures + 1)
-            // Wrong credentials or certificates do not heal by retrying: tell the waiters now
+            // Wrong credentials, certificates or database do not heal by retrying: tell the waiters now
             // instead of at the command timeout.
-            if clientError.code == .authenticationFailed || clientError.code == .tlsFailure {
+            if clientError.code == .authenticationFailed || clientError.code == .tlsFailure
+                || clientError.code == .configurationRejected
+            {
                 failWaiters(clientError)
             }
             scheduleReconnect(failures: failures + 1)
