@@ -45,6 +45,43 @@ struct RedlockFaultTests {
         return output.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasSuffix(":fence") && !$0.isEmpty }
     }
 
+    @Test("a release that overtakes a re-creating renewal leaves no keys behind")
+    func releaseOvertakingARecreatingRenewal() async throws {
+        try await Self.withNodes(3) { servers in
+            guard case .redlock(let redlock) = try Self.configuration(servers, recreate: true).backend else {
+                Issue.record("not a Redlock configuration")
+                return
+            }
+            let backend = try RedlockBackend(
+                configuration: redlock, keyspace: LockKeyspace(),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            // The renewal round is held after its checks (the lease was not released yet); the
+            // release then reaches every node first, and the renewal, let go, re-creates missing keys.
+            let stalling = StallingBackend(backend)
+            stalling.unlocksStall = false
+            let client = try LockClient(backend: stalling)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                defer { group.cancelAll() }
+                let lease = try await client.tryAcquire("r", ttl: .milliseconds(900))
+                stalling.stalled = true
+                try client.startRenewing(lease)
+                #expect(try await eventually(within: .seconds(2)) { stalling.renewalsStarted.value >= 1 })
+                #expect(try await client.release(lease) == .released)
+                for server in servers { #expect(try Self.lockKeys(on: server).isEmpty) }
+                stalling.stalled = false
+                #expect(try await eventually(within: .seconds(2)) { stalling.renewalsAnswered.value >= 1 })
+                // Well inside the 900 ms TTL the re-created keys would live.
+                let clean = try await eventually(within: .milliseconds(300)) {
+                    try servers.allSatisfy { try Self.lockKeys(on: $0).isEmpty }
+                }
+                let left = try servers.map { try Self.lockKeys(on: $0) }
+                #expect(clean, "lock keys left: \(left)")
+            }
+            await client.close()
+        }
+    }
+
     @Test("5 nodes, 2 killed: locks are still granted and exclusive, and the failures are reported")
     func twoOfFiveKilled() async throws {
         try await Self.withNodes(5) { servers in

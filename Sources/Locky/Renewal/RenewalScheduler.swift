@@ -183,11 +183,13 @@ final class RenewalScheduler: Sendable {
             // would otherwise keep the loss unnoticed until the command timed out (5 s by default).
             results = try await renew(items, before: batch.map(\.lease.validUntil).min())
         } catch {
+            await releaseAgainIfOvertaken(batch)
             let now = clock.now
             logger.debug("renewal failed", metadata: ["locky.leases": "\(batch.count)", "error": "\(error.code)"])
             for entry in batch { retryOrExpire(entry.lease, failure: error.message, now: now) }
             return
         }
+        await releaseAgainIfOvertaken(batch)
         var offset = 0
         let now = clock.now
         for entry in batch {
@@ -212,6 +214,21 @@ final class RenewalScheduler: Sendable {
                     }
                 }
                 end(entry.lease, .notOwner(holder: holder))
+            }
+        }
+    }
+
+    /// A lease released while its renewal was under way: its release may have reached a node
+    /// before the renewal did, and a renewal that re-creates missing keys (Redlock) then brought
+    /// them back, to linger until their TTL. Released again now that the renewal has been
+    /// answered: each node runs one connection's commands in order, so this comes after it.
+    private func releaseAgainIfOvertaken(_ batch: [Entry]) async {
+        guard backend.recreatesMissingLocks else { return }
+        for entry in batch where entry.lease.isReleased {
+            do {
+                _ = try await backend.unlock(entry.lease.resources, owner: entry.lease.owner)
+            } catch {
+                logger.debug("release after an overtaken renewal failed", metadata: ["error": "\(error.code)"])
             }
         }
     }

@@ -157,14 +157,26 @@ extension LockEnvironment {
 final class StallingBackend: LockBackend {
     let inner: any LockBackend
     private let stalledFlag = Shared(false)
+    private let unlocksStallFlag = Shared(true)
+    /// Renewal calls that reached this backend, and those the inner backend has answered.
+    let renewalsStarted = Shared(0)
+    let renewalsAnswered = Shared(0)
 
     init(_ inner: any LockBackend) { self.inner = inner }
 
-    /// Whether renewals and unlocks hang.
+    /// Whether renewals (and, with ``unlocksStall``, unlocks) hang.
     var stalled: Bool {
         get { stalledFlag.value }
         set { stalledFlag.update { [newValue] in $0 = newValue } }
     }
+
+    /// Whether unlocks hang with renewals (by default they do).
+    var unlocksStall: Bool {
+        get { unlocksStallFlag.value }
+        set { unlocksStallFlag.update { [newValue] in $0 = newValue } }
+    }
+
+    var recreatesMissingLocks: Bool { inner.recreatesMissingLocks }
 
     var name: String { inner.name }
 
@@ -188,12 +200,15 @@ final class StallingBackend: LockBackend {
     }
 
     func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
+        renewalsStarted.update { $0 += 1 }
         try await hangWhileStalled("renew")
-        return try await inner.renew(items)
+        let results = try await inner.renew(items)
+        renewalsAnswered.update { $0 += 1 }
+        return results
     }
 
     func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
-        try await hangWhileStalled("unlock")
+        if unlocksStallFlag.value { try await hangWhileStalled("unlock") }
         return try await inner.unlock(resources, owner: owner)
     }
 
