@@ -48,7 +48,7 @@ struct CLIError: Error {
             return CLIError(
                 status: ExitStatus.authenticationFailed,
                 message: "Redis at \(address) refused the credentials (check the password and user in the URL): \(cause)")
-        case .serverError where Self.isRejectedConfiguration(error.underlying):
+        case .serverError where error.underlying?.connectionCause.code == .configurationRejected:
             let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
             return CLIError(
                 status: ExitStatus.configuration,
@@ -67,13 +67,6 @@ struct CLIError: Error {
         default:
             return CLIError(status: ExitStatus.failure, message: "\(error) (server \(address))")
         }
-    }
-
-    /// Whether the server refused the connection's settings (now or on the attempt the client backs off from).
-    private static func isRejectedConfiguration(_ error: RedisClientError?) -> Bool {
-        guard let error else { return false }
-        return error.code == .configurationRejected
-            || (error.code == .unavailable && (error.underlying as? RedisClientError)?.code == .configurationRejected)
     }
 
     /// `host:port`, `unix:path` or `memory`.

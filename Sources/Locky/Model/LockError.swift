@@ -84,18 +84,14 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     /// `serverError` (likewise), other transport problems
     /// `backendUnavailable`, error replies `serverError`, cancellation `cancelled`.
     public init(_ error: RedisClientError, during operation: String) {
-        switch error.code {
+        switch error.connectionCause.code {
         case .serverError:
             self.init(.serverError, "\(operation): the server refused: \(error.message)", underlying: error)
         case .cancelled:
             self.init(.cancelled, "\(operation) was cancelled", underlying: error)
         case .authenticationFailed:
             self.init(.authenticationFailed, "\(operation): \(error.message)", underlying: error)
-        case .unavailable where (error.underlying as? RedisClientError)?.code == .authenticationFailed:
-            self.init(.authenticationFailed, "\(operation): \(error.message)", underlying: error)
         case .configurationRejected:
-            self.init(.serverError, "\(operation): the server \(error.message)", underlying: error)
-        case .unavailable where (error.underlying as? RedisClientError)?.code == .configurationRejected:
             self.init(.serverError, "\(operation): \(error.message)", underlying: error)
         default:
             self.init(.backendUnavailable, "\(operation): \(error.message)", underlying: error)

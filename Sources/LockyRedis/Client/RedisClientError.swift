@@ -88,6 +88,15 @@ public struct RedisClientError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
+    /// What stands behind this error: for ``Code/unavailable`` (the client backs off after failed
+    /// connection attempts) the last attempt's error, so a refusal that retrying will not heal
+    /// (``Code/authenticationFailed``, ``Code/configurationRejected``) is recognised either way;
+    /// otherwise this error.
+    public var connectionCause: RedisClientError {
+        guard code == .unavailable, let attempt = underlying as? RedisClientError else { return self }
+        return attempt
+    }
+
     /// Wraps a server error reply.
     ///
     /// The server received the command and refused it. (A Lua script that fails at run time keeps
