@@ -44,6 +44,45 @@ import Testing
         }
     }
 
+    /// The reply wait limit (Redlock's per-node timeout) fails each caller at its own limit, in
+    /// whatever order the limits fall, and keeps the connection: later commands still get their
+    /// own replies, in order, once the server answers. BLPOP holds the connection server-side.
+    @Test func replyWaitLimitsFailEachCallerInItsOwnTimeAndKeepTheConnection() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                let connection = try await run(client, RESPCommand("CLIENT", "ID"), as: Int.self)
+                let start = ContinuousClock.now
+                async let blocked = clientError {
+                    _ = try await RedisClient.withReplyWaitLimit(.milliseconds(700)) {
+                        try await client.execute(RESPCommand("BLPOP", "nothing", 1))
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(50))
+                async let short = clientError {
+                    _ = try await RedisClient.withReplyWaitLimit(.milliseconds(100)) {
+                        try await client.execute(RESPCommand("INCR", "counter"))
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(50))
+                async let unlimited = run(client, RESPCommand("INCR", "counter"), as: Int.self)
+
+                let (shortError, shortElapsed) = await short
+                #expect(shortError?.code == .timeout)
+                #expect(shortError?.mayHaveRun == true)
+                #expect("\(shortError.map { "\($0)" } ?? "")".contains("100 ms"))
+                #expect(shortElapsed >= .milliseconds(90) && shortElapsed < .milliseconds(500), "took \(shortElapsed)")
+                let (blockedError, _) = await blocked
+                let blockedElapsed = ContinuousClock.now - start
+                #expect(blockedError?.code == .timeout)
+                #expect(blockedElapsed >= .milliseconds(650) && blockedElapsed < .milliseconds(990), "took \(blockedElapsed)")
+                // The abandoned INCR still ran (the server got it), and this reply is this command's own.
+                #expect(try await unlimited == 2)
+                #expect(ContinuousClock.now - start >= .milliseconds(950))
+                #expect(try await run(client, RESPCommand("CLIENT", "ID"), as: Int.self) == connection, "the connection was kept")
+            }
+        }
+    }
+
     /// A full server (`maxclients`) answers a new connection with an error and closes it. That is
     /// a failed handshake, reported with its cause within the command timeout, with backed-off
     /// reconnects; it used to be taken for a server without `HELLO`, and the client reconnected

@@ -158,6 +158,42 @@ import Testing
         #expect(queue.isHeadExpired(at: base + .seconds(2)))
     }
 
+    @Test func waitLimitsExpireOutOfOrderAndKeepTheirPlaces() {
+        var queue = RedisCommandQueue<String>()
+        #expect(queue.nextWaitLimit == nil)
+        queue.append(
+            id: 1, sink: "long", deadline: base + .seconds(5), waitLimit: (base + .milliseconds(300), .milliseconds(300)))
+        queue.append(id: 2, sink: "none", deadline: base + .seconds(5))
+        queue.append(
+            id: 3, sink: "short", deadline: base + .seconds(5), waitLimit: (base + .milliseconds(100), .milliseconds(100)))
+        queue.append(id: 4, sink: "gone", deadline: base + .seconds(5), waitLimit: (base + .milliseconds(50), .milliseconds(50)))
+        _ = queue.cancel(4)
+        #expect(queue.nextWaitLimit == base + .milliseconds(100), "a later entry's limit counts; a cancelled one's does not")
+
+        #expect(queue.expireWaits(at: base + .milliseconds(99)).isEmpty)
+        let first = queue.expireWaits(at: base + .milliseconds(100))
+        #expect(first.map(\.sink) == ["short"])
+        #expect(first.map(\.limit) == [.milliseconds(100)])
+        #expect(queue.count == 4, "an expired wait keeps its place: its reply is still consumed")
+        #expect(queue.nextWaitLimit == base + .milliseconds(300))
+
+        #expect(queue.expireWaits(at: base + .seconds(1)).map(\.sink) == ["long"])
+        #expect(queue.nextWaitLimit == nil)
+        #expect(queue.expireWaits(at: base + .seconds(2)).isEmpty, "each caller is failed once")
+        #expect(queue.receive()?.sink == nil)
+        #expect(queue.receive()?.sink == "none")
+        #expect(queue.receive()?.sink == nil)
+    }
+
+    @Test func anAnsweredCommandLeavesNoWaitLimit() {
+        var queue = RedisCommandQueue<String>()
+        queue.append(id: 1, sink: "a", deadline: base + .seconds(5), waitLimit: (base + .milliseconds(100), .milliseconds(100)))
+        queue.append(id: 2, sink: "b", deadline: base + .seconds(5), waitLimit: (base + .milliseconds(200), .milliseconds(200)))
+        _ = queue.receive()
+        #expect(queue.nextWaitLimit == base + .milliseconds(200))
+        #expect(queue.expireWaits(at: base + .milliseconds(150)).isEmpty)
+    }
+
     @Test func removeAllReturnsEntriesInOrder() {
         var queue = RedisCommandQueue<Int>()
         for id in 1...5 { queue.append(id: UInt64(id), sink: id * 10, deadline: base) }

@@ -50,8 +50,7 @@ extension RedisClient {
                     }
                     let id = ids[index]
                     client.eventLoop.run {
-                        handler.value.send(command, id: id, to: .fanOut(collector, index: index))
-                        if let waitLimit { handler.value.limitWait(of: id, to: waitLimit) }
+                        handler.value.send(command, id: id, to: .fanOut(collector, index: index), waitLimit: waitLimit)
                     }
                 }
             }

@@ -136,16 +136,16 @@ public actor RedisClient {
         if Task.isCancelled {
             return try await withCheckedContinuation { continuation in
                 loop.run {
-                    handler.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount)
-                    if let waitLimit { handler.value.limitWait(of: id, to: waitLimit) }
+                    handler.value.send(
+                        command, id: id, to: .continuation(continuation), timeout: timeAmount, waitLimit: waitLimit)
                 }
             }.get()
         }
         return try await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 loop.run {
-                    handler.value.send(command, id: id, to: .continuation(continuation), timeout: timeAmount)
-                    if let waitLimit { handler.value.limitWait(of: id, to: waitLimit) }
+                    handler.value.send(
+                        command, id: id, to: .continuation(continuation), timeout: timeAmount, waitLimit: waitLimit)
                 }
             }
         } onCancel: {
@@ -178,10 +178,11 @@ public actor RedisClient {
                     let collector = RedisBatchCollector(count: commands.count, continuation: continuation)
                     for (index, command) in commands.enumerated() {
                         let id = first + UInt64(index)
+                        // The wait limit as for single commands (a Redlock node's script reload waits no
+                        // longer than the node timeout).
                         handler.value.send(
-                            command, id: id, to: .batch(collector, index: index), timeout: timeAmount, coalesce: true)
-                        // As for single commands (a Redlock node's script reload waits no longer than the node timeout).
-                        if let waitLimit { handler.value.limitWait(of: id, to: waitLimit) }
+                            command, id: id, to: .batch(collector, index: index), timeout: timeAmount, waitLimit: waitLimit,
+                            coalesce: true)
                     }
                 }
             }

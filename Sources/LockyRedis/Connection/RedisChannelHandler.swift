@@ -30,8 +30,11 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// Ids cancelled before their command reached this handler: not sent at all.
     private var cancelledBeforeSend: Set<UInt64> = []
     private var highestClientID: UInt64 = 0
-    /// Timers of commands whose callers wait only so long (``limitWait(of:to:)``), by id.
-    private var waitLimitTimers: [UInt64: Scheduled<Void>] = [:]
+    /// One timer for every caller that waits only so long (`waitLimit` of ``send(_:id:to:timeout:waitLimit:coalesce:)``),
+    /// armed for the earliest: a timer per command cost a Redlock cycle about 1 µs per node and command.
+    private var waitLimitTimer: Scheduled<Void>?
+    /// When ``waitLimitTimer`` fires.
+    private var armedWaitLimit: NIODeadline?
     /// Set once the connection is closing or closed; later commands fail at once with it.
     private(set) var closeReason: RedisClientError?
 
@@ -75,7 +78,19 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// A command sent while nothing is in flight is written at once (latency); one sent while
     /// others wait joins the write scheduled for the end of this event-loop tick (throughput).
     /// A batch passes `coalesce` so that all of it leaves in one write.
-    func send(_ command: RESPCommand, id: UInt64, to sink: RedisReplySink?, timeout: TimeAmount? = nil, coalesce: Bool = false) {
+    ///
+    /// With `waitLimit`, the caller waits at most that long for the reply and then fails with
+    /// `timeout` (``RedisClientError/mayHaveRun`` set). Unlike the command deadline this keeps
+    /// the connection and the command's place in it: the late reply is dropped, and whatever is
+    /// sent next reaches the server after the command (Redlock's per-node timeout needs that).
+    func send(
+        _ command: RESPCommand,
+        id: UInt64,
+        to sink: RedisReplySink?,
+        timeout: TimeAmount? = nil,
+        waitLimit: TimeAmount? = nil,
+        coalesce: Bool = false
+    ) {
         eventLoop.preconditionInEventLoop()
         if let closeReason {
             sink?.complete(.failure(Self.notSent(closeReason)))
@@ -89,7 +104,10 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
             }
         }
         let idle = queue.isEmpty && !flushScheduled && !coalesce
-        queue.append(id: id, sink: sink, deadline: .now() + (timeout ?? commandTimeout))
+        let now = NIODeadline.now()
+        let waitUntil = waitLimit.map { now + $0 }
+        queue.append(
+            id: id, sink: sink, deadline: now + (timeout ?? commandTimeout), waitLimit: waitLimit.map { (now + $0, $0) })
         command.write(into: &outbound)
         if idle {
             flushNow()
@@ -97,6 +115,7 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
             scheduleFlush()
         }
         armDeadlineTimer()
+        if let waitUntil { armWaitLimitTimer(for: waitUntil) }
     }
 
     /// Writes a command whose answer comes as a push, not as a reply (`SUBSCRIBE` and friends).
@@ -114,23 +133,6 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         } else if id > highestClientID {
             // The cancellation overtook the command on its way to the event loop.
             cancelledBeforeSend.insert(id)
-        }
-    }
-
-    /// The caller of `id` waits at most `limit` for its reply: then it fails with a timeout, but
-    /// unlike the command deadline the connection is kept and the command keeps its place, so a
-    /// later command on this connection (a release after an acquire) still reaches the server
-    /// after it.
-    func limitWait(of id: UInt64, to limit: TimeAmount) {
-        eventLoop.preconditionInEventLoop()
-        guard closeReason == nil else { return }
-        waitLimitTimers[id] = eventLoop.assumeIsolated().scheduleTask(in: limit) {
-            self.waitLimitTimers[id] = nil
-            self.queue.cancel(id)?.complete(
-                .failure(
-                    RedisClientError(
-                        .timeout, "no reply within \(limit.nanoseconds / 1_000_000) ms; the connection is kept", mayHaveRun: true)
-                ))
         }
     }
 
@@ -195,6 +197,26 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         deadlineTimer?.cancel()
         armedDeadline = deadline
         deadlineTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.deadlineFired() }
+    }
+
+    /// Makes sure the wait-limit timer fires by `waitUntil`. Replies cancel nothing: the timer
+    /// fires at most once per limit, finds the answered commands gone, and re-arms for the rest.
+    private func armWaitLimitTimer(for waitUntil: NIODeadline) {
+        if let armedWaitLimit, armedWaitLimit <= waitUntil { return }
+        waitLimitTimer?.cancel()
+        armedWaitLimit = waitUntil
+        waitLimitTimer = eventLoop.assumeIsolated().scheduleTask(deadline: waitUntil) { self.waitLimitFired() }
+    }
+
+    private func waitLimitFired() {
+        waitLimitTimer = nil
+        armedWaitLimit = nil
+        guard closeReason == nil else { return }
+        for (sink, limit) in queue.expireWaits(at: .now()) {
+            let message = "no reply within \(limit.nanoseconds / 1_000_000) ms; the connection is kept"
+            sink.complete(.failure(RedisClientError(.timeout, message, mayHaveRun: true)))
+        }
+        if let next = queue.nextWaitLimit { armWaitLimitTimer(for: next) }
     }
 
     private func deadlineFired() {
@@ -275,7 +297,6 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
         // The next command may have a shorter timeout than the one just answered.
         armDeadlineTimer()
-        if !waitLimitTimers.isEmpty, let timer = waitLimitTimers.removeValue(forKey: entry.id) { timer.cancel() }
         guard let sink = entry.sink else { return }
         if let serverError = token.serverError {
             sink.complete(.failure(.server(serverError)))
@@ -318,8 +339,9 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         armedDeadline = nil
         keepAliveTask?.cancel()
         keepAliveTask = nil
-        for timer in waitLimitTimers.values { timer.cancel() }
-        waitLimitTimers.removeAll()
+        waitLimitTimer?.cancel()
+        waitLimitTimer = nil
+        armedWaitLimit = nil
         notifyClosed(reason)
         failPending(reason)
         context.fireChannelInactive()

@@ -13,6 +13,9 @@ struct RedisCommandQueue<Sink> {
         /// nil once the caller gave up (cancelled): the reply is still consumed, then dropped.
         var sink: Sink?
         let deadline: NIODeadline
+        /// When the caller stops waiting (the reply wait limit, for the error message too),
+        /// keeping the connection; nil for none.
+        let waitLimit: (until: NIODeadline, amount: TimeAmount)?
     }
 
     private(set) var entries: Deque<Entry> = []
@@ -21,8 +24,10 @@ struct RedisCommandQueue<Sink> {
     var count: Int { entries.count }
 
     /// Adds a command; `id` identifies it for ``cancel(_:)``.
-    mutating func append(id: UInt64, sink: Sink?, deadline: NIODeadline) {
-        entries.append(Entry(id: id, sink: sink, deadline: deadline))
+    mutating func append(
+        id: UInt64, sink: Sink?, deadline: NIODeadline, waitLimit: (until: NIODeadline, amount: TimeAmount)? = nil
+    ) {
+        entries.append(Entry(id: id, sink: sink, deadline: deadline, waitLimit: waitLimit))
     }
 
     /// The next reply arrived: returns the entry it answers (its sink is nil if cancelled),
@@ -48,6 +53,28 @@ struct RedisCommandQueue<Sink> {
     func isHeadExpired(at now: NIODeadline) -> Bool {
         guard let head = entries.first else { return false }
         return head.deadline <= now
+    }
+
+    /// The callers whose wait limit passed at `now` stop waiting: returns their sinks with their
+    /// limits, in order. Their entries keep their places, as with ``cancel(_:)``.
+    mutating func expireWaits(at now: NIODeadline) -> [(sink: Sink, limit: TimeAmount)] {
+        var expired: [(sink: Sink, limit: TimeAmount)] = []
+        for index in entries.indices {
+            guard let limit = entries[index].waitLimit, limit.until <= now, let sink = entries[index].sink else { continue }
+            expired.append((sink, limit.amount))
+            entries[index].sink = nil
+        }
+        return expired
+    }
+
+    /// The earliest wait limit of a caller still waiting. Unlike deadlines, any entry's counts:
+    /// callers stop waiting out of order (limits differ), and the connection stays.
+    var nextWaitLimit: NIODeadline? {
+        var earliest: NIODeadline?
+        for entry in entries where entry.sink != nil {
+            if let limit = entry.waitLimit?.until, earliest.map({ limit < $0 }) ?? true { earliest = limit }
+        }
+        return earliest
     }
 
     /// Removes every entry (the connection is gone); returns them in order.
