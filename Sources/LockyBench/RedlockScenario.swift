@@ -88,12 +88,15 @@ struct RedlockScenario: AsyncParsableCommand {
             var ratios5to1: [Double] = []
             var ratiosFloor: [Double] = []
             for _ in 0..<options.rounds {
-                let floorRound = try await Workload.sequential(operations: cycles, floorCycle)
+                // Side by side in chunks of 100 cycles: floor and Locky see the same machine.
+                let rounds = try await Workload.interleaved(
+                    operations: cycles, chunk: 100, [floorCycle, singleCycle, cycle(1), cycle(3), cycle(5)])
+                let floorRound = rounds[0]
                 floor.add(floorRound)
-                redis.add(try await Workload.sequential(operations: cycles, singleCycle))
+                redis.add(rounds[1])
                 var p50: [Int: Double] = [:]
-                for count in [1, 3, 5] {
-                    let round = try await Workload.sequential(operations: cycles, cycle(count))
+                for (position, count) in [1, 3, 5].enumerated() {
+                    let round = rounds[position + 2]
                     results[count]?.add(round)
                     p50[count] = round.0.percentileMicroseconds(50)
                 }

@@ -13,6 +13,30 @@ enum Workload {
         return (recorder, Double(operations) / (clock.now - start).seconds)
     }
 
+    /// Several workloads measured side by side: `operations` calls of each, in chunks of `chunk`
+    /// taking turns (A, B, C, A, B, C, …), so the machine's speed, which drifts within seconds on
+    /// this VM, is the same for each. One result per workload, in order; rates count the
+    /// workload's own time only.
+    static func interleaved(
+        operations: Int,
+        chunk: Int,
+        _ workloads: [() async throws -> Void]
+    ) async throws -> [(LatencyRecorder, Double)] {
+        var recorders = workloads.map { _ in LatencyRecorder(capacity: operations) }
+        var busy = [Duration](repeating: .zero, count: workloads.count)
+        var done = 0
+        while done < operations {
+            let count = min(chunk, operations - done)
+            for (index, workload) in workloads.enumerated() {
+                let (recorder, rate) = try await sequential(operations: count, workload)
+                recorders[index].merge(recorder)
+                busy[index] += .seconds(Double(count) / rate)
+            }
+            done += count
+        }
+        return zip(recorders, busy).map { ($0, Double(operations) / $1.seconds) }
+    }
+
     /// `operations` calls spread over `tasks` concurrent tasks.
     static func concurrent(
         tasks: Int,
