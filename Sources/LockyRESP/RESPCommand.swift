@@ -35,6 +35,13 @@ public struct RESPCommand: Sendable, Hashable, CustomStringConvertible {
         count += 1
     }
 
+    /// Appends one argument made of `parts` back to back (a key: prefix, `{`, name, `}`),
+    /// without building it as a String first.
+    public mutating func append(concatenating parts: String...) {
+        arguments.writeRESPBulkString(concatenating: parts)
+        count += 1
+    }
+
     /// Appends every argument of a sequence, in order.
     public mutating func append<S: Sequence>(contentsOf arguments: S) where S.Element: RESPArgument {
         for argument in arguments {

@@ -99,6 +99,26 @@ struct EncoderTests {
         #expect(String(buffer: buffer) == "$2\r\nab\r\n$2\r\ncd\r\n$2\r\nef\r\n$2\r\ngh\r\n")
     }
 
+    @Test("an argument concatenated from parts is one bulk string, byte for byte")
+    func concatenatedArgument() {
+        var command = RESPCommand("GET")
+        command.append(concatenating: "locky:", "{", "r", "}", ":fence")
+        command.append(concatenating: "", "")
+        command.append(concatenating: "é", String(repeating: "x", count: 20))
+        let wide = String(repeating: "y", count: 1_000)
+        command.append(concatenating: "p:", wide)
+        #expect(command.count == 5)
+        #expect(
+            Self.encoded(command)
+                == "*5\r\n$3\r\nGET\r\n$15\r\nlocky:{r}:fence\r\n$0\r\n\r\n$22\r\né"
+                + String(repeating: "x", count: 20) + "\r\n$1002\r\np:" + wide + "\r\n")
+
+        var buffer = ByteBuffer()
+        let written = buffer.writeRESPBulkString(concatenating: ["ab", "", "c"])
+        #expect(String(buffer: buffer) == "$3\r\nabc\r\n")
+        #expect(written == buffer.readableBytes)
+    }
+
     @Test(
         "literal golden bytes",
         arguments: [

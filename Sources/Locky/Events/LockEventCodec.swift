@@ -10,28 +10,28 @@ import NIOCore
 /// The client builds the events of the hot paths itself and hands them to the scripts as an
 /// argument: building strings in Lua cost the server more than the rest of the script.
 enum LockEventCodec {
-    /// The `L` event of an acquisition of `keys` (lock keys) by `who` with `ttlMilliseconds` (0: none).
-    static func locked(ttlMilliseconds: Int64, who: String, keys: [String]) -> String {
+    /// The `L` event of an acquisition of `resources` by `who` with `ttlMilliseconds` (0: none).
+    static func locked(ttlMilliseconds: Int64, who: String, resources: [String], keyspace: LockKeyspace) -> String {
         var event = "L"
-        event.reserveCapacity(16 + who.utf8.count + keys.reduce(0) { $0 + $1.utf8.count + 4 })
+        event.reserveCapacity(16 + who.utf8.count + keyFieldsLength(resources, keyspace))
         appendField(String(ttlMilliseconds), to: &event)
         appendField(who, to: &event)
-        for key in keys { appendField(key, to: &event) }
+        for resource in resources { appendKeyField(of: resource, keyspace: keyspace, to: &event) }
         return event
     }
 
-    /// The `U` event of releasing all `keys` (lock keys).
-    static func unlocked(keys: [String]) -> String {
+    /// The `U` event of releasing all `resources`.
+    static func unlocked(resources: [String], keyspace: LockKeyspace) -> String {
         var event = "U1:00:"
-        event.reserveCapacity(event.utf8.count + keys.reduce(0) { $0 + $1.utf8.count + 4 })
-        for key in keys { appendField(key, to: &event) }
+        event.reserveCapacity(event.utf8.count + keyFieldsLength(resources, keyspace))
+        for resource in resources { appendKeyField(of: resource, keyspace: keyspace, to: &event) }
         return event
     }
 
-    /// The `H` event of releasing `key`, up to the next waiter's field (the script adds it).
-    static func unlockedHead(key: String) -> String {
+    /// The `H` event of releasing `resource`, up to the next waiter's field (the script adds it).
+    static func unlockedHead(resource: String, keyspace: LockKeyspace) -> String {
         var event = "H1:00:"
-        appendField(key, to: &event)
+        appendKeyField(of: resource, keyspace: keyspace, to: &event)
         return event
     }
 
@@ -39,6 +39,22 @@ enum LockEventCodec {
         event += String(field.utf8.count)
         event += ":"
         event += field
+    }
+
+    /// The lock key of `resource` as a field, written in place (no String per key).
+    private static func appendKeyField(of resource: String, keyspace: LockKeyspace, to event: inout String) {
+        let (open, close) = keyspace.braces(resource)
+        event += String(keyspace.prefix.utf8.count + open.utf8.count + resource.utf8.count + close.utf8.count)
+        event += ":"
+        event += keyspace.prefix
+        event += open
+        event += resource
+        event += close
+    }
+
+    /// About the length of the key fields of `resources` (for reserving capacity).
+    private static func keyFieldsLength(_ resources: [String], _ keyspace: LockKeyspace) -> Int {
+        resources.reduce(0) { $0 + $1.utf8.count + keyspace.prefix.utf8.count + 6 }
     }
 
     /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key) or `U` event.

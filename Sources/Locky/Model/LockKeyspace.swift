@@ -26,19 +26,22 @@ public struct LockKeyspace: Sendable, Hashable {
 
     /// The key that holds the lock of `resource`.
     public func lockKey(_ resource: String) -> String {
-        // Sized once: `a + b + c` allocates a string per `+`, and a batch builds hundreds of keys.
-        let tagged = Self.hasHashTag(resource)
+        // Sized once: `a + b + c` allocates a string per `+`.
+        let (open, close) = braces(resource)
         var key = ""
         key.reserveCapacity(prefix.utf8.count + resource.utf8.count + 2)
         key.append(prefix)
-        if tagged {
-            key.append(resource)
-        } else {
-            key.append("{")
-            key.append(resource)
-            key.append("}")
-        }
+        key.append(open)
+        key.append(resource)
+        key.append(close)
         return key
+    }
+
+    /// What surrounds `resource` in its lock key (`<prefix><open><resource><close>`): braces
+    /// that make it the hash tag, or nothing when it carries a hash tag of its own. Requests
+    /// write keys from these parts straight into the command, without building each as a String.
+    func braces(_ resource: String) -> (open: String, close: String) {
+        Self.hasHashTag(resource) ? ("", "") : ("{", "}")
     }
 
     /// The key that counts the fencing tokens of `resource` (never expires).
