@@ -52,13 +52,7 @@ extension ByteBuffer {
         let total = 1 + digits + 2 + length + 2
         return writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
             out[0] = RESPTypeIdentifier.bulkString.rawValue
-            var rest = length
-            var index = digits
-            repeat {
-                out[index] = RESPASCII.zero + UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-                index -= 1
-            } while rest != 0
+            Self.fillDecimal(UInt64(length), endingAt: digits, in: out)
             out[digits + 1] = RESPASCII.cr
             out[digits + 2] = RESPASCII.lf
             var offset = digits + 3
@@ -92,17 +86,22 @@ extension ByteBuffer {
     mutating func writeRESPDecimal(magnitude: UInt64, negative: Bool = false) {
         let total = RESPASCII.decimalDigitCount(magnitude) + (negative ? 1 : 0)
         writeWithUnsafeMutableBytes(minimumWritableBytes: total) { pointer in
-            // Digits come out least significant first, so fill from the end.
-            var rest = magnitude
-            var index = total - 1
-            repeat {
-                pointer[index] = RESPASCII.zero + UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-                index -= 1
-            } while rest != 0
+            Self.fillDecimal(magnitude, endingAt: total - 1, in: pointer)
             if negative { pointer[0] = RESPASCII.minus }
             return total
         }
+    }
+
+    /// Writes the decimal digits of `value` so that the last one lands at `last`.
+    private static func fillDecimal(_ value: UInt64, endingAt last: Int, in out: UnsafeMutableRawBufferPointer) {
+        // Digits come out least significant first, so fill from the end.
+        var rest = value
+        var index = last
+        repeat {
+            out[index] = RESPASCII.zero + UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+            index -= 1
+        } while rest != 0
     }
 
     /// Writes `value` as Redis formats numbers: integral values without a fraction, otherwise the shortest

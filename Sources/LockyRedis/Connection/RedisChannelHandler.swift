@@ -105,9 +105,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
         let idle = queue.isEmpty && !flushScheduled && !coalesce
         let now = NIODeadline.now()
-        let waitUntil = waitLimit.map { now + $0 }
-        queue.append(
-            id: id, sink: sink, deadline: now + (timeout ?? commandTimeout), waitLimit: waitLimit.map { (now + $0, $0) })
+        let limit = waitLimit.map { (until: now + $0, amount: $0) }
+        queue.append(id: id, sink: sink, deadline: now + (timeout ?? commandTimeout), waitLimit: limit)
         command.write(into: &outbound)
         if idle {
             flushNow()
@@ -115,7 +114,7 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
             scheduleFlush()
         }
         armDeadlineTimer()
-        if let waitUntil { armWaitLimitTimer(for: waitUntil) }
+        if let limit { armWaitLimitTimer(for: limit.until) }
     }
 
     /// Writes a command whose answer comes as a push, not as a reply (`SUBSCRIBE` and friends).

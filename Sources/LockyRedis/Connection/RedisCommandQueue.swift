@@ -8,6 +8,9 @@ import NIOCore
 /// Replies are matched strictly in order; a cancelled command keeps its place (its late reply
 /// is consumed and dropped), so cancelling one caller never shifts the replies of others.
 struct RedisCommandQueue<Sink> {
+    /// When a caller stops waiting for its reply, and after how long (for the error message).
+    typealias WaitLimit = (until: NIODeadline, amount: TimeAmount)
+
     struct Entry {
         let id: UInt64
         /// nil once the caller gave up (cancelled): the reply is still consumed, then dropped.
@@ -15,7 +18,7 @@ struct RedisCommandQueue<Sink> {
         let deadline: NIODeadline
         /// When the caller stops waiting (the reply wait limit, for the error message too),
         /// keeping the connection; nil for none.
-        let waitLimit: (until: NIODeadline, amount: TimeAmount)?
+        let waitLimit: WaitLimit?
     }
 
     private(set) var entries: Deque<Entry> = []
@@ -24,9 +27,7 @@ struct RedisCommandQueue<Sink> {
     var count: Int { entries.count }
 
     /// Adds a command; `id` identifies it for ``cancel(_:)``.
-    mutating func append(
-        id: UInt64, sink: Sink?, deadline: NIODeadline, waitLimit: (until: NIODeadline, amount: TimeAmount)? = nil
-    ) {
+    mutating func append(id: UInt64, sink: Sink?, deadline: NIODeadline, waitLimit: WaitLimit? = nil) {
         entries.append(Entry(id: id, sink: sink, deadline: deadline, waitLimit: waitLimit))
     }
 
