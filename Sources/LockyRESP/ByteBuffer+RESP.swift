@@ -48,24 +48,28 @@ extension ByteBuffer {
     public mutating func writeRESPBulkString(concatenating parts: [String]) -> Int {
         var length = 0
         for part in parts { length += part.utf8.count }
+        return writeRESPBulkString(length: length) { writer in
+            for part in parts { writer.write(part) }
+        }
+    }
+
+    /// Writes one RESP bulk string of exactly `length` bytes, which `fill` writes in place
+    /// (header, content and `\r\n` in one reserved write). Traps if `fill` writes another length.
+    @discardableResult
+    package mutating func writeRESPBulkString(length: Int, _ fill: (inout RESPBulkStringWriter) -> Void) -> Int {
         let digits = RESPASCII.decimalDigitCount(UInt64(length))
-        let total = 1 + digits + 2 + length + 2
+        let start = 1 + digits + 2
+        let total = start + length + 2
         return writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
             out[0] = RESPTypeIdentifier.bulkString.rawValue
             Self.fillDecimal(UInt64(length), endingAt: digits, in: out)
             out[digits + 1] = RESPASCII.cr
             out[digits + 2] = RESPASCII.lf
-            var offset = digits + 3
-            for var part in parts {
-                // Native strings are contiguous UTF-8 already; this copies nothing else.
-                part.withUTF8 { bytes in
-                    UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + bytes.count)])
-                        .copyMemory(from: UnsafeRawBufferPointer(bytes))
-                    offset += bytes.count
-                }
-            }
-            out[offset] = RESPASCII.cr
-            out[offset + 1] = RESPASCII.lf
+            var writer = RESPBulkStringWriter(UnsafeMutableRawBufferPointer(rebasing: out[start..<(start + length)]))
+            fill(&writer)
+            precondition(writer.written == length, "bulk string shorter than announced")
+            out[start + length] = RESPASCII.cr
+            out[start + length + 1] = RESPASCII.lf
             return total
         }
     }
@@ -93,7 +97,7 @@ extension ByteBuffer {
     }
 
     /// Writes the decimal digits of `value` so that the last one lands at `last`.
-    private static func fillDecimal(_ value: UInt64, endingAt last: Int, in out: UnsafeMutableRawBufferPointer) {
+    static func fillDecimal(_ value: UInt64, endingAt last: Int, in out: UnsafeMutableRawBufferPointer) {
         // Digits come out least significant first, so fill from the end.
         var rest = value
         var index = last

@@ -42,6 +42,13 @@ public struct RESPCommand: Sendable, Hashable, CustomStringConvertible {
         count += 1
     }
 
+    /// Appends one argument of exactly `length` bytes that `fill` writes in place (see
+    /// ``RESPBulkStringWriter``): for arguments made of many parts, such as a lock event.
+    package mutating func appendBulkString(length: Int, _ fill: (inout RESPBulkStringWriter) -> Void) {
+        arguments.writeRESPBulkString(length: length, fill)
+        count += 1
+    }
+
     /// Appends every argument of a sequence, in order.
     public mutating func append<S: Sequence>(contentsOf arguments: S) where S.Element: RESPArgument {
         for argument in arguments {

@@ -119,6 +119,40 @@ struct EncoderTests {
         #expect(written == buffer.readableBytes)
     }
 
+    @Test("an argument written in place from parts, digits and bytes is one bulk string, byte for byte")
+    func argumentWrittenInPlace() {
+        var command = RESPCommand("GET")
+        let wide = String(repeating: "é", count: 600)
+        let parts: [(String, Int, UInt8)] = [("a", 0, 58), ("", -12, 123), (wide, Int.max, 125), ("x", Int.min, 0)]
+        for (text, number, byte) in parts {
+            let length = text.utf8.count + RESPBulkStringWriter.decimalLength(number) + 1
+            command.appendBulkString(length: length) { writer in
+                writer.write(text)
+                writer.write(decimal: number)
+                writer.write(byte: byte)
+                #expect(writer.written == length)
+            }
+        }
+        command.appendBulkString(length: 0) { _ in }
+        #expect(command.count == 6)
+        let expected =
+            "*6\r\n$3\r\nGET\r\n$3\r\na0:\r\n$4\r\n-12{\r\n$1220\r\n\(wide)\(Int.max)}\r\n"
+            + "$22\r\nx\(Int.min)\0\r\n$0\r\n\r\n"
+        #expect(Self.encoded(command) == expected)
+    }
+
+    @Test("writing more or less than the announced length traps instead of sending a malformed command")
+    func wrongLengthTraps() async {
+        await #expect(processExitsWith: .failure) {
+            var command = RESPCommand("GET")
+            command.appendBulkString(length: 2) { writer in writer.write("abc") }
+        }
+        await #expect(processExitsWith: .failure) {
+            var command = RESPCommand("GET")
+            command.appendBulkString(length: 4) { writer in writer.write("abc") }
+        }
+    }
+
     @Test(
         "literal golden bytes",
         arguments: [

@@ -1,25 +1,37 @@
+import LockyRESP
 import NIOCore
 import Testing
 
 @testable import Locky
 
-/// The events the client builds for the scripts to publish, from resource names (the keys are
-/// written in place, never built as Strings): each decodes back to its resources, with fields
-/// that are exactly the lock keys of ``LockKeyspace/lockKey(_:)``.
+/// The events the client builds for the scripts to publish, from resource names (the keys and
+/// events are written in place into the command, never built as Strings): each decodes back to
+/// its resources, with fields that are exactly the lock keys of ``LockKeyspace/lockKey(_:)``.
 @Suite struct LockEventCodecTests {
-    static let names = ArgumentConformanceTests.oddNames + ["plain", "{own-tag}:x", "a{}b"]
+    static let names = ArgumentConformanceTests.oddNames + ["plain", "{own-tag}:x", "a{}b", String(repeating: "é", count: 700)]
 
     @Test(arguments: ["locky:", "app:", "p"])
     func eventsFromResourcesDecodeToTheSameResources(prefix: String) throws {
         let keyspace = try LockKeyspace(prefix: prefix)
-        let locked = LockEventCodec.locked(ttlMilliseconds: 1500, who: "worker ✓", resources: Self.names, keyspace: keyspace)
+        let tagged = Self.names.map(LockKeyspace.hasHashTag)
+        for ttl in [1500, 0, 2_592_000_000] as [Int64] {
+            let locked = Self.argument {
+                LockEventCodec.appendLocked(
+                    ttlMilliseconds: ttl, who: "worker ✓", resources: Self.names, tagged: tagged, keyspace: keyspace, to: &$0)
+            }
+            #expect(
+                LockEventCodec.decode(locked, keyspace: keyspace).map(LockEventTests.describe)
+                    == Self.names.map {
+                        LockEventTests.describe(
+                            .locked(resource: $0, locker: "worker ✓", ttl: ttl == 0 ? nil : .milliseconds(ttl)))
+                    }
+            )
+        }
+        let unlocked = Self.argument {
+            LockEventCodec.appendUnlocked(resources: Self.names, tagged: tagged, keyspace: keyspace, to: &$0)
+        }
         #expect(
-            LockEventCodec.decode(ByteBuffer(string: locked), keyspace: keyspace).map(LockEventTests.describe)
-                == Self.names.map { LockEventTests.describe(.locked(resource: $0, locker: "worker ✓", ttl: .milliseconds(1500))) }
-        )
-        let unlocked = LockEventCodec.unlocked(resources: Self.names, keyspace: keyspace)
-        #expect(
-            LockEventCodec.decode(ByteBuffer(string: unlocked), keyspace: keyspace).map(LockEventTests.describe)
+            LockEventCodec.decode(unlocked, keyspace: keyspace).map(LockEventTests.describe)
                 == Self.names.map { LockEventTests.describe(.unlocked(resource: $0)) })
 
         // Byte for byte: each field is `<UTF-8 length>:<lock key>`.
@@ -29,8 +41,25 @@ import Testing
                 let key = keyspace.lockKey(name)
                 return "\(key.utf8.count):\(key)"
             }.joined()
-        #expect(unlocked == expected)
+        #expect(String(buffer: unlocked) == expected)
         let key = keyspace.lockKey("{own-tag}:x")
-        #expect(LockEventCodec.unlockedHead(resource: "{own-tag}:x", keyspace: keyspace) == "H1:00:\(key.utf8.count):\(key)")
+        let head = Self.argument { LockEventCodec.appendUnlockedHead(resource: "{own-tag}:x", keyspace: keyspace, to: &$0) }
+        #expect(String(buffer: head) == "H1:00:\(key.utf8.count):\(key)")
+    }
+
+    /// The one argument that `append` adds to a command, as the script receives it.
+    static func argument(_ append: (inout RESPCommand) -> Void) -> ByteBuffer {
+        var command = RESPCommand("X")
+        let before = command.arguments.readableBytes
+        append(&command)
+        var bytes = command.arguments
+        bytes.moveReaderIndex(forwardBy: before)
+        // `$<length>\r\n<bytes>\r\n`
+        let header = bytes.readableBytesView.firstIndex(of: UInt8(ascii: "\n")).map { $0 - bytes.readerIndex + 1 } ?? 0
+        let digits = bytes.readBytes(length: header)?.dropFirst().dropLast(2) ?? []
+        let length = Int(String(decoding: digits, as: UTF8.self)) ?? -1
+        let content = bytes.readSlice(length: length) ?? ByteBuffer()
+        #expect(String(buffer: bytes) == "\r\n")
+        return content
     }
 }

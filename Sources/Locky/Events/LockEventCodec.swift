@@ -1,3 +1,4 @@
+import LockyRESP
 import NIOCore
 
 /// Encodes and decodes the lock events the scripts publish: a kind byte (`L` locked, `U`
@@ -10,51 +11,80 @@ import NIOCore
 /// The client builds the events of the hot paths itself and hands them to the scripts as an
 /// argument: building strings in Lua cost the server more than the rest of the script.
 enum LockEventCodec {
-    /// The `L` event of an acquisition of `resources` by `who` with `ttlMilliseconds` (0: none).
-    static func locked(ttlMilliseconds: Int64, who: String, resources: [String], keyspace: LockKeyspace) -> String {
-        var event = "L"
-        event.reserveCapacity(16 + who.utf8.count + keyFieldsLength(resources, keyspace))
-        appendField(String(ttlMilliseconds), to: &event)
-        appendField(who, to: &event)
-        for resource in resources { appendKeyField(of: resource, keyspace: keyspace, to: &event) }
-        return event
+    /// Appends to `command` the `L` event of an acquisition of `resources` by `who` with
+    /// `ttlMilliseconds` (0: none), as one argument written in place. `tagged[i]` is
+    /// ``LockKeyspace/hasHashTag(_:)`` of `resources[i]`.
+    static func appendLocked(
+        ttlMilliseconds: Int64, who: String, resources: [String], tagged: [Bool], keyspace: LockKeyspace,
+        to command: inout RESPCommand
+    ) {
+        let ttl = Int(ttlMilliseconds)
+        let ttlLength = RESPBulkStringWriter.decimalLength(ttl)
+        let length =
+            1 + fieldLength(ttlLength) + fieldLength(who.utf8.count) + keyFieldsLength(resources, tagged, keyspace)
+        command.appendBulkString(length: length) { writer in
+            writer.write(byte: UInt8(ascii: "L"))
+            writeFieldHeader(ttlLength, to: &writer)
+            writer.write(decimal: ttl)
+            writeFieldHeader(who.utf8.count, to: &writer)
+            writer.write(who)
+            writeKeyFields(resources, tagged, keyspace, to: &writer)
+        }
     }
 
-    /// The `U` event of releasing all `resources`.
-    static func unlocked(resources: [String], keyspace: LockKeyspace) -> String {
-        var event = "U1:00:"
-        event.reserveCapacity(event.utf8.count + keyFieldsLength(resources, keyspace))
-        for resource in resources { appendKeyField(of: resource, keyspace: keyspace, to: &event) }
-        return event
+    /// Appends to `command` the `U` event of releasing all `resources`, as ``appendLocked``.
+    static func appendUnlocked(resources: [String], tagged: [Bool], keyspace: LockKeyspace, to command: inout RESPCommand) {
+        appendUnlocked(kind: UInt8(ascii: "U"), resources, tagged, keyspace, to: &command)
     }
 
-    /// The `H` event of releasing `resource`, up to the next waiter's field (the script adds it).
-    static func unlockedHead(resource: String, keyspace: LockKeyspace) -> String {
-        var event = "H1:00:"
-        appendKeyField(of: resource, keyspace: keyspace, to: &event)
-        return event
+    /// Appends to `command` the `H` event of releasing `resource`, up to the next waiter's
+    /// field (the script adds it).
+    static func appendUnlockedHead(resource: String, keyspace: LockKeyspace, to command: inout RESPCommand) {
+        appendUnlocked(kind: UInt8(ascii: "H"), [resource], [LockKeyspace.hasHashTag(resource)], keyspace, to: &command)
     }
 
-    private static func appendField(_ field: String, to event: inout String) {
-        event += String(field.utf8.count)
-        event += ":"
-        event += field
+    private static func appendUnlocked(
+        kind: UInt8, _ resources: [String], _ tagged: [Bool], _ keyspace: LockKeyspace, to command: inout RESPCommand
+    ) {
+        let length = 1 + noTTLNorHolder.utf8.count + keyFieldsLength(resources, tagged, keyspace)
+        command.appendBulkString(length: length) { writer in
+            writer.write(byte: kind)
+            writer.write(noTTLNorHolder)
+            writeKeyFields(resources, tagged, keyspace, to: &writer)
+        }
     }
 
-    /// The lock key of `resource` as a field, written in place (no String per key).
-    private static func appendKeyField(of resource: String, keyspace: LockKeyspace, to event: inout String) {
-        let (open, close) = keyspace.braces(resource)
-        event += String(keyspace.prefix.utf8.count + open.utf8.count + resource.utf8.count + close.utf8.count)
-        event += ":"
-        event += keyspace.prefix
-        event += open
-        event += resource
-        event += close
+    /// The TTL and holder fields of an unlocked event: `0` and empty.
+    private static let noTTLNorHolder = "1:00:"
+
+    /// The length of a field of `length` bytes: `<length>:<bytes>`.
+    private static func fieldLength(_ length: Int) -> Int {
+        RESPBulkStringWriter.decimalLength(length) + 1 + length
     }
 
-    /// About the length of the key fields of `resources` (for reserving capacity).
-    private static func keyFieldsLength(_ resources: [String], _ keyspace: LockKeyspace) -> Int {
-        resources.reduce(0) { $0 + $1.utf8.count + keyspace.prefix.utf8.count + 6 }
+    /// Writes a field's `<length>:`.
+    private static func writeFieldHeader(_ length: Int, to writer: inout RESPBulkStringWriter) {
+        writer.write(decimal: length)
+        writer.write(byte: UInt8(ascii: ":"))
+    }
+
+    /// The length of the lock key fields of `resources`.
+    private static func keyFieldsLength(_ resources: [String], _ tagged: [Bool], _ keyspace: LockKeyspace) -> Int {
+        var length = 0
+        for (resource, tagged) in zip(resources, tagged) {
+            length += fieldLength(keyspace.lockKeyLength(of: resource, tagged: tagged))
+        }
+        return length
+    }
+
+    /// Writes the lock key of each resource as a field.
+    private static func writeKeyFields(
+        _ resources: [String], _ tagged: [Bool], _ keyspace: LockKeyspace, to writer: inout RESPBulkStringWriter
+    ) {
+        for (resource, tagged) in zip(resources, tagged) {
+            writeFieldHeader(keyspace.lockKeyLength(of: resource, tagged: tagged), to: &writer)
+            writer.writeLockKey(of: resource, tagged: tagged, in: keyspace)
+        }
     }
 
     /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key) or `U` event.

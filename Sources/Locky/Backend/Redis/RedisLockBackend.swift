@@ -57,14 +57,15 @@ public struct RedisLockBackend: LockBackend {
 
     func acquireRequest(_ resources: [String], owner: String, ttl: Duration?) -> RedisLockRequest<AcquireReply> {
         var command = RedisLockScripts.acquire.evalSHA(keyCount: resources.count * 2)
-        appendLockAndFenceKeys(resources, to: &command)
+        let tagged = resources.map(LockKeyspace.hasHashTag)
+        appendLockAndFenceKeys(resources, tagged, to: &command)
         let milliseconds = ttl?.millisecondsRoundedUp ?? 0
         command.append(owner)
         command.append(milliseconds)
         command.append(keyspace.eventChannel)
-        command.append(
-            LockEventCodec.locked(
-                ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), resources: resources, keyspace: keyspace))
+        LockEventCodec.appendLocked(
+            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), resources: resources, tagged: tagged,
+            keyspace: keyspace, to: &command)
         return RedisLockRequest(script: RedisLockScripts.acquire, command: command, operation: "acquire") {
             reply throws(LockError) in
             // One resource acquired: the bare token.
@@ -98,7 +99,7 @@ public struct RedisLockBackend: LockBackend {
 
     func lockRequest(_ resources: [String], locker: String, ttl: Duration?, force: Bool) -> RedisLockRequest<[LockOutcome]> {
         var command = RedisLockScripts.lock.evalSHA(keyCount: resources.count * 2)
-        appendLockAndFenceKeys(resources, to: &command)
+        appendLockAndFenceKeys(resources, resources.map(LockKeyspace.hasHashTag), to: &command)
         command.append(locker)
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(force ? "1" : "0")
@@ -186,19 +187,20 @@ public struct RedisLockBackend: LockBackend {
         let single = resources.count == 1
         let script = single ? RedisLockScripts.release : RedisLockScripts.unlock
         var command = script.evalSHA(keyCount: single ? 4 : resources.count * 2)
+        let tagged = single ? [] : resources.map(LockKeyspace.hasHashTag)
         if single {
             appendFairKeys(of: resources[0], to: &command)
         } else {
-            for resource in resources { appendKey(of: resource, to: &command) }
-            for resource in resources { appendKey(of: resource, LockKeyspace.queueSuffix, to: &command) }
+            appendKeys(of: resources, tagged, to: &command)
+            appendKeys(of: resources, tagged, LockKeyspace.queueSuffix, to: &command)
         }
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
         if single {
-            command.append(LockEventCodec.unlockedHead(resource: resources[0], keyspace: keyspace))
+            LockEventCodec.appendUnlockedHead(resource: resources[0], keyspace: keyspace, to: &command)
         } else if resources.count > 16 {
-            command.append(LockEventCodec.unlocked(resources: resources, keyspace: keyspace))
+            LockEventCodec.appendUnlocked(resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
         } else {
             command.append("")
         }
@@ -259,7 +261,7 @@ public struct RedisLockBackend: LockBackend {
 
     func holdersRequest(_ resources: [String]) -> RedisLockRequest<[LockHolder?]> {
         var command = RedisLockScripts.inspect.evalSHA(keyCount: resources.count * 2)
-        appendLockAndFenceKeys(resources, to: &command)
+        appendLockAndFenceKeys(resources, resources.map(LockKeyspace.hasHashTag), to: &command)
         return RedisLockRequest(script: RedisLockScripts.inspect, command: command, operation: "inspect") {
             reply throws(LockError) in
             var values = ReplyReader(reply)
@@ -421,9 +423,9 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner)
         command.append(milliseconds)
         command.append(keyspace.eventChannel)
-        command.append(
-            LockEventCodec.locked(
-                ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), resources: [resource], keyspace: keyspace))
+        LockEventCodec.appendLocked(
+            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), resources: [resource],
+            tagged: [LockKeyspace.hasHashTag(resource)], keyspace: keyspace, to: &command)
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
         command.append(attempt)
@@ -452,7 +454,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
         command.append(owner)
-        command.append(LockEventCodec.unlockedHead(resource: resource, keyspace: keyspace))
+        LockEventCodec.appendUnlockedHead(resource: resource, keyspace: keyspace, to: &command)
         _ = try await run(RedisLockScripts.leaveQueue, command, "leave queue")
     }
 
@@ -526,23 +528,39 @@ public struct RedisLockBackend: LockBackend {
     /// for the resource's other keys, written from its parts straight into the command:
     /// building each key as a String first was most of the cost of a 100-resource request.
     private func appendKey(of resource: String, _ suffix: String = "", to command: inout RESPCommand) {
-        let (open, close) = keyspace.braces(resource)
-        command.append(concatenating: keyspace.prefix, open, resource, close, suffix)
+        appendKey(of: resource, tagged: LockKeyspace.hasHashTag(resource), suffix, to: &command)
+    }
+
+    /// Appends the key of `resource` with `suffix`, written in place from its parts; `tagged`
+    /// is ``LockKeyspace/hasHashTag(_:)`` of it.
+    private func appendKey(of resource: String, tagged: Bool, _ suffix: String, to command: inout RESPCommand) {
+        let keyspace = self.keyspace
+        command.appendBulkString(length: keyspace.lockKeyLength(of: resource, tagged: tagged) + suffix.utf8.count) {
+            writer in
+            writer.writeLockKey(of: resource, tagged: tagged, in: keyspace)
+            writer.write(suffix)
+        }
+    }
+
+    /// Appends the key of each resource with `suffix`; `tagged[i]` is
+    /// ``LockKeyspace/hasHashTag(_:)`` of `resources[i]`, scanned once per request.
+    private func appendKeys(of resources: [String], _ tagged: [Bool], _ suffix: String = "", to command: inout RESPCommand) {
+        for (resource, tagged) in zip(resources, tagged) { appendKey(of: resource, tagged: tagged, suffix, to: &command) }
     }
 
     /// The four keys of a resource that the fair scripts take, in their order: lock, fence,
     /// queue, waiters.
     private func appendFairKeys(of resource: String, to command: inout RESPCommand) {
-        appendKey(of: resource, to: &command)
-        appendKey(of: resource, LockKeyspace.fenceSuffix, to: &command)
-        appendKey(of: resource, LockKeyspace.queueSuffix, to: &command)
-        appendKey(of: resource, LockKeyspace.waitersSuffix, to: &command)
+        let tagged = LockKeyspace.hasHashTag(resource)
+        for suffix in ["", LockKeyspace.fenceSuffix, LockKeyspace.queueSuffix, LockKeyspace.waitersSuffix] {
+            appendKey(of: resource, tagged: tagged, suffix, to: &command)
+        }
     }
 
     /// Appends the lock keys, then the fence keys.
-    private func appendLockAndFenceKeys(_ resources: [String], to command: inout RESPCommand) {
-        for resource in resources { appendKey(of: resource, to: &command) }
-        for resource in resources { appendKey(of: resource, LockKeyspace.fenceSuffix, to: &command) }
+    private func appendLockAndFenceKeys(_ resources: [String], _ tagged: [Bool], to command: inout RESPCommand) {
+        appendKeys(of: resources, tagged, to: &command)
+        appendKeys(of: resources, tagged, LockKeyspace.fenceSuffix, to: &command)
     }
 
     /// Sends `request` and reads its reply.
