@@ -167,6 +167,7 @@ struct BatchScenario: AsyncParsableCommand {
             for _ in 0..<200 { try await cycle() }
             var floors: [Double] = []
             var ours = RoundResults()
+            var oursOnLoop = RoundResults()
             let cyclesPerRound = max(200, Int(options.seconds / Double(options.rounds) * 1000))
             for _ in 0..<options.rounds {
                 let ping = try RedisBenchmarkFloor.run(
@@ -174,13 +175,22 @@ struct BatchScenario: AsyncParsableCommand {
                 )
                 floors.append(2 * ping.p50Milliseconds)
                 ours.add(try await Workload.sequential(operations: cyclesPerRound, cycle))
+                // The same from a task on the connection's event loop: no thread hop per call.
+                oursOnLoop.add(
+                    try await withTaskExecutorPreference(bench.redis.taskExecutor) {
+                        try await Workload.sequential(operations: cyclesPerRound, cycle)
+                    }
+                )
             }
             var report = BenchReport(scenario: "batch")
             let p50 = ours.latencies.percentileMicroseconds(50) / 1000
+            let onLoopP50 = oursOnLoop.latencies.percentileMicroseconds(50) / 1000
             report.add("p50_ms", p50)
             report.add("p99_ms", ours.latencies.percentileMicroseconds(99) / 1000)
             report.add("floor_ms", median(floors))
             report.add("ratio_to_floor", p50 / median(floors))
+            report.add("on_loop_p50_ms", onLoopP50)
+            report.add("on_loop_ratio_to_floor", onLoopP50 / median(floors))
             report.add("resources", Double(resources))
             report.add("rounds", Double(options.rounds))
             report.print(json: options.json)
