@@ -21,14 +21,10 @@ extension ByteBuffer {
         return writerIndex - start
     }
 
-    /// Writes the UTF-8 of `string` as one RESP bulk string.
+    /// Writes the UTF-8 of `string` as one RESP bulk string (one reserved write, not five).
     @discardableResult
     public mutating func writeRESPBulkString(_ string: String) -> Int {
-        let start = writerIndex
-        writeRESPBulkHeader(length: string.utf8.count)
-        writeString(string)
-        writeStaticString("\r\n")
-        return writerIndex - start
+        writeRESPBulkString(length: string.utf8.count) { $0.write(string) }
     }
 
     /// Writes the UTF-8 of `string` as one RESP bulk string.

@@ -38,10 +38,8 @@ extension Int: RESPArgument {
 extension Int64: RESPArgument {
     /// Writes the decimal digits, without allocating a String.
     public func writeRESPBulkString(into buffer: inout ByteBuffer) {
-        let length = RESPASCII.decimalDigitCount(magnitude) + (self < 0 ? 1 : 0)
-        buffer.writeRESPBulkHeader(length: length)
-        buffer.writeRESPDecimal(self)
-        buffer.writeStaticString("\r\n")
+        let value = Int(self)
+        buffer.writeRESPBulkString(length: RESPBulkStringWriter.decimalLength(value)) { $0.write(decimal: value) }
     }
 }
 
