@@ -26,14 +26,16 @@ public struct LockKeyspace: Sendable, Hashable {
 
     /// The key that holds the lock of `resource`.
     public func lockKey(_ resource: String) -> String {
-        // Sized once: `a + b + c` allocates a string per `+`.
-        let (open, close) = braces(resource)
+        // Sized once: `a + b + c` allocates a string per `+`. Braces make the resource the hash
+        // tag, unless it carries one of its own. (Requests write keys in place instead, with
+        // `RESPBulkStringWriter.writeLockKey(of:tagged:in:)`.)
+        let tagged = Self.hasHashTag(resource)
         var key = ""
-        key.reserveCapacity(prefix.utf8.count + resource.utf8.count + 2)
+        key.reserveCapacity(lockKeyLength(of: resource, tagged: tagged))
         key.append(prefix)
-        key.append(open)
+        if !tagged { key.append("{") }
         key.append(resource)
-        key.append(close)
+        if !tagged { key.append("}") }
         return key
     }
 
@@ -41,13 +43,6 @@ public struct LockKeyspace: Sendable, Hashable {
     /// passed in so a request over many keys of a resource scans its name once.
     func lockKeyLength(of resource: String, tagged: Bool) -> Int {
         prefix.utf8.count + resource.utf8.count + (tagged ? 0 : 2)
-    }
-
-    /// What surrounds `resource` in its lock key (`<prefix><open><resource><close>`): braces
-    /// that make it the hash tag, or nothing when it carries a hash tag of its own. Requests
-    /// write keys from these parts straight into the command, without building each as a String.
-    func braces(_ resource: String) -> (open: String, close: String) {
-        Self.hasHashTag(resource) ? ("", "") : ("{", "}")
     }
 
     /// The key that counts the fencing tokens of `resource` (never expires).
