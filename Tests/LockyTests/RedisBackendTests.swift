@@ -223,6 +223,15 @@ struct RedisBackendTests {
             #expect(error?.resource == "R")
             #expect(try server.cli("TYPE", "locky:{R}") == "hash")
             #expect(try server.cli("EXISTS", "locky:{R}:fence") == "0")
+
+            // In a batch (whose all-free fast path the foreign key must not take): the error
+            // names it, and no other key of the batch is set or counted.
+            let batchError = await expectLockError(.serverError) {
+                _ = try await env.client.tryAcquire(["A", "R", "B"], ttl: .seconds(1))
+            }
+            #expect(batchError?.resource == "R")
+            #expect(try server.cli("TYPE", "locky:{R}") == "hash")
+            #expect(try server.cli("EXISTS", "locky:{A}", "locky:{B}", "locky:{A}:fence", "locky:{B}:fence") == "0")
         }
     }
 
