@@ -15,8 +15,8 @@ enum LockEventCodec {
     /// `ttlMilliseconds` (0: none), as one argument written in place. `tagged[i]` is
     /// ``LockKeyspace/hasHashTag(_:)`` of `resources[i]`.
     static func appendLocked(
-        ttlMilliseconds: Int64, who: String, resources: [String], tagged: [Bool], keyspace: LockKeyspace,
-        to command: inout RESPCommand
+        ttlMilliseconds: Int64, who: String, resources: some Collection<String>, tagged: some Collection<Bool>,
+        keyspace: LockKeyspace, to command: inout RESPCommand
     ) {
         let ttl = Int(ttlMilliseconds)
         let ttlLength = RESPBulkStringWriter.decimalLength(ttl)
@@ -40,11 +40,15 @@ enum LockEventCodec {
     /// Appends to `command` the `H` event of releasing `resource`, up to the next waiter's
     /// field (the script adds it).
     static func appendUnlockedHead(resource: String, keyspace: LockKeyspace, to command: inout RESPCommand) {
-        appendUnlocked(kind: UInt8(ascii: "H"), [resource], [LockKeyspace.hasHashTag(resource)], keyspace, to: &command)
+        // CollectionOfOne: no array allocated on every release's path.
+        appendUnlocked(
+            kind: UInt8(ascii: "H"), CollectionOfOne(resource), CollectionOfOne(LockKeyspace.hasHashTag(resource)), keyspace,
+            to: &command)
     }
 
     private static func appendUnlocked(
-        kind: UInt8, _ resources: [String], _ tagged: [Bool], _ keyspace: LockKeyspace, to command: inout RESPCommand
+        kind: UInt8, _ resources: some Collection<String>, _ tagged: some Collection<Bool>, _ keyspace: LockKeyspace,
+        to command: inout RESPCommand
     ) {
         let length = 1 + noTTLNorHolder.utf8.count + keyFieldsLength(resources, tagged, keyspace)
         command.appendBulkString(length: length) { writer in
@@ -69,7 +73,9 @@ enum LockEventCodec {
     }
 
     /// The length of the lock key fields of `resources`.
-    private static func keyFieldsLength(_ resources: [String], _ tagged: [Bool], _ keyspace: LockKeyspace) -> Int {
+    private static func keyFieldsLength(
+        _ resources: some Collection<String>, _ tagged: some Collection<Bool>, _ keyspace: LockKeyspace
+    ) -> Int {
         var length = 0
         for (resource, tagged) in zip(resources, tagged) {
             length += fieldLength(keyspace.lockKeyLength(of: resource, tagged: tagged))
@@ -79,7 +85,8 @@ enum LockEventCodec {
 
     /// Writes the lock key of each resource as a field.
     private static func writeKeyFields(
-        _ resources: [String], _ tagged: [Bool], _ keyspace: LockKeyspace, to writer: inout RESPBulkStringWriter
+        _ resources: some Collection<String>, _ tagged: some Collection<Bool>, _ keyspace: LockKeyspace,
+        to writer: inout RESPBulkStringWriter
     ) {
         for (resource, tagged) in zip(resources, tagged) {
             writeFieldHeader(keyspace.lockKeyLength(of: resource, tagged: tagged), to: &writer)

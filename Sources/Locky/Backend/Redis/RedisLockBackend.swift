@@ -424,8 +424,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(milliseconds)
         command.append(keyspace.eventChannel)
         LockEventCodec.appendLocked(
-            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), resources: [resource],
-            tagged: [LockKeyspace.hasHashTag(resource)], keyspace: keyspace, to: &command)
+            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), resources: CollectionOfOne(resource),
+            tagged: CollectionOfOne(LockKeyspace.hasHashTag(resource)), keyspace: keyspace, to: &command)
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
         command.append(attempt)
@@ -551,10 +551,12 @@ public struct RedisLockBackend: LockBackend {
     /// The four keys of a resource that the fair scripts take, in their order: lock, fence,
     /// queue, waiters.
     private func appendFairKeys(of resource: String, to command: inout RESPCommand) {
+        // Four calls, not a loop over an array of suffixes: this is every release's path.
         let tagged = LockKeyspace.hasHashTag(resource)
-        for suffix in ["", LockKeyspace.fenceSuffix, LockKeyspace.queueSuffix, LockKeyspace.waitersSuffix] {
-            appendKey(of: resource, tagged: tagged, suffix, to: &command)
-        }
+        appendKey(of: resource, tagged: tagged, "", to: &command)
+        appendKey(of: resource, tagged: tagged, LockKeyspace.fenceSuffix, to: &command)
+        appendKey(of: resource, tagged: tagged, LockKeyspace.queueSuffix, to: &command)
+        appendKey(of: resource, tagged: tagged, LockKeyspace.waitersSuffix, to: &command)
     }
 
     /// Appends the lock keys, then the fence keys.
