@@ -5,8 +5,9 @@ import LockyRedis
 /// Keys and values reach the scripts only as `KEYS` and `ARGV`, never by building Lua text.
 /// Each script checks everything before it writes, so an error reply never leaves half a change
 /// (short of someone overwriting a fence or queue key of ours with another type of value).
-/// Scripts over many resources read them with one `MGET` and write fence counters with one
-/// `MSET`, so their cost barely grows with the number of resources.
+/// Scripts over many resources check them with one `EXISTS` or `MGET` and write fence counters
+/// with one `MSET`: per resource, only the `SET … PX` of its lock key is a call of its own
+/// (Redis 7.0 has no multi-key expiry), which makes most of a batch's server time.
 enum RedisLockScripts {
     /// Every script, loaded on each connection before use (``RedisClient/preload(_:)``).
     static var all: [RedisScript] {
