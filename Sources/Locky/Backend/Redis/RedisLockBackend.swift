@@ -199,10 +199,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(keyspace.wakeChannelPrefix)
         if single {
             LockEventCodec.appendUnlockedHead(resource: resources[0], keyspace: keyspace, to: &command)
-        } else if resources.count > 16 {
-            LockEventCodec.appendUnlocked(resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
         } else {
-            command.append("")
+            LockEventCodec.appendUnlocked(resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
         }
         return RedisLockRequest(script: script, command: command, operation: "unlock") {
             reply throws(LockError) in
