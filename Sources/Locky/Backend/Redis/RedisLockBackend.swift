@@ -99,11 +99,16 @@ public struct RedisLockBackend: LockBackend {
 
     func lockRequest(_ resources: [String], locker: String, ttl: Duration?, force: Bool) -> RedisLockRequest<[LockOutcome]> {
         var command = RedisLockScripts.lock.evalSHA(keyCount: resources.count * 2)
-        appendLockAndFenceKeys(resources, resources.map(LockKeyspace.hasHashTag), to: &command)
+        let tagged = resources.map(LockKeyspace.hasHashTag)
+        appendLockAndFenceKeys(resources, tagged, to: &command)
+        let milliseconds = ttl?.millisecondsRoundedUp ?? 0
         command.append(locker)
-        command.append(ttl?.millisecondsRoundedUp ?? 0)
+        command.append(milliseconds)
         command.append(force ? "1" : "0")
         command.append(keyspace.eventChannel)
+        // A locker id is a public name (unlike a lease's owner token), so it is the event's holder as it is.
+        LockEventCodec.appendLocked(
+            ttlMilliseconds: milliseconds, who: locker, resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
         return RedisLockRequest(script: RedisLockScripts.lock, command: command, operation: "lock") { reply throws(LockError) in
             var values = ReplyReader(reply)
             var outcomes: [LockOutcome] = []
