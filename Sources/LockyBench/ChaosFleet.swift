@@ -6,21 +6,18 @@ struct ChaosFleet {
     let directory: String
     let lockURL: String
     let storeURL: String
-    let tasks: Int
-    let resources: Int
-    let ttlMilliseconds: Int
+    /// The workload's options, passed to every worker (`--tasks`, `--resources`, …).
+    let workload: [String]
     private(set) var running: [Process] = []
     private(set) var historyPaths: [String] = []
     /// Workers started so far (each has its own id and history file).
     private(set) var spawned = 0
 
-    init(directory: String, lockURL: String, storeURL: String, tasks: Int, resources: Int, ttlMilliseconds: Int) {
+    init(directory: String, lockURL: String, storeURL: String, workload: [String]) {
         self.directory = directory
         self.lockURL = lockURL
         self.storeURL = storeURL
-        self.tasks = tasks
-        self.resources = resources
-        self.ttlMilliseconds = ttlMilliseconds
+        self.workload = workload
     }
 
     /// Starts one more worker.
@@ -29,11 +26,9 @@ struct ChaosFleet {
         let path = "\(directory)/worker-\(spawned).log"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = [
-            "chaos-worker", "--url", lockURL, "--store-url", storeURL, "--worker", String(spawned),
-            "--tasks", String(tasks), "--resources", String(resources), "--ttl-milliseconds", String(ttlMilliseconds),
-            "--history", path,
-        ]
+        process.arguments =
+            ["chaos-worker", "--url", lockURL, "--store-url", storeURL, "--worker", String(spawned), "--history", path]
+            + workload
         process.standardOutput = FileHandle.nullDevice
         try process.runWithSignalsUnblocked()
         running.append(process)

@@ -20,12 +20,23 @@ struct ChaosScenario: AsyncParsableCommand {
     @Option(help: "Tasks per worker process.") var tasks = 6
     @Option(help: "Resources contended for.") var resources = 4
     @Option(help: "Lease TTL in milliseconds.") var ttlMilliseconds = 1000
+    @Option(help: "Each withLock takes 1 to this many distinct resources, all or nothing.")
+    var resourcesPerLock = 2
+    @Option(help: "Share of the single-resource withLock calls that wait in fair mode (0 to 1; Redis only).")
+    var fairShare = 0.5
     @Flag(help: "Print one JSON object.") var json = false
     @Option(help: "Keep the workers' history files in this folder (default: a temporary one, removed).")
     var historyDirectory: String?
 
+    /// Redlock has no fair mode.
+    private var effectiveFairShare: Double { backend == "redis" ? fairShare : 0 }
+
     func run() async throws {
         guard backend == "redis" || backend == "redlock" else { throw ValidationError("--backend is redis or redlock") }
+        guard (1...resources).contains(resourcesPerLock) else {
+            throw ValidationError("--resources-per-lock is 1 to --resources")
+        }
+        guard (0...1).contains(fairShare) else { throw ValidationError("--fair-share is 0 to 1") }
         let directory =
             historyDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("locky-chaos-\(UUID().uuidString)").path
@@ -53,8 +64,11 @@ struct ChaosScenario: AsyncParsableCommand {
     ) async throws -> BenchReport {
         let lockURL = proxies.map { "\($0.url)?command_timeout=1s&connect_timeout=1s" }.joined(separator: ",")
         var fleet = ChaosFleet(
-            directory: directory, lockURL: lockURL, storeURL: store.url, tasks: tasks, resources: resources,
-            ttlMilliseconds: ttlMilliseconds)
+            directory: directory, lockURL: lockURL, storeURL: store.url,
+            workload: [
+                "--tasks", String(tasks), "--resources", String(resources), "--ttl-milliseconds", String(ttlMilliseconds),
+                "--resources-per-lock", String(resourcesPerLock), "--fair-share", String(effectiveFairShare),
+            ])
         for _ in 0..<workers { try fleet.spawn() }
         var faults: [String: Int] = [:]
         let ttl = Duration.milliseconds(ttlMilliseconds)
@@ -125,6 +139,8 @@ struct ChaosScenario: AsyncParsableCommand {
         report.note("backend", backend)
         report.add("seconds", elapsed.seconds)
         report.add("worker_processes", Double(fleet.spawned))
+        report.add("resources_per_lock", Double(resourcesPerLock))
+        report.add("fair_share", effectiveFairShare)
         report.add("operations", Double(verdict.operations))
         report.add("writes_accepted", Double(verdict.writesAccepted))
         report.add("writes_rejected", Double(verdict.writesRejected))

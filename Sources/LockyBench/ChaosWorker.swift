@@ -5,10 +5,11 @@ import LockyRedis
 import Logging
 import Synchronization
 
-/// `locky-bench chaos-worker`: one process of the chaos run (hidden). Its tasks loop: take a
-/// random resource with `withLock`, and while holding it do a read-modify-write of that
-/// resource's counter in the fenced store (a token-checked read, a little work, a fenced write),
-/// recording every step in its history file (see ``ChaosHistory``).
+/// `locky-bench chaos-worker`: one process of the chaos run (hidden). Its tasks loop: take 1 to
+/// `resourcesPerLock` random resources with one `withLock` (a single one in fair mode at times),
+/// and while holding them do a read-modify-write of each one's counter in the fenced store (a
+/// token-checked read, a little work, a fenced write), recording every step in its history file
+/// per resource (see ``ChaosHistory``).
 struct ChaosWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "chaos-worker", shouldDisplay: false)
 
@@ -18,6 +19,8 @@ struct ChaosWorker: AsyncParsableCommand {
     @Option var tasks = 8
     @Option var resources = 4
     @Option var ttlMilliseconds = 1000
+    @Option var resourcesPerLock = 1
+    @Option var fairShare = 0.0
     @Option var history: String
 
     func run() async throws {
@@ -29,60 +32,94 @@ struct ChaosWorker: AsyncParsableCommand {
                 configuration: try RedisConfiguration(url: storeURL), keyspace: LockKeyspace(prefix: "chaos:store:"),
                 logger: Logger(label: "chaos")),
             tracer: nil)
-        let (worker, tasks, resources) = (worker, tasks, resources)
-        let ttl = Duration.milliseconds(ttlMilliseconds)
+        let workload = Workload(
+            resources: resources, resourcesPerLock: resourcesPerLock, fairShare: fairShare,
+            ttl: .milliseconds(ttlMilliseconds))
+        let (worker, tasks) = (worker, tasks)
         try await LockClient.withClient(configuration: configuration) { locks in
             await withTaskGroup(of: Void.self) { group in
                 for task in 0..<tasks {
                     group.addTask {
-                        await Self.loop(
-                            locks: locks, store: store, log: log, worker: worker, task: task, resources: resources, ttl: ttl)
+                        await Self.loop(locks: locks, store: store, log: log, worker: worker, task: task, workload: workload)
                     }
                 }
             }
         }
     }
 
+    /// What each task of a worker does.
+    private struct Workload {
+        let resources: Int
+        let resourcesPerLock: Int
+        let fairShare: Double
+        let ttl: Duration
+
+        /// Distinct resources in random order, and whether to wait fairly (one resource only).
+        func next() -> (resources: [Int], fair: Bool) {
+            let count = Int.random(in: 1...resourcesPerLock)
+            let chosen = Array((0..<resources).shuffled().prefix(count))
+            return (chosen, count == 1 && Double.random(in: 0..<1) < fairShare)
+        }
+    }
+
     private static func loop(
-        locks: LockClient, store: LockClient, log: ChaosLog, worker: Int, task: Int, resources: Int, ttl: Duration
+        locks: LockClient, store: LockClient, log: ChaosLog, worker: Int, task: Int, workload: Workload
     ) async {
         while !Task.isCancelled {
-            let resource = Int.random(in: 0..<resources)
-            let prefix = "\(worker) \(task) \(resource)"
+            let (resources, fair) = workload.next()
+            // History lines are per resource: `w t r`, then that resource's token.
+            let prefixes = resources.map { "\(worker) \(task) \($0)" }
             let ended = EndBox()
             do {
-                try await locks.withLock("resource-\(resource)", ttl: ttl, timeout: .seconds(10)) { lease in
-                    let token = lease.fencingToken
-                    log.write("A \(prefix) \(token) \(Monotonic.nanoseconds()) \(nanoseconds(lease.validUntil))")
+                try await locks.withLock(
+                    resources.map { "resource-\($0)" }, ttl: workload.ttl, timeout: .seconds(10), fair: fair
+                ) { lease in
+                    let tokens = lease.fencingTokens
+                    let started = Monotonic.nanoseconds()
+                    for (prefix, token) in zip(prefixes, tokens) {
+                        log.write("A \(prefix) \(token) \(started) \(nanoseconds(lease.validUntil))")
+                    }
                     defer {
                         // Before the release: a worker killed right after it still says when its body ended.
-                        let end: EndBox.End = (token, Monotonic.nanoseconds(), nanoseconds(lease.validUntil))
+                        let end: EndBox.End = (tokens, Monotonic.nanoseconds(), nanoseconds(lease.validUntil))
                         ended.set(end)
-                        log.write("B \(prefix) \(token) \(end.bodyEnd) \(end.validUntil)")
+                        for (prefix, token) in zip(prefixes, tokens) {
+                            log.write("B \(prefix) \(token) \(end.bodyEnd) \(end.validUntil)")
+                        }
                     }
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             for await state in lease.states() {
-                                switch state {
-                                case .renewed: log.write("V \(prefix) \(token) \(nanoseconds(lease.validUntil))")
-                                case .lost: log.write("L \(prefix) \(token) \(Monotonic.nanoseconds())")
-                                case .renewalFailed: break
+                                for (prefix, token) in zip(prefixes, tokens) {
+                                    switch state {
+                                    case .renewed: log.write("V \(prefix) \(token) \(nanoseconds(lease.validUntil))")
+                                    case .lost: log.write("L \(prefix) \(token) \(Monotonic.nanoseconds())")
+                                    case .renewalFailed: break
+                                    }
                                 }
                             }
                         }
                         defer { group.cancelAll() }
-                        try await readModifyWrite(store: store, log: log, prefix: prefix, resource: resource, token: token)
+                        for (index, resource) in resources.enumerated() {
+                            try await readModifyWrite(
+                                store: store, log: log, prefix: prefixes[index], resource: resource, token: tokens[index])
+                        }
                     }
                 }
-                if let end = ended.value { log.write("E \(prefix) \(end.token) ok") }
+                if let end = ended.value { record(end, outcome: "ok", prefixes: prefixes, log: log) }
             } catch let error as LockError where error.code == .lockLost {
-                if let end = ended.value { log.write("E \(prefix) \(end.token) lost") }
+                if let end = ended.value { record(end, outcome: "lost", prefixes: prefixes, log: log) }
             } catch {
-                if let end = ended.value { log.write("E \(prefix) \(end.token) lost") }
+                if let end = ended.value { record(end, outcome: "lost", prefixes: prefixes, log: log) }
                 // Redis down, no quorum, timed out: try again soon.
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 20...100)))
             }
         }
+    }
+
+    /// How `withLock` ended, per resource.
+    private static func record(_ end: EndBox.End, outcome: String, prefixes: [String], log: ChaosLog) {
+        for (prefix, token) in zip(prefixes, end.tokens) { log.write("E \(prefix) \(token) \(outcome)") }
     }
 
     /// Token-checked read, a little work, fenced write of the value plus one.

@@ -16,8 +16,10 @@ struct LockyCommand: AsyncParsableCommand {
               locky lock article:12 --locker user:20       # the locker API
               locky status --watch                         # every held lock, live
 
-            Exit codes: 0 ok, 64 usage error, 69 Redis unreachable, 75 lock busy (not acquired), \
-            76 lock lost while COMMAND ran; `run` otherwise exits with COMMAND's code.
+            Exit codes: 0 ok, 1 other failure, 64 usage error, 69 Redis unreachable (or no Redlock \
+            quorum), 75 lock busy (not acquired), 76 lock lost while COMMAND ran, 77 credentials \
+            refused, 78 setting refused (e.g. database index); `run` otherwise exits with COMMAND's \
+            code (126/127 not startable/found, 128+N interrupted by signal N while waiting).
             """,
         subcommands: [
             LockSubcommand.self, UnlockSubcommand.self, RefreshSubcommand.self, HolderSubcommand.self,
