@@ -20,9 +20,9 @@ import Synchronization
 public actor RedisClient {
     /// The configuration this client was created with.
     public nonisolated let configuration: RedisConfiguration
-    /// The event loop every connection of this client runs on; also the actor's executor.
-    /// The event loop the connection runs on. Pass it as another client's `eventLoopGroup` to put
-    /// both on one thread (Redlock's nodes: a fan-out then wakes one thread, not several).
+    /// The event loop every connection of this client runs on; also the actor's executor. Pass
+    /// it as another client's `eventLoopGroup` to put both on one thread (Redlock's nodes: a
+    /// fan-out then wakes one thread, not several).
     public nonisolated let eventLoop: any EventLoop
     private nonisolated let logger: Logger
     /// The live connection's handler, readable without entering the actor (the fast path).
