@@ -112,8 +112,11 @@ final class RenewalScheduler: Sendable {
                 var due: [Entry] = []
                 var next: ContinuousClock.Instant?
                 for entry in state.entries.values {
-                    // Leases due soon ride along with those due now: fewer, larger batches.
-                    if entry.nextDue <= now || (!entry.retrying && entry.nextDue <= now + entry.lease.ttl / 6) {
+                    // Leases due soon ride along with those due now: fewer, larger batches. Not
+                    // one waiting for its own retry time, nor one due only at the end of its
+                    // hold: renewed early, it would be due at that same instant again, and again.
+                    let endsThen = entry.holdDeadline.map { $0 <= entry.nextDue } ?? false
+                    if entry.nextDue <= now || (!entry.retrying && !endsThen && entry.nextDue <= now + entry.lease.ttl / 6) {
                         due.append(entry)
                     } else {
                         next = next.map { min($0, entry.nextDue) } ?? entry.nextDue
