@@ -53,6 +53,7 @@ struct FencingConformanceTests {
             }
             #expect(value.string == "1")
             #expect(value.highestToken == 3, "the token that wrote the value")
+            #expect(try await client.fencedRead("counter")?.highestToken == 3, "the plain read answers the same")
             #expect(try await client.fencedWrite("2", to: "counter", fencingToken: 4) == .rejected(highestToken: 5))
             #expect(try await client.fencedRead("counter", fencingToken: 4) == .rejected(highestToken: 5))
             #expect(try await client.fencedWrite("2", to: "counter", fencingToken: 5) == .accepted)

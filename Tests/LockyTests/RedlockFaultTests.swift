@@ -311,6 +311,27 @@ struct RedlockFaultTests {
             await client.close()
         }
     }
+    /// A plain read keeps the value of the newest write among the answering nodes, judged by
+    /// the token that wrote it: a token-checked read that reached a node which missed that write
+    /// raised its fence, not its value's token.
+    @Test("a plain fenced read returns the newest acknowledged write, not the node with the highest fence")
+    func plainFencedReadTakesTheNewestWrite() async throws {
+        try await Self.withNodes(3) { servers in
+            // v1 (token 5) reached every node; v2 (token 7) only nodes 1 and 2, a quorum; then a
+            // token-checked read with 9 reached nodes 0 and 1.
+            _ = try servers[0].cli("HSET", "data", "value", "v1", "written", "5", "fence", "9")
+            _ = try servers[1].cli("HSET", "data", "value", "v2", "written", "7", "fence", "9")
+            _ = try servers[2].cli("HSET", "data", "value", "v2", "written", "7", "fence", "7")
+            // Node 1 is gone: nodes 0 and 2 answer, and only node 2 saw v2.
+            servers[1].kill()
+            let client = try LockClient(configuration: try Self.configuration(servers))
+            let value = try #require(try await client.fencedRead("data"))
+            #expect(value.string == "v2")
+            #expect(value.highestToken == 7)
+            await client.close()
+        }
+    }
+
     @Test("a renewal batch decides each lease alone: one without a quorum either way holds up no other")
     func anUndecidedLeaseDoesNotFailTheBatch() async throws {
         try await Self.withNodes(3) { servers in

@@ -1,10 +1,12 @@
 import NIOCore
 
-/// A value stored through the fencing helper, with the highest fencing token seen for it.
+/// A value stored through the fencing helper, with the fencing token that wrote it.
 public struct FencedValue: Sendable, Hashable {
     /// The stored bytes.
     public let value: ByteBuffer
-    /// The highest fencing token that wrote (or tried to write) the value.
+    /// The fencing token of the write that stored the value: the highest token that has
+    /// written it, as a write needs a token at least as high as any seen before. (A
+    /// token-checked read raises the key's fence without writing; this is not that fence.)
     public let highestToken: Int64
 
     /// Creates a fenced value.

@@ -235,9 +235,8 @@ public final class InMemoryLockBackend: LockBackend {
 
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
         state.withLock { state in
-            state.fenced[ExactName(key)].map {
-                FencedValue(value: $0.value, highestToken: state.storeFences[ExactName(key)] ?? 0)
-            }
+            // The value with the token that wrote it, as the token-checked read answers.
+            state.fenced[ExactName(key)]
         }
     }
 

@@ -323,7 +323,9 @@ public struct RedisLockBackend: LockBackend {
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
         let reply: RESPToken
         do {
-            reply = try await client.execute(RESPCommand("HMGET", key, "value", "fence"))
+            // `written`, not `fence`: a token-checked read raises the fence without writing, and
+            // Redlock keeps the value of the newest write among its nodes' answers.
+            reply = try await client.execute(RESPCommand("HMGET", key, "value", "written"))
         } catch {
             throw LockError(error, during: "fenced read")
         }
