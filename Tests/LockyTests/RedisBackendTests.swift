@@ -6,6 +6,8 @@ import Logging
 import NIOCore
 import Testing
 
+@testable import Locky
+
 /// What only the Redis backend promises: the documented key layout, interop with other Redlock
 /// clients, failures of the server.
 @Suite("Redis backend")
@@ -37,6 +39,10 @@ struct RedisBackendTests {
             #expect(env.keyspace.resource(ofLockKey: "locky:{grp}:a") == "{grp}:a")
             #expect(env.keyspace.resource(ofLockKey: "locky:{R}:fence") == nil)
             #expect(env.keyspace.resource(ofLockKey: "other:{R}") == nil)
+            // Bytes, not Characters: a combining mark joins the prefix's colon; U+0600 the fence's.
+            #expect(env.keyspace.resource(ofLockKey: "locky:\u{301}{t}:x") == "\u{301}{t}:x")
+            #expect(env.keyspace.resource(ofLockKey: "locky:{t}:x\u{600}:fence") == nil)
+            #expect(env.keyspace.resource(ofLockKey: "locky:{a}\u{600}}") == "a}\u{600}")
         }
     }
 
@@ -232,6 +238,26 @@ struct RedisBackendTests {
             #expect(batchError?.resource == "R")
             #expect(try server.cli("TYPE", "locky:{R}") == "hash")
             #expect(try server.cli("EXISTS", "locky:{A}", "locky:{B}", "locky:{A}:fence", "locky:{B}:fence") == "0")
+
+            // The same with a resource the owner already holds (the general path): its TTL is
+            // left as it was, not reset before the foreign key is found.
+            let redis = try #require(env.backend.inner as? RedisLockBackend)
+            #expect(try await redis.acquire(["A"], owner: "me", ttl: .seconds(600)) == .acquired(fencingTokens: [1]))
+            await expectLockError(.serverError) { _ = try await redis.acquire(["A", "R"], owner: "me", ttl: .seconds(1)) }
+            #expect(try #require(Int(try server.cli("PTTL", "locky:{A}"))) > 500_000)
+            #expect(try server.cli("GET", "locky:{A}:fence") == "1")
+
+            // Refresh answers "not locked" for it and refreshes the others, instead of failing
+            // after it changed the keys before it.
+            let refreshed = try await redis.refresh(["A", "R"], locker: "me", ttl: .seconds(5))
+            #expect(refreshed == [.refreshed, .notLocked])
+            #expect(try #require(Int(try server.cli("PTTL", "locky:{A}"))) <= 5_000)
+
+            // A renewal that re-creates missing keys (Redlock) leaves it alone too.
+            var recreating = redis
+            recreating.recreatesMissingLocks = true
+            #expect(try await recreating.renew([RenewalItem(resource: "R", owner: "me", ttl: .seconds(1))]) == [.missing])
+            #expect(try server.cli("TYPE", "locky:{R}") == "hash")
         }
     }
 

@@ -75,19 +75,26 @@ public struct LockKeyspace: Sendable, Hashable {
 
     /// The resource of a lock key, or nil when the key is not a lock key of this keyspace.
     public func resource(ofLockKey key: String) -> String? {
-        guard key.hasPrefix(prefix) else { return nil }
-        return Self.resource(ofKeyAfterPrefix: key.dropFirst(prefix.count))
+        // Bytes, as Redis tells keys apart. String's `hasPrefix` and `dropFirst` work on
+        // characters: a resource starting with a combining mark joins the prefix's last one.
+        let bytes = Array(key.utf8)
+        guard bytes.starts(with: prefix.utf8) else { return nil }
+        return Self.resource(ofKeyAfterPrefix: bytes[prefix.utf8.count...])
     }
 
     /// The resource whose lock key is `<prefix><rest>`, or nil when that is no lock key.
-    static func resource(ofKeyAfterPrefix rest: Substring) -> String? {
-        guard !rest.hasSuffix(":fence"), !rest.hasSuffix(":queue"), !rest.hasSuffix(":waiters") else { return nil }
-        if rest.hasPrefix("{"), rest.hasSuffix("}") {
+    static func resource(ofKeyAfterPrefix rest: ArraySlice<UInt8>) -> String? {
+        // Bytes again: as characters, `x\u{600}:fence` does not end in `:fence` (U+0600 joins
+        // the colon), yet its key is the fence key of `x\u{600}`.
+        for suffix in [fenceSuffix, queueSuffix, waitersSuffix] where rest.count >= suffix.utf8.count {
+            if rest.suffix(suffix.utf8.count).elementsEqual(suffix.utf8) { return nil }
+        }
+        if rest.first == UInt8(ascii: "{"), rest.last == UInt8(ascii: "}") {
             let inner = rest.dropFirst().dropLast()
             // `{R}` wraps a resource without its own tag; with one, the key is the resource.
-            if !Self.hasHashTag(String(inner)) { return String(inner) }
+            if !inner.withUnsafeBufferPointer(hasHashTag(bytes:)) { return String(decoding: inner, as: UTF8.self) }
         }
-        return Self.hasHashTag(String(rest)) ? String(rest) : nil
+        return rest.withUnsafeBufferPointer(hasHashTag(bytes:)) ? String(decoding: rest, as: UTF8.self) : nil
     }
 
     /// Whether Redis would find a hash tag in `text`: a `{` followed later by `}` with something between.

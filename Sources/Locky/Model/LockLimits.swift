@@ -48,7 +48,10 @@ public enum LockLimits {
         }
         // A name with a hash tag is its own key; it must not be a key of another resource:
         // `{X}` is the lock key of `X`, and `{tag}:x:fence` the fence key of `{tag}:x`.
-        if LockKeyspace.hasHashTag(resource), LockKeyspace.resource(ofKeyAfterPrefix: resource[...]) != resource {
+        // Compared as bytes, like everything that names a key.
+        if LockKeyspace.hasHashTag(resource),
+            LockKeyspace.resource(ofKeyAfterPrefix: Array(resource.utf8)[...])?.utf8.elementsEqual(resource.utf8) != true
+        {
             throw LockError(
                 .invalidArgument,
                 "a resource name cannot be only a hash tag (write `{tag}:name`) nor end in :fence, :queue or :waiters "

@@ -202,35 +202,30 @@ enum RedisLockScripts {
                     -- Some key exists (held, ours already, or of another type): the helpers, which
                     -- cost a closure per call, and a check per key.
 
-                    """ + mget + """
+                    """ + mget + del + """
                     local holders = mget(1, n)
+                    local missing = {}
                     for i = 1, n do
                       local holder = holders[i]
                       if holder and holder ~= owner then
                         return {0, i, holder, redis.call('PTTL', KEYS[i]), tonumber(redis.call('GET', KEYS[n + i]) or '0')}
+                      end
+                      if not holder then missing[#missing + 1] = KEYS[i] end
+                    end
+                    -- MGET reads a key of another type as missing. It is not ours to replace, and
+                    -- it is found before anything is written (one EXISTS over the keys read as
+                    -- missing), so this error leaves every key as it was, the TTL of one the owner
+                    -- already holds included.
+                    if exists(missing, 1, #missing) > 0 then
+                      for i = 1, n do
+                        if not holders[i] and redis.call('EXISTS', KEYS[i]) == 1 then return {-1, i} end
                       end
                     end
                     local fences = mget(n + 1, 2 * n)
                     local reply = {1}
                     local tokens = {}
                     for i = 1, n do
-                      -- NX: MGET reads a key of another type as missing; such a key is not ours to replace.
-                      local set
-                      if holders[i] and ttl > 0 then
-                        set = redis.call('SET', KEYS[i], owner, 'PX', ARGV[2])
-                      elseif holders[i] then
-                        set = redis.call('SET', KEYS[i], owner)
-                      elseif ttl > 0 then
-                        set = redis.call('SET', KEYS[i], owner, 'NX', 'PX', ARGV[2])
-                      else
-                        set = redis.call('SET', KEYS[i], owner, 'NX')
-                      end
-                      if not set then
-                        for j = 1, i - 1 do
-                          if not holders[j] then redis.call('DEL', KEYS[j]) end
-                        end
-                        return {-1, i}
-                      end
+                      if ttl > 0 then redis.call('SET', KEYS[i], owner, 'PX', ARGV[2]) else redis.call('SET', KEYS[i], owner) end
                       local token = (tonumber(fences[i]) or 0) + 1
                       reply[i + 1] = token
                       tokens[2 * i - 1] = KEYS[n + i]
@@ -356,8 +351,8 @@ enum RedisLockScripts {
                 table.insert(reply, 1); table.insert(reply, false)
               elseif holder then
                 table.insert(reply, 2); table.insert(reply, holder)
-              elseif recreate then
-                redis.call('SET', KEYS[i], ARGV[i], 'PX', ARGV[n + i])
+              -- NX: MGET reads a key of another type as missing; such a key is not ours to replace.
+              elseif recreate and redis.call('SET', KEYS[i], ARGV[i], 'NX', 'PX', ARGV[n + i]) then
                 table.insert(reply, 3); table.insert(reply, false)
               else
                 table.insert(reply, 0); table.insert(reply, false)
@@ -551,12 +546,15 @@ enum RedisLockScripts {
     /// locked, 2 held by another (nothing changed).
     static let refresh = RedisScript(
         name: "refresh",
-        source: """
+        source: mget + """
             local locker = ARGV[1]
             local ttl = tonumber(ARGV[2])
+            -- MGET, not a GET per key: a key of another type reads as missing (not locked,
+            -- left alone) instead of failing the script after earlier keys were refreshed.
+            local holders = mget(1, #KEYS)
             local reply = {}
             for i = 1, #KEYS do
-              local holder = redis.call('GET', KEYS[i])
+              local holder = holders[i]
               if not holder then
                 table.insert(reply, 0); table.insert(reply, false); table.insert(reply, 0)
               elseif locker == '' or holder == locker then
