@@ -233,6 +233,29 @@ struct FairWaitingTests {
         }
     }
 
+    /// In memory, a waiter that gives back a lock handed to it wakes the waiters that are not
+    /// queued (nobody else is): the lock is free for them now, not at the old holder's TTL.
+    @Test func givingBackAHandedLockInMemoryWakesTheOtherWaiters() async throws {
+        let backend = InMemoryLockBackend()
+        let hints = Shared<[WakeHint]>([])
+        try await backend.withWakeHandler(waiter: nil, { hint in hints.update { $0.append(hint) } }) {
+            // A live fair waiter: it listens for its hand-off.
+            try await backend.withWakeHandler(waiter: "feedface.1", { _ in }) {
+                _ = try await backend.acquire(["r"], owner: "holder", ttl: .seconds(30))
+                let reply = try await backend.acquireFair(
+                    "r", owner: "late-owner", ttl: .seconds(30), waiter: "feedface.1", waiterTTL: .seconds(30), attempt: 1)
+                if case .acquired = reply { Issue.record("the waiter must be queued behind the holder") }
+                _ = try await backend.unlock(["r"], owner: "holder")
+                #expect(try await backend.holders(["r"])[0]?.owner == "late-owner")
+                hints.update { $0.removeAll() }
+                // It gave up before it heard of the hand-off.
+                try await backend.leaveQueue("r", waiter: "feedface.1", owner: "late-owner")
+                #expect(try await backend.holders(["r"])[0] == nil)
+                #expect(hints.value.contains(.released(resource: "r", next: nil)), "\(hints.value)")
+            }
+        }
+    }
+
     @Test func fairWaitingTakesOneResource() async throws {
         let client = try LockClient(configuration: LockyConfiguration(backend: .memory))
         await #expect(throws: LockError.self) {

@@ -318,15 +318,19 @@ public final class InMemoryLockBackend: LockBackend {
             queue.removeAll { $0.waiter == waiter }
             state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
             var free = true
+            var released = false
             if let entry = state.live(resource, now: now) {
                 // A lock handed to this waiter meanwhile is given back, to the next waiter.
                 free = ExactName.equal(entry.owner, owner)
                 if free {
                     state.locks[ExactName(resource)] = nil
                     state.emit(.unlocked(resource: resource))
+                    released = true
                 }
             }
-            if !queue.isEmpty, free { state.handOffOrWake(resource, now: now) }
+            // With nobody queued, a lock given back wakes the waiters that are not queued (as
+            // the Redis script's `H` event does); they would sleep until the old holder's TTL.
+            if released || (!queue.isEmpty && free) { state.handOffOrWake(resource, now: now) }
         }
     }
 
