@@ -399,6 +399,21 @@ struct RenewalTests {
         let id: Int
     }
 
+    /// A loop over a lease's states ends when the lease is released (it waited forever), and
+    /// a released lease's states end at once.
+    @Test(arguments: BackendKind.allCases)
+    func statesEndWhenTheLeaseIsReleased(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let observed = try await env.client.withLock("r", ttl: .seconds(5)) { lease in lease.states() }
+            try await within(.seconds(5), "the states of a lease withLock released") { for await _ in observed {} }
+            let lease = try await env.client.acquire("r", ttl: .seconds(5))
+            let states = lease.states()
+            _ = try await env.client.release(lease)
+            try await within(.seconds(5), "the states of a released lease") { for await _ in states {} }
+            try await within(.seconds(5), "states asked for after the release") { for await _ in lease.states() {} }
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func withLockReleasesWhenTheBodyReturnsOrThrows(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in

@@ -315,6 +315,7 @@ public final class LockClient: Sendable {
             span?.recordError(error)
             throw error
         }
+        lease.endStates()
         if outcomes.allSatisfy({ $0 == .unlocked }) {
             metrics.released.increment()
             return .released

@@ -9,6 +9,8 @@ public final class Lease: Sendable, CustomStringConvertible {
     private struct State {
         var validUntil: ContinuousClock.Instant
         var released = false
+        /// Released for good (the backend answered): ``states()`` streams end.
+        var ended = false
         var loss: LeaseLoss?
         var observers: [UInt64: AsyncStream<LeaseState>.Continuation] = [:]
         var lossWaiters: [UInt64: CheckedContinuation<LeaseLoss?, Never>] = [:]
@@ -64,21 +66,23 @@ public final class Lease: Sendable, CustomStringConvertible {
     public var lossReason: LeaseLoss? { state.withLock { $0.loss } }
 
     /// The lease's state changes while auto-renewal runs: renewed, renewal failed, lost (last).
-    /// A lease already lost yields its loss at once.
+    /// A lease already lost yields its loss at once. The stream ends after the loss, or when the
+    /// lease is released.
     public func states() -> AsyncStream<LeaseState> {
         let (stream, continuation) = AsyncStream.makeStream(of: LeaseState.self, bufferingPolicy: .bufferingNewest(64))
-        let lost = state.withLock { state -> LeaseLoss? in
-            if let loss = state.loss { return loss }
+        let lost = state.withLock { state -> LeaseLoss?? in
+            if let loss = state.loss { return .some(loss) }
+            if state.ended { return .some(nil) }
             state.nextObserver += 1
             let id = state.nextObserver
             state.observers[id] = continuation
             continuation.onTermination = { [weak self] _ in
                 self?.state.withLock { _ = $0.observers.removeValue(forKey: id) }
             }
-            return nil
+            return .none
         }
         if let lost {
-            continuation.yield(.lost(lost))
+            if let lost { continuation.yield(.lost(lost)) }
             continuation.finish()
         }
         return stream
@@ -159,6 +163,18 @@ public final class Lease: Sendable, CustomStringConvertible {
             state.released = true
             return true
         }
+    }
+
+    /// Ends every ``states()`` stream, once the backend answered a release: nothing more will
+    /// happen to this lease, and a loop over its states must not wait forever.
+    func endStates() {
+        let observers = state.withLock { state -> [AsyncStream<LeaseState>.Continuation] in
+            state.ended = true
+            let observers = Array(state.observers.values)
+            state.observers.removeAll()
+            return observers
+        }
+        for observer in observers { observer.finish() }
     }
 
     /// Undoes ``markReleased()`` after a release whose outcome is unknown, so it can be retried.
