@@ -399,6 +399,32 @@ struct RenewalTests {
         let id: Int
     }
 
+    /// An extend that the backend ran before a renewal, but whose answer came after the
+    /// renewal's, must not leave the lease claiming the extend's longer validity: the renewal
+    /// set the shorter TTL last. (Before, the last answer won: 10 s claimed, 0.3 s granted.)
+    @Test(arguments: BackendKind.allCases)
+    func anExtendAnsweredAfterARenewalClaimsNoMoreThanTheBackendGrants(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await env.withRunningClient { client in
+                let lease = try await client.acquire("r", ttl: .milliseconds(300))
+                let states = lease.states()
+                try client.startRenewing(lease)
+                // The extend runs on the backend, then its answer waits for a renewal.
+                env.backend.afterExtend {
+                    for await state in states { if case .renewed = state { break } }
+                }
+                try await client.extend(lease, toExpireIn: .seconds(10))
+                env.backend.afterExtend(nil)
+                let granted = try #require(try await env.backend.inner.holders(["r"])[0]?.remaining)
+                #expect(lease.remaining <= granted + .milliseconds(50), "claims \(lease.remaining), granted \(granted)")
+                // The next renewal, alone, sets the validity again.
+                for await state in lease.states() { if case .renewed = state { break } }
+                #expect(lease.remaining > .milliseconds(100))
+                _ = try await client.release(lease)
+            }
+        }
+    }
+
     /// A loop over a lease's states ends when the lease is released (it waited forever), and
     /// a released lease's states end at once.
     @Test(arguments: BackendKind.allCases)

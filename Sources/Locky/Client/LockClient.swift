@@ -243,8 +243,8 @@ public final class LockClient: Sendable {
         try validate(leaseTTL: ttl)
         try checkStillValidBeforeRecreating(lease)
         let start = clock.now
-        try await extend(lease, ttl: ttl, mode: .resetTo)
-        lease.setValidUntil(start + ttl - drift(ttl))
+        let validUntil = start + ttl - drift(ttl)
+        try await extend(lease, ttl: ttl, mode: .resetTo) { _ in validUntil }
         if !lease.isValid {
             throw LockError(.timedOut, "the extension was confirmed after its own validity had passed; use a longer TTL")
         }
@@ -256,9 +256,9 @@ public final class LockClient: Sendable {
     public func extend(_ lease: Lease, by amount: Duration) async throws(LockError) {
         try LockLimits.validate(ttl: amount, role: "extension")
         try checkStillValidBeforeRecreating(lease)
-        try await extend(lease, ttl: amount, mode: .addTo)
         // The clocks may drift over the added time as over any other.
-        lease.extendValidity(by: amount - .nanoseconds(Int64(amount.secondsDouble * configuration.driftFactor * 1e9)))
+        let added = amount - .nanoseconds(Int64(amount.secondsDouble * configuration.driftFactor * 1e9))
+        try await extend(lease, ttl: amount, mode: .addTo) { $0 + added }
     }
 
     /// A Redlock extend that re-creates lost keys is only safe within the lease's validity:
@@ -271,17 +271,25 @@ public final class LockClient: Sendable {
         }
     }
 
-    private func extend(_ lease: Lease, ttl: Duration, mode: ExtendMode) async throws(LockError) {
+    /// Sends the extend; when the backend confirms it, the lease's validity becomes
+    /// `newValidity` of the current one (see ``Lease/endValidityUpdate(_:)``).
+    private func extend(
+        _ lease: Lease, ttl: Duration, mode: ExtendMode,
+        newValidity: @escaping (ContinuousClock.Instant) -> ContinuousClock.Instant
+    ) async throws(LockError) {
         if lease.isReleased { throw LockError(.alreadyExpired, "the lease was released") }
         let span = tracer?.startSpan("locky.extend", ofKind: .client)
         defer { span?.end() }
         let reply: ExtendReply
+        lease.beginValidityUpdate()
         do {
             reply = try await backend.extend(lease.resources, owner: lease.owner, ttl: ttl, mode: mode)
         } catch {
+            lease.endValidityUpdate(nil)
             span?.recordError(error)
             throw error
         }
+        if case .extended = reply { lease.endValidityUpdate(newValidity) } else { lease.endValidityUpdate(nil) }
         switch reply {
         case .extended:
             metrics.extended.increment()

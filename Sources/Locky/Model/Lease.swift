@@ -15,6 +15,9 @@ public final class Lease: Sendable, CustomStringConvertible {
         var observers: [UInt64: AsyncStream<LeaseState>.Continuation] = [:]
         var lossWaiters: [UInt64: CheckedContinuation<LeaseLoss?, Never>] = [:]
         var nextObserver: UInt64 = 0
+        /// Extends and renewals under way, and whether two of them overlapped since none was.
+        var updatesInFlight = 0
+        var updatesOverlapped = false
     }
 
     /// The resources held, in the order given.
@@ -142,18 +145,35 @@ public final class Lease: Sendable, CustomStringConvertible {
         }
     }
 
-    func setValidUntil(_ instant: ContinuousClock.Instant) {
-        state.withLock { $0.validUntil = instant }
+    /// Starts an update of the validity (an extend or a renewal about to be sent); end it with
+    /// ``endValidityUpdate(_:)`` whatever happens.
+    func beginValidityUpdate() {
+        state.withLock { state in
+            state.updatesInFlight += 1
+            if state.updatesInFlight > 1 { state.updatesOverlapped = true }
+        }
+    }
+
+    /// Ends an update begun with ``beginValidityUpdate()``; `newValidity` computes the validity
+    /// it confirmed from the current one (nil: it confirmed nothing). While updates overlap,
+    /// each may only shorten the validity: the backend ran them in an order the client cannot
+    /// see (a renewal that ran after a longer extend set the shorter TTL), and the last to
+    /// answer is not necessarily the last that ran.
+    func endValidityUpdate(_ newValidity: ((ContinuousClock.Instant) -> ContinuousClock.Instant)?) {
+        state.withLock { state in
+            if let newValidity {
+                let confirmed = newValidity(state.validUntil)
+                state.validUntil = state.updatesOverlapped ? min(state.validUntil, confirmed) : confirmed
+            }
+            state.updatesInFlight -= 1
+            if state.updatesInFlight == 0 { state.updatesOverlapped = false }
+        }
     }
 
     /// Ends the validity at `instant` at the latest (never later than it already was: a lease
     /// found lost after its deadline stays valid only until that deadline).
     func endValidity(at instant: ContinuousClock.Instant) {
         state.withLock { $0.validUntil = min($0.validUntil, instant) }
-    }
-
-    func extendValidity(by amount: Duration) {
-        state.withLock { $0.validUntil += amount }
     }
 
     /// Marks the lease released; returns false when it already was.

@@ -181,11 +181,13 @@ final class RenewalScheduler: Sendable {
         }
         let start = clock.now
         let results: [RenewalResult]
+        for entry in batch { entry.lease.beginValidityUpdate() }
         do {
             // Never wait past the earliest validity in the batch: a backend that stopped answering
             // would otherwise keep the loss unnoticed until the command timed out (5 s by default).
             results = try await renew(items, before: batch.map(\.lease.validUntil).min())
         } catch {
+            for entry in batch { entry.lease.endValidityUpdate(nil) }
             await releaseAgainIfOvertaken(batch)
             let now = clock.now
             logger.debug("renewal failed", metadata: ["locky.leases": "\(batch.count)", "error": "\(error.code)"])
@@ -198,12 +200,14 @@ final class RenewalScheduler: Sendable {
         for entry in batch {
             let slice = results[offset..<(offset + entry.lease.resources.count)]
             offset += entry.lease.resources.count
+            let renewed = slice.allSatisfy { $0 == .renewed }
+            let validUntil = start + entry.lease.ttl - drift(entry.lease.ttl)
+            entry.lease.endValidityUpdate(renewed ? { _ in validUntil } : nil)
             if slice.contains(.unknown), slice.allSatisfy({ $0 == .renewed || $0 == .unknown }) {
                 // Undecided (too few Redlock nodes answered for this lease): retried like an
                 // unreachable backend, without holding up the others.
                 retryOrExpire(entry.lease, failure: "too few nodes answered the renewal", now: now)
-            } else if slice.allSatisfy({ $0 == .renewed }) {
-                entry.lease.setValidUntil(start + entry.lease.ttl - drift(entry.lease.ttl))
+            } else if renewed {
                 entry.lease.publish(.renewed(remaining: entry.lease.remaining))
                 var next = clock.now + entry.lease.ttl / 3
                 if let holdDeadline = entry.holdDeadline { next = min(next, holdDeadline) }

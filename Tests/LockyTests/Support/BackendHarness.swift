@@ -263,8 +263,12 @@ struct HarnessFailure: Error, CustomStringConvertible {
 final class RecordingBackend: LockBackend {
     let inner: any LockBackend
     private let counter = Atomic<Int>(0)
+    private let afterExtendHook = Mutex<(@Sendable () async -> Void)?>(nil)
 
     init(_ inner: any LockBackend) { self.inner = inner }
+
+    /// Runs `hook` after each extend has run on the backend, before its answer is returned.
+    func afterExtend(_ hook: (@Sendable () async -> Void)?) { afterExtendHook.withLock { $0 = hook } }
 
     /// How many calls reached the backend.
     var calls: Int { counter.load(ordering: .relaxed) }
@@ -285,7 +289,9 @@ final class RecordingBackend: LockBackend {
 
     func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply {
         count()
-        return try await inner.extend(resources, owner: owner, ttl: ttl, mode: mode)
+        let reply = try await inner.extend(resources, owner: owner, ttl: ttl, mode: mode)
+        if let hook = afterExtendHook.withLock({ $0 }) { await hook() }
+        return reply
     }
 
     func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
