@@ -16,7 +16,8 @@ extension LockClient {
         let filter = pattern.map(ResourcePattern.init)
         let tracker = ExpiryTracker(backend: backend, clock: clock)
         return try await backend.withEvents(expirations: true) { raw in
-            let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(65_536))
+            // Bounded: a consumer that falls behind is told with a `gap` (``LockEventBuffer``).
+            let buffer = LockEventBuffer()
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     for await event in raw {
@@ -29,9 +30,9 @@ extension LockClient {
                             break
                         }
                         if let filter, let resource = event.resource, !filter.matches(resource) { continue }
-                        continuation.yield(event)
+                        buffer.yield(event)
                     }
-                    continuation.finish()
+                    buffer.finish()
                     return nil
                 }
                 let executor = backend.preferredTaskExecutor
@@ -40,7 +41,7 @@ extension LockClient {
                     return nil
                 }
                 defer { group.cancelAll() }
-                let result = try await body(LockEventStream { StreamEventSource(stream) })
+                let result = try await body(buffer.eventStream)
                 group.cancelAll()
                 return result
             }

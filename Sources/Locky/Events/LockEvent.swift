@@ -8,7 +8,8 @@ public enum LockEvent: Sendable {
     case unlocked(resource: String)
     /// `resource`'s lock expired.
     case expired(resource: String)
-    /// Events may have been missed (the connection was lost and restored): re-check what matters.
+    /// Events may have been missed (the connection was lost and restored, or this consumer fell
+    /// more than 65,536 events behind and newer ones were dropped): re-check what matters.
     case gap
     /// Something went wrong while watching (the stream goes on).
     case error(LockError)

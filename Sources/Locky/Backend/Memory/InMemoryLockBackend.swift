@@ -250,10 +250,10 @@ public final class InMemoryLockBackend: LockBackend {
     }
 
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
-        let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(65_536))
-        defer { continuation.finish() }
-        return try await withEventHandler(expirations: expirations, { continuation.yield($0) }) {
-            try await body(LockEventStream { StreamEventSource(stream) })
+        let buffer = LockEventBuffer()
+        defer { buffer.finish() }
+        return try await withEventHandler(expirations: expirations, { buffer.yield($0) }) {
+            try await body(buffer.eventStream)
         }
     }
 

@@ -335,10 +335,10 @@ public struct RedlockBackend: LockBackend {
     /// Every node's events, each change passed on once a quorum of nodes reported it, plus
     /// ``LockEvent/error(_:)`` for node failures (of subscriptions and of operations).
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
-        let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(65_536))
-        return try await withEventHandler(expirations: expirations, { continuation.yield($0) }) {
-            defer { continuation.finish() }
-            return try await body(LockEventStream { StreamEventSource(stream) })
+        let buffer = LockEventBuffer()
+        return try await withEventHandler(expirations: expirations, { buffer.yield($0) }) {
+            defer { buffer.finish() }
+            return try await body(buffer.eventStream)
         }
     }
 

@@ -1,0 +1,40 @@
+import Testing
+
+@testable import Locky
+
+/// The bounded event buffer: a consumer that falls behind loses events, and is told so.
+@Suite("Lock event buffer")
+struct LockEventBufferTests {
+    /// The resource of an `unlocked` event, `gap`, or `end` when the stream ended.
+    static func name(_ event: LockEvent?) -> String {
+        switch event {
+        case .unlocked(let resource): resource
+        case .gap: "gap"
+        case nil: "end"
+        default: "other"
+        }
+    }
+
+    @Test func droppedEventsAreFollowedByAGap() async {
+        let buffer = LockEventBuffer(capacity: 2)
+        buffer.yield(.unlocked(resource: "a"))
+        buffer.yield(.unlocked(resource: "b"))
+        // Full: these two are dropped.
+        buffer.yield(.unlocked(resource: "c"))
+        buffer.yield(.unlocked(resource: "d"))
+        var iterator = buffer.stream.makeAsyncIterator()
+        #expect(Self.name(await iterator.next()) == "a")
+        #expect(Self.name(await iterator.next()) == "b")
+        // Room again: the gap comes first, then the event, then no second gap.
+        buffer.yield(.unlocked(resource: "e"))
+        buffer.yield(.unlocked(resource: "f"))
+        #expect(Self.name(await iterator.next()) == "gap")
+        #expect(Self.name(await iterator.next()) == "e")
+        // "f" did not fit behind the gap and "e": dropped, so another gap is owed.
+        buffer.yield(.unlocked(resource: "g"))
+        #expect(Self.name(await iterator.next()) == "gap")
+        #expect(Self.name(await iterator.next()) == "g")
+        buffer.finish()
+        #expect(Self.name(await iterator.next()) == "end")
+    }
+}
