@@ -311,6 +311,24 @@ struct RedlockFaultTests {
             await client.close()
         }
     }
+    /// `extend(by:)` with re-creation: a key re-created on a node that lost it lives the added
+    /// time from now, not from the old expiry, and a quorum may count that node: the lease must
+    /// claim no more. (Before: about 19.8 s claimed while the re-created key had 10 s.)
+    @Test("extend(by:) that re-creates a lost key claims no more validity than that key has")
+    func extendByWithRecreationClaimsNoMoreThanTheRecreatedKey() async throws {
+        try await Self.withNodes(3) { servers in
+            let client = try LockClient(configuration: try Self.configuration(servers, recreate: true))
+            let lease = try await client.tryAcquire("r", ttl: .seconds(10))
+            // Node 0 restarted empty; node 2 is gone (it still holds the key, expiring in 10 s).
+            _ = try servers[0].cli("DEL", "locky:{r}")
+            servers[2].kill()
+            try await client.extend(lease, by: .seconds(10))
+            #expect(try #require(Int(try servers[0].cli("PTTL", "locky:{r}"))) <= 10_000)
+            #expect(lease.remaining <= .seconds(10), "claims \(lease.remaining)")
+            await client.close()
+        }
+    }
+
     /// A plain read keeps the value of the newest write among the answering nodes, judged by
     /// the token that wrote it: a token-checked read that reached a node which missed that write
     /// raised its fence, not its value's token.

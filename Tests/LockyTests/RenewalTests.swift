@@ -425,6 +425,27 @@ struct RenewalTests {
         }
     }
 
+    /// A renewal that ran but whose answer was lost may have shortened the keys' TTL (to one
+    /// TTL from its start) below a longer validity an extend gave the lease: the lease must not
+    /// go on claiming the longer one. (Before: 10 s claimed, 0.3 s granted, until the 10 s passed.)
+    @Test(arguments: BackendKind.allCases)
+    func aRenewalWithoutAnAnswerClaimsNoMoreThanItMayHaveSet(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await env.withRunningClient { client in
+                let lease = try await client.acquire("r", ttl: .milliseconds(300))
+                try await client.extend(lease, by: .seconds(10))
+                let states = lease.states()
+                env.backend.renewalsLoseTheirAnswer(true)
+                try client.startRenewing(lease)
+                for await state in states { if case .renewalFailed = state { break } }
+                let granted = try #require(try await env.backend.inner.holders(["r"])[0]?.remaining)
+                #expect(lease.remaining <= granted + .milliseconds(50), "claims \(lease.remaining), granted \(granted)")
+                env.backend.renewalsLoseTheirAnswer(false)
+                _ = try await client.release(lease)
+            }
+        }
+    }
+
     /// A loop over a lease's states ends when the lease is released (it waited forever), and
     /// a released lease's states end at once.
     @Test(arguments: BackendKind.allCases)

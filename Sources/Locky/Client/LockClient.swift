@@ -244,7 +244,8 @@ public final class LockClient: Sendable {
         try checkStillValidBeforeRecreating(lease)
         let start = clock.now
         let validUntil = start + ttl - drift(ttl)
-        try await extend(lease, ttl: ttl, mode: .resetTo) { _ in validUntil }
+        // Unanswered, it may still have run: the keys may now expire sooner than the lease said.
+        try await extend(lease, ttl: ttl, mode: .resetTo, confirmed: { _ in validUntil }, unknown: { min($0, validUntil) })
         if !lease.isValid {
             throw LockError(.timedOut, "the extension was confirmed after its own validity had passed; use a longer TTL")
         }
@@ -256,9 +257,19 @@ public final class LockClient: Sendable {
     public func extend(_ lease: Lease, by amount: Duration) async throws(LockError) {
         try LockLimits.validate(ttl: amount, role: "extension")
         try checkStillValidBeforeRecreating(lease)
+        let start = clock.now
         // The clocks may drift over the added time as over any other.
         let added = amount - .nanoseconds(Int64(amount.secondsDouble * configuration.driftFactor * 1e9))
-        try await extend(lease, ttl: amount, mode: .addTo) { $0 + added }
+        if backend.recreatesMissingLocks {
+            // A key re-created on a node that lost it lives `amount` from now, not from the old
+            // expiry: a quorum may count such a node, so the lease claims no more than that.
+            let recreated = start + added
+            try await extend(
+                lease, ttl: amount, mode: .addTo, confirmed: { min($0 + added, recreated) }, unknown: { min($0, recreated) })
+        } else {
+            // Adding never shortens a key, whether or not it ran.
+            try await extend(lease, ttl: amount, mode: .addTo, confirmed: { $0 + added }, unknown: nil)
+        }
     }
 
     /// A Redlock extend that re-creates lost keys is only safe within the lease's validity:
@@ -271,11 +282,13 @@ public final class LockClient: Sendable {
         }
     }
 
-    /// Sends the extend; when the backend confirms it, the lease's validity becomes
-    /// `newValidity` of the current one (see ``Lease/endValidityUpdate(_:)``).
+    /// Sends the extend; the lease's validity becomes `confirmed` of the current one when the
+    /// backend confirms it, and `unknown` of it when the extend may have run unconfirmed (see
+    /// ``Lease/endValidityUpdate(_:)``).
     private func extend(
         _ lease: Lease, ttl: Duration, mode: ExtendMode,
-        newValidity: @escaping (ContinuousClock.Instant) -> ContinuousClock.Instant
+        confirmed: @escaping (ContinuousClock.Instant) -> ContinuousClock.Instant,
+        unknown: ((ContinuousClock.Instant) -> ContinuousClock.Instant)?
     ) async throws(LockError) {
         if lease.isReleased { throw LockError(.alreadyExpired, "the lease was released") }
         let span = tracer?.startSpan("locky.extend", ofKind: .client)
@@ -285,11 +298,11 @@ public final class LockClient: Sendable {
         do {
             reply = try await backend.extend(lease.resources, owner: lease.owner, ttl: ttl, mode: mode)
         } catch {
-            lease.endValidityUpdate(nil)
+            lease.endValidityUpdate(unknown)
             span?.recordError(error)
             throw error
         }
-        if case .extended = reply { lease.endValidityUpdate(newValidity) } else { lease.endValidityUpdate(nil) }
+        if case .extended = reply { lease.endValidityUpdate(confirmed) } else { lease.endValidityUpdate(nil) }
         switch reply {
         case .extended:
             metrics.extended.increment()

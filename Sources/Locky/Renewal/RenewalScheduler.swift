@@ -187,7 +187,12 @@ final class RenewalScheduler: Sendable {
             // would otherwise keep the loss unnoticed until the command timed out (5 s by default).
             results = try await renew(items, before: batch.map(\.lease.validUntil).min())
         } catch {
-            for entry in batch { entry.lease.endValidityUpdate(nil) }
+            // Unanswered, it may still have run: each key may now expire a TTL after `start`,
+            // sooner than an earlier, longer extend had it.
+            for entry in batch {
+                let bound = start + entry.lease.ttl - drift(entry.lease.ttl)
+                entry.lease.endValidityUpdate { min($0, bound) }
+            }
             await releaseAgainIfOvertaken(batch)
             let now = clock.now
             logger.debug("renewal failed", metadata: ["locky.leases": "\(batch.count)", "error": "\(error.code)"])
@@ -202,7 +207,8 @@ final class RenewalScheduler: Sendable {
             offset += entry.lease.resources.count
             let renewed = slice.allSatisfy { $0 == .renewed }
             let validUntil = start + entry.lease.ttl - drift(entry.lease.ttl)
-            entry.lease.endValidityUpdate(renewed ? { _ in validUntil } : nil)
+            // Undecided or lost, it may have run on some nodes: at most that validity.
+            entry.lease.endValidityUpdate(renewed ? { _ in validUntil } : { min($0, validUntil) })
             if slice.contains(.unknown), slice.allSatisfy({ $0 == .renewed || $0 == .unknown }) {
                 // Undecided (too few Redlock nodes answered for this lease): retried like an
                 // unreachable backend, without holding up the others.

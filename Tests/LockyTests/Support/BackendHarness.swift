@@ -267,6 +267,11 @@ final class RecordingBackend: LockBackend {
 
     init(_ inner: any LockBackend) { self.inner = inner }
 
+    private let renewalsLoseTheirAnswer = Atomic<Bool>(false)
+
+    /// When set, each renewal runs on the backend and then fails as if its answer were lost.
+    func renewalsLoseTheirAnswer(_ lose: Bool) { renewalsLoseTheirAnswer.store(lose, ordering: .relaxed) }
+
     /// Runs `hook` after each extend has run on the backend, before its answer is returned.
     func afterExtend(_ hook: (@Sendable () async -> Void)?) { afterExtendHook.withLock { $0 = hook } }
 
@@ -296,7 +301,11 @@ final class RecordingBackend: LockBackend {
 
     func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         count()
-        return try await inner.renew(items)
+        let results = try await inner.renew(items)
+        if renewalsLoseTheirAnswer.load(ordering: .relaxed) {
+            throw LockError(.backendUnavailable, "the answer was lost (test)")
+        }
+        return results
     }
 
     func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
