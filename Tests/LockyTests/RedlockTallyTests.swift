@@ -123,4 +123,51 @@ struct RedlockTallyTests {
         #expect(merger.receive(.expired(resource: "s"), fromNode: 1, at: now + .seconds(3)) == nil)
         #expect(merger.receive(.gap, fromNode: 1, at: now) != nil)
     }
+
+    /// A split vote: two attempts each take one node of three, fail, and give it back. Each node
+    /// reports `L` then `U`; nobody held the lock, so no `locked` may come out (two `L` from
+    /// different nodes used to add up to one).
+    @Test func minorityAttemptsGivenBackAddUpToNoLockedEvent() {
+        var merger = RedlockEventMerger(quorum: 2)
+        let now = ContinuousClock.now
+        let locked = LockEvent.locked(resource: "r", locker: "lease", ttl: .seconds(10))
+        var passed: [LockEvent] = []
+        for node in 0..<2 {
+            if let event = merger.receive(locked, fromNode: node, at: now) { passed.append(event) }
+            if let event = merger.receive(.unlocked(resource: "r"), fromNode: node, at: now) { passed.append(event) }
+        }
+        #expect(!passed.contains { if case .locked = $0 { true } else { false } }, "\(passed)")
+        // A real lock afterwards still passes once.
+        #expect(merger.receive(locked, fromNode: 0, at: now) == nil)
+        #expect(merger.receive(locked, fromNode: 1, at: now)?.resource == "r")
+    }
+
+    /// A locker that already held a quorum and regains a minority node has not newly taken the
+    /// lock: `alreadyHeld`, not `acquired` (with its old token).
+    @Test func regainingAMinorityNodeIsNoFreshLock() {
+        let held: Result<[LockOutcome], LockError> = .success([.alreadyHeld(fencingToken: 5)])
+        let regained: Result<[LockOutcome], LockError> = .success([.acquired(fencingToken: 1)])
+        guard case .locked(let token, let fresh, _) = three.lock([held, held, regained], index: 0) else {
+            Issue.record("a quorum holds it")
+            return
+        }
+        #expect(token == 5 && !fresh)
+        guard case .locked(_, let freshOnTwo, _) = three.lock([held, regained, regained], index: 0) else {
+            Issue.record("a quorum holds it")
+            return
+        }
+        #expect(freshOnTwo)
+    }
+
+    /// Holders: free only when no owner could have a quorum counting the nodes that did not
+    /// answer (X on one node, one free, one silent: X may hold two).
+    @Test func holderIsUnknownWhenSilentNodesCouldCompleteAQuorum() {
+        let x = LockHolder(owner: "X", remaining: .seconds(5))
+        let heldOnOne: [Result<[LockHolder?], LockError>] = [.success([x]), .success([nil]), .failure(slow)]
+        #expect(three.holder(heldOnOne, index: 0) == nil)
+        let freeOnTwo: [Result<[LockHolder?], LockError>] = [.success([nil]), .success([nil]), .failure(slow)]
+        #expect(three.holder(freeOnTwo, index: 0) == .some(nil))
+        let heldOnTwo: [Result<[LockHolder?], LockError>] = [.success([x]), .success([x]), .failure(slow)]
+        #expect(three.holder(heldOnTwo, index: 0)??.owner == "X")
+    }
 }

@@ -5,6 +5,8 @@
 /// Pure state, no I/O. Reports of one change arrive within milliseconds of each other; a
 /// report older than ``window`` no longer counts, and passing on a change of a resource forgets
 /// the reports of its other changes, so the next cycle of the same resource starts afresh.
+/// A node counts only for the latest change it reported of a resource: attempts that each took
+/// a minority of nodes and gave them back (`L` then `U` from each) add up to no `locked`.
 struct RedlockEventMerger: Sendable {
     /// One change of a resource.
     private struct Change: Hashable {
@@ -47,6 +49,9 @@ struct RedlockEventMerger: Sendable {
         let resource = ExactName(name)
         if resources.count > 4096 { prune(at: now) }
         var changes = resources[resource] ?? [:]
+        // This node's view of the resource is now `change`: its earlier reports of other
+        // changes no longer count towards them.
+        for other in changes.keys where other != change { changes[other]?.nodes.remove(node) }
         var reports =
             changes[change].flatMap { now - $0.first < window ? $0 : nil } ?? Reports(nodes: [], first: now, passed: false)
         reports.nodes.insert(node)

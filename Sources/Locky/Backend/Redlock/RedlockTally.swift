@@ -79,7 +79,7 @@ struct RedlockTally: Sendable {
 
     /// The combined answer for one resource of the locker API's lock.
     enum LockDecision: Equatable {
-        /// A quorum holds it for the locker; `fresh` when any node newly granted it.
+        /// A quorum holds it for the locker; `fresh` unless a quorum already held it.
         case locked(token: Int64, fresh: Bool, raise: [Int])
         /// Held by another on enough nodes.
         case busy(LockHolder)
@@ -90,15 +90,15 @@ struct RedlockTally: Sendable {
     /// Decides resource `index` of a lock call.
     func lock(_ replies: [Result<[LockOutcome], LockError>], index: Int) -> LockDecision {
         var locked: [(node: Int, tokens: [Int64])] = []
-        var fresh = false
+        var alreadyHeld = 0
         var busy: [(index: Int, holder: LockHolder)] = []
         for (node, reply) in replies.enumerated() {
             guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
             switch outcomes[index] {
             case .acquired(let token):
-                fresh = true
                 locked.append((node, [token]))
             case .alreadyHeld(let token):
+                alreadyHeld += 1
                 locked.append((node, [token]))
             case .busy(let holder):
                 busy.append((index, holder))
@@ -106,7 +106,8 @@ struct RedlockTally: Sendable {
         }
         if locked.count >= quorum {
             let (tokens, raise) = fencingTokens(locked)
-            return .locked(token: tokens[0], fresh: fresh, raise: raise)
+            // Fresh unless a quorum already held it: regaining a minority node is no new hold.
+            return .locked(token: tokens[0], fresh: alreadyHeld < quorum, raise: raise)
         }
         if busy.count >= blocking, let first = mostCommonHolder(busy) { return .busy(first.holder) }
         return .failed
@@ -199,7 +200,8 @@ struct RedlockTally: Sendable {
 
     /// The holder of resource `index` that a quorum agrees on (its shortest remaining time and
     /// the highest fencing token any node reports), `.some(nil)` when there is none, nil when
-    /// too many nodes failed to tell.
+    /// too many nodes failed to tell: when an owner with the nodes that did not answer could
+    /// make a quorum, "free" might be wrong.
     func holder(_ replies: [Result<[LockHolder?], LockError>], index: Int) -> LockHolder?? {
         var answered = 0
         var byOwner: [ExactName: [LockHolder]] = [:]
@@ -217,6 +219,8 @@ struct RedlockTally: Sendable {
             return .some(LockHolder(owner: owner.string, remaining: forever ? nil : remaining, fencingToken: highestToken))
         }
         guard answered >= quorum else { return nil }
+        let silent = replies.count - answered
+        if byOwner.values.contains(where: { $0.count + silent >= quorum }) { return nil }
         return .some(nil)
     }
 
