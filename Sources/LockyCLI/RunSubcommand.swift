@@ -139,7 +139,10 @@ final class SignalRelay: Sendable {
             defer { state.waiter = nil }
             return (nil, state.waiter)
         }
-        child?.send(signal)
+        // A SIGINT in the terminal's foreground job came from Ctrl-C, which the terminal sent
+        // to COMMAND as well (it shares locky's process group): a second one would tell many
+        // tools to skip their graceful shutdown.
+        if let child, !(signal == SIGINT && Terminal.isForegroundJob) { child.send(signal) }
         waiter?.resume()
     }
 

@@ -124,12 +124,18 @@ final class SpawnedCommand: Sendable {
         }
     }
 
-    /// Sends SIGTERM now and SIGKILL after `grace` if it is still running then.
+    /// Sends SIGTERM now and SIGKILL after `grace` if it is still running then, to COMMAND and
+    /// to every process it started (``ProcessTree``), as found now and again then.
     func terminate(grace: Duration) {
+        let started = ProcessTree.descendants(of: pid)
         send(SIGTERM)
+        ProcessTree.signal(started, SIGTERM)
         let nanoseconds = Int(grace.components.seconds) * 1_000_000_000 + Int(grace.components.attoseconds / 1_000_000_000)
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+            // Those started since, while COMMAND still runs; those it left behind are in `started`.
+            let later = state.withLock { $0.exited } ? [] : ProcessTree.descendants(of: pid)
             send(SIGKILL)
+            ProcessTree.signal(started + later, SIGKILL)
         }
     }
 

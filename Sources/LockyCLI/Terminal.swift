@@ -5,6 +5,15 @@ enum Terminal {
     /// Whether standard output is a terminal (live views) rather than a pipe or file (plain lines).
     static var isInteractive: Bool { isatty(STDOUT_FILENO) == 1 }
 
+    /// Whether this process belongs to the foreground job of its controlling terminal: a Ctrl-C
+    /// there signals the whole job, children that share the process group included.
+    static var isForegroundJob: Bool {
+        let terminal = open("/dev/tty", O_RDONLY | O_NOCTTY)
+        guard terminal >= 0 else { return false }
+        defer { close(terminal) }
+        return tcgetpgrp(terminal) == getpgrp()
+    }
+
     /// Writes one line to standard output and flushes it, so streams reach a pipe at once.
     static func line(_ text: String) {
         write(text + "\n", to: STDOUT_FILENO)

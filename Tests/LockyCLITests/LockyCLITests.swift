@@ -166,6 +166,40 @@ struct LockyCLITests {
         }
     }
 
+    /// The processes COMMAND started stop with it: a script's `sleep` used to go on working
+    /// (and hold the output pipe open) after locky reported COMMAND terminated.
+    @Test("a lost lock also ends the processes COMMAND started")
+    func lockLostEndsCommandsChildren() async throws {
+        try await withRedis { server in
+            let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("locky-child-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: pidFile) }
+            let running = try LockyBinary.Running(
+                [
+                    "run", "lost-tree", "--ttl", "1500ms", "--kill-after", "1s", "--", "sh", "-c",
+                    "sleep 30 & echo $! > \(pidFile); wait",
+                ],
+                url: server.url)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !FileManager.default.fileExists(atPath: pidFile)
+                || (try? String(contentsOfFile: pidFile, encoding: .utf8))?
+                    .contains("\n") != true,
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let child = try #require(
+                pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            try server.cli("SET", "locky:{lost-tree}", "thief")
+            let result = try await running.finish(timeout: .seconds(10))
+            #expect(result.status == 76)
+            // Gone, or a zombie nobody reaped yet: either way no longer running.
+            let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8)
+            let state = stat.flatMap { text in text.lastIndex(of: ")").map { text[text.index($0, offsetBy: 2)] } }
+            #expect(state == nil || state == "Z", "COMMAND's child \(child) still runs: \(stat ?? "")")
+            #expect(try server.cli("GET", "locky:{lost-tree}") == "thief")
+        }
+    }
+
     @Test("SIGTERM to locky run is forwarded to COMMAND and the lock is released once it exited")
     func sigtermReleases() async throws {
         try await withRedis { server in

@@ -1,0 +1,58 @@
+import Foundation
+
+/// The processes COMMAND started (a script's children, a pipeline's stages), so that a lost
+/// lock stops all of them, not just COMMAND's own pid: they would work on without the lock.
+/// Read from /proc on Linux; elsewhere there are none, and only COMMAND is signalled.
+enum ProcessTree {
+    /// A process as it was seen: its pid and its start time (clock ticks since boot), so a pid
+    /// the kernel has given to another process since is never signalled.
+    struct Member: Hashable, Sendable {
+        let pid: pid_t
+        let startTime: UInt64
+    }
+
+    /// Every descendant of `root`, children first.
+    static func descendants(of root: pid_t) -> [Member] {
+        #if os(Linux)
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+            var children: [pid_t: [Member]] = [:]
+            for name in names {
+                guard let pid = pid_t(name), let (parent, startTime) = status(of: pid) else { continue }
+                children[parent, default: []].append(Member(pid: pid, startTime: startTime))
+            }
+            var found: [Member] = []
+            var next = children[root] ?? []
+            while !next.isEmpty {
+                found += next
+                next = next.flatMap { children[$0.pid] ?? [] }
+            }
+            return found
+        #else
+            return []
+        #endif
+    }
+
+    /// Sends `signal` to each member that is still the process it was.
+    static func signal(_ members: [Member], _ signal: Int32) {
+        for member in members where status(of: member.pid)?.startTime == member.startTime {
+            _ = kill(member.pid, signal)
+        }
+    }
+
+    /// The parent pid and start time of `pid` (fields 4 and 22 of `/proc/<pid>/stat`), nil when
+    /// it is gone.
+    private static func status(of pid: pid_t) -> (parent: pid_t, startTime: UInt64)? {
+        #if os(Linux)
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            // `pid (comm) state ppid …`: the name may hold spaces and parentheses; fields
+            // follow the last ')', starting with the state (field 3).
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 19, let parent = pid_t(fields[1]), let startTime = UInt64(fields[19]) else { return nil }
+            return (parent, startTime)
+        #else
+            return nil
+        #endif
+    }
+}
