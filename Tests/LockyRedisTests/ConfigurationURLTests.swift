@@ -1,3 +1,4 @@
+import LockyRESP
 import Testing
 
 @testable import LockyRedis
@@ -227,6 +228,36 @@ import Testing
         let text = error.map { "\($0) \($0.part) \($0.message) \(String(reflecting: $0))" } ?? ""
         #expect(!text.contains(Self.secret), "\(text)")
         #expect(!text.contains("Hunter2"), "\(text)")
+    }
+
+    /// Printed, dumped or mirrored, a configuration never shows its password.
+    @Test func printingAConfigurationHidesThePassword() throws {
+        let configuration = try RedisConfiguration(url: "redis://user:\(Self.secret)@127.0.0.1:6380/2")
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for text in ["\(configuration)", String(reflecting: configuration), dumped] {
+            #expect(!text.contains(Self.secret), "\(text)")
+            #expect(text.contains("<hidden>") && text.contains("6380"), "\(text)")
+        }
+    }
+
+    /// Values that would trap later (at the first reconnect, the first reply) are refused now.
+    @Test func validateRejectsReconnectAndLimitValuesThatWouldTrapLater() {
+        var configuration = RedisConfiguration()
+        configuration.reconnect.jitter = .nan
+        #expect(throws: RedisConfigurationError.self) { try configuration.validate() }
+        configuration = RedisConfiguration()
+        configuration.reconnect.maximumDelay = .seconds(Int64.max)
+        #expect(throws: RedisConfigurationError.self) { try configuration.validate() }
+        configuration = RedisConfiguration()
+        configuration.reconnect.initialDelay = .seconds(-1)
+        #expect(throws: RedisConfigurationError.self) { try configuration.validate() }
+        configuration = RedisConfiguration()
+        configuration.limits.maximumLineLength = -2
+        #expect(throws: RedisConfigurationError.self) { try configuration.validate() }
+        #expect(throws: RedisConfigurationError.self) { try RedisClient(configuration: configuration) }
+        configuration = RedisConfiguration()
+        #expect((try? configuration.validate()) != nil)
     }
 
     @Test func validateRejectsBadValuesBuiltInCode() {

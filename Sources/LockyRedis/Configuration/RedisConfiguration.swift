@@ -93,5 +93,20 @@ public struct RedisConfiguration: Sendable, Hashable {
         if subscriptionLinger < .zero {
             throw RedisConfigurationError(part: "subscription linger", message: "is negative")
         }
+        // Checked here, not where used: a NaN jitter or a delay beyond Int64 nanoseconds would
+        // trap at the first reconnect, long after the configuration was accepted.
+        let day = Duration.seconds(86_400)
+        for delay in [reconnect.initialDelay, reconnect.maximumDelay] where delay < .zero || delay > day {
+            throw RedisConfigurationError(part: "reconnect", message: "delays must be 0 to 1 day")
+        }
+        if !(0...1).contains(reconnect.jitter) {
+            throw RedisConfigurationError(part: "reconnect", message: "jitter must be 0 to 1")
+        }
+        if limits.maximumDepth < 1 || limits.maximumLineLength < 1 || limits.maximumFrameLength < 1
+            || limits.maximumBulkLength < 0 || limits.maximumAggregateCount < 0
+        {
+            throw RedisConfigurationError(
+                part: "limits", message: "depth, line and frame lengths must be positive; bulk length and count not negative")
+        }
     }
 }

@@ -24,8 +24,11 @@ public struct RedisReconnectPolicy: Sendable, Hashable {
         let maximum = maximumDelay.seconds
         let exponent = Double(min(failures - 1, 30))
         let base = min(maximum, initial * pow2(exponent))
+        // Clamped again: the properties are public, and NaN or 1e10 s would trap below.
+        let jitter = jitter.isNaN ? 0 : min(max(jitter, 0), 1)
         let randomized = base * (1 - jitter) + base * jitter * Double.random(in: 0...1, using: &generator)
-        return .nanoseconds(Int64(randomized * 1e9))
+        guard randomized.isFinite, randomized > 0 else { return .zero }
+        return .nanoseconds(Int64(min(randomized, 9e9) * 1e9))
     }
 
     /// The delay before the next attempt, with the system's random number generator.
