@@ -25,6 +25,28 @@ import Testing
         return 0
     }
 
+    /// A script preloaded while the client is still connecting reaches that connection too: the
+    /// connection took its list of scripts when it started, and `preload` found no live
+    /// connection to send it on (the script was missing until the next reconnect).
+    @Test func scriptPreloadedWhileConnectingIsLoaded() async throws {
+        try await RedisServer.withServer { server throws in
+            let proxy = try await FaultProxy.start(upstream: server.port)
+            // A slow handshake: connecting takes at least 2 × 150 ms.
+            proxy.set(.latency(.milliseconds(150)))
+            let client = try RedisClient(configuration: try RedisConfiguration(url: proxy.url))
+            async let ping = client.execute(RESPCommand("PING"))
+            try await Task.sleep(for: .milliseconds(50))
+            client.preload([Self.increment])
+            _ = try await ping
+            proxy.heal()
+            // Any command after the load: replies come in order.
+            _ = try await client.execute(RESPCommand("PING"))
+            #expect(try server.cli("SCRIPT", "EXISTS", Self.increment.sha1) == "1")
+            await client.close()
+            await proxy.stop()
+        }
+    }
+
     @Test func scriptLoadsOnFirstUseAndAfterFlush() async throws {
         try await RedisServer.withServer { server throws in
             try await withClient(server) { client throws in

@@ -41,6 +41,8 @@ public actor RedisClient {
     /// When the live connection was made, and how many attempts had failed before it.
     private var connectedAt = NIODeadline.now()
     private var failuresBeforeConnection = 0
+    /// How many of ``preloadedScripts`` the connection being made was given.
+    private var scriptsGivenToConnection = 0
     /// A connection closed sooner than this after its handshake counts as a failed attempt.
     private static let shortLivedConnection = TimeAmount.milliseconds(200)
     private var sslContext: NIOSSLContext?
@@ -477,12 +479,14 @@ public actor RedisClient {
             state = .idle(failures: failures + 1, nextAttempt: .now() + TimeAmount(delay), lastError: error)
             throw error
         }
+        let scripts = preloadedScripts.withLock { $0 }
+        scriptsGivenToConnection = scripts.count
         let future = RedisConnector.connect(
             configuration: configuration,
             sslContext: sslContext,
             eventLoop: eventLoop,
             logger: logger,
-            scripts: preloadedScripts.withLock { $0 }
+            scripts: scripts
         ) { [weak self] handler in
             let handlerID = ObjectIdentifier(handler)
             handler.onClose = { [weak self] reason in
@@ -510,6 +514,11 @@ public actor RedisClient {
             failuresBeforeConnection = failures
             connectedAt = .now()
             state = .connected(connection)
+            // Scripts preloaded while this connection was being made: ``preload(_:)`` found no
+            // live connection then. Read after the connection became live, so none is missed
+            // (one may be loaded twice, which is harmless).
+            let added = preloadedScripts.withLock { $0.dropFirst(scriptsGivenToConnection) }
+            for script in added { connection.handler.send(script.loadCommand, to: nil) }
         case .failure(let error):
             let clientError = Self.asClientError(error)
             let delay = configuration.reconnect.delay(afterFailures: failures + 1)
