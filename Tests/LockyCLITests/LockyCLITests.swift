@@ -249,6 +249,19 @@ struct LockyCLITests {
         #expect(result.elapsed < .seconds(3))
     }
 
+    /// `run` (which subscribes for wake-ups before it waits) and `run --no-wait` (which does not
+    /// need to) report an unreachable server as such, at once: they waited for the command
+    /// timeout (5 s) and then blamed a subscription "not confirmed in time".
+    @Test(
+        "run against an unreachable server exits 69 at once and names the cause", arguments: [["--no-wait"], ["--wait", "10s"]])
+    func runUnreachable(wait: [String]) async throws {
+        let port = try FreePort.next()
+        let result = try await LockyBinary.run(["run", "x"] + wait + ["--url", "redis://127.0.0.1:\(port)", "--", "true"])
+        #expect(result.status == 69)
+        #expect(result.errorOutput.contains("refused"), "\(result.errorOutput)")
+        #expect(result.elapsed < .seconds(3))
+    }
+
     @Test("run: COMMAND keeps the signals locky inherited as ignored (nohup works), and gets SIGPIPE back")
     func runKeepsIgnoredSignals() async throws {
         // A shell ignores SIGHUP, then becomes `locky run`; COMMAND sends itself SIGHUP and must survive it.

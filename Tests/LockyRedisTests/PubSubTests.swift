@@ -120,6 +120,17 @@ import Testing
         }
     }
 
+    /// A subscription to a server that cannot be reached fails with that cause at the first
+    /// failed attempt, not at the command timeout with "not confirmed in time".
+    @Test func subscribingToAnUnreachableServerFailsAtOnce() async throws {
+        let port = try FreePort.next()
+        let client = try RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:\(port)"))
+        let (error, elapsed) = await clientError { try await client.subscribe(channels: ["nobody"]) { _ in } }
+        #expect(error?.code == .connectionFailed, "\(String(describing: error))")
+        #expect(elapsed < .seconds(2))
+        await client.close()
+    }
+
     @Test func subscribeWithNothingIsRejected() async throws {
         try await RedisServer.withServer { server throws in
             try await withClient(server) { client throws in

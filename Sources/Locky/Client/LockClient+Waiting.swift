@@ -49,6 +49,15 @@ extension LockClient {
         if let timeout, timeout < .zero { throw LockError(.invalidArgument, "the timeout (\(timeout)) is negative") }
         let label = label ?? configuration.label
         if let label { try LockLimits.validate(owner: label, role: "label") }
+        // No time to wait: one attempt, without subscribing first (there is nothing to be woken
+        // for, and an unreachable server is then reported at once, as itself).
+        if timeout == .zero, !fair {
+            do {
+                return try await acquire(resources, ttl: ttl, label: label, retry: .never)
+            } catch  where error.code == .busy {
+                throw LockError(.timedOut, error.message, resource: error.resource, holder: error.holder)
+            }
+        }
 
         let span = tracer?.startSpan("locky.acquire", ofKind: .client)
         span?.attributes["locky.resources"] = resources.count

@@ -394,13 +394,10 @@ actor RedisSubscriber {
             let clientError = RedisClient.asClientError(error)
             logger.debug("subscriber connect failed", metadata: ["error": "\(clientError.code)"])
             state = .disconnected(failures: failures + 1)
-            // Wrong credentials, certificates or database do not heal by retrying: tell the waiters now
-            // instead of at the command timeout.
-            if clientError.code == .authenticationFailed || clientError.code == .tlsFailure
-                || clientError.code == .configurationRejected
-            {
-                failWaiters(clientError)
-            }
+            // Subscriptions waiting for their first confirmation fail now, with the real cause
+            // (refused connection, wrong credentials), as a command would, instead of "not
+            // confirmed in time" at the command timeout. Confirmed ones wait for the reconnect.
+            failWaiters(clientError)
             scheduleReconnect(failures: failures + 1)
         }
     }
