@@ -124,24 +124,6 @@ struct RedlockTallyTests {
         #expect(merger.receive(.gap, fromNode: 1, at: now) != nil)
     }
 
-    /// A split vote: two attempts each take one node of three, fail, and give it back. Each node
-    /// reports `L` then `U`; nobody held the lock, so no `locked` may come out (two `L` from
-    /// different nodes used to add up to one).
-    @Test func minorityAttemptsGivenBackAddUpToNoLockedEvent() {
-        var merger = RedlockEventMerger(quorum: 2)
-        let now = ContinuousClock.now
-        let locked = LockEvent.locked(resource: "r", locker: "lease", ttl: .seconds(10))
-        var passed: [LockEvent] = []
-        for node in 0..<2 {
-            if let event = merger.receive(locked, fromNode: node, at: now) { passed.append(event) }
-            if let event = merger.receive(.unlocked(resource: "r"), fromNode: node, at: now) { passed.append(event) }
-        }
-        #expect(!passed.contains { if case .locked = $0 { true } else { false } }, "\(passed)")
-        // A real lock afterwards still passes once.
-        #expect(merger.receive(locked, fromNode: 0, at: now) == nil)
-        #expect(merger.receive(locked, fromNode: 1, at: now)?.resource == "r")
-    }
-
     /// A locker that already held a quorum and regains a minority node has not newly taken the
     /// lock: `alreadyHeld`, not `acquired` (with its old token).
     @Test func regainingAMinorityNodeIsNoFreshLock() {

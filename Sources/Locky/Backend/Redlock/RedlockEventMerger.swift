@@ -5,8 +5,12 @@
 /// Pure state, no I/O. Reports of one change arrive within milliseconds of each other; a
 /// report older than ``window`` no longer counts, and passing on a change of a resource forgets
 /// the reports of its other changes, so the next cycle of the same resource starts afresh.
-/// A node counts only for the latest change it reported of a resource: attempts that each took
-/// a minority of nodes and gave them back (`L` then `U` from each) add up to no `locked`.
+///
+/// Known limit: reports are told apart by change and locker, not by attempt. Two attempts of
+/// one label (`lease` when none) that each took a minority of nodes and gave them back can add
+/// up to a `locked`, then an `unlocked`, that no quorum held. Counting only each node's latest
+/// report would lose real changes instead: one node's `L` and `U` of a short hold can both
+/// arrive before another node's `L` (``LockEventTests`` sees that happen).
 struct RedlockEventMerger: Sendable {
     /// One change of a resource.
     private struct Change: Hashable {
@@ -49,9 +53,6 @@ struct RedlockEventMerger: Sendable {
         let resource = ExactName(name)
         if resources.count > 4096 { prune(at: now) }
         var changes = resources[resource] ?? [:]
-        // This node's view of the resource is now `change`: its earlier reports of other
-        // changes no longer count towards them.
-        for other in changes.keys where other != change { changes[other]?.nodes.remove(node) }
         var reports =
             changes[change].flatMap { now - $0.first < window ? $0 : nil } ?? Reports(nodes: [], first: now, passed: false)
         reports.nodes.insert(node)
