@@ -51,6 +51,20 @@ struct ObservabilityTests {
             #expect(total("locky_acquired_total") == 4)
             #expect(total("locky_busy_total") == 2)
             #expect(total("locky_released_total") == 2)
+            // Locking again what the locker holds resets its TTL: no acquisition.
+            _ = try await client.lock("secret-resource-name", locker: "u")
+            #expect(total("locky_acquired_total") == 4)
+
+            // A wait counts one busy, however often it refreshes its place in the queue (every
+            // 667 ms on Redis) before the holder lets go.
+            let holder = try await client.tryAcquire("waited-for", ttl: .seconds(30))
+            async let waited = client.acquire("waited-for", ttl: .seconds(5), timeout: .seconds(10))
+            // Queued first (real time, whatever the clock), then long enough for two refreshes.
+            try await Task.sleep(for: .milliseconds(200))
+            try await env.pass(.milliseconds(1_600))
+            _ = try await client.release(holder)
+            _ = try await client.release(try await waited)
+            #expect(total("locky_busy_total") == 3)
 
             // Dimensions are bounded: the backend, never a resource, owner or locker.
             var dimensions = metrics.counters.flatMap(\.dimensions)
@@ -96,7 +110,30 @@ struct ObservabilityTests {
             #expect(spans.map(\.operationName) == ["locky.extend"])
             #expect((spans.first?.errors.first?.error as? LockError)?.code == .notOwner)
             #expect(tracer.activeSpans.isEmpty)
+
+            // A waiting acquire cancelled while it waits records the cancellation in its span.
+            _ = try await client.tryAcquire("busy-wait", ttl: .seconds(30))
+            _ = tracer.popFinishedSpans()
+            let waiting = Task { try await client.acquire("busy-wait", ttl: .seconds(5), timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(200))
+            waiting.cancel()
+            _ = await waiting.result
+            spans = tracer.popFinishedSpans()
+            #expect((spans.last?.errors.first?.error as? LockError)?.code == .cancelled, "\(spans.map(\.errors))")
         }
+    }
+
+    /// A waiting acquire that cannot reach Redis records why in its span.
+    @Test func aWaitThatCannotReachRedisRecordsTheError() async throws {
+        let tracer = InMemoryTracer()
+        let port = try FreePort.next()
+        let client = try LockClient(
+            configuration: try LockyConfiguration(url: "redis://127.0.0.1:\(port)?connect_timeout=1s"), tracer: tracer)
+        await expectLockError(.backendUnavailable) { _ = try await client.acquire("r", timeout: .seconds(1)) }
+        let spans = tracer.popFinishedSpans()
+        #expect(spans.map(\.operationName) == ["locky.acquire"])
+        #expect((spans.first?.errors.first?.error as? LockError)?.code == .backendUnavailable, "\(spans.map(\.errors))")
+        await client.close()
     }
 
     @Test func logsNeverContainOwnerTokensOrPasswords() async throws {

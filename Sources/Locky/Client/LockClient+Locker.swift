@@ -14,7 +14,12 @@ extension LockClient {
         try LockLimits.validate(owner: locker, role: "locker")
         let outcomes = try await backend.lock(resources, locker: locker, ttl: configuration.lockerTTL, force: force)
         for outcome in outcomes {
-            if outcome.isLocked { metrics.acquired.increment() } else { metrics.busy.increment() }
+            switch outcome {
+            case .acquired: metrics.acquired.increment()
+            case .busy: metrics.busy.increment()
+            // Held already: a TTL reset, nothing taken.
+            case .alreadyHeld: break
+            }
         }
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }

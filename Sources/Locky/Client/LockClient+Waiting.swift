@@ -109,15 +109,16 @@ extension LockClient {
                     return try await waitingLoop(resources, owner: owner, ttl: ttl, deadline: deadline, id: id, signal: signal)
                 }
             }
-        } catch let error as LockError {
-            span?.recordError(error)
-            throw error
-        } catch is CancellationError {
-            throw LockError(.cancelled, "cancelled while waiting for the lock")
-        } catch let error as RedisClientError {
-            throw LockError(error, during: "watching lock events")
         } catch {
-            throw LockError(.backendUnavailable, "cannot watch lock events: \(error)")
+            let lockError: LockError
+            switch error {
+            case let error as LockError: lockError = error
+            case is CancellationError: lockError = LockError(.cancelled, "cancelled while waiting for the lock")
+            case let error as RedisClientError: lockError = LockError(error, during: "watching lock events")
+            default: lockError = LockError(.backendUnavailable, "cannot watch lock events: \(error)")
+            }
+            span?.recordError(lockError)
+            throw lockError
         }
     }
 
@@ -197,6 +198,7 @@ extension LockClient {
     ) async throws(LockError) -> Lease {
         let started = clock.now
         var generator = SystemRandomNumberGenerator()
+        var busyCounted = false
         if barging {
             let reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
                 try await backend.acquire([resource], owner: owner, ttl: ttl)
@@ -207,6 +209,7 @@ extension LockClient {
                     [resource], owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: started, started: started)
             case .busy(_, let holder):
                 metrics.busy.increment()
+                busyCounted = true
                 // No time left to wait: do not queue at all.
                 if let deadline, clock.now >= deadline {
                     throw LockError(.timedOut, "still held by \(holder.displayName)", resource: resource, holder: holder)
@@ -250,7 +253,9 @@ extension LockClient {
                     }
                 // It lapsed in between: queue again.
                 case .queued(let holder, let first):
-                    metrics.busy.increment()
+                    // Once per wait: the loop comes here again each time it refreshes its place.
+                    if !busyCounted { metrics.busy.increment() }
+                    busyCounted = true
                     let now = clock.now
                     if let deadline, now >= deadline {
                         throw LockError(

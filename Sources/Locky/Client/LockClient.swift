@@ -184,7 +184,9 @@ public final class LockClient: Sendable {
                 do {
                     try await clock.sleep(until: clock.now + policy.nextDelay(using: &generator))
                 } catch {
-                    throw LockError(.cancelled, "cancelled while waiting to retry")
+                    let error = LockError(.cancelled, "cancelled while waiting to retry")
+                    span?.recordError(error)
+                    throw error
                 }
                 continue
             } catch {
@@ -220,7 +222,9 @@ public final class LockClient: Sendable {
                 do {
                     try await clock.sleep(until: clock.now + policy.nextDelay(using: &generator))
                 } catch {
-                    throw LockError(.cancelled, "cancelled while waiting to retry")
+                    let error = LockError(.cancelled, "cancelled while waiting to retry")
+                    span?.recordError(error)
+                    throw error
                 }
             }
         }
@@ -246,9 +250,6 @@ public final class LockClient: Sendable {
         let validUntil = start + ttl - drift(ttl)
         // Unanswered, it may still have run: the keys may now expire sooner than the lease said.
         try await extend(lease, ttl: ttl, mode: .resetTo, confirmed: { _ in validUntil }, unknown: { min($0, validUntil) })
-        if !lease.isValid {
-            throw LockError(.timedOut, "the extension was confirmed after its own validity had passed; use a longer TTL")
-        }
     }
 
     /// Extends the lease by `amount` beyond its current expiry (owner-checked, all or none).
@@ -306,6 +307,12 @@ public final class LockClient: Sendable {
         switch reply {
         case .extended:
             metrics.extended.increment()
+            if !lease.isValid {
+                let error = LockError(
+                    .timedOut, "the extension was confirmed after its own validity had passed; use a longer TTL")
+                span?.recordError(error)
+                throw error
+            }
         case .lost(let index, let holder):
             lease.endValidity(at: clock.now)
             let error: LockError
