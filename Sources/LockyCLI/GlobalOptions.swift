@@ -34,7 +34,7 @@ struct GlobalOptions: ParsableArguments {
         do {
             configuration = try LockyConfiguration.fromEnvironment(environment)
             if let url = override ?? explicitURL {
-                configuration.backend = try LockyConfiguration(url: url).backend
+                try configuration.setBackend(url: url)
             }
             if let prefix { configuration.prefix = prefix }
             try configuration.validate()

@@ -43,6 +43,22 @@ struct ConfigurationTests {
         )
     }
 
+    /// Credentials in `LOCKY_URL`, Redlock settings in `LOCKY_CONFIG`: the URL list replaces
+    /// only the nodes (it used to reset the settings to their defaults, silently).
+    @Test func lockyURLKeepsTheRedlockSettingsOfTheJSON() throws {
+        let configuration = try LockyConfiguration.fromEnvironment([
+            "LOCKY_CONFIG": #"{"url": "redis://a,redis://b,redis://c", "nodeTimeout": "20ms", "recreateMissingLocks": true}"#,
+            "LOCKY_URL": "redis://a,redis://b,redis://d",
+        ])
+        guard case .redlock(let redlock) = configuration.backend else {
+            Issue.record("not Redlock: \(configuration.backend)")
+            return
+        }
+        #expect(redlock.nodes.count == 3)
+        #expect(redlock.nodeTimeout == .milliseconds(20))
+        #expect(redlock.recreateMissingLocks)
+    }
+
     @Test func lockyURLSelectsTheBackend() throws {
         let memory = try LockyConfiguration.fromEnvironment(["LOCKY_URL": "memory://"])
         #expect(memory.backend == .memory)

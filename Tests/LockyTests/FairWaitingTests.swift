@@ -256,6 +256,28 @@ struct FairWaitingTests {
         }
     }
 
+    /// In memory with a manual clock, advancing the clock does not make live fair waiters look
+    /// dead (Redis judges liveness by its own time, which a manual clock does not move): the
+    /// release still hands the lock to the first of them.
+    @Test func aManualClockDoesNotEvictLiveFairWaiters() async throws {
+        let clock = ManualLockClock()
+        let backend = InMemoryLockBackend(clock: clock)
+        let hints = Shared<[WakeHint]>([])
+        try await backend.withWakeHandler(waiter: "b.1", { hint in hints.update { $0.append(hint) } }) {
+            try await backend.withWakeHandler(waiter: "c.1", { _ in }) {
+                _ = try await backend.acquire(["r"], owner: "a", ttl: .seconds(30))
+                for waiter in ["b.1", "c.1"] {
+                    _ = try await backend.acquireFair(
+                        "r", owner: waiter, ttl: .seconds(30), waiter: waiter, waiterTTL: .seconds(2), attempt: 1)
+                }
+                clock.advance(by: .seconds(5))
+                _ = try await backend.unlock(["r"], owner: "a")
+                #expect(try await backend.holders(["r"])[0]?.owner == "b.1")
+                #expect(hints.value.contains { if case .handedOver(_, "b.1", _, _) = $0 { true } else { false } })
+            }
+        }
+    }
+
     @Test func fairWaitingTakesOneResource() async throws {
         let client = try LockClient(configuration: LockyConfiguration(backend: .memory))
         await #expect(throws: LockError.self) {

@@ -84,7 +84,9 @@ struct LockEventTests {
                 #expect(try await client.release(anonymous) == .released)
                 #expect(try await client.lock("doc:2", locker: "user 20") == .acquired(fencingToken: 1))
                 #expect(try await client.unlock("doc:2", locker: "user 20") == .unlocked)
-                let complete = try await recording.wait { $0.count >= 6 }
+                // A locker id that looks like a lease owner is still named as it is.
+                _ = try await client.lock("doc:4", locker: "0123456789abcdef0123456789abcdef")
+                let complete = try await recording.wait { $0.count >= 7 }
                 #expect(complete, "events so far: \(recording.descriptions)")
             }
             #expect(
@@ -92,6 +94,7 @@ struct LockEventTests {
                     "locked doc:1 by worker-3 for 10000 ms", "locked doc:3 by lease for 10000 ms",
                     "unlocked doc:1", "unlocked doc:3",
                     "locked doc:2 by user 20", "unlocked doc:2",
+                    "locked doc:4 by 0123456789abcdef0123456789abcdef",
                 ]
             )
             // The secret part of a lease owner never leaves the process in an event.

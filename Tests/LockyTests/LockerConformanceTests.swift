@@ -163,6 +163,13 @@ struct LockerConformanceTests {
             #expect(holder.owner == "u1")
             let ms = try #require(try await env.expiry("r").ms)
             #expect(ms <= 600 + env.slack / 3)
+            // The same holder on every backend: unlock, refresh and extend report no token.
+            #expect(holder.fencingToken == nil)
+            guard case .heldByAnother(let unlockHolder) = try await client.unlock("r", locker: "u2") else {
+                Issue.record("an owner-checked unlock by another locker was not refused")
+                return
+            }
+            #expect(unlockHolder.fencingToken == nil)
         }
     }
 

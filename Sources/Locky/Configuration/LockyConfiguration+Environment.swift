@@ -24,13 +24,28 @@ extension LockyConfiguration {
             configuration = try LockyConfiguration(json: json)
         }
         if let url = environment["LOCKY_URL"], !url.trimmingSpacesAndNewlines.isEmpty {
-            configuration.backend = try Self.backend(url: url)
+            try configuration.setBackend(url: url)
         }
         if let prefix = environment["LOCKY_PREFIX"], !prefix.isEmpty {
             configuration.prefix = prefix
         }
         try configuration.validate()
         return configuration
+    }
+
+    /// Points the configuration at `url` (as `LOCKY_URL` or the CLI's `--url` do). A Redlock
+    /// list replacing a Redlock list keeps the Redlock settings (`nodeTimeout`,
+    /// `recreateMissingLocks`): only the nodes change, so credentials can come from the URL and
+    /// the settings from `LOCKY_CONFIG`.
+    public mutating func setBackend(url: String) throws(LockError) {
+        let new = try Self.backend(url: url)
+        if case .redlock(var redlock) = new, case .redlock(let old) = backend {
+            redlock.nodeTimeout = old.nodeTimeout
+            redlock.recreateMissingLocks = old.recreateMissingLocks
+            backend = .redlock(redlock)
+        } else {
+            backend = new
+        }
     }
 
     /// Parses the JSON form of `LOCKY_CONFIG`; unknown keys are an error (a typo must not pass silently).

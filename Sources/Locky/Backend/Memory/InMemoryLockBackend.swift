@@ -15,6 +15,8 @@ public final class InMemoryLockBackend: LockBackend {
     /// A fair waiter in a queue, with what a hand-off needs.
     private struct Waiter {
         var waiter: String
+        /// On the real clock, never the injected one: Redis judges liveness by its own `TIME`,
+        /// which a test's manual clock does not move either.
         var aliveUntil: ContinuousClock.Instant
         var owner: String
         var ttl: Duration?
@@ -71,8 +73,9 @@ public final class InMemoryLockBackend: LockBackend {
             var queue = queues[name] ?? []
             // Live: within its deadline and still listening (a waiter whose task is gone is
             // skipped, as Redis skips one whose client left its wake channel).
+            let realNow = ContinuousClock.now
             while let head = queue.first,
-                head.aliveUntil < now || !wakeListeners.values.contains(where: { $0.waiter == head.waiter })
+                head.aliveUntil < realNow || !wakeListeners.values.contains(where: { $0.waiter == head.waiter })
             {
                 queue.removeFirst()
             }
@@ -88,19 +91,25 @@ public final class InMemoryLockBackend: LockBackend {
             for listener in wakeListeners.values { listener.handler(hint) }
         }
 
-        mutating func take(_ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant) -> Int64 {
+        /// Takes `resource` for `owner`; its `locked` event names `locker` (the locker API's id as
+        /// it is, as the Redis scripts publish it), else the owner's public name.
+        mutating func take(
+            _ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant, locker: String? = nil
+        ) -> Int64 {
             locks[ExactName(resource)] = Entry(owner: owner, expiresAt: ttl.map { now + $0 })
             let token = (fences[ExactName(resource)] ?? 0) + 1
             fences[ExactName(resource)] = token
-            emit(.locked(resource: resource, locker: LeaseOwner.displayName(of: owner), ttl: ttl))
+            emit(.locked(resource: resource, locker: locker ?? LeaseOwner.displayName(of: owner), ttl: ttl))
             return token
         }
 
-        func holder(_ entry: Entry, _ resource: String, now: ContinuousClock.Instant) -> LockHolder {
+        /// The holder of `resource`, with its fencing token where the Redis scripts report one
+        /// (acquire, lock, inspect), without it where they do not (unlock, refresh, extend).
+        func holder(_ entry: Entry, _ resource: String, now: ContinuousClock.Instant, withToken: Bool = true) -> LockHolder {
             LockHolder(
                 owner: entry.owner,
                 remaining: entry.expiresAt.map { max(.zero, $0 - now) },
-                fencingToken: fences[ExactName(resource)]
+                fencingToken: withToken ? fences[ExactName(resource)] : nil
             )
         }
     }
@@ -141,7 +150,7 @@ public final class InMemoryLockBackend: LockBackend {
                     }
                     if !force { return .busy(state.holder(entry, resource, now: now)) }
                 }
-                return .acquired(fencingToken: state.take(resource, owner: locker, ttl: ttl, now: now))
+                return .acquired(fencingToken: state.take(resource, owner: locker, ttl: ttl, now: now, locker: locker))
             }
         }
     }
@@ -153,7 +162,7 @@ public final class InMemoryLockBackend: LockBackend {
         return state.withLock { state in
             for (index, resource) in resources.enumerated() {
                 guard let entry = state.live(resource, now: now), ExactName.equal(entry.owner, owner) else {
-                    let holder = state.live(resource, now: now).map { state.holder($0, resource, now: now) }
+                    let holder = state.live(resource, now: now).map { state.holder($0, resource, now: now, withToken: false) }
                     return .lost(index: index, holder: holder)
                 }
             }
@@ -190,7 +199,7 @@ public final class InMemoryLockBackend: LockBackend {
             resources.map { resource in
                 guard let entry = state.live(resource, now: now) else { return .notLocked }
                 if let owner, !ExactName.equal(entry.owner, owner) {
-                    return .heldByAnother(state.holder(entry, resource, now: now))
+                    return .heldByAnother(state.holder(entry, resource, now: now, withToken: false))
                 }
                 state.locks[ExactName(resource)] = nil
                 state.emit(.unlocked(resource: resource))
@@ -206,7 +215,7 @@ public final class InMemoryLockBackend: LockBackend {
             resources.map { resource in
                 guard var entry = state.live(resource, now: now) else { return .notLocked }
                 if let locker, !ExactName.equal(entry.owner, locker) {
-                    return .heldByAnother(state.holder(entry, resource, now: now))
+                    return .heldByAnother(state.holder(entry, resource, now: now, withToken: false))
                 }
                 entry.expiresAt = ttl.map { now + $0 }
                 state.locks[ExactName(resource)] = entry
@@ -286,7 +295,8 @@ public final class InMemoryLockBackend: LockBackend {
         return state.withLock { state in
             let name = ExactName(resource)
             var queue = state.queues[name] ?? []
-            while let head = queue.first, head.waiter != waiter, head.aliveUntil < now { queue.removeFirst() }
+            let realNow = ContinuousClock.now
+            while let head = queue.first, head.waiter != waiter, head.aliveUntil < realNow { queue.removeFirst() }
             let entry = state.live(resource, now: now)
             if let entry, ExactName.equal(entry.owner, owner) {
                 // A release handed it over before this attempt ran.
@@ -300,7 +310,7 @@ public final class InMemoryLockBackend: LockBackend {
                 state.queues[name] = queue.isEmpty ? nil : queue
                 return .acquired(fencingToken: state.take(resource, owner: owner, ttl: ttl, now: now))
             }
-            let queued = Waiter(waiter: waiter, aliveUntil: now + waiterTTL, owner: owner, ttl: ttl, attempt: attempt)
+            let queued = Waiter(waiter: waiter, aliveUntil: realNow + waiterTTL, owner: owner, ttl: ttl, attempt: attempt)
             if let index = queue.firstIndex(where: { $0.waiter == waiter }) {
                 queue[index] = queued
             } else {
