@@ -131,6 +131,23 @@ import Testing
         await client.close()
     }
 
+    /// A server (or a proxy in front of a dead one) that drops the subscriber right after its
+    /// handshake is reconnected with backoff, not at once in a loop (hundreds of connections a
+    /// second before).
+    @Test func aConnectionDroppedAfterItsHandshakeIsRetriedWithBackoff() async throws {
+        let server = try await ScriptedServer.start { request in
+            request.isHandshake ? .standard : .nothing(then: .close)
+        }
+        let client = try RedisClient(configuration: try RedisConfiguration(url: server.url))
+        let (error, _) = await clientError {
+            try await client.subscribe(channels: ["dropped"], timeout: .seconds(1), handler: { _ in }) {}
+        }
+        #expect(error != nil)
+        #expect(server.connectionCount < 20, "\(server.connectionCount) connections in 1 s")
+        await client.close()
+        await server.stop()
+    }
+
     @Test func subscribeWithNothingIsRejected() async throws {
         try await RedisServer.withServer { server throws in
             try await withClient(server) { client throws in

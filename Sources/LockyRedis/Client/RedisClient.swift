@@ -44,7 +44,7 @@ public actor RedisClient {
     /// How many of ``preloadedScripts`` the connection being made was given.
     private var scriptsGivenToConnection = 0
     /// A connection closed sooner than this after its handshake counts as a failed attempt.
-    private static let shortLivedConnection = TimeAmount.milliseconds(200)
+    static let shortLivedConnection = TimeAmount.milliseconds(200)
     private var sslContext: NIOSSLContext?
     private var subscriberInstance: RedisSubscriber?
 

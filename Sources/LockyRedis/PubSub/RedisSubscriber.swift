@@ -54,6 +54,9 @@ actor RedisSubscriber {
     private let sslContext: NIOSSLContext?
     private let logger: Logger
     private var state: ConnectionState = .disconnected(failures: 0)
+    /// When the live connection was made, and how many attempts had failed before it.
+    private var connectedAt = NIODeadline.now()
+    private var failuresBeforeConnection = 0
     private var entries: [UInt64: Entry] = [:]
     private var channelTargets: [String: Set<UInt64>] = [:]
     private var patternTargets: [String: Set<UInt64>] = [:]
@@ -385,6 +388,8 @@ actor RedisSubscriber {
         switch result {
         case .success(let connection):
             state = .connected(connection)
+            connectedAt = .now()
+            failuresBeforeConnection = failures
             // Only after the handshake: in RESP2 the reply to `HELLO 2` is an array too, and taking it for a
             // pub/sub message would leave the handshake waiting until the connect timeout, on every attempt.
             connection.handler.subscriberMode = connection.protocolVersion == 2
@@ -405,7 +410,11 @@ actor RedisSubscriber {
     private func connectionClosed(_ handlerID: ObjectIdentifier, reason: RedisClientError) {
         guard case .connected(let connection) = state, ObjectIdentifier(connection.handler) == handlerID else { return }
         logger.debug("subscriber connection closed", metadata: ["reason": "\(reason.code)"])
-        state = .disconnected(failures: 0)
+        // As in ``RedisClient``: a connection dropped right after its handshake (a proxy in front
+        // of a dead server) counts as a failed attempt, so reconnects back off instead of storming.
+        let shortLived = NIODeadline.now() - connectedAt < RedisClient.shortLivedConnection
+        let failures = shortLived ? failuresBeforeConnection + 1 : 0
+        state = .disconnected(failures: failures)
         dropIdleChannels()
         confirmedChannels.removeAll()
         confirmedPatterns.removeAll()
@@ -413,7 +422,7 @@ actor RedisSubscriber {
         unansweredPSubscribes.removeAll()
         if !entries.isEmpty {
             gapPending = true
-            scheduleReconnect(failures: 0)
+            scheduleReconnect(failures: failures)
         }
     }
 
