@@ -38,13 +38,10 @@ public actor RedisClient {
             liveHandler.withLock { $0 = handler }
         }
     }
-    /// When the live connection was made, and how many attempts had failed before it.
-    private var connectedAt = NIODeadline.now()
-    private var failuresBeforeConnection = 0
+    /// Failed attempts before the live connection, and whether it dies young.
+    private var failureCount = ConnectionFailureCount()
     /// How many of ``preloadedScripts`` the connection being made was given.
     private var scriptsGivenToConnection = 0
-    /// A connection closed sooner than this after its handshake counts as a failed attempt.
-    static let shortLivedConnection = TimeAmount.milliseconds(200)
     private var sslContext: NIOSSLContext?
     private var subscriberInstance: RedisSubscriber?
 
@@ -511,8 +508,7 @@ public actor RedisClient {
         }
         switch result {
         case .success(let connection):
-            failuresBeforeConnection = failures
-            connectedAt = .now()
+            failureCount.connected(after: failures)
             state = .connected(connection)
             // Scripts preloaded while this connection was being made: ``preload(_:)`` found no
             // live connection then. Read after the connection became live, so none is missed
@@ -533,14 +529,13 @@ public actor RedisClient {
     private func connectionClosed(_ handlerID: ObjectIdentifier, reason: RedisClientError) {
         guard case .connected(let connection) = state, ObjectIdentifier(connection.handler) == handlerID else { return }
         logger.debug("connection closed", metadata: ["reason": "\(reason.code)"])
-        // Reconnect on the next command, at once: a restarted server is found again immediately.
-        // A connection the server dropped right after its handshake (a proxy in front of a dead
-        // server) counts as a failed attempt instead, so reconnects back off, not storm.
-        guard reason.code == .connectionLost, NIODeadline.now() - connectedAt < Self.shortLivedConnection else {
+        // Reconnect on the next command, at once, unless the server dropped the connection right
+        // after its handshake (``ConnectionFailureCount``).
+        let failures = reason.code == .connectionLost ? failureCount.afterClose : 0
+        guard failures > 0 else {
             state = .idle(failures: 0, nextAttempt: .now(), lastError: reason)
             return
         }
-        let failures = failuresBeforeConnection + 1
         let delay = configuration.reconnect.delay(afterFailures: failures)
         state = .idle(failures: failures, nextAttempt: .now() + TimeAmount(delay), lastError: reason)
     }

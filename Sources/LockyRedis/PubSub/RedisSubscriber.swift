@@ -54,9 +54,8 @@ actor RedisSubscriber {
     private let sslContext: NIOSSLContext?
     private let logger: Logger
     private var state: ConnectionState = .disconnected(failures: 0)
-    /// When the live connection was made, and how many attempts had failed before it.
-    private var connectedAt = NIODeadline.now()
-    private var failuresBeforeConnection = 0
+    /// Failed attempts before the live connection, and whether it dies young.
+    private var failureCount = ConnectionFailureCount()
     private var entries: [UInt64: Entry] = [:]
     private var channelTargets: [String: Set<UInt64>] = [:]
     private var patternTargets: [String: Set<UInt64>] = [:]
@@ -388,8 +387,7 @@ actor RedisSubscriber {
         switch result {
         case .success(let connection):
             state = .connected(connection)
-            connectedAt = .now()
-            failuresBeforeConnection = failures
+            failureCount.connected(after: failures)
             // Only after the handshake: in RESP2 the reply to `HELLO 2` is an array too, and taking it for a
             // pub/sub message would leave the handshake waiting until the connect timeout, on every attempt.
             connection.handler.subscriberMode = connection.protocolVersion == 2
@@ -410,10 +408,7 @@ actor RedisSubscriber {
     private func connectionClosed(_ handlerID: ObjectIdentifier, reason: RedisClientError) {
         guard case .connected(let connection) = state, ObjectIdentifier(connection.handler) == handlerID else { return }
         logger.debug("subscriber connection closed", metadata: ["reason": "\(reason.code)"])
-        // As in ``RedisClient``: a connection dropped right after its handshake (a proxy in front
-        // of a dead server) counts as a failed attempt, so reconnects back off instead of storming.
-        let shortLived = NIODeadline.now() - connectedAt < RedisClient.shortLivedConnection
-        let failures = shortLived ? failuresBeforeConnection + 1 : 0
+        let failures = failureCount.afterClose
         state = .disconnected(failures: failures)
         dropIdleChannels()
         confirmedChannels.removeAll()
