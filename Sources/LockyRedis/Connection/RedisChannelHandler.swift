@@ -27,9 +27,10 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var keepAliveTask: Scheduled<Void>?
     private var lastActivity: NIODeadline = .now()
     private var nextID: UInt64 = 1 << 63
-    /// Ids cancelled before their command reached this handler: not sent at all.
-    private var cancelledBeforeSend: Set<UInt64> = []
-    private var highestClientID: UInt64 = 0
+    /// Ids cancelled before their command reached this handler (not sent at all), with when the
+    /// cancellation came. Tasks take ids before they hop here, so ids arrive out of order and a
+    /// higher id seen says nothing about a lower one; entries are dropped by age instead (see ``cancel(_:)``).
+    private var cancelledBeforeSend: [UInt64: NIODeadline] = [:]
     /// One timer for every caller that waits only so long (`waitLimit` of ``send(_:id:to:timeout:waitLimit:coalesce:)``),
     /// armed for the earliest: a timer per command cost a Redlock cycle about 1 µs per node and command.
     private var waitLimitTimer: Scheduled<Void>?
@@ -96,9 +97,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
             sink?.complete(.failure(Self.notSent(closeReason)))
             return
         }
-        if id < 1 << 63 {
-            highestClientID = max(highestClientID, id)
-            if cancelledBeforeSend.remove(id) != nil {
+        if id < 1 << 63, !cancelledBeforeSend.isEmpty {
+            if cancelledBeforeSend.removeValue(forKey: id) != nil {
                 sink?.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled; not sent")))
                 return
             }
@@ -129,9 +129,15 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     func cancel(_ id: UInt64) {
         if let sink = queue.cancel(id) {
             sink.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled", mayHaveRun: true)))
-        } else if id > highestClientID {
-            // The cancellation overtook the command on its way to the event loop.
-            cancelledBeforeSend.insert(id)
+        } else {
+            // Either the cancellation overtook the command on its way to the event loop, or the command
+            // was answered already. The hop takes microseconds, so an entry older than a second belongs
+            // to an answered command and can go.
+            let now = NIODeadline.now()
+            if cancelledBeforeSend.count >= 64 {
+                cancelledBeforeSend = cancelledBeforeSend.filter { now - $0.value < .seconds(1) }
+            }
+            cancelledBeforeSend[id] = now
         }
     }
 
