@@ -217,6 +217,9 @@ import Testing
         ("redis://user:Hunter2?\(secret)@h/x", "database"),
         ("redis://user:Hunter2,\(secret)@h?nope=1", "query parameter 'nope'"),
         ("redis://\(secret)/Hunter2@fe80::1", "host"),
+        // No `@host` at all: the password reads as a port.
+        ("redis://user:\(secret)", "port"),
+        ("redis://user:Hunter2-\(secret)/0", "port"),
     ]
 
     @Test(arguments: malformedWithPassword)

@@ -147,7 +147,12 @@ extension RedisConfiguration {
         var port = 6379
         if let portText {
             guard let value = Int(portText), (1...65535).contains(value) else {
-                throw RedisConfigurationError(part: "port", message: "'\(portText)' is not a port number in 1...65535")
+                // Text that is not digits is not quoted: in `redis://user:password` (no `@host`) it is a password.
+                let shown = portText.allSatisfy(\.isASCII) && portText.allSatisfy(\.isNumber) ? "'\(portText)' " : ""
+                throw RedisConfigurationError(
+                    part: "port",
+                    message: "\(shown)is not a port number in 1...65535 (credentials go before an '@': redis://user:password@host)"
+                )
             }
             port = value
         }
