@@ -151,7 +151,8 @@ extension RedisConfiguration {
                 let shown = portText.allSatisfy(\.isASCII) && portText.allSatisfy(\.isNumber) ? "'\(portText)' " : ""
                 throw RedisConfigurationError(
                     part: "port",
-                    message: "\(shown)is not a port number in 1...65535 (credentials go before an '@': redis://user:password@host)"
+                    message:
+                        "\(shown)is not a port number in 1...65535 (credentials go before an '@': redis://user:password@host)"
                 )
             }
             port = value
