@@ -278,7 +278,7 @@ struct HostileInputTests {
 
     /// A `U` event for `key`, as the scripts publish it: the Redis runs' barrier.
     static func barrierPayload(_ key: String) -> String {
-        "U1:00:\(key.utf8.count):\(key)"
+        "U1:00:0:\(key.utf8.count):\(key)"
     }
 
     @Test(arguments: BackendKind.allCases)

@@ -17,10 +17,12 @@ import Testing
         for ttl in [1500, 0, 2_592_000_000] as [Int64] {
             let locked = Self.argument {
                 LockEventCodec.appendLocked(
-                    ttlMilliseconds: ttl, who: "worker ✓", resources: Self.names, tagged: tagged, keyspace: keyspace, to: &$0)
+                    ttlMilliseconds: ttl, who: "worker ✓", tag: "7f3a", resources: Self.names, tagged: tagged, keyspace: keyspace,
+                    to: &$0)
             }
+            #expect(LockEventCodec.decode(locked, keyspace: keyspace).tag == "7f3a")
             #expect(
-                LockEventCodec.decode(locked, keyspace: keyspace).map(LockEventTests.describe)
+                LockEventCodec.decode(locked, keyspace: keyspace).events.map(LockEventTests.describe)
                     == Self.names.map {
                         LockEventTests.describe(
                             .locked(resource: $0, locker: "worker ✓", ttl: ttl == 0 ? nil : .milliseconds(ttl)))
@@ -28,23 +30,36 @@ import Testing
             )
         }
         let unlocked = Self.argument {
-            LockEventCodec.appendUnlocked(resources: Self.names, tagged: tagged, keyspace: keyspace, to: &$0)
+            LockEventCodec.appendUnlocked(resources: Self.names, tagged: tagged, tag: "", keyspace: keyspace, to: &$0)
         }
         #expect(
-            LockEventCodec.decode(unlocked, keyspace: keyspace).map(LockEventTests.describe)
+            LockEventCodec.decode(unlocked, keyspace: keyspace).events.map(LockEventTests.describe)
                 == Self.names.map { LockEventTests.describe(.unlocked(resource: $0)) })
 
         // Byte for byte: each field is `<UTF-8 length>:<lock key>`.
         let expected =
-            "U1:00:"
+            "U1:00:0:"
             + Self.names.map { name in
                 let key = keyspace.lockKey(name)
                 return "\(key.utf8.count):\(key)"
             }.joined()
         #expect(String(buffer: unlocked) == expected)
         let key = keyspace.lockKey("{own-tag}:x")
-        let head = Self.argument { LockEventCodec.appendUnlockedHead(resource: "{own-tag}:x", keyspace: keyspace, to: &$0) }
-        #expect(String(buffer: head) == "H1:00:\(key.utf8.count):\(key)")
+        let head = Self.argument {
+            LockEventCodec.appendUnlockedHead(resource: "{own-tag}:x", tag: "c0ffee", keyspace: keyspace, to: &$0)
+        }
+        #expect(String(buffer: head) == "H1:00:6:c0ffee\(key.utf8.count):\(key)")
+    }
+
+    /// One owner's events carry one tag, another owner's another; the tag is not the token.
+    @Test func attemptTagsTellOwnersApartWithoutShowingThem() {
+        let owner = "worker-1:0123456789abcdef0123456789abcdef"
+        let tag = LockEventCodec.attemptTag(owner: owner)
+        #expect(!tag.isEmpty && tag.utf8.count <= 8)
+        #expect(LockEventCodec.attemptTag(owner: owner) == tag)
+        #expect(!owner.contains(tag) || tag.count < 4)
+        #expect(LockEventCodec.attemptTag(owner: "worker-1:0123456789abcdef0123456789abcdee") != tag)
+        #expect(LockEventCodec.attemptTag(owner: nil) == "")
     }
 
     /// The one argument that `append` adds to a command, as the script receives it.

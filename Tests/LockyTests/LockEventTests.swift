@@ -71,6 +71,30 @@ struct LockEventTests {
         return recording
     }
 
+    /// Redlock, a split vote: three owners of one label each take the lock on one of three nodes
+    /// and give it back. No quorum held it, so no `locked` and no `unlocked` is passed on (they
+    /// were, when reports were counted by label alone); a real lock afterwards is.
+    @Test func redlockSplitVoteIsNoLock() async throws {
+        try await RedlockFaultTests.withNodes(3) { servers in
+            let client = try LockClient(configuration: try RedlockFaultTests.configuration(servers))
+            var singles: [LockClient] = []
+            for server in servers { singles.append(try LockClient(configuration: try LockyConfiguration(url: server.url))) }
+            let nodes = singles
+            let recording = try await Self.recording(client) { recording in
+                var leases: [Lease] = []
+                for single in nodes { leases.append(try await single.tryAcquire("r", ttl: .seconds(10))) }
+                for (single, lease) in zip(nodes, leases) { #expect(try await single.release(lease) == .released) }
+                // A lock on a quorum: its events come after the split vote's reports.
+                let lease = try await client.tryAcquire("r", ttl: .seconds(10))
+                _ = try await client.release(lease)
+                #expect(try await recording.wait { $0.contains("unlocked r") })
+            }
+            #expect(recording.descriptions == ["locked r by lease for 10000 ms", "unlocked r"])
+            for single in singles { await single.close() }
+            await client.close()
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func lockedAndUnlockedFromBothAPIs(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in

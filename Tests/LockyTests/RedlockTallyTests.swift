@@ -109,19 +109,37 @@ struct RedlockTallyTests {
         var merger = RedlockEventMerger(quorum: 2)
         let now = ContinuousClock.now
         let locked = LockEvent.locked(resource: "r", locker: "a", ttl: nil)
-        #expect(merger.receive(locked, fromNode: 0, at: now) == nil)
-        #expect(merger.receive(locked, fromNode: 0, at: now) == nil, "the same node twice is one report")
-        #expect(merger.receive(locked, fromNode: 1, at: now)?.resource == "r")
-        #expect(merger.receive(locked, fromNode: 2, at: now) == nil, "passed on once")
-        #expect(merger.receive(.unlocked(resource: "r"), fromNode: 2, at: now) == nil)
-        #expect(merger.receive(.unlocked(resource: "r"), fromNode: 0, at: now)?.resource == "r")
+        #expect(merger.receive(locked, tag: "t", fromNode: 0, at: now) == nil)
+        #expect(merger.receive(locked, tag: "t", fromNode: 0, at: now) == nil, "the same node twice is one report")
+        #expect(merger.receive(locked, tag: "t", fromNode: 1, at: now)?.resource == "r")
+        #expect(merger.receive(locked, tag: "t", fromNode: 2, at: now) == nil, "passed on once")
+        #expect(merger.receive(.unlocked(resource: "r"), tag: "t", fromNode: 2, at: now) == nil)
+        #expect(merger.receive(.unlocked(resource: "r"), tag: "t", fromNode: 0, at: now)?.resource == "r")
         // The next cycle of the same resource starts afresh.
-        #expect(merger.receive(locked, fromNode: 1, at: now) == nil)
-        #expect(merger.receive(locked, fromNode: 2, at: now)?.resource == "r")
+        #expect(merger.receive(locked, tag: "t", fromNode: 1, at: now) == nil)
+        #expect(merger.receive(locked, tag: "t", fromNode: 2, at: now)?.resource == "r")
         // Reports older than the window do not count.
-        #expect(merger.receive(.expired(resource: "s"), fromNode: 0, at: now) == nil)
-        #expect(merger.receive(.expired(resource: "s"), fromNode: 1, at: now + .seconds(3)) == nil)
-        #expect(merger.receive(.gap, fromNode: 1, at: now) != nil)
+        #expect(merger.receive(.expired(resource: "s"), tag: "t", fromNode: 0, at: now) == nil)
+        #expect(merger.receive(.expired(resource: "s"), tag: "t", fromNode: 1, at: now + .seconds(3)) == nil)
+        #expect(merger.receive(.gap, tag: "t", fromNode: 1, at: now) != nil)
+    }
+
+    /// A split vote: three attempts of one label each took one of three nodes and gave it back.
+    /// No quorum ever held the lock, so neither `locked` nor `unlocked` is passed on; the tag of
+    /// each attempt tells their reports apart.
+    @Test func attemptsThatEachTookAMinorityAreNoLock() {
+        var merger = RedlockEventMerger(quorum: 2)
+        let now = ContinuousClock.now
+        let locked = LockEvent.locked(resource: "r", locker: "lease", ttl: .seconds(1))
+        for (node, tag) in ["a", "b", "c"].enumerated() {
+            #expect(merger.receive(locked, tag: tag, fromNode: node, at: now) == nil)
+        }
+        for (node, tag) in ["a", "b", "c"].enumerated() {
+            #expect(merger.receive(.unlocked(resource: "r"), tag: tag, fromNode: node, at: now) == nil)
+        }
+        // The same attempt on a quorum is a lock.
+        #expect(merger.receive(locked, tag: "d", fromNode: 0, at: now) == nil)
+        #expect(merger.receive(locked, tag: "d", fromNode: 1, at: now)?.resource == "r")
     }
 
     /// A locker that already held a quorum and regains a minority node has not newly taken the

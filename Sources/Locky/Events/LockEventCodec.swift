@@ -4,56 +4,74 @@ import NIOCore
 /// Encodes and decodes the lock events the scripts publish: a kind byte (`L` locked, `U`
 /// unlocked, `H` unlocked with the next fair waiter of each key; `G`, only on a waiter's wake
 /// channel, a lock handed to it: token, attempt, key, waiter), then length-prefixed fields
-/// `<len>:<bytes>` (len in bytes): the TTL in ms, the holder's public name, then one lock key
-/// per resource (for `H`, each followed by its next waiter or an empty field). Binary-safe;
-/// anything malformed is dropped, never trusted.
+/// `<len>:<bytes>` (len in bytes): the TTL in ms, the holder's public name, the attempt tag
+/// (``attemptTag(owner:)``), then one lock key per resource (for `H`, each followed by its next
+/// waiter or an empty field). Binary-safe; anything malformed is dropped, never trusted.
 ///
 /// The client builds the events of the hot paths itself and hands them to the scripts as an
 /// argument: building strings in Lua cost the server more than the rest of the script.
 enum LockEventCodec {
+    /// The attempt tag of the events of `owner` (a lease's token or a locker id; nil for an
+    /// unconditional unlock: empty): a keyed hash, so it tells one owner's events from another's
+    /// without revealing the token. Redlock counts a change only when a quorum of nodes report it
+    /// with the same tag: two attempts of one label that each took a minority are not a lock.
+    /// Tags are compared, never recomputed, by subscribers, so each process may key its own.
+    static func attemptTag(owner: String?) -> String {
+        guard let owner, !owner.isEmpty else { return "" }
+        // `Hasher` is seeded at random per process.
+        return String(UInt32(truncatingIfNeeded: owner.hashValue), radix: 16)
+    }
+
     /// Appends to `command` the `L` event of an acquisition of `resources` by `who` with
-    /// `ttlMilliseconds` (0: none), as one argument written in place. `tagged[i]` is
-    /// ``LockKeyspace/hasHashTag(_:)`` of `resources[i]`.
+    /// `ttlMilliseconds` (0: none) and attempt tag `tag`, as one argument written in place.
+    /// `tagged[i]` is ``LockKeyspace/hasHashTag(_:)`` of `resources[i]`.
     static func appendLocked(
-        ttlMilliseconds: Int64, who: String, resources: some Collection<String>, tagged: some Collection<Bool>,
+        ttlMilliseconds: Int64, who: String, tag: String, resources: some Collection<String>, tagged: some Collection<Bool>,
         keyspace: LockKeyspace, to command: inout RESPCommand
     ) {
         let ttl = Int(ttlMilliseconds)
         let ttlLength = RESPBulkStringWriter.decimalLength(ttl)
         let length =
-            1 + fieldLength(ttlLength) + fieldLength(who.utf8.count) + keyFieldsLength(resources, tagged, keyspace)
+            1 + fieldLength(ttlLength) + fieldLength(who.utf8.count) + fieldLength(tag.utf8.count)
+            + keyFieldsLength(resources, tagged, keyspace)
         command.appendBulkString(length: length) { writer in
             writer.write(byte: UInt8(ascii: "L"))
             writeFieldHeader(ttlLength, to: &writer)
             writer.write(decimal: ttl)
             writeFieldHeader(who.utf8.count, to: &writer)
             writer.write(who)
+            writeFieldHeader(tag.utf8.count, to: &writer)
+            writer.write(tag)
             writeKeyFields(resources, tagged, keyspace, to: &writer)
         }
     }
 
     /// Appends to `command` the `U` event of releasing all `resources`, as ``appendLocked``.
-    static func appendUnlocked(resources: [String], tagged: [Bool], keyspace: LockKeyspace, to command: inout RESPCommand) {
-        appendUnlocked(kind: UInt8(ascii: "U"), resources, tagged, keyspace, to: &command)
+    static func appendUnlocked(
+        resources: [String], tagged: [Bool], tag: String, keyspace: LockKeyspace, to command: inout RESPCommand
+    ) {
+        appendUnlocked(kind: UInt8(ascii: "U"), resources, tagged, tag, keyspace, to: &command)
     }
 
     /// Appends to `command` the `H` event of releasing `resource`, up to the next waiter's
     /// field (the script adds it).
-    static func appendUnlockedHead(resource: String, keyspace: LockKeyspace, to command: inout RESPCommand) {
+    static func appendUnlockedHead(resource: String, tag: String, keyspace: LockKeyspace, to command: inout RESPCommand) {
         // CollectionOfOne: no array allocated on every release's path.
         appendUnlocked(
-            kind: UInt8(ascii: "H"), CollectionOfOne(resource), CollectionOfOne(LockKeyspace.hasHashTag(resource)), keyspace,
-            to: &command)
+            kind: UInt8(ascii: "H"), CollectionOfOne(resource), CollectionOfOne(LockKeyspace.hasHashTag(resource)), tag,
+            keyspace, to: &command)
     }
 
     private static func appendUnlocked(
-        kind: UInt8, _ resources: some Collection<String>, _ tagged: some Collection<Bool>, _ keyspace: LockKeyspace,
-        to command: inout RESPCommand
+        kind: UInt8, _ resources: some Collection<String>, _ tagged: some Collection<Bool>, _ tag: String,
+        _ keyspace: LockKeyspace, to command: inout RESPCommand
     ) {
-        let length = 1 + noTTLNorHolder.utf8.count + keyFieldsLength(resources, tagged, keyspace)
+        let length = 1 + noTTLNorHolder.utf8.count + fieldLength(tag.utf8.count) + keyFieldsLength(resources, tagged, keyspace)
         command.appendBulkString(length: length) { writer in
             writer.write(byte: kind)
             writer.write(noTTLNorHolder)
+            writeFieldHeader(tag.utf8.count, to: &writer)
+            writer.write(tag)
             writeKeyFields(resources, tagged, keyspace, to: &writer)
         }
     }
@@ -114,7 +132,7 @@ enum LockEventCodec {
             else { return [] }
             return [.handedOver(resource: resource, waiter: waiter, fencingToken: token, attempt: attempt)]
         }
-        guard readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
+        guard readField(&buffer) != nil, readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
         var fields: [String] = []
         while buffer.readableBytes > 0 {
             guard let field = readField(&buffer) else { return [] }
@@ -134,15 +152,18 @@ enum LockEventCodec {
         }
     }
 
-    static func decode(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [LockEvent] {
+    /// The events of one message, and their attempt tag.
+    static func decode(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (events: [LockEvent], tag: String) {
+        let none: (events: [LockEvent], tag: String) = ([], "")
         var buffer = payload
         guard let kind = buffer.readInteger(as: UInt8.self),
             let ttlField = readField(&buffer),
-            let who = readField(&buffer)
-        else { return [] }
+            let who = readField(&buffer),
+            let tag = readField(&buffer)
+        else { return none }
         var keys: [String] = []
         while buffer.readableBytes > 0 {
-            guard let key = readField(&buffer) else { return [] }
+            guard let key = readField(&buffer) else { return none }
             keys.append(key)
         }
         if kind == UInt8(ascii: "H") {
@@ -154,11 +175,11 @@ enum LockEventCodec {
         case UInt8(ascii: "L"):
             let milliseconds = Int64(ttlField) ?? 0
             let ttl: Duration? = milliseconds > 0 ? .milliseconds(milliseconds) : nil
-            return resources.map { .locked(resource: $0, locker: who, ttl: ttl) }
+            return (resources.map { .locked(resource: $0, locker: who, ttl: ttl) }, tag)
         case UInt8(ascii: "U"), UInt8(ascii: "H"):
-            return resources.map { .unlocked(resource: $0) }
+            return (resources.map { .unlocked(resource: $0) }, tag)
         default:
-            return []
+            return none
         }
     }
 

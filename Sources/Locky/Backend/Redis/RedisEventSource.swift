@@ -42,7 +42,7 @@ final class RedisEventSource: LockEventSource {
                         return .expired(resource: resource)
                     }
                 } else {
-                    pending.append(contentsOf: LockEventCodec.decode(message.payload, keyspace: keyspace))
+                    pending.append(contentsOf: LockEventCodec.decode(message.payload, keyspace: keyspace).events)
                 }
             }
         }

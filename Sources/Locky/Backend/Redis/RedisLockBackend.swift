@@ -64,8 +64,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(milliseconds)
         command.append(keyspace.eventChannel)
         LockEventCodec.appendLocked(
-            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), resources: resources, tagged: tagged,
-            keyspace: keyspace, to: &command)
+            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), tag: LockEventCodec.attemptTag(owner: owner),
+            resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
         return RedisLockRequest(script: RedisLockScripts.acquire, command: command, operation: "acquire") {
             reply throws(LockError) in
             // One resource acquired: the bare token.
@@ -107,8 +107,11 @@ public struct RedisLockBackend: LockBackend {
         command.append(force ? "1" : "0")
         command.append(keyspace.eventChannel)
         // A locker id is a public name (unlike a lease's owner token), so it is the event's holder as it is.
+        let tag = LockEventCodec.attemptTag(owner: locker)
         LockEventCodec.appendLocked(
-            ttlMilliseconds: milliseconds, who: locker, resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
+            ttlMilliseconds: milliseconds, who: locker, tag: tag, resources: resources, tagged: tagged, keyspace: keyspace,
+            to: &command)
+        command.append(tag)
         return RedisLockRequest(script: RedisLockScripts.lock, command: command, operation: "lock") { reply throws(LockError) in
             var values = ReplyReader(reply)
             var outcomes: [LockOutcome] = []
@@ -202,10 +205,12 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
+        let tag = LockEventCodec.attemptTag(owner: owner)
         if single {
-            LockEventCodec.appendUnlockedHead(resource: resources[0], keyspace: keyspace, to: &command)
+            LockEventCodec.appendUnlockedHead(resource: resources[0], tag: tag, keyspace: keyspace, to: &command)
         } else {
-            LockEventCodec.appendUnlocked(resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
+            LockEventCodec.appendUnlocked(resources: resources, tagged: tagged, tag: tag, keyspace: keyspace, to: &command)
+            command.append(tag)
         }
         return RedisLockRequest(script: script, command: command, operation: "unlock") {
             reply throws(LockError) in
@@ -388,13 +393,23 @@ public struct RedisLockBackend: LockBackend {
         _ handler: @escaping @Sendable (LockEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
+        try await withTaggedEventHandler(expirations: expirations, { event, _ in handler(event) }, body)
+    }
+
+    /// Like ``withEventHandler(expirations:_:_:)``, with each event's attempt tag
+    /// (``LockEventCodec/attemptTag(owner:)``; empty for gaps, errors and expiries).
+    func withTaggedEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (LockEvent, String) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
         var channels = [keyspace.eventChannel]
         var expiredChannel: String?
         if expirations {
             let channel = "__keyevent@\(client.configuration.database)__:expired"
             expiredChannel = channel
             channels.append(channel)
-            if let error = await enableExpiryNotifications() { handler(.error(error)) }
+            if let error = await enableExpiryNotifications() { handler(.error(error), "") }
         }
         let keyspace = self.keyspace
         let expiryChannel = expiredChannel
@@ -404,14 +419,15 @@ public struct RedisLockBackend: LockBackend {
             handler: { event in
                 switch event {
                 case .gap:
-                    handler(.gap)
+                    handler(.gap, "")
                 case .message(let message):
                     if let expiryChannel, message.channelName == expiryChannel {
                         if let resource = keyspace.resource(ofLockKey: message.payloadString) {
-                            handler(.expired(resource: resource))
+                            handler(.expired(resource: resource), "")
                         }
                     } else {
-                        for decoded in LockEventCodec.decode(message.payload, keyspace: keyspace) { handler(decoded) }
+                        let decoded = LockEventCodec.decode(message.payload, keyspace: keyspace)
+                        for event in decoded.events { handler(event, decoded.tag) }
                     }
                 }
             },
@@ -429,8 +445,9 @@ public struct RedisLockBackend: LockBackend {
         command.append(milliseconds)
         command.append(keyspace.eventChannel)
         LockEventCodec.appendLocked(
-            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), resources: CollectionOfOne(resource),
-            tagged: CollectionOfOne(LockKeyspace.hasHashTag(resource)), keyspace: keyspace, to: &command)
+            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), tag: LockEventCodec.attemptTag(owner: owner),
+            resources: CollectionOfOne(resource), tagged: CollectionOfOne(LockKeyspace.hasHashTag(resource)), keyspace: keyspace,
+            to: &command)
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
         command.append(attempt)
@@ -459,7 +476,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
         command.append(owner)
-        LockEventCodec.appendUnlockedHead(resource: resource, keyspace: keyspace, to: &command)
+        LockEventCodec.appendUnlockedHead(
+            resource: resource, tag: LockEventCodec.attemptTag(owner: owner), keyspace: keyspace, to: &command)
         _ = try await run(RedisLockScripts.leaveQueue, command, "leave queue")
     }
 

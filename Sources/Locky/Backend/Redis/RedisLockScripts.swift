@@ -43,10 +43,11 @@ enum RedisLockScripts {
     /// Builds and publishes a lock event (for events that depend on what the script found).
     private static let publish = """
         -- Lock events: kind ('L' locked, 'U' unlocked), then length-prefixed fields
-        -- (`<len>:<bytes>`, binary-safe): the TTL in ms, the holder's public name, the lock keys.
-        local function publish(channel, kind, ttl, who, keys)
+        -- (`<len>:<bytes>`, binary-safe): the TTL in ms, the holder's public name, the attempt
+        -- tag, the lock keys.
+        local function publish(channel, kind, ttl, who, tag, keys)
           if #keys == 0 or channel == '' then return end
-          local parts = {kind, string.len(ttl), ':', ttl, string.len(who), ':', who}
+          local parts = {kind, string.len(ttl), ':', ttl, string.len(who), ':', who, string.len(tag), ':', tag}
           for i = 1, #keys do
             parts[#parts + 1] = string.len(keys[i]) .. ':' .. keys[i]
           end
@@ -124,7 +125,7 @@ enum RedisLockScripts {
               redis.call('PUBLISH', channel, 'G' .. field(granted) .. field(attempt) .. field(lock) .. field(head))
               return head, info[3]
             else
-              redis.call('PUBLISH', channel, 'H1:00:' .. field(lock) .. field(head))
+              redis.call('PUBLISH', channel, 'H1:00:0:' .. field(lock) .. field(head))
               return head, false
             end
           end
@@ -242,6 +243,7 @@ enum RedisLockScripts {
     /// KEYS: the n lock keys, then the n fence keys. ARGV[1]: locker. ARGV[2]: TTL in ms, 0
     /// for none. ARGV[3]: `1` to force. ARGV[4]: event channel. ARGV[5]: the `L` event of all
     /// the resources, built by the client (``LockEventCodec``), published when all were free.
+    /// ARGV[6]: the event's attempt tag (for the event of the resources taken when some were not).
     /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
     /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed),
     /// 3 the key holds another type of value (nothing changed).
@@ -294,7 +296,7 @@ enum RedisLockScripts {
                       end
                     end
                     mset(tokens)
-                    publish(ARGV[4], 'L', ARGV[2], locker, taken)
+                    publish(ARGV[4], 'L', ARGV[2], locker, ARGV[6], taken)
                     return reply
                     """
     )
@@ -401,7 +403,7 @@ enum RedisLockScripts {
     /// Unlock of several resources, unconditional or owner-checked, per resource.
     /// KEYS: the n lock keys, then the n fair-queue keys. ARGV[1]: owner, or empty for
     /// unconditional. ARGV[2]: event channel. ARGV[3]: wake channel prefix. ARGV[4]: the `U`
-    /// event of all keys, built by the client (``LockEventCodec``).
+    /// event of all keys, built by the client (``LockEventCodec``). ARGV[5]: its attempt tag.
     /// Returns 1 when every resource was unlocked (the common case, and the cheapest reply);
     /// else 3 entries per resource: `code, holder, pttl` with code 1 unlocked, 0 not locked,
     /// 2 held by another (owner-checked only; nothing changed).
@@ -458,7 +460,7 @@ enum RedisLockScripts {
                   table.insert(hints, KEYS[i]); table.insert(hints, next or '')
                   if event then table.insert(events, event) end
                 end
-                publish(ARGV[2], 'H', '0', '', hints)
+                publish(ARGV[2], 'H', '0', '', ARGV[5], hints)
                 if ARGV[2] ~= '' then
                   for _, event in ipairs(events) do redis.call('PUBLISH', ARGV[2], event) end
                 end

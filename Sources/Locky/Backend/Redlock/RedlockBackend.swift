@@ -353,9 +353,9 @@ public struct RedlockBackend: LockBackend {
             try await withEachNode(
                 from: 0,
                 subscribe: { node, index, inner in
-                    try await node.withEventHandler(
+                    try await node.withTaggedEventHandler(
                         expirations: expirations,
-                        { event in if let merged = merger.receive(event, fromNode: index) { handler(merged) } },
+                        { event, tag in if let merged = merger.receive(event, tag: tag, fromNode: index) { handler(merged) } },
                         inner)
                 },
                 onFailure: { index, error in handler(.error(subscriptionError(index, error))) },

@@ -6,11 +6,11 @@
 /// report older than ``window`` no longer counts, and passing on a change of a resource forgets
 /// the reports of its other changes, so the next cycle of the same resource starts afresh.
 ///
-/// Known limit: reports are told apart by change and locker, not by attempt. Two attempts of
-/// one label (`lease` when none) that each took a minority of nodes and gave them back can add
-/// up to a `locked`, then an `unlocked`, that no quorum held. Counting only each node's latest
-/// report would lose real changes instead: one node's `L` and `U` of a short hold can both
-/// arrive before another node's `L` (``LockEventTests`` sees that happen).
+/// Reports are told apart by change, locker and attempt tag (``LockEventCodec/attemptTag(owner:)``):
+/// two attempts of one label (`lease` when none) that each took a minority of nodes and gave
+/// them back are two changes that no quorum reported, not a `locked` and an `unlocked`. (Counting
+/// only each node's latest report would lose real changes instead: one node's `L` and `U` of a
+/// short hold can both arrive before another node's `L`, which ``LockEventTests`` sees happen.)
 struct RedlockEventMerger: Sendable {
     /// One change of a resource.
     private struct Change: Hashable {
@@ -18,6 +18,8 @@ struct RedlockEventMerger: Sendable {
         let kind: Kind
         /// The locker of a `locked` event (two lockers may each hold a minority).
         let locker: String
+        /// The attempt tag: one owner's reports count together, another's apart.
+        let tag: String
     }
 
     private struct Reports {
@@ -39,15 +41,15 @@ struct RedlockEventMerger: Sendable {
         self.window = window
     }
 
-    /// Node `node` reported `event` at `now`: returns the event when it is to be passed on.
-    mutating func receive(_ event: LockEvent, fromNode node: Int, at now: ContinuousClock.Instant) -> LockEvent? {
+    /// Node `node` reported `event` with attempt tag `tag` at `now`: returns the event when it is to be passed on.
+    mutating func receive(_ event: LockEvent, tag: String, fromNode node: Int, at now: ContinuousClock.Instant) -> LockEvent? {
         let name: String
         let change: Change
         switch event {
         case .gap, .error: return event
-        case .locked(let resource, let locker, _): (name, change) = (resource, Change(kind: .locked, locker: locker))
-        case .unlocked(let resource): (name, change) = (resource, Change(kind: .unlocked, locker: ""))
-        case .expired(let resource): (name, change) = (resource, Change(kind: .expired, locker: ""))
+        case .locked(let resource, let locker, _): (name, change) = (resource, Change(kind: .locked, locker: locker, tag: tag))
+        case .unlocked(let resource): (name, change) = (resource, Change(kind: .unlocked, locker: "", tag: tag))
+        case .expired(let resource): (name, change) = (resource, Change(kind: .expired, locker: "", tag: ""))
         }
         if quorum <= 1 { return event }
         let resource = ExactName(name)

@@ -6,8 +6,8 @@ final class RedlockEventMergerBox: Sendable {
 
     init(quorum: Int) { merger = Mutex(RedlockEventMerger(quorum: quorum)) }
 
-    func receive(_ event: LockEvent, fromNode node: Int) -> LockEvent? {
+    func receive(_ event: LockEvent, tag: String, fromNode node: Int) -> LockEvent? {
         let now = ContinuousClock.now
-        return merger.withLock { $0.receive(event, fromNode: node, at: now) }
+        return merger.withLock { $0.receive(event, tag: tag, fromNode: node, at: now) }
     }
 }
