@@ -6,14 +6,12 @@ extension LockClient {
     ///
     /// This is what makes fencing tokens useful for data kept in Redis itself: pass the
     /// ``Lease/fencingToken`` of the lease that protects the data. The key holds a hash with
-    /// the fields `value` and `fence`; read it with ``fencedRead(_:)``.
+    /// the fields `value`, `written` (the token of the write) and `fence` (the highest token
+    /// seen); read it with ``fencedRead(_:)``.
     public func fencedWrite(_ value: ByteBuffer, to key: String, fencingToken: Int64) async throws(LockError)
         -> FencedWriteOutcome
     {
-        guard !key.isEmpty else { throw LockError(.invalidArgument, "the key is empty") }
-        guard fencingToken >= 0 else { throw LockError(.invalidArgument, "a fencing token is never negative") }
-        // Lua compares numbers as doubles: above 2^53 two tokens could compare equal.
-        guard fencingToken <= 1 << 53 else { throw LockError(.invalidArgument, "a fencing token is at most 2^53") }
+        try Self.validateFencing(key: key, fencingToken: fencingToken)
         return try await backend.fencedWrite(key: key, value: value, fencingToken: fencingToken)
     }
 
@@ -34,8 +32,15 @@ extension LockClient {
     /// the write that follows it (a plain read would let a stale holder's write land there,
     /// and the update it made would be lost).
     public func fencedRead(_ key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
+        try Self.validateFencing(key: key, fencingToken: fencingToken)
+        return try await backend.fencedRead(key: key, fencingToken: fencingToken)
+    }
+
+    private static func validateFencing(key: String, fencingToken: Int64) throws(LockError) {
         guard !key.isEmpty else { throw LockError(.invalidArgument, "the key is empty") }
         guard fencingToken >= 0 else { throw LockError(.invalidArgument, "a fencing token is never negative") }
-        return try await backend.fencedRead(key: key, fencingToken: fencingToken)
+        // Lua compares numbers as doubles: above 2^53 two tokens could compare equal. A read
+        // raises the fence too, so it is held to the same bound (or no write could pass it again).
+        guard fencingToken <= 1 << 53 else { throw LockError(.invalidArgument, "a fencing token is at most 2^53") }
     }
 }
