@@ -68,7 +68,10 @@ actor RedisSubscriber {
     private var unansweredPSubscribes: [String: Int] = [:]
     private var waiters: [UInt64: Waiter] = [:]
     private var gapPending = false
+    /// Pending while backing off after failed attempts; nil otherwise.
     private var reconnectTimer: Scheduled<Void>?
+    /// Why the last connection attempt failed or the last connection closed.
+    private var lastFailure: RedisClientError?
     private var nextID: UInt64 = 0
     /// Confirmed channels nobody listens to, since when: unsubscribed after the linger time.
     private var idleChannels: [String: NIODeadline] = [:]
@@ -140,10 +143,15 @@ actor RedisSubscriber {
         case .connected(let connection):
             send("SUBSCRIBE", newChannels, on: connection.handler)
             send("PSUBSCRIBE", newPatterns, on: connection.handler)
-        case .disconnected:
-            reconnectTimer?.cancel()
-            reconnectTimer = nil
-            connect()
+        case .disconnected(let failures):
+            // After failed attempts the backoff stands: every waiting acquire subscribes, and
+            // connecting for each one would storm a server that drops connections (the timeout
+            // then names the last failure, see `confirm`).
+            if failures == 0 || reconnectTimer == nil {
+                reconnectTimer?.cancel()
+                reconnectTimer = nil
+                connect()
+            }
         case .connecting, .closed:
             break
         }
@@ -180,10 +188,7 @@ actor RedisSubscriber {
                 }
                 let timer = eventLoop.scheduleTask(in: TimeAmount(timeout ?? configuration.commandTimeout)) { [weak self] in
                     guard let self else { return }
-                    self.assumeIsolated {
-                        $0.endWait(
-                            id, .failure(RedisClientError(.timeout, "the server did not confirm the subscription in time")))
-                    }
+                    self.assumeIsolated { $0.endWait(id, .failure($0.confirmationTimedOut)) }
                 }
                 waiters[id] = Waiter(
                     channels: pending.channels,
@@ -205,6 +210,16 @@ actor RedisSubscriber {
             unsubscribe(id)
             throw error
         }
+    }
+
+    /// Why a subscription was not confirmed in time: the server's silence, or, while reconnecting
+    /// with backoff, the failure of the last attempt.
+    private var confirmationTimedOut: RedisClientError {
+        if case .disconnected(let failures) = state, failures > 0, let lastFailure {
+            return RedisClientError(
+                .unavailable, "reconnecting after \(failures) failed attempt(s): \(lastFailure.message)", underlying: lastFailure)
+        }
+        return RedisClientError(.timeout, "the server did not confirm the subscription in time")
     }
 
     /// Ends a subscription; channels nobody else listens to are unsubscribed on the server.
@@ -397,6 +412,7 @@ actor RedisSubscriber {
             let clientError = RedisClient.asClientError(error)
             logger.debug("subscriber connect failed", metadata: ["error": "\(clientError.code)"])
             state = .disconnected(failures: failures + 1)
+            lastFailure = clientError
             // Subscriptions waiting for their first confirmation fail now, with the real cause
             // (refused connection, wrong credentials), as a command would, instead of "not
             // confirmed in time" at the command timeout. Confirmed ones wait for the reconnect.
@@ -410,6 +426,7 @@ actor RedisSubscriber {
         logger.debug("subscriber connection closed", metadata: ["reason": "\(reason.code)"])
         let failures = failureCount.afterClose
         state = .disconnected(failures: failures)
+        lastFailure = reason
         dropIdleChannels()
         confirmedChannels.removeAll()
         confirmedPatterns.removeAll()
@@ -426,7 +443,10 @@ actor RedisSubscriber {
         let delay = configuration.reconnect.delay(afterFailures: failures)
         reconnectTimer = eventLoop.scheduleTask(in: TimeAmount(delay)) { [weak self] in
             guard let self else { return }
-            self.assumeIsolated { $0.connect() }
+            self.assumeIsolated {
+                $0.reconnectTimer = nil
+                $0.connect()
+            }
         }
     }
 
