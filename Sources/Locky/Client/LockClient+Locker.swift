@@ -12,7 +12,7 @@ extension LockClient {
     {
         try LockLimits.validate(resources: resources)
         try LockLimits.validate(owner: locker, role: "locker")
-        let outcomes = try await backend.lock(resources, locker: locker, ttl: configuration.lockerTTL, force: force)
+        let outcomes = try await backend.checkedLock(resources, locker: locker, ttl: configuration.lockerTTL, force: force)
         for outcome in outcomes {
             switch outcome {
             case .acquired: metrics.acquired.increment()
@@ -35,7 +35,7 @@ extension LockClient {
     {
         try LockLimits.validate(resources: resources)
         if let locker { try LockLimits.validate(owner: locker, role: "locker") }
-        let outcomes = try await backend.refresh(resources, locker: locker, ttl: configuration.lockerTTL)
+        let outcomes = try await backend.checkedRefresh(resources, locker: locker, ttl: configuration.lockerTTL)
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }
 
@@ -49,7 +49,7 @@ extension LockClient {
     public func unlock(_ resources: [String], locker: String? = nil) async throws(LockError) -> [ResourceResult<UnlockOutcome>] {
         try LockLimits.validate(resources: resources)
         if let locker { try LockLimits.validate(owner: locker, role: "locker") }
-        let outcomes = try await backend.unlock(resources, owner: locker)
+        let outcomes = try await backend.checkedUnlock(resources, owner: locker)
         for outcome in outcomes where outcome == .unlocked { metrics.released.increment() }
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }
@@ -72,7 +72,7 @@ extension LockClient {
     /// The holder of each resource with its remaining TTL and fencing token, or nil when free.
     public func holders(of resources: [String]) async throws(LockError) -> [ResourceResult<LockHolder?>] {
         try LockLimits.validate(resources: resources)
-        let holders = try await backend.holders(resources)
+        let holders = try await backend.checkedHolders(resources)
         return zip(resources, holders).map { ResourceResult(resource: $0, outcome: $1) }
     }
 

@@ -140,7 +140,7 @@ extension LockClient {
             let attemptStart = clock.now
             let reply: AcquireReply
             do {
-                reply = try await backend.acquire(resources, owner: owner, ttl: ttl)
+                reply = try await backend.checkedAcquire(resources, owner: owner, ttl: ttl)
             } catch  where error.code == .quorumNotReached {
                 // Redlock: too few nodes answered. Retry after the configured delay until the deadline.
                 let retryAt = clock.now + configuration.retry.nextDelay(using: &generator)
@@ -201,7 +201,7 @@ extension LockClient {
         var busyCounted = false
         if barging {
             let reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
-                try await backend.acquire([resource], owner: owner, ttl: ttl)
+                try await backend.checkedAcquire([resource], owner: owner, ttl: ttl)
             }
             switch reply {
             case .acquired(let tokens):
@@ -244,7 +244,7 @@ extension LockClient {
                     // full TTL rather than spin until it lapses or hand back a lease about to end.
                     let extendStart = clock.now
                     let extended = try await attempt(resource, owner: owner) { () async throws(LockError) in
-                        try await backend.extend([resource], owner: owner, ttl: ttl, mode: .resetTo)
+                        try await backend.checkedExtend([resource], owner: owner, ttl: ttl, mode: .resetTo)
                     }
                     if extended == .extended {
                         return try await handOver(

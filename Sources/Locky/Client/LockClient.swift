@@ -177,7 +177,7 @@ public final class LockClient: Sendable {
             let attemptStart = clock.now
             let reply: AcquireReply
             do {
-                reply = try await backend.acquire(resources, owner: owner, ttl: ttl)
+                reply = try await backend.checkedAcquire(resources, owner: owner, ttl: ttl)
             } catch  where error.code == .quorumNotReached && policy.allowsRetry(attempt + 1) {
                 // Redlock: too few nodes answered; the backend released what it got. Retry.
                 attempt += 1
@@ -297,7 +297,7 @@ public final class LockClient: Sendable {
         let reply: ExtendReply
         lease.beginValidityUpdate()
         do {
-            reply = try await backend.extend(lease.resources, owner: lease.owner, ttl: ttl, mode: mode)
+            reply = try await backend.checkedExtend(lease.resources, owner: lease.owner, ttl: ttl, mode: mode)
         } catch {
             lease.endValidityUpdate(unknown)
             span?.recordError(error)
@@ -336,7 +336,7 @@ public final class LockClient: Sendable {
         defer { span?.end() }
         let outcomes: [UnlockOutcome]
         do {
-            outcomes = try await backend.unlock(lease.resources, owner: lease.owner)
+            outcomes = try await backend.checkedUnlock(lease.resources, owner: lease.owner)
         } catch {
             // Nothing is known to be released: a later release must try again.
             lease.unmarkReleased()

@@ -263,13 +263,13 @@ final class RenewalScheduler: Sendable {
         _ items: [RenewalItem],
         before deadline: ContinuousClock.Instant?
     ) async throws(LockError) -> [RenewalResult] {
-        guard let deadline else { return try await backend.renew(items) }
+        guard let deadline else { return try await backend.checkedRenew(items) }
         let backend = self.backend
         let clock = self.clock
         let outcome = await withTaskGroup(of: Result<[RenewalResult], LockError>?.self) { group in
             group.addTask {
                 do throws(LockError) {
-                    return .success(try await backend.renew(items))
+                    return .success(try await backend.checkedRenew(items))
                 } catch {
                     return .failure(error)
                 }
