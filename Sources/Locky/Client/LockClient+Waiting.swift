@@ -10,7 +10,8 @@ extension LockClient {
     ///
     /// - Parameter timeout: How long to wait at most; nil waits without limit.
     /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `backendUnavailable`,
-    ///   `authenticationFailed`, `invalidArgument`.
+    ///   `authenticationFailed`, `invalidArgument`; on Redlock `quorumNotReached` once too few
+    ///   nodes answered `retry.count` times in a row (a negative count: until the deadline).
     ///
     /// With `fair`, waiters of all processes acquire in arrival order (a FIFO queue in Redis,
     /// next to the lock): a release hands the lock to the first waiter, and a waiter that
@@ -135,6 +136,7 @@ extension LockClient {
         defer { if let queued { waitQueues.leave(queued, id: id) } }
         var generator = SystemRandomNumberGenerator()
         var attempts = 0
+        var quorumFailures = 0
         while true {
             attempts += 1
             let attemptStart = clock.now
@@ -142,10 +144,20 @@ extension LockClient {
             do {
                 reply = try await backend.checkedAcquire(resources, owner: owner, ttl: ttl)
             } catch  where error.code == .quorumNotReached {
-                // Redlock: too few nodes answered. Retry after the configured delay until the deadline.
+                // Redlock: too few nodes answered (failed or slow nodes; a split vote answers busy).
+                // Retried after the configured delay, `retry.count` times (negative: until the
+                // deadline). A plain sleep, not a wait for a wake-up: the failed attempt gave back
+                // what it got, and that release woke this waiter at once, back to back (hundreds of
+                // attempts a second against the nodes still up).
+                quorumFailures += 1
                 let retryAt = clock.now + configuration.retry.nextDelay(using: &generator)
+                guard configuration.retry.allowsRetry(quorumFailures) else { throw error }
                 if let deadline, retryAt >= deadline { throw error }
-                _ = try await wait(for: signal, until: retryAt)
+                do {
+                    try await clock.sleep(until: retryAt)
+                } catch {
+                    throw LockError(.cancelled, "cancelled while waiting to retry")
+                }
                 continue
             } catch {
                 await forgetUnknownAcquire(resources, owner: owner, after: error)
