@@ -63,7 +63,7 @@ struct LockSubcommand: AsyncParsableCommand {
     @Option(help: "Who locks them (e.g. user:20).")
     var locker: String
 
-    @Option(help: "Expire the locks after this long (500ms, 30s, 2m); default: never.")
+    @Option(help: "Expire the locks after this long (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else never.")
     var ttl: DurationArgument?
 
     @Flag(help: "Take over resources held by another locker.")
@@ -76,7 +76,7 @@ struct LockSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let (resources, locker, force, json) = (resources, locker, force, options.json)
-        try await withLockClient(options, adjust: { $0.lockerTTL = ttl?.duration }) { client in
+        try await withLockClient(options, adjust: { if let ttl { $0.lockerTTL = ttl.duration } }) { client in
             let results = try await client.lock(resources, locker: locker, force: force)
             var busy = false
             for result in results {
@@ -159,7 +159,7 @@ struct RefreshSubcommand: AsyncParsableCommand {
     @Argument(help: "Resources to refresh.")
     var resources: [String]
 
-    @Option(help: "The new TTL (500ms, 30s, 2m); default: no expiry.")
+    @Option(help: "The new TTL (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else no expiry.")
     var ttl: DurationArgument?
 
     @Option(help: "Only refresh resources this locker holds.")
@@ -172,7 +172,7 @@ struct RefreshSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let (resources, locker, json) = (resources, locker, options.json)
-        try await withLockClient(options, adjust: { $0.lockerTTL = ttl?.duration }) { client in
+        try await withLockClient(options, adjust: { if let ttl { $0.lockerTTL = ttl.duration } }) { client in
             for result in try await client.refresh(resources, locker: locker) {
                 switch result.outcome {
                 case .refreshed: ResourceLine(resource: result.resource, outcome: "refreshed").print(json: json)

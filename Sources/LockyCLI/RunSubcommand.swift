@@ -34,7 +34,7 @@ struct RunSubcommand: AsyncParsableCommand {
     @Argument(help: "The resource to lock.")
     var resource: String
 
-    @Option(help: "Lock TTL, renewed every third of it while COMMAND runs (default 30s).")
+    @Option(help: "Lock TTL, renewed every third of it while COMMAND runs (default: LOCKY_CONFIG's ttl, else 30s).")
     var ttl: DurationArgument?
 
     @Option(help: "Wait at most this long for the lock (default: without limit).")
@@ -43,7 +43,7 @@ struct RunSubcommand: AsyncParsableCommand {
     @Flag(help: "Do not wait: exit 75 at once when the lock is busy.")
     var noWait = false
 
-    @Option(help: "A readable label shown as the holder (default: host:pid).")
+    @Option(help: "A readable label shown as the holder (default: LOCKY_CONFIG's label, else host:pid).")
     var locker: String?
 
     @Option(name: .customLong("kill-after"), help: "Grace period between SIGTERM and SIGKILL when the lock is lost (default 5s).")
@@ -62,9 +62,10 @@ struct RunSubcommand: AsyncParsableCommand {
     func run() async throws {
         let resource = resource
         let command = command
-        let ttl = ttl?.duration ?? .seconds(30)
+        // Nil: the configuration's (LOCKY_CONFIG's `ttl`, else 30 s).
+        let ttl = ttl?.duration
         let timeout: Duration? = noWait ? .zero : wait?.duration
-        let label = locker ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        let locker = locker
         let grace = killAfter?.duration ?? .seconds(5)
         // Before locky changes any (the watcher below; NIO ignores SIGPIPE): COMMAND inherits
         // what locky inherited, so `nohup` or a shell's ignored signals still protect it.
@@ -73,11 +74,16 @@ struct RunSubcommand: AsyncParsableCommand {
         let watcher = SignalWatcher(signals: [SIGINT, SIGTERM]) { relay.received($0) }
         defer { watcher.cancel() }
 
-        try await withLockClient(options) { client in
+        try await withLockClient(
+            options,
+            adjust: { configuration in
+                configuration.label = locker ?? configuration.label ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
+            }
+        ) { client in
             let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
                 group.addTask {
                     do {
-                        return try await client.withLock(resource, ttl: ttl, timeout: timeout, label: label) { lease in
+                        return try await client.withLock(resource, ttl: ttl, timeout: timeout) { lease in
                             var environment = ProcessInfo.processInfo.environment
                             environment["LOCKY_RESOURCE"] = resource
                             environment["LOCKY_FENCING_TOKEN"] = String(lease.fencingToken)

@@ -117,7 +117,8 @@ struct LockScanner: Sendable {
         let keyspace = backend.keyspace
         let match = Self.escapeGlob(keyspace.prefix) + "*"
         var resources: [String] = []
-        var seen = Set<String>()
+        // Bytes, not Strings: canonically equal names (NFC and NFD "café") are two locks in Redis.
+        var seen = Set<[UInt8]>()
         var cursor = "0"
         repeat {
             let reply: RESPToken
@@ -141,7 +142,7 @@ struct LockScanner: Sendable {
                     continue
                 }
                 if let pattern, !pattern.matches(resource) { continue }
-                if seen.insert(resource).inserted { resources.append(resource) }
+                if seen.insert(Array(resource.utf8)).inserted { resources.append(resource) }
             }
         } while cursor != "0"
 

@@ -1,0 +1,39 @@
+import LockyTestSupport
+import Testing
+
+/// `LOCKY_CONFIG`'s defaults reach the CLI; options given on the command line win.
+@Suite struct CLIConfigurationTests {
+    @Test("lock, refresh and run take ttl, lockerTTL and label from LOCKY_CONFIG unless given")
+    func configurationDefaults() async throws {
+        try await withRedis { server in
+            let config = ["LOCKY_CONFIG": #"{"url":"\#(server.url)","ttl":"7s","lockerTTL":"1m","label":"worker-1"}"#]
+            let locked = try await LockyBinary.run(["lock", "cf1", "--locker", "u"], environment: config)
+            #expect(locked.status == 0, "\(locked.errorOutput)")
+            let lockerTTL = Int(try server.cli("PTTL", "locky:{cf1}")) ?? -1
+            #expect(lockerTTL > 55_000 && lockerTTL <= 60_000, "PTTL \(lockerTTL): lockerTTL not applied")
+
+            _ = try server.cli("PEXPIRE", "locky:{cf1}", "5000")
+            let refreshed = try await LockyBinary.run(["refresh", "cf1"], environment: config)
+            #expect(refreshed.status == 0, "\(refreshed.errorOutput)")
+            let afterRefresh = Int(try server.cli("PTTL", "locky:{cf1}")) ?? -1
+            #expect(afterRefresh > 55_000, "PTTL \(afterRefresh): refresh without --ttl must use lockerTTL")
+
+            // An explicit --ttl still wins.
+            _ = try await LockyBinary.run(["lock", "cf2", "--locker", "u", "--ttl", "20s"], environment: config)
+            let explicit = Int(try server.cli("PTTL", "locky:{cf2}")) ?? -1
+            #expect(explicit > 15_000 && explicit <= 20_000, "PTTL \(explicit)")
+
+            let run = try await LockyBinary.run(
+                [
+                    "run", "cf3", "--", "sh", "-c",
+                    "redis-cli -p \(server.port) PTTL 'locky:{cf3}'; redis-cli -p \(server.port) GET 'locky:{cf3}'",
+                ],
+                environment: config)
+            #expect(run.status == 0, "\(run.errorOutput)")
+            let lines = run.lines
+            let leaseTTL = lines.first.flatMap { Int($0) } ?? -1
+            #expect(leaseTTL > 5_000 && leaseTTL <= 7_000, "PTTL \(leaseTTL): ttl not applied")
+            #expect(lines.last?.hasPrefix("worker-1") == true, "holder \(lines.last ?? "")")
+        }
+    }
+}
