@@ -2,7 +2,7 @@ import NIOCore
 
 extension RESPToken.Array {
     /// Walks the elements of an aggregate, finding each element's end as it goes.
-    public struct Iterator: IteratorProtocol {
+    public struct Iterator: IteratorProtocol, Sendable {
         private var remaining: ByteBuffer
         private var left: Int
 

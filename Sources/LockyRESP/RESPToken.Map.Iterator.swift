@@ -1,6 +1,6 @@
 extension RESPToken.Map {
     /// Walks the entries of a map, pairing consecutive elements.
-    public struct Iterator: IteratorProtocol {
+    public struct Iterator: IteratorProtocol, Sendable {
         private var elements: RESPToken.Array.Iterator
 
         init(elements: RESPToken.Array.Iterator) {

@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Where locks live. Locky ships three: ``RedisLockBackend`` (one Redis node),
-/// ``InMemoryLockBackend`` (one process) and, later, Redlock. All pass one conformance suite.
+/// ``InMemoryLockBackend`` (one process) and ``RedlockBackend`` (a quorum of independent
+/// Redis nodes). All pass one conformance suite.
 ///
 /// Every method takes many resources and answers per resource, in one round trip. Arguments
 /// arrive validated (non-empty, unique, within ``LockLimits``). A backend throws ``LockError``

@@ -174,7 +174,6 @@ extension LockClient {
                 let resource = resources[index]
                 if queued != resource {
                     if let queued { waitQueues.leave(queued, id: id) }
-                    signal.target = resource
                     waitQueues.join(resource, id: id, signal: signal)
                     queued = resource
                 }

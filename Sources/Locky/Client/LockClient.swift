@@ -151,7 +151,7 @@ public final class LockClient: Sendable {
 
     /// Takes all resources or none, in one round trip per attempt, retrying while busy after
     /// the policy's delay (node-redlock's count/delay/jitter; nil uses the configuration's).
-    /// Prefer ``acquire(_:ttl:label:timeout:)-(([String],_,_,_))``, which is woken by the release instead of polling.
+    /// Prefer ``acquire(_:ttl:label:timeout:fair:)-(([String],_,_,_,_))``, which is woken by the release instead of polling.
     public func acquire(
         _ resources: [String],
         ttl: Duration? = nil,

@@ -1,8 +1,8 @@
 import CoreMetrics
 import Metrics
 
-/// Locky's metrics, created with an injected factory. Dimensions are the backend and the API
-/// only, never resource names (unbounded cardinality).
+/// Locky's metrics, created with an injected factory. The one dimension is the backend, never
+/// resource names (unbounded cardinality).
 struct LockMetrics: Sendable {
     let acquired: Counter
     let busy: Counter

@@ -14,7 +14,6 @@ final class WakeSignal: Sendable {
         var lastWait: UInt64 = 0
         /// A wait whose timer fired or whose task was cancelled before it suspended.
         var ended: (id: UInt64, outcome: WakeOutcome)?
-        var target: String?
         var handOver: (fencingToken: Int64, attempt: Int)?
     }
 
@@ -123,12 +122,6 @@ final class WakeSignal: Sendable {
             }
             return first ?? .cancelled
         }
-    }
-
-    /// The resource the waiter currently waits for.
-    var target: String? {
-        get { state.withLock { $0.target } }
-        set { state.withLock { $0.target = newValue } }
     }
 }
 

@@ -4,7 +4,8 @@ import Synchronization
 
 extension RedisClient {
     /// Sends `command` on every client at once and returns one result per client, in order:
-    /// a fan-out over independent servers (Redlock) with one suspension and no child tasks.
+    /// a fan-out over independent servers (Redlock) with one suspension (child tasks only to
+    /// connect clients that are not connected yet).
     ///
     /// Each command behaves as with ``execute(_:timeout:)``: the reply wait limit
     /// (``withReplyWaitLimit(_:_:)``) applies to each, cancellation abandons the waits (never

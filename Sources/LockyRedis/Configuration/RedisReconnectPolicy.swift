@@ -1,7 +1,9 @@
 /// Exponential backoff with jitter between connection attempts.
 ///
 /// The first attempt after a connection is lost happens at once (a restarted server should be
-/// found again immediately); each further failed attempt doubles the delay up to ``maximumDelay``.
+/// found again immediately), unless the connection closed within 200 ms of its handshake (a
+/// proxy in front of a dead server), which counts as a failed attempt; each further failed
+/// attempt doubles the delay up to ``maximumDelay``.
 public struct RedisReconnectPolicy: Sendable, Hashable {
     /// Delay after the first failed attempt.
     public var initialDelay: Duration

@@ -3,7 +3,7 @@ import LockyRESP
 /// A Lua script and its SHA-1, run with `EVALSHA`.
 ///
 /// On `NOSCRIPT` (the server's script cache was flushed or the server restarted) the client
-/// loads the script and retries exactly once; see ``RedisClient/run(_:keys:arguments:)``.
+/// loads the script and retries exactly once; see ``RedisClient/run(_:_:timeout:)``.
 public struct RedisScript: Sendable, Hashable {
     /// A short name for logs and traces, e.g. `acquire`.
     public let name: String

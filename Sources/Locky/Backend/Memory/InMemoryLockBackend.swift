@@ -125,6 +125,7 @@ public final class InMemoryLockBackend: LockBackend {
         self.clock = clock
     }
 
+    /// Takes every resource for `owner` or none, in one step under the lock table.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         let now = clock.now
         return state.withLock { state in
@@ -137,6 +138,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Locks each resource for `locker` where free (or always with `force`).
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
         let now = clock.now
@@ -155,6 +157,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Resets or adds to the TTL of every resource, only if `owner` still holds them all.
     public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
         -> ExtendReply
     {
@@ -180,6 +183,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Renews each item whose lock `owner` still holds.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         let now = clock.now
         return state.withLock { state in
@@ -193,6 +197,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Removes each lock (owner-checked with `owner`), handing it to the next fair waiter if any.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let now = clock.now
         return state.withLock { state in
@@ -209,6 +214,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Resets the TTL of each held lock (only `locker`'s, when given); never creates one.
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
         let now = clock.now
         return state.withLock { state in
@@ -224,6 +230,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// The holder of each resource, or nil when free.
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         let now = clock.now
         return state.withLock { state in
@@ -233,6 +240,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Stores `value` if `fencingToken` is at least the highest token seen for `key`.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
         state.withLock { state in
             if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
@@ -242,6 +250,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// The value stored by the fencing helper, or nil.
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
         state.withLock { state in
             // The value with the token that wrote it, as the token-checked read answers.
@@ -249,6 +258,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Reads `key` if `fencingToken` is at least the highest token seen, raising the fence to it.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
         state.withLock { state in
             if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
@@ -258,6 +268,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Lock events of this process's table; an expiry is seen when the table next touches the lock (as Redis expires lazily), or found by the client's expiry watcher.
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         let buffer = LockEventBuffer()
         defer { buffer.finish() }
@@ -321,6 +332,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Removes `waiter` from the fair queue, giving back a lock handed to `owner` meanwhile.
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         let now = clock.now
         state.withLock { state in
@@ -344,6 +356,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Wake-ups from this process's table, including fair hand-offs.
     public func withWakeHandler<T: Sendable>(
         waiter: String?,
         _ handler: @escaping @Sendable (WakeHint) -> Void,
@@ -358,5 +371,6 @@ public final class InMemoryLockBackend: LockBackend {
         return try await body()
     }
 
+    /// Nothing to release.
     public func close() async {}
 }

@@ -51,6 +51,7 @@ public struct RedisLockBackend: LockBackend {
         self.ownsClient = true
     }
 
+    /// Takes every resource for `owner` or none: one `acquire` script call.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         try await perform(acquireRequest(resources, owner: owner, ttl: ttl))
     }
@@ -92,6 +93,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Locks each resource for `locker`: one `lock` script call, per-resource outcomes.
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
         try await perform(lockRequest(resources, locker: locker, ttl: ttl, force: force))
@@ -133,6 +135,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Resets or adds to the TTL of every resource, only if `owner` still holds them all: one `extend` script call.
     public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
         -> ExtendReply
     {
@@ -157,6 +160,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Renews many leases with one `renew` script call.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         guard !items.isEmpty else { return [] }
         return try await perform(renewRequest(items))
@@ -186,6 +190,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Removes each lock (owner-checked with `owner`): one script call, with the fair hand-off.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         try await perform(unlockRequest(resources, owner: owner))
     }
@@ -223,6 +228,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Resets the TTL of each held lock (only `locker`'s, when given): one `refresh` script call.
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
         try await perform(refreshRequest(resources, locker: locker, ttl: ttl))
     }
@@ -263,6 +269,7 @@ public struct RedisLockBackend: LockBackend {
         return outcomes
     }
 
+    /// The holder of each resource with its remaining TTL and fencing token: one `inspect` script call.
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         try await perform(holdersRequest(resources))
     }
@@ -282,6 +289,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Stores `value` if `fencingToken` is at least the highest token seen for `key`: one script call.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
         try await perform(fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
     }
@@ -299,6 +307,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Reads `key` if `fencingToken` is at least the highest token seen, raising the fence to it: one script call.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
         try await perform(fencedReadRequest(key: key, fencingToken: fencingToken))
     }
@@ -325,6 +334,7 @@ public struct RedisLockBackend: LockBackend {
         _ = try await run(RedisLockScripts.raiseFences, command, "raise fences")
     }
 
+    /// The value stored by the fencing helper, or nil.
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
         let reply: RESPToken
         do {
@@ -435,6 +445,7 @@ public struct RedisLockBackend: LockBackend {
         )
     }
 
+    /// Fair acquire through the resource's queue in Redis: one `acquireFair` script call.
     public func acquireFair(
         _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
@@ -469,6 +480,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Removes `waiter` from the fair queue, giving back a lock handed to `owner` meanwhile: one script call.
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         var command = RedisLockScripts.leaveQueue.evalSHA(keyCount: 4)
         appendFairKeys(of: resource, to: &command)
@@ -541,6 +553,7 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// Closes the Redis client if this backend created it.
     public func close() async {
         if ownsClient { await client.close() }
     }

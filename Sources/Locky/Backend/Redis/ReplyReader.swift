@@ -18,13 +18,19 @@ struct ReplyReader {
         return token
     }
 
+    /// The type of a reply, never its content: a misplaced value may be an owner token, and
+    /// error messages must not carry those.
+    static func kind(of token: RESPToken) -> String {
+        token.typeIdentifier.map { "a \($0)" } ?? "a malformed value"
+    }
+
     mutating func int() throws(LockError) -> Int64 {
         let token = try next()
         switch token.value {
         case .number(let value): return value
         case .boolean(let value): return value ? 1 : 0
         case .null: return 0
-        default: throw LockError(.serverError, "a lock script returned \(token) where a number was expected")
+        default: throw LockError(.serverError, "a lock script returned \(Self.kind(of: token)) where a number was expected")
         }
     }
 
@@ -38,7 +44,7 @@ struct ReplyReader {
         switch token.value {
         case .bulkString(let bytes), .simpleString(let bytes): return bytes
         case .null, .boolean(false): return nil
-        default: throw LockError(.serverError, "a lock script returned \(token) where a string was expected")
+        default: throw LockError(.serverError, "a lock script returned \(Self.kind(of: token)) where a string was expected")
         }
     }
 

@@ -110,6 +110,7 @@ public struct RedlockBackend: LockBackend {
 
     // MARK: Lease API
 
+    /// Takes every resource on a quorum of nodes (all nodes at once), or releases what it got and answers busy or throws `quorumNotReached`.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         let replies = await fanOut(request.acquireRequest(resources, owner: owner, ttl: ttl))
         let decision = tally.acquire(replies)
@@ -143,6 +144,7 @@ public struct RedlockBackend: LockBackend {
         }
     }
 
+    /// Extends on every node; succeeds when a quorum extended (re-creating lost keys with `recreateMissingLocks`).
     public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
         -> ExtendReply
     {
@@ -155,6 +157,7 @@ public struct RedlockBackend: LockBackend {
         return reply
     }
 
+    /// Renews many leases on every node; each item is decided by its own quorum.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         guard !items.isEmpty else { return [] }
         let replies = await fanOut(request.renewRequest(items))
@@ -175,6 +178,7 @@ public struct RedlockBackend: LockBackend {
         return results
     }
 
+    /// Removes each lock on every node; the outcome is what a quorum answered.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let replies = await fanOut(request.unlockRequest(resources, owner: owner))
         var outcomes: [UnlockOutcome] = []
@@ -192,6 +196,7 @@ public struct RedlockBackend: LockBackend {
 
     // MARK: Locker API
 
+    /// Locks each resource for `locker` where a quorum of nodes grants it; gives back the minority grants of the others.
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
         let replies = await fanOut(request.lockRequest(resources, locker: locker, ttl: ttl, force: force))
@@ -264,6 +269,7 @@ public struct RedlockBackend: LockBackend {
         return outcomes
     }
 
+    /// Resets the TTL of each held lock on every node; the outcome is what a quorum answered.
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
         let replies = await fanOut(request.refreshRequest(resources, locker: locker, ttl: ttl))
         var outcomes: [RefreshOutcome] = []
@@ -278,6 +284,7 @@ public struct RedlockBackend: LockBackend {
         return outcomes
     }
 
+    /// The holder a quorum of nodes names for each resource; nil only when the silent nodes could not make another holder a quorum.
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         let replies = await fanOut(request.holdersRequest(resources))
         var holders: [LockHolder?] = []
@@ -376,12 +383,17 @@ public struct RedlockBackend: LockBackend {
             subscribe: { node, _, inner in try await node.withWakeHandler(waiter: nil, handler, inner) },
             onFailure: { index, error in
                 logger.debug(
-                    "redlock node cannot be watched", metadata: ["locky.node": "\(nodeAddresses[index])", "error": "\(error)"])
+                    "redlock node cannot be watched",
+                    metadata: [
+                        "locky.node": "\(nodeAddresses[index])",
+                        "error": "\((error as? LockError)?.code.description ?? "\(type(of: error))")",
+                    ])
             },
             body
         )
     }
 
+    /// Closes every node's client if this backend created them.
     public func close() async {
         guard ownsClients else { return }
         for node in nodes { await node.close() }
