@@ -117,12 +117,3 @@ public struct LockyConfiguration: Sendable, Hashable {
         }
     }
 }
-
-extension String {
-    var trimmingSpacesAndNewlines: String {
-        var text = self[...]
-        while let first = text.first, first.isWhitespace { text = text.dropFirst() }
-        while let last = text.last, last.isWhitespace { text = text.dropLast() }
-        return String(text)
-    }
-}

@@ -24,21 +24,3 @@ public struct LockEventStream: AsyncSequence, Sendable {
         }
     }
 }
-
-/// Where a ``LockEventStream`` gets its events from: one per iterator, used by one task.
-protocol LockEventSource: AnyObject {
-    func next() async -> LockEvent?
-}
-
-/// Events from an `AsyncStream` (the in-memory backend).
-final class StreamEventSource: LockEventSource {
-    private var iterator: AsyncStream<LockEvent>.AsyncIterator
-
-    init(_ stream: AsyncStream<LockEvent>) {
-        self.iterator = stream.makeAsyncIterator()
-    }
-
-    func next() async -> LockEvent? {
-        await iterator.next()
-    }
-}

@@ -100,18 +100,3 @@ public enum LockLimits {
         }
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, rounded up so a positive duration never becomes 0.
-    var millisecondsRoundedUp: Int64 {
-        let (seconds, attoseconds) = components
-        let fromAttoseconds = (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return seconds * 1000 + fromAttoseconds
-    }
-
-    /// Seconds as a `Double`.
-    var secondsDouble: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) * 1e-18
-    }
-}

@@ -124,10 +124,3 @@ final class WakeSignal: Sendable {
         }
     }
 }
-
-/// How a wait on a ``WakeSignal`` ended.
-enum WakeOutcome: Sendable {
-    case signalled
-    case timedOut
-    case cancelled
-}

@@ -366,10 +366,3 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         )
     }
 }
-
-extension TimeAmount {
-    /// Converts a `Duration`, saturating at the limits.
-    init(_ duration: Duration) {
-        self = .nanoseconds(duration.nanoseconds)
-    }
-}

@@ -1,0 +1,6 @@
+/// How a wait on a ``WakeSignal`` ended.
+enum WakeOutcome: Sendable {
+    case signalled
+    case timedOut
+    case cancelled
+}
