@@ -17,7 +17,7 @@ import Testing
                         let (error, _) = await clientError { _ = try await client.execute(RESPCommand("BLPOP", "nothing", 5)) }
                         return error
                     }
-                    try await Task.sleep(for: .milliseconds(50))
+                    try await waitUntilBlocked(server)
                     for index in 1..<200 {
                         group.addTask {
                             let (error, _) = await clientError {
@@ -57,7 +57,7 @@ import Testing
                         try await client.execute(RESPCommand("BLPOP", "nothing", 1))
                     }
                 }
-                try await Task.sleep(for: .milliseconds(50))
+                try await waitUntilBlocked(server)
                 async let short = clientError {
                     _ = try await RedisClient.withReplyWaitLimit(.milliseconds(100)) {
                         try await client.execute(RESPCommand("INCR", "counter"))

@@ -375,7 +375,8 @@ import Testing
                 }
                 try #require(sent)
                 group.cancelAll()
-                await #expect(throws: (any Error).self) { try await group.next() }
+                let cancelled = await #expect(throws: RedisClientError.self) { try await group.next() }
+                #expect(cancelled?.code == .cancelled, "\(String(describing: cancelled))")
             }
             let unsubscribed = await eventually(within: .seconds(5)) {
                 server.requests.contains { $0.name == "UNSUBSCRIBE" }

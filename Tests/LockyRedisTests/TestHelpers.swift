@@ -77,6 +77,17 @@ func eventually(within limit: Duration = .seconds(3), _ condition: () async thro
     return try await condition()
 }
 
+/// Waits until `server` counts `count` clients blocked in a blocking command (`blocked_clients`
+/// of `INFO clients`, through redis-cli), so a test knows its BLPOP holds the connection.
+func waitUntilBlocked(
+    _ server: RedisServer, _ count: Int = 1, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+    let blocked = try await eventually(within: .seconds(5)) {
+        try server.cli("INFO", "clients").split(whereSeparator: \.isNewline).contains { $0 == "blocked_clients:\(count)" }
+    }
+    try #require(blocked, "the server never counted \(count) blocked clients", sourceLocation: sourceLocation)
+}
+
 /// The lines of `CLIENT LIST` (as seen through redis-cli) whose client has `name`.
 func clientListLines(_ server: RedisServer, named name: String) throws -> [Substring] {
     try server.cli("CLIENT", "LIST").split(separator: "\n").filter { $0.contains(" name=\(name) ") }

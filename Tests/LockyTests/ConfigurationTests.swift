@@ -54,7 +54,8 @@ struct ConfigurationTests {
             Issue.record("not Redlock: \(configuration.backend)")
             return
         }
-        #expect(redlock.nodes.count == 3)
+        // The nodes are LOCKY_URL's (d, not c), in its order.
+        #expect(redlock.nodes.map(\.address) == ["a", "b", "d"].map { RedisAddress.tcp(host: $0, port: 6379) })
         #expect(redlock.nodeTimeout == .milliseconds(20))
         #expect(redlock.recreateMissingLocks)
     }

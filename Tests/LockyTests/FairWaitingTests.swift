@@ -11,18 +11,51 @@ struct FairWaitingTests {
         case memory, redis
     }
 
-    /// Runs `body` with a client on a fresh backend of `kind` (a real redis-server for Redis).
-    func withFairClient(_ kind: Kind, _ body: (LockClient, RedisServer?) async throws -> Void) async throws {
+    /// A fresh fair-waiting backend: a client of it, and clients of other processes.
+    struct FairEnvironment: Sendable {
+        let client: LockClient
+        /// The redis-server (Redis only).
+        let server: RedisServer?
+        /// The one in-memory store every client of a memory environment shares (memory only).
+        let memory: RecordingBackend?
+
+        /// A client of another process: its own connections (Redis), or its own `LockClient`
+        /// over the shared store (memory, which lives in one process).
+        func makeClient() throws -> LockClient {
+            if let server { return try LockClient(configuration: LockyConfiguration(url: server.url)) }
+            return try LockClient(backend: try #require(memory))
+        }
+
+        /// How many fair waiters are queued on `resource`: its queue's `ZCARD` (Redis); memory,
+        /// whose queue cannot be read from outside: how many the store has answered `queued`.
+        func queuedWaiters(_ resource: String) throws -> Int {
+            if let server { return Int(try server.cli("ZCARD", "locky:{\(resource)}:queue")) ?? -1 }
+            return try #require(memory).waitersQueued(on: resource)
+        }
+
+        /// Waits until `count` waiters are queued on `resource` (fails the test after 10 s).
+        func waitUntilQueued(_ resource: String, _ count: Int, sourceLocation: SourceLocation = #_sourceLocation)
+            async throws
+        {
+            let queued = try await eventually(within: .seconds(10)) { try queuedWaiters(resource) >= count }
+            let now = try queuedWaiters(resource)
+            try #require(queued, "\(now) of \(count) waiters queued", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Runs `body` with a fresh backend of `kind` (a real redis-server for Redis).
+    func withFairBackend(_ kind: Kind, _ body: (FairEnvironment) async throws -> Void) async throws {
         switch kind {
         case .memory:
-            let client = try LockClient(configuration: LockyConfiguration(backend: .memory))
-            try await body(client, nil)
+            let memory = RecordingBackend(InMemoryLockBackend())
+            let client = try LockClient(backend: memory)
+            try await body(FairEnvironment(client: client, server: nil, memory: memory))
             await client.close()
         case .redis:
             try await RedisServer.withServer { server throws in
                 let client = try LockClient(configuration: LockyConfiguration(url: server.url))
                 do {
-                    try await body(client, server)
+                    try await body(FairEnvironment(client: client, server: server, memory: nil))
                     await client.close()
                 } catch {
                     await client.close()
@@ -32,26 +65,34 @@ struct FairWaitingTests {
         }
     }
 
+    /// Runs `body` with a client on a fresh backend of `kind` (a real redis-server for Redis).
+    func withFairClient(_ kind: Kind, _ body: (LockClient, RedisServer?) async throws -> Void) async throws {
+        try await withFairBackend(kind) { env in try await body(env.client, env.server) }
+    }
+
+    /// Waiters of different processes (clients) get the lock in the order they queued. Each
+    /// arrives only once the one before it is queued.
     @Test(arguments: Kind.allCases)
     func waitersAcquireInArrivalOrder(kind: Kind) async throws {
-        try await withFairClient(kind) { client, _ in
-            let holder = try await client.tryAcquire("fifo", ttl: .seconds(30))
+        try await withFairBackend(kind) { env in
+            let holder = try await env.client.tryAcquire("fifo", ttl: .seconds(30))
+            var waiters: [LockClient] = []
+            for _ in 0..<5 { waiters.append(try env.makeClient()) }
             let order = ArrivalLog()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<5 {
+                for (index, waiter) in waiters.enumerated() {
                     group.addTask {
-                        let lease = try await client.acquire("fifo", ttl: .seconds(30), timeout: .seconds(20), fair: true)
+                        let lease = try await waiter.acquire("fifo", ttl: .seconds(30), timeout: .seconds(20), fair: true)
                         order.entries.withLock { $0.append(index) }
-                        try await Task.sleep(for: .milliseconds(5))
-                        _ = try await client.release(lease)
+                        _ = try await waiter.release(lease)
                     }
-                    // Let each waiter take its place before the next one arrives.
-                    try await Task.sleep(for: .milliseconds(60))
+                    try await env.waitUntilQueued("fifo", index + 1)
                 }
-                _ = try await client.release(holder)
+                _ = try await env.client.release(holder)
                 try await group.waitForAll()
             }
             #expect(order.entries.withLock { $0 } == [0, 1, 2, 3, 4])
+            for waiter in waiters { await waiter.close() }
         }
     }
 
@@ -59,10 +100,11 @@ struct FairWaitingTests {
     /// finds it taken: on both backends.
     @Test(arguments: Kind.allCases)
     func aNewcomerCannotTakeALockReleasedToAFairWaiter(kind: Kind) async throws {
-        try await withFairClient(kind) { client, _ in
+        try await withFairBackend(kind) { env in
+            let client = env.client
             let holder = try await client.tryAcquire("barge", ttl: .seconds(30))
             async let waiting = client.acquire("barge", ttl: .seconds(30), label: "in-line", timeout: .seconds(10), fair: true)
-            try await Task.sleep(for: .milliseconds(200))
+            try await env.waitUntilQueued("barge", 1)
             #expect(try await client.release(holder) == .released)
             let newcomer = await #expect(throws: LockError.self) {
                 _ = try await client.tryAcquire("barge", ttl: .seconds(30), label: "newcomer")
@@ -76,25 +118,60 @@ struct FairWaitingTests {
         }
     }
 
+    /// Runs `body` while a fair waiter `<token>.1` of another process listens for its hand-off
+    /// (Redis: a connection of its own subscribed to `locky:wake:<token>`; memory: a wake handler
+    /// for it on the shared store), as a live process does.
+    func whileListening(_ env: FairEnvironment, token: String, _ body: () async throws -> Void) async throws {
+        if let server = env.server {
+            let connection = try RedisClient(configuration: RedisConfiguration(url: server.url))
+            do {
+                try await connection.subscribe(channels: ["locky:wake:\(token)"], handler: { _ in }) { try await body() }
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+        } else {
+            try await env.client.backend.withWakeHandler(waiter: "\(token).1", { _ in }) { try await body() }
+        }
+    }
+
+    /// A waiter whose process is alive (still listening for its hand-off) but hung: it queued
+    /// once, with a 300 ms place, and never refreshed it. Past that deadline it is evicted, so
+    /// the release hands the lock to the live waiter behind it, not to the hung one.
     @Test(arguments: Kind.allCases)
     func aWaiterThatStoppedRefreshingIsEvicted(kind: Kind) async throws {
-        try await withFairClient(kind) { client, _ in
+        try await withFairBackend(kind) { env in
+            let client = env.client
+            let ghost = "0123456789abcdef"
             let holder = try await client.tryAcquire("dead", ttl: .seconds(30))
-            // A waiter that queues once and is never heard of again (it crashed).
-            let reply = try await client.backend.acquireFair(
-                "dead", owner: "ghost", ttl: .seconds(30), waiter: "ghost-waiter", waiterTTL: .milliseconds(200), attempt: 1
-            )
-            if case .acquired = reply { Issue.record("the ghost waiter must be queued behind the holder") }
-            let clock = ContinuousClock()
-            let start = clock.now
-            async let live = client.acquire("dead", ttl: .seconds(30), timeout: .seconds(10), fair: true)
-            try await Task.sleep(for: .milliseconds(50))
-            _ = try await client.release(holder)
-            let lease = try await live
-            // Evicted at the latest when the live waiter refreshes its place after the ghost's deadline.
-            #expect(clock.now - start < .seconds(3))
-            #expect(lease.fencingToken == 2)
-            _ = try await client.release(lease)
+            try await whileListening(env, token: ghost) {
+                let queuedAt = ContinuousClock.now
+                let reply = try await client.backend.acquireFair(
+                    "dead", owner: "ghost-owner", ttl: .seconds(30), waiter: "\(ghost).1", waiterTTL: .milliseconds(300),
+                    attempt: 1)
+                guard case .queued(_, first: true) = reply else {
+                    Issue.record("the ghost waiter must be queued first behind the holder: \(reply)")
+                    return
+                }
+                let otherProcess = try env.makeClient()
+                async let live = otherProcess.acquire("dead", ttl: .seconds(30), label: "alive", timeout: .seconds(5), fair: true)
+                try await env.waitUntilQueued("dead", 2)
+                // Past the ghost's deadline (with room for a slow machine), well inside the live waiter's.
+                try await Task.sleep(until: queuedAt + .milliseconds(700))
+                #expect(try await client.release(holder) == .released)
+                let lease = try await live
+                #expect(lease.fencingToken == holder.fencingToken + 1)
+                #expect(try await client.holder(of: "dead")?.displayName == "alive")
+                if let server = env.server {
+                    #expect(try server.cli("ZSCORE", "locky:{dead}:queue", "\(ghost).1").isEmpty, "the ghost is still queued")
+                    #expect(try server.cli("HEXISTS", "locky:{dead}:waiters", "\(ghost).1") == "0")
+                }
+                // The ghost, still listening, is not handed the lock now either: it left the queue.
+                #expect(try await otherProcess.release(lease) == .released)
+                #expect(try await client.holder(of: "dead") == nil, "the lock went to the evicted waiter")
+                await otherProcess.close()
+            }
         }
     }
 
@@ -102,9 +179,10 @@ struct FairWaitingTests {
     func aTimedOutWaiterLeavesTheQueue(kind: Kind) async throws {
         try await withFairClient(kind) { client, server in
             let holder = try await client.tryAcquire("leave", ttl: .seconds(30))
-            await #expect(throws: LockError.self) {
+            let error = await expectLockError(.timedOut) {
                 _ = try await client.acquire("leave", ttl: .seconds(30), timeout: .milliseconds(200), fair: true)
             }
+            #expect(error?.holder?.owner == holder.owner)
             if let server {
                 #expect(try server.cli("ZCARD", "locky:{leave}:queue") == "0")
             }
@@ -280,9 +358,10 @@ struct FairWaitingTests {
 
     @Test func fairWaitingTakesOneResource() async throws {
         let client = try LockClient(configuration: LockyConfiguration(backend: .memory))
-        await #expect(throws: LockError.self) {
+        let error = await expectLockError(.invalidArgument) {
             _ = try await client.acquire(["a", "b"], timeout: .seconds(1), fair: true)
         }
+        #expect(error?.message.isEmpty == false)
     }
 }
 

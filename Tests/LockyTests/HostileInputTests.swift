@@ -299,7 +299,7 @@ struct HostileInputTests {
                 var checked = 0
                 for hostile in try Self.cases() where kind == .redis || hostile.onMemory {
                     var before: RedisStateSnapshot?
-                    if let raw = env.raw { before = try await RedisStateSnapshot.take(raw) }
+                    before = try await env.stateSnapshot()
                     let calls = env.backend.calls
                     let eventsBefore = events.value.count
                     let outcome: Result<Void, any Error>
@@ -324,7 +324,7 @@ struct HostileInputTests {
                     }
                     let caused = events.value[eventsBefore...].filter { !$0.hasPrefix("unlocked __barrier-") }
                     var after: RedisStateSnapshot?
-                    if let raw = env.raw { after = try await RedisStateSnapshot.take(raw) }
+                    after = try await env.stateSnapshot()
                     let changed = after.map { $0.changedKeys(since: before ?? $0) } ?? []
                     let stray = changed.filter { key in !hostile.touches.contains { key.hasPrefix($0) } }
 
@@ -344,8 +344,8 @@ struct HostileInputTests {
                     // The lease and the locker lock of every case are intact, and nothing was injected.
                     #expect(try await env.storedOwner("held") == held.owner, "\(hostile.name) disturbed the held lease")
                     #expect(try await env.client.locker(of: "kept") == "keeper", "\(hostile.name) disturbed the locker lock")
-                    if let raw = env.raw {
-                        let injected = try await raw.execute(RESPCommand("EXISTS", "injected")).decode(as: Int.self)
+                    for node in env.inspectionClients {
+                        let injected = try await node.execute(RESPCommand("EXISTS", "injected")).decode(as: Int.self)
                         #expect(injected == 0, "\(hostile.name) injected a command")
                     }
                     checked += 1
@@ -448,10 +448,12 @@ struct HostileInputTests {
             }
         }
         for prefix in ["{", "}", "a{b}", String(repeating: "p", count: LockLimits.maximumPrefixLength + 1)] {
-            #expect(throws: LockError.self) { _ = try LockKeyspace(prefix: prefix) }
-            #expect(throws: LockError.self) {
+            let keyspaceError = #expect(throws: LockError.self) { _ = try LockKeyspace(prefix: prefix) }
+            #expect(keyspaceError?.code == .invalidArgument, "\(prefix)")
+            let clientError = #expect(throws: LockError.self) {
                 _ = try LockClient(configuration: LockyConfiguration(backend: .memory, prefix: prefix))
             }
+            #expect(clientError?.code == .invalidArgument, "\(prefix)")
         }
         for (what, duration, ok) in Self.durations {
             let lease = LockyConfiguration(backend: .memory, leaseTTL: duration)

@@ -58,7 +58,7 @@ struct LeastPrivilegeTests {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask { for await event in stream { events.update { $0.append(event) } } }
                         defer { group.cancelAll() }
-                        try await Self.workload(locks)
+                        try await Self.workload(locks, server)
                         let complete = try await eventually(within: .seconds(5)) {
                             let seen = events.value.map(LockEventTests.describe)
                             return seen.contains("expired exp") && seen.contains("unlocked doc")
@@ -85,7 +85,7 @@ struct LeastPrivilegeTests {
     }
 
     /// Everything Locky offers, through the ACL user.
-    static func workload(_ locks: LockClient) async throws {
+    static func workload(_ locks: LockClient, _ server: RedisServer) async throws {
         // Lease API: acquire, extend both ways, busy with the holder, release; several resources.
         let lease = try await locks.tryAcquire("doc", ttl: .seconds(5))
         try await locks.extend(lease, toExpireIn: .seconds(5))
@@ -109,7 +109,7 @@ struct LeastPrivilegeTests {
         #expect(try await locks.unlock("article:12", locker: "user:21") == .unlocked)
 
         // Waiting acquire, woken by the release (not by the holder's 30 s TTL).
-        try await waiterGetsItAtTheRelease(locks, "w", fair: false)
+        try await waiterGetsItAtTheRelease(locks, server, "w", fair: false)
 
         // Fair mode: a waiter that gives up leaves the queue; the next one is woken by the release.
         let fairHolder = try await locks.tryAcquire("f", ttl: .seconds(30))
@@ -117,7 +117,7 @@ struct LeastPrivilegeTests {
             _ = try await locks.acquire("f", ttl: .seconds(5), timeout: .milliseconds(300), fair: true)
         }
         async let fairWaited = locks.acquire("f", ttl: .seconds(5), timeout: .seconds(10), fair: true)
-        try await Task.sleep(for: .milliseconds(200))
+        try await waitUntilQueued(server, "f")
         #expect(try await locks.release(fairHolder) == .released)
         #expect(try await locks.release(try await fairWaited) == .released)
 
@@ -164,17 +164,30 @@ struct LeastPrivilegeTests {
     @Test func fairWaitingWorksWithoutPubSubNumsub() async throws {
         try await Self.withServer(LeastPrivilegeACL().without(command: "pubsub|numsub")) { server throws in
             try await LockClient.withClient(configuration: try Self.configuration(server)) { locks in
-                try await Self.waiterGetsItAtTheRelease(locks, "f", fair: true)
+                try await Self.waiterGetsItAtTheRelease(locks, server, "f", fair: true)
             }
         }
     }
 
+    /// Waits until a waiter is queued on `resource` (its queue's `ZCARD`, read as the admin):
+    /// waiting of one resource queues in Redis, fair or not.
+    static func waitUntilQueued(_ server: RedisServer, _ resource: String, sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+    {
+        let queued = try await eventually(within: .seconds(10)) {
+            try server.cli("ZCARD", "locky:{\(resource)}:queue") == "1"
+        }
+        try #require(queued, "no waiter queued on \(resource)", sourceLocation: sourceLocation)
+    }
+
     /// A waiter behind a holder with a 30 s TTL gets the lock within 2 s of the release, with
     /// the next fencing token.
-    static func waiterGetsItAtTheRelease(_ locks: LockClient, _ resource: String, fair: Bool) async throws {
+    static func waiterGetsItAtTheRelease(_ locks: LockClient, _ server: RedisServer, _ resource: String, fair: Bool)
+        async throws
+    {
         let holder = try await locks.tryAcquire(resource, ttl: .seconds(30))
         async let waited = locks.acquire(resource, ttl: .seconds(5), timeout: .seconds(10), fair: fair)
-        try await Task.sleep(for: .milliseconds(200))
+        try await waitUntilQueued(server, resource)
         let released = ContinuousClock.now
         #expect(try await locks.release(holder) == .released)
         let next = try await waited

@@ -1,5 +1,6 @@
 import Locky
 import LockyRedis
+import LockyTestSupport
 import NIOCore
 import Testing
 
@@ -83,6 +84,33 @@ struct LockClientBehaviourTests {
             _ = try await client.tryAcquire(["a", "b"], ttl: .seconds(30))
         }
         #expect(try await memory.holders(["a", "b"]) == [nil, nil])
+    }
+
+    /// The same on a real redis-server: the acquire runs, but its reply comes later than the
+    /// command timeout (a fault proxy delays everything the server sends by 1 s). The client
+    /// reports `backendUnavailable` and gives the lock back, well inside its 30 s TTL.
+    @Test func lostAcquireReplyOnRedisDoesNotLeaveAnOrphanedLock() async throws {
+        try await RedisServer.withServer { server throws in
+            try await FaultProxy.withProxy(upstream: server.port) { proxy in
+                let client = try LockClient(configuration: LockyConfiguration(url: proxy.url + "?command_timeout=300ms"))
+                // Connected, scripts loaded: the acquire below is one plain round trip.
+                #expect(try await client.release(try await client.tryAcquire("warm-up", ttl: .seconds(5))) == .released)
+                proxy.set(.latency(.seconds(1), direction: .serverToClient))
+                let started = ContinuousClock.now
+                await expectLockError(.backendUnavailable) {
+                    _ = try await client.tryAcquire(["a", "b"], ttl: .seconds(30))
+                }
+                // The acquire did run: both fencing counters moved.
+                #expect(try server.cli("GET", "locky:{a}:fence") == "1")
+                #expect(try server.cli("GET", "locky:{b}:fence") == "1")
+                let released = try await eventually(within: .seconds(5)) {
+                    try server.cli("EXISTS", "locky:{a}", "locky:{b}") == "0"
+                }
+                #expect(released, "the lock taken by the lost acquire is still held \(ContinuousClock.now - started) later")
+                proxy.set(.latency(.zero))
+                await client.close()
+            }
+        }
     }
 
     @Test func backendFailureOnReleaseIsReported() async throws {

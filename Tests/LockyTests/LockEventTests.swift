@@ -223,17 +223,17 @@ struct LockEventTests {
         }
     }
 
-    /// Processes are stood in for by clients with their own connections (Redis) or their own
-    /// `LockClient` over the shared backend (memory): changes made by any of them reach all.
+    /// Processes are stood in for by clients with their own backend and connections (Redis:
+    /// the server's URL; Redlock: every node's URL) or their own `LockClient` over the shared
+    /// backend (memory, which lives in one process): changes made by any of them reach all.
     @Test(arguments: BackendKind.allCases)
     func everyClientSeesEveryChangeOnce(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in
             var clients: [LockClient] = []
             for _ in 0..<3 {
-                if let server = env.server {
-                    clients.append(try LockClient(configuration: LockyConfiguration(url: server.url)))
-                } else {
-                    clients.append(try env.makeClient())
+                switch kind {
+                case .memory: clients.append(try env.makeClient())
+                case .redis, .redlock: clients.append(try LockClient(configuration: env.independentConfiguration()))
                 }
             }
             let recordings = clients.map { _ in Recording() }

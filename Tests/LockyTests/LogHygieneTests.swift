@@ -101,6 +101,10 @@ struct LogHygieneTests {
             {
                 #expect(entries.contains { $0.contains(needle) }, "no \"\(needle)\" entry: \(entries)")
             }
+            // A library leaves the log to its application: nothing above debug, even for a lost
+            // lease, a dropped connection or a refused password (they are errors and events).
+            let loud = entries.filter { !$0.hasPrefix("trace ") && !$0.hasPrefix("debug ") }
+            #expect(loud.isEmpty, "logged above debug: \(loud)")
             let tokens = owners.value.map { String($0.suffix(32)) }
             #expect(tokens.count == 7)
             for entry in entries {

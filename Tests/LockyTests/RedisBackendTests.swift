@@ -130,7 +130,8 @@ struct RedisBackendTests {
 
     @Test func invalidPrefixIsRejected() async throws {
         for prefix in ["a{b", "c}", String(repeating: "p", count: LockLimits.maximumPrefixLength + 1)] {
-            #expect(throws: LockError.self) { _ = try LockKeyspace(prefix: prefix) }
+            let keyspaceError = #expect(throws: LockError.self) { _ = try LockKeyspace(prefix: prefix) }
+            #expect(keyspaceError?.code == .invalidArgument)
             var configuration = LockyConfiguration(backend: .memory)
             configuration.prefix = prefix
             let error = #expect(throws: LockError.self) { _ = try LockClient(configuration: configuration) }

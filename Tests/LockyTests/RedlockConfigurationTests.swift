@@ -69,11 +69,13 @@ struct RedlockConfigurationTests {
     }
 
     @Test func redlockKeysNeedARedlockURL() {
-        #expect(throws: LockError.self) {
+        let single = #expect(throws: LockError.self) {
             _ = try LockyConfiguration(json: #"{"url": "redis://127.0.0.1:7001", "nodeTimeout": "30ms"}"#)
         }
-        #expect(throws: LockError.self) {
+        #expect(single?.code == .invalidArgument)
+        let notABool = #expect(throws: LockError.self) {
             _ = try LockyConfiguration(json: #"{"url": "redis://a:1,redis://b:2,redis://c:3", "recreateMissingLocks": 1}"#)
         }
+        #expect(notABool?.code == .invalidArgument)
     }
 }

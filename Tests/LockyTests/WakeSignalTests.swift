@@ -77,9 +77,11 @@ struct WakeSignalTests {
         let clock = ManualLockClock()
         let signal = WakeSignal()
         let outcome = Shared<WakeOutcome?>(nil)
+        // Before the child starts: however late it runs, the deadline is 1 s after this instant.
+        let deadline = clock.now + .seconds(1)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                let result = await signal.wait(until: clock.now + .seconds(1), clock: clock)
+                let result = await signal.wait(until: deadline, clock: clock)
                 outcome.update { $0 = result }
             }
             try await Task.sleep(for: .milliseconds(50))

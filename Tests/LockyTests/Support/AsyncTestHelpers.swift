@@ -1,10 +1,11 @@
-import Locky
 import LockyRESP
 import LockyRedis
 import LockyTestSupport
 import NIOCore
 import Synchronization
 import Testing
+
+@testable import Locky
 
 /// A test that took longer than it may.
 struct TestTimedOut: Error, CustomStringConvertible {
@@ -70,12 +71,29 @@ extension LockEnvironment {
         try #require(server, "a Redis environment has a server", sourceLocation: sourceLocation)
     }
 
-    /// A configuration for a second, independent client of this environment's backend: the
-    /// server's URL for Redis, `.memory` (a separate store) for memory.
+    /// A configuration for a second, independent client of this environment's kind of backend:
+    /// the server's URL for Redis, every node's URL for Redlock (with the harness's node
+    /// timeout), `.memory` (a separate store) for memory. Never another kind than ``kind``.
     func independentConfiguration(leaseTTL: Duration = .seconds(30)) throws -> LockyConfiguration {
         var configuration = LockyConfiguration(backend: .memory, leaseTTL: leaseTTL)
-        if let server { configuration.backend = .redis(try RedisConfiguration(url: server.url)) }
+        switch kind {
+        case .memory:
+            break
+        case .redis:
+            configuration.backend = .redis(try RedisConfiguration(url: requireServer().url))
+        case .redlock:
+            configuration.backend = .redlock(try redlockConfiguration())
+        }
         return configuration
+    }
+
+    /// The Redlock configuration of this environment's nodes, for a client with its own
+    /// connections (fails the test when the environment has no nodes).
+    func redlockConfiguration(nodeTimeout: Duration = .milliseconds(500)) throws -> RedlockConfiguration {
+        guard kind == .redlock, nodes.count >= 3 else {
+            throw HarnessFailure("a \(kind) environment has no Redlock nodes (\(nodes.count))")
+        }
+        return RedlockConfiguration(nodes: try nodes.map { try RedisConfiguration(url: $0.url) }, nodeTimeout: nodeTimeout)
     }
 
     /// Runs `body` while ``client``'s renewal loop runs (as ``LockClient/withClient(configuration:logger:_:)``
@@ -83,14 +101,15 @@ extension LockEnvironment {
     func withRunningClient<T: Sendable>(_ body: @escaping @Sendable (LockClient) async throws -> T) async throws -> T {
         let client = self.client
         return try await withThrowingTaskGroup(of: T?.self) { group in
+            // Marked running before the child starts (as withClient does), so a withLock in `body`
+            // hands its lease to this loop instead of running its own, however late the child starts.
+            client.markRenewalLoopRunning()
             // On the backend's executor, so the loop's timers are not delayed by a busy pool.
             group.addTask(executorPreference: client.backend.preferredTaskExecutor) {
                 try await client.run()
                 return nil
             }
             defer { group.cancelAll() }
-            // Let the loop start, so withLock hands its lease to it instead of running its own.
-            try await Task.sleep(for: .milliseconds(20))
             return try await body(client)
         }
     }
@@ -114,20 +133,32 @@ extension LockEnvironment {
         return 0
     }
 
-    /// The channels with subscribers whose names match `pattern` (`PUBSUB CHANNELS`, through redis-cli).
-    func activeChannels(matching pattern: String) throws -> [String] {
-        try requireServer().cli("PUBSUB", "CHANNELS", pattern).split(whereSeparator: \.isNewline).map(String.init)
+    /// Every redis-server of this environment: the Redlock nodes, or the Redis server.
+    func requireServers(sourceLocation: SourceLocation = #_sourceLocation) throws -> [RedisServer] {
+        if !nodes.isEmpty { return nodes }
+        return [try requireServer(sourceLocation: sourceLocation)]
     }
 
-    /// How many subscribers the server counts on `channel` (`PUBSUB NUMSUB`, through redis-cli).
-    func subscriberCount(_ channel: String) throws -> Int {
-        let output = try requireServer().cli("PUBSUB", "NUMSUB", channel)
-        // redis-cli prints the channel, then the count, one per line.
-        let lines = output.split(whereSeparator: \.isNewline)
-        guard let last = lines.last, let count = Int(last.filter { !$0.isWhitespace }) else {
-            throw HarnessFailure("PUBSUB NUMSUB answered \(output.debugDescription)")
+    /// The channels with subscribers whose names match `pattern` on any server (`PUBSUB CHANNELS`,
+    /// through redis-cli; Redlock: every node's).
+    func activeChannels(matching pattern: String) throws -> [String] {
+        try requireServers().flatMap { server in
+            try server.cli("PUBSUB", "CHANNELS", pattern).split(whereSeparator: \.isNewline).map(String.init)
         }
-        return count
+    }
+
+    /// How many subscribers the servers count on `channel` (`PUBSUB NUMSUB`, through redis-cli;
+    /// Redlock: the sum over every node).
+    func subscriberCount(_ channel: String) throws -> Int {
+        try requireServers().reduce(0) { total, server in
+            let output = try server.cli("PUBSUB", "NUMSUB", channel)
+            // redis-cli prints the channel, then the count, one per line.
+            let lines = output.split(whereSeparator: \.isNewline)
+            guard let last = lines.last, let count = Int(last.filter { !$0.isWhitespace }) else {
+                throw HarnessFailure("PUBSUB NUMSUB answered \(output.debugDescription)")
+            }
+            return total + count
+        }
     }
 
     /// Deletes `resource`'s lock behind Locky's back (Redis `DEL`; memory: an unconditional unlock).
@@ -149,6 +180,13 @@ extension LockEnvironment {
             _ = try await backend.inner.lock([resource], locker: owner, ttl: nil, force: true)
         }
     }
+}
+
+extension LockClient {
+    /// Marks the client's renewal loop as running before a task that is about to call ``run()``
+    /// starts (as ``LockClient/withClient(configuration:logger:_:)`` does), so leases taken
+    /// meanwhile are handed to it: no sleep that a loaded machine can outlast.
+    func markRenewalLoopRunning() { renewals.markRunning() }
 }
 
 /// Wraps a backend so its renewals can be made to hang, as if the server stopped answering

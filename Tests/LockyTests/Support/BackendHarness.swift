@@ -65,7 +65,9 @@ struct LockEnvironment: Sendable {
     let keyspace: LockKeyspace
     /// The redis-server (Redis only).
     let server: RedisServer?
-    /// A raw connection for inspection that bypasses Locky (Redis: the server; Redlock: the first node).
+    /// A raw connection that bypasses Locky (Redis: the server; Redlock: the first node, for
+    /// commands, not inspection: ``storedOwner(_:)``, ``expiry(_:)``, ``keyCount()`` and
+    /// ``stateSnapshot()`` read every node).
     let raw: RedisClient?
     /// Redlock: every node's server, and a raw connection to each.
     var nodes: [RedisServer] = []
@@ -99,8 +101,43 @@ struct LockEnvironment: Sendable {
         }
     }
 
-    /// The owner stored for `resource`, or nil.
+    /// Raw connections to every server holding locks: each Redlock node, or the Redis server.
+    var inspectionClients: [RedisClient] {
+        if !nodeClients.isEmpty { return nodeClients }
+        return raw.map { [$0] } ?? []
+    }
+
+    /// Reads `read` on every Redlock node and returns what they agree on: `absent` when no node
+    /// has anything, else what `combine` makes of the values of the nodes that have it, which
+    /// must be at least a quorum (`combine` answers nil when those values disagree). A minority,
+    /// or disagreement, is read again for a while (a key expiring, a node's write in flight)
+    /// and then fails the test: a key left on one node after a release is not "absent".
+    func agreedAcrossNodes<T: Equatable & Sendable>(
+        _ what: String,
+        absent: T,
+        _ read: (RedisClient) async throws -> T,
+        combine: ([T]) -> T? = { values in values.allSatisfy { $0 == values[0] } ? values[0] : nil }
+    ) async throws -> T {
+        let quorum = nodeClients.count / 2 + 1
+        var values: [T] = []
+        for _ in 0..<25 {
+            values = []
+            for node in nodeClients { values.append(try await read(node)) }
+            let present = values.filter { $0 != absent }
+            if present.isEmpty { return absent }
+            if present.count >= quorum, let agreed = combine(present) { return agreed }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessFailure("the Redlock nodes disagree on \(what): \(values) (quorum \(quorum))")
+    }
+
+    /// The owner stored for `resource`, or nil (Redlock: on every node, see ``agreedAcrossNodes(_:absent:_:combine:)``).
     func storedOwner(_ resource: String) async throws -> String? {
+        if !nodeClients.isEmpty {
+            return try await agreedAcrossNodes("the owner of \(resource)", absent: nil) { node in
+                try await node.execute(RESPCommand("GET", keyspace.lockKey(resource))).stringValue
+            }
+        }
         if let raw {
             let reply = try await raw.execute(RESPCommand("GET", keyspace.lockKey(resource)))
             return reply.stringValue
@@ -108,9 +145,9 @@ struct LockEnvironment: Sendable {
         return try await backend.inner.holders([resource])[0]?.owner
     }
 
-    /// The stored expiry of `resource`'s lock.
+    /// The stored expiry of `resource`'s lock (Redlock: every node's; the shortest when all expire).
     func expiry(_ resource: String) async throws -> Expiry {
-        if let raw {
+        func read(_ raw: RedisClient) async throws -> Expiry {
             let reply = try await raw.execute(RESPCommand("PTTL", keyspace.lockKey(resource)))
             guard case .number(let pttl) = reply.value else { throw HarnessFailure("PTTL answered \(reply)") }
             switch pttl {
@@ -119,17 +156,62 @@ struct LockEnvironment: Sendable {
             default: return .milliseconds(pttl)
             }
         }
+        if !nodeClients.isEmpty {
+            return try await agreedAcrossNodes("the expiry of \(resource)", absent: .missing, read) { values in
+                if values.allSatisfy({ $0 == .persistent }) { return .persistent }
+                let remaining = values.compactMap(\.ms)
+                return remaining.count == values.count ? remaining.min().map(Expiry.milliseconds) : nil
+            }
+        }
+        if let raw { return try await read(raw) }
         guard let holder = try await backend.inner.holders([resource])[0] else { return .missing }
         guard let remaining = holder.remaining else { return .persistent }
         return .milliseconds(remaining.wholeMilliseconds)
     }
 
-    /// Number of keys in Redis (nil for memory, which has no key count).
+    /// Number of keys in Redis (nil for memory, which has no key count); Redlock: the same on every node.
     func keyCount() async throws -> Int64? {
+        func read(_ raw: RedisClient) async throws -> Int64 {
+            let reply = try await raw.execute(RESPCommand("DBSIZE"))
+            guard case .number(let count) = reply.value else { throw HarnessFailure("DBSIZE answered \(reply)") }
+            return count
+        }
+        if !nodeClients.isEmpty {
+            // -1 is never a count: every node must answer, and all alike.
+            return try await agreedAcrossNodes("the key count", absent: -1, read) { counts in
+                counts.count == nodeClients.count && counts.allSatisfy { $0 == counts[0] } ? counts[0] : nil
+            }
+        }
         guard let raw else { return nil }
-        let reply = try await raw.execute(RESPCommand("DBSIZE"))
-        guard case .number(let count) = reply.value else { throw HarnessFailure("DBSIZE answered \(reply)") }
-        return count
+        return try await read(raw)
+    }
+
+    /// Every key and value (nil for memory). Redlock: every node's, which must hold the same
+    /// keys; each key's value is every node's in turn, so a change on any node shows.
+    func stateSnapshot() async throws -> RedisStateSnapshot? {
+        if !nodeClients.isEmpty {
+            var snapshots: [RedisStateSnapshot] = []
+            for _ in 0..<25 {
+                snapshots = []
+                for node in nodeClients { snapshots.append(try await RedisStateSnapshot.take(node)) }
+                let keys = Set(snapshots[0].values.keys)
+                if snapshots.allSatisfy({ $0.size == snapshots[0].size && Set($0.values.keys) == keys }) {
+                    var values: [String: [UInt8]] = [:]
+                    for key in keys {
+                        values[key] = snapshots.flatMap { snapshot in
+                            let value = snapshot.values[key] ?? []
+                            return withUnsafeBytes(of: UInt64(value.count).littleEndian, Array.init) + value
+                        }
+                    }
+                    return RedisStateSnapshot(size: snapshots[0].size, values: values)
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let keys = snapshots.map { $0.values.keys.sorted() }
+            throw HarnessFailure("the Redlock nodes hold different keys: \(keys)")
+        }
+        guard let raw else { return nil }
+        return try await RedisStateSnapshot.take(raw)
     }
 
     /// The tolerance for real-time measurements: zero on a manual clock.
@@ -263,6 +345,7 @@ struct HarnessFailure: Error, CustomStringConvertible {
 final class RecordingBackend: LockBackend {
     let inner: any LockBackend
     private let counter = Atomic<Int>(0)
+    private let queuedWaiters = Mutex<[String: Set<String>]>([:])
     private let afterExtendHook = Mutex<(@Sendable () async -> Void)?>(nil)
 
     init(_ inner: any LockBackend) { self.inner = inner }
@@ -277,6 +360,10 @@ final class RecordingBackend: LockBackend {
 
     /// How many calls reached the backend.
     var calls: Int { counter.load(ordering: .relaxed) }
+
+    /// How many fair waiters the backend has queued on `resource` so far (each counted once,
+    /// from the first fair attempt it answered `queued`, and still counted after it left).
+    func waitersQueued(on resource: String) -> Int { queuedWaiters.withLock { $0[resource]?.count ?? 0 } }
 
     private func count() { counter.add(1, ordering: .relaxed) }
 
@@ -372,8 +459,10 @@ final class RecordingBackend: LockBackend {
         attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
         count()
-        return try await inner.acquireFair(
+        let reply = try await inner.acquireFair(
             resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL, attempt: attempt)
+        if case .queued = reply { queuedWaiters.withLock { _ = $0[resource, default: []].insert(waiter) } }
+        return reply
     }
 
     func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {

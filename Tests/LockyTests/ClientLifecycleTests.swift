@@ -1,0 +1,138 @@
+import Locky
+import LockyRESP
+import LockyRedis
+import LockyTestSupport
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// The client's background work as an application runs it (the expiration worker, the client
+/// as a ServiceLifecycle service), and what Redlock refuses or gives up.
+@Suite("Client lifecycle")
+struct ClientLifecycleTests {
+    /// `runExpirationWorker()` looks at a lock it saw taken at the lock's deadline (one holders
+    /// call, the access that makes Redis expire the key and notify every watcher), not before,
+    /// and runs until its task is cancelled.
+    @Test(arguments: BackendKind.allCases)
+    func theExpirationWorkerLooksAtALockAtItsDeadline(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let finished = Shared(false)
+            let worker = Task(executorPreference: env.client.backend.preferredTaskExecutor) {
+                defer { finished.update { $0 = true } }
+                try await env.client.runExpirationWorker()
+            }
+            defer { worker.cancel() }
+            // The worker is subscribed once a short lock taken now reaches it as an event (it
+            // looks at it 50 ms later); its own calls are the only ones counted, as the locks are
+            // taken on the inner backend.
+            var subscribed = false
+            for probe in 0..<50 where !subscribed {
+                _ = try await env.backend.inner.acquire(["probe-\(probe)"], owner: "probe", ttl: .milliseconds(50))
+                subscribed = try await eventually(within: .milliseconds(300)) { env.backend.calls >= 1 }
+            }
+            try #require(subscribed, "the worker never looked at a lock it saw taken")
+            // Every probe's deadline is over.
+            try await Task.sleep(for: .milliseconds(300))
+            let before = env.backend.calls
+            let taken = ContinuousClock.now
+            let reply = try await env.backend.inner.acquire(["exp"], owner: "other", ttl: .milliseconds(600))
+            guard case .acquired = reply else {
+                Issue.record("the lock was not taken: \(reply)")
+                return
+            }
+            try await Task.sleep(until: taken + .milliseconds(400))
+            #expect(env.backend.calls == before, "the worker looked at the lock before its deadline")
+            let looked = try await eventually(within: .seconds(2)) { env.backend.calls > before }
+            #expect(looked, "the worker never looked at the lock")
+            #expect(ContinuousClock.now - taken >= .milliseconds(600), "looked at \(ContinuousClock.now - taken)")
+            #expect(try await env.storedOwner("exp") == nil)
+            // It runs until cancelled, and then ends promptly.
+            #expect(!finished.value, "the worker ended on its own")
+            worker.cancel()
+            let ended = try await within(.seconds(2), "the cancelled worker") {
+                _ = await worker.result
+                return true
+            }
+            #expect(ended)
+        }
+    }
+
+    /// The client as a service of a `ServiceGroup`: a graceful shutdown ends its renewal loop,
+    /// and a `withLock` whose lease that loop renewed is told (`renewalStopped`), its body
+    /// cancelled and its lock released.
+    @Test(arguments: BackendKind.allCases)
+    func aGracefulShutdownEndsTheServiceAndItsLeases(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let group = ServiceGroup(
+                services: [client], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            // Marked running before the group starts the service, so withLock uses its loop.
+            client.markRenewalLoopRunning()
+            let running = Task { try await group.run() }
+            let started = Shared<Lease?>(nil)
+            let holding = Task {
+                try await client.withLock("service", ttl: .seconds(3)) { lease in
+                    started.update { $0 = lease }
+                    try await Task.sleep(for: .seconds(30))
+                }
+            }
+            let held = try await eventually { started.value != nil }
+            try #require(held)
+            let lease = try #require(started.value)
+            #expect(client.renewingCount == 1, "withLock should hand its lease to the service's loop")
+            #expect(try await env.storedOwner("service") == lease.owner)
+            await group.triggerGracefulShutdown()
+            try await within(.seconds(5), "the service group after a graceful shutdown") { try await running.value }
+            let error = await expectLockError(.lockLost) {
+                try await within(.seconds(5), "withLock after the shutdown") { try await holding.value }
+            }
+            #expect(error?.message.contains("renewal loop stopped") == true, "\(String(describing: error))")
+            #expect(lease.lossReason == .renewalStopped)
+            #expect(try await env.storedOwner("service") == nil)
+        }
+    }
+
+    /// Redlock has no fair queue: a fair acquire fails at once with `invalidArgument`, touching
+    /// nothing, even while the lock is held (so it could not have waited).
+    @Test func fairModeOnRedlockFailsAtOnce() async throws {
+        try await withBackend(.redlock) { env throws in
+            let holder = try await env.client.tryAcquire("fair", ttl: .seconds(30))
+            let callsBefore = env.backend.calls
+            let started = ContinuousClock.now
+            let error = await expectLockError(.invalidArgument) {
+                _ = try await env.client.acquire("fair", ttl: .seconds(30), timeout: .seconds(10), fair: true)
+            }
+            #expect(ContinuousClock.now - started < .seconds(1), "failed after \(ContinuousClock.now - started)")
+            #expect(error?.message.contains("fair") == true, "\(String(describing: error))")
+            // The fair attempt, and at most the leaving of a queue it never joined.
+            #expect(env.backend.calls <= callsBefore + 2)
+            #expect(try await env.storedOwner("fair") == holder.owner)
+            #expect(try await env.client.release(holder) == .released)
+        }
+    }
+
+    /// A waiting acquire on Redlock with two of three nodes killed keeps trying until its wait
+    /// deadline, then fails with `quorumNotReached` naming every node. It gives up once its
+    /// next retry (the configured 200 ± 100 ms later) would come after the deadline, so at most
+    /// 300 ms before it.
+    @Test func aRedlockWaiterWithoutAQuorumRetriesUntilItsDeadline() async throws {
+        try await withBackend(.redlock) { env throws in
+            env.nodes[1].kill()
+            env.nodes[2].kill()
+            let callsBefore = env.backend.calls
+            let started = ContinuousClock.now
+            let error = await expectLockError(.quorumNotReached) {
+                _ = try await env.client.acquire("r", ttl: .seconds(10), timeout: .milliseconds(1500))
+            }
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .milliseconds(1500 - 300), "gave up after \(waited), a retry before its deadline")
+            #expect(waited < .seconds(4), "gave up \(waited) after starting with a 1.5 s timeout")
+            // An attempt every 100 to 300 ms for at least 1.2 s.
+            #expect(env.backend.calls - callsBefore >= 4, "tried \(env.backend.calls - callsBefore) times")
+            #expect(error?.nodes.count == 3, "\(String(describing: error))")
+            // The one live node granted and was released again.
+            let left = try env.nodes[0].cli("EXISTS", env.keyspace.lockKey("r"))
+            #expect(left == "0")
+        }
+    }
+}
