@@ -543,13 +543,16 @@ public struct RedisLockBackend: LockBackend {
                 _ = try await client.execute(RESPCommand("CONFIG", "SET", "notify-keyspace-events", wanted))
             }
             return nil
-        } catch {
+        } catch  where error.serverError != nil {
             return LockError(
                 .serverError,
                 "cannot enable keyspace notifications (\(error.code)); expired events need `notify-keyspace-events Ex` "
                     + "in redis.conf, or permission for CONFIG GET/SET",
                 underlying: error
             )
+        } catch {
+            // Not a refusal: the server could not be reached (the subscription reports it too).
+            return LockError(error, during: "enabling keyspace notifications")
         }
     }
 

@@ -362,7 +362,14 @@ public struct RedlockBackend: LockBackend {
                 subscribe: { node, index, inner in
                     try await node.withTaggedEventHandler(
                         expirations: expirations,
-                        { event, tag in if let merged = merger.receive(event, tag: tag, fromNode: index) { handler(merged) } },
+                        { event, tag in
+                            if case .error(let error) = event {
+                                // A node's own error, which no quorum merges: it names the node.
+                                handler(.error(nodeEventError(index, error)))
+                            } else if let merged = merger.receive(event, tag: tag, fromNode: index) {
+                                handler(merged)
+                            }
+                        },
                         inner)
                 },
                 onFailure: { index, error in handler(.error(subscriptionError(index, error))) },
@@ -500,6 +507,13 @@ public struct RedlockBackend: LockBackend {
             onFailure(index, error)
             return try await withEachNode(from: index + 1, subscribe: subscribe, onFailure: onFailure, body)
         }
+    }
+
+    /// An error event of node `index`, naming it.
+    private func nodeEventError(_ index: Int, _ error: LockError) -> LockError {
+        LockError(
+            error.code, "Redlock node \(nodeAddresses[index]): \(error.message)", underlying: error.underlying,
+            nodes: [RedlockNodeOutcome(node: nodeAddresses[index], result: .failed(error))])
     }
 
     private func subscriptionError(_ index: Int, _ error: any Error) -> LockError {
