@@ -150,9 +150,13 @@ extension LockClient {
                 // what it got, and that release woke this waiter at once, back to back (hundreds of
                 // attempts a second against the nodes still up).
                 quorumFailures += 1
-                let retryAt = clock.now + configuration.retry.nextDelay(using: &generator)
+                var retryAt = clock.now + configuration.retry.nextDelay(using: &generator)
                 guard configuration.retry.allowsRetry(quorumFailures) else { throw error }
-                if let deadline, retryAt >= deadline { throw error }
+                if let deadline {
+                    // The last try comes at the deadline, not a retry delay before it.
+                    guard clock.now < deadline else { throw error }
+                    retryAt = min(retryAt, deadline)
+                }
                 do {
                     try await clock.sleep(until: retryAt)
                 } catch {
