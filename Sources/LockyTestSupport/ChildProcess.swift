@@ -45,7 +45,7 @@ final class ChildProcess: Sendable {
             // Redis must hear SIGTERM.
             try process.runWithSignalsUnblocked()
         } catch {
-            throw RedisHarnessError("Could not start \(executable): \(error)")
+            throw RedisHarnessError(.startFailed, "Could not start \(executable): \(error)")
         }
         return child
     }
@@ -55,7 +55,7 @@ final class ChildProcess: Sendable {
         guard FileManager.default.createFile(atPath: path, contents: nil),
             let handle = FileHandle(forWritingAtPath: path)
         else {
-            throw RedisHarnessError("Could not create \(path)")
+            throw RedisHarnessError(.setupFailed, "Could not create \(path)")
         }
         return handle
     }
@@ -153,7 +153,7 @@ extension ChildProcess {
             child.send(SIGKILL)
             child.waitForExit(timeout: .seconds(5))
             let command = displayName ?? ([executable] + arguments).joined(separator: " ")
-            throw RedisHarnessError("Timed out after \(timeout): \(command)")
+            throw RedisHarnessError(.timedOut, "Timed out after \(timeout): \(command)")
         }
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         let errorOutput = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""

@@ -70,11 +70,11 @@ public final class FaultProxy: Sendable {
                 .bind(host: "127.0.0.1", port: port)
                 .get()
         } catch {
-            throw RedisHarnessError("FaultProxy could not listen on 127.0.0.1:\(port): \(error)")
+            throw RedisHarnessError(.startFailed, "FaultProxy could not listen on 127.0.0.1:\(port): \(error)")
         }
         guard let bound = listener.localAddress?.port else {
             try? await listener.close()
-            throw RedisHarnessError("FaultProxy: the listening socket has no port")
+            throw RedisHarnessError(.startFailed, "FaultProxy: the listening socket has no port")
         }
         return FaultProxy(core: core, listener: listener, port: bound)
     }

@@ -203,7 +203,7 @@ public final class RedisServer: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw RedisHarnessError("Could not create \(directory): \(error)")
+            throw RedisHarnessError(.setupFailed, "Could not create \(directory): \(error)")
         }
         let retryDeadline = ContinuousClock.now + .seconds(5)
         var attempts = 0
@@ -225,7 +225,7 @@ public final class RedisServer: Sendable {
                 await ChildProcess.pause(milliseconds: 50)
                 continue
             }
-            throw RedisHarnessError(failure)
+            throw RedisHarnessError(.startFailed, failure)
         }
     }
 
@@ -241,7 +241,7 @@ public final class RedisServer: Sendable {
         do {
             try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
         } catch {
-            throw RedisHarnessError("Could not write \(configurationPath): \(error)")
+            throw RedisHarnessError(.setupFailed, "Could not write \(configurationPath): \(error)")
         }
         // The log is appended to across restarts; only what this process writes counts.
         let logOffset = Self.contents(of: logPath).count
@@ -273,6 +273,7 @@ public final class RedisServer: Sendable {
                 kill()
                 let standardError = Self.contents(of: directory + "/stderr.log")
                 throw RedisHarnessError(
+                    .startFailed,
                     "redis-server on 127.0.0.1:\(port) \(reason). Configuration: \(configurationPath)\n"
                         + "Log tail:\n\(Self.tail(String(log)))\(standardError.isEmpty ? "" : "\nstderr:\n")"
                         + Self.tail(standardError)
@@ -342,7 +343,8 @@ public final class RedisServer: Sendable {
         )
         guard result.status == 0 else {
             let details = (result.errorOutput + result.output).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw RedisHarnessError("redis-cli \(shown) against \(url) failed (exit \(result.status)): \(details)")
+            throw RedisHarnessError(
+                .commandFailed, "redis-cli \(shown) against \(url) failed (exit \(result.status)): \(details)")
         }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -68,11 +68,11 @@ public final class ScriptedServer: Sendable {
                 .bind(host: "127.0.0.1", port: 0)
                 .get()
         } catch {
-            throw RedisHarnessError("ScriptedServer could not listen on 127.0.0.1: \(error)")
+            throw RedisHarnessError(.startFailed, "ScriptedServer could not listen on 127.0.0.1: \(error)")
         }
         guard let port = listener.localAddress?.port else {
             try? await listener.close()
-            throw RedisHarnessError("ScriptedServer: the listening socket has no port")
+            throw RedisHarnessError(.startFailed, "ScriptedServer: the listening socket has no port")
         }
         return ScriptedServer(listener: listener, log: log, port: port)
     }

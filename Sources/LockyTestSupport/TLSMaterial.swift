@@ -54,7 +54,7 @@ public struct TLSMaterial: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw RedisHarnessError("Could not create \(directory): \(error)")
+            throw RedisHarnessError(.setupFailed, "Could not create \(directory): \(error)")
         }
         let material = TLSMaterial(directory: directory)
 
@@ -108,7 +108,7 @@ public struct TLSMaterial: Sendable {
         do {
             try allExtensions.write(toFile: extensionsPath, atomically: true, encoding: .utf8)
         } catch {
-            throw RedisHarnessError("Could not write \(extensionsPath): \(error)")
+            throw RedisHarnessError(.setupFailed, "Could not write \(extensionsPath): \(error)")
         }
         try run(
             openssl,
@@ -131,6 +131,7 @@ public struct TLSMaterial: Sendable {
         let result = try ChildProcess.run(openssl, arguments, timeout: .seconds(30))
         guard result.status == 0 else {
             throw RedisHarnessError(
+                .commandFailed,
                 "openssl \(arguments.prefix(2).joined(separator: " ")) failed (exit \(result.status)): "
                     + result.errorOutput.trimmingCharacters(in: .whitespacesAndNewlines)
             )

@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test func errorDescriptionIsItsMessage() {
-        let error = RedisHarnessError("do this")
+        let error = RedisHarnessError(.setupFailed, "do this")
         #expect(error.description == "do this")
     }
 }

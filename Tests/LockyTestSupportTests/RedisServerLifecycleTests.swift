@@ -142,6 +142,7 @@ import Testing
         let options = RedisServer.Options(extraConfiguration: ["no-such-directive yes"])
         let error = await #expect(throws: RedisHarnessError.self) { try await RedisServer.start(options) }
         #expect(error?.message.contains("no-such-directive") == true)
+        #expect(error?.code == .startFailed)
     }
 
     @Test func appliesExtraConfiguration() async throws {

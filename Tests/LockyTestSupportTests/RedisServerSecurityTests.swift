@@ -11,6 +11,7 @@ import Testing
                 try server.cli(arguments: ["PING"], authenticate: false)
             }
             #expect(error?.message.contains("NOAUTH") == true)
+            #expect(error?.code == .commandFailed)
             #expect(throws: RedisHarnessError.self) { try server.cli(arguments: ["PING"], password: "wrong") }
         }
     }
