@@ -100,8 +100,8 @@ struct RunSubcommand: AsyncParsableCommand {
                     } catch let error as LockError where error.code == .lockLost {
                         throw LockError(.lockLost, "\(error.message); COMMAND was terminated", resource: resource)
                     } catch let error as LockError where error.code == .timedOut || error.code == .busy {
-                        let holder = error.holder.map { " by \($0.displayName)" } ?? ""
-                        throw CLIError(status: ExitStatus.busy, message: "\(resource) is held\(holder); not acquired")
+                        // The library's message names the holder, or why there is none (earlier waiters).
+                        throw CLIError(status: ExitStatus.busy, message: "\(resource) not acquired: \(error.message)")
                     } catch let error as LockError where error.code == .cancelled && relay.interruption != nil {
                         return nil
                     }

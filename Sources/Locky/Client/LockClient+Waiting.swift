@@ -137,6 +137,7 @@ extension LockClient {
         var generator = SystemRandomNumberGenerator()
         var attempts = 0
         var quorumFailures = 0
+        var expiredInARow = 0
         while true {
             attempts += 1
             let attemptStart = clock.now
@@ -169,8 +170,11 @@ extension LockClient {
             }
             switch reply {
             case .acquired(let tokens):
-                let lease = try await handOver(
-                    resources, owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: attemptStart, started: started)
+                guard
+                    let lease = try await handOverWhileWaiting(
+                        resources, owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: attemptStart, started: started,
+                        deadline: deadline, expiredInARow: &expiredInARow)
+                else { continue }
                 logger.trace("acquired after waiting", metadata: ["locky.attempts": "\(attempts)"])
                 return lease
             case .busy(let index, let holder):
@@ -214,14 +218,20 @@ extension LockClient {
         let started = clock.now
         var generator = SystemRandomNumberGenerator()
         var busyCounted = false
+        var expiredInARow = 0
         if barging {
             let reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
                 try await backend.checkedAcquire([resource], owner: owner, ttl: ttl)
             }
             switch reply {
             case .acquired(let tokens):
-                return try await handOver(
-                    [resource], owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: started, started: started)
+                // Expired before it could be handed over (a stalled reply): queue as if busy.
+                if let lease = try await handOverWhileWaiting(
+                    [resource], owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: started, started: started,
+                    deadline: deadline, expiredInARow: &expiredInARow)
+                {
+                    return lease
+                }
             case .busy(_, let holder):
                 metrics.busy.increment()
                 busyCounted = true
@@ -245,8 +255,12 @@ extension LockClient {
                 }
                 switch reply {
                 case .acquired(let token):
-                    return try await handOver(
-                        [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: attemptStart, started: started)
+                    if let lease = try await handOverWhileWaiting(
+                        [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: attemptStart, started: started,
+                        deadline: deadline, expiredInARow: &expiredInARow)
+                    {
+                        return lease
+                    }
                 case .handedOver(let token, let remaining):
                     // Handed over before this attempt ran: valid for `remaining` from before it.
                     let validFor = remaining ?? ttl
@@ -261,10 +275,12 @@ extension LockClient {
                     let extended = try await attempt(resource, owner: owner) { () async throws(LockError) in
                         try await backend.checkedExtend([resource], owner: owner, ttl: ttl, mode: .resetTo)
                     }
-                    if extended == .extended {
-                        return try await handOver(
+                    if extended == .extended,
+                        let lease = try await handOverWhileWaiting(
                             [resource], owner: owner, fencingTokens: [token], ttl: ttl, attemptStart: extendStart,
-                            started: started)
+                            started: started, deadline: deadline, expiredInARow: &expiredInARow)
+                    {
+                        return lease
                     }
                 // It lapsed in between: queue again.
                 case .queued(let holder, let first):
@@ -303,6 +319,28 @@ extension LockClient {
         } catch {
             try? await backend.leaveQueue(resource, waiter: waiter, owner: owner)
             throw error
+        }
+    }
+
+    /// ``handOver(_:owner:fencingTokens:ttl:attemptStart:started:validFor:)`` for a waiting
+    /// acquire: a lease that expired before it could be handed over (its reply stalled past the
+    /// TTL: a paused server or process) is given back and nil returned, so the wait goes on
+    /// while it lasts. Three in a row mean the TTL is too short for this backend: the error.
+    private func handOverWhileWaiting(
+        _ resources: [String], owner: String, fencingTokens: [Int64], ttl: Duration, attemptStart: ContinuousClock.Instant,
+        started: ContinuousClock.Instant, deadline: ContinuousClock.Instant?, expiredInARow: inout Int
+    ) async throws(LockError) -> Lease? {
+        do {
+            let lease = try await handOver(
+                resources, owner: owner, fencingTokens: fencingTokens, ttl: ttl, attemptStart: attemptStart, started: started)
+            expiredInARow = 0
+            return lease
+        } catch  where error.code == .alreadyExpired {
+            expiredInARow += 1
+            if expiredInARow >= 3 { throw error }
+            if let deadline, clock.now >= deadline { throw error }
+            logger.debug("the lease expired before it could be handed over; waiting on")
+            return nil
         }
     }
 

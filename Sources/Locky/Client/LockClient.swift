@@ -367,9 +367,13 @@ public final class LockClient: Sendable {
     ) async throws(LockError) -> Lease {
         // `validFor`: what was left of the TTL when read (a lock handed over earlier).
         let validUntil = attemptStart + min(validFor ?? ttl, ttl) - drift(ttl)
-        if clock.now >= validUntil {
+        let now = clock.now
+        if now >= validUntil {
             _ = try? await backend.unlock(resources, owner: owner)
-            throw LockError(.timedOut, "the lease expired before it could be handed over; use a longer TTL")
+            throw LockError(
+                .alreadyExpired,
+                "the lease expired before it could be handed over (the reply came \(now - attemptStart) after the attempt "
+                    + "began, TTL \(ttl)); use a longer TTL")
         }
         metrics.acquired.increment()
         metrics.acquireLatency.recordNanoseconds(Int64((clock.now - started).secondsDouble * 1e9))
