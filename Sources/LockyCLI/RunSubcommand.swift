@@ -13,7 +13,8 @@ struct RunSubcommand: AsyncParsableCommand {
             the lock while COMMAND runs (every third of --ttl) and releases it when COMMAND ends. \
             COMMAND gets LOCKY_RESOURCE and LOCKY_FENCING_TOKEN in its environment.
 
-            SIGINT and SIGTERM sent to locky run are forwarded to COMMAND; the lock is released \
+            SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to locky run are forwarded to COMMAND (one \
+            locky was started ignoring, as under nohup, stays ignored); the lock is released \
             once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
             taken), COMMAND gets SIGTERM, and SIGKILL after --kill-after.
 
@@ -71,7 +72,11 @@ struct RunSubcommand: AsyncParsableCommand {
         // what locky inherited, so `nohup` or a shell's ignored signals still protect it.
         let inherited = SpawnedCommand.InheritedSignals.capture()
         let relay = SignalRelay()
-        let watcher = SignalWatcher(signals: [SIGINT, SIGTERM]) { relay.received($0) }
+        // A hang-up (a closed terminal or SSH session) or a quit would otherwise end locky at
+        // once and leave COMMAND running without the lock, the lock held until its TTL ran out.
+        // One that locky was started ignoring (`nohup`) stays ignored.
+        let relayed = [SIGINT, SIGTERM] + [SIGHUP, SIGQUIT].filter { !inherited.ignored.contains($0) }
+        let watcher = SignalWatcher(signals: relayed) { relay.received($0) }
         defer { watcher.cancel() }
 
         try await withLockClient(
@@ -125,7 +130,7 @@ struct RunSubcommand: AsyncParsableCommand {
     }
 }
 
-/// Forwards SIGINT/SIGTERM to COMMAND once it runs; before that, records the signal so the wait stops.
+/// Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to COMMAND once it runs; before that, records the signal so the wait stops.
 final class SignalRelay: Sendable {
     private struct State {
         var child: SpawnedCommand?

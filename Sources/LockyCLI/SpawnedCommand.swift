@@ -26,10 +26,10 @@ final class SpawnedCommand: Sendable {
         let message: String
     }
 
-    /// The signals locky itself handles or ignores (SIGINT and SIGTERM for the relay, SIGPIPE for
-    /// NIO), and which of them were ignored when locky started.
+    /// The signals locky itself handles or ignores (SIGINT, SIGTERM, SIGHUP and SIGQUIT for the
+    /// relay, SIGPIPE for NIO), and which of them were ignored when locky started.
     struct InheritedSignals: Sendable {
-        static let changedByLocky: [Int32] = [SIGINT, SIGTERM, SIGPIPE]
+        static let changedByLocky: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE]
         let ignored: Set<Int32>
 
         /// Reads the current dispositions; call before locky changes any.

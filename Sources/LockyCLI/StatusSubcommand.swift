@@ -85,6 +85,7 @@ struct StatusSubcommand: AsyncParsableCommand {
                         for lock in locks { Terminal.line(plainLine(lock)) }
                     }
                     first = false
+                    if Terminal.isOutputClosed { return }
                     try await Task.sleep(for: .seconds(1))
                 }
             }

@@ -1,7 +1,14 @@
 import Foundation
+import Synchronization
 
 /// Standard output and error: plain lines on a pipe, a live view on a terminal.
 enum Terminal {
+    private static let outputGone = Atomic<Bool>(false)
+
+    /// Whether standard output's reader went away (`locky watch | head -1`). SIGPIPE is ignored
+    /// (NIO needs that), so streaming subcommands check this and stop, as a killed writer would.
+    static var isOutputClosed: Bool { outputGone.load(ordering: .relaxed) }
+
     /// Whether standard output is a terminal (live views) rather than a pipe or file (plain lines).
     static var isInteractive: Bool { isatty(STDOUT_FILENO) == 1 }
 
@@ -43,6 +50,7 @@ enum Terminal {
             let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
             if written < 0 {
                 if errno == EINTR { continue }
+                if errno == EPIPE, descriptor == STDOUT_FILENO { outputGone.store(true, ordering: .relaxed) }
                 return
             }
             bytes = bytes.dropFirst(written)

@@ -41,6 +41,7 @@ struct WatchSubcommand: AsyncParsableCommand {
                     Terminal.error("locky: watching lock events\(match.map { " on \($0)" } ?? "") (Ctrl-C to stop)")
                     for await event in stream {
                         Self.print(event, json: json)
+                        if Terminal.isOutputClosed { return }
                     }
                 }
             }
