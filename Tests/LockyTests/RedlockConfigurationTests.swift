@@ -56,6 +56,9 @@ struct RedlockConfigurationTests {
         ("redis://127.0.0.1:7001,,redis://127.0.0.1:7002", "entry 2 of 3 is empty"),
         ("redis://127.0.0.1:7001,http://x", "entry 2 of 2"),
         ("redis://127.0.0.1:7001,redis://127.0.0.1:7001", "listed twice"),
+        // One server under two database indexes or names is still one node.
+        ("redis://127.0.0.1:7001,redis://127.0.0.1:7001/1,redis://127.0.0.1:7003", "listed twice"),
+        ("redis://127.0.0.1:7001,redis://localhost:7001,redis://127.0.0.1:7003", "listed twice"),
         ("redis://127.0.0.1:7001,redis://127.0.0.1:0", "port"),
     ])
     func badListsAreRejected(url: String, expected: String) {

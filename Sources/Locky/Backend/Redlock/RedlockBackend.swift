@@ -291,7 +291,13 @@ public struct RedlockBackend: LockBackend {
         for index in resources.indices {
             guard let holder = tally.holder(replies, index: index) else {
                 try throwIfCancelled(replies)
-                throw tally.quorumError("holders", replies, resource: resources[index]) { _ in .granted }
+                // Each node as it answered: the holder it named, or free.
+                throw tally.quorumError(
+                    "holders", replies, resource: resources[index],
+                    summary: "no answer is shared by \(tally.quorum) of \(nodeAddresses.count) nodes"
+                ) { answers in
+                    answers.indices.contains(index) ? answers[index].map { .heldByAnother($0) } ?? .missing : .missing
+                }
             }
             holders.append(holder)
         }

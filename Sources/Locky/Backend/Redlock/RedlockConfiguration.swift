@@ -45,11 +45,15 @@ public struct RedlockConfiguration: Sendable, Hashable {
             } catch {
                 throw LockError(.invalidArgument, "invalid Redlock node \(node.address): \(error)")
             }
-            let identity = "\(node.address)/\(node.database)"
+            // The server, not the database: two databases of one server fail and restart together,
+            // and would count as two votes of a quorum.
+            var identity = node.address.description.lowercased()
+            if case .tcp(let host, let port) = node.address, host.lowercased() == "localhost" { identity = "127.0.0.1:\(port)" }
             guard seen.insert(identity).inserted else {
                 throw LockError(
                     .invalidArgument,
-                    "Redlock node \(node.address) (db \(node.database)) is listed twice; nodes must be independent")
+                    "Redlock node \(node.address) is listed twice (databases of one server are one node); nodes must be independent servers"
+                )
             }
         }
     }

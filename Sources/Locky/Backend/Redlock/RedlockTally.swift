@@ -308,13 +308,14 @@ struct RedlockTally: Sendable {
         _ operation: String,
         _ replies: [Result<Reply, LockError>],
         resource: String? = nil,
+        summary: String? = nil,
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) -> LockError {
         let outcomes = outcomes(replies, classify)
         let granted = outcomes.filter(\.isGranted).count
         return LockError(
             .quorumNotReached,
-            "\(operation): \(granted) of \(nodes.count) nodes agreed, \(quorum) needed",
+            "\(operation): \(summary ?? "\(granted) of \(nodes.count) nodes agreed, \(quorum) needed")",
             resource: resource,
             nodes: outcomes
         )
