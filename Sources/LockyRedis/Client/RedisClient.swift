@@ -47,7 +47,8 @@ public actor RedisClient {
 
     private enum State {
         case idle(failures: Int, nextAttempt: NIODeadline, lastError: RedisClientError?)
-        case connecting(EventLoopFuture<RedisConnector.Connection>)
+        /// The attempt, and its handler, so ``close()`` can end a handshake that a stopped server never answers.
+        case connecting(EventLoopFuture<RedisConnector.Connection>, NIOLoopBound<RedisChannelHandler>)
         case connected(RedisConnector.Connection)
         case closed
     }
@@ -245,7 +246,9 @@ public actor RedisClient {
         case .connected(let connection):
             connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
             try? await connection.channel.closeFuture.get()
-        case .connecting(let future):
+        case .connecting(let future, let handler):
+            // Ends the handshake now instead of waiting out the connect timeout (a stopped server).
+            handler.value.close(RedisClientError(.closed, "the client was closed", mayHaveRun: false))
             if let connection = try? await future.get() {
                 connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
                 try? await connection.channel.closeFuture.get()
@@ -408,7 +411,7 @@ public actor RedisClient {
                 return connection.boundHandler
             case .closed:
                 throw RedisClientError(.closed, "the client is closed")
-            case .connecting(let future):
+            case .connecting(let future, _):
                 do {
                     if let limit = Self.replyWaitLimit {
                         try await waitForConnection(future, atMost: TimeAmount(limit))
@@ -478,6 +481,7 @@ public actor RedisClient {
         }
         let scripts = preloadedScripts.withLock { $0 }
         scriptsGivenToConnection = scripts.count
+        var connectingHandler: RedisChannelHandler?
         let future = RedisConnector.connect(
             configuration: configuration,
             sslContext: sslContext,
@@ -485,13 +489,15 @@ public actor RedisClient {
             logger: logger,
             scripts: scripts
         ) { [weak self] handler in
+            connectingHandler = handler
             let handlerID = ObjectIdentifier(handler)
             handler.onClose = { [weak self] reason in
                 guard let self else { return }
                 self.assumeIsolated { $0.connectionClosed(handlerID, reason: reason) }
             }
         }
-        state = .connecting(future)
+        guard let connectingHandler else { return }
+        state = .connecting(future, NIOLoopBound(connectingHandler, eventLoop: eventLoop))
         future.whenComplete { [weak self] result in
             guard let self else { return }
             self.assumeIsolated { $0.connectFinished(result, failures: failures) }
