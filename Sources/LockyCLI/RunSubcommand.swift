@@ -16,7 +16,10 @@ struct RunSubcommand: AsyncParsableCommand {
             SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to locky run are forwarded to COMMAND (one \
             locky was started ignoring, as under nohup, stays ignored); the lock is released \
             once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
-            taken), COMMAND gets SIGTERM, and SIGKILL after --kill-after.
+            taken), COMMAND gets SIGTERM, and SIGKILL after --kill-after. If it cannot be \
+            renewed (Redis unreachable), COMMAND gets SIGTERM before the lock's validity ends \
+            (--kill-after before, at most a third of --ttl) and SIGKILL at its end, so it is gone \
+            before another process can take the lock.
 
             Exit status: COMMAND's; 75 when the lock was not acquired; 76 when it was lost while \
             COMMAND ran; 127/126 when COMMAND cannot be started.
@@ -100,7 +103,31 @@ struct RunSubcommand: AsyncParsableCommand {
                                 return error.status
                             }
                             relay.attach(child)
-                            return await child.waitForExit(terminatingOnCancelAfter: grace)
+                            let margin = ValidityWatchdog.margin(grace: grace, ttl: lease.ttl)
+                            let (status, cutShort) = await withTaskGroup(of: (Int32, Bool)?.self) { group in
+                                group.addTask { (await child.waitForExit(terminatingOnCancelAfter: grace), false) }
+                                group.addTask {
+                                    await ValidityWatchdog.watch(lease, child: child, margin: margin) ? (0, true) : nil
+                                }
+                                var cutShort = false
+                                while let next = await group.next() {
+                                    guard let (status, watchdog) = next else { continue }
+                                    if watchdog {
+                                        cutShort = true
+                                        continue
+                                    }
+                                    group.cancelAll()
+                                    return (status, cutShort)
+                                }
+                                return (ExitStatus.failure, cutShort)
+                            }
+                            if cutShort {
+                                throw CLIError(
+                                    status: ExitStatus.lockLost,
+                                    message: "the lock on \(resource) could not be renewed before its validity ran out; "
+                                        + "COMMAND was terminated so that it ended in time")
+                            }
+                            return status
                         }
                     } catch let error as LockError where error.code == .lockLost {
                         throw LockError(.lockLost, "\(error.message); COMMAND was terminated", resource: resource)

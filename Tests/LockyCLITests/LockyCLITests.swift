@@ -274,7 +274,10 @@ struct LockyCLITests {
         // Without the trap, SIGHUP kills it as usual; SIGPIPE (which NIO ignores in locky) is default again.
         let plain = try await LockyBinary.run(["run", "r", "--url", "memory://", "--", "sh", "-c", "kill -HUP $$; echo survived"])
         #expect(plain.status == 129, "\(plain.errorOutput)")
+        // Through `env --default-signal`: the test process may ignore SIGPIPE itself (NIO, once a
+        // test has used a socket), and locky must be started as a shell would start it.
         let pipe = try await LockyBinary.run([
+            "run", "outer", "--url", "memory://", "--", "env", "--default-signal=PIPE", LockyBinary.path,
             "run", "r", "--url", "memory://", "--", "sh", "-c", "grep SigIgn /proc/self/status",
         ])
         let mask = pipe.output.split(separator: "\t").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""

@@ -1,0 +1,38 @@
+import Foundation
+import LockyTestSupport
+import Testing
+
+/// `locky run` ends COMMAND before the lock's validity runs out when it cannot be renewed.
+@Suite struct CLIValidityWatchdogTests {
+    /// Cut off from Redis, locky used to notice the loss at the validity's end, then give COMMAND
+    /// SIGTERM and `--kill-after` (5 s) before SIGKILL: COMMAND ran on beside the next holder.
+    /// Now SIGTERM comes a third of the TTL before the end and SIGKILL at the end.
+    @Test("cut off from Redis, COMMAND is gone by the end of the lock's validity")
+    func commandEndsWithinTheValidity() async throws {
+        try await withRedis { server in
+            let proxy = try await FaultProxy.start(upstream: server.port)
+            let marks = FileManager.default.temporaryDirectory.path + "/locky-watchdog-\(UUID().uuidString)"
+            // COMMAND ignores SIGTERM (notes it) and writes the time (ns since 1970) every 50 ms while it lives.
+            let running = try LockyBinary.Running(
+                [
+                    "run", "cut", "--ttl", "3s", "--", "sh", "-c",
+                    "trap 'echo term >> \(marks).term' TERM; echo started; while :; do date +%s%N > \(marks).beat; sleep 0.05; done",
+                ],
+                url: proxy.url)
+            try await running.waitFor { $0.contains("started") }
+            let cut = Date().timeIntervalSince1970
+            proxy.set(.stall())
+            let result = try await running.finish(timeout: .seconds(20))
+            #expect(result.status == 76, "\(result.errorOutput)")
+            // Dead by the 3 s validity's end (SIGKILL, as it ignores SIGTERM), not --kill-after (5 s) past it.
+            let lastBeat = (try? String(contentsOfFile: marks + ".beat", encoding: .utf8)).flatMap {
+                Double($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            let livedAfterCut = ((lastBeat ?? .infinity) / 1e9) - cut
+            #expect(livedAfterCut < 3.0, "COMMAND lived \(livedAfterCut) s after the cut")
+            #expect((try? String(contentsOfFile: marks + ".term", encoding: .utf8))?.contains("term") == true)
+            for suffix in [".beat", ".term"] { try? FileManager.default.removeItem(atPath: marks + suffix) }
+            await proxy.stop()
+        }
+    }
+}
