@@ -13,4 +13,21 @@ struct BenchOptions: ParsableArguments {
 
     @Option(help: "redis-server URL to use instead of starting one (the floor then runs against it too).")
     var url: String?
+
+    func validate() throws {
+        // A zero or negative length or round count divides by zero further on (NaN rates).
+        try BenchValidation.positive(seconds, "--seconds")
+        try BenchValidation.positive(rounds, "--rounds")
+    }
+}
+
+/// Checks of scenario options, with the message ArgumentParser shows.
+enum BenchValidation {
+    static func positive(_ value: Double, _ name: String) throws {
+        guard value.isFinite, value > 0 else { throw ValidationError("\(name) must be a number greater than 0, not \(value)") }
+    }
+
+    static func positive(_ value: Int, _ name: String) throws {
+        guard value > 0 else { throw ValidationError("\(name) must be greater than 0, not \(value)") }
+    }
 }

@@ -14,6 +14,10 @@ struct ExpiryScenario: AsyncParsableCommand {
     @Option(help: "Locks.")
     var locks = 1000
 
+    func validate() throws {
+        try BenchValidation.positive(locks, "--locks")
+    }
+
     func run() async throws {
         try await LockBench.withBench(options) { bench in
             let count = locks
@@ -55,7 +59,7 @@ struct ExpiryScenario: AsyncParsableCommand {
             report.add("lag_p50_ms", percentile(50))
             report.add("lag_p99_ms", percentile(99))
             report.add("lag_max_ms", sorted.last ?? 0)
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 }

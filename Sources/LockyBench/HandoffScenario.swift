@@ -24,6 +24,10 @@ struct HandoffScenario: AsyncParsableCommand {
     @Flag(help: "Run each worker's loop on its connection's event loop (no thread hop per call).")
     var onLoop = false
 
+    func validate() throws {
+        try BenchValidation.positive(workers, "--workers")
+    }
+
     func run() async throws {
         try await BenchServer.with(options) { try await measure($0) }
     }
@@ -86,7 +90,7 @@ struct HandoffScenario: AsyncParsableCommand {
         let most = perWorker.max() ?? 1
         report.add("fairness", most > 0 ? Double(fewest) / Double(most) : 0)
         report.add("workers", Double(workers))
-        report.print(json: options.json)
+        try report.print(json: options.json)
     }
 
     private func percentile(_ values: [Double], _ p: Double) -> Double {

@@ -24,10 +24,17 @@ struct LockBench {
                 configuration: LockyConfiguration(retry: .never),
                 tracer: nil
             )
-            _ = try await redis.execute(Self.floorRelease.loadCommand)
-            let result = try await body(LockBench(server: server, redis: redis, locks: locks, releaseSHA: Self.floorRelease.sha1))
-            await redis.close()
-            return result
+            do {
+                _ = try await redis.execute(Self.floorRelease.loadCommand)
+                let result = try await body(
+                    LockBench(server: server, redis: redis, locks: locks, releaseSHA: Self.floorRelease.sha1))
+                await redis.close()
+                return result
+            } catch {
+                // A run that failed its checks still closes its connection before the server stops.
+                await redis.close()
+                throw error
+            }
         }
     }
 
@@ -86,7 +93,7 @@ struct UncontendedScenario: AsyncParsableCommand {
             report.add("on_loop_p50_us", oursOnLoop.latencies.percentileMicroseconds(50))
             report.add("on_loop_p99_us", oursOnLoop.latencies.percentileMicroseconds(99))
             report.add("rounds", Double(options.rounds))
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 }
@@ -102,6 +109,10 @@ struct ConcurrentScenario: AsyncParsableCommand {
 
     @Option(help: "Concurrent tasks.")
     var tasks = 64
+
+    func validate() throws {
+        try BenchValidation.positive(tasks, "--tasks")
+    }
 
     func run() async throws {
         try await LockBench.withBench(options) { bench in
@@ -140,7 +151,7 @@ struct ConcurrentScenario: AsyncParsableCommand {
             report.add("p99_us", ours.latencies.percentileMicroseconds(99))
             report.add("tasks", Double(tasks))
             report.add("rounds", Double(options.rounds))
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 }
@@ -156,6 +167,10 @@ struct BatchScenario: AsyncParsableCommand {
 
     @Option(help: "Resources per batch.")
     var resources = 100
+
+    func validate() throws {
+        try BenchValidation.positive(resources, "--resources")
+    }
 
     func run() async throws {
         try await LockBench.withBench(options) { bench in
@@ -193,7 +208,7 @@ struct BatchScenario: AsyncParsableCommand {
             report.add("on_loop_ratio_to_floor", onLoopP50 / median(floors))
             report.add("resources", Double(resources))
             report.add("rounds", Double(options.rounds))
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 }

@@ -16,6 +16,10 @@ struct RESPScenario: AsyncParsableCommand {
     @Option(help: "Concurrent tasks sharing the client.")
     var tasks = 50
 
+    func validate() throws {
+        try BenchValidation.positive(tasks, "--tasks")
+    }
+
     func run() async throws {
         try await BenchServer.with(options) { try await measure($0) }
     }
@@ -81,6 +85,6 @@ struct RESPScenario: AsyncParsableCommand {
         report.add("floor_concurrent_p50_us", median(floorConcurrentP50))
         report.add("tasks", Double(tasks))
         report.add("rounds", Double(rounds))
-        report.print(json: options.json)
+        try report.print(json: options.json)
     }
 }

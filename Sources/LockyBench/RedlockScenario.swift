@@ -18,6 +18,10 @@ struct RedlockScenario: AsyncParsableCommand {
     @Option(help: "Cycles per phase and round.")
     var cycles = 2000
 
+    func validate() throws {
+        try BenchValidation.positive(cycles, "--cycles")
+    }
+
     func run() async throws {
         let servers = try await RedisServer.startMany(5)
         do {
@@ -141,6 +145,6 @@ struct RedlockScenario: AsyncParsableCommand {
         report.add("floor_to_p50_5", median(ratiosFloor))
         report.add("orphaned_keys", Double(orphaned))
         report.add("rounds", Double(options.rounds))
-        report.print(json: options.json)
+        try report.print(json: options.json)
     }
 }

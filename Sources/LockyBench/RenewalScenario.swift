@@ -21,6 +21,13 @@ struct RenewalScenario: AsyncParsableCommand {
     @Option(help: "Lease TTL in seconds.")
     var ttl: Double = 3
 
+    func validate() throws {
+        // `--hold 0` made commands per tick 0/0: NaN, and the JSON silently empty.
+        try BenchValidation.positive(leases, "--leases")
+        try BenchValidation.positive(hold, "--hold")
+        try BenchValidation.positive(ttl, "--ttl")
+    }
+
     func run() async throws {
         try await LockBench.withBench(options) { bench in
             let ttl = Duration.milliseconds(Int64(self.ttl * 1000))
@@ -63,7 +70,7 @@ struct RenewalScenario: AsyncParsableCommand {
             report.add("rss_mb", ResidentMemory.megabytes())
             report.add("rss_mb_at_start", rssBefore)
             report.add("seconds", hold)
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 
