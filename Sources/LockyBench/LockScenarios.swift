@@ -123,23 +123,9 @@ struct ConcurrentScenario: AsyncParsableCommand {
             for _ in 0..<options.rounds {
                 floors.append(try bench.floorCycles(clients: 50, requests: cycles).cycles)
                 ours.add(
-                    try await withThrowingTaskGroup(of: (LatencyRecorder, Double).self) { group in
-                        let perTask = cycles / tasks
-                        for index in 0..<tasks {
-                            group.addTask {
-                                try await Workload.sequential(operations: perTask) {
-                                    let lease = try await bench.locks.tryAcquire("concurrent-\(index)", ttl: .seconds(10))
-                                    _ = try await bench.locks.release(lease)
-                                }
-                            }
-                        }
-                        var latencies = LatencyRecorder()
-                        var rate = 0.0
-                        for try await (recorder, taskRate) in group {
-                            latencies.merge(recorder)
-                            rate += taskRate
-                        }
-                        return (latencies, rate)
+                    try await Workload.concurrent(tasks: tasks, operationsPerTask: cycles / tasks) { index in
+                        let lease = try await bench.locks.tryAcquire("concurrent-\(index)", ttl: .seconds(10))
+                        _ = try await bench.locks.release(lease)
                     }
                 )
             }
