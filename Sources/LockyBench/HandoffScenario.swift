@@ -51,18 +51,21 @@ struct HandoffScenario: AsyncParsableCommand {
         }
         var records: [HandoffRecord] = []
         var perWorker: [Int] = []
-        for (process, pipe) in processes {
+        var failures: [String] = []
+        var failedAcquires = 0
+        for (index, (process, pipe)) in processes.enumerated() {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
-            var count = 0
-            for line in lines {
-                let fields = line.split(separator: " ").compactMap { Int64($0) }
-                guard fields.count == 3 else { continue }
-                records.append(HandoffRecord(acquired: fields[0], releasing: fields[1], waited: fields[2]))
-                count += 1
+            let output = HandoffWorkerOutput.parse(
+                String(decoding: data, as: UTF8.self), exitedNormally: process.terminationReason == .exit,
+                status: process.terminationStatus)
+            records += output.records
+            perWorker.append(output.records.count)
+            if let failure = output.failure {
+                // Its records are kept, but the run fails: the counter can no longer match them.
+                failures.append("worker \(index): \(failure)")
+                if output.failedPhase == "acquire" { failedAcquires += 1 }
             }
-            perWorker.append(count)
         }
         records.sort { $0.acquired < $1.acquired }
         var gaps: [Double] = []
@@ -90,6 +93,10 @@ struct HandoffScenario: AsyncParsableCommand {
         let most = perWorker.max() ?? 1
         report.add("fairness", most > 0 ? Double(fewest) / Double(most) : 0)
         report.add("workers", Double(workers))
+        report.add("failed_workers", Double(failures.count))
+        report.add("failed_acquires", Double(failedAcquires))
+        for failure in failures { report.require(false, failure) }
+        report.require(counterValue == records.count, "counter \(counterValue) != acquisitions \(records.count)")
         try report.print(json: options.json)
     }
 
@@ -101,10 +108,47 @@ struct HandoffScenario: AsyncParsableCommand {
     }
 }
 
-struct HandoffRecord {
+struct HandoffRecord: Equatable {
     let acquired: Int64
     let releasing: Int64
     let waited: Int64
+}
+
+/// What one worker printed, and whether it failed: a `failed <phase> <message>` line, a missing
+/// final `done` line (killed, or crashed before it), or an exit that was not a clean 0.
+struct HandoffWorkerOutput {
+    var records: [HandoffRecord] = []
+    var failure: String?
+    /// The phase of the loop a `failed` line names (`acquire`, `counter`, `release`, …).
+    var failedPhase: String?
+
+    static func parse(_ text: String, exitedNormally: Bool, status: Int32) -> HandoffWorkerOutput {
+        var output = HandoffWorkerOutput()
+        var done = false
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", maxSplits: 2)
+            if fields.first == "failed" {
+                output.failedPhase = fields.count > 1 ? String(fields[1]) : nil
+                output.failure = "failed in \(fields.dropFirst().joined(separator: ": "))"
+            } else if line == "done" {
+                done = true
+            } else {
+                let numbers = line.split(separator: " ").compactMap { Int64($0) }
+                guard numbers.count == 3 else { continue }
+                output.records.append(HandoffRecord(acquired: numbers[0], releasing: numbers[1], waited: numbers[2]))
+            }
+        }
+        if output.failure == nil {
+            if !exitedNormally {
+                output.failure = "killed by signal \(status)"
+            } else if status != 0 {
+                output.failure = "exited with status \(status)"
+            } else if !done {
+                output.failure = "ended without reporting done"
+            }
+        }
+        return output
+    }
 }
 
 /// One worker process of `handoff` (started by it; prints `acquired releasing waited` lines).
@@ -132,25 +176,43 @@ struct HandoffWorker: AsyncParsableCommand {
         @Sendable func sleep(milliseconds: Int64) async throws {
             try await redis.eventLoop.scheduleTask(in: .milliseconds(milliseconds)) {}.futureResult.get()
         }
-        let loop: () async throws -> String = {
+        // Records are kept when the loop fails, and the failure is printed with them: the harness
+        // must see a worker that stopped early, not mistake it for a slow one.
+        let loop: () async -> (output: String, failure: String?) = {
             var output = ""
-            while Monotonic.nanoseconds() < end {
-                let before = Monotonic.nanoseconds()
-                let lease = try await locks.acquire("handoff", ttl: .seconds(5), timeout: .seconds(60), fair: fair)
-                let acquired = Monotonic.nanoseconds()
-                let value = try await redis.execute(RESPCommand("GET", counterKey))
-                let current = (try? value.decode(as: Int.self)) ?? 0
-                try await sleep(milliseconds: 1)
-                _ = try await redis.execute(RESPCommand("SET", counterKey, current + 1))
-                let releasing = Monotonic.nanoseconds()
-                _ = try await locks.release(lease)
-                output += "\(acquired) \(releasing) \(acquired - before)\n"
-                try await sleep(milliseconds: 5)
+            var phase = "acquire"
+            var held: Lease?
+            do {
+                while Monotonic.nanoseconds() < end {
+                    let before = Monotonic.nanoseconds()
+                    phase = "acquire"
+                    let lease = try await locks.acquire("handoff", ttl: .seconds(5), timeout: .seconds(60), fair: fair)
+                    held = lease
+                    let acquired = Monotonic.nanoseconds()
+                    phase = "counter"
+                    let value = try await redis.execute(RESPCommand("GET", counterKey))
+                    let current = (try? value.decode(as: Int.self)) ?? 0
+                    try await sleep(milliseconds: 1)
+                    _ = try await redis.execute(RESPCommand("SET", counterKey, current + 1))
+                    let releasing = Monotonic.nanoseconds()
+                    phase = "release"
+                    _ = try await locks.release(lease)
+                    held = nil
+                    output += "\(acquired) \(releasing) \(acquired - before)\n"
+                    phase = "work"
+                    try await sleep(milliseconds: 5)
+                }
+                return (output, nil)
+            } catch {
+                // Let the others go on at once rather than after the TTL.
+                if let held { _ = try? await locks.release(held) }
+                let message = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+                return (output, "failed \(phase) \(message)")
             }
-            return output
         }
-        let output = onLoop ? try await withTaskExecutorPreference(redis.taskExecutor, operation: loop) : try await loop()
-        FileHandle.standardOutput.write(Data(output.utf8))
+        let result = onLoop ? await withTaskExecutorPreference(redis.taskExecutor, operation: loop) : await loop()
+        FileHandle.standardOutput.write(Data((result.output + (result.failure ?? "done") + "\n").utf8))
         await redis.close()
+        if result.failure != nil { throw ExitCode.failure }
     }
 }
