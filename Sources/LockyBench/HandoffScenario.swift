@@ -67,14 +67,7 @@ struct HandoffScenario: AsyncParsableCommand {
                 if output.failedPhase == "acquire" { failedAcquires += 1 }
             }
         }
-        records.sort { $0.acquired < $1.acquired }
-        var gaps: [Double] = []
-        for (previous, next) in zip(records, records.dropFirst()) where next.acquired > previous.releasing {
-            // Only a real hand-off: the next holder was waiting when the previous one released.
-            if next.acquired - next.waited < previous.releasing {
-                gaps.append(Double(next.acquired - previous.releasing) / 1e6)
-            }
-        }
+        let (gaps, overlaps) = HandoffAnalysis.gapsAndOverlaps(records)
         let client = try RedisClient(url: server.url)
         let counter = try await client.execute(RESPCommand("GET", "locky:bench:handoff:counter"))
         await client.close()
@@ -84,6 +77,7 @@ struct HandoffScenario: AsyncParsableCommand {
         report.add("acquisitions", Double(records.count))
         report.add("counter", Double(counterValue))
         report.add("counter_ok", counterValue == records.count ? 1 : 0)
+        report.add("overlaps", Double(overlaps))
         report.add("gap_p50_ms", percentile(gaps, 50))
         report.add("gap_p99_ms", percentile(gaps, 99))
         report.add("wait_p50_ms", percentile(records.map { Double($0.waited) / 1e6 }, 50))
@@ -97,6 +91,7 @@ struct HandoffScenario: AsyncParsableCommand {
         report.add("failed_acquires", Double(failedAcquires))
         for failure in failures { report.require(false, failure) }
         report.require(counterValue == records.count, "counter \(counterValue) != acquisitions \(records.count)")
+        report.require(overlaps == 0, "\(overlaps) pairs of holds overlapped: mutual exclusion broken")
         try report.print(json: options.json)
     }
 
@@ -112,6 +107,34 @@ struct HandoffRecord: Equatable {
     let acquired: Int64
     let releasing: Int64
     let waited: Int64
+}
+
+/// Hand-off gaps and overlapping holds, from every worker's records on one clock.
+enum HandoffAnalysis {
+    /// `gaps`: for each hand-off (the next holder was already waiting when the previous one
+    /// called release), release call -> next acquire returning, in ms. `overlaps`: pairs of holds
+    /// where one was acquired before the other's release call, which mutual exclusion forbids;
+    /// such a pair gives no gap.
+    static func gapsAndOverlaps(_ records: [HandoffRecord]) -> (gaps: [Double], overlaps: Int) {
+        let sorted = records.sorted { $0.acquired < $1.acquired }
+        var gaps: [Double] = []
+        var overlaps = 0
+        // Release times of earlier holds still open at the current acquire. Acquires only move
+        // later, so a hold that ended before one acquire ended before every later one too.
+        var open: [Int64] = []
+        for (index, next) in sorted.enumerated() {
+            open.removeAll { $0 < next.acquired }
+            overlaps += open.count
+            open.append(next.releasing)
+            guard index > 0 else { continue }
+            let previous = sorted[index - 1]
+            // Only a real hand-off: the next holder was waiting when the previous one released.
+            if next.acquired > previous.releasing, next.acquired - next.waited < previous.releasing {
+                gaps.append(Double(next.acquired - previous.releasing) / 1e6)
+            }
+        }
+        return (gaps, overlaps)
+    }
 }
 
 /// What one worker printed, and whether it failed: a `failed <phase> <message>` line, a missing

@@ -29,6 +29,30 @@ struct HandoffScenarioTests {
         #expect(silent.failure != nil, "no done line: the worker did not finish")
     }
 
+    @Test func overlappingHoldsAreCountedNotSkipped() {
+        func record(_ acquired: Int64, _ releasing: Int64, waited: Int64 = 1_000_000) -> HandoffRecord {
+            HandoffRecord(acquired: acquired, releasing: releasing, waited: waited)
+        }
+        // Clean hand-offs: each next holder acquires 0.1 ms after the previous release call.
+        let clean = HandoffAnalysis.gapsAndOverlaps([
+            record(1_000_000, 2_000_000), record(2_100_000, 3_100_000), record(3_200_000, 4_200_000),
+        ])
+        #expect(clean.overlaps == 0)
+        #expect(clean.gaps.count == 2)
+        #expect(clean.gaps.allSatisfy { abs($0 - 0.1) < 1e-9 })
+
+        // The second holder acquired before the first called release: one overlapping pair, no gap.
+        let overlapping = HandoffAnalysis.gapsAndOverlaps([
+            record(1_000_000, 2_000_000), record(1_500_000, 2_500_000), record(2_600_000, 3_600_000),
+        ])
+        #expect(overlapping.overlaps == 1)
+        #expect(overlapping.gaps.count == 1, "only the clean hand-off 2 -> 3")
+
+        // A long hold overlapped by two later ones, not adjacent to the second: two pairs.
+        let long = HandoffAnalysis.gapsAndOverlaps([record(0, 10_000_000), record(1_000, 2_000), record(3_000, 4_000)])
+        #expect(long.overlaps == 2)
+    }
+
     @Test func aKilledWorkerFailsTheRun() async throws {
         let redis = try await TestRedis.start()
         defer { redis.stop() }
