@@ -24,8 +24,16 @@ struct HandoffScenario: AsyncParsableCommand {
     @Flag(help: "Run each worker's loop on its connection's event loop (no thread hop per call).")
     var onLoop = false
 
+    @Option(help: "Lock TTL in milliseconds (below --hold-milliseconds only to see the harness catch expired leases).")
+    var ttlMilliseconds = 5000
+
+    @Option(help: "Sleep between GET and SET of the counter, in milliseconds, while holding the lock.")
+    var holdMilliseconds = 1
+
     func validate() throws {
         try BenchValidation.positive(workers, "--workers")
+        try BenchValidation.positive(ttlMilliseconds, "--ttl-milliseconds")
+        try BenchValidation.positive(holdMilliseconds, "--hold-milliseconds")
     }
 
     func run() async throws {
@@ -40,6 +48,7 @@ struct HandoffScenario: AsyncParsableCommand {
             process.executableURL = executable
             var arguments = [
                 "handoff-worker", "--url", server.url, "--seconds", String(options.seconds), "--worker", String(index),
+                "--ttl-milliseconds", String(ttlMilliseconds), "--hold-milliseconds", String(holdMilliseconds),
             ]
             if fair { arguments.append("--fair") }
             if onLoop { arguments.append("--on-loop") }
@@ -53,6 +62,7 @@ struct HandoffScenario: AsyncParsableCommand {
         var perWorker: [Int] = []
         var failures: [String] = []
         var failedAcquires = 0
+        var notReleased = 0
         for (index, (process, pipe)) in processes.enumerated() {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
@@ -61,6 +71,7 @@ struct HandoffScenario: AsyncParsableCommand {
                 status: process.terminationStatus)
             records += output.records
             perWorker.append(output.records.count)
+            notReleased += output.notReleased
             if let failure = output.failure {
                 // Its records are kept, but the run fails: the counter can no longer match them.
                 failures.append("worker \(index): \(failure)")
@@ -89,8 +100,11 @@ struct HandoffScenario: AsyncParsableCommand {
         report.add("workers", Double(workers))
         report.add("failed_workers", Double(failures.count))
         report.add("failed_acquires", Double(failedAcquires))
+        report.add("releases_not_released", Double(notReleased))
         for failure in failures { report.require(false, failure) }
         report.require(counterValue == records.count, "counter \(counterValue) != acquisitions \(records.count)")
+        // A release that did not answer `released` found the lease expired: the hold was not exclusive to its end.
+        report.require(notReleased == 0, "\(notReleased) releases did not answer released (lease expired)")
         report.require(overlaps == 0, "\(overlaps) pairs of holds overlapped: mutual exclusion broken")
         try report.print(json: options.json)
     }
@@ -144,6 +158,8 @@ struct HandoffWorkerOutput {
     var failure: String?
     /// The phase of the loop a `failed` line names (`acquire`, `counter`, `release`, …).
     var failedPhase: String?
+    /// Releases that answered something other than `released` (an `unreleased <n>` line).
+    var notReleased = 0
 
     static func parse(_ text: String, exitedNormally: Bool, status: Int32) -> HandoffWorkerOutput {
         var output = HandoffWorkerOutput()
@@ -155,6 +171,8 @@ struct HandoffWorkerOutput {
                 output.failure = "failed in \(fields.dropFirst().joined(separator: ": "))"
             } else if line == "done" {
                 done = true
+            } else if fields.first == "unreleased", fields.count == 2, let count = Int(fields[1]) {
+                output.notReleased += count
             } else {
                 let numbers = line.split(separator: " ").compactMap { Int64($0) }
                 guard numbers.count == 3 else { continue }
@@ -183,6 +201,8 @@ struct HandoffWorker: AsyncParsableCommand {
     @Option var worker: Int
     @Flag var fair = false
     @Flag var onLoop = false
+    @Option var ttlMilliseconds = 5000
+    @Option var holdMilliseconds = 1
 
     func run() async throws {
         let redis = try RedisClient(url: url)
@@ -201,36 +221,38 @@ struct HandoffWorker: AsyncParsableCommand {
         }
         // Records are kept when the loop fails, and the failure is printed with them: the harness
         // must see a worker that stopped early, not mistake it for a slow one.
+        let ttl = Duration.milliseconds(ttlMilliseconds)
         let loop: () async -> (output: String, failure: String?) = {
             var output = ""
+            var notReleased = 0
             var phase = "acquire"
             var held: Lease?
             do {
                 while Monotonic.nanoseconds() < end {
                     let before = Monotonic.nanoseconds()
                     phase = "acquire"
-                    let lease = try await locks.acquire("handoff", ttl: .seconds(5), timeout: .seconds(60), fair: fair)
+                    let lease = try await locks.acquire("handoff", ttl: ttl, timeout: .seconds(60), fair: fair)
                     held = lease
                     let acquired = Monotonic.nanoseconds()
                     phase = "counter"
                     let value = try await redis.execute(RESPCommand("GET", counterKey))
                     let current = (try? value.decode(as: Int.self)) ?? 0
-                    try await sleep(milliseconds: 1)
+                    try await sleep(milliseconds: Int64(holdMilliseconds))
                     _ = try await redis.execute(RESPCommand("SET", counterKey, current + 1))
                     let releasing = Monotonic.nanoseconds()
                     phase = "release"
-                    _ = try await locks.release(lease)
+                    if try await locks.release(lease) != .released { notReleased += 1 }
                     held = nil
                     output += "\(acquired) \(releasing) \(acquired - before)\n"
                     phase = "work"
                     try await sleep(milliseconds: 5)
                 }
-                return (output, nil)
+                return (output + "unreleased \(notReleased)\n", nil)
             } catch {
                 // Let the others go on at once rather than after the TTL.
                 if let held { _ = try? await locks.release(held) }
                 let message = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
-                return (output, "failed \(phase) \(message)")
+                return (output + "unreleased \(notReleased)\n", "failed \(phase) \(message)")
             }
         }
         let result = onLoop ? await withTaskExecutorPreference(redis.taskExecutor, operation: loop) : await loop()

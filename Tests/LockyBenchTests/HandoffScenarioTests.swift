@@ -25,6 +25,10 @@ struct HandoffScenarioTests {
         #expect(thrown.failedPhase == "acquire")
         #expect(thrown.failure?.contains("timed out") == true)
 
+        let expired = HandoffWorkerOutput.parse("10 20 5\nunreleased 2\ndone\n", exitedNormally: true, status: 0)
+        #expect(expired.notReleased == 2)
+        #expect(expired.records.count == 1)
+
         let silent = HandoffWorkerOutput.parse("10 20 5\n", exitedNormally: true, status: 0)
         #expect(silent.failure != nil, "no done line: the worker did not finish")
     }
@@ -51,6 +55,21 @@ struct HandoffScenarioTests {
         // A long hold overlapped by two later ones, not adjacent to the second: two pairs.
         let long = HandoffAnalysis.gapsAndOverlaps([record(0, 10_000_000), record(1_000, 2_000), record(3_000, 4_000)])
         #expect(long.overlaps == 2)
+    }
+
+    @Test func releasesOfExpiredLeasesAreCountedAndFailTheRun() async throws {
+        let redis = try await TestRedis.start()
+        defer { redis.stop() }
+        // A 20 ms TTL is shorter than every hold (GET, 40 ms, SET): releases find the lease expired.
+        let run = try await BenchRun.run(
+            [
+                "handoff", "--url", redis.url, "--seconds", "2", "--workers", "2", "--ttl-milliseconds", "20",
+                "--hold-milliseconds", "40", "--json",
+            ],
+            limit: .seconds(60))
+        #expect(!run.timedOut)
+        #expect(run.status != 0, "\(run.stdout)")
+        #expect(try run.number("releases_not_released") ?? 0 > 0, "\(run.stdout)")
     }
 
     @Test func aKilledWorkerFailsTheRun() async throws {
