@@ -5,8 +5,9 @@ struct BenchOptions: ParsableArguments {
     @Flag(help: "Print one JSON object on stdout and nothing else.")
     var json = false
 
-    @Option(help: "Seconds of measurement per phase (split over the rounds).")
-    var seconds: Double = 5
+    // Optional so that each scenario keeps its own default: handoff runs 10 s, as its issue says.
+    @Option(help: "Seconds of measurement (default 5 per phase, split over the rounds; handoff: 10 in all).")
+    var seconds: Double?
 
     @Option(help: "Rounds; floor and client alternate, medians are compared.")
     var rounds = 5
@@ -14,9 +15,12 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "redis-server URL to use instead of starting one (the floor then runs against it too).")
     var url: String?
 
+    /// `--seconds`, or the scenario's default when it was not given.
+    func measuredSeconds(default fallback: Double) -> Double { seconds ?? fallback }
+
     func validate() throws {
         // A zero or negative length or round count divides by zero further on (NaN rates).
-        try BenchValidation.positive(seconds, "--seconds")
+        if let seconds { try BenchValidation.positive(seconds, "--seconds") }
         try BenchValidation.positive(rounds, "--rounds")
     }
 }

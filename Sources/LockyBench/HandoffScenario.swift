@@ -30,6 +30,9 @@ struct HandoffScenario: AsyncParsableCommand {
     @Option(help: "Sleep between GET and SET of the counter, in milliseconds, while holding the lock.")
     var holdMilliseconds = 1
 
+    /// Run length: 10 s unless --seconds says otherwise.
+    var seconds: Double { options.measuredSeconds(default: 10) }
+
     func validate() throws {
         try BenchValidation.positive(workers, "--workers")
         try BenchValidation.positive(ttlMilliseconds, "--ttl-milliseconds")
@@ -47,7 +50,7 @@ struct HandoffScenario: AsyncParsableCommand {
             let process = Process()
             process.executableURL = executable
             var arguments = [
-                "handoff-worker", "--url", server.url, "--seconds", String(options.seconds), "--worker", String(index),
+                "handoff-worker", "--url", server.url, "--seconds", String(seconds), "--worker", String(index),
                 "--ttl-milliseconds", String(ttlMilliseconds), "--hold-milliseconds", String(holdMilliseconds),
             ]
             if fair { arguments.append("--fair") }

@@ -64,7 +64,7 @@ struct UncontendedScenario: AsyncParsableCommand {
     func run() async throws {
         try await LockBench.withBench(options) { bench in
             let calibration = try bench.floorCycles(clients: 1, requests: 2000)
-            let cycles = max(500, Int(calibration.cycles * options.seconds / Double(options.rounds)))
+            let cycles = max(500, Int(calibration.cycles * options.measuredSeconds(default: 5) / Double(options.rounds)))
             let cycle: @Sendable () async throws -> Void = {
                 let lease = try await bench.locks.tryAcquire("uncontended", ttl: .seconds(10))
                 _ = try await bench.locks.release(lease)
@@ -117,7 +117,7 @@ struct ConcurrentScenario: AsyncParsableCommand {
     func run() async throws {
         try await LockBench.withBench(options) { bench in
             let calibration = try bench.floorCycles(clients: 50, requests: 20_000)
-            let cycles = max(tasks * 50, Int(calibration.cycles * options.seconds / Double(options.rounds)))
+            let cycles = max(tasks * 50, Int(calibration.cycles * options.measuredSeconds(default: 5) / Double(options.rounds)))
             var floors: [Double] = []
             var ours = RoundResults()
             for _ in 0..<options.rounds {
@@ -169,7 +169,7 @@ struct BatchScenario: AsyncParsableCommand {
             var floors: [Double] = []
             var ours = RoundResults()
             var oursOnLoop = RoundResults()
-            let cyclesPerRound = max(200, Int(options.seconds / Double(options.rounds) * 1000))
+            let cyclesPerRound = max(200, Int(options.measuredSeconds(default: 5) / Double(options.rounds) * 1000))
             for _ in 0..<options.rounds {
                 let ping = try RedisBenchmarkFloor.run(
                     host: bench.server.host, port: bench.server.port, clients: 1, requests: 20_000, command: ["PING"]

@@ -34,7 +34,7 @@ struct RESPScenario: AsyncParsableCommand {
         let calibration = try RedisBenchmarkFloor.run(
             host: server.host, port: server.port, clients: 1, requests: 2000, command: arguments)
         let rounds = options.rounds
-        let phase = options.seconds / Double(rounds)
+        let phase = options.measuredSeconds(default: 5) / Double(rounds)
         let sequentialOps = max(1000, Int(calibration.requestsPerSecond * phase))
         let concurrentOps = sequentialOps * 8
 

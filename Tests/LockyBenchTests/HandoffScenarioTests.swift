@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Testing
 
@@ -10,6 +11,13 @@ import Testing
 /// `handoff` fails, and says why, when a worker fails; pure parts tested on synthetic records.
 @Suite("Handoff scenario", .serialized)
 struct HandoffScenarioTests {
+    @Test func handoffRunsTenSecondsUnlessToldOtherwise() throws {
+        #expect(try HandoffScenario.parse([]).seconds == 10, "the issue's run length")
+        #expect(try HandoffScenario.parse(["--seconds", "4"]).seconds == 4)
+        // The other scenarios keep their 5 s per phase.
+        #expect(try UncontendedScenario.parse([]).options.measuredSeconds(default: 5) == 5)
+    }
+
     @Test func aWorkerThatStoppedEarlyIsAFailure() {
         let clean = HandoffWorkerOutput.parse("10 20 5\n30 40 6\ndone\n", exitedNormally: true, status: 0)
         #expect(clean.records.count == 2)
