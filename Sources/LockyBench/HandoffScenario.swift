@@ -43,7 +43,18 @@ struct HandoffScenario: AsyncParsableCommand {
         try await BenchServer.with(options) { try await measure($0) }
     }
 
+    /// The shared counter the workers increment under the lock.
+    static let counterKey = "locky:bench:handoff:counter"
+
     private func measure(_ server: BenchServer) async throws {
+        // From zero: with --url, a previous run's count would otherwise never match this run's acquisitions.
+        let client = try RedisClient(url: server.url)
+        do {
+            _ = try await client.execute(RESPCommand("DEL", Self.counterKey))
+        } catch {
+            await client.close()
+            throw error
+        }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var processes: [(Process, Pipe)] = []
         for index in 0..<workers {
@@ -82,10 +93,21 @@ struct HandoffScenario: AsyncParsableCommand {
             }
         }
         let (gaps, overlaps) = HandoffAnalysis.gapsAndOverlaps(records)
-        let client = try RedisClient(url: server.url)
-        let counter = try await client.execute(RESPCommand("GET", "locky:bench:handoff:counter"))
+        let counterValue: Int
+        do {
+            let counter = try await client.execute(RESPCommand("GET", Self.counterKey))
+            counterValue = (try? counter.decode(as: Int.self)) ?? -1
+            // Nothing left behind for the next run on the same server: counter, lock, fence, fair queue, waiters.
+            let keyspace = try LockKeyspace(prefix: "locky:bench:")
+            _ = try await client.execute(
+                RESPCommand(
+                    "DEL", Self.counterKey, keyspace.lockKey("handoff"), keyspace.fenceKey("handoff"),
+                    keyspace.queueKey("handoff"), keyspace.waitersKey("handoff")))
+        } catch {
+            await client.close()
+            throw error
+        }
         await client.close()
-        let counterValue = (try? counter.decode(as: Int.self)) ?? -1
 
         var report = BenchReport(scenario: fair ? "handoff-fair" : "handoff")
         report.add("acquisitions", Double(records.count))
@@ -214,7 +236,7 @@ struct HandoffWorker: AsyncParsableCommand {
             configuration: LockyConfiguration(label: "worker-\(worker)"),
             tracer: nil
         )
-        let counterKey = "locky:bench:handoff:counter"
+        let counterKey = HandoffScenario.counterKey
         let end = Monotonic.nanoseconds() + Int64(seconds * 1e9)
         // The workload's sleeps run on NIO's timer (a timerfd on the connection's loop).
         // `Task.sleep` (a dispatch timer, then a thread hop) made the 1 ms hold 0.1–0.2 ms longer
