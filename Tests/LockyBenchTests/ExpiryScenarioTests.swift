@@ -42,6 +42,7 @@ struct ExpiryScenarioTests {
         #expect(run.status != 0)
         #expect(try run.number("missing") == 1, "\(run.stdout)")
         #expect(try run.number("events") == 19, "\(run.stdout)")
+        #expect(try redis.cli("--scan", "--pattern", "locky:bench:*") == "", "the run left keys")
     }
 
     @Test func anEventStreamErrorIsReportedAndFailsTheRun() async throws {
