@@ -49,7 +49,7 @@ struct ChaosScenario: AsyncParsableCommand {
         do {
             for server in lockServers { proxies.append(try await FaultProxy.start(upstream: server.port)) }
             let report = try await chaos(directory: directory, store: store, lockServers: lockServers, proxies: proxies)
-            report.print(json: json)
+            try report.print(json: json)
         } catch {
             for proxy in proxies { await proxy.stop() }
             for server in lockServers + [store] { await server.stop() }

@@ -24,10 +24,17 @@ struct LockBench {
                 configuration: LockyConfiguration(retry: .never),
                 tracer: nil
             )
-            _ = try await redis.execute(Self.floorRelease.loadCommand)
-            let result = try await body(LockBench(server: server, redis: redis, locks: locks, releaseSHA: Self.floorRelease.sha1))
-            await redis.close()
-            return result
+            do {
+                _ = try await redis.execute(Self.floorRelease.loadCommand)
+                let result = try await body(
+                    LockBench(server: server, redis: redis, locks: locks, releaseSHA: Self.floorRelease.sha1))
+                await redis.close()
+                return result
+            } catch {
+                // A run that failed its checks still closes its connection before the server stops.
+                await redis.close()
+                throw error
+            }
         }
     }
 
@@ -57,7 +64,7 @@ struct UncontendedScenario: AsyncParsableCommand {
     func run() async throws {
         try await LockBench.withBench(options) { bench in
             let calibration = try bench.floorCycles(clients: 1, requests: 2000)
-            let cycles = max(500, Int(calibration.cycles * options.seconds / Double(options.rounds)))
+            let cycles = max(500, Int(calibration.cycles * options.measuredSeconds(default: 5) / Double(options.rounds)))
             let cycle: @Sendable () async throws -> Void = {
                 let lease = try await bench.locks.tryAcquire("uncontended", ttl: .seconds(10))
                 _ = try await bench.locks.release(lease)
@@ -86,7 +93,7 @@ struct UncontendedScenario: AsyncParsableCommand {
             report.add("on_loop_p50_us", oursOnLoop.latencies.percentileMicroseconds(50))
             report.add("on_loop_p99_us", oursOnLoop.latencies.percentileMicroseconds(99))
             report.add("rounds", Double(options.rounds))
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 }
@@ -103,32 +110,22 @@ struct ConcurrentScenario: AsyncParsableCommand {
     @Option(help: "Concurrent tasks.")
     var tasks = 64
 
+    func validate() throws {
+        try BenchValidation.positive(tasks, "--tasks")
+    }
+
     func run() async throws {
         try await LockBench.withBench(options) { bench in
             let calibration = try bench.floorCycles(clients: 50, requests: 20_000)
-            let cycles = max(tasks * 50, Int(calibration.cycles * options.seconds / Double(options.rounds)))
+            let cycles = max(tasks * 50, Int(calibration.cycles * options.measuredSeconds(default: 5) / Double(options.rounds)))
             var floors: [Double] = []
             var ours = RoundResults()
             for _ in 0..<options.rounds {
                 floors.append(try bench.floorCycles(clients: 50, requests: cycles).cycles)
                 ours.add(
-                    try await withThrowingTaskGroup(of: (LatencyRecorder, Double).self) { group in
-                        let perTask = cycles / tasks
-                        for index in 0..<tasks {
-                            group.addTask {
-                                try await Workload.sequential(operations: perTask) {
-                                    let lease = try await bench.locks.tryAcquire("concurrent-\(index)", ttl: .seconds(10))
-                                    _ = try await bench.locks.release(lease)
-                                }
-                            }
-                        }
-                        var latencies = LatencyRecorder()
-                        var rate = 0.0
-                        for try await (recorder, taskRate) in group {
-                            latencies.merge(recorder)
-                            rate += taskRate
-                        }
-                        return (latencies, rate)
+                    try await Workload.concurrent(tasks: tasks, operationsPerTask: cycles / tasks) { index in
+                        let lease = try await bench.locks.tryAcquire("concurrent-\(index)", ttl: .seconds(10))
+                        _ = try await bench.locks.release(lease)
                     }
                 )
             }
@@ -140,7 +137,7 @@ struct ConcurrentScenario: AsyncParsableCommand {
             report.add("p99_us", ours.latencies.percentileMicroseconds(99))
             report.add("tasks", Double(tasks))
             report.add("rounds", Double(options.rounds))
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 }
@@ -157,6 +154,10 @@ struct BatchScenario: AsyncParsableCommand {
     @Option(help: "Resources per batch.")
     var resources = 100
 
+    func validate() throws {
+        try BenchValidation.positive(resources, "--resources")
+    }
+
     func run() async throws {
         try await LockBench.withBench(options) { bench in
             let names = (0..<resources).map { "batch-\($0)" }
@@ -168,7 +169,7 @@ struct BatchScenario: AsyncParsableCommand {
             var floors: [Double] = []
             var ours = RoundResults()
             var oursOnLoop = RoundResults()
-            let cyclesPerRound = max(200, Int(options.seconds / Double(options.rounds) * 1000))
+            let cyclesPerRound = max(200, Int(options.measuredSeconds(default: 5) / Double(options.rounds) * 1000))
             for _ in 0..<options.rounds {
                 let ping = try RedisBenchmarkFloor.run(
                     host: bench.server.host, port: bench.server.port, clients: 1, requests: 20_000, command: ["PING"]
@@ -193,7 +194,7 @@ struct BatchScenario: AsyncParsableCommand {
             report.add("on_loop_ratio_to_floor", onLoopP50 / median(floors))
             report.add("resources", Double(resources))
             report.add("rounds", Double(options.rounds))
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 }

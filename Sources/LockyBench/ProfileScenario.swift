@@ -69,7 +69,7 @@ struct ProfileScenario: AsyncParsableCommand {
                 }
             }
             let clock = ContinuousClock()
-            let end = clock.now + .seconds(options.seconds)
+            let end = clock.now + .seconds(options.measuredSeconds(default: 5))
             let loop = onLoop
             let count = try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<tasks {
@@ -88,7 +88,9 @@ struct ProfileScenario: AsyncParsableCommand {
                 }
                 return try await group.reduce(0, +)
             }
-            print("\(workload.rawValue): \(Int(Double(count) / options.seconds)) ops/s over \(options.seconds) s")
+            print(
+                "\(workload.rawValue): \(Int(Double(count) / options.measuredSeconds(default: 5))) ops/s over \(options.measuredSeconds(default: 5)) s"
+            )
         }
     }
 }

@@ -18,6 +18,10 @@ struct PushFloorScenario: AsyncParsableCommand {
     @Option(help: "Pings.")
     var pings = 2000
 
+    func validate() throws {
+        try BenchValidation.positive(pings, "--pings")
+    }
+
     func run() async throws {
         try await BenchServer.with(options) { server in
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -50,7 +54,7 @@ struct PushFloorScenario: AsyncParsableCommand {
             report.add("pings", Double(gaps.count))
             report.add("p50_ms", gaps.isEmpty ? 0 : gaps[gaps.count / 2] / 1e6)
             report.add("p99_ms", gaps.isEmpty ? 0 : gaps[min(gaps.count - 1, gaps.count * 99 / 100)] / 1e6)
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 }

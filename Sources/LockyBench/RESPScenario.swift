@@ -16,6 +16,10 @@ struct RESPScenario: AsyncParsableCommand {
     @Option(help: "Concurrent tasks sharing the client.")
     var tasks = 50
 
+    func validate() throws {
+        try BenchValidation.positive(tasks, "--tasks")
+    }
+
     func run() async throws {
         try await BenchServer.with(options) { try await measure($0) }
     }
@@ -30,7 +34,7 @@ struct RESPScenario: AsyncParsableCommand {
         let calibration = try RedisBenchmarkFloor.run(
             host: server.host, port: server.port, clients: 1, requests: 2000, command: arguments)
         let rounds = options.rounds
-        let phase = options.seconds / Double(rounds)
+        let phase = options.measuredSeconds(default: 5) / Double(rounds)
         let sequentialOps = max(1000, Int(calibration.requestsPerSecond * phase))
         let concurrentOps = sequentialOps * 8
 
@@ -81,6 +85,6 @@ struct RESPScenario: AsyncParsableCommand {
         report.add("floor_concurrent_p50_us", median(floorConcurrentP50))
         report.add("tasks", Double(tasks))
         report.add("rounds", Double(rounds))
-        report.print(json: options.json)
+        try report.print(json: options.json)
     }
 }

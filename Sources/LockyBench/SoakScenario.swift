@@ -106,7 +106,7 @@ struct SoakScenario: AsyncParsableCommand {
                 "tasks",
                 "counts the scenario's own tasks (workers, async-let waiters, observers); Swift has no global task count"
             )
-            report.print(json: options.json)
+            try report.print(json: options.json)
         }
     }
 

@@ -43,26 +43,50 @@ enum Workload {
         operations: Int,
         _ operation: @escaping @Sendable () async throws -> Void
     ) async throws -> (LatencyRecorder, Double) {
+        try await concurrent(tasks: tasks, operationsPerTask: max(1, operations / tasks)) { _ in try await operation() }
+    }
+
+    /// `tasks` concurrent tasks, each calling `operation` with its index `operationsPerTask` times.
+    /// The rate is every call of every task over the group's time (see ``aggregateRate(operations:start:ends:)``).
+    static func concurrent(
+        tasks: Int,
+        operationsPerTask: Int,
+        _ operation: @escaping @Sendable (Int) async throws -> Void
+    ) async throws -> (LatencyRecorder, Double) {
         let clock = ContinuousClock()
         let start = clock.now
-        let perTask = max(1, operations / tasks)
-        let recorder = try await withThrowingTaskGroup(of: LatencyRecorder.self) { group in
-            for _ in 0..<tasks {
+        return try await withThrowingTaskGroup(of: (LatencyRecorder, ContinuousClock.Instant).self) { group in
+            for index in 0..<tasks {
                 group.addTask {
-                    var recorder = LatencyRecorder(capacity: perTask)
-                    for _ in 0..<perTask {
+                    var recorder = LatencyRecorder(capacity: operationsPerTask)
+                    for _ in 0..<operationsPerTask {
                         let before = clock.now
-                        try await operation()
+                        try await operation(index)
                         recorder.record(clock.now - before)
                     }
-                    return recorder
+                    return (recorder, clock.now)
                 }
             }
             var all = LatencyRecorder()
-            for try await recorder in group { all.merge(recorder) }
-            return all
+            var ends: [ContinuousClock.Instant] = []
+            for try await (recorder, end) in group {
+                all.merge(recorder)
+                ends.append(end)
+            }
+            return (all, aggregateRate(operations: all.count, start: start, ends: ends))
         }
-        return (recorder, Double(perTask * tasks) / (clock.now - start).seconds)
+    }
+
+    /// Operations per second of tasks run together: all their operations over the time from the
+    /// group's start to the last task's end. (Summing each task's own rate overstates it: a task
+    /// that finishes early adds its rate as if it had gone on for the whole time.)
+    static func aggregateRate(
+        operations: Int,
+        start: ContinuousClock.Instant,
+        ends: [ContinuousClock.Instant]
+    ) -> Double {
+        guard let last = ends.max(), last > start else { return 0 }
+        return Double(operations) / (last - start).seconds
     }
 }
 
