@@ -364,7 +364,6 @@ public struct RedlockBackend: LockBackend {
         let merger = RedlockEventMergerBox(quorum: quorum)
         return try await failures.withListener(handler) {
             try await withEachNode(
-                from: 0,
                 subscribe: { node, index, inner in
                     try await node.withTaggedEventHandler(
                         expirations: expirations,
@@ -379,6 +378,8 @@ public struct RedlockBackend: LockBackend {
                         inner)
                 },
                 onFailure: { index, error in handler(.error(subscriptionError(index, error))) },
+                // Its events until now were missed.
+                onJoin: { _ in handler(.gap) },
                 body
             )
         }
@@ -392,7 +393,6 @@ public struct RedlockBackend: LockBackend {
         _ body: () async throws -> T
     ) async throws -> T {
         try await withEachNode(
-            from: 0,
             subscribe: { node, _, inner in try await node.withWakeHandler(waiter: nil, handler, inner) },
             onFailure: { index, error in
                 logger.debug(
@@ -402,6 +402,8 @@ public struct RedlockBackend: LockBackend {
                         "error": "\((error as? LockError)?.code.description ?? "\(type(of: error))")",
                     ])
             },
+            // A release there may have been missed: waiters try again.
+            onJoin: { _ in handler(.gap) },
             body
         )
     }
@@ -494,24 +496,77 @@ public struct RedlockBackend: LockBackend {
         _ = await fanOut(request.unlockRequest(resources, owner: owner), to: indices)
     }
 
-    /// Subscribes on node `index` and the ones after it, then runs `body`; a node whose
-    /// subscription fails is reported and left out (the others still deliver).
+    /// Subscribes on every node, then runs `body`. A node whose subscription fails is reported
+    /// and left out (the others still deliver), and subscribed again in the background while
+    /// `body` runs (after 1 s, doubling up to 30 s): a node that was down when a long watch
+    /// started joins it once it is back, with `onJoin`.
     private func withEachNode<T: Sendable>(
-        from index: Int,
-        subscribe: @escaping (RedisLockBackend, Int, () async throws -> T) async throws -> T,
-        onFailure: @escaping (Int, any Error) -> Void,
+        subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
+        onFailure: @escaping @Sendable (Int, any Error) -> Void,
+        onJoin: @escaping @Sendable (Int) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        guard index < nodes.count else { return try await body() }
+        var result: T?
+        try await subscribeEach(from: 0, failed: [], subscribe: subscribe, onFailure: onFailure) { failed in
+            result = try await resubscribing(failed, subscribe: subscribe, onJoin: onJoin, body)
+        }
+        guard let result else { throw LockError(.serverError, "the event subscriptions ended without running their body") }
+        return result
+    }
+
+    /// Subscribes on node `index` and the ones after it, then calls `run` with the nodes whose
+    /// subscription failed.
+    private func subscribeEach(
+        from index: Int,
+        failed: [Int],
+        subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
+        onFailure: @escaping @Sendable (Int, any Error) -> Void,
+        _ run: ([Int]) async throws -> Void
+    ) async throws {
+        guard index < nodes.count else { return try await run(failed) }
         let entered = EnteredFlag()
         do {
-            return try await subscribe(nodes[index], index) {
+            try await subscribe(nodes[index], index) {
                 entered.mark()
-                return try await withEachNode(from: index + 1, subscribe: subscribe, onFailure: onFailure, body)
+                try await subscribeEach(from: index + 1, failed: failed, subscribe: subscribe, onFailure: onFailure, run)
             }
         } catch  where !entered.isMarked && !(error is CancellationError) {
             onFailure(index, error)
-            return try await withEachNode(from: index + 1, subscribe: subscribe, onFailure: onFailure, body)
+            try await subscribeEach(from: index + 1, failed: failed + [index], subscribe: subscribe, onFailure: onFailure, run)
+        }
+    }
+
+    /// Runs `body` while the nodes at `failed` are subscribed again in the background.
+    private func resubscribing<T: Sendable>(
+        _ failed: [Int],
+        subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
+        onJoin: @escaping @Sendable (Int) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        guard !failed.isEmpty else { return try await body() }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in failed {
+                let node = nodes[index]
+                group.addTask {
+                    var delay = Duration.seconds(1)
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: delay)
+                        if Task.isCancelled { return }
+                        do {
+                            try await subscribe(node, index) {
+                                onJoin(index)
+                                // Subscribed until `body` ends, which cancels this task.
+                                try await Task.sleep(for: .seconds(365 * 86_400))
+                            }
+                        } catch {
+                            if Task.isCancelled { return }
+                        }
+                        delay = min(delay * 2, .seconds(30))
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            return try await body()
         }
     }
 
