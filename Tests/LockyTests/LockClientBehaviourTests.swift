@@ -17,7 +17,7 @@ struct LockClientBehaviourTests {
             if operation == "acquire" { clock.advance(by: .seconds(2)) }
         }
         let client = try LockClient(backend: slow, clock: clock)
-        let error = await expectLockError(.timedOut) {
+        let error = await expectLockError(.alreadyExpired) {
             _ = try await client.tryAcquire("r", ttl: .seconds(2))
         }
         #expect(error != nil)
