@@ -70,8 +70,20 @@ struct StatusSubcommand: AsyncParsableCommand {
             defer { if interactive { Terminal.raw(Terminal.showCursor) } }
             try await untilInterrupted {
                 var first = true
+                var failing = false
                 while !Task.isCancelled {
-                    let locks = try await scanner.snapshot()
+                    let locks: [HeldLock]
+                    do {
+                        locks = try await scanner.snapshot()
+                        if failing { Terminal.error("locky: Redis answers again") }
+                        failing = false
+                    } catch let error as LockError where error.code == .backendUnavailable && !first {
+                        // Ride out a restart or a blip, as `watch` does; a server unreachable at the start still exits 69.
+                        if !failing { Terminal.error("locky: \(error.message); retrying every second") }
+                        failing = true
+                        try await Task.sleep(for: .seconds(1))
+                        continue
+                    }
                     if interactive {
                         Terminal.raw(
                             StatusScreen.render(

@@ -1,3 +1,4 @@
+import Foundation
 import LockyTestSupport
 import Testing
 
@@ -12,6 +13,24 @@ import Testing
             let status = try await LockyBinary.run(["status"], url: server.url)
             #expect(status.status == 0)
             #expect(status.lines.count == 2, "\(status.lines)")
+        }
+    }
+
+    @Test("status --watch rides out a server restart instead of exiting")
+    func watchRidesOutARestart() async throws {
+        try await withRedis { server in
+            _ = try await LockyBinary.run(["lock", "kept", "--locker", "a"], url: server.url)
+            let watching = try LockyBinary.Running(["status", "--watch"], url: server.url)
+            try await watching.waitFor { $0.contains("kept\ta") }
+            server.kill()
+            try await Task.sleep(for: .milliseconds(1500))
+            try await server.restart()
+            _ = try await LockyBinary.run(["lock", "after", "--locker", "b"], url: server.url)
+            try await watching.waitFor { $0.contains("after\tb") }
+            watching.signal(SIGINT)
+            let result = try await watching.finish()
+            #expect(result.status == 0, "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("retrying"), "\(result.errorOutput)")
         }
     }
 }

@@ -113,4 +113,17 @@ import Testing
             }
         }
     }
+
+    /// A plain server waits for the end of a line the ClientHello never sends: the timeout says
+    /// what is likely wrong instead of only "no reply".
+    @Test func tlsClientAgainstPlainServerSaysSo() async throws {
+        try await RedisServer.withServer { server throws in
+            let tls = try TLSMaterial.shared()
+            let url = "rediss://127.0.0.1:\(server.port)?ca=\(tls.caCertificatePath)&connect_timeout=300ms"
+            try await RedisClient.withClient(configuration: try RedisConfiguration(url: url)) { client throws in
+                let (error, _) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                #expect(error?.message.contains("speaking TLS") == true, "\(String(describing: error))")
+            }
+        }
+    }
 }

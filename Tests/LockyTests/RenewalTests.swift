@@ -317,6 +317,8 @@ struct RenewalTests {
                     "the body ran on \(cancelledAt - validUntil) past the validity deadline (stopped \(stoppedAt - validUntil) before it)"
                 )
                 #expect(lease.lossReason == .expired)
+                // The recorder reads the state stream on a task of its own: let it catch up.
+                _ = try await eventually(within: .seconds(2)) { recorderBox.value?.all.contains(.lost(.expired)) == true }
                 let states = recorderBox.value?.all ?? []
                 let failure = states.firstIndex { if case .renewalFailed = $0 { return true } else { return false } }
                 let loss = states.firstIndex(of: .lost(.expired))

@@ -261,9 +261,12 @@ enum RedisConnector {
             }
             // A malformed handshake reply is a failed connection attempt too: the caller's command was never sent.
             if clientError.code == .timeout || clientError.code == .connectionLost || clientError.code == .protocolError {
+                // A server without TLS waits for the end of a line that the ClientHello never sends.
+                let hint =
+                    tls && clientError.code == .timeout ? " (is the server on that port speaking TLS? rediss:// needs it)" : ""
                 return RedisClientError(
                     .connectionFailed,
-                    "handshake with \(address) failed: \(clientError.message)",
+                    "handshake with \(address) failed: \(clientError.message)\(hint)",
                     underlying: clientError.underlying
                 )
             }
