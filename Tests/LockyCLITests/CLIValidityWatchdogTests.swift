@@ -12,11 +12,11 @@ import Testing
         try await withRedis { server in
             let proxy = try await FaultProxy.start(upstream: server.port)
             let marks = FileManager.default.temporaryDirectory.path + "/locky-watchdog-\(UUID().uuidString)"
-            // COMMAND ignores SIGTERM (notes it) and writes the time (ns since 1970) every 50 ms while it lives.
+            // COMMAND ignores SIGTERM (notes it) and appends the time (ns since 1970) every 50 ms while it lives.
             let running = try LockyBinary.Running(
                 [
                     "run", "cut", "--ttl", "3s", "--", "sh", "-c",
-                    "trap 'echo term >> \(marks).term' TERM; echo started; while :; do date +%s%N > \(marks).beat; sleep 0.05; done",
+                    "trap 'echo term >> \(marks).term' TERM; echo started; while :; do date +%s%N >> \(marks).beat; sleep 0.05; done",
                 ],
                 url: proxy.url)
             try await running.waitFor { $0.contains("started") }
@@ -25,9 +25,9 @@ import Testing
             let result = try await running.finish(timeout: .seconds(20))
             #expect(result.status == 76, "\(result.errorOutput)")
             // Dead by the 3 s validity's end (SIGKILL, as it ignores SIGTERM), not --kill-after (5 s) past it.
-            let lastBeat = (try? String(contentsOfFile: marks + ".beat", encoding: .utf8)).flatMap {
-                Double($0.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            // Appended, not rewritten: a kill between truncating and writing would leave nothing to read.
+            let beats = (try? String(contentsOfFile: marks + ".beat", encoding: .utf8)) ?? ""
+            let lastBeat = beats.split(whereSeparator: \.isNewline).compactMap { Double($0) }.last
             let livedAfterCut = ((lastBeat ?? .infinity) / 1e9) - cut
             #expect(livedAfterCut < 3.0, "COMMAND lived \(livedAfterCut) s after the cut")
             #expect((try? String(contentsOfFile: marks + ".term", encoding: .utf8))?.contains("term") == true)
