@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LockyTestSupport
 import Testing
 
 @testable import LockyBench
@@ -51,12 +52,12 @@ struct BenchReportTests {
         ["uncontended", "--rounds", "0"],
     ])
     func optionsThatWouldDivideByZeroAreRefused(arguments: [String]) async throws {
-        let redis = try await TestRedis.start()
-        defer { redis.stop() }
-        // A real server, so that without the check the run would go ahead (and, before, exit 0).
-        let run = try await BenchRun.run(arguments + ["--json", "--url", redis.url], limit: .seconds(30))
-        #expect(!run.timedOut)
-        #expect(run.status != 0, "stdout: \(run.stdout)")
-        #expect(run.stderr.contains("must be"), "stderr: \(run.stderr)")
+        try await RedisServer.withServer { redis in
+            // A real server, so that without the check the run would go ahead (and, before, exit 0).
+            let run = try await BenchRun.run(arguments + ["--json", "--url", redis.url], limit: .seconds(30))
+            #expect(!run.timedOut)
+            #expect(run.status != 0, "stdout: \(run.stdout)")
+            #expect(run.stderr.contains("must be"), "stderr: \(run.stderr)")
+        }
     }
 }

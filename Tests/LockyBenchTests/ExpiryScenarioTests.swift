@@ -1,5 +1,6 @@
 import Foundation
 import Locky
+import LockyTestSupport
 import Testing
 
 @testable import LockyBench
@@ -25,34 +26,34 @@ struct ExpiryScenarioTests {
     }
 
     @Test func aDeletedKeyEndsTheRunWithOneMissing() async throws {
-        let redis = try await TestRedis.start()
-        defer { redis.stop() }
-        let run = try await BenchRun.run(
-            ["expiry", "--url", redis.url, "--locks", "20", "--json"], limit: .seconds(30)
-        ) { _ in
-            // The last lock (TTL 1.1 s) is deleted, so its expiry never comes.
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(5)
-            while try redis.cli("DEL", "locky:bench:{expiry-19}") != "1" {
-                try #require(clock.now < deadline, "the lock never appeared")
-                try await Task.sleep(for: .milliseconds(5))
+        try await RedisServer.withServer { redis in
+            let run = try await BenchRun.run(
+                ["expiry", "--url", redis.url, "--locks", "20", "--json"], limit: .seconds(30)
+            ) { _ in
+                // The last lock (TTL 1.1 s) is deleted, so its expiry never comes.
+                let clock = ContinuousClock()
+                let deadline = clock.now + .seconds(5)
+                while try redis.cli("DEL", "locky:bench:{expiry-19}") != "1" {
+                    try #require(clock.now < deadline, "the lock never appeared")
+                    try await Task.sleep(for: .milliseconds(5))
+                }
             }
+            #expect(!run.timedOut, "the run waited forever for the missing event")
+            #expect(run.status != 0)
+            #expect(try run.number("missing") == 1, "\(run.stdout)")
+            #expect(try run.number("events") == 19, "\(run.stdout)")
+            #expect(try redis.cli("--scan", "--pattern", "locky:bench:*") == "", "the run left keys")
         }
-        #expect(!run.timedOut, "the run waited forever for the missing event")
-        #expect(run.status != 0)
-        #expect(try run.number("missing") == 1, "\(run.stdout)")
-        #expect(try run.number("events") == 19, "\(run.stdout)")
-        #expect(try redis.cli("--scan", "--pattern", "locky:bench:*") == "", "the run left keys")
     }
 
     @Test func anEventStreamErrorIsReportedAndFailsTheRun() async throws {
         // Without CONFIG, keyspace notifications cannot be switched on: the stream reports an error.
-        let redis = try await TestRedis.start(extra: ["--rename-command", "CONFIG", ""])
-        defer { redis.stop() }
-        let run = try await BenchRun.run(["expiry", "--url", redis.url, "--locks", "20", "--json"], limit: .seconds(30))
-        #expect(!run.timedOut)
-        #expect(run.status != 0)
-        #expect(try run.number("errors") ?? 0 >= 1, "\(run.stdout)")
-        #expect(try run.number("missing") == 20, "\(run.stdout)")
+        try await RedisServer.withServer(RedisServer.Options(extraConfiguration: ["rename-command CONFIG \"\""])) { redis in
+            let run = try await BenchRun.run(["expiry", "--url", redis.url, "--locks", "20", "--json"], limit: .seconds(30))
+            #expect(!run.timedOut)
+            #expect(run.status != 0)
+            #expect(try run.number("errors") ?? 0 >= 1, "\(run.stdout)")
+            #expect(try run.number("missing") == 20, "\(run.stdout)")
+        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LockyTestSupport
 import Testing
 
 @testable import LockyBench
@@ -66,40 +67,40 @@ struct HandoffScenarioTests {
     }
 
     @Test func releasesOfExpiredLeasesAreCountedAndFailTheRun() async throws {
-        let redis = try await TestRedis.start()
-        defer { redis.stop() }
-        // A 20 ms TTL is shorter than every hold (GET, 40 ms, SET): releases find the lease expired.
-        let run = try await BenchRun.run(
-            [
-                "handoff", "--url", redis.url, "--seconds", "2", "--workers", "2", "--ttl-milliseconds", "20",
-                "--hold-milliseconds", "40", "--json",
-            ],
-            limit: .seconds(60))
-        #expect(!run.timedOut)
-        #expect(run.status != 0, "\(run.stdout)")
-        #expect(try run.number("releases_not_released") ?? 0 > 0, "\(run.stdout)")
+        try await RedisServer.withServer { redis in
+            // A 20 ms TTL is shorter than every hold (GET, 40 ms, SET): releases find the lease expired.
+            let run = try await BenchRun.run(
+                [
+                    "handoff", "--url", redis.url, "--seconds", "2", "--workers", "2", "--ttl-milliseconds", "20",
+                    "--hold-milliseconds", "40", "--json",
+                ],
+                limit: .seconds(60))
+            #expect(!run.timedOut)
+            #expect(run.status != 0, "\(run.stdout)")
+            #expect(try run.number("releases_not_released") ?? 0 > 0, "\(run.stdout)")
+        }
     }
 
     @Test func aKilledWorkerFailsTheRun() async throws {
-        let redis = try await TestRedis.start()
-        defer { redis.stop() }
-        let run = try await BenchRun.run(
-            ["handoff", "--url", redis.url, "--seconds", "4", "--workers", "3", "--json"], limit: .seconds(60)
-        ) { pid in
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(10)
-            var workers: [Int32] = []
-            while workers.count < 3 {
-                try #require(clock.now < deadline, "the workers did not start")
-                try await Task.sleep(for: .milliseconds(50))
-                workers = BenchRun.children(of: pid)
+        try await RedisServer.withServer { redis in
+            let run = try await BenchRun.run(
+                ["handoff", "--url", redis.url, "--seconds", "4", "--workers", "3", "--json"], limit: .seconds(60)
+            ) { pid in
+                let clock = ContinuousClock()
+                let deadline = clock.now + .seconds(10)
+                var workers: [Int32] = []
+                while workers.count < 3 {
+                    try #require(clock.now < deadline, "the workers did not start")
+                    try await Task.sleep(for: .milliseconds(50))
+                    workers = BenchRun.children(of: pid)
+                }
+                // Once they are under way: the killed one has records the harness then cannot see.
+                try await Task.sleep(for: .seconds(1.5))
+                if let victim = workers.last { kill(victim, SIGKILL) }
             }
-            // Once they are under way: the killed one has records the harness then cannot see.
-            try await Task.sleep(for: .seconds(1.5))
-            if let victim = workers.last { kill(victim, SIGKILL) }
+            #expect(!run.timedOut)
+            #expect(run.status != 0, "\(run.stdout)")
+            #expect(try run.number("failed_workers") == 1, "\(run.stdout)")
         }
-        #expect(!run.timedOut)
-        #expect(run.status != 0, "\(run.stdout)")
-        #expect(try run.number("failed_workers") == 1, "\(run.stdout)")
     }
 }

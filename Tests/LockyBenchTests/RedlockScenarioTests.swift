@@ -1,4 +1,5 @@
 import Foundation
+import LockyTestSupport
 import Testing
 
 @testable import LockyBench
@@ -19,9 +20,17 @@ struct RedlockScenarioTests {
     }
 
     @Test func aLockKeyLeftOnOneNodeIsCountedThenDeleted() async throws {
-        var servers: [TestRedis] = []
-        defer { for server in servers { server.stop() } }
-        for _ in 0..<5 { servers.append(try await TestRedis.start()) }
+        let servers = try await RedisServer.startMany(5)
+        do {
+            try await orphanIsCountedThenDeleted(servers)
+        } catch {
+            for server in servers { await server.stop() }
+            throw error
+        }
+        for server in servers { await server.stop() }
+    }
+
+    private func orphanIsCountedThenDeleted(_ servers: [RedisServer]) async throws {
         // As an orphan of the run's first cycle would be: on one node only, with the run's lock TTL.
         let ttl = String(RedlockScenario.lockTTL.components.seconds * 1000)
         try servers[3].cli("SET", "locky:bench:{redlock-5-1}", "someone-else", "PX", ttl)
