@@ -179,6 +179,8 @@ extension LockClient {
                 return lease
             case .busy(let index, let holder):
                 metrics.busy.increment()
+                // The nodes answered: quorum failures count in a row, as documented.
+                quorumFailures = 0
                 let resource = resources[index]
                 if queued != resource {
                     if let queued { waitQueues.leave(queued, id: id) }
