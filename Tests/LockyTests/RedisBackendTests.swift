@@ -181,6 +181,66 @@ struct RedisBackendTests {
         }
     }
 
+    /// A server that answered once and then restarts during a wait is a blip, not the end of
+    /// the wait: the waiter retries (`retry.delay` apart, `retry.count` failures in a row) and
+    /// takes the lock, which came back free (no persistence).
+    @Test(arguments: [false, true]) func waitingAcquireRidesOutARestart(fair: Bool) async throws {
+        try await RedisServer.withServer { server throws in
+            var redis = try RedisConfiguration(url: server.url)
+            redis.connectTimeout = .milliseconds(500)
+            redis.commandTimeout = .seconds(1)
+            var configuration = LockyConfiguration(backend: .redis(redis))
+            configuration.retry = RetryPolicy(count: 20, delay: .milliseconds(100), jitter: .milliseconds(20))
+            let holder = try LockClient(configuration: configuration)
+            let waiter = try LockClient(configuration: configuration)
+            _ = try await holder.acquire("R", ttl: .seconds(60))
+            try await withThrowingTaskGroup(of: Lease.self) { group in
+                group.addTask { try await waiter.acquire("R", ttl: .seconds(10), timeout: .seconds(20), fair: fair) }
+                // Waiting: queued in Redis behind the holder.
+                #expect(try await eventually { try server.cli("ZCARD", "locky:{R}:queue") == "1" })
+                server.kill()
+                // Longer than a queued waiter's refresh interval (2 s / 3): it tries while down.
+                try await Task.sleep(for: .milliseconds(1200))
+                try await server.restart()
+                // The waiter's own timeout (20 s) bounds this; the lock is free within a second.
+                let lease = try #require(try await group.next())
+                #expect(try server.cli("GET", "locky:{R}") == lease.owner)
+                #expect(lease.isValid)
+            }
+            await holder.close()
+            await waiter.close()
+        }
+    }
+
+    /// A restart that outlasts `retry.count` failed attempts in a row ends the wait with the
+    /// connection error, not `timedOut` and not a hang until the deadline.
+    @Test func waitingAcquireGivesUpOnALongOutage() async throws {
+        try await RedisServer.withServer { server throws in
+            var redis = try RedisConfiguration(url: server.url)
+            redis.connectTimeout = .milliseconds(300)
+            redis.commandTimeout = .seconds(1)
+            var configuration = LockyConfiguration(backend: .redis(redis))
+            configuration.retry = RetryPolicy(count: 3, delay: .milliseconds(100), jitter: .zero)
+            let holder = try LockClient(configuration: configuration)
+            let waiter = try LockClient(configuration: configuration)
+            _ = try await holder.acquire("R", ttl: .seconds(60))
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await expectLockError(.backendUnavailable) {
+                        _ = try await waiter.acquire("R", ttl: .seconds(10), timeout: .seconds(60))
+                    }
+                }
+                #expect(try await eventually { try server.cli("ZCARD", "locky:{R}:queue") == "1" })
+                server.kill()
+                try await group.next()
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            await holder.close()
+            await waiter.close()
+        }
+    }
+
     @Test func persistentServerKeepsLocksAndFencingAcrossRestart() async throws {
         try await RedisServer.withServer(.init(persistence: true)) { server throws in
             var redis = try RedisConfiguration(url: server.url)

@@ -9,9 +9,12 @@ extension LockClient {
     /// polling), or at the holder's expiry if it crashed.
     ///
     /// - Parameter timeout: How long to wait at most; nil waits without limit.
-    /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `backendUnavailable`,
-    ///   `authenticationFailed`, `invalidArgument`; on Redlock `quorumNotReached` once too few
-    ///   nodes answered `retry.count` times in a row (a negative count: until the deadline).
+    /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `authenticationFailed`,
+    ///   `invalidArgument`; `backendUnavailable` at once when the server cannot be reached at
+    ///   the start, and after `retry.count` failed attempts in a row (`retry.delay` apart; a
+    ///   negative count: until the deadline) when it goes away during the wait, so a restart is
+    ///   ridden out; on Redlock `quorumNotReached` once too few nodes answered `retry.count`
+    ///   times in a row.
     ///
     /// With `fair`, waiters of all processes acquire in arrival order (a FIFO queue in Redis,
     /// next to the lock): a release hands the lock to the first waiter, and a waiter that
@@ -136,7 +139,8 @@ extension LockClient {
         defer { if let queued { waitQueues.leave(queued, id: id) } }
         var generator = SystemRandomNumberGenerator()
         var attempts = 0
-        var quorumFailures = 0
+        var failuresInARow = 0
+        var answered = false
         var expiredInARow = 0
         while true {
             attempts += 1
@@ -146,28 +150,17 @@ extension LockClient {
                 reply = try await backend.checkedAcquire(resources, owner: owner, ttl: ttl)
             } catch  where error.code == .quorumNotReached {
                 // Redlock: too few nodes answered (failed or slow nodes; a split vote answers busy).
-                // Retried after the configured delay, `retry.count` times (negative: until the
-                // deadline). A plain sleep, not a wait for a wake-up: the failed attempt gave back
-                // what it got, and that release woke this waiter at once, back to back (hundreds of
-                // attempts a second against the nodes still up).
-                quorumFailures += 1
-                var retryAt = clock.now + configuration.retry.nextDelay(using: &generator)
-                guard configuration.retry.allowsRetry(quorumFailures) else { throw error }
-                if let deadline {
-                    // The last try comes at the deadline, not a retry delay before it.
-                    guard clock.now < deadline else { throw error }
-                    retryAt = min(retryAt, deadline)
-                }
-                do {
-                    try await clock.sleep(until: retryAt)
-                } catch {
-                    throw LockError(.cancelled, "cancelled while waiting to retry")
-                }
+                failuresInARow += 1
+                try await pauseBeforeRetry(after: error, failuresInARow: failuresInARow, deadline: deadline, using: &generator)
                 continue
             } catch {
                 await forgetUnknownAcquire(resources, owner: owner, after: error)
-                throw error
+                guard answered, error.code == .backendUnavailable else { throw error }
+                failuresInARow += 1
+                try await pauseBeforeRetry(after: error, failuresInARow: failuresInARow, deadline: deadline, using: &generator)
+                continue
             }
+            answered = true
             switch reply {
             case .acquired(let tokens):
                 guard
@@ -179,8 +172,8 @@ extension LockClient {
                 return lease
             case .busy(let index, let holder):
                 metrics.busy.increment()
-                // The nodes answered: quorum failures count in a row, as documented.
-                quorumFailures = 0
+                // The nodes answered: failures count in a row, as documented.
+                failuresInARow = 0
                 let resource = resources[index]
                 if queued != resource {
                     if let queued { waitQueues.leave(queued, id: id) }
@@ -247,14 +240,30 @@ extension LockClient {
         // attempt that queued this waiter last, so the lease's validity counts from before the
         // hand-off. Attempts are numbered from 1; only those within a TTL can still matter.
         var attemptStarts = AttemptStarts()
+        // The server answered during this wait (a barging attempt found the lock busy): from
+        // then on a lost connection is a blip to ride out, as in the unqueued loop.
+        var answered = barging
+        var failuresInARow = 0
         do throws(LockError) {
             while true {
                 let attemptStart = clock.now
                 let number = attemptStarts.record(attemptStart, keepingSince: attemptStart - ttl)
-                let reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
-                    try await backend.acquireFair(
-                        resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL, attempt: number)
+                let reply: FairAcquireReply
+                do {
+                    reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
+                        try await backend.acquireFair(
+                            resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL, attempt: number)
+                    }
+                } catch  where answered && error.code == .backendUnavailable {
+                    // Still queued in Redis for the place's lifetime; the next attempt renews it
+                    // (or queues again behind whoever came meanwhile, after a restart).
+                    failuresInARow += 1
+                    try await pauseBeforeRetry(
+                        after: error, failuresInARow: failuresInARow, deadline: deadline, using: &generator)
+                    continue
                 }
+                answered = true
+                failuresInARow = 0
                 switch reply {
                 case .acquired(let token):
                     if let lease = try await handOverWhileWaiting(
@@ -343,6 +352,34 @@ extension LockClient {
             if let deadline, clock.now >= deadline { throw error }
             logger.debug("the lease expired before it could be handed over; waiting on")
             return nil
+        }
+    }
+
+    /// Before the next attempt after one that failed for want of servers (Redlock: no quorum;
+    /// Redis: no connection, once the server has answered during this wait, so a restart or a
+    /// failover is ridden out while a wrong address still fails at once): sleeps
+    /// `retry.delay ± jitter`, with the last try at the deadline. Rethrows `error` once
+    /// `retry.count` attempts in a row failed (a negative count: never) or the deadline passed.
+    /// A plain sleep, not a wait for a wake-up: a failed Redlock attempt gives back what it got,
+    /// and that release would wake this waiter at once, back to back (hundreds of attempts a
+    /// second against the nodes still up).
+    private func pauseBeforeRetry(
+        after error: LockError, failuresInARow: Int, deadline: ContinuousClock.Instant?,
+        using generator: inout SystemRandomNumberGenerator
+    ) async throws(LockError) {
+        guard configuration.retry.allowsRetry(failuresInARow) else { throw error }
+        var retryAt = clock.now + configuration.retry.nextDelay(using: &generator)
+        if let deadline {
+            guard clock.now < deadline else { throw error }
+            retryAt = min(retryAt, deadline)
+        }
+        logger.debug(
+            "waiting acquire failed, retrying",
+            metadata: ["locky.error": "\(error.code)", "locky.failures": "\(failuresInARow)"])
+        do {
+            try await clock.sleep(until: retryAt)
+        } catch {
+            throw LockError(.cancelled, "cancelled while waiting to retry")
         }
     }
 

@@ -462,7 +462,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
         command.append(attempt)
-        let reply = try await run(RedisLockScripts.acquireFair, command, "fair acquire")
+        let reply = try await run(RedisLockScripts.acquireFair, command, "queued acquire")
         var values = ReplyReader(reply)
         switch try values.int() {
         case 1:
