@@ -335,6 +335,41 @@ struct RenewalTests {
         }
     }
 
+    /// One lease's renewal that hangs does not hold up the loss of another: the loop waits for a
+    /// renewal no longer than the earliest validity of any lease it keeps. Lease A (TTL 6 s) is
+    /// due at 2 s and renewed alone (B, TTL 2.4 s taken at 1.8 s, is due at 2.6 s: not within
+    /// the sixth of its TTL that rides along); A's renewal hangs. B's validity ends at about
+    /// 4.16 s, and B must be lost then, not when A's wait ends at A's validity (5.94 s).
+    @Test func aHangingRenewalDoesNotDelayAnotherLeasesLoss() async throws {
+        try await withBackend(.memory, clock: .system) { env throws in
+            let stalling = StallingBackend(env.backend)
+            let client = try LockClient(backend: stalling, clock: env.clock)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                client.markRenewalLoopRunning()
+                group.addTask { try await client.run() }
+                defer { group.cancelAll() }
+                let start = ContinuousClock.now
+                let a = try await client.acquire("a", ttl: .seconds(6), retry: .never)
+                try client.startRenewing(a)
+                stalling.stalledOwner = a.owner
+                try await Task.sleep(until: start + .milliseconds(1800))
+                let b = try await client.acquire("b", ttl: .milliseconds(2400), retry: .never)
+                try client.startRenewing(b)
+                // B's first renewal (2.6 s) waits behind A's hanging one (sent at 2 s).
+                let lost = try await eventually(within: .seconds(6)) { b.lossReason != nil }
+                let lostAt = ContinuousClock.now
+                #expect(lost)
+                #expect(b.lossReason == .expired)
+                #expect(
+                    lostAt - b.validUntil < .milliseconds(500),
+                    "B was lost \(lostAt - b.validUntil) after its validity ended")
+                #expect(a.lossReason == nil, "A still had validity left")
+                stalling.stalledOwner = nil
+                _ = try await client.release(a)
+            }
+        }
+    }
+
     /// The hold time ends the lease on time, and renewing stops short of it: the last renewal
     /// (about 500 ms in, TTL 300 ms) falls within a sixth of the TTL of the deadline, where due
     /// leases ride along with others; one due only at its deadline must wait for it instead of

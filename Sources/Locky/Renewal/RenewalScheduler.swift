@@ -25,7 +25,8 @@ final class RenewalScheduler: Sendable {
         var stopped = false
     }
 
-    /// At most this many locks go into one renewal script call.
+    /// At most this many locks go into one renewal script call, except that a lease is never
+    /// split: one of more resources (up to ``LockLimits/maximumResourcesPerCall``) goes alone.
     static let batchSize = 1000
 
     private let state = Mutex(State())
@@ -166,11 +167,19 @@ final class RenewalScheduler: Sendable {
 
     private func renewBatch(_ batch: [Entry]) async {
         // Released meanwhile (an earlier batch took a while): not renewed, or a re-creating
-        // renewal could bring its keys back after the release.
+        // renewal could bring its keys back after the release. Past its validity meanwhile:
+        // lost, and never renewed (that could span another owner's hold, or re-create its keys).
+        let checkedAt = clock.now
         let batch = batch.filter { entry in
-            guard entry.lease.isReleased else { return true }
-            unregister(entry.lease)
-            return false
+            if entry.lease.isReleased {
+                unregister(entry.lease)
+                return false
+            }
+            if entry.lease.validUntil <= checkedAt {
+                end(entry.lease, .expired)
+                return false
+            }
+            return true
         }
         guard !batch.isEmpty else { return }
         var items: [RenewalItem] = []
@@ -183,9 +192,11 @@ final class RenewalScheduler: Sendable {
         let results: [RenewalResult]
         for entry in batch { entry.lease.beginValidityUpdate() }
         do {
-            // Never wait past the earliest validity in the batch: a backend that stopped answering
-            // would otherwise keep the loss unnoticed until the command timed out (5 s by default).
-            results = try await renew(items, before: batch.map(\.lease.validUntil).min())
+            // Never wait past the earliest validity of any lease this loop keeps, in the batch or
+            // not: a backend that stopped answering would otherwise keep the loss unnoticed until
+            // the command timed out (5 s by default), and a lease waiting for its turn would run
+            // on past its validity unsignalled meanwhile.
+            results = try await renew(items, before: earliestValidity(besides: batch))
         } catch {
             // Unanswered, it may still have run: each key may now expire a TTL after `start`,
             // sooner than an earlier, longer extend had it.
@@ -229,6 +240,14 @@ final class RenewalScheduler: Sendable {
                 end(entry.lease, .notOwner(holder: holder))
             }
         }
+    }
+
+    /// The earliest validity deadline among `batch` and every lease registered.
+    private func earliestValidity(besides batch: [Entry]) -> ContinuousClock.Instant? {
+        let registered = state.withLock { state in state.entries.values.map(\.lease.validUntil).min() }
+        let inBatch = batch.map(\.lease.validUntil).min()
+        guard let registered else { return inBatch }
+        return inBatch.map { min($0, registered) } ?? registered
     }
 
     /// A lease released while its renewal was under way: its release may have reached a node

@@ -196,6 +196,7 @@ final class StallingBackend: LockBackend {
     let inner: any LockBackend
     private let stalledFlag = Shared(false)
     private let unlocksStallFlag = Shared(true)
+    private let stalledOwnerBox = Shared<String?>(nil)
     /// Renewal calls that reached this backend, and those the inner backend has answered.
     let renewalsStarted = Shared(0)
     let renewalsAnswered = Shared(0)
@@ -206,6 +207,12 @@ final class StallingBackend: LockBackend {
     var stalled: Bool {
         get { stalledFlag.value }
         set { stalledFlag.update { [newValue] in $0 = newValue } }
+    }
+
+    /// Renewals of this owner's locks hang, whatever ``stalled`` says; the others go through.
+    var stalledOwner: String? {
+        get { stalledOwnerBox.value }
+        set { stalledOwnerBox.update { [newValue] in $0 = newValue } }
     }
 
     /// Whether unlocks hang with renewals (by default they do).
@@ -240,6 +247,10 @@ final class StallingBackend: LockBackend {
     func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         renewalsStarted.update { $0 += 1 }
         try await hangWhileStalled("renew")
+        while let owner = stalledOwnerBox.value, items.contains(where: { $0.owner == owner }) {
+            if Task.isCancelled { throw LockError(.cancelled, "renew was cancelled") }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         let results = try await inner.renew(items)
         renewalsAnswered.update { $0 += 1 }
         return results
