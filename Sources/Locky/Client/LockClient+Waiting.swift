@@ -10,7 +10,8 @@ extension LockClient {
     ///
     /// - Parameter timeout: How long to wait at most; nil waits without limit.
     /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `authenticationFailed`,
-    ///   `invalidArgument`; `backendUnavailable` at once when the server cannot be reached at
+    ///   `invalidArgument`, `serverError`; `alreadyExpired` when three replies in a row came too
+    ///   late to leave a lease any validity (the TTL is too short for this backend); `backendUnavailable` at once when the server cannot be reached at
     ///   the start, and after `retry.count` failed attempts in a row (`retry.delay` apart; a
     ///   negative count: until the deadline) when it goes away during the wait, so a restart is
     ///   ridden out; on Redlock `quorumNotReached` once too few nodes answered `retry.count`
@@ -236,10 +237,9 @@ extension LockClient {
                 }
             }
         }
-        // When each recent attempt was sent: a release that hands the lock over names the
-        // attempt that queued this waiter last, so the lease's validity counts from before the
-        // hand-off. Attempts are numbered from 1; only those within a TTL can still matter.
-        var attemptStarts = AttemptStarts()
+        // Attempts are numbered from 1: a release that hands the lock over names the attempt
+        // that queued this waiter last, so the lease's validity counts from that attempt's start.
+        var number = 0
         // The server answered during this wait (a barging attempt found the lock busy): from
         // then on a lost connection is a blip to ride out, as in the unqueued loop.
         var answered = barging
@@ -247,7 +247,7 @@ extension LockClient {
         do throws(LockError) {
             while true {
                 let attemptStart = clock.now
-                let number = attemptStarts.record(attemptStart, keepingSince: attemptStart - ttl)
+                number += 1
                 let reply: FairAcquireReply
                 do {
                     reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
@@ -316,13 +316,17 @@ extension LockClient {
                     if let deadline { wakeAt = min(wakeAt, deadline) }
                     _ = try await wait(for: signal, until: wakeAt)
                     // Handed over by a release: no round trip. The lock was set after the named
-                    // attempt ran, so its validity counts from that attempt's start. One too old
-                    // to leave any validity is confirmed by the next attempt instead.
-                    if let handed = signal.takeHandOver(), let since = attemptStarts[handed.attempt] {
-                        if since + ttl - drift(ttl) > clock.now {
+                    // attempt ran, so its validity counts from that attempt's start. Only a
+                    // hand-off naming the latest attempt counts: one naming an earlier attempt
+                    // came before the latest ran, and that attempt found the lock held by
+                    // another (it answered queued), so it was taken over meanwhile (a forced
+                    // lock, an unconditional unlock). One too old to leave any validity is
+                    // confirmed by the next attempt instead.
+                    if let handed = signal.takeHandOver(), handed.attempt == number {
+                        if attemptStart + ttl - drift(ttl) > clock.now {
                             return try await handOver(
-                                [resource], owner: owner, fencingTokens: [handed.fencingToken], ttl: ttl, attemptStart: since,
-                                started: started)
+                                [resource], owner: owner, fencingTokens: [handed.fencingToken], ttl: ttl,
+                                attemptStart: attemptStart, started: started)
                         }
                     }
                 }
