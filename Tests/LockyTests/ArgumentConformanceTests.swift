@@ -15,6 +15,10 @@ struct ArgumentConformanceTests {
         ("negative TTL", { _ = try await $0.acquire("r", ttl: .seconds(-1)) }),
         ("TTL above maximum", { _ = try await $0.acquire("r", ttl: LockLimits.maximumTTL + .milliseconds(1)) }),
         ("sub-millisecond TTL", { _ = try await $0.acquire("r", ttl: .microseconds(10)) }),
+        // Below 3 ms, the least whole number of milliseconds above the default drift allowance
+        // (ttl × 0.01 + 2 ms); 2.5 ms leaves 0.475 ms, shorter than a round trip may take.
+        ("TTL below 3 ms", { _ = try await $0.acquire("r", ttl: .microseconds(2500)) }),
+        ("TTL below 3 ms, try once", { _ = try await $0.tryAcquire("r", ttl: .microseconds(2999)) }),
         ("duplicate resources", { _ = try await $0.acquire(["a", "b", "a"], ttl: .seconds(1)) }),
         ("empty list", { _ = try await $0.acquire([String](), ttl: .seconds(1)) }),
         ("empty resource in list", { _ = try await $0.tryAcquire(["a", ""], ttl: .seconds(1)) }),

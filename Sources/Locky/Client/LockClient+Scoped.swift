@@ -125,7 +125,8 @@ extension LockClient {
                 .lockLost, "the lock was lost: it is held by another owner or expired", resource: resources.first, holder: holder)
         case .expired:
             return LockError(
-                .lockLost, "the lock was lost: renewal could not reach the backend before the lease expired",
+                .lockLost,
+                "the lock was lost: its validity passed before a renewal confirmed it (the backend could not be reached, or this process was paused)",
                 resource: resources.first)
         case .maximumHoldTimeReached:
             return LockError(.lockLost, "the lock was released: maximum hold time reached", resource: resources.first)

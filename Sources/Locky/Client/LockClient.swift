@@ -76,6 +76,10 @@ public final class LockClient: Sendable {
 
     /// Creates a client over a backend you built, e.g. ``RedisLockBackend`` with your own
     /// ``RedisClient`` (another database, TLS, auth: the seed's client factory).
+    ///
+    /// `clock` is the client's clock for validity, waits and renewal; locks expire on the
+    /// backend's own clock. For an ``InMemoryLockBackend`` driven by a ``ManualLockClock``,
+    /// give both the same clock.
     public init(
         backend: any LockBackend,
         configuration: LockyConfiguration = LockyConfiguration(),
@@ -139,7 +143,9 @@ public final class LockClient: Sendable {
     /// Takes a resource, retrying while busy as `retry` (or the configuration, for nil) says.
     ///
     /// - Throws: ``LockError`` `busy` (with the holder) when retries ran out, `cancelled`,
-    ///   `backendUnavailable`, `authenticationFailed`, `invalidArgument`.
+    ///   `backendUnavailable`, `authenticationFailed`, `invalidArgument`; `alreadyExpired` when
+    ///   the reply came too late to leave the lease any validity (it is given back); `serverError`
+    ///   (e.g. a lock key holding another type of value); on Redlock `quorumNotReached`.
     public func acquire(
         _ resource: String,
         ttl: Duration? = nil,
@@ -242,7 +248,10 @@ public final class LockClient: Sendable {
 
     /// Extends the lease so it expires `ttl` from now (owner-checked, all resources or none).
     ///
-    /// - Throws: ``LockError`` `alreadyExpired` (free again) or `notOwner` (taken by another).
+    /// - Throws: ``LockError`` `alreadyExpired` (free again, the lease was released, or on
+    ///   Redlock its validity has passed) or `notOwner` (taken by another); `timedOut` when the
+    ///   extend was confirmed only after the lease's validity had passed (the keys were
+    ///   extended, but the lease is not valid: treat the lock as lost); `backendUnavailable`.
     public func extend(_ lease: Lease, toExpireIn ttl: Duration) async throws(LockError) {
         try validate(leaseTTL: ttl)
         try checkStillValidBeforeRecreating(lease)
@@ -254,7 +263,7 @@ public final class LockClient: Sendable {
 
     /// Extends the lease by `amount` beyond its current expiry (owner-checked, all or none).
     ///
-    /// - Throws: ``LockError`` `alreadyExpired` or `notOwner`.
+    /// - Throws: ``LockError`` as ``extend(_:toExpireIn:)``.
     public func extend(_ lease: Lease, by amount: Duration) async throws(LockError) {
         try LockLimits.validate(ttl: amount, role: "extension")
         try checkStillValidBeforeRecreating(lease)
@@ -381,8 +390,9 @@ public final class LockClient: Sendable {
             resources: resources, owner: owner, fencingTokens: fencingTokens, ttl: ttl, validUntil: validUntil, clock: clock)
     }
 
-    /// Rejects a lease TTL that leaves no validity once the drift allowance is taken off: such a
-    /// lease could never be handed over valid, so nothing is sent.
+    /// Rejects a lease TTL below the least whole number of milliseconds above its drift
+    /// allowance (3 ms by default): a shorter one leaves no validity, or less than a round trip
+    /// takes, so such a lease could never be handed over valid; nothing is sent.
     func validate(leaseTTL ttl: Duration) throws(LockError) {
         try LockLimits.validate(ttl: ttl)
         try Self.validate(leaseTTL: ttl, driftFactor: configuration.driftFactor)
@@ -390,12 +400,12 @@ public final class LockClient: Sendable {
 
     static func validate(leaseTTL ttl: Duration, driftFactor: Double, role: String = "TTL") throws(LockError) {
         let drift = drift(ttl, factor: driftFactor)
-        guard ttl > drift else {
-            // The smallest whole number of milliseconds above its own allowance.
-            let minimum = Int((0.002 / (1 - driftFactor) * 1000).rounded(.down)) + 1
+        // The smallest whole number of milliseconds above its own allowance.
+        let minimum = Int((0.002 / (1 - driftFactor) * 1000).rounded(.down)) + 1
+        guard ttl > drift, ttl >= .milliseconds(minimum) else {
             throw LockError(
                 .invalidArgument,
-                "the \(role) (\(ttl)) leaves no validity after the clock-drift allowance (\(drift): ttl × driftFactor + 2 ms); use at least \(minimum) ms"
+                "the \(role) (\(ttl)) leaves too little validity after the clock-drift allowance (\(drift): ttl × driftFactor + 2 ms); use at least \(minimum) ms"
             )
         }
     }

@@ -17,7 +17,8 @@ public struct LockyConfiguration: Sendable, Hashable {
 
     /// Which backend holds the locks.
     public var backend: Backend
-    /// Prefix of every Redis key, `locky:` by default.
+    /// Prefix of every lock, fence and queue key (and wake channel), `locky:` by default;
+    /// fenced-value keys are used as given.
     public var prefix: String
     /// Default TTL of leases; leases always expire.
     public var leaseTTL: Duration

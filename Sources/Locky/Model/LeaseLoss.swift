@@ -2,7 +2,8 @@
 public enum LeaseLoss: Sendable, Hashable {
     /// Renewal found the lock gone (it expired) or held by another owner (`holder`).
     case notOwner(holder: LockHolder?)
-    /// Renewal could not reach the backend before the validity passed.
+    /// The lease's validity passed before a renewal confirmed it: renewal could not reach the
+    /// backend in time, or the process (or its renewal loop) was paused or starved past it.
     case expired
     /// The lease reached its maximum hold time.
     case maximumHoldTimeReached

@@ -13,7 +13,8 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
 
         /// Another owner holds (one of) the resource(s); see ``LockError/holder``.
         public static var busy: Code { Code(base: .busy) }
-        /// Waiting for the lock took longer than allowed.
+        /// Waiting for the lock took longer than allowed; or an extend was confirmed only after
+        /// the lease's validity had passed (the keys were extended, the lease is no longer valid).
         public static var timedOut: Code { Code(base: .timedOut) }
         /// The calling task was cancelled.
         public static var cancelled: Code { Code(base: .cancelled) }

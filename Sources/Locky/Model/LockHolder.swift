@@ -14,7 +14,9 @@ public struct LockHolder: Sendable, Hashable, CustomStringConvertible {
         self.fencingToken = fencingToken
     }
 
-    /// The owner's readable part: the label of a lease owner, or the locker id.
+    /// The owner's readable part: the label of a lease owner (`lease` without one), or the
+    /// locker id. A locker id shaped like a lease owner (32 lowercase hex digits, after an
+    /// optional `label/`) is shown as one, so choose locker ids that are not.
     public var displayName: String { LeaseOwner.displayName(of: owner) }
 
     /// `owner (remaining)`; a lease's secret token is not printed.
