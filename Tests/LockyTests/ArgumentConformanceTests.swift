@@ -19,6 +19,8 @@ struct ArgumentConformanceTests {
         // (ttl × 0.01 + 2 ms); 2.5 ms leaves 0.475 ms, shorter than a round trip may take.
         ("TTL below 3 ms", { _ = try await $0.acquire("r", ttl: .microseconds(2500)) }),
         ("TTL below 3 ms, try once", { _ = try await $0.tryAcquire("r", ttl: .microseconds(2999)) }),
+        ("resource starting with }", { _ = try await $0.acquire("}x", ttl: .seconds(1)) }),
+        ("locker resource starting with }", { _ = try await $0.lock(["a", "}"], locker: "u") }),
         ("duplicate resources", { _ = try await $0.acquire(["a", "b", "a"], ttl: .seconds(1)) }),
         ("empty list", { _ = try await $0.acquire([String](), ttl: .seconds(1)) }),
         ("empty resource in list", { _ = try await $0.tryAcquire(["a", ""], ttl: .seconds(1)) }),

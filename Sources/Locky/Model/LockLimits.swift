@@ -33,7 +33,8 @@ public enum LockLimits {
         }
     }
 
-    /// Rejects an empty or oversized resource name, and one that is nothing but a hash tag.
+    /// Rejects an empty or oversized resource name, one that is nothing but a hash tag, and one
+    /// that starts with `}`.
     static func validate(resource: String) throws(LockError) {
         guard !resource.isEmpty else {
             throw LockError(.invalidArgument, "a resource name is empty")
@@ -45,6 +46,13 @@ public enum LockLimits {
                 "a resource name is \(length) bytes long; the maximum is \(maximumResourceLength)",
                 resource: String(resource.prefix(64)) + "…"
             )
+        }
+        // `}x` has no hash tag, and wrapped as `{}x}` it would get an empty one, which Redis
+        // ignores: its lock, fence and queue keys would hash to different cluster slots.
+        if resource.utf8.first == UInt8(ascii: "}") {
+            throw LockError(
+                .invalidArgument,
+                "a resource name cannot start with `}`: its keys would not share a hash tag (slot)", resource: resource)
         }
         // A name with a hash tag is its own key; it must not be a key of another resource:
         // `{X}` is the lock key of `X`, and `{tag}:x:fence` the fence key of `{tag}:x`.
