@@ -117,7 +117,7 @@ struct ConfigurationTests {
         ("\"2m\"", .seconds(120)),
         ("\"1.5s\"", .milliseconds(1500)),
         ("1500", .milliseconds(1500)),
-        ("2.5", .microseconds(2500)),
+        ("3.5", .microseconds(3500)),
         ("\"250\"", .milliseconds(250)),
     ])
     func durationsAsStringsAndNumbers(text: String, expected: Duration) throws {
