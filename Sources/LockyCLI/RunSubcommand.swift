@@ -14,8 +14,9 @@ struct RunSubcommand: AsyncParsableCommand {
             COMMAND gets LOCKY_RESOURCE and LOCKY_FENCING_TOKEN in its environment.
 
             SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to locky run are forwarded to COMMAND (one \
-            locky was started ignoring, as under nohup, stays ignored); the lock is released \
-            once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
+            locky was started ignoring, as under nohup, stays ignored; a Ctrl-C or Ctrl-\\ typed \
+            in the terminal reaches COMMAND directly, so it is not sent again); the lock is \
+            released once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
             taken), COMMAND gets SIGTERM, and SIGKILL after --kill-after. If it cannot be \
             renewed (Redis unreachable), COMMAND gets SIGTERM before the lock's validity ends \
             (--kill-after before, at most a third of --ttl) and SIGKILL at its end, so it is gone \
@@ -177,10 +178,11 @@ final class SignalRelay: Sendable {
             defer { state.waiter = nil }
             return (nil, state.waiter)
         }
-        // A SIGINT in the terminal's foreground job came from Ctrl-C, which the terminal sent
-        // to COMMAND as well (it shares locky's process group): a second one would tell many
-        // tools to skip their graceful shutdown.
-        if let child, !(signal == SIGINT && Terminal.isForegroundJob) { child.send(signal) }
+        // A SIGINT or SIGQUIT in the terminal's foreground job came from Ctrl-C or Ctrl-\, which
+        // the terminal sent to COMMAND as well (it shares locky's process group): a second one
+        // would tell many tools to skip their graceful shutdown.
+        let fromTerminal = (signal == SIGINT || signal == SIGQUIT) && Terminal.isForegroundJob
+        if let child, !fromTerminal { child.send(signal) }
         waiter?.resume()
     }
 

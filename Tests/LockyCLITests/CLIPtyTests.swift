@@ -24,7 +24,7 @@
 
         @Test(
             "a signal key typed in the terminal reaches COMMAND exactly once, not again through locky; COMMAND's code is locky's",
-            arguments: [(UInt8(0x03), "INT")]
+            arguments: [(UInt8(0x03), "INT"), (UInt8(0x1C), "QUIT")]
         )
         func terminalSignalReachesCommandOnce(key: UInt8, signal: String) async throws {
             try await withRedis { server in
