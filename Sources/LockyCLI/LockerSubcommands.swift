@@ -11,13 +11,13 @@ struct ResourceLine: Encodable {
 }
 
 extension ResourceLine {
-    /// The plain-text form: `resource<TAB>outcome[<TAB>detail]`.
+    /// The plain-text form: `resource<TAB>outcome[<TAB>detail]`, names escaped (``TextField``).
     var text: String {
-        var fields = [resource, outcome]
-        if let holder { fields.append(holder) }
+        var fields = [TextField.escape(resource), outcome]
+        if let holder { fields.append(TextField.escape(holder)) }
         if let fencingToken { fields.append("token \(fencingToken)") }
         if let remainingMs { fields.append(formatDuration(.milliseconds(remainingMs))) }
-        return fields.joined(separator: "\t")
+        return TextField.record(fields)
     }
 
     init(resource: String, outcome: String, holder: LockHolder) {
@@ -221,7 +221,8 @@ struct HolderSubcommand: AsyncParsableCommand {
                         Terminal.json(ResourceLine(resource: result.resource, outcome: "free"))
                     }
                 } else {
-                    Terminal.line("\(result.resource)\t\(result.outcome?.displayName ?? "-")")
+                    let holder = result.outcome.map { TextField.escape($0.displayName) } ?? TextField.none
+                    Terminal.line(TextField.record([TextField.escape(result.resource), holder]))
                 }
             }
             return ExitStatus.success
