@@ -11,12 +11,19 @@ struct ResourceLine: Encodable {
 }
 
 extension ResourceLine {
-    /// The plain-text form: `resource<TAB>outcome[<TAB>detail]`, names escaped (``TextField``).
+    /// The plain-text form, names escaped (``TextField``): `resource<TAB>outcome`, then
+    /// `<TAB>token N` for one's own lock, or `<TAB>holder<TAB>token N<TAB>remaining` for
+    /// another's, every field there even when unknown (`-`) or without expiry, so that a field's
+    /// position never depends on the lock.
     var text: String {
         var fields = [TextField.escape(resource), outcome]
-        if let holder { fields.append(TextField.escape(holder)) }
-        if let fencingToken { fields.append("token \(fencingToken)") }
-        if let remainingMs { fields.append(formatDuration(.milliseconds(remainingMs))) }
+        if let holder {
+            fields.append(TextField.escape(holder))
+            fields.append(fencingToken.map { "token \($0)" } ?? TextField.none)
+            fields.append(formatDuration(remainingMs.map { .milliseconds($0) }))
+        } else if let fencingToken {
+            fields.append("token \(fencingToken)")
+        }
         return TextField.record(fields)
     }
 
@@ -102,7 +109,8 @@ struct UnlockSubcommand: AsyncParsableCommand {
         abstract: "Unlock resources: unconditionally, or only where held by --locker.",
         discussion: """
             Prints `resource<TAB>unlocked`, `resource<TAB>free`, or with --locker \
-            `resource<TAB>held-by-another<TAB>holder` for resources left untouched. Exit status 0.
+            `resource<TAB>held-by-another<TAB>holder<TAB>token<TAB>remaining` for resources left \
+            untouched. Exit status 0.
 
             Examples:
               locky unlock article:12
@@ -146,7 +154,8 @@ struct RefreshSubcommand: AsyncParsableCommand {
         abstract: "Reset the TTL of held locks (never creates a lock).",
         discussion: """
             Without --ttl the locks no longer expire. Prints `resource<TAB>refreshed`, \
-            `resource<TAB>free` or, with --locker, `resource<TAB>held-by-another<TAB>holder`. Exit status 0.
+            `resource<TAB>free` or, with --locker, \
+            `resource<TAB>held-by-another<TAB>holder<TAB>token<TAB>remaining`. Exit status 0.
 
             Examples:
               locky refresh article:12 --ttl 10m

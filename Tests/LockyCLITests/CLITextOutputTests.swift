@@ -110,7 +110,9 @@ import Testing
                 let refused = try await LockyBinary.run([subcommand, "--locker", "other", "--"] + Self.names, url: server.url)
                 let lines = Self.records(refused.output)
                 #expect(
-                    lines.allSatisfy { $0.count >= 3 && $0[1] == "held-by-another" && Self.same($0[2], Self.locker) },
+                    lines.allSatisfy {
+                        $0.count == 5 && $0[1] == "held-by-another" && Self.same($0[2], Self.locker) && $0[3] == "-"
+                    },
                     "\(subcommand): \(refused.output.debugDescription)")
                 Self.expectEachNameOnce(lines.map { $0.first ?? nil }, "\(subcommand): \(refused.output.debugDescription)")
             }
@@ -129,6 +131,26 @@ import Testing
             _ = try await LockyBinary.run(["lock", "taken", "--locker", "-"], url: server.url)
             let holder = try await LockyBinary.run(["holder", "taken", "free"], url: server.url)
             #expect(holder.lines == ["taken\t\\x2d", "free\t-"])
+        }
+    }
+
+    /// A busy line left out the remaining time of a lock without expiry, and a held-by-another
+    /// line had it only with an expiry: a field's position depended on the lock's TTL.
+    @Test("a line that names a holder always goes on with its token and remaining time, - and no expiry included")
+    func holderLinesHaveFixedFields() async throws {
+        try await withRedis { server in
+            _ = try await LockyBinary.run(["lock", "forever", "--locker", "a"], url: server.url)
+            _ = try await LockyBinary.run(["lock", "minute", "--locker", "a", "--ttl", "1m"], url: server.url)
+            let busy = try await LockyBinary.run(["lock", "forever", "minute", "--locker", "b"], url: server.url)
+            #expect(busy.status == 75)
+            #expect(busy.lines.first == "forever\tbusy\ta\ttoken 1\tno expiry", "\(busy.output)")
+            #expect(busy.lines.last?.split(separator: "\t").count == 5, "\(busy.output)")
+            for subcommand in ["unlock", "refresh"] {
+                let refused = try await LockyBinary.run([subcommand, "forever", "minute", "--locker", "b"], url: server.url)
+                #expect(refused.lines.first == "forever\theld-by-another\ta\t-\tno expiry", "\(refused.output)")
+                let minute = refused.lines.last?.split(separator: "\t", omittingEmptySubsequences: false) ?? []
+                #expect(minute.count == 5 && minute.last?.hasSuffix("s") == true, "\(refused.output)")
+            }
         }
     }
 
