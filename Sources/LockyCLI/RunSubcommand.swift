@@ -29,6 +29,7 @@ struct RunSubcommand: AsyncParsableCommand {
               locky run nightly-report -- ./report.sh --date today
               locky run deploy --no-wait -- make deploy          # skip when a deploy is running
               locky run invoice:42 --wait 30s --ttl 10s -- ./charge 42
+              locky run --resource -nightly -- ./job.sh          # a name that starts with -
               # crontab: at most one backup across all machines
               0 3 * * *  locky --url redis://locks.internal run backup --no-wait -- /usr/local/bin/backup
             """
@@ -37,7 +38,16 @@ struct RunSubcommand: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     @Argument(help: "The resource to lock.")
-    var resource: String
+    var resource: String?
+
+    // `--` starts COMMAND here, so it cannot end the options before a resource named `-x`.
+    @Option(
+        name: .customLong("resource"), parsing: .unconditional,
+        help: ArgumentHelp("The resource to lock, for a name that starts with - (--resource -x).", valueName: "resource"))
+    var resourceOption: String?
+
+    /// RESOURCE or `--resource`, whichever was given (``validate()`` makes sure one was).
+    var lockedResource: String { resourceOption ?? resource ?? "" }
 
     @Option(help: "Lock TTL, renewed every third of it while COMMAND runs (default: LOCKY_CONFIG's ttl, else 30s).")
     var ttl: DurationArgument?
@@ -58,6 +68,11 @@ struct RunSubcommand: AsyncParsableCommand {
     var command: [String] = []
 
     func validate() throws {
+        if resource != nil && resourceOption != nil { throw ValidationError("give RESOURCE or --resource, not both") }
+        guard let resource = resourceOption ?? resource else {
+            throw ValidationError(
+                "give the resource to lock, e.g. locky run nightly -- ./job.sh (--resource -x for one starting with -)")
+        }
         try validateResources([resource])
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. locky run \(resource) -- ./job.sh") }
         if noWait && wait != nil { throw ValidationError("--wait and --no-wait exclude each other") }
@@ -65,7 +80,7 @@ struct RunSubcommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let resource = resource
+        let resource = lockedResource
         let command = command
         // Nil: the configuration's (LOCKY_CONFIG's `ttl`, else 30 s).
         let ttl = ttl?.duration

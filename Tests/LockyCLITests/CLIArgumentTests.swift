@@ -1,0 +1,81 @@
+import Foundation
+import LockyTestSupport
+import Testing
+
+/// Arguments a shell script hands over as they come: names starting with `-`, COMMAND's own
+/// `--` and options, names at the length limit.
+@Suite struct CLIArgumentTests {
+    @Test("a resource starting with - goes after -- for the locker subcommands")
+    func dashNamesAfterTerminator() async throws {
+        try await withRedis { server in
+            let lock = try await LockyBinary.run(["lock", "--locker", "me", "--", "-x", "--"], url: server.url)
+            #expect(lock.status == 0, "\(lock.errorOutput)")
+            #expect(lock.lines == ["-x\tacquired\ttoken 1", "--\tacquired\ttoken 1"])
+            let holder = try await LockyBinary.run(["holder", "--", "-x", "--"], url: server.url)
+            #expect(holder.lines == ["-x\tme", "--\tme"])
+            let unlock = try await LockyBinary.run(["unlock", "--", "-x", "--"], url: server.url)
+            #expect(unlock.lines == ["-x\tunlocked", "--\tunlocked"])
+        }
+    }
+
+    /// `run` takes COMMAND after `--`, so a resource starting with `-` could not be given at all
+    /// (`locky run -x -- …` is an unknown option, `locky run -- -x -- …` has no resource).
+    @Test("run --resource takes a resource starting with -")
+    func runResourceOption() async throws {
+        try await withRedis { server in
+            let run = try await LockyBinary.run(
+                [
+                    "run", "--resource", "-x", "--", "sh", "-c",
+                    "echo \"$LOCKY_RESOURCE\"; redis-cli -h 127.0.0.1 -p \(server.port) EXISTS 'locky:{-x}'",
+                ],
+                url: server.url)
+            #expect(run.status == 0, "\(run.errorOutput)")
+            #expect(run.lines == ["-x", "1"], "locked while COMMAND ran")
+            #expect(try server.cli("EXISTS", "locky:{-x}") == "0", "released")
+            let both = try await LockyBinary.run(["run", "a", "--resource", "b", "--", "true"], url: server.url)
+            #expect(both.status == 64)
+            #expect(both.errorOutput.contains("--resource"), "\(both.errorOutput)")
+        }
+    }
+
+    @Test("run passes everything after the first -- to COMMAND untouched: another --, --help, global options")
+    func runPassesCommandArguments() async throws {
+        try await withRedis { server in
+            let run = try await LockyBinary.run(
+                ["run", "args", "--", "sh", "-c", "printf '[%s]' \"$@\"", "sh", "--", "--help", "--url", "-x"], url: server.url)
+            #expect(run.status == 0, "\(run.errorOutput)")
+            #expect(run.output == "[--][--help][--url][-x]")
+        }
+    }
+
+    @Test("names at the 512-byte limit are printed whole; longer ones and empty or long labels exit 64 saying why")
+    func lengthLimits() async throws {
+        try await withRedis { server in
+            let longest = String(repeating: "é", count: 256)
+            let lock = try await LockyBinary.run(["lock", longest, "--locker", longest], url: server.url)
+            #expect(lock.lines == ["\(longest)\tacquired\ttoken 1"], "\(lock.errorOutput)")
+            let status = try await LockyBinary.run(["status"], url: server.url)
+            #expect(status.lines == ["\(longest)\t\(longest)\tno expiry\t1"])
+
+            let tooLong = String(repeating: "a", count: 513)
+            for arguments in [
+                ["lock", tooLong, "--locker", "me"], ["run", tooLong, "--", "true"], ["holder", tooLong],
+            ] {
+                let result = try await LockyBinary.run(arguments, url: server.url)
+                #expect(result.status == 64, "\(arguments[0]): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("513 bytes long; the maximum is 512"), "\(result.errorOutput)")
+            }
+            for arguments in [["run", "r", "--locker", tooLong, "--", "true"], ["lock", "r", "--locker", tooLong]] {
+                let result = try await LockyBinary.run(arguments, url: server.url)
+                #expect(result.status == 64, "\(arguments[0]): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("longer than 512 bytes"), "\(result.errorOutput)")
+            }
+            for arguments in [["run", "r", "--locker", "", "--", "true"], ["lock", "r", "--locker", ""]] {
+                let result = try await LockyBinary.run(arguments, url: server.url)
+                #expect(result.status == 64, "\(arguments[0]): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("empty"), "\(result.errorOutput)")
+            }
+            #expect(try server.cli("DBSIZE") == "2", "only the first lock and its fence counter")
+        }
+    }
+}
