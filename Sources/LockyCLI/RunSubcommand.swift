@@ -81,7 +81,7 @@ struct RunSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let resource = lockedResource
-        let command = command
+        let command = CommandBytes.trailingArguments(decoding: command)
         // Nil: the configuration's (LOCKY_CONFIG's `ttl`, else 30 s).
         let ttl = ttl?.duration
         let timeout: Duration? = noWait ? .zero : wait?.duration
@@ -108,9 +108,9 @@ struct RunSubcommand: AsyncParsableCommand {
                 group.addTask {
                     do {
                         return try await client.withLock(resource, ttl: ttl, timeout: timeout) { lease in
-                            var environment = ProcessInfo.processInfo.environment
-                            environment["LOCKY_RESOURCE"] = resource
-                            environment["LOCKY_FENCING_TOKEN"] = String(lease.fencingToken)
+                            let environment = CommandBytes.environment(replacing: [
+                                "LOCKY_RESOURCE": resource, "LOCKY_FENCING_TOKEN": String(lease.fencingToken),
+                            ])
                             let child: SpawnedCommand
                             do {
                                 child = try SpawnedCommand.spawn(command, environment: environment, signals: inherited)

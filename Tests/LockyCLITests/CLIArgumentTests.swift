@@ -48,6 +48,22 @@ import Testing
         }
     }
 
+    /// Swift's command line and environment are Strings, which turn bytes that are not UTF-8 (a
+    /// file name in Latin-1) into U+FFFD: COMMAND got `a\u{FFFD}b` for `a\xFFb`.
+    @Test("run hands COMMAND its arguments and environment byte for byte, UTF-8 or not")
+    func runPassesBytes() async throws {
+        // A Process takes Strings, so a shell makes the byte 0xFF and starts locky with it.
+        let script = """
+            bytes=$(printf 'a\\377b'); export X="$bytes"
+            exec "$0" run r --url memory:// -- sh -c \\
+              'b=$(printf "a\\377b"); [ "$1" = "$b" ] && echo argument-same; [ "$X" = "$b" ] && echo environment-same' \\
+              sh "$bytes"
+            """
+        let result = try await LockyBinary.run(["run", "outer", "--url", "memory://", "--", "sh", "-c", script, LockyBinary.path])
+        #expect(result.status == 0, "\(result.errorOutput)")
+        #expect(result.lines == ["argument-same", "environment-same"])
+    }
+
     @Test("names at the 512-byte limit are printed whole; longer ones and empty or long labels exit 64 saying why")
     func lengthLimits() async throws {
         try await withRedis { server in
