@@ -21,6 +21,18 @@ enum CommandBytes {
         return matches ? raw : decoded.map { Array($0.utf8CString) }
     }
 
+    /// The arguments of locky's command line that are not valid UTF-8, as Swift decoded them
+    /// (U+FFFD in place of the bytes it could not read), leaving out the last `tail` (`run`'s COMMAND).
+    static func undecodableArguments(excludingLast tail: Int = 0) -> [String] {
+        let count = max(0, Int(CommandLine.argc) - tail)
+        return (0..<count).compactMap { index -> String? in
+            guard let argument = CommandLine.unsafeArgv[index] else { return nil }
+            let bytes = UnsafeBufferPointer(start: argument, count: strlen(argument)).map { UInt8(truncatingIfNeeded: $0) }
+            guard String(validating: bytes, as: UTF8.self) == nil else { return nil }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
     /// locky's environment as `NAME=value` entries, less those named in `replaced`'s keys, then
     /// `replaced`'s entries.
     static func environment(replacing replaced: [String: String]) -> [[CChar]] {

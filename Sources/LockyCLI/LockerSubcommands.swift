@@ -79,6 +79,7 @@ struct LockSubcommand: AsyncParsableCommand {
     func validate() throws {
         try validateResources(resources)
         if locker.isEmpty { throw ValidationError("the locker id is empty") }
+        try validateUTF8(resources + [locker])
     }
 
     func run() async throws {
@@ -129,6 +130,7 @@ struct UnlockSubcommand: AsyncParsableCommand {
     func validate() throws {
         try validateResources(resources)
         if locker?.isEmpty == true { throw ValidationError("the locker id is empty") }
+        try validateUTF8(resources + [locker])
     }
 
     func run() async throws {
@@ -177,6 +179,7 @@ struct RefreshSubcommand: AsyncParsableCommand {
     func validate() throws {
         try validateResources(resources)
         if locker?.isEmpty == true { throw ValidationError("the locker id is empty") }
+        try validateUTF8(resources + [locker])
     }
 
     func run() async throws {
@@ -217,6 +220,7 @@ struct HolderSubcommand: AsyncParsableCommand {
 
     func validate() throws {
         try validateResources(resources)
+        try validateUTF8(resources)
     }
 
     func run() async throws {

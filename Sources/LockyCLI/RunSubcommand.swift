@@ -77,6 +77,7 @@ struct RunSubcommand: AsyncParsableCommand {
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. locky run \(resource) -- ./job.sh") }
         if noWait && wait != nil { throw ValidationError("--wait and --no-wait exclude each other") }
         if locker?.isEmpty == true { throw ValidationError("the locker label is empty") }
+        try validateUTF8([resource, locker], commandCount: command.count)
     }
 
     func run() async throws {

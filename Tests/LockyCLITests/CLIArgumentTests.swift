@@ -64,6 +64,26 @@ import Testing
         #expect(result.lines == ["argument-same", "environment-same"])
     }
 
+    /// Swift reads such bytes as U+FFFD, so `a\xFFb` locked `a\u{FFFD}b`, the lock of
+    /// `a\xFEb` too, and printed another name than the one given.
+    @Test("a resource or locker given as bytes that are not UTF-8 exits 64 instead of locking another name")
+    func nonUTF8NamesAreRefused() async throws {
+        try await withRedis { server in
+            let script = """
+                bad=$(printf 'a\\377b')
+                "$0" lock "$bad" --locker me; echo "lock $?"
+                "$0" lock fine --locker "$bad"; echo "locker $?"
+                "$0" run x --locker "$bad" -- true; echo "run $?"
+                "$0" run x -- true "$bad"; echo "command $?"
+                """
+            let result = try await LockyBinary.run(
+                ["run", "outer", "--url", "memory://", "--", "sh", "-c", script, LockyBinary.path], url: server.url)
+            #expect(result.lines == ["lock 64", "locker 64", "run 64", "command 0"], "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("not UTF-8"), "\(result.errorOutput)")
+            #expect(try server.cli("EXISTS", "locky:{a\u{FFFD}b}", "locky:{fine}") == "0")
+        }
+    }
+
     @Test("names at the 512-byte limit are printed whole; longer ones and empty or long labels exit 64 saying why")
     func lengthLimits() async throws {
         try await withRedis { server in
