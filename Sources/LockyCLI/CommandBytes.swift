@@ -1,9 +1,9 @@
 import Foundation
 
-/// COMMAND's arguments and environment as the bytes locky itself was given. Swift's
+/// locky's command line and environment as the bytes it was given. Swift's
 /// `CommandLine.arguments` and `ProcessInfo.environment` are Strings, which turn bytes that are
 /// not UTF-8 (a file name in Latin-1) into U+FFFD: COMMAND would get another name than the
-/// one typed. Each entry is NUL-terminated, ready for `posix_spawn`.
+/// one typed. Entries for COMMAND are NUL-terminated, ready for `posix_spawn`.
 enum CommandBytes {
     /// The bytes of the last `decoded.count` arguments of locky's command line (`run`'s COMMAND
     /// is always its tail), or, should they not decode to `decoded`, `decoded` itself in UTF-8.
@@ -38,8 +38,9 @@ enum CommandBytes {
     static func environment(replacing replaced: [String: String]) -> [[CChar]] {
         var entries: [[CChar]] = []
         let replacedNames = Set(replaced.keys.map { Array($0.utf8) })
+        let list = currentEnvironment()
         var index = 0
-        while let list = currentEnvironment(), let entry = list[index] {
+        while let entry = list?[index] {
             index += 1
             let bytes = Array(UnsafeBufferPointer(start: entry, count: strlen(entry) + 1))
             let name = bytes.prefix { $0 != CChar(truncatingIfNeeded: UInt8(ascii: "=")) }.map { UInt8(truncatingIfNeeded: $0) }
