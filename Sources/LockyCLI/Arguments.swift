@@ -21,3 +21,16 @@ func validateResources(_ resources: [String]) throws {
         throw ValidationError("resource \(index + 1) is empty; resource names must not be empty")
     }
 }
+
+/// Rejects names (resources, lockers, labels) given as bytes that are not UTF-8: Swift reads
+/// them with U+FFFD in place of those bytes, so the lock would be another name's (`a\xFFb` and
+/// `a\xFEb` one lock). `commandCount` leaves `run`'s COMMAND out, which gets its bytes as they are.
+func validateUTF8(_ names: [String?], commandCount: Int = 0) throws {
+    let undecodable = CommandBytes.undecodableArguments(excludingLast: commandCount)
+    guard !undecodable.isEmpty else { return }
+    for case let name? in names
+    where name.unicodeScalars.contains("\u{FFFD}") && undecodable.contains(where: { $0.contains(name) }) {
+        throw ValidationError(
+            "\(TextField.escape(name)) was given as bytes that are not UTF-8 (shown as \u{FFFD}); names are UTF-8 text")
+    }
+}

@@ -11,13 +11,20 @@ struct ResourceLine: Encodable {
 }
 
 extension ResourceLine {
-    /// The plain-text form: `resource<TAB>outcome[<TAB>detail]`.
+    /// The plain-text form, names escaped (``TextField``): `resource<TAB>outcome`, then
+    /// `<TAB>token N` for one's own lock, or `<TAB>holder<TAB>token N<TAB>remaining` for
+    /// another's, every field there even when unknown (`-`) or without expiry, so that a field's
+    /// position never depends on the lock.
     var text: String {
-        var fields = [resource, outcome]
-        if let holder { fields.append(holder) }
-        if let fencingToken { fields.append("token \(fencingToken)") }
-        if let remainingMs { fields.append(formatDuration(.milliseconds(remainingMs))) }
-        return fields.joined(separator: "\t")
+        var fields = [TextField.escape(resource), outcome]
+        if let holder {
+            fields.append(TextField.escape(holder))
+            fields.append(fencingToken.map { "token \($0)" } ?? TextField.none)
+            fields.append(formatDuration(remainingMs.map { .milliseconds($0) }))
+        } else if let fencingToken {
+            fields.append("token \(fencingToken)")
+        }
+        return TextField.record(fields)
     }
 
     init(resource: String, outcome: String, holder: LockHolder) {
@@ -72,6 +79,7 @@ struct LockSubcommand: AsyncParsableCommand {
     func validate() throws {
         try validateResources(resources)
         if locker.isEmpty { throw ValidationError("the locker id is empty") }
+        try validateUTF8(resources + [locker])
     }
 
     func run() async throws {
@@ -102,7 +110,8 @@ struct UnlockSubcommand: AsyncParsableCommand {
         abstract: "Unlock resources: unconditionally, or only where held by --locker.",
         discussion: """
             Prints `resource<TAB>unlocked`, `resource<TAB>free`, or with --locker \
-            `resource<TAB>held-by-another<TAB>holder` for resources left untouched. Exit status 0.
+            `resource<TAB>held-by-another<TAB>holder<TAB>token<TAB>remaining` for resources left \
+            untouched. Exit status 0.
 
             Examples:
               locky unlock article:12
@@ -121,6 +130,7 @@ struct UnlockSubcommand: AsyncParsableCommand {
     func validate() throws {
         try validateResources(resources)
         if locker?.isEmpty == true { throw ValidationError("the locker id is empty") }
+        try validateUTF8(resources + [locker])
     }
 
     func run() async throws {
@@ -146,7 +156,8 @@ struct RefreshSubcommand: AsyncParsableCommand {
         abstract: "Reset the TTL of held locks (never creates a lock).",
         discussion: """
             Without --ttl the locks no longer expire. Prints `resource<TAB>refreshed`, \
-            `resource<TAB>free` or, with --locker, `resource<TAB>held-by-another<TAB>holder`. Exit status 0.
+            `resource<TAB>free` or, with --locker, \
+            `resource<TAB>held-by-another<TAB>holder<TAB>token<TAB>remaining`. Exit status 0.
 
             Examples:
               locky refresh article:12 --ttl 10m
@@ -168,6 +179,7 @@ struct RefreshSubcommand: AsyncParsableCommand {
     func validate() throws {
         try validateResources(resources)
         if locker?.isEmpty == true { throw ValidationError("the locker id is empty") }
+        try validateUTF8(resources + [locker])
     }
 
     func run() async throws {
@@ -208,6 +220,7 @@ struct HolderSubcommand: AsyncParsableCommand {
 
     func validate() throws {
         try validateResources(resources)
+        try validateUTF8(resources)
     }
 
     func run() async throws {
@@ -221,7 +234,8 @@ struct HolderSubcommand: AsyncParsableCommand {
                         Terminal.json(ResourceLine(resource: result.resource, outcome: "free"))
                     }
                 } else {
-                    Terminal.line("\(result.resource)\t\(result.outcome?.displayName ?? "-")")
+                    let holder = result.outcome.map { TextField.escape($0.displayName) } ?? TextField.none
+                    Terminal.line(TextField.record([TextField.escape(result.resource), holder]))
                 }
             }
             return ExitStatus.success

@@ -10,6 +10,10 @@ struct LockyCommand: AsyncParsableCommand {
             Connects to --url, else LOCKY_URL, else redis://127.0.0.1:6379. Durations accept 500ms, \
             30s, 2m; a bare number means milliseconds.
 
+            Output is tab-separated, one record per line (--json: one JSON object per line). In \
+            names, a backslash, tab, line feed and carriage return print as \\\\, \\t, \\n and \\r, \
+            other control characters as \\xHH, and a name that is just - as \\x2d: a bare - means none.
+
             Examples:
               locky demo                                   # a throwaway redis-server, 4 workers, 5 s
               locky run nightly-report -- ./report.sh      # like flock(1), across machines

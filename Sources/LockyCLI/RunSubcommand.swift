@@ -14,8 +14,9 @@ struct RunSubcommand: AsyncParsableCommand {
             COMMAND gets LOCKY_RESOURCE and LOCKY_FENCING_TOKEN in its environment.
 
             SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to locky run are forwarded to COMMAND (one \
-            locky was started ignoring, as under nohup, stays ignored); the lock is released \
-            once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
+            locky was started ignoring, as under nohup, stays ignored; a Ctrl-C or Ctrl-\\ typed \
+            in the terminal reaches COMMAND directly, so it is not sent again); the lock is \
+            released once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
             taken), COMMAND gets SIGTERM, and SIGKILL after --kill-after. If it cannot be \
             renewed (Redis unreachable), COMMAND gets SIGTERM before the lock's validity ends \
             (--kill-after before, at most a third of --ttl) and SIGKILL at its end, so it is gone \
@@ -28,6 +29,7 @@ struct RunSubcommand: AsyncParsableCommand {
               locky run nightly-report -- ./report.sh --date today
               locky run deploy --no-wait -- make deploy          # skip when a deploy is running
               locky run invoice:42 --wait 30s --ttl 10s -- ./charge 42
+              locky run --resource -nightly -- ./job.sh          # a name that starts with -
               # crontab: at most one backup across all machines
               0 3 * * *  locky --url redis://locks.internal run backup --no-wait -- /usr/local/bin/backup
             """
@@ -36,7 +38,16 @@ struct RunSubcommand: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     @Argument(help: "The resource to lock.")
-    var resource: String
+    var resource: String?
+
+    // `--` starts COMMAND here, so it cannot end the options before a resource named `-x`.
+    @Option(
+        name: .customLong("resource"), parsing: .unconditional,
+        help: ArgumentHelp("The resource to lock, for a name that starts with - (--resource -x).", valueName: "resource"))
+    var resourceOption: String?
+
+    /// RESOURCE or `--resource`, whichever was given (``validate()`` makes sure one was).
+    var lockedResource: String { resourceOption ?? resource ?? "" }
 
     @Option(help: "Lock TTL, renewed every third of it while COMMAND runs (default: LOCKY_CONFIG's ttl, else 30s).")
     var ttl: DurationArgument?
@@ -57,15 +68,21 @@ struct RunSubcommand: AsyncParsableCommand {
     var command: [String] = []
 
     func validate() throws {
+        if resource != nil && resourceOption != nil { throw ValidationError("give RESOURCE or --resource, not both") }
+        guard let resource = resourceOption ?? resource else {
+            throw ValidationError(
+                "give the resource to lock, e.g. locky run nightly -- ./job.sh (--resource -x for one starting with -)")
+        }
         try validateResources([resource])
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. locky run \(resource) -- ./job.sh") }
         if noWait && wait != nil { throw ValidationError("--wait and --no-wait exclude each other") }
         if locker?.isEmpty == true { throw ValidationError("the locker label is empty") }
+        try validateUTF8([resource, locker], commandCount: command.count)
     }
 
     func run() async throws {
-        let resource = resource
-        let command = command
+        let resource = lockedResource
+        let command = CommandBytes.trailingArguments(decoding: command)
         // Nil: the configuration's (LOCKY_CONFIG's `ttl`, else 30 s).
         let ttl = ttl?.duration
         let timeout: Duration? = noWait ? .zero : wait?.duration
@@ -92,9 +109,9 @@ struct RunSubcommand: AsyncParsableCommand {
                 group.addTask {
                     do {
                         return try await client.withLock(resource, ttl: ttl, timeout: timeout) { lease in
-                            var environment = ProcessInfo.processInfo.environment
-                            environment["LOCKY_RESOURCE"] = resource
-                            environment["LOCKY_FENCING_TOKEN"] = String(lease.fencingToken)
+                            let environment = CommandBytes.environment(replacing: [
+                                "LOCKY_RESOURCE": resource, "LOCKY_FENCING_TOKEN": String(lease.fencingToken),
+                            ])
                             let child: SpawnedCommand
                             do {
                                 child = try SpawnedCommand.spawn(command, environment: environment, signals: inherited)
@@ -177,10 +194,11 @@ final class SignalRelay: Sendable {
             defer { state.waiter = nil }
             return (nil, state.waiter)
         }
-        // A SIGINT in the terminal's foreground job came from Ctrl-C, which the terminal sent
-        // to COMMAND as well (it shares locky's process group): a second one would tell many
-        // tools to skip their graceful shutdown.
-        if let child, !(signal == SIGINT && Terminal.isForegroundJob) { child.send(signal) }
+        // A SIGINT or SIGQUIT in the terminal's foreground job came from Ctrl-C or Ctrl-\, which
+        // the terminal sent to COMMAND as well (it shares locky's process group): a second one
+        // would tell many tools to skip their graceful shutdown.
+        let fromTerminal = (signal == SIGINT || signal == SIGQUIT) && Terminal.isForegroundJob
+        if let child, !fromTerminal { child.send(signal) }
         waiter?.resume()
     }
 

@@ -53,13 +53,15 @@ final class SpawnedCommand: Sendable {
         }
     }
 
-    /// Starts `arguments[0]` (searched in PATH) with `arguments` and `environment`. The signals
-    /// locky changed get back the disposition locky inherited (default, or ignored); every other
-    /// one is left as inherited (`nohup`'s ignored SIGHUP stays ignored).
+    /// Starts `arguments[0]` (searched in PATH) with `arguments` and `environment`, NUL-terminated
+    /// bytes (``CommandBytes``: not necessarily UTF-8). The signals locky changed get back the
+    /// disposition locky inherited (default, or ignored); every other one is left as inherited
+    /// (`nohup`'s ignored SIGHUP stays ignored).
     static func spawn(
-        _ arguments: [String], environment: [String: String], signals: InheritedSignals
+        _ arguments: [[CChar]], environment: [[CChar]], signals: InheritedSignals
     ) throws(LaunchError) -> SpawnedCommand {
-        guard let executable = arguments.first else { throw LaunchError(status: 127, message: "no command given") }
+        guard let first = arguments.first else { throw LaunchError(status: 127, message: "no command given") }
+        let executable = String(decoding: first.prefix { $0 != 0 }.map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -74,14 +76,17 @@ final class SpawnedCommand: Sendable {
         posix_spawnattr_setsigmask(&attributes, &mask)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let argv = arguments.map { strdup($0) }
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") }
+        let argv = arguments.map { bytes in bytes.withUnsafeBufferPointer { $0.baseAddress.flatMap(strdup) } }
+        let envp = environment.map { bytes in bytes.withUnsafeBufferPointer { $0.baseAddress.flatMap(strdup) } }
         defer {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
         var pid = pid_t()
-        let result = posix_spawnp(&pid, executable, nil, &attributes, argv + [nil], envp + [nil])
+        let result = first.withUnsafeBufferPointer { file -> Int32 in
+            guard let path = file.baseAddress else { return EINVAL }
+            return posix_spawnp(&pid, path, nil, &attributes, argv + [nil], envp + [nil])
+        }
         guard result == 0 else {
             let reason = String(cString: strerror(result))
             throw LaunchError(status: result == ENOENT ? 127 : 126, message: "cannot run \(executable): \(reason)")

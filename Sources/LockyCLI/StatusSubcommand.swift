@@ -113,10 +113,11 @@ struct StatusSnapshot: Encodable {
 }
 
 private func plainLine(_ lock: HeldLock) -> String {
-    [
-        lock.resource, lock.holder, formatDuration(lock.remainingMs.map { .milliseconds($0) }),
-        lock.fencingToken.map(String.init) ?? "-",
-    ].joined(separator: "\t")
+    TextField.record([
+        TextField.escape(lock.resource), TextField.escape(lock.holder),
+        formatDuration(lock.remainingMs.map { .milliseconds($0) }),
+        lock.fencingToken.map(String.init) ?? TextField.none,
+    ])
 }
 
 /// Finds held locks: SCAN over `<prefix>*`, keep lock keys, then `holders(of:)` in batches.
@@ -200,8 +201,10 @@ enum StatusScreen {
         out +=
             "\(locks.count) lock\(locks.count == 1 ? "" : "s") held  \(Terminal.dim)\(timestamp())  Ctrl-C quits\(Terminal.reset)"
         out += Terminal.clearLine + "\n" + Terminal.clearLine + "\n"
-        let resourceWidth = min(max(8, locks.map(\.resource.count).max() ?? 0), max(8, size.columns / 2))
-        let holderWidth = min(max(6, locks.map(\.holder.count).max() ?? 0), max(6, size.columns / 3))
+        // Escaped as in the plain output: a name's line break or ESC would otherwise tear the screen.
+        let names = locks.map { (resource: TextField.escape($0.resource), holder: TextField.escape($0.holder)) }
+        let resourceWidth = min(max(8, names.map(\.resource.count).max() ?? 0), max(8, size.columns / 2))
+        let holderWidth = min(max(6, names.map(\.holder.count).max() ?? 0), max(6, size.columns / 3))
         out += Terminal.bold + pad("RESOURCE", resourceWidth) + "  " + pad("HOLDER", holderWidth) + "  "
         out += pad("TTL", 10, right: true) + "  " + pad("TOKEN", 8, right: true) + Terminal.reset + Terminal.clearLine + "\n"
         let rows = max(1, size.rows - 5)
@@ -212,7 +215,7 @@ enum StatusScreen {
             }
             let ttl = formatDuration(lock.remainingMs.map { .milliseconds($0) })
             let ttlColor = (lock.remainingMs ?? Int64.max) < 2_000 ? Terminal.yellow : ""
-            out += pad(lock.resource, resourceWidth) + "  " + pad(lock.holder, holderWidth) + "  "
+            out += pad(names[index].resource, resourceWidth) + "  " + pad(names[index].holder, holderWidth) + "  "
             out += ttlColor + pad(ttl, 10, right: true) + Terminal.reset + "  "
             out += pad(lock.fencingToken.map(String.init) ?? "-", 8, right: true) + Terminal.clearLine + "\n"
         }

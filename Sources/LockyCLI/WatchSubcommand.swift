@@ -73,12 +73,12 @@ struct WatchSubcommand: AsyncParsableCommand {
             return
         }
         var fields = [line.time, line.event]
-        if let resource = line.resource { fields.append(resource) }
+        if let resource = line.resource { fields.append(TextField.escape(resource)) }
         if let locker = line.locker {
-            fields.append(locker)
+            fields.append(TextField.escape(locker))
             fields.append(formatDuration(line.ttlMs.map { .milliseconds($0) }))
         }
-        if let message = line.message { fields.append(message) }
-        Terminal.line(fields.joined(separator: "\t"))
+        if let message = line.message { fields.append(TextField.escape(message)) }
+        Terminal.line(TextField.record(fields))
     }
 }

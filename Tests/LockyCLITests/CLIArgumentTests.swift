@@ -1,0 +1,117 @@
+import Foundation
+import LockyTestSupport
+import Testing
+
+/// Arguments a shell script hands over as they come: names starting with `-`, COMMAND's own
+/// `--` and options, names at the length limit.
+@Suite struct CLIArgumentTests {
+    @Test("a resource starting with - goes after -- for the locker subcommands")
+    func dashNamesAfterTerminator() async throws {
+        try await withRedis { server in
+            let lock = try await LockyBinary.run(["lock", "--locker", "me", "--", "-x", "--"], url: server.url)
+            #expect(lock.status == 0, "\(lock.errorOutput)")
+            #expect(lock.lines == ["-x\tacquired\ttoken 1", "--\tacquired\ttoken 1"])
+            let holder = try await LockyBinary.run(["holder", "--", "-x", "--"], url: server.url)
+            #expect(holder.lines == ["-x\tme", "--\tme"])
+            let unlock = try await LockyBinary.run(["unlock", "--", "-x", "--"], url: server.url)
+            #expect(unlock.lines == ["-x\tunlocked", "--\tunlocked"])
+        }
+    }
+
+    /// `run` takes COMMAND after `--`, so a resource starting with `-` could not be given at all
+    /// (`locky run -x -- …` is an unknown option, `locky run -- -x -- …` has no resource).
+    @Test("run --resource takes a resource starting with -")
+    func runResourceOption() async throws {
+        try await withRedis { server in
+            let run = try await LockyBinary.run(
+                [
+                    "run", "--resource", "-x", "--", "sh", "-c",
+                    "echo \"$LOCKY_RESOURCE\"; redis-cli -h 127.0.0.1 -p \(server.port) EXISTS 'locky:{-x}'",
+                ],
+                url: server.url)
+            #expect(run.status == 0, "\(run.errorOutput)")
+            #expect(run.lines == ["-x", "1"], "locked while COMMAND ran")
+            #expect(try server.cli("EXISTS", "locky:{-x}") == "0", "released")
+            let both = try await LockyBinary.run(["run", "a", "--resource", "b", "--", "true"], url: server.url)
+            #expect(both.status == 64)
+            #expect(both.errorOutput.contains("--resource"), "\(both.errorOutput)")
+        }
+    }
+
+    @Test("run passes everything after the first -- to COMMAND untouched: another --, --help, global options")
+    func runPassesCommandArguments() async throws {
+        try await withRedis { server in
+            let run = try await LockyBinary.run(
+                ["run", "args", "--", "sh", "-c", "printf '[%s]' \"$@\"", "sh", "--", "--help", "--url", "-x"], url: server.url)
+            #expect(run.status == 0, "\(run.errorOutput)")
+            #expect(run.output == "[--][--help][--url][-x]")
+        }
+    }
+
+    /// Swift's command line and environment are Strings, which turn bytes that are not UTF-8 (a
+    /// file name in Latin-1) into U+FFFD: COMMAND got `a\u{FFFD}b` for `a\xFFb`.
+    @Test("run hands COMMAND its arguments and environment byte for byte, UTF-8 or not")
+    func runPassesBytes() async throws {
+        // A Process takes Strings, so a shell makes the byte 0xFF and starts locky with it.
+        let script = """
+            bytes=$(printf 'a\\377b'); export X="$bytes"
+            exec "$0" run r --url memory:// -- sh -c \\
+              'b=$(printf "a\\377b"); [ "$1" = "$b" ] && echo argument-same; [ "$X" = "$b" ] && echo environment-same' \\
+              sh "$bytes"
+            """
+        let result = try await LockyBinary.run(["run", "outer", "--url", "memory://", "--", "sh", "-c", script, LockyBinary.path])
+        #expect(result.status == 0, "\(result.errorOutput)")
+        #expect(result.lines == ["argument-same", "environment-same"])
+    }
+
+    /// Swift reads such bytes as U+FFFD, so `a\xFFb` locked `a\u{FFFD}b`, the lock of
+    /// `a\xFEb` too, and printed another name than the one given.
+    @Test("a resource or locker given as bytes that are not UTF-8 exits 64 instead of locking another name")
+    func nonUTF8NamesAreRefused() async throws {
+        try await withRedis { server in
+            let script = """
+                bad=$(printf 'a\\377b')
+                "$0" lock "$bad" --locker me; echo "lock $?"
+                "$0" lock fine --locker "$bad"; echo "locker $?"
+                "$0" run x --locker "$bad" -- true; echo "run $?"
+                "$0" run x -- true "$bad"; echo "command $?"
+                """
+            let result = try await LockyBinary.run(
+                ["run", "outer", "--url", "memory://", "--", "sh", "-c", script, LockyBinary.path], url: server.url)
+            #expect(result.lines == ["lock 64", "locker 64", "run 64", "command 0"], "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("not UTF-8"), "\(result.errorOutput)")
+            #expect(try server.cli("EXISTS", "locky:{a\u{FFFD}b}", "locky:{fine}") == "0")
+        }
+    }
+
+    @Test("names at the 512-byte limit are printed whole; longer ones and empty or long labels exit 64 saying why")
+    func lengthLimits() async throws {
+        try await withRedis { server in
+            let longest = String(repeating: "é", count: 256)
+            let lock = try await LockyBinary.run(["lock", longest, "--locker", longest], url: server.url)
+            #expect(lock.lines == ["\(longest)\tacquired\ttoken 1"], "\(lock.errorOutput)")
+            let status = try await LockyBinary.run(["status"], url: server.url)
+            #expect(status.lines == ["\(longest)\t\(longest)\tno expiry\t1"])
+
+            let tooLong = String(repeating: "a", count: 513)
+            for arguments in [
+                ["lock", tooLong, "--locker", "me"], ["run", tooLong, "--", "true"], ["holder", tooLong],
+            ] {
+                let result = try await LockyBinary.run(arguments, url: server.url)
+                #expect(result.status == 64, "\(arguments[0]): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("513 bytes long; the maximum is 512"), "\(result.errorOutput)")
+            }
+            for arguments in [["run", "r", "--locker", tooLong, "--", "true"], ["lock", "r", "--locker", tooLong]] {
+                let result = try await LockyBinary.run(arguments, url: server.url)
+                #expect(result.status == 64, "\(arguments[0]): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("longer than 512 bytes"), "\(result.errorOutput)")
+            }
+            for arguments in [["run", "r", "--locker", "", "--", "true"], ["lock", "r", "--locker", ""]] {
+                let result = try await LockyBinary.run(arguments, url: server.url)
+                #expect(result.status == 64, "\(arguments[0]): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("empty"), "\(result.errorOutput)")
+            }
+            #expect(try server.cli("DBSIZE") == "2", "only the first lock and its fence counter")
+        }
+    }
+}

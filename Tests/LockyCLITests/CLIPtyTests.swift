@@ -1,0 +1,104 @@
+#if os(Linux)
+    import Foundation
+    import LockyTestSupport
+    import Testing
+
+    /// `locky run` as the foreground job of a real (pseudo-)terminal. A Ctrl-C there is sent by the
+    /// terminal to the whole foreground process group, locky and COMMAND alike: locky must not
+    /// forward a second one, which would tell many tools to skip their graceful shutdown.
+    @Suite struct CLIPtyTests {
+        /// COMMAND: appends a line to `$1` per SIGINT, SIGQUIT and SIGTERM it gets; SIGTERM ends it
+        /// with 42. It writes its parent's pid (locky's) to `$2` once its traps are set. Its `sleep`
+        /// runs in the background, where a non-interactive shell ignores SIGINT and SIGQUIT, and
+        /// `wait` returns for each trapped signal, so each one's trap runs at once; the loop ends
+        /// after 10 s at the latest.
+        static let command = """
+            trap 'echo INT >> "$1"' INT
+            trap 'echo QUIT >> "$1"' QUIT
+            trap 'echo TERM >> "$1"; kill $sleeper 2>/dev/null; exit 42' TERM
+            sleep 10 & sleeper=$!
+            echo $PPID > "$2.tmp" && mv "$2.tmp" "$2"
+            while kill -0 $sleeper 2>/dev/null; do wait $sleeper; done
+            exit 3
+            """
+
+        @Test(
+            "a signal key typed in the terminal reaches COMMAND exactly once, not again through locky; COMMAND's code is locky's",
+            arguments: [(UInt8(0x03), "INT"), (UInt8(0x1C), "QUIT")]
+        )
+        func terminalSignalReachesCommandOnce(key: UInt8, signal: String) async throws {
+            try await withRedis { server in
+                let directory = FileManager.default.temporaryDirectory.path + "/locky-pty-\(UUID().uuidString)"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                let (count, ready) = (directory + "/count", directory + "/ready")
+                let job = try TerminalJob(
+                    ["run", "pty", "--ttl", "10s", "--", "sh", "-c", Self.command, "sh", count, ready], url: server.url)
+                defer { job.killAll() }
+                func lines() -> [String] {
+                    ((try? String(contentsOfFile: count, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+                }
+
+                guard try await job.waitUntil("COMMAND to set its traps", { FileManager.default.fileExists(atPath: ready) })
+                else { return }
+                let lockyPID = try #require(
+                    Int32(try String(contentsOfFile: ready, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+                // Locky stays stopped until COMMAND has taken the terminal's signal: a copy locky
+                // forwarded at once could reach COMMAND while that one is still pending, and the
+                // kernel merges the two (or `sh` does, noting signals in a flag until its trap
+                // runs); either way a duplicate would go unseen.
+                kill(lockyPID, SIGSTOP)
+                guard try await job.waitUntil("locky to stop", { Self.isStopped(lockyPID) }) else { return }
+                try job.terminal.type([key])
+                guard try await job.waitUntil("COMMAND to trap SIG\(signal)", { !lines().isEmpty }) else { return }
+                kill(lockyPID, SIGCONT)
+                // Nothing shows when locky has handled its own copy, so a duplicate it forwards gets
+                // time to arrive: it comes within a millisecond when there is one (one later still
+                // could only let a broken locky pass, never fail a sound one).
+                try await Task.sleep(for: .milliseconds(500))
+                // SIGTERM to locky alone is forwarded, and COMMAND's handler for it ends COMMAND.
+                kill(lockyPID, SIGTERM)
+                let status = try await job.finish()
+                #expect(lines() == [signal, "TERM"], "COMMAND's signals; stderr: \(job.errorOutput)")
+                #expect(status == 42, "locky exits with COMMAND's code; stderr: \(job.errorOutput)")
+                #expect(try server.cli("EXISTS", "locky:{pty}") == "0", "the lock is released")
+            }
+        }
+
+        /// Whether every thread of `pid` is stopped (`T` in /proc: a SIGSTOP takes effect in each thread in turn).
+        static func isStopped(_ pid: Int32) -> Bool {
+            let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return !threads.isEmpty
+                && threads.allSatisfy { thread in
+                    let stat = (try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/stat", encoding: .utf8)) ?? ""
+                    guard let close = stat.lastIndex(of: ")") else { return false }
+                    return stat[close...].dropFirst(2).first == "T"
+                }
+        }
+
+        @Test("Ctrl-C in the terminal while locky run waits for the lock: exit 130, COMMAND never runs")
+        func interruptWhileWaiting() async throws {
+            try await withRedis { server in
+                let directory = FileManager.default.temporaryDirectory.path + "/locky-pty-\(UUID().uuidString)"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                let ran = directory + "/ran"
+                let held = try await LockyBinary.run(["lock", "pty-busy", "--locker", "other"], url: server.url)
+                try #require(held.status == 0, "\(held.errorOutput)")
+                let job = try TerminalJob(["run", "pty-busy", "--", "sh", "-c", "echo ran > \"$1\"", "sh", ran], url: server.url)
+                defer { job.killAll() }
+                // A waiter registers itself in the resource's waiters hash, after locky set up its signal handling.
+                guard
+                    try await job.waitUntil(
+                        "locky run to wait for the lock", { try server.cli("EXISTS", "locky:{pty-busy}:waiters") == "1" })
+                else { return }
+                try job.terminal.type([0x03])
+                let status = try await job.finish()
+                #expect(status == 130, "stderr: \(job.errorOutput)")
+                #expect(job.errorOutput.contains("interrupted while waiting for pty-busy"), "\(job.errorOutput)")
+                #expect(!FileManager.default.fileExists(atPath: ran), "COMMAND must not run")
+                #expect(try server.cli("GET", "locky:{pty-busy}") == "other")
+            }
+        }
+    }
+#endif
