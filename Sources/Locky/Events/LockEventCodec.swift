@@ -114,6 +114,11 @@ enum LockEventCodec {
 
     /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key) or `U` event.
     static func hints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [WakeHint] {
+        taggedHints(payload, keyspace: keyspace).hints
+    }
+
+    /// Like ``hints(_:keyspace:)``, with the event's attempt tag (empty for `G`).
+    static func taggedHints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (hints: [WakeHint], tag: String) {
         var buffer = payload
         // Every acquire publishes an `L` event, and every waiter of a client gets each message:
         // skip what cannot wake anyone before reading a field (reading the keys of every `L`
@@ -121,7 +126,7 @@ enum LockEventCodec {
         guard let kind = buffer.readInteger(as: UInt8.self),
             kind == UInt8(ascii: "H") || kind == UInt8(ascii: "U") || kind == UInt8(ascii: "G")
         else {
-            return []
+            return ([], "")
         }
         if kind == UInt8(ascii: "G") {
             // A fair hand-off, on a waiter's wake channel: token, attempt, lock key, waiter.
@@ -129,26 +134,27 @@ enum LockEventCodec {
                 let attempt = readField(&buffer).flatMap({ Int($0) }),
                 let key = readField(&buffer), let waiter = readField(&buffer),
                 let resource = keyspace.resource(ofLockKey: key)
-            else { return [] }
-            return [.handedOver(resource: resource, waiter: waiter, fencingToken: token, attempt: attempt)]
+            else { return ([], "") }
+            return ([.handedOver(resource: resource, waiter: waiter, fencingToken: token, attempt: attempt)], "")
         }
-        guard readField(&buffer) != nil, readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
+        guard readField(&buffer) != nil, readField(&buffer) != nil, let tag = readField(&buffer) else { return ([], "") }
         var fields: [String] = []
         while buffer.readableBytes > 0 {
-            guard let field = readField(&buffer) else { return [] }
+            guard let field = readField(&buffer) else { return ([], "") }
             fields.append(field)
         }
         switch kind {
         case UInt8(ascii: "H"):
-            return stride(from: 0, to: fields.count - 1, by: 2).compactMap { index in
+            let hints: [WakeHint] = stride(from: 0, to: fields.count - 1, by: 2).compactMap { index in
                 keyspace.resource(ofLockKey: fields[index]).map {
                     .released(resource: $0, next: fields[index + 1].isEmpty ? nil : fields[index + 1])
                 }
             }
+            return (hints, tag)
         case UInt8(ascii: "U"):
-            return fields.compactMap { keyspace.resource(ofLockKey: $0) }.map { .released(resource: $0, next: nil) }
+            return (fields.compactMap { keyspace.resource(ofLockKey: $0) }.map { .released(resource: $0, next: nil) }, tag)
         default:
-            return []
+            return ([], "")
         }
     }
 

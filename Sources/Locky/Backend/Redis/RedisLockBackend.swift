@@ -517,6 +517,28 @@ public struct RedisLockBackend: LockBackend {
         )
     }
 
+    /// Like ``withWakeHandler(waiter:_:_:)`` on the event channel, with each hint's attempt
+    /// tag (Redlock wakes waiters only for a release a quorum of nodes reported).
+    func withTaggedWakeHandler<T: Sendable>(
+        _ handler: @escaping @Sendable (WakeHint, String) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let keyspace = self.keyspace
+        return try await client.subscribe(
+            channels: [keyspace.eventChannel],
+            timeout: subscribeTimeout,
+            handler: { event in
+                switch event {
+                case .gap: handler(.gap, "")
+                case .message(let message):
+                    let decoded = LockEventCodec.taggedHints(message.payload, keyspace: keyspace)
+                    for hint in decoded.hints { handler(hint, decoded.tag) }
+                }
+            },
+            body
+        )
+    }
+
     /// A release hands the lock to the first live queued waiter (see ``RedisLockScripts``).
     public var handsOverToWaiters: Bool { true }
 

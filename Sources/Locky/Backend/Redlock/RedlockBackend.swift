@@ -23,7 +23,8 @@ import Synchronization
 /// - Node failures that do not break the quorum are reported as ``LockEvent/error(_:)`` events
 ///   on every event stream of the backend, and logged at debug; never swallowed.
 /// - Events are passed on once, when a quorum of nodes reported them (``RedlockEventMerger``);
-///   wake-ups of waiting acquires come from the first node that reports a release.
+///   wake-ups of waiting acquires come when a quorum of nodes reported a release
+///   (``RedlockWakeMerger``), so a minority grant given back after a split vote wakes nobody.
 /// - Fair waiting is not available on Redlock.
 public struct RedlockBackend: LockBackend {
     /// `redlock`.
@@ -385,15 +386,22 @@ public struct RedlockBackend: LockBackend {
         }
     }
 
-    /// Wake-ups from every node as they come (no merging): a waiter retries at the first
-    /// release it hears of, and again at later ones if that was too early.
+    /// Wake-ups for a release once a quorum of nodes reported it (``RedlockWakeMerger``): a
+    /// minority grant given back after a split vote wakes nobody, the holder's release wakes
+    /// waiters at once.
     public func withWakeHandler<T: Sendable>(
         waiter: String?,
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        try await withEachNode(
-            subscribe: { node, _, inner in try await node.withWakeHandler(waiter: nil, handler, inner) },
+        let merger = RedlockWakeMergerBox(quorum: quorum)
+        return try await withEachNode(
+            subscribe: { node, index, inner in
+                try await node.withTaggedWakeHandler(
+                    { hint, tag in
+                        if let hint = merger.receive(hint, tag: tag, fromNode: index) { handler(hint) }
+                    }, inner)
+            },
             onFailure: { index, error in
                 logger.debug(
                     "redlock node cannot be watched",
