@@ -170,4 +170,21 @@ struct RedlockTallyTests {
         let heldOnTwo: [Result<[LockHolder?], LockError>] = [.success([x]), .success([x]), .failure(slow)]
         #expect(three.holder(heldOnTwo, index: 0)??.owner == "X")
     }
+
+    /// Unlocked only when the nodes that did not answer cannot hold it on a quorum: one node's
+    /// removal with two silent nodes of three answered `unlocked` while the two still held it.
+    @Test func unlockNeedsTheSilentNodesToBeAMinority() {
+        let removed: Result<[UnlockOutcome], LockError> = .success([.unlocked])
+        let free: Result<[UnlockOutcome], LockError> = .success([.notLocked])
+        let taken: Result<[UnlockOutcome], LockError> = .success([.heldByAnother(other)])
+        #expect(three.unlock([removed, .failure(slow), .failure(down)], index: 0) == nil)
+        #expect(three.unlock([removed, free, .failure(down)], index: 0) == .unlocked)
+        #expect(three.unlock([removed, taken, .failure(down)], index: 0) == .unlocked)
+        #expect(five.unlock([removed, removed, .failure(slow), .failure(slow), .failure(down)], index: 0) == nil)
+        #expect(five.unlock([removed, removed, free, .failure(slow), .failure(down)], index: 0) == .unlocked)
+        #expect(three.unlock([free, free, .failure(down)], index: 0) == .notLocked)
+        #expect(three.unlock([free, .failure(down), .failure(down)], index: 0) == nil)
+        #expect(three.unlock([taken, taken, removed], index: 0) == .unlocked)
+        #expect(three.unlock([taken, taken, .failure(down)], index: 0) == .heldByAnother(other))
+    }
 }

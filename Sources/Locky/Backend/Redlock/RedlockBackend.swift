@@ -179,7 +179,9 @@ public struct RedlockBackend: LockBackend {
         return results
     }
 
-    /// Removes each lock on every node; the outcome is what a quorum answered.
+    /// Removes each lock on every node; the outcome is what a quorum answered: unlocked only
+    /// when the nodes that did not answer cannot hold it on a quorum, else `quorumNotReached`
+    /// with every node's answer.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let replies = await fanOut(request.unlockRequest(resources, owner: owner))
         var outcomes: [UnlockOutcome] = []
@@ -187,7 +189,17 @@ public struct RedlockBackend: LockBackend {
         for index in resources.indices {
             guard let outcome = tally.unlock(replies, index: index) else {
                 try throwIfCancelled(replies)
-                throw tally.quorumError("unlock", replies, resource: resources[index]) { _ in .granted }
+                throw tally.quorumError(
+                    "unlock", replies, resource: resources[index],
+                    summary: "the nodes that did not answer may still hold it"
+                ) { outcomes in
+                    guard outcomes.indices.contains(index) else { return .missing }
+                    switch outcomes[index] {
+                    case .unlocked: return .granted
+                    case .notLocked: return .missing
+                    case .heldByAnother(let holder): return .heldByAnother(holder)
+                    }
+                }
             }
             outcomes.append(outcome)
         }

@@ -158,21 +158,25 @@ struct RedlockTally: Sendable {
 
     // MARK: Unlock, refresh, holders
 
-    /// Decides resource `index` of an unlock: unlocked when any node removed it (the lock is
-    /// gone from where it was), held by another when enough nodes say so, not locked when a
-    /// quorum answered that nobody held it; nil when too many failed to tell.
+    /// Decides resource `index` of an unlock: unlocked when a node removed it and the nodes
+    /// that did not answer are too few to hold it still (fewer than a quorum: one node's word
+    /// is not enough when the silent ones may keep it), held by another when enough nodes say
+    /// so, not locked when a quorum answered that nobody held it; nil when too many failed to tell.
     func unlock(_ replies: [Result<[UnlockOutcome], LockError>], index: Int) -> UnlockOutcome? {
         var answered = 0
+        var removed = 0
         var others: [(index: Int, holder: LockHolder)] = []
         for reply in replies {
             guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
             answered += 1
             switch outcomes[index] {
-            case .unlocked: return .unlocked
+            case .unlocked: removed += 1
             case .heldByAnother(let holder): others.append((index, holder))
             case .notLocked: break
             }
         }
+        // Removed, not held, or (owner-checked) held by another: none of these holds it now.
+        if removed > 0 { return replies.count - answered < quorum ? .unlocked : nil }
         if others.count >= quorum, let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
         guard answered >= quorum else { return nil }
         if let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
