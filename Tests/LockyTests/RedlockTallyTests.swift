@@ -33,14 +33,16 @@ struct RedlockTallyTests {
         #expect(five.acquire([granted, busy, busy, .failure(down), .failure(slow)]) == .failed)
     }
 
-    /// The lease gets the highest token; lagging granting nodes must be raised unless a quorum
-    /// already issued the highest one.
+    /// The lease gets the highest token; every lagging granting node is raised, also when a
+    /// quorum already issued the highest one (left behind, it is one restart away from handing
+    /// out a lower token: see RedlockFencingTests).
     @Test func fencingTokensTakeTheHighestAndRaiseLaggingNodes() {
         let a: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [10, 4]))
         let b: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [12, 4]))
         let c: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [10, 5]))
         #expect(three.acquire([a, b, c]) == .acquired(tokens: [12, 5], raise: [0, 1, 2]))
-        #expect(three.acquire([b, b, a]) == .acquired(tokens: [12, 4], raise: []))
+        #expect(three.acquire([b, b, a]) == .acquired(tokens: [12, 4], raise: [2]))
+        #expect(three.acquire([b, b, b]) == .acquired(tokens: [12, 4], raise: []))
         #expect(five.acquire([b, b, a, .failure(down), .failure(down)]) == .acquired(tokens: [12, 4], raise: [2]))
     }
 

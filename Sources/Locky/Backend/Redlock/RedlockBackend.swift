@@ -17,9 +17,11 @@ import Synchronization
 /// - A node that does not answer in time keeps its connection: a release sent to it next waits
 ///   behind the acquire it follows, so a release never overtakes an acquire (no orphaned keys).
 /// - Fencing tokens: each node counts on its own; a lease gets the highest token a granting
-///   node issued, and lagging granting nodes are raised to it before the lease is handed over,
-///   so a quorum knows it. Tokens then strictly increase per resource as long as no node loses
-///   its data (restarts empty); see the README's safety model.
+///   node issued, and every granting node that issued less is raised to it before the lease is
+///   handed over (the nodes that answered busy too, best effort), so a quorum knows it. Tokens
+///   then strictly increase per resource as long as the nodes that did not learn the last token
+///   and those that lost their counter since (restarted empty) stay a minority; see the
+///   README's safety model.
 /// - Node failures that do not break the quorum are reported as ``LockEvent/error(_:)`` events
 ///   on every event stream of the backend, and logged at debug; never swallowed.
 /// - Events are passed on once, when a quorum of nodes reported them (``RedlockEventMerger``);
@@ -119,10 +121,13 @@ public struct RedlockBackend: LockBackend {
         case .acquired(let tokens, let raise):
             if !raise.isEmpty {
                 let granted = replies.filter { if case .success(.acquired) = $0 { return true } else { return false } }.count
-                let raised = await fanOut(to: raise) { _, node async throws(LockError) in
+                // The nodes that answered busy too, best effort: more nodes that know the token
+                // leave fewer for a restart to take it from.
+                let targets = raise + replies.indices.filter { replies[$0].isBusyAcquire }
+                let raised = await fanOut(to: targets) { _, node async throws(LockError) in
                     try await node.raiseFences(resources, to: tokens)
                 }
-                let known = granted - raise.count + raised.filter(\.isSuccess).count
+                let known = granted - raise.count + raised.prefix(raise.count).filter(\.isSuccess).count
                 guard known >= quorum else {
                     await release(resources, owner: owner, where: replies.indices.map { $0 })
                     // Every node's answer, in node order: the raise where one was sent, else the acquire.
@@ -224,7 +229,8 @@ public struct RedlockBackend: LockBackend {
             case .locked(let token, let fresh, let raise):
                 outcomes.append(fresh ? .acquired(fencingToken: token) : .alreadyHeld(fencingToken: token))
                 lagging[index] = raise
-                for node in raise {
+                // The nodes held by another too, best effort (not counted: see ``acquire``).
+                for node in raise + replies.indices.filter({ replies[$0].heldByAnother(at: index) }) {
                     raises[node, default: ([], [])].resources.append(resources[index])
                     raises[node, default: ([], [])].tokens.append(token)
                 }
@@ -695,6 +701,13 @@ extension Result where Success == [LockOutcome] {
     fileprivate func alreadyHeldLock(at index: Int) -> Bool {
         guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
         if case .alreadyHeld = outcomes[index] { return true }
+        return false
+    }
+
+    /// Another locker holds resource `index` on this node.
+    fileprivate func heldByAnother(at index: Int) -> Bool {
+        guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
+        if case .busy = outcomes[index] { return true }
         return false
     }
 

@@ -22,7 +22,7 @@ struct RedlockTally: Sendable {
     enum AcquireDecision: Equatable {
         /// A quorum granted; one token per resource (the highest any granting node issued).
         /// `raise` lists the granting nodes whose counters must be raised to those tokens first
-        /// (empty when a quorum already issued the highest tokens).
+        /// (empty when every granting node issued the highest tokens).
         case acquired(tokens: [Int64], raise: [Int])
         /// Enough nodes are held by others that no quorum is possible.
         case busy(index: Int, holder: LockHolder)
@@ -51,9 +51,10 @@ struct RedlockTally: Sendable {
 
     /// Fencing across nodes: each node counts tokens on its own, so the lease gets the highest
     /// token any granting node issued, and every granting node whose counter is lower is raised
-    /// to it (before the lease is handed over) unless a quorum already issued it. Then a quorum
-    /// of nodes, each holding this lock, knows the token, and the next holder, whose quorum
-    /// shares a node with it, gets a higher one.
+    /// to it (before the lease is handed over), even when a quorum already issued it: a node
+    /// left behind would need only the restart of one node that knew the token (while another
+    /// is down) to hand out a lower token to the next holder. Then every granting node knows
+    /// the token, and the next holder, whose quorum shares a node with them, gets a higher one.
     func fencingTokens(_ granted: [(node: Int, tokens: [Int64])]) -> (tokens: [Int64], raise: [Int]) {
         guard let first = granted.first else { return ([], []) }
         var highest = first.tokens
@@ -62,8 +63,6 @@ struct RedlockTally: Sendable {
                 highest[index] = max(highest[index], grant.tokens[index])
             }
         }
-        let atHighest = granted.filter { $0.tokens == highest }.count
-        if atHighest >= quorum { return (highest, []) }
         return (highest, granted.filter { $0.tokens != highest }.map(\.node))
     }
 
