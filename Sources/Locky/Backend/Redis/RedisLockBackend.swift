@@ -419,7 +419,14 @@ public struct RedisLockBackend: LockBackend {
             let channel = "__keyevent@\(client.configuration.database)__:expired"
             expiredChannel = channel
             channels.append(channel)
-            if let error = await enableExpiryNotifications() { handler(.error(error), "") }
+            // Redlock: a stopped node must not hold up the subscription for the command timeout.
+            let setupError =
+                if let subscribeTimeout {
+                    await RedisClient.withReplyWaitLimit(subscribeTimeout) { await enableExpiryNotifications() }
+                } else {
+                    await enableExpiryNotifications()
+                }
+            if let setupError { handler(.error(setupError), "") }
         }
         let keyspace = self.keyspace
         let expiryChannel = expiredChannel

@@ -522,77 +522,72 @@ public struct RedlockBackend: LockBackend {
         _ = await fanOut(request.unlockRequest(resources, owner: owner), to: indices)
     }
 
-    /// Subscribes on every node, then runs `body`. A node whose subscription fails is reported
-    /// and left out (the others still deliver), and subscribed again in the background while
-    /// `body` runs (after 1 s, doubling up to 30 s): a node that was down when a long watch
-    /// started joins it once it is back, with `onJoin`.
+    /// Subscribes on every node at once, then runs `body` once each node is subscribed or
+    /// failed (each bounded by the node timeout: a stopped node delays no other). A node whose
+    /// subscription fails is reported and left out (the others still deliver), and subscribed
+    /// again in the background while `body` runs (after 1 s, doubling up to 30 s): a node that
+    /// was down when a long watch started joins it once it is back, with `onJoin`.
     private func withEachNode<T: Sendable>(
         subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
         onFailure: @escaping @Sendable (Int, any Error) -> Void,
         onJoin: @escaping @Sendable (Int) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        var result: T?
-        try await subscribeEach(from: 0, failed: [], subscribe: subscribe, onFailure: onFailure) { failed in
-            result = try await resubscribing(failed, subscribe: subscribe, onJoin: onJoin, body)
-        }
-        guard let result else { throw LockError(.serverError, "the event subscriptions ended without running their body") }
-        return result
-    }
-
-    /// Subscribes on node `index` and the ones after it, then calls `run` with the nodes whose
-    /// subscription failed.
-    private func subscribeEach(
-        from index: Int,
-        failed: [Int],
-        subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
-        onFailure: @escaping @Sendable (Int, any Error) -> Void,
-        _ run: ([Int]) async throws -> Void
-    ) async throws {
-        guard index < nodes.count else { return try await run(failed) }
-        let entered = EnteredFlag()
-        do {
-            try await subscribe(nodes[index], index) {
-                entered.mark()
-                try await subscribeEach(from: index + 1, failed: failed, subscribe: subscribe, onFailure: onFailure, run)
-            }
-        } catch  where !entered.isMarked && !(error is CancellationError) {
-            onFailure(index, error)
-            try await subscribeEach(from: index + 1, failed: failed + [index], subscribe: subscribe, onFailure: onFailure, run)
-        }
-    }
-
-    /// Runs `body` while the nodes at `failed` are subscribed again in the background.
-    private func resubscribing<T: Sendable>(
-        _ failed: [Int],
-        subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
-        onJoin: @escaping @Sendable (Int) -> Void,
-        _ body: () async throws -> T
-    ) async throws -> T {
-        guard !failed.isEmpty else { return try await body() }
+        let nodes = self.nodes
+        let (settled, settle) = AsyncStream.makeStream(of: Int.self)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in failed {
-                let node = nodes[index]
+            for index in nodes.indices {
                 group.addTask {
-                    var delay = Duration.seconds(1)
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: delay)
-                        if Task.isCancelled { return }
-                        do {
-                            try await subscribe(node, index) {
-                                onJoin(index)
-                                // Subscribed until `body` ends, which cancels this task.
-                                try await Task.sleep(for: .seconds(365 * 86_400))
-                            }
-                        } catch {
-                            if Task.isCancelled { return }
-                        }
-                        delay = min(delay * 2, .seconds(30))
-                    }
+                    await Self.keepSubscribed(
+                        nodes[index], index, subscribe: subscribe, onFailure: onFailure, onJoin: onJoin,
+                        settled: { settle.yield(index) })
                 }
             }
+            var count = 0
+            for await _ in settled {
+                count += 1
+                if count == nodes.count { break }
+            }
+            settle.finish()
+            // The subscriptions last until `body` ends, which cancels them.
             defer { group.cancelAll() }
             return try await body()
+        }
+    }
+
+    /// Keeps node `index` subscribed until cancelled: `settled` after the first attempt (with
+    /// `onFailure` when it failed), `onJoin` at each later subscription.
+    private static func keepSubscribed(
+        _ node: RedisLockBackend,
+        _ index: Int,
+        subscribe: @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
+        onFailure: @Sendable (Int, any Error) -> Void,
+        onJoin: @escaping @Sendable (Int) -> Void,
+        settled: @escaping @Sendable () -> Void
+    ) async {
+        let first = EnteredFlag()
+        var delay = Duration.seconds(1)
+        while !Task.isCancelled {
+            do {
+                try await subscribe(node, index) {
+                    if first.isMarked {
+                        onJoin(index)
+                    } else {
+                        first.mark()
+                        settled()
+                    }
+                    try await Task.sleep(for: .seconds(365 * 86_400))
+                }
+            } catch {
+                if Task.isCancelled { return }
+                if !first.isMarked {
+                    first.mark()
+                    onFailure(index, error)
+                    settled()
+                }
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
         }
     }
 
