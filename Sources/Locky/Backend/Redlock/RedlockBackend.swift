@@ -129,7 +129,8 @@ public struct RedlockBackend: LockBackend {
                 }
                 let known = granted - raise.count + raised.prefix(raise.count).filter(\.isSuccess).count
                 guard known >= quorum else {
-                    await release(resources, owner: owner, where: replies.indices.map { $0 })
+                    await giveBack(
+                        request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
                     // Every node's answer, in node order: the raise where one was sent, else the acquire.
                     let answers = replies.indices.map { node -> Result<RedlockNodeOutcome.Result, LockError> in
                         if let position = raise.firstIndex(of: node) { return raised[position].map { _ in .granted } }
@@ -141,10 +142,14 @@ public struct RedlockBackend: LockBackend {
             reportFailures("acquire", replies, Self.classify)
             return .acquired(fencingTokens: tokens)
         case .busy(let index, let holder):
-            await release(resources, owner: owner, where: replies.indices.filter { !replies[$0].isBusyAcquire })
+            await giveBack(
+                request.unlockRequest(resources, owner: owner), to: replies.indices.filter { !replies[$0].isBusyAcquire },
+                answered: replies)
             return .busy(index: index, holder: holder)
         case .failed:
-            await release(resources, owner: owner, where: replies.indices.filter { !replies[$0].isBusyAcquire })
+            await giveBack(
+                request.unlockRequest(resources, owner: owner), to: replies.indices.filter { !replies[$0].isBusyAcquire },
+                answered: replies)
             try throwIfCancelled(replies)
             throw tally.quorumError("acquire", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
         }
@@ -265,7 +270,7 @@ public struct RedlockBackend: LockBackend {
             }
             if !undo.isEmpty {
                 let names = undo.map { resources[$0] }
-                _ = await fanOut(request.unlockRequest(names, owner: locker))
+                await giveBack(request.unlockRequest(names, owner: locker), to: Array(replies.indices), answered: replies)
             }
             try throwIfCancelled(replies)
             throw tally.quorumError("lock", replies, resource: resources.count == 1 ? resources[0] : nil) { outcomes in
@@ -282,7 +287,7 @@ public struct RedlockBackend: LockBackend {
             let tookSome = replies.indices.filter { node in
                 !replies[node].isSuccess || partial.contains { replies[node].tookLock(at: $0) }
             }
-            _ = await fanOut(request.unlockRequest(names, owner: locker), to: tookSome)
+            await giveBack(request.unlockRequest(names, owner: locker), to: tookSome, answered: replies)
         }
         reportFailures("lock", replies) { _ in .granted }
         return outcomes
@@ -446,13 +451,17 @@ public struct RedlockBackend: LockBackend {
     private var request: RedisLockBackend { nodes[0] }
 
     /// Sends `request` to the nodes at `indices` (all by default) at once, each reply waited
-    /// for at most the node timeout; one result per node, in order. A node that lost its
-    /// script cache (`NOSCRIPT`, e.g. after a restart) is retried alone with the script.
-    private func fanOut<R: Sendable>(_ request: RedisLockRequest<R>, to indices: [Int]? = nil) async -> [Result<R, LockError>] {
+    /// for at most the node timeout (`replyWait` instead, when given); one result per node, in
+    /// order. A node that lost its script cache (`NOSCRIPT`, e.g. after a restart) is retried
+    /// alone with the script.
+    private func fanOut<R: Sendable>(
+        _ request: RedisLockRequest<R>, to indices: [Int]? = nil, replyWait: Duration? = nil
+    ) async -> [Result<R, LockError>] {
         let targets = indices ?? Array(nodes.indices)
         let nodes = self.nodes
         return await RedisClient.withReplyWaitLimit(nodeTimeout) {
-            let replies = await RedisClient.execute(request.command, on: targets.map { nodes[$0].client })
+            let replies = await RedisClient.execute(
+                request.command, on: targets.map { nodes[$0].client }, replyWait: replyWait)
             var results: [Result<R, LockError>] = []
             results.reserveCapacity(replies.count)
             for (position, reply) in replies.enumerated() {
@@ -516,10 +525,25 @@ public struct RedlockBackend: LockBackend {
         }
     }
 
-    /// Owner-checked release on the nodes at `indices` (where the acquire may have taken it).
-    private func release(_ resources: [String], owner: String, where indices: [Int]) async {
+    /// Gives back what the nodes at `indices` may have granted (`answered`: their replies to the
+    /// call it follows). Only the nodes that answered are waited for; on the others the
+    /// give-back is sent in its place behind that call (the same connection keeps the order, so
+    /// it cannot overtake it) and not waited for: a stopped node must not cost the caller its
+    /// timeout a second time.
+    private func giveBack<R: Sendable, A>(
+        _ request: RedisLockRequest<R>, to indices: [Int], answered: [Result<A, LockError>]
+    ) async {
+        let waited = indices.filter { answered[$0].isSuccess }
+        let unanswered = indices.filter { !answered[$0].isSuccess }
+        async let queued: Void = send(request, to: unanswered)
+        if !waited.isEmpty { _ = await fanOut(request, to: waited) }
+        await queued
+    }
+
+    /// Sends `request` to the nodes at `indices` without waiting for their replies.
+    private func send<R: Sendable>(_ request: RedisLockRequest<R>, to indices: [Int]) async {
         guard !indices.isEmpty else { return }
-        _ = await fanOut(request.unlockRequest(resources, owner: owner), to: indices)
+        _ = await fanOut(request, to: indices, replyWait: .zero)
     }
 
     /// Subscribes on every node at once, then runs `body` once each node is subscribed or
