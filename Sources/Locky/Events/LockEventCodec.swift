@@ -22,6 +22,12 @@ enum LockEventCodec {
         return String(UInt32(truncatingIfNeeded: owner.hashValue), radix: 16)
     }
 
+    /// The attempt tag of one unconditional unlock call: random, so that Redlock does not count
+    /// the `U` reports of two unlocks (two cycles of a resource) as one change.
+    static func unconditionalTag() -> String {
+        "u" + String(UInt32.random(in: .min ... .max), radix: 16)
+    }
+
     /// Appends to `command` the `L` event of an acquisition of `resources` by `who` with
     /// `ttlMilliseconds` (0: none) and attempt tag `tag`, as one argument written in place.
     /// `tagged[i]` is ``LockKeyspace/hasHashTag(_:)`` of `resources[i]`.

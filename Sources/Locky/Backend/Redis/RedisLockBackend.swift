@@ -210,7 +210,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
-        let tag = LockEventCodec.attemptTag(owner: owner)
+        let unconditional = owner?.isEmpty ?? true
+        let tag = unconditional ? LockEventCodec.unconditionalTag() : LockEventCodec.attemptTag(owner: owner)
         if single {
             LockEventCodec.appendUnlockedHead(resource: resources[0], tag: tag, keyspace: keyspace, to: &command)
         } else {
