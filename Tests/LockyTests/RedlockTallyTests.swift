@@ -33,14 +33,16 @@ struct RedlockTallyTests {
         #expect(five.acquire([granted, busy, busy, .failure(down), .failure(slow)]) == .failed)
     }
 
-    /// The lease gets the highest token; lagging granting nodes must be raised unless a quorum
-    /// already issued the highest one.
+    /// The lease gets the highest token; every lagging granting node is raised, also when a
+    /// quorum already issued the highest one (left behind, it is one restart away from handing
+    /// out a lower token: see RedlockFencingTests).
     @Test func fencingTokensTakeTheHighestAndRaiseLaggingNodes() {
         let a: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [10, 4]))
         let b: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [12, 4]))
         let c: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [10, 5]))
         #expect(three.acquire([a, b, c]) == .acquired(tokens: [12, 5], raise: [0, 1, 2]))
-        #expect(three.acquire([b, b, a]) == .acquired(tokens: [12, 4], raise: []))
+        #expect(three.acquire([b, b, a]) == .acquired(tokens: [12, 4], raise: [2]))
+        #expect(three.acquire([b, b, b]) == .acquired(tokens: [12, 4], raise: []))
         #expect(five.acquire([b, b, a, .failure(down), .failure(down)]) == .acquired(tokens: [12, 4], raise: [2]))
     }
 
@@ -169,5 +171,22 @@ struct RedlockTallyTests {
         #expect(three.holder(freeOnTwo, index: 0) == .some(nil))
         let heldOnTwo: [Result<[LockHolder?], LockError>] = [.success([x]), .success([x]), .failure(slow)]
         #expect(three.holder(heldOnTwo, index: 0)??.owner == "X")
+    }
+
+    /// Unlocked only when the nodes that did not answer cannot hold it on a quorum: one node's
+    /// removal with two silent nodes of three answered `unlocked` while the two still held it.
+    @Test func unlockNeedsTheSilentNodesToBeAMinority() {
+        let removed: Result<[UnlockOutcome], LockError> = .success([.unlocked])
+        let free: Result<[UnlockOutcome], LockError> = .success([.notLocked])
+        let taken: Result<[UnlockOutcome], LockError> = .success([.heldByAnother(other)])
+        #expect(three.unlock([removed, .failure(slow), .failure(down)], index: 0) == nil)
+        #expect(three.unlock([removed, free, .failure(down)], index: 0) == .unlocked)
+        #expect(three.unlock([removed, taken, .failure(down)], index: 0) == .unlocked)
+        #expect(five.unlock([removed, removed, .failure(slow), .failure(slow), .failure(down)], index: 0) == nil)
+        #expect(five.unlock([removed, removed, free, .failure(slow), .failure(down)], index: 0) == .unlocked)
+        #expect(three.unlock([free, free, .failure(down)], index: 0) == .notLocked)
+        #expect(three.unlock([free, .failure(down), .failure(down)], index: 0) == nil)
+        #expect(three.unlock([taken, taken, removed], index: 0) == .unlocked)
+        #expect(three.unlock([taken, taken, .failure(down)], index: 0) == .heldByAnother(other))
     }
 }

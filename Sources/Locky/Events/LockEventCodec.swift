@@ -22,6 +22,12 @@ enum LockEventCodec {
         return String(UInt32(truncatingIfNeeded: owner.hashValue), radix: 16)
     }
 
+    /// The attempt tag of one unconditional unlock call: random, so that Redlock does not count
+    /// the `U` reports of two unlocks (two cycles of a resource) as one change.
+    static func unconditionalTag() -> String {
+        "u" + String(UInt32.random(in: .min ... .max), radix: 16)
+    }
+
     /// Appends to `command` the `L` event of an acquisition of `resources` by `who` with
     /// `ttlMilliseconds` (0: none) and attempt tag `tag`, as one argument written in place.
     /// `tagged[i]` is ``LockKeyspace/hasHashTag(_:)`` of `resources[i]`.
@@ -114,6 +120,11 @@ enum LockEventCodec {
 
     /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key) or `U` event.
     static func hints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [WakeHint] {
+        taggedHints(payload, keyspace: keyspace).hints
+    }
+
+    /// Like ``hints(_:keyspace:)``, with the event's attempt tag (empty for `G`).
+    static func taggedHints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (hints: [WakeHint], tag: String) {
         var buffer = payload
         // Every acquire publishes an `L` event, and every waiter of a client gets each message:
         // skip what cannot wake anyone before reading a field (reading the keys of every `L`
@@ -121,7 +132,7 @@ enum LockEventCodec {
         guard let kind = buffer.readInteger(as: UInt8.self),
             kind == UInt8(ascii: "H") || kind == UInt8(ascii: "U") || kind == UInt8(ascii: "G")
         else {
-            return []
+            return ([], "")
         }
         if kind == UInt8(ascii: "G") {
             // A fair hand-off, on a waiter's wake channel: token, attempt, lock key, waiter.
@@ -129,26 +140,27 @@ enum LockEventCodec {
                 let attempt = readField(&buffer).flatMap({ Int($0) }),
                 let key = readField(&buffer), let waiter = readField(&buffer),
                 let resource = keyspace.resource(ofLockKey: key)
-            else { return [] }
-            return [.handedOver(resource: resource, waiter: waiter, fencingToken: token, attempt: attempt)]
+            else { return ([], "") }
+            return ([.handedOver(resource: resource, waiter: waiter, fencingToken: token, attempt: attempt)], "")
         }
-        guard readField(&buffer) != nil, readField(&buffer) != nil, readField(&buffer) != nil else { return [] }
+        guard readField(&buffer) != nil, readField(&buffer) != nil, let tag = readField(&buffer) else { return ([], "") }
         var fields: [String] = []
         while buffer.readableBytes > 0 {
-            guard let field = readField(&buffer) else { return [] }
+            guard let field = readField(&buffer) else { return ([], "") }
             fields.append(field)
         }
         switch kind {
         case UInt8(ascii: "H"):
-            return stride(from: 0, to: fields.count - 1, by: 2).compactMap { index in
+            let hints: [WakeHint] = stride(from: 0, to: fields.count - 1, by: 2).compactMap { index in
                 keyspace.resource(ofLockKey: fields[index]).map {
                     .released(resource: $0, next: fields[index + 1].isEmpty ? nil : fields[index + 1])
                 }
             }
+            return (hints, tag)
         case UInt8(ascii: "U"):
-            return fields.compactMap { keyspace.resource(ofLockKey: $0) }.map { .released(resource: $0, next: nil) }
+            return (fields.compactMap { keyspace.resource(ofLockKey: $0) }.map { .released(resource: $0, next: nil) }, tag)
         default:
-            return []
+            return ([], "")
         }
     }
 

@@ -10,7 +10,13 @@ extension RedisClient {
     /// Each command behaves as with ``execute(_:timeout:)``: the reply wait limit
     /// (``withReplyWaitLimit(_:_:)``) applies to each, cancellation abandons the waits (never
     /// the replies' order), and a task that is already cancelled still sends.
-    public static func execute(_ command: RESPCommand, on clients: [RedisClient]) async -> [Result<RESPToken, RedisClientError>] {
+    ///
+    /// `replyWait`, when given, replaces the reply wait limit for the replies (not for
+    /// connecting): `.zero` sends the command in its place on each connection without waiting
+    /// for its reply (a Redlock give-back to a node that did not answer the call before it).
+    public static func execute(
+        _ command: RESPCommand, on clients: [RedisClient], replyWait: Duration? = nil
+    ) async -> [Result<RESPToken, RedisClientError>] {
         guard !clients.isEmpty else { return [] }
         var handlers = clients.map(\.liveHandlerIfConnected)
         var failures: [Int: RedisClientError] = [:]
@@ -37,7 +43,7 @@ extension RedisClient {
             }
         }
         let ids = clients.map { $0.requestIDs.add(1, ordering: .relaxed).newValue }
-        let waitLimit = replyWaitLimit.map(TimeAmount.init)
+        let waitLimit = (replyWait ?? replyWaitLimit).map(TimeAmount.init)
         let sent = handlers
         let failed = failures
         let send: @Sendable () async -> [Result<RESPToken, RedisClientError>] = {

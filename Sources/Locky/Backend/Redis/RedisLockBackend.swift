@@ -210,7 +210,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner ?? "")
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
-        let tag = LockEventCodec.attemptTag(owner: owner)
+        let unconditional = owner?.isEmpty ?? true
+        let tag = unconditional ? LockEventCodec.unconditionalTag() : LockEventCodec.attemptTag(owner: owner)
         if single {
             LockEventCodec.appendUnlockedHead(resource: resources[0], tag: tag, keyspace: keyspace, to: &command)
         } else {
@@ -419,7 +420,14 @@ public struct RedisLockBackend: LockBackend {
             let channel = "__keyevent@\(client.configuration.database)__:expired"
             expiredChannel = channel
             channels.append(channel)
-            if let error = await enableExpiryNotifications() { handler(.error(error), "") }
+            // Redlock: a stopped node must not hold up the subscription for the command timeout.
+            let setupError =
+                if let subscribeTimeout {
+                    await RedisClient.withReplyWaitLimit(subscribeTimeout) { await enableExpiryNotifications() }
+                } else {
+                    await enableExpiryNotifications()
+                }
+            if let setupError { handler(.error(setupError), "") }
         }
         let keyspace = self.keyspace
         let expiryChannel = expiredChannel
@@ -511,6 +519,28 @@ public struct RedisLockBackend: LockBackend {
                 case .gap: handler(.gap)
                 case .message(let message):
                     for hint in LockEventCodec.hints(message.payload, keyspace: keyspace) { handler(hint) }
+                }
+            },
+            body
+        )
+    }
+
+    /// Like ``withWakeHandler(waiter:_:_:)`` on the event channel, with each hint's attempt
+    /// tag (Redlock wakes waiters only for a release a quorum of nodes reported).
+    func withTaggedWakeHandler<T: Sendable>(
+        _ handler: @escaping @Sendable (WakeHint, String) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let keyspace = self.keyspace
+        return try await client.subscribe(
+            channels: [keyspace.eventChannel],
+            timeout: subscribeTimeout,
+            handler: { event in
+                switch event {
+                case .gap: handler(.gap, "")
+                case .message(let message):
+                    let decoded = LockEventCodec.taggedHints(message.payload, keyspace: keyspace)
+                    for hint in decoded.hints { handler(hint, decoded.tag) }
                 }
             },
             body

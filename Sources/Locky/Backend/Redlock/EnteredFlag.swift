@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Set once a subscription's body started (so its errors are not mistaken for the subscription's).
+/// Set once a node's first subscription attempt settled (later ones join with a gap).
 final class EnteredFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     func mark() { flag.store(true, ordering: .relaxed) }

@@ -17,13 +17,16 @@ import Synchronization
 /// - A node that does not answer in time keeps its connection: a release sent to it next waits
 ///   behind the acquire it follows, so a release never overtakes an acquire (no orphaned keys).
 /// - Fencing tokens: each node counts on its own; a lease gets the highest token a granting
-///   node issued, and lagging granting nodes are raised to it before the lease is handed over,
-///   so a quorum knows it. Tokens then strictly increase per resource as long as no node loses
-///   its data (restarts empty); see the README's safety model.
+///   node issued, and every granting node that issued less is raised to it before the lease is
+///   handed over (the nodes that answered busy too, best effort), so a quorum knows it. Tokens
+///   then strictly increase per resource as long as the nodes that did not learn the last token
+///   and those that lost their counter since (restarted empty) stay a minority; see the
+///   README's safety model.
 /// - Node failures that do not break the quorum are reported as ``LockEvent/error(_:)`` events
 ///   on every event stream of the backend, and logged at debug; never swallowed.
 /// - Events are passed on once, when a quorum of nodes reported them (``RedlockEventMerger``);
-///   wake-ups of waiting acquires come from the first node that reports a release.
+///   wake-ups of waiting acquires come when a quorum of nodes reported a release
+///   (``RedlockWakeMerger``), so a minority grant given back after a split vote wakes nobody.
 /// - Fair waiting is not available on Redlock.
 public struct RedlockBackend: LockBackend {
     /// `redlock`.
@@ -118,12 +121,16 @@ public struct RedlockBackend: LockBackend {
         case .acquired(let tokens, let raise):
             if !raise.isEmpty {
                 let granted = replies.filter { if case .success(.acquired) = $0 { return true } else { return false } }.count
-                let raised = await fanOut(to: raise) { _, node async throws(LockError) in
+                // The nodes that answered busy too, best effort: more nodes that know the token
+                // leave fewer for a restart to take it from.
+                let targets = raise + replies.indices.filter { replies[$0].isBusyAcquire }
+                let raised = await fanOut(to: targets) { _, node async throws(LockError) in
                     try await node.raiseFences(resources, to: tokens)
                 }
-                let known = granted - raise.count + raised.filter(\.isSuccess).count
+                let known = granted - raise.count + raised.prefix(raise.count).filter(\.isSuccess).count
                 guard known >= quorum else {
-                    await release(resources, owner: owner, where: replies.indices.map { $0 })
+                    await giveBack(
+                        request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
                     // Every node's answer, in node order: the raise where one was sent, else the acquire.
                     let answers = replies.indices.map { node -> Result<RedlockNodeOutcome.Result, LockError> in
                         if let position = raise.firstIndex(of: node) { return raised[position].map { _ in .granted } }
@@ -135,10 +142,14 @@ public struct RedlockBackend: LockBackend {
             reportFailures("acquire", replies, Self.classify)
             return .acquired(fencingTokens: tokens)
         case .busy(let index, let holder):
-            await release(resources, owner: owner, where: replies.indices.filter { !replies[$0].isBusyAcquire })
+            await giveBack(
+                request.unlockRequest(resources, owner: owner), to: replies.indices.filter { !replies[$0].isBusyAcquire },
+                answered: replies)
             return .busy(index: index, holder: holder)
         case .failed:
-            await release(resources, owner: owner, where: replies.indices.filter { !replies[$0].isBusyAcquire })
+            await giveBack(
+                request.unlockRequest(resources, owner: owner), to: replies.indices.filter { !replies[$0].isBusyAcquire },
+                answered: replies)
             try throwIfCancelled(replies)
             throw tally.quorumError("acquire", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
         }
@@ -178,7 +189,9 @@ public struct RedlockBackend: LockBackend {
         return results
     }
 
-    /// Removes each lock on every node; the outcome is what a quorum answered.
+    /// Removes each lock on every node; the outcome is what a quorum answered: unlocked only
+    /// when the nodes that did not answer cannot hold it on a quorum, else `quorumNotReached`
+    /// with every node's answer.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let replies = await fanOut(request.unlockRequest(resources, owner: owner))
         var outcomes: [UnlockOutcome] = []
@@ -186,7 +199,17 @@ public struct RedlockBackend: LockBackend {
         for index in resources.indices {
             guard let outcome = tally.unlock(replies, index: index) else {
                 try throwIfCancelled(replies)
-                throw tally.quorumError("unlock", replies, resource: resources[index]) { _ in .granted }
+                throw tally.quorumError(
+                    "unlock", replies, resource: resources[index],
+                    summary: "the nodes that did not answer may still hold it"
+                ) { outcomes in
+                    guard outcomes.indices.contains(index) else { return .missing }
+                    switch outcomes[index] {
+                    case .unlocked: return .granted
+                    case .notLocked: return .missing
+                    case .heldByAnother(let holder): return .heldByAnother(holder)
+                    }
+                }
             }
             outcomes.append(outcome)
         }
@@ -211,7 +234,8 @@ public struct RedlockBackend: LockBackend {
             case .locked(let token, let fresh, let raise):
                 outcomes.append(fresh ? .acquired(fencingToken: token) : .alreadyHeld(fencingToken: token))
                 lagging[index] = raise
-                for node in raise {
+                // The nodes held by another too, best effort (not counted: see ``acquire``).
+                for node in raise + replies.indices.filter({ replies[$0].heldByAnother(at: index) }) {
                     raises[node, default: ([], [])].resources.append(resources[index])
                     raises[node, default: ([], [])].tokens.append(token)
                 }
@@ -246,7 +270,7 @@ public struct RedlockBackend: LockBackend {
             }
             if !undo.isEmpty {
                 let names = undo.map { resources[$0] }
-                _ = await fanOut(request.unlockRequest(names, owner: locker))
+                await giveBack(request.unlockRequest(names, owner: locker), to: Array(replies.indices), answered: replies)
             }
             try throwIfCancelled(replies)
             throw tally.quorumError("lock", replies, resource: resources.count == 1 ? resources[0] : nil) { outcomes in
@@ -263,7 +287,7 @@ public struct RedlockBackend: LockBackend {
             let tookSome = replies.indices.filter { node in
                 !replies[node].isSuccess || partial.contains { replies[node].tookLock(at: $0) }
             }
-            _ = await fanOut(request.unlockRequest(names, owner: locker), to: tookSome)
+            await giveBack(request.unlockRequest(names, owner: locker), to: tookSome, answered: replies)
         }
         reportFailures("lock", replies) { _ in .granted }
         return outcomes
@@ -385,15 +409,22 @@ public struct RedlockBackend: LockBackend {
         }
     }
 
-    /// Wake-ups from every node as they come (no merging): a waiter retries at the first
-    /// release it hears of, and again at later ones if that was too early.
+    /// Wake-ups for a release once a quorum of nodes reported it (``RedlockWakeMerger``): a
+    /// minority grant given back after a split vote wakes nobody, the holder's release wakes
+    /// waiters at once.
     public func withWakeHandler<T: Sendable>(
         waiter: String?,
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        try await withEachNode(
-            subscribe: { node, _, inner in try await node.withWakeHandler(waiter: nil, handler, inner) },
+        let merger = RedlockWakeMergerBox(quorum: quorum)
+        return try await withEachNode(
+            subscribe: { node, index, inner in
+                try await node.withTaggedWakeHandler(
+                    { hint, tag in
+                        if let hint = merger.receive(hint, tag: tag, fromNode: index) { handler(hint) }
+                    }, inner)
+            },
             onFailure: { index, error in
                 logger.debug(
                     "redlock node cannot be watched",
@@ -420,13 +451,17 @@ public struct RedlockBackend: LockBackend {
     private var request: RedisLockBackend { nodes[0] }
 
     /// Sends `request` to the nodes at `indices` (all by default) at once, each reply waited
-    /// for at most the node timeout; one result per node, in order. A node that lost its
-    /// script cache (`NOSCRIPT`, e.g. after a restart) is retried alone with the script.
-    private func fanOut<R: Sendable>(_ request: RedisLockRequest<R>, to indices: [Int]? = nil) async -> [Result<R, LockError>] {
+    /// for at most the node timeout (`replyWait` instead, when given); one result per node, in
+    /// order. A node that lost its script cache (`NOSCRIPT`, e.g. after a restart) is retried
+    /// alone with the script.
+    private func fanOut<R: Sendable>(
+        _ request: RedisLockRequest<R>, to indices: [Int]? = nil, replyWait: Duration? = nil
+    ) async -> [Result<R, LockError>] {
         let targets = indices ?? Array(nodes.indices)
         let nodes = self.nodes
         return await RedisClient.withReplyWaitLimit(nodeTimeout) {
-            let replies = await RedisClient.execute(request.command, on: targets.map { nodes[$0].client })
+            let replies = await RedisClient.execute(
+                request.command, on: targets.map { nodes[$0].client }, replyWait: replyWait)
             var results: [Result<R, LockError>] = []
             results.reserveCapacity(replies.count)
             for (position, reply) in replies.enumerated() {
@@ -490,83 +525,93 @@ public struct RedlockBackend: LockBackend {
         }
     }
 
-    /// Owner-checked release on the nodes at `indices` (where the acquire may have taken it).
-    private func release(_ resources: [String], owner: String, where indices: [Int]) async {
-        guard !indices.isEmpty else { return }
-        _ = await fanOut(request.unlockRequest(resources, owner: owner), to: indices)
+    /// Gives back what the nodes at `indices` may have granted (`answered`: their replies to the
+    /// call it follows). Only the nodes that answered are waited for; on the others the
+    /// give-back is sent in its place behind that call (the same connection keeps the order, so
+    /// it cannot overtake it) and not waited for: a stopped node must not cost the caller its
+    /// timeout a second time.
+    private func giveBack<R: Sendable, A>(
+        _ request: RedisLockRequest<R>, to indices: [Int], answered: [Result<A, LockError>]
+    ) async {
+        let waited = indices.filter { answered[$0].isSuccess }
+        let unanswered = indices.filter { !answered[$0].isSuccess }
+        async let queued: Void = send(request, to: unanswered)
+        if !waited.isEmpty { _ = await fanOut(request, to: waited) }
+        await queued
     }
 
-    /// Subscribes on every node, then runs `body`. A node whose subscription fails is reported
-    /// and left out (the others still deliver), and subscribed again in the background while
-    /// `body` runs (after 1 s, doubling up to 30 s): a node that was down when a long watch
-    /// started joins it once it is back, with `onJoin`.
+    /// Sends `request` to the nodes at `indices` without waiting for their replies.
+    private func send<R: Sendable>(_ request: RedisLockRequest<R>, to indices: [Int]) async {
+        guard !indices.isEmpty else { return }
+        _ = await fanOut(request, to: indices, replyWait: .zero)
+    }
+
+    /// Subscribes on every node at once, then runs `body` once each node is subscribed or
+    /// failed (each bounded by the node timeout: a stopped node delays no other). A node whose
+    /// subscription fails is reported and left out (the others still deliver), and subscribed
+    /// again in the background while `body` runs (after 1 s, doubling up to 30 s): a node that
+    /// was down when a long watch started joins it once it is back, with `onJoin`.
     private func withEachNode<T: Sendable>(
         subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
         onFailure: @escaping @Sendable (Int, any Error) -> Void,
         onJoin: @escaping @Sendable (Int) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        var result: T?
-        try await subscribeEach(from: 0, failed: [], subscribe: subscribe, onFailure: onFailure) { failed in
-            result = try await resubscribing(failed, subscribe: subscribe, onJoin: onJoin, body)
-        }
-        guard let result else { throw LockError(.serverError, "the event subscriptions ended without running their body") }
-        return result
-    }
-
-    /// Subscribes on node `index` and the ones after it, then calls `run` with the nodes whose
-    /// subscription failed.
-    private func subscribeEach(
-        from index: Int,
-        failed: [Int],
-        subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
-        onFailure: @escaping @Sendable (Int, any Error) -> Void,
-        _ run: ([Int]) async throws -> Void
-    ) async throws {
-        guard index < nodes.count else { return try await run(failed) }
-        let entered = EnteredFlag()
-        do {
-            try await subscribe(nodes[index], index) {
-                entered.mark()
-                try await subscribeEach(from: index + 1, failed: failed, subscribe: subscribe, onFailure: onFailure, run)
-            }
-        } catch  where !entered.isMarked && !(error is CancellationError) {
-            onFailure(index, error)
-            try await subscribeEach(from: index + 1, failed: failed + [index], subscribe: subscribe, onFailure: onFailure, run)
-        }
-    }
-
-    /// Runs `body` while the nodes at `failed` are subscribed again in the background.
-    private func resubscribing<T: Sendable>(
-        _ failed: [Int],
-        subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
-        onJoin: @escaping @Sendable (Int) -> Void,
-        _ body: () async throws -> T
-    ) async throws -> T {
-        guard !failed.isEmpty else { return try await body() }
+        let nodes = self.nodes
+        let (settled, settle) = AsyncStream.makeStream(of: Int.self)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in failed {
-                let node = nodes[index]
+            for index in nodes.indices {
                 group.addTask {
-                    var delay = Duration.seconds(1)
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: delay)
-                        if Task.isCancelled { return }
-                        do {
-                            try await subscribe(node, index) {
-                                onJoin(index)
-                                // Subscribed until `body` ends, which cancels this task.
-                                try await Task.sleep(for: .seconds(365 * 86_400))
-                            }
-                        } catch {
-                            if Task.isCancelled { return }
-                        }
-                        delay = min(delay * 2, .seconds(30))
-                    }
+                    await Self.keepSubscribed(
+                        nodes[index], index, subscribe: subscribe, onFailure: onFailure, onJoin: onJoin,
+                        settled: { settle.yield(index) })
                 }
             }
+            var count = 0
+            for await _ in settled {
+                count += 1
+                if count == nodes.count { break }
+            }
+            settle.finish()
+            // The subscriptions last until `body` ends, which cancels them.
             defer { group.cancelAll() }
             return try await body()
+        }
+    }
+
+    /// Keeps node `index` subscribed until cancelled: `settled` after the first attempt (with
+    /// `onFailure` when it failed), `onJoin` at each later subscription.
+    private static func keepSubscribed(
+        _ node: RedisLockBackend,
+        _ index: Int,
+        subscribe: @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
+        onFailure: @Sendable (Int, any Error) -> Void,
+        onJoin: @escaping @Sendable (Int) -> Void,
+        settled: @escaping @Sendable () -> Void
+    ) async {
+        let first = EnteredFlag()
+        var delay = Duration.seconds(1)
+        while !Task.isCancelled {
+            do {
+                try await subscribe(node, index) {
+                    if first.isMarked {
+                        onJoin(index)
+                    } else {
+                        first.mark()
+                        settled()
+                    }
+                    try await Task.sleep(for: .seconds(365 * 86_400))
+                }
+            } catch {
+                if Task.isCancelled { return }
+                if !first.isMarked {
+                    first.mark()
+                    onFailure(index, error)
+                    settled()
+                }
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
         }
     }
 
@@ -675,6 +720,13 @@ extension Result where Success == [LockOutcome] {
     fileprivate func alreadyHeldLock(at index: Int) -> Bool {
         guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
         if case .alreadyHeld = outcomes[index] { return true }
+        return false
+    }
+
+    /// Another locker holds resource `index` on this node.
+    fileprivate func heldByAnother(at index: Int) -> Bool {
+        guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
+        if case .busy = outcomes[index] { return true }
         return false
     }
 

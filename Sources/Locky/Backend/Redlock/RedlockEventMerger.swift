@@ -4,7 +4,8 @@
 ///
 /// Pure state, no I/O. Reports of one change arrive within milliseconds of each other; a
 /// report older than ``window`` no longer counts, and passing on a change of a resource forgets
-/// the reports of its other changes, so the next cycle of the same resource starts afresh.
+/// the reports of its other changes that began before it, so the next cycle of the same
+/// resource starts afresh.
 ///
 /// Reports are told apart by change, locker and attempt tag (``LockEventCodec/attemptTag(owner:)``):
 /// two attempts of one label (`lease` when none) that each took a minority of nodes and gave
@@ -64,8 +65,12 @@ struct RedlockEventMerger: Sendable {
             return nil
         }
         reports.passed = true
-        // A new change of this resource: earlier reports of its other changes are stale.
-        resources[resource] = [change: reports]
+        // A new change of this resource: reports of changes that began before it are stale;
+        // those that began after it are of newer changes (one node's `L` and `U` of a short
+        // hold can both come before another node's `L`), still to be counted.
+        changes = changes.filter { $0.value.first > reports.first }
+        changes[change] = reports
+        resources[resource] = changes
         return event
     }
 

@@ -22,7 +22,7 @@ struct RedlockTally: Sendable {
     enum AcquireDecision: Equatable {
         /// A quorum granted; one token per resource (the highest any granting node issued).
         /// `raise` lists the granting nodes whose counters must be raised to those tokens first
-        /// (empty when a quorum already issued the highest tokens).
+        /// (empty when every granting node issued the highest tokens).
         case acquired(tokens: [Int64], raise: [Int])
         /// Enough nodes are held by others that no quorum is possible.
         case busy(index: Int, holder: LockHolder)
@@ -51,9 +51,10 @@ struct RedlockTally: Sendable {
 
     /// Fencing across nodes: each node counts tokens on its own, so the lease gets the highest
     /// token any granting node issued, and every granting node whose counter is lower is raised
-    /// to it (before the lease is handed over) unless a quorum already issued it. Then a quorum
-    /// of nodes, each holding this lock, knows the token, and the next holder, whose quorum
-    /// shares a node with it, gets a higher one.
+    /// to it (before the lease is handed over), even when a quorum already issued it: a node
+    /// left behind would need only the restart of one node that knew the token (while another
+    /// is down) to hand out a lower token to the next holder. Then every granting node knows
+    /// the token, and the next holder, whose quorum shares a node with them, gets a higher one.
     func fencingTokens(_ granted: [(node: Int, tokens: [Int64])]) -> (tokens: [Int64], raise: [Int]) {
         guard let first = granted.first else { return ([], []) }
         var highest = first.tokens
@@ -62,8 +63,6 @@ struct RedlockTally: Sendable {
                 highest[index] = max(highest[index], grant.tokens[index])
             }
         }
-        let atHighest = granted.filter { $0.tokens == highest }.count
-        if atHighest >= quorum { return (highest, []) }
         return (highest, granted.filter { $0.tokens != highest }.map(\.node))
     }
 
@@ -158,21 +157,25 @@ struct RedlockTally: Sendable {
 
     // MARK: Unlock, refresh, holders
 
-    /// Decides resource `index` of an unlock: unlocked when any node removed it (the lock is
-    /// gone from where it was), held by another when enough nodes say so, not locked when a
-    /// quorum answered that nobody held it; nil when too many failed to tell.
+    /// Decides resource `index` of an unlock: unlocked when a node removed it and the nodes
+    /// that did not answer are too few to hold it still (fewer than a quorum: one node's word
+    /// is not enough when the silent ones may keep it), held by another when enough nodes say
+    /// so, not locked when a quorum answered that nobody held it; nil when too many failed to tell.
     func unlock(_ replies: [Result<[UnlockOutcome], LockError>], index: Int) -> UnlockOutcome? {
         var answered = 0
+        var removed = 0
         var others: [(index: Int, holder: LockHolder)] = []
         for reply in replies {
             guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
             answered += 1
             switch outcomes[index] {
-            case .unlocked: return .unlocked
+            case .unlocked: removed += 1
             case .heldByAnother(let holder): others.append((index, holder))
             case .notLocked: break
             }
         }
+        // Removed, not held, or (owner-checked) held by another: none of these holds it now.
+        if removed > 0 { return replies.count - answered < quorum ? .unlocked : nil }
         if others.count >= quorum, let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
         guard answered >= quorum else { return nil }
         if let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
