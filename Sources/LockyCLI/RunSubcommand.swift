@@ -20,7 +20,9 @@ struct RunSubcommand: AsyncParsableCommand {
             taken), COMMAND gets SIGTERM, and SIGKILL after --kill-after. If it cannot be \
             renewed (Redis unreachable), COMMAND gets SIGTERM before the lock's validity ends \
             (--kill-after before, at most a third of --ttl) and SIGKILL at its end, so it is gone \
-            before another process can take the lock.
+            before another process can take the lock. If locky itself is killed (SIGKILL), the \
+            lock lapses at its TTL; on Linux COMMAND is killed with it (not the processes it \
+            started).
 
             Exit status: COMMAND's; 75 when the lock was not acquired; 76 when it was lost while \
             COMMAND ran; 127/126 when COMMAND cannot be started.
@@ -114,7 +116,7 @@ struct RunSubcommand: AsyncParsableCommand {
                             ])
                             let child: SpawnedCommand
                             do {
-                                child = try SpawnedCommand.spawn(command, environment: environment, signals: inherited)
+                                child = try await SpawnedCommand.spawn(command, environment: environment, signals: inherited)
                             } catch let error as SpawnedCommand.LaunchError {
                                 Terminal.error("locky: \(error.message)")
                                 return error.status
