@@ -34,4 +34,11 @@ struct LockyCommand: AsyncParsableCommand {
 
     /// Global options may also come before the subcommand (`locky --url … run …`).
     @OptionGroup var options: GlobalOptions
+
+    /// locky's entry point: before ArgumentParser sees the command line, `locky run`'s
+    /// trampoline becomes COMMAND (``ExecTrampoline``); otherwise ArgumentParser's own.
+    static func main() async {
+        ExecTrampoline.execIfRequested()
+        await main(nil)
+    }
 }

@@ -14,13 +14,16 @@ struct RunSubcommand: AsyncParsableCommand {
             COMMAND gets LOCKY_RESOURCE and LOCKY_FENCING_TOKEN in its environment.
 
             SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to locky run are forwarded to COMMAND (one \
-            locky was started ignoring, as under nohup, stays ignored; a Ctrl-C or Ctrl-\\ typed \
-            in the terminal reaches COMMAND directly, so it is not sent again); the lock is \
-            released once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
+            locky was started ignoring, as under nohup, stays ignored; one the kernel sent to the \
+            whole process group, as for a Ctrl-C or Ctrl-\\ typed in the terminal, reached \
+            COMMAND directly and is not sent again; one sent to the group with kill, as by \
+            kill %1, reaches it twice); the lock is released once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
             taken), COMMAND gets SIGTERM, and SIGKILL after --kill-after. If it cannot be \
             renewed (Redis unreachable), COMMAND gets SIGTERM before the lock's validity ends \
             (--kill-after before, at most a third of --ttl) and SIGKILL at its end, so it is gone \
-            before another process can take the lock.
+            before another process can take the lock. If locky itself is killed (SIGKILL), the \
+            lock lapses at its TTL; on Linux COMMAND is killed with it (not the processes it \
+            started).
 
             Exit status: COMMAND's; 75 when the lock was not acquired; 76 when it was lost while \
             COMMAND ran; 127/126 when COMMAND cannot be started.
@@ -114,7 +117,7 @@ struct RunSubcommand: AsyncParsableCommand {
                             ])
                             let child: SpawnedCommand
                             do {
-                                child = try SpawnedCommand.spawn(command, environment: environment, signals: inherited)
+                                child = try await SpawnedCommand.spawn(command, environment: environment, signals: inherited)
                             } catch let error as SpawnedCommand.LaunchError {
                                 Terminal.error("locky: \(error.message)")
                                 return error.status
@@ -186,19 +189,17 @@ final class SignalRelay: Sendable {
     /// The signal that arrived before COMMAND started, if any.
     var interruption: Int32? { state.withLock { $0.interruption } }
 
-    /// Called by the signal handler.
-    func received(_ signal: Int32) {
+    /// Called by the signal watcher.
+    func received(_ signal: ReceivedSignal) {
         let (child, waiter) = state.withLock { state -> (SpawnedCommand?, CheckedContinuation<Void, Never>?) in
             if let child = state.child { return (child, nil) }
-            if state.interruption == nil { state.interruption = signal }
+            if state.interruption == nil { state.interruption = signal.number }
             defer { state.waiter = nil }
             return (nil, state.waiter)
         }
-        // A SIGINT or SIGQUIT in the terminal's foreground job came from Ctrl-C or Ctrl-\, which
-        // the terminal sent to COMMAND as well (it shares locky's process group): a second one
-        // would tell many tools to skip their graceful shutdown.
-        let fromTerminal = (signal == SIGINT || signal == SIGQUIT) && Terminal.isForegroundJob
-        if let child, !fromTerminal { child.send(signal) }
+        // One the kernel sent to the whole process group (a Ctrl-C) reached COMMAND as well: a
+        // second one would tell many tools to skip their graceful shutdown.
+        if let child, !signal.reachedProcessGroup { child.send(signal.number) }
         waiter?.resume()
     }
 

@@ -1,41 +1,43 @@
-import Dispatch
 import Foundation
 import Synchronization
 
-/// Delivers signals to a handler through DispatchSource instead of their default action.
+/// Delivers signals to a handler, with where each came from (``ReceivedSignal``), instead of
+/// their default action. A SA_SIGINFO handler writes each one's number, `si_code` and `si_pid`
+/// to a pipe (about all a signal handler may do); a thread reads the pipe and calls the
+/// handler registered for that signal.
 final class SignalWatcher: Sendable {
-    private let sources: Mutex<[any DispatchSourceSignal]>
     private let signals: [Int32]
+    private let cancelled = Atomic<Bool>(false)
 
-    /// Ignores `signals`' default action and calls `handler` for each one that arrives.
-    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+    /// Calls `handler` for each of `signals` that arrives, in place of its default action.
+    init(signals: [Int32], handler: @escaping @Sendable (ReceivedSignal) -> Void) {
         self.signals = signals
-        var sources: [any DispatchSourceSignal] = []
+        SignalPipe.shared.register(signals, handler)
         for number in signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { handler(number) }
-            source.resume()
-            sources.append(source)
+            var action = sigaction()
+            #if os(Linux)
+                action.__sigaction_handler.sa_sigaction = signalPipeHandler
+            #else
+                action.__sigaction_u.__sa_sigaction = signalPipeHandler
+            #endif
+            action.sa_flags = SA_SIGINFO | SA_RESTART
+            sigfillset(&action.sa_mask)
+            sigaction(number, &action, nil)
         }
-        self.sources = Mutex(sources)
     }
 
     /// Stops watching and restores the default actions.
     func cancel() {
-        let sources = self.sources.withLock { sources in
-            defer { sources.removeAll() }
-            return sources
-        }
-        for source in sources { source.cancel() }
-        if !sources.isEmpty { for number in signals { signal(number, SIG_DFL) } }
+        guard !cancelled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        for number in signals { signal(number, SIG_DFL) }
+        SignalPipe.shared.unregister(signals)
     }
 }
 
 /// Runs `body` until it returns or SIGINT/SIGTERM arrives (then `body` is cancelled and this returns normally).
 func untilInterrupted(_ body: @escaping @Sendable () async throws -> Void) async throws {
     let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
-    let watcher = SignalWatcher(signals: [SIGINT, SIGTERM]) { continuation.yield($0) }
+    let watcher = SignalWatcher(signals: [SIGINT, SIGTERM]) { continuation.yield($0.number) }
     defer { watcher.cancel() }
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await body() }

@@ -56,64 +56,100 @@ final class SpawnedCommand: Sendable {
     /// Starts `arguments[0]` (searched in PATH) with `arguments` and `environment`, NUL-terminated
     /// bytes (``CommandBytes``: not necessarily UTF-8). The signals locky changed get back the
     /// disposition locky inherited (default, or ignored); every other one is left as inherited
-    /// (`nohup`'s ignored SIGHUP stays ignored).
+    /// (`nohup`'s ignored SIGHUP stays ignored). On Linux COMMAND is started through
+    /// ``ExecTrampoline``, so that it is SIGKILLed when locky dies; a command that cannot be
+    /// started then ends with 127/126 and the trampoline's message instead of a ``LaunchError``.
     static func spawn(
         _ arguments: [[CChar]], environment: [[CChar]], signals: InheritedSignals
-    ) throws(LaunchError) -> SpawnedCommand {
+    ) async throws(LaunchError) -> SpawnedCommand {
+        guard !arguments.isEmpty else { throw LaunchError(status: 127, message: "no command given") }
+        let started = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<SpawnedCommand, LaunchError>, Never>) in
+            // A thread of its own that spawns, then reaps, and so lives exactly as long as
+            // COMMAND: the death signal fires when the *thread* that started COMMAND ends, not
+            // the process. A Swift concurrency thread ends after 5 idle seconds (libdispatch's
+            // pool), which would kill COMMAND mid-run; the main thread runs the main actor's
+            // jobs and must not block in waitid.
+            Thread.detachNewThread {
+                Thread.current.name = "locky-command"
+                let pid: pid_t
+                do throws(LaunchError) {
+                    pid = try launch(arguments, environment: environment, signals: signals)
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                    return
+                }
+                let command = SpawnedCommand(pid: pid)
+                continuation.resume(returning: .success(command))
+                command.reap()
+            }
+        }
+        return try started.get()
+    }
+
+    /// posix_spawn of COMMAND (through the trampoline on Linux); its pid.
+    private static func launch(
+        _ arguments: [[CChar]], environment: [[CChar]], signals: InheritedSignals
+    ) throws(LaunchError) -> pid_t {
         guard let first = arguments.first else { throw LaunchError(status: 127, message: "no command given") }
         let executable = String(decoding: first.prefix { $0 != 0 }.map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
+        let defaulted = InheritedSignals.changedByLocky.filter { !signals.ignored.contains($0) }
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for number in InheritedSignals.changedByLocky where !signals.ignored.contains(number) {
-            sigaddset(&defaults, number)
-        }
+        for number in defaulted { sigaddset(&defaults, number) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         var mask = sigset_t()
         sigemptyset(&mask)
         posix_spawnattr_setsigmask(&attributes, &mask)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let argv = arguments.map { bytes in bytes.withUnsafeBufferPointer { $0.baseAddress.flatMap(strdup) } }
+        #if os(Linux)
+            let argumentBytes = ExecTrampoline.arguments(for: arguments, parent: getpid(), defaultSignals: defaulted)
+            let path = Array("/proc/self/exe".utf8CString)
+        #else
+            let argumentBytes = arguments
+            let path = first
+        #endif
+        let argv = argumentBytes.map { bytes in bytes.withUnsafeBufferPointer { $0.baseAddress.flatMap(strdup) } }
         let envp = environment.map { bytes in bytes.withUnsafeBufferPointer { $0.baseAddress.flatMap(strdup) } }
         defer {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
         var pid = pid_t()
-        let result = first.withUnsafeBufferPointer { file -> Int32 in
+        let result = path.withUnsafeBufferPointer { file -> Int32 in
             guard let path = file.baseAddress else { return EINVAL }
-            return posix_spawnp(&pid, path, nil, &attributes, argv + [nil], envp + [nil])
+            #if os(Linux)
+                return posix_spawn(&pid, path, nil, &attributes, argv + [nil], envp + [nil])
+            #else
+                return posix_spawnp(&pid, path, nil, &attributes, argv + [nil], envp + [nil])
+            #endif
         }
         guard result == 0 else {
             let reason = String(cString: strerror(result))
             throw LaunchError(status: result == ENOENT ? 127 : 126, message: "cannot run \(executable): \(reason)")
         }
-        let command = SpawnedCommand(pid: pid)
-        command.startReaper()
-        return command
+        return pid
     }
 
-    /// Waits for the child on a thread of its own; it is marked exited before the pid is reaped, so
-    /// ``send(_:)`` never signals a recycled pid.
-    private func startReaper() {
-        let pid = self.pid
-        Thread.detachNewThread { [self] in
-            var info = siginfo_t()
-            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0, errno == EINTR {}
-            state.withLock { $0.exited = true }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-            let code = Self.exitCode(fromWaitStatus: status)
-            let waiters = state.withLock { state in
-                state.status = code
-                defer { state.waiters.removeAll() }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume(returning: code) }
+    /// Waits for the child (on the thread that spawned it); it is marked exited before the pid is
+    /// reaped, so ``send(_:)`` never signals a recycled pid.
+    private func reap() {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0, errno == EINTR {}
+        state.withLock { $0.exited = true }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let code = Self.exitCode(fromWaitStatus: status)
+        let waiters = state.withLock { state in
+            state.status = code
+            defer { state.waiters.removeAll() }
+            return state.waiters
         }
+        for waiter in waiters { waiter.resume(returning: code) }
     }
 
     /// The shell's convention: the exit status, or 128 + the signal that ended the process.

@@ -7,8 +7,8 @@
     /// terminal to the whole foreground process group, locky and COMMAND alike: locky must not
     /// forward a second one, which would tell many tools to skip their graceful shutdown.
     @Suite struct CLIPtyTests {
-        /// COMMAND: appends a line to `$1` per SIGINT, SIGQUIT and SIGTERM it gets; SIGTERM ends it
-        /// with 42. It writes its parent's pid (locky's) to `$2` once its traps are set. Its `sleep`
+        /// COMMAND: appends a line to `$1` per SIGINT, SIGQUIT, SIGTERM and SIGHUP it gets; SIGTERM
+        /// ends it with 42, SIGHUP with 43. It writes its parent's pid (locky's) to `$2` once its traps are set. Its `sleep`
         /// runs in the background, where a non-interactive shell ignores SIGINT and SIGQUIT, and
         /// `wait` returns for each trapped signal, so each one's trap runs at once; the loop ends
         /// after 10 s at the latest.
@@ -16,6 +16,7 @@
             trap 'echo INT >> "$1"' INT
             trap 'echo QUIT >> "$1"' QUIT
             trap 'echo TERM >> "$1"; kill $sleeper 2>/dev/null; exit 42' TERM
+            trap 'echo HUP >> "$1"; kill $sleeper 2>/dev/null; exit 43' HUP
             sleep 10 & sleeper=$!
             echo $PPID > "$2.tmp" && mv "$2.tmp" "$2"
             while kill -0 $sleeper 2>/dev/null; do wait $sleeper; done
@@ -62,6 +63,65 @@
                 #expect(lines() == [signal, "TERM"], "COMMAND's signals; stderr: \(job.errorOutput)")
                 #expect(status == 42, "locky exits with COMMAND's code; stderr: \(job.errorOutput)")
                 #expect(try server.cli("EXISTS", "locky:{pty}") == "0", "the lock is released")
+            }
+        }
+
+        /// Starts COMMAND under `locky run` in a terminal and passes `body` the job, locky's pid
+        /// (COMMAND's parent, once its traps are set) and a function reading COMMAND's lines.
+        static func withCommand(
+            _ resource: String, _ body: (TerminalJob, Int32, () -> [String], RedisServer) async throws -> Void
+        ) async throws {
+            try await withRedis { server in
+                let directory = FileManager.default.temporaryDirectory.path + "/locky-pty-\(UUID().uuidString)"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                let (count, ready) = (directory + "/count", directory + "/ready")
+                let job = try TerminalJob(
+                    ["run", resource, "--ttl", "10s", "--", "sh", "-c", Self.command, "sh", count, ready], url: server.url)
+                defer { job.killAll() }
+                func lines() -> [String] {
+                    ((try? String(contentsOfFile: count, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+                }
+                guard try await job.waitUntil("COMMAND to set its traps", { FileManager.default.fileExists(atPath: ready) })
+                else { return }
+                let lockyPID = try #require(
+                    Int32(try String(contentsOfFile: ready, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+                try await body(job, lockyPID, lines, server)
+            }
+        }
+
+        /// kill(2) to locky's pid reaches locky alone, whatever its place in the terminal: it
+        /// used to be dropped as a presumed Ctrl-C whenever locky was the foreground job.
+        @Test(
+            "kill -INT / -QUIT to locky's pid while it is the terminal's foreground job reaches COMMAND exactly once",
+            arguments: [(SIGINT, "INT"), (SIGQUIT, "QUIT")]
+        )
+        func killToLockyIsForwardedInForeground(number: Int32, signal: String) async throws {
+            try await Self.withCommand("pty-kill") { job, lockyPID, lines, server in
+                kill(lockyPID, number)
+                guard try await job.waitUntil("COMMAND to trap SIG\(signal)", { !lines().isEmpty }) else { return }
+                // Time for a second copy to arrive, were there one.
+                try await Task.sleep(for: .milliseconds(500))
+                kill(lockyPID, SIGTERM)
+                let status = try await job.finish()
+                #expect(lines() == [signal, "TERM"], "COMMAND's signals; stderr: \(job.errorOutput)")
+                #expect(status == 42, "stderr: \(job.errorOutput)")
+                #expect(try server.cli("EXISTS", "locky:{pty-kill}") == "0", "the lock is released")
+            }
+        }
+
+        /// A terminal hang-up with locky as the session leader: the kernel's SIGHUP (si_code
+        /// SI_KERNEL, like a Ctrl-C's) goes to the leader alone, so locky must pass it on.
+        @Test("the terminal hangs up while locky leads its session: COMMAND gets SIGHUP once, from locky")
+        func hangUpReachesCommandOnce() async throws {
+            try await Self.withCommand("pty-hup") { job, lockyPID, lines, server in
+                try #require(getsid(lockyPID) == lockyPID, "the harness makes locky the session leader")
+                job.terminal.hangUp()
+                guard try await job.waitUntil("COMMAND to trap SIGHUP", { !lines().isEmpty }) else { return }
+                let status = try await job.finish()
+                #expect(lines() == ["HUP"], "COMMAND's signals; stderr: \(job.errorOutput)")
+                #expect(status == 43, "stderr: \(job.errorOutput)")
+                #expect(try server.cli("EXISTS", "locky:{pty-hup}") == "0", "the lock is released")
             }
         }
 

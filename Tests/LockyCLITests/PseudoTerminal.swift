@@ -6,8 +6,8 @@
     /// process started with the slave as its controlling terminal gets what a terminal would send
     /// its foreground job.
     final class PseudoTerminal {
-        /// The master side: what is written here is typed into the terminal.
-        let master: Int32
+        /// The master side: what is written here is typed into the terminal (-1 once hung up).
+        private(set) var master: Int32
         /// The slave side, opened without becoming this process's controlling terminal.
         let slave: Int32
         /// `/dev/pts/N`.
@@ -58,7 +58,14 @@
 
         deinit {
             close(slave)
+            if master >= 0 { close(master) }
+        }
+
+        /// Closes the master side: the terminal hangs up (SIGHUP to its session's leader).
+        func hangUp() {
+            guard master >= 0 else { return }
             close(master)
+            master = -1
         }
 
         /// Types `bytes` into the terminal (the line discipline turns Ctrl-C into SIGINT for the foreground job).

@@ -62,6 +62,46 @@ struct RedlockCLITests {
         }
     }
 
+    /// `status` on Redlock used to SCAN the first node only: emptied by a restart it listed
+    /// nothing, stopped it made status wait 5 s and exit 69, with a quorum up both times.
+    @Test("status scans every node: a lock is listed with the quorum's holder after node 1 restarted empty")
+    func statusAfterFirstNodeRestartedEmpty() async throws {
+        try await Self.withNodes(3) { servers, url in
+            let locked = try await LockyBinary.run(["lock", "a", "--locker", "a", "--ttl", "30s"], url: url)
+            try #require(locked.status == 0, "\(locked.errorOutput)")
+            // A key on one node alone (a minority): no quorum names a holder, so it is not listed.
+            #expect(try servers[2].cli("SET", "locky:{stray}", "x", "PX", "30000") == "OK")
+            servers[0].kill()
+            try await servers[0].restart()
+            try #require(try servers[0].cli("EXISTS", "locky:{a}") == "0", "node 1 came back empty")
+            let holder = try await LockyBinary.run(["holder", "a"], url: url)
+            #expect(holder.lines == ["a\ta"], "\(holder.errorOutput)")
+            let status = try await LockyBinary.run(["status"], url: url)
+            #expect(status.status == 0, "\(status.errorOutput)")
+            #expect(
+                status.lines.map { $0.split(separator: "\t").prefix(2).joined(separator: "\t") } == ["a\ta"], "\(status.output)")
+        }
+    }
+
+    @Test("status with node 1 stopped: the quorum's locks at once (the node timeout), exit 0; without a quorum exit 69")
+    func statusWithFirstNodeStopped() async throws {
+        try await Self.withNodes(3) { servers, url in
+            let locked = try await LockyBinary.run(["lock", "a", "--locker", "a", "--ttl", "30s"], url: url)
+            try #require(locked.status == 0, "\(locked.errorOutput)")
+            servers[0].pause()
+            defer { servers[0].resume() }
+            let status = try await LockyBinary.run(["status"], url: url)
+            #expect(status.status == 0, "\(status.errorOutput)")
+            #expect(
+                status.lines.map { $0.split(separator: "\t").prefix(2).joined(separator: "\t") } == ["a\ta"], "\(status.output)")
+            #expect(status.elapsed < .seconds(2), "took \(status.elapsed)")
+            servers[1].kill()
+            let failed = try await LockyBinary.run(["status"], url: url)
+            #expect(failed.status == 69, "\(failed.output) \(failed.errorOutput)")
+            #expect(failed.errorOutput.contains("1 of 3 nodes"), "\(failed.errorOutput)")
+        }
+    }
+
     /// Several processes with several tasks each contend for two locks while nodes 3 and 4 of
     /// five are killed and restarted (empty) in turn and node 1 is stopped now and then. The
     /// read-modify-write counter (on node 0, never killed) must equal the acquisitions, and no
