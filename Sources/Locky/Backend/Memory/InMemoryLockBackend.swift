@@ -53,10 +53,11 @@ public final class InMemoryLockBackend: LockBackend {
             for listener in listeners.values { listener(event) }
         }
 
-        /// The live entry of `resource`, dropping it when expired.
+        /// The live entry of `resource`, dropping it when expired: only once its deadline has
+        /// passed, as Redis 7 expires a key when `now > when` (PTTL 0 at the deadline itself).
         mutating func live(_ resource: String, now: ContinuousClock.Instant) -> Entry? {
             guard let entry = locks[ExactName(resource)] else { return nil }
-            if let expiresAt = entry.expiresAt, expiresAt <= now {
+            if let expiresAt = entry.expiresAt, expiresAt < now {
                 locks[ExactName(resource)] = nil
                 emit(.expired(resource: resource))
                 wake(resource)
