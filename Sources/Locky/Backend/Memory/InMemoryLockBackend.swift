@@ -5,7 +5,8 @@ import Synchronization
 ///
 /// A product feature, not a mock: for single-process apps, and for unit tests of code that
 /// uses Locky (inject a ``ManualLockClock`` to move time by hand). Expiry is lazy: an entry
-/// past its deadline counts as free.
+/// past its deadline counts as free. TTLs are rounded up to whole milliseconds at every entry
+/// point, as Redis keeps them (`PX`), so expiry, `remaining` and `locked` events agree.
 public final class InMemoryLockBackend: LockBackend {
     private struct Entry {
         var owner: String
@@ -129,6 +130,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Takes every resource for `owner` or none, in one step under the lock table.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         let now = clock.now
+        let ttl = ttl?.roundedUpToMilliseconds
         return state.withLock { state in
             for (index, resource) in resources.enumerated() {
                 if let entry = state.live(resource, now: now), !ExactName.equal(entry.owner, owner) {
@@ -143,6 +145,7 @@ public final class InMemoryLockBackend: LockBackend {
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
         let now = clock.now
+        let ttl = ttl?.roundedUpToMilliseconds
         return state.withLock { state in
             resources.map { resource in
                 if var entry = state.live(resource, now: now) {
@@ -163,6 +166,7 @@ public final class InMemoryLockBackend: LockBackend {
         -> ExtendReply
     {
         let now = clock.now
+        let ttl = ttl.roundedUpToMilliseconds
         return state.withLock { state in
             for (index, resource) in resources.enumerated() {
                 guard let entry = state.live(resource, now: now), ExactName.equal(entry.owner, owner) else {
@@ -191,7 +195,7 @@ public final class InMemoryLockBackend: LockBackend {
             items.map { item in
                 guard var entry = state.live(item.resource, now: now) else { return .missing }
                 guard ExactName.equal(entry.owner, item.owner) else { return .heldByAnother(owner: entry.owner) }
-                entry.expiresAt = now + item.ttl
+                entry.expiresAt = now + item.ttl.roundedUpToMilliseconds
                 state.locks[ExactName(item.resource)] = entry
                 return .renewed
             }
@@ -218,6 +222,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Resets the TTL of each held lock (only `locker`'s, when given); never creates one.
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
         let now = clock.now
+        let ttl = ttl?.roundedUpToMilliseconds
         return state.withLock { state in
             resources.map { resource in
                 guard var entry = state.live(resource, now: now) else { return .notLocked }
@@ -304,6 +309,9 @@ public final class InMemoryLockBackend: LockBackend {
         _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
         let now = clock.now
+        // Rounded once here, so the hand-off that uses the waiter's TTL later sets it rounded too.
+        let ttl = ttl?.roundedUpToMilliseconds
+        let waiterTTL = waiterTTL.roundedUpToMilliseconds
         return state.withLock { state in
             let name = ExactName(resource)
             var queue = state.queues[name] ?? []
