@@ -315,6 +315,88 @@ struct LockEventTests {
         }
     }
 
+    /// Expiries of locks the watcher never saw taken with a TTL are reported too: one taken
+    /// before the subscription, and one without TTL that a refresh (which publishes nothing)
+    /// gave one. Redis reports them through keyspace notifications; memory on its own timer
+    /// (on a manual clock here: at once when time passes the deadline). A lock released, re-taken
+    /// or refreshed meanwhile is not reported at its old deadline.
+    @Test(arguments: BackendKind.allCases)
+    func expiriesOfLocksTheWatcherDidNotSeeTakenAreReported(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let client = env.client
+            let ttl = Duration.milliseconds(300)
+            _ = try await client.tryAcquire("before", ttl: ttl)
+            _ = try await client.lock("refreshed", locker: "x")
+            let recording = try await Self.recording(client) { recording in
+                #expect(try await env.backend.refresh(["refreshed"], locker: "x", ttl: ttl) == [.refreshed])
+                let released = try await client.tryAcquire("released", ttl: ttl)
+                #expect(try await client.release(released) == .released)
+                _ = try await env.backend.lock(["retaken"], locker: "y", ttl: ttl, force: false)
+                _ = try await client.unlock("retaken", locker: "y")
+                _ = try await env.backend.lock(["retaken"], locker: "y", ttl: .seconds(30), force: false)
+                _ = try await env.backend.lock(["prolonged"], locker: "z", ttl: ttl, force: false)
+                #expect(try await env.backend.refresh(["prolonged"], locker: "z", ttl: .seconds(30)) == [.refreshed])
+                try await env.pass(ttl + .milliseconds(1))
+                let expired = try await recording.wait { descriptions in
+                    descriptions.contains("expired before") && descriptions.contains("expired refreshed")
+                }
+                #expect(expired, "\(recording.descriptions)")
+                // Anything reported twice, or late, would come soon after.
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            let expiries = recording.descriptions.filter { $0.hasPrefix("expired") }
+            #expect(expiries.sorted() == ["expired before", "expired refreshed"], "\(recording.descriptions)")
+        }
+    }
+
+    /// The memory backend reports those expiries within milliseconds of the deadline on real
+    /// time too: its timer, not a later access, expires them. Measured where the backend hands
+    /// the event over (its handler runs inside the expiry), so a machine busy with other work
+    /// delays the measurement less than the event's consumer.
+    @Test func memoryReportsUnseenExpiriesOnTime() async throws {
+        try await withBackend(.memory, clock: .system) { env throws in
+            let client = env.client
+            let count = 50
+            let deadlines = Shared<[String: ContinuousClock.Instant]>([:])
+            for index in 0..<count {
+                let ttl = Duration.milliseconds(200 + (index * 37) % 301)
+                let sent = ContinuousClock.now
+                _ = try await client.tryAcquire("before-\(index)", ttl: ttl)
+                deadlines.update { $0["before-\(index)"] = sent + ttl }
+            }
+            let expiries = Shared<[(resource: String, at: ContinuousClock.Instant)]>([])
+            try await env.backend.withEventHandler(
+                expirations: true,
+                { event in
+                    if case .expired(let resource) = event { expiries.update { $0.append((resource, ContinuousClock.now)) } }
+                }
+            ) {
+                for index in 0..<count {
+                    let ttl = Duration.milliseconds(100 + (index * 37) % 301)
+                    _ = try await client.lock("refreshed-\(index)", locker: "x")
+                    let sent = ContinuousClock.now
+                    _ = try await env.backend.refresh(["refreshed-\(index)"], locker: "x", ttl: ttl)
+                    deadlines.update { $0["refreshed-\(index)"] = sent + ttl }
+                }
+                let complete = try await eventually { expiries.value.count >= 2 * count }
+                #expect(complete, "saw \(expiries.value.count) of \(2 * count)")
+                // Anything reported twice would come soon after.
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            var lags: [Double] = []
+            var seen: [String: Int] = [:]
+            for (resource, at) in expiries.value {
+                seen[resource, default: 0] += 1
+                if let deadline = deadlines.value[resource] { lags.append((at - deadline).milliseconds) }
+            }
+            #expect(seen.count == 2 * count)
+            #expect(seen.values.allSatisfy { $0 == 1 }, "reported more than once: \(seen.filter { $0.value > 1 })")
+            #expect((lags.min() ?? 0) >= 0, "an expiry was reported \(-(lags.min() ?? 0)) ms before its deadline")
+            let p99 = percentile(lags, 0.99)
+            #expect(p99 <= 20, "p99 expiry lag \(p99) ms (p50 \(percentile(lags, 0.5)) ms, max \(lags.max() ?? 0) ms)")
+        }
+    }
+
     /// A server restart loses the subscription: the stream says so with a gap, and events
     /// (locked, unlocked and expired) flow again once it is back.
     @Test func serverRestartYieldsAGapAndEventsResume() async throws {

@@ -1,11 +1,14 @@
+import HeapModule
 import NIOCore
 import Synchronization
 
 /// Locks inside one process, with exactly the semantics of the Redis backend.
 ///
 /// A product feature, not a mock: for single-process apps, and for unit tests of code that
-/// uses Locky (inject a ``ManualLockClock`` to move time by hand). Expiry is lazy: an entry
-/// past its deadline counts as free. TTLs are rounded up to whole milliseconds at every entry
+/// uses Locky (inject a ``ManualLockClock`` to move time by hand). An entry past its deadline
+/// counts as free; while someone watches expirations, a timer on the clock also expires each
+/// lock at its deadline, so `expired` events come on time as on Redis (see
+/// ``withEventHandler(expirations:_:_:)``). TTLs are rounded up to whole milliseconds at every entry
 /// point, as Redis keeps them (`PX`), so expiry, `remaining` and `locked` events agree.
 public final class InMemoryLockBackend: LockBackend {
     private struct Entry {
@@ -25,6 +28,30 @@ public final class InMemoryLockBackend: LockBackend {
         var attempt: Int
     }
 
+    /// A lock's deadline, for the expiry timer; ordered by instant.
+    private struct Deadline: Comparable {
+        var at: ContinuousClock.Instant
+        var resource: ExactName
+
+        static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.at < rhs.at }
+    }
+
+    /// The clock timer armed at the earliest deadline while expirations are watched.
+    private struct Alarm {
+        var deadline: ContinuousClock.Instant
+        /// Tells this arming from later ones: a timer that fires after it was replaced does nothing.
+        var generation: UInt64
+        /// Nil until the timer is armed (outside the table's lock).
+        var timer: LockTimer?
+    }
+
+    /// What to do with the timer after a change: done outside the table's lock, since a manual
+    /// clock runs the action of a timer that is already due at once, and that action takes it.
+    private struct AlarmChange: Sendable {
+        var cancel: LockTimer?
+        var arm: (deadline: ContinuousClock.Instant, generation: UInt64)?
+    }
+
     private struct State {
         var locks: [ExactName: Entry] = [:]
         var fences: [ExactName: Int64] = [:]
@@ -39,6 +66,49 @@ public final class InMemoryLockBackend: LockBackend {
         var wakeListeners: [UInt64: (waiter: String?, handler: @Sendable (WakeHint) -> Void)] = [:]
         /// Fair queues: waiters in arrival order.
         var queues: [ExactName: [Waiter]] = [:]
+        /// Every deadline set while expirations are watched (empty otherwise), stale ones
+        /// included: they are dropped when they come up.
+        var deadlines = Heap<Deadline>()
+        var alarm: Alarm?
+        var alarmGeneration: UInt64 = 0
+        /// Whether the timer may have to move (an earlier deadline came, or it fired).
+        var alarmDirty = false
+
+        /// Stores `entry` as `resource`'s lock, noting its deadline for the expiry timer.
+        mutating func store(_ entry: Entry, for resource: ExactName) {
+            locks[resource] = entry
+            guard let at = entry.expiresAt, !expiryListeners.isEmpty else { return }
+            deadlines.insert(Deadline(at: at, resource: resource))
+            if alarm.map({ at < $0.deadline }) ?? true { alarmDirty = true }
+        }
+
+        /// Expires every lock whose deadline passed before `now` (the timer fired).
+        mutating func expireDue(now: ContinuousClock.Instant) {
+            while let first = deadlines.min, first.at < now {
+                deadlines.removeMin()
+                // Only if the lock still has that deadline: one released, re-taken or renewed
+                // meanwhile has another (or none), and is not expired by an old one.
+                if locks[first.resource]?.expiresAt == first.at { _ = live(first.resource.string, now: now) }
+            }
+            alarmDirty = true
+        }
+
+        /// The timer change the changes so far call for: armed at the earliest deadline while
+        /// expirations are watched, else none.
+        mutating func takeAlarmChange() -> AlarmChange? {
+            guard alarmDirty else { return nil }
+            alarmDirty = false
+            let earliest = expiryListeners.isEmpty ? nil : deadlines.min?.at
+            if let alarm, alarm.deadline == earliest { return nil }
+            let old = alarm?.timer
+            guard let earliest else {
+                alarm = nil
+                return old.map { AlarmChange(cancel: $0, arm: nil) }
+            }
+            alarmGeneration += 1
+            alarm = Alarm(deadline: earliest, generation: alarmGeneration, timer: nil)
+            return AlarmChange(cancel: old, arm: (earliest, alarmGeneration))
+        }
 
         /// Tells waiters that `resource` is free, naming its fair queue's first waiter.
         func wake(_ resource: String) {
@@ -98,7 +168,7 @@ public final class InMemoryLockBackend: LockBackend {
         mutating func take(
             _ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant, locker: String? = nil
         ) -> Int64 {
-            locks[ExactName(resource)] = Entry(owner: owner, expiresAt: ttl.map { now + $0 })
+            store(Entry(owner: owner, expiresAt: ttl.map { now + $0 }), for: ExactName(resource))
             let token = (fences[ExactName(resource)] ?? 0) + 1
             fences[ExactName(resource)] = token
             emit(.locked(resource: resource, locker: locker ?? LeaseOwner.displayName(of: owner), ttl: ttl))
@@ -131,7 +201,7 @@ public final class InMemoryLockBackend: LockBackend {
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         let now = clock.now
         let ttl = ttl?.roundedUpToMilliseconds
-        return state.withLock { state in
+        return withTable { state in
             for (index, resource) in resources.enumerated() {
                 if let entry = state.live(resource, now: now), !ExactName.equal(entry.owner, owner) {
                     return .busy(index: index, holder: state.holder(entry, resource, now: now))
@@ -146,12 +216,12 @@ public final class InMemoryLockBackend: LockBackend {
     {
         let now = clock.now
         let ttl = ttl?.roundedUpToMilliseconds
-        return state.withLock { state in
+        return withTable { state in
             resources.map { resource in
                 if var entry = state.live(resource, now: now) {
                     if ExactName.equal(entry.owner, locker) {
                         entry.expiresAt = ttl.map { now + $0 }
-                        state.locks[ExactName(resource)] = entry
+                        state.store(entry, for: ExactName(resource))
                         return .alreadyHeld(fencingToken: state.fences[ExactName(resource)] ?? 0)
                     }
                     if !force { return .busy(state.holder(entry, resource, now: now)) }
@@ -167,7 +237,7 @@ public final class InMemoryLockBackend: LockBackend {
     {
         let now = clock.now
         let ttl = ttl.roundedUpToMilliseconds
-        return state.withLock { state in
+        return withTable { state in
             for (index, resource) in resources.enumerated() {
                 guard let entry = state.live(resource, now: now), ExactName.equal(entry.owner, owner) else {
                     let holder = state.live(resource, now: now).map { state.holder($0, resource, now: now, withToken: false) }
@@ -182,7 +252,7 @@ public final class InMemoryLockBackend: LockBackend {
                 case .addTo:
                     entry.expiresAt = max(entry.expiresAt ?? now, now) + ttl
                 }
-                state.locks[ExactName(resource)] = entry
+                state.store(entry, for: ExactName(resource))
             }
             return .extended
         }
@@ -191,12 +261,12 @@ public final class InMemoryLockBackend: LockBackend {
     /// Renews each item whose lock `owner` still holds.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         let now = clock.now
-        return state.withLock { state in
+        return withTable { state in
             items.map { item in
                 guard var entry = state.live(item.resource, now: now) else { return .missing }
                 guard ExactName.equal(entry.owner, item.owner) else { return .heldByAnother(owner: entry.owner) }
                 entry.expiresAt = now + item.ttl.roundedUpToMilliseconds
-                state.locks[ExactName(item.resource)] = entry
+                state.store(entry, for: ExactName(item.resource))
                 return .renewed
             }
         }
@@ -205,7 +275,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Removes each lock (owner-checked with `owner`), handing it to the next fair waiter if any.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let now = clock.now
-        return state.withLock { state in
+        return withTable { state in
             resources.map { resource in
                 guard let entry = state.live(resource, now: now) else { return .notLocked }
                 if let owner, !ExactName.equal(entry.owner, owner) {
@@ -223,14 +293,14 @@ public final class InMemoryLockBackend: LockBackend {
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
         let now = clock.now
         let ttl = ttl?.roundedUpToMilliseconds
-        return state.withLock { state in
+        return withTable { state in
             resources.map { resource in
                 guard var entry = state.live(resource, now: now) else { return .notLocked }
                 if let locker, !ExactName.equal(entry.owner, locker) {
                     return .heldByAnother(state.holder(entry, resource, now: now, withToken: false))
                 }
                 entry.expiresAt = ttl.map { now + $0 }
-                state.locks[ExactName(resource)] = entry
+                state.store(entry, for: ExactName(resource))
                 return .refreshed
             }
         }
@@ -239,7 +309,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// The holder of each resource, or nil when free.
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         let now = clock.now
-        return state.withLock { state in
+        return withTable { state in
             resources.map { resource in
                 state.live(resource, now: now).map { state.holder($0, resource, now: now) }
             }
@@ -274,7 +344,8 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
-    /// Lock events of this process's table; an expiry is seen when the table next touches the lock (as Redis expires lazily), or found by the client's expiry watcher.
+    /// Lock events of this process's table. With `expirations`, each lock is expired at its
+    /// deadline by a timer on the clock (see ``withEventHandler(expirations:_:_:)``).
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         let buffer = LockEventBuffer()
         defer { buffer.finish() }
@@ -284,24 +355,78 @@ public final class InMemoryLockBackend: LockBackend {
     }
 
     /// Calls `handler` synchronously, inside the change that caused the event.
+    ///
+    /// With `expirations`, while any handler watches them, a timer on the clock is armed at the
+    /// earliest lock deadline and expires the locks due when it fires, each reported once: locks
+    /// taken before the subscription and TTLs set by a refresh included, as Redis reports them
+    /// through keyspace notifications. A custom ``LockClock`` cannot arm timers (only
+    /// ``SystemLockClock`` and ``ManualLockClock`` can); with one, a lock expires when the table
+    /// next touches it, or when the client's expiry watcher looks at a lock it saw taken.
     public func withEventHandler<T: Sendable>(
         expirations: Bool,
         _ handler: @escaping @Sendable (LockEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        let id = state.withLock { state in
+        let id = withTable { state in
             state.nextListener += 1
             state.listeners[state.nextListener] = handler
-            if expirations { state.expiryListeners.insert(state.nextListener) }
+            if expirations {
+                if state.expiryListeners.isEmpty {
+                    // The first watcher: the deadlines of the locks taken before it, too.
+                    state.deadlines = Heap(
+                        state.locks.compactMap { name, entry in entry.expiresAt.map { Deadline(at: $0, resource: name) } })
+                    state.alarmDirty = true
+                }
+                state.expiryListeners.insert(state.nextListener)
+            }
             return state.nextListener
         }
         defer {
-            state.withLock { state in
+            withTable { state in
                 state.listeners[id] = nil
-                state.expiryListeners.remove(id)
+                if state.expiryListeners.remove(id) != nil, state.expiryListeners.isEmpty {
+                    // Nobody watches: no timer, and no deadlines kept for it.
+                    state.deadlines = Heap()
+                    state.alarmDirty = true
+                }
             }
         }
         return try await body()
+    }
+
+    /// Runs `body` on the lock table, then moves the expiry timer if the change calls for it.
+    private func withTable<R: Sendable>(_ body: (inout State) -> R) -> R {
+        let (result, change) = state.withLock { state in
+            let result = body(&state)
+            return (result, state.takeAlarmChange())
+        }
+        if let change { apply(change) }
+        return result
+    }
+
+    /// Cancels and arms the expiry timer, outside the table's lock.
+    private func apply(_ change: AlarmChange) {
+        change.cancel?.cancel()
+        guard let (deadline, generation) = change.arm, let timers = clock as? any LockTimerSource else { return }
+        // Just past the deadline: a lock expires once its deadline has passed.
+        let timer = timers.schedule(at: deadline + .nanoseconds(1)) { [weak self] in self?.alarmFired(generation) }
+        let replaced = state.withLock { state -> Bool in
+            guard state.alarm?.generation == generation else { return true }
+            state.alarm?.timer = timer
+            return false
+        }
+        // Fired already, or replaced by an earlier deadline meanwhile.
+        if replaced { timer.cancel() }
+    }
+
+    /// Expires the locks that are due and arms the timer for the next deadline.
+    private func alarmFired(_ generation: UInt64) {
+        let now = clock.now
+        withTable { state in
+            guard state.alarm?.generation == generation else { return }
+            state.alarm = nil
+            state.expireDue(now: now)
+        }
     }
 
     /// Fair acquire; a release hands the lock to the first live waiter, as on Redis.
@@ -312,7 +437,7 @@ public final class InMemoryLockBackend: LockBackend {
         // Rounded once here, so the hand-off that uses the waiter's TTL later sets it rounded too.
         let ttl = ttl?.roundedUpToMilliseconds
         let waiterTTL = waiterTTL.roundedUpToMilliseconds
-        return state.withLock { state in
+        return withTable { state in
             let name = ExactName(resource)
             var queue = state.queues[name] ?? []
             let realNow = ContinuousClock.now
@@ -344,7 +469,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Removes `waiter` from the fair queue, giving back a lock handed to `owner` meanwhile.
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         let now = clock.now
-        state.withLock { state in
+        withTable { state in
             var queue = state.queues[ExactName(resource)] ?? []
             queue.removeAll { $0.waiter == waiter }
             state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
