@@ -505,6 +505,10 @@ public final class InMemoryLockBackend: LockBackend {
         return try await body()
     }
 
+    /// A release hands the lock to the first live queued waiter, as on Redis: waiting acquires
+    /// of one resource queue after one ordinary attempt, fair or not.
+    public var handsOverToWaiters: Bool { true }
+
     /// Nothing to release.
     public func close() async {}
 }
