@@ -397,6 +397,43 @@ struct LockEventTests {
         }
     }
 
+    /// A release of many resources with fair waiters on some publishes every `unlocked` first
+    /// (the resources nobody waits for, then those with a queue, as the Redis unlock script
+    /// does), then the `locked` events of the hand-offs. Redlock has no fair queue.
+    @Test(arguments: queueingBackendKinds)
+    func aReleaseOfManyWithWaitersPublishesEveryUnlockedBeforeTheHandOffs(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let backend = env.backend
+            let recording = try await Self.recording(client) { recording in
+                let holder = try await client.tryAcquire(["a", "b", "c"], ttl: .seconds(30), label: "holder")
+                // Two live waiters of one client: they listen for their hand-offs.
+                try await backend.withWakeHandler(waiter: "feedface.1", { _ in }) {
+                    try await backend.withWakeHandler(waiter: "feedface.2", { _ in }) {
+                        for (resource, waiter) in [("a", "feedface.1"), ("c", "feedface.2")] {
+                            let reply = try await backend.acquireFair(
+                                resource, owner: "next-\(resource)", ttl: .seconds(30), waiter: waiter, waiterTTL: .seconds(30),
+                                attempt: 1)
+                            guard case .queued = reply else {
+                                Issue.record("the waiter must be queued behind the holder: \(reply)")
+                                return
+                            }
+                        }
+                        #expect(try await client.release(holder) == .released)
+                    }
+                }
+                let complete = try await recording.wait { $0.count >= 8 }
+                #expect(complete, "\(recording.descriptions)")
+            }
+            #expect(
+                recording.descriptions == [
+                    "locked a by holder for 30000 ms", "locked b by holder for 30000 ms", "locked c by holder for 30000 ms",
+                    "unlocked b", "unlocked a", "unlocked c",
+                    "locked a by next-a for 30000 ms", "locked c by next-c for 30000 ms",
+                ])
+        }
+    }
+
     /// A server restart loses the subscription: the stream says so with a gap, and events
     /// (locked, unlocked and expired) flow again once it is back.
     @Test func serverRestartYieldsAGapAndEventsResume() async throws {

@@ -276,16 +276,23 @@ public final class InMemoryLockBackend: LockBackend {
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let now = clock.now
         return withTable { state in
-            resources.map { resource in
+            var released: [String] = []
+            let outcomes = resources.map { resource -> UnlockOutcome in
                 guard let entry = state.live(resource, now: now) else { return .notLocked }
                 if let owner, !ExactName.equal(entry.owner, owner) {
                     return .heldByAnother(state.holder(entry, resource, now: now, withToken: false))
                 }
                 state.locks[ExactName(resource)] = nil
-                state.emit(.unlocked(resource: resource))
-                state.handOffOrWake(resource, now: now)
+                released.append(resource)
                 return .unlocked
             }
+            // In the order the Redis unlock script publishes: every `unlocked` first, those
+            // without fair waiters before those with a queue, then the hand-offs' `locked`.
+            let queued = released.filter { state.queues[ExactName($0)] != nil }
+            let unqueued = released.filter { state.queues[ExactName($0)] == nil }
+            for resource in unqueued + queued { state.emit(.unlocked(resource: resource)) }
+            for resource in unqueued + queued { state.handOffOrWake(resource, now: now) }
+            return outcomes
         }
     }
 
