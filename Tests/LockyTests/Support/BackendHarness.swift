@@ -231,7 +231,7 @@ func withBackend(
     case .memory:
         let manual = choice == .manual ? ManualLockClock() : nil
         let clock: any LockClock = manual ?? SystemLockClock()
-        let memory = InMemoryLockBackend(clock: clock)
+        let memory = InMemoryLockBackend(clock: clock, keyspace: keyspace)
         let backend = RecordingBackend(memory)
         let environment = LockEnvironment(
             kind: kind,

@@ -53,6 +53,9 @@ public final class InMemoryLockBackend: LockBackend {
     }
 
     private struct State {
+        /// The key layout a Redis backend with the same prefix would use: fenced values live in
+        /// the same key space as the locks there, so their keys are checked against it.
+        let keyspace: LockKeyspace
         var locks: [ExactName: Entry] = [:]
         var fences: [ExactName: Int64] = [:]
         /// Fenced values with the token that wrote them and, apart, the highest token seen per
@@ -73,6 +76,37 @@ public final class InMemoryLockBackend: LockBackend {
         var alarmGeneration: UInt64 = 0
         /// Whether the timer may have to move (an earlier deadline came, or it fired).
         var alarmDirty = false
+
+        /// Whether a fenced value was written under `resource`'s lock key while it was free: on
+        /// Redis that key then holds a hash, which no lock script overwrites.
+        func holdsFencedValue(_ resource: String) -> Bool {
+            !fenced.isEmpty && fenced[ExactName(keyspace.lockKey(resource))] != nil
+        }
+
+        /// Throws what Redis answers (WRONGTYPE) when `key` is a lock, fence or queue key of
+        /// this prefix that exists: a fenced value cannot be read or written there. A waiters
+        /// key is a hash, which the fencing scripts read and write without complaint.
+        mutating func checkFencedKey(_ key: String, now: ContinuousClock.Instant, during operation: String) throws(LockError) {
+            guard let (resource, suffix) = keyspace.resourceAndSuffix(ofKey: key) else { return }
+            let what: String
+            switch suffix {
+            case "":
+                guard live(resource, now: now) != nil else { return }
+                what = "the lock"
+            case LockKeyspace.fenceSuffix:
+                guard fences[ExactName(resource)] != nil else { return }
+                what = "the fencing counter"
+            case LockKeyspace.queueSuffix:
+                guard queues[ExactName(resource)] != nil else { return }
+                what = "the fair queue"
+            default:
+                return
+            }
+            throw LockError(
+                .serverError,
+                "\(operation): the key holds \(what) of \(resource), not a fenced value (WRONGTYPE on Redis)",
+                resource: resource)
+        }
 
         /// Stores `entry` as `resource`'s lock, noting its deadline for the expiry timer.
         mutating func store(_ entry: Entry, for resource: ExactName) {
@@ -169,6 +203,9 @@ public final class InMemoryLockBackend: LockBackend {
             _ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant, locker: String? = nil
         ) -> Int64 {
             store(Entry(owner: owner, expiresAt: ttl.map { now + $0 }), for: ExactName(resource))
+            // Redis's SET replaces whatever the key held (only a hand-off gets here with a fenced
+            // value under the key: every other way in refuses such a key first).
+            if !fenced.isEmpty { fenced[ExactName(keyspace.lockKey(resource))] = nil }
             let token = (fences[ExactName(resource)] ?? 0) + 1
             fences[ExactName(resource)] = token
             emit(.locked(resource: resource, locker: locker ?? LeaseOwner.displayName(of: owner), ttl: ttl))
@@ -190,22 +227,37 @@ public final class InMemoryLockBackend: LockBackend {
     public var name: String { "memory" }
     /// The clock deciding expiry.
     public let clock: any LockClock
-    private let state = Mutex(State())
+    /// The key layout that fenced-value keys are checked against (see ``fencedWrite(key:value:fencingToken:)``).
+    public let keyspace: LockKeyspace
+    private let state: Mutex<State>
 
     /// Creates an empty backend.
-    public init(clock: any LockClock = SystemLockClock()) {
+    public convenience init(clock: any LockClock = SystemLockClock()) {
+        self.init(clock: clock, keyspace: .standard)
+    }
+
+    /// Creates an empty backend whose fenced values share a key space with locks laid out as
+    /// `keyspace` (a ``LockyConfiguration``'s prefix), as they do on Redis.
+    public init(clock: any LockClock = SystemLockClock(), keyspace: LockKeyspace) {
         self.clock = clock
+        self.keyspace = keyspace
+        self.state = Mutex(State(keyspace: keyspace))
     }
 
     /// Takes every resource for `owner` or none, in one step under the lock table.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         let now = clock.now
         let ttl = ttl?.roundedUpToMilliseconds
-        return withTable { state in
+        return try withTable { (state) throws(LockError) in
             for (index, resource) in resources.enumerated() {
                 if let entry = state.live(resource, now: now), !ExactName.equal(entry.owner, owner) {
                     return .busy(index: index, holder: state.holder(entry, resource, now: now))
                 }
+            }
+            // Checked after every holder, before anything is written, as the Redis script does.
+            for resource in resources where state.locks[ExactName(resource)] == nil && state.holdsFencedValue(resource) {
+                throw LockError(
+                    .serverError, "the lock key holds a value of another type; Locky will not overwrite it", resource: resource)
             }
             return .acquired(fencingTokens: resources.map { state.take($0, owner: owner, ttl: ttl, now: now) })
         }
@@ -225,6 +277,9 @@ public final class InMemoryLockBackend: LockBackend {
                         return .alreadyHeld(fencingToken: state.fences[ExactName(resource)] ?? 0)
                     }
                     if !force { return .busy(state.holder(entry, resource, now: now)) }
+                } else if state.holdsFencedValue(resource) {
+                    // As the Redis script answers a key of another type, forced or not.
+                    return .busy(LockHolder(owner: "(a value of another type)", remaining: .zero))
                 }
                 return .acquired(fencingToken: state.take(resource, owner: locker, ttl: ttl, now: now, locker: locker))
             }
@@ -237,8 +292,12 @@ public final class InMemoryLockBackend: LockBackend {
     {
         let now = clock.now
         let ttl = ttl.roundedUpToMilliseconds
-        return withTable { state in
+        return try withTable { (state) throws(LockError) in
             for (index, resource) in resources.enumerated() {
+                if state.live(resource, now: now) == nil, state.holdsFencedValue(resource) {
+                    // The Redis script's GET of that key fails.
+                    throw LockError(.serverError, "extend: the lock key holds a value of another type", resource: resource)
+                }
                 guard let entry = state.live(resource, now: now), ExactName.equal(entry.owner, owner) else {
                     let holder = state.live(resource, now: now).map { state.holder($0, resource, now: now, withToken: false) }
                     return .lost(index: index, holder: holder)
@@ -324,8 +383,14 @@ public final class InMemoryLockBackend: LockBackend {
     }
 
     /// Stores `value` if `fencingToken` is at least the highest token seen for `key`.
+    ///
+    /// A key that is a lock, fencing counter or fair queue of ``keyspace`` while that exists
+    /// fails with `serverError`, as Redis refuses it (WRONGTYPE); a fenced value written under
+    /// the lock key of a free resource takes that key, which then cannot be locked.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        state.withLock { state in
+        let now = clock.now
+        return try withTable { (state) throws(LockError) in
+            try state.checkFencedKey(key, now: now, during: "fenced write")
             if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
             state.storeFences[ExactName(key)] = fencingToken
             state.fenced[ExactName(key)] = FencedValue(value: value, highestToken: fencingToken)
@@ -335,15 +400,19 @@ public final class InMemoryLockBackend: LockBackend {
 
     /// The value stored by the fencing helper, or nil.
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
-        state.withLock { state in
+        let now = clock.now
+        return try withTable { (state) throws(LockError) in
+            try state.checkFencedKey(key, now: now, during: "fenced read")
             // The value with the token that wrote it, as the token-checked read answers.
-            state.fenced[ExactName(key)]
+            return state.fenced[ExactName(key)]
         }
     }
 
     /// Reads `key` if `fencingToken` is at least the highest token seen, raising the fence to it.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
-        state.withLock { state in
+        let now = clock.now
+        return try withTable { (state) throws(LockError) in
+            try state.checkFencedKey(key, now: now, during: "fenced read")
             if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
             state.storeFences[ExactName(key)] = fencingToken
             // The value with the token that wrote it.
@@ -402,9 +471,9 @@ public final class InMemoryLockBackend: LockBackend {
     }
 
     /// Runs `body` on the lock table, then moves the expiry timer if the change calls for it.
-    private func withTable<R: Sendable>(_ body: (inout State) -> R) -> R {
-        let (result, change) = state.withLock { state in
-            let result = body(&state)
+    private func withTable<R: Sendable, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
+        let (result, change) = try state.withLock { (state) throws(E) -> (R, AlarmChange?) in
+            let result = try body(&state)
             return (result, state.takeAlarmChange())
         }
         if let change { apply(change) }
@@ -444,7 +513,11 @@ public final class InMemoryLockBackend: LockBackend {
         // Rounded once here, so the hand-off that uses the waiter's TTL later sets it rounded too.
         let ttl = ttl?.roundedUpToMilliseconds
         let waiterTTL = waiterTTL.roundedUpToMilliseconds
-        return withTable { state in
+        return try withTable { (state) throws(LockError) in
+            if state.live(resource, now: now) == nil, state.holdsFencedValue(resource) {
+                // The Redis script's first GET of that key fails.
+                throw LockError(.serverError, "queued acquire: the lock key holds a value of another type", resource: resource)
+            }
             let name = ExactName(resource)
             var queue = state.queues[name] ?? []
             let realNow = ContinuousClock.now
