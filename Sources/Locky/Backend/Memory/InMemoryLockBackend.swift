@@ -8,8 +8,8 @@ import Synchronization
 /// uses Locky (inject a ``ManualLockClock`` to move time by hand). An entry past its deadline
 /// counts as free; while someone watches expirations, a timer on the clock also expires each
 /// lock at its deadline, so `expired` events come on time as on Redis (see
-/// ``withEventHandler(expirations:_:_:)``). TTLs are rounded up to whole milliseconds at every entry
-/// point, as Redis keeps them (`PX`), so expiry, `remaining` and `locked` events agree.
+/// ``withEventHandler(expirations:_:_:)``). TTLs are rounded up to whole milliseconds at every
+/// entry point, as Redis keeps them (`PX`), so expiry, `remaining` and `locked` events agree.
 public final class InMemoryLockBackend: LockBackend {
     private struct Entry {
         var owner: String
