@@ -7,77 +7,14 @@ import Testing
 /// Fair mode: waiters of every process acquire in arrival order; dead waiters are evicted.
 @Suite("Fair waiting")
 struct FairWaitingTests {
-    enum Kind: String, CaseIterable, Sendable {
-        case memory, redis
-    }
-
-    /// A fresh fair-waiting backend: a client of it, and clients of other processes.
-    struct FairEnvironment: Sendable {
-        let client: LockClient
-        /// The redis-server (Redis only).
-        let server: RedisServer?
-        /// The one in-memory store every client of a memory environment shares (memory only).
-        let memory: RecordingBackend?
-
-        /// A client of another process: its own connections (Redis), or its own `LockClient`
-        /// over the shared store (memory, which lives in one process).
-        func makeClient() throws -> LockClient {
-            if let server { return try LockClient(configuration: LockyConfiguration(url: server.url)) }
-            return try LockClient(backend: try #require(memory))
-        }
-
-        /// How many fair waiters are queued on `resource`: its queue's `ZCARD` (Redis); memory,
-        /// whose queue cannot be read from outside: how many the store has answered `queued`.
-        func queuedWaiters(_ resource: String) throws -> Int {
-            if let server { return Int(try server.cli("ZCARD", "locky:{\(resource)}:queue")) ?? -1 }
-            return try #require(memory).waitersQueued(on: resource)
-        }
-
-        /// Waits until `count` waiters are queued on `resource` (fails the test after 10 s).
-        func waitUntilQueued(_ resource: String, _ count: Int, sourceLocation: SourceLocation = #_sourceLocation)
-            async throws
-        {
-            let queued = try await eventually(within: .seconds(10)) { try queuedWaiters(resource) >= count }
-            let now = try queuedWaiters(resource)
-            try #require(queued, "\(now) of \(count) waiters queued", sourceLocation: sourceLocation)
-        }
-    }
-
-    /// Runs `body` with a fresh backend of `kind` (a real redis-server for Redis).
-    func withFairBackend(_ kind: Kind, _ body: (FairEnvironment) async throws -> Void) async throws {
-        switch kind {
-        case .memory:
-            let memory = RecordingBackend(InMemoryLockBackend())
-            let client = try LockClient(backend: memory)
-            try await body(FairEnvironment(client: client, server: nil, memory: memory))
-            await client.close()
-        case .redis:
-            try await RedisServer.withServer { server throws in
-                let client = try LockClient(configuration: LockyConfiguration(url: server.url))
-                do {
-                    try await body(FairEnvironment(client: client, server: server, memory: nil))
-                    await client.close()
-                } catch {
-                    await client.close()
-                    throw error
-                }
-            }
-        }
-    }
-
-    /// Runs `body` with a client on a fresh backend of `kind` (a real redis-server for Redis).
-    func withFairClient(_ kind: Kind, _ body: (LockClient, RedisServer?) async throws -> Void) async throws {
-        try await withFairBackend(kind) { env in try await body(env.client, env.server) }
-    }
-
     /// Waiters of different processes (clients) get the lock in the order they queued. Each
     /// arrives only once the one before it is queued.
-    @Test(arguments: Kind.allCases)
-    func waitersAcquireInArrivalOrder(kind: Kind) async throws {
-        try await withFairBackend(kind) { env in
+    @Test(arguments: queueingBackendKinds)
+    func waitersAcquireInArrivalOrder(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
             let holder = try await env.client.tryAcquire("fifo", ttl: .seconds(30))
             var waiters: [LockClient] = []
-            for _ in 0..<5 { waiters.append(try env.makeClient()) }
+            for _ in 0..<5 { waiters.append(try env.otherProcessClient()) }
             let order = ArrivalLog()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, waiter) in waiters.enumerated() {
@@ -97,10 +34,10 @@ struct FairWaitingTests {
     }
 
     /// A release hands the lock to the first fair waiter, so a newcomer that tries at once
-    /// finds it taken: on both backends.
-    @Test(arguments: Kind.allCases)
-    func aNewcomerCannotTakeALockReleasedToAFairWaiter(kind: Kind) async throws {
-        try await withFairBackend(kind) { env in
+    /// finds it taken.
+    @Test(arguments: queueingBackendKinds)
+    func aNewcomerCannotTakeALockReleasedToAFairWaiter(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
             let client = env.client
             let holder = try await client.tryAcquire("barge", ttl: .seconds(30))
             async let waiting = client.acquire("barge", ttl: .seconds(30), label: "in-line", timeout: .seconds(10), fair: true)
@@ -121,7 +58,7 @@ struct FairWaitingTests {
     /// Runs `body` while a fair waiter `<token>.1` of another process listens for its hand-off
     /// (Redis: a connection of its own subscribed to `locky:wake:<token>`; memory: a wake handler
     /// for it on the shared store), as a live process does.
-    func whileListening(_ env: FairEnvironment, token: String, _ body: () async throws -> Void) async throws {
+    func whileListening(_ env: LockEnvironment, token: String, _ body: () async throws -> Void) async throws {
         if let server = env.server {
             let connection = try RedisClient(configuration: RedisConfiguration(url: server.url))
             do {
@@ -132,16 +69,16 @@ struct FairWaitingTests {
             }
             await connection.close()
         } else {
-            try await env.client.backend.withWakeHandler(waiter: "\(token).1", { _ in }) { try await body() }
+            try await env.backend.withWakeHandler(waiter: "\(token).1", { _ in }) { try await body() }
         }
     }
 
     /// A waiter whose process is alive (still listening for its hand-off) but hung: it queued
     /// once, with a 300 ms place, and never refreshed it. Past that deadline it is evicted, so
     /// the release hands the lock to the live waiter behind it, not to the hung one.
-    @Test(arguments: Kind.allCases)
-    func aWaiterThatStoppedRefreshingIsEvicted(kind: Kind) async throws {
-        try await withFairBackend(kind) { env in
+    @Test(arguments: queueingBackendKinds)
+    func aWaiterThatStoppedRefreshingIsEvicted(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
             let client = env.client
             let ghost = "0123456789abcdef"
             let holder = try await client.tryAcquire("dead", ttl: .seconds(30))
@@ -154,7 +91,7 @@ struct FairWaitingTests {
                     Issue.record("the ghost waiter must be queued first behind the holder: \(reply)")
                     return
                 }
-                let otherProcess = try env.makeClient()
+                let otherProcess = try env.otherProcessClient()
                 async let live = otherProcess.acquire("dead", ttl: .seconds(30), label: "alive", timeout: .seconds(5), fair: true)
                 try await env.waitUntilQueued("dead", 2)
                 // Past the ghost's deadline (with room for a slow machine), well inside the live waiter's.
@@ -175,15 +112,16 @@ struct FairWaitingTests {
         }
     }
 
-    @Test(arguments: Kind.allCases)
-    func aTimedOutWaiterLeavesTheQueue(kind: Kind) async throws {
-        try await withFairClient(kind) { client, server in
+    @Test(arguments: queueingBackendKinds)
+    func aTimedOutWaiterLeavesTheQueue(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
             let holder = try await client.tryAcquire("leave", ttl: .seconds(30))
             let error = await expectLockError(.timedOut) {
                 _ = try await client.acquire("leave", ttl: .seconds(30), timeout: .milliseconds(200), fair: true)
             }
             #expect(error?.holder?.owner == holder.owner)
-            if let server {
+            if let server = env.server {
                 #expect(try server.cli("ZCARD", "locky:{leave}:queue") == "0")
             }
             // The queue does not hold up the next waiter.
@@ -193,26 +131,24 @@ struct FairWaitingTests {
         }
     }
 
-    /// Redis hands a released lock to the first fair waiter inside the release script: the
-    /// waiter holds it as soon as the release ran, with no round trip of its own. The waiter's
-    /// commands reach Redis 300 ms late (a fault proxy), so a waiter that had to acquire on its
-    /// own could not hold the lock right after the release.
-    @Test func aReleaseHandsTheLockToTheFirstFairWaiter() async throws {
-        try await withFairClient(.redis) { client, server in
-            let server = try #require(server)
-            try await FaultProxy.withProxy(upstream: server.port) { proxy in
-                let slow = try LockClient(configuration: LockyConfiguration(url: proxy.url))
+    /// A release hands the lock to the first fair waiter itself (Redis: inside the release
+    /// script): the waiter holds it as soon as the release ran, with no round trip of its own.
+    /// The waiter's requests reach the store 300 ms late (Redis: a fault proxy; memory: a slow
+    /// wrapper), so a waiter that had to acquire on its own could not hold the lock right after
+    /// the release.
+    @Test(arguments: queueingBackendKinds)
+    func aReleaseHandsTheLockToTheFirstFairWaiter(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            try await env.withSlowClient { slow, slowDown in
                 let holder = try await client.tryAcquire("handoff", ttl: .seconds(30))
                 async let next = slow.acquire(
                     "handoff", ttl: .seconds(30), label: "next-in-line", timeout: .seconds(10), fair: true)
-                let queued = try await eventually(within: .seconds(5)) {
-                    (try? server.cli("ZCARD", "locky:{handoff}:queue")) == "1"
-                }
-                try #require(queued)
-                proxy.set(.latency(.milliseconds(300), direction: .clientToServer))
+                try await env.waitUntilQueued("handoff", 1)
+                slowDown(.milliseconds(300))
                 let start = ContinuousClock.now
                 #expect(try await client.release(holder) == .released)
-                let owner = try server.cli("GET", "locky:{handoff}")
+                let owner = try #require(try await env.storedOwner("handoff"))
                 #expect(owner.hasPrefix("next-in-line/"), "held by '\(owner)' right after the release")
                 #expect(ContinuousClock.now - start < .milliseconds(300))
                 let lease = try await next
@@ -220,56 +156,58 @@ struct FairWaitingTests {
                 #expect(lease.fencingToken == holder.fencingToken + 1)
                 #expect(lease.isValid)
                 #expect(lease.validUntil <= start + .seconds(30))
-                #expect(try server.cli("HLEN", "locky:{handoff}:waiters") == "1")  // the ticket counter only
-                proxy.set(.latency(.zero))
+                if let server = env.server {
+                    #expect(try server.cli("HLEN", "locky:{handoff}:waiters") == "1")  // the ticket counter only
+                }
+                slowDown(.zero)
                 #expect(try await slow.release(lease) == .released)
-                await slow.close()
+                // Nobody is left queued: the next fair acquire takes the free lock at once.
+                let after = try await client.acquire("handoff", ttl: .seconds(30), timeout: .zero, fair: true)
+                #expect(try await client.release(after) == .released)
             }
         }
     }
 
     /// Releasing a lease on many resources hands each resource that has fair waiters to its
-    /// first live waiter inside the same script, however many resources the lease holds (over
-    /// 16 the unlock takes a faster path when no resource has a queue).
-    @Test(arguments: [3, 20])
-    func releasingManyResourcesHandsEachQueuedOneOver(count: Int) async throws {
-        try await withFairClient(.redis) { client, server in
-            let server = try #require(server)
-            try await FaultProxy.withProxy(upstream: server.port) { proxy in
-                let slow = try LockClient(configuration: LockyConfiguration(url: proxy.url))
+    /// first live waiter in the same step, however many resources the lease holds (on Redis,
+    /// over 16 the unlock takes a faster path when no resource has a queue).
+    @Test(arguments: queueingBackendKinds, [3, 20])
+    func releasingManyResourcesHandsEachQueuedOneOver(kind: BackendKind, count: Int) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            try await env.withSlowClient { slow, slowDown in
                 let resources = (0..<count).map { "many-\($0)" }
                 let queuedOn = [resources[1], resources[count - 1]]
                 let holder = try await client.tryAcquire(resources, ttl: .seconds(30))
                 async let first = slow.acquire(queuedOn[0], ttl: .seconds(30), label: "first", timeout: .seconds(10), fair: true)
                 async let last = slow.acquire(queuedOn[1], ttl: .seconds(30), label: "last", timeout: .seconds(10), fair: true)
-                let queued = try await eventually(within: .seconds(5)) {
-                    queuedOn.allSatisfy { (try? server.cli("ZCARD", "locky:{\($0)}:queue")) == "1" }
-                }
-                try #require(queued)
+                try await env.waitUntilQueued(queuedOn[0], 1)
+                try await env.waitUntilQueued(queuedOn[1], 1)
                 // The waiters' own attempts now take 300 ms to arrive: only a hand-off inside the
                 // release can give them the locks at once.
-                proxy.set(.latency(.milliseconds(300), direction: .clientToServer))
+                slowDown(.milliseconds(300))
                 #expect(try await client.release(holder) == .released)
-                #expect(try server.cli("GET", "locky:{\(queuedOn[0])}").hasPrefix("first/"))
-                #expect(try server.cli("GET", "locky:{\(queuedOn[1])}").hasPrefix("last/"))
-                #expect(try server.cli("EXISTS", "locky:{\(resources[0])}") == "0")
+                #expect(try await env.storedOwner(queuedOn[0])?.hasPrefix("first/") == true)
+                #expect(try await env.storedOwner(queuedOn[1])?.hasPrefix("last/") == true)
+                #expect(try await env.storedOwner(resources[0]) == nil)
                 let leases = try await [first, last]
                 #expect(leases.map(\.fencingToken) == [holder.fencingTokens[1] + 1, holder.fencingTokens[count - 1] + 1])
-                proxy.set(.latency(.zero))
+                slowDown(.zero)
                 for lease in leases {
                     #expect(lease.isValid)
                     #expect(try await slow.release(lease) == .released)
                 }
-                await slow.close()
             }
         }
     }
 
-    /// A queued waiter whose process is gone (its client no longer subscribed to its wake
-    /// channel) is skipped by the hand-off, even within its liveness deadline: a crashed
-    /// waiter is never handed a lock it cannot use.
-    @Test func aWaiterWhoseClientIsGoneIsNotHandedTheLock() async throws {
-        try await withFairClient(.redis) { client, _ in
+    /// A queued waiter whose process is gone (Redis: its client no longer subscribed to its wake
+    /// channel; memory: nobody listens for it) is skipped by the hand-off, even within its
+    /// liveness deadline: a crashed waiter is never handed a lock it cannot use.
+    @Test(arguments: queueingBackendKinds)
+    func aWaiterWhoseClientIsGoneIsNotHandedTheLock(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
             let holder = try await client.tryAcquire("ghost", ttl: .seconds(30))
             let reply = try await client.backend.acquireFair(
                 "ghost", owner: "ghost-owner", ttl: .seconds(30), waiter: "0123456789abcdef.1", waiterTTL: .seconds(30),
@@ -277,7 +215,7 @@ struct FairWaitingTests {
             if case .acquired = reply { Issue.record("the ghost waiter must be queued behind the holder") }
             let start = ContinuousClock.now
             async let live = client.acquire("ghost", ttl: .seconds(30), label: "alive", timeout: .seconds(5), fair: true)
-            try await Task.sleep(for: .milliseconds(100))
+            try await env.waitUntilQueued("ghost", 2)
             _ = try await client.release(holder)
             let lease = try await live
             #expect(ContinuousClock.now - start < .seconds(2))
@@ -288,22 +226,25 @@ struct FairWaitingTests {
 
     /// A waiter that gives up just as a release hands it the lock gives the lock back (to the
     /// next waiter), so nothing stays locked behind it.
-    @Test func leavingTheQueueGivesBackALockHandedOverMeanwhile() async throws {
-        try await withFairClient(.redis) { client, server in
-            let server = try #require(server)
-            let backend = try #require(client.backend as? RedisLockBackend)
+    @Test(arguments: queueingBackendKinds)
+    func leavingTheQueueGivesBackALockHandedOverMeanwhile(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let backend = env.backend
             let holder = try await client.tryAcquire("race", ttl: .seconds(30))
-            // A live waiter: its client's wake channel has a subscriber.
-            try await backend.client.subscribe(channels: ["locky:wake:feedface"], handler: { _ in }) {
+            // A live waiter: it listens for its hand-off (Redis: `locky:wake:feedface` has a subscriber).
+            try await backend.withWakeHandler(waiter: "feedface.1", { _ in }) {
                 let reply = try await backend.acquireFair(
                     "race", owner: "late-owner", ttl: .seconds(30), waiter: "feedface.1", waiterTTL: .seconds(30), attempt: 1)
                 if case .acquired = reply { Issue.record("the waiter must be queued behind the holder") }
                 _ = try await client.release(holder)
-                #expect(try server.cli("GET", "locky:{race}") == "late-owner")
+                #expect(try await env.storedOwner("race") == "late-owner")
                 // It gave up before it heard of the hand-off.
                 try await backend.leaveQueue("race", waiter: "feedface.1", owner: "late-owner")
-                #expect(try server.cli("EXISTS", "locky:{race}") == "0")
-                #expect(try server.cli("ZCARD", "locky:{race}:queue") == "0")
+                #expect(try await env.storedOwner("race") == nil)
+                if let server = env.server {
+                    #expect(try server.cli("ZCARD", "locky:{race}:queue") == "0")
+                }
             }
             let again = try await client.tryAcquire("race", ttl: .seconds(30))
             #expect(again.fencingToken == holder.fencingToken + 2)

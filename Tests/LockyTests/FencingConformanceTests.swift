@@ -62,6 +62,102 @@ struct FencingConformanceTests {
         }
     }
 
+    /// What a refused key answers: `serverError` (Redis: WRONGTYPE); on Redlock every node
+    /// refuses, so no quorum answered.
+    static func refusal(_ kind: BackendKind) -> LockError.Code {
+        kind == .redlock ? .quorumNotReached : .serverError
+    }
+
+    /// Fenced values share one key space with the locks, as on Redis: a lock or fence key of
+    /// the backend's prefix that exists holds another type of value, so a fenced write or read
+    /// of it is refused (Redis: WRONGTYPE) and changes nothing. The same names under another
+    /// prefix are ordinary keys.
+    @Test(arguments: BackendKind.allCases, ["locky:", "app:"])
+    func aLockOrFenceKeyIsNoPlaceForAFencedValue(kind: BackendKind, prefix: String) async throws {
+        try await withBackend(kind, prefix: prefix) { env throws in
+            let client = env.client
+            let refused = Self.refusal(kind)
+            let lease = try await client.tryAcquire("held", ttl: .seconds(30))
+            for key in [env.keyspace.lockKey("held"), env.keyspace.fenceKey("held")] {
+                await expectLockError(refused) { _ = try await client.fencedWrite("x", to: key, fencingToken: 1) }
+                await expectLockError(refused) { _ = try await client.fencedRead(key) }
+                await expectLockError(refused) { _ = try await client.fencedRead(key, fencingToken: 1) }
+            }
+            #expect(try await client.holder(of: "held")?.owner == lease.owner)
+            #expect(try await client.release(lease) == .released)
+            // The fence counter outlives the lock.
+            await expectLockError(refused) {
+                _ = try await client.fencedWrite("x", to: env.keyspace.fenceKey("held"), fencingToken: 1)
+            }
+            let other = try LockKeyspace(prefix: "elsewhere:")
+            #expect(try await client.fencedWrite("x", to: other.fenceKey("held"), fencingToken: 1) == .accepted)
+            #expect(try await client.fencedRead(other.fenceKey("held"))?.string == "x")
+        }
+    }
+
+    /// A memory backend made from a configuration checks fenced keys against its prefix.
+    @Test func aMemoryClientUsesTheConfiguredPrefix() async throws {
+        let client = try LockClient(configuration: LockyConfiguration(backend: .memory, prefix: "app:"))
+        let lease = try await client.tryAcquire("held", ttl: .seconds(30))
+        await expectLockError(.serverError) { _ = try await client.fencedWrite("x", to: "app:{held}", fencingToken: 1) }
+        #expect(try await client.fencedWrite("x", to: "locky:{held}", fencingToken: 1) == .accepted)
+        #expect(try await client.release(lease) == .released)
+    }
+
+    /// A fair queue's key holds another type of value while waiters are queued (Redlock has
+    /// no queue).
+    @Test(arguments: queueingBackendKinds)
+    func aQueueKeyIsNoPlaceForAFencedValue(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let client = env.client
+            _ = try await client.tryAcquire("q", ttl: .seconds(30))
+            try await env.backend.withWakeHandler(waiter: "feedface.1", { _ in }) {
+                let reply = try await env.backend.acquireFair(
+                    "q", owner: "waiting", ttl: .seconds(30), waiter: "feedface.1", waiterTTL: .seconds(30), attempt: 1)
+                guard case .queued = reply else {
+                    Issue.record("the waiter must be queued behind the holder: \(reply)")
+                    return
+                }
+                let key = env.keyspace.queueKey("q")
+                await expectLockError(.serverError) { _ = try await client.fencedWrite("x", to: key, fencingToken: 1) }
+                await expectLockError(.serverError) { _ = try await client.fencedRead(key, fencingToken: 1) }
+            }
+        }
+    }
+
+    /// A fenced value written under the lock key of a free resource takes that key, as on
+    /// Redis: the resource cannot be locked while it is there (acquire fails with
+    /// `serverError`, lock reports a value of another type), and counts as free.
+    @Test(arguments: BackendKind.allCases)
+    func aFencedValueUnderAFreeLockKeyKeepsItsResourceFromBeingLocked(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let client = env.client
+            let key = env.keyspace.lockKey("w")
+            #expect(try await client.fencedWrite("x", to: key, fencingToken: 1) == .accepted)
+            #expect(try await client.fencedRead(key)?.string == "x")
+            await expectLockError(Self.refusal(kind)) { _ = try await client.tryAcquire("w", ttl: .seconds(30)) }
+            await expectLockError(Self.refusal(kind)) { _ = try await client.tryAcquire(["v", "w"], ttl: .seconds(30)) }
+            #expect(try await client.holder(of: "v") == nil, "a failed acquire took part of its resources")
+            guard case .busy(let holder) = try await client.lock("w", locker: "l", force: true) else {
+                Issue.record("the lock took the key of a fenced value")
+                return
+            }
+            #expect(holder.owner == "(a value of another type)")
+            await expectLockError(Self.refusal(kind)) {
+                _ = try await env.backend.extend(["w"], owner: "o", ttl: .seconds(30), mode: .resetTo)
+            }
+            if kind != .redlock {
+                await expectLockError(.serverError) {
+                    _ = try await env.backend.acquireFair(
+                        "w", owner: "o", ttl: .seconds(30), waiter: "feedface.1", waiterTTL: .seconds(30), attempt: 1)
+                }
+            }
+            #expect(try await client.holder(of: "w") == nil)
+            #expect(try await client.unlock("w") == .notLocked)
+            #expect(try await client.fencedRead(key)?.string == "x")
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func binaryValuesRoundTrip(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in

@@ -214,6 +214,34 @@ struct LeaseConformanceTests {
         }
     }
 
+    /// A lock is held through its deadline and free right after it: Redis 7 expires a key only
+    /// once its time has passed (`now > when`, PTTL 0 at the deadline itself). Memory on a
+    /// manual clock to the nanosecond; Redis and Redlock on real time, as closely as a round
+    /// trip allows.
+    @Test(arguments: BackendKind.allCases)
+    func aLockIsHeldThroughItsDeadline(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let ttl = Duration.milliseconds(400)
+            let sent = ContinuousClock.now
+            let lease = try await env.client.tryAcquire("edge", ttl: ttl, label: "edge")
+            if let clock = env.manualClock {
+                clock.advance(by: ttl)
+                let holder = try await env.client.holder(of: "edge")
+                #expect(holder?.owner == lease.owner, "free at its deadline")
+                #expect(holder?.remaining == .zero)
+                let busy = await expectLockError(.busy) { _ = try await env.client.tryAcquire("edge", ttl: .seconds(1)) }
+                #expect(busy?.holder?.owner == lease.owner)
+                clock.advance(by: .nanoseconds(1))
+                #expect(try await env.client.holder(of: "edge") == nil, "held past its deadline")
+            } else {
+                try await Task.sleep(until: sent + ttl - .milliseconds(150))
+                #expect(try await env.client.holder(of: "edge")?.owner == lease.owner, "free before its deadline")
+                try await Task.sleep(until: sent + ttl + .milliseconds(2 + 100))
+                #expect(try await env.client.holder(of: "edge") == nil, "held past its deadline")
+            }
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func extendToExpireInResetsTheTTL(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in

@@ -6,7 +6,8 @@ extension LockClient {
     /// is seen once by every subscriber, whoever made it. Expired events come from Redis
     /// keyspace notifications (switched on when the server allows `CONFIG SET`); the watcher
     /// looks at each lock it saw taken at its deadline, so the event comes within milliseconds
-    /// instead of whenever Redis gets to it.
+    /// instead of whenever Redis gets to it. The in-memory backend expires each lock at its
+    /// deadline on a timer of its own while events are watched.
     ///
     /// - Parameter pattern: A glob over resource names (`article:*`); nil for all.
     public func events<T: Sendable>(

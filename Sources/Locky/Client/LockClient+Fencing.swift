@@ -7,7 +7,8 @@ extension LockClient {
     /// This is what makes fencing tokens useful for data kept in Redis itself: pass the
     /// ``Lease/fencingToken`` of the lease that protects the data. The key holds a hash with
     /// the fields `value`, `written` (the token of the write) and `fence` (the highest token
-    /// seen); read it with ``fencedRead(_:)``.
+    /// seen); read it with ``fencedRead(_:)``. Name a key of your own: a lock, fence or queue
+    /// key of the prefix that exists is refused with `serverError` (WRONGTYPE), in memory too.
     public func fencedWrite(_ value: ByteBuffer, to key: String, fencingToken: Int64) async throws(LockError)
         -> FencedWriteOutcome
     {

@@ -20,8 +20,9 @@ extension LockClient {
     /// With `fair`, waiters of all processes acquire in arrival order (a FIFO queue in Redis,
     /// next to the lock): a release hands the lock to the first waiter, and a waiter that
     /// crashed is skipped or evicted from the queue. Without it, a newcomer may take a free
-    /// lock ahead of waiters (barging); on Redis a waiter that found it busy then queues the
-    /// same way, so a release hands it over without a round trip and waits stay bounded.
+    /// lock ahead of waiters (barging); on Redis and in memory a waiter that found it busy then
+    /// queues the same way, so a release hands it over without a round trip and waits stay
+    /// bounded (on Redlock, which has no queue, it wakes on the lock events instead).
     public func acquire(
         _ resource: String,
         ttl: Duration? = nil,

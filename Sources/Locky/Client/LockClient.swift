@@ -50,7 +50,7 @@ public final class LockClient: Sendable {
         let backend: any LockBackend
         switch configuration.backend {
         case .memory:
-            backend = InMemoryLockBackend(clock: clock)
+            backend = InMemoryLockBackend(clock: clock, keyspace: try LockKeyspace(prefix: configuration.prefix))
         case .redis(let redis):
             backend = try RedisLockBackend(
                 configuration: redis,

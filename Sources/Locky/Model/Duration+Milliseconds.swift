@@ -6,6 +6,11 @@ extension Duration {
         return seconds * 1000 + fromAttoseconds
     }
 
+    /// This duration rounded up to whole milliseconds, as Redis keeps a TTL (`PX`).
+    var roundedUpToMilliseconds: Duration {
+        .milliseconds(millisecondsRoundedUp)
+    }
+
     /// Seconds as a `Double`.
     var secondsDouble: Double {
         let (seconds, attoseconds) = components

@@ -19,10 +19,17 @@ public struct LockKeyspace: Sendable, Hashable {
     /// Creates a keyspace.
     public init(prefix: String = "locky:") throws(LockError) {
         try LockLimits.validate(prefix: prefix)
+        self.init(validPrefix: prefix)
+    }
+
+    private init(validPrefix prefix: String) {
         self.prefix = prefix
         self.eventChannel = prefix + "events"
         self.wakeChannelPrefix = prefix + "wake:"
     }
+
+    /// The default layout, prefix `locky:`.
+    static let standard = LockKeyspace(validPrefix: "locky:")
 
     /// The key that holds the lock of `resource`.
     public func lockKey(_ resource: String) -> String {
@@ -80,6 +87,20 @@ public struct LockKeyspace: Sendable, Hashable {
         let bytes = Array(key.utf8)
         guard bytes.starts(with: prefix.utf8) else { return nil }
         return Self.resource(ofKeyAfterPrefix: bytes[prefix.utf8.count...])
+    }
+
+    /// The resource whose lock, fence, queue or waiters key `key` is, with the key's suffix
+    /// (empty for the lock key); nil when `key` is none of them.
+    func resourceAndSuffix(ofKey key: String) -> (resource: String, suffix: String)? {
+        let bytes = Array(key.utf8)
+        guard bytes.starts(with: prefix.utf8) else { return nil }
+        let rest = bytes[prefix.utf8.count...]
+        if let resource = Self.resource(ofKeyAfterPrefix: rest) { return (resource, "") }
+        for suffix in [Self.fenceSuffix, Self.queueSuffix, Self.waitersSuffix] where rest.count > suffix.utf8.count {
+            guard rest.suffix(suffix.utf8.count).elementsEqual(suffix.utf8) else { continue }
+            return Self.resource(ofKeyAfterPrefix: rest.dropLast(suffix.utf8.count)).map { ($0, suffix) }
+        }
+        return nil
     }
 
     /// The resource whose lock key is `<prefix><rest>`, or nil when that is no lock key.

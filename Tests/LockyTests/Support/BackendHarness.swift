@@ -231,7 +231,7 @@ func withBackend(
     case .memory:
         let manual = choice == .manual ? ManualLockClock() : nil
         let clock: any LockClock = manual ?? SystemLockClock()
-        let memory = InMemoryLockBackend(clock: clock)
+        let memory = InMemoryLockBackend(clock: clock, keyspace: keyspace)
         let backend = RecordingBackend(memory)
         let environment = LockEnvironment(
             kind: kind,
@@ -347,8 +347,13 @@ final class RecordingBackend: LockBackend {
     private let counter = Atomic<Int>(0)
     private let queuedWaiters = Mutex<[String: Set<String>]>([:])
     private let afterExtendHook = Mutex<(@Sendable () async -> Void)?>(nil)
+    private let latency = Mutex<Duration>(.zero)
 
     init(_ inner: any LockBackend) { self.inner = inner }
+
+    /// Delays every request by `delay` before it reaches the backend (the memory backend's
+    /// stand-in for a slow link to the server; event and wake-up delivery are not delayed).
+    func setLatency(_ delay: Duration) { latency.withLock { $0 = delay } }
 
     private let renewalsLoseTheirAnswer = Atomic<Bool>(false)
 
@@ -365,29 +370,34 @@ final class RecordingBackend: LockBackend {
     /// from the first fair attempt it answered `queued`, and still counted after it left).
     func waitersQueued(on resource: String) -> Int { queuedWaiters.withLock { $0[resource]?.count ?? 0 } }
 
-    private func count() { counter.add(1, ordering: .relaxed) }
+    /// Counts a call, after the latency set with ``setLatency(_:)``.
+    private func count() async {
+        let delay = latency.withLock { $0 }
+        if delay > .zero { try? await Task.sleep(for: delay) }
+        counter.add(1, ordering: .relaxed)
+    }
 
     var name: String { inner.name }
 
     func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
-        count()
+        await count()
         return try await inner.acquire(resources, owner: owner, ttl: ttl)
     }
 
     func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome] {
-        count()
+        await count()
         return try await inner.lock(resources, locker: locker, ttl: ttl, force: force)
     }
 
     func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply {
-        count()
+        await count()
         let reply = try await inner.extend(resources, owner: owner, ttl: ttl, mode: mode)
         if let hook = afterExtendHook.withLock({ $0 }) { await hook() }
         return reply
     }
 
     func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
-        count()
+        await count()
         let results = try await inner.renew(items)
         if renewalsLoseTheirAnswer.load(ordering: .relaxed) {
             throw LockError(.backendUnavailable, "the answer was lost (test)")
@@ -396,32 +406,32 @@ final class RecordingBackend: LockBackend {
     }
 
     func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
-        count()
+        await count()
         return try await inner.unlock(resources, owner: owner)
     }
 
     func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
-        count()
+        await count()
         return try await inner.refresh(resources, locker: locker, ttl: ttl)
     }
 
     func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
-        count()
+        await count()
         return try await inner.holders(resources)
     }
 
     func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        count()
+        await count()
         return try await inner.fencedWrite(key: key, value: value, fencingToken: fencingToken)
     }
 
     func fencedRead(key: String) async throws(LockError) -> FencedValue? {
-        count()
+        await count()
         return try await inner.fencedRead(key: key)
     }
 
     func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
-        count()
+        await count()
         return try await inner.fencedRead(key: key, fencingToken: fencingToken)
     }
 
@@ -458,7 +468,7 @@ final class RecordingBackend: LockBackend {
         waiterTTL: Duration,
         attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
-        count()
+        await count()
         let reply = try await inner.acquireFair(
             resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL, attempt: attempt)
         if case .queued = reply { queuedWaiters.withLock { _ = $0[resource, default: []].insert(waiter) } }
@@ -466,7 +476,7 @@ final class RecordingBackend: LockBackend {
     }
 
     func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
-        count()
+        await count()
         try await inner.leaveQueue(resource, waiter: waiter, owner: owner)
     }
 

@@ -1,11 +1,15 @@
+import HeapModule
 import NIOCore
 import Synchronization
 
 /// Locks inside one process, with exactly the semantics of the Redis backend.
 ///
 /// A product feature, not a mock: for single-process apps, and for unit tests of code that
-/// uses Locky (inject a ``ManualLockClock`` to move time by hand). Expiry is lazy: an entry
-/// past its deadline counts as free.
+/// uses Locky (inject a ``ManualLockClock`` to move time by hand). An entry past its deadline
+/// counts as free; while someone watches expirations, a timer on the clock also expires each
+/// lock at its deadline, so `expired` events come on time as on Redis (see
+/// ``withEventHandler(expirations:_:_:)``). TTLs are rounded up to whole milliseconds at every
+/// entry point, as Redis keeps them (`PX`), so expiry, `remaining` and `locked` events agree.
 public final class InMemoryLockBackend: LockBackend {
     private struct Entry {
         var owner: String
@@ -24,7 +28,34 @@ public final class InMemoryLockBackend: LockBackend {
         var attempt: Int
     }
 
+    /// A lock's deadline, for the expiry timer; ordered by instant.
+    private struct Deadline: Comparable {
+        var at: ContinuousClock.Instant
+        var resource: ExactName
+
+        static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.at < rhs.at }
+    }
+
+    /// The clock timer armed at the earliest deadline while expirations are watched.
+    private struct Alarm {
+        var deadline: ContinuousClock.Instant
+        /// Tells this arming from later ones: a timer that fires after it was replaced does nothing.
+        var generation: UInt64
+        /// Nil until the timer is armed (outside the table's lock).
+        var timer: LockTimer?
+    }
+
+    /// What to do with the timer after a change: done outside the table's lock, since a manual
+    /// clock runs the action of a timer that is already due at once, and that action takes it.
+    private struct AlarmChange: Sendable {
+        var cancel: LockTimer?
+        var arm: (deadline: ContinuousClock.Instant, generation: UInt64)?
+    }
+
     private struct State {
+        /// The key layout a Redis backend with the same prefix would use: fenced values live in
+        /// the same key space as the locks there, so their keys are checked against it.
+        let keyspace: LockKeyspace
         var locks: [ExactName: Entry] = [:]
         var fences: [ExactName: Int64] = [:]
         /// Fenced values with the token that wrote them and, apart, the highest token seen per
@@ -38,6 +69,80 @@ public final class InMemoryLockBackend: LockBackend {
         var wakeListeners: [UInt64: (waiter: String?, handler: @Sendable (WakeHint) -> Void)] = [:]
         /// Fair queues: waiters in arrival order.
         var queues: [ExactName: [Waiter]] = [:]
+        /// Every deadline set while expirations are watched (empty otherwise), stale ones
+        /// included: they are dropped when they come up.
+        var deadlines = Heap<Deadline>()
+        var alarm: Alarm?
+        var alarmGeneration: UInt64 = 0
+        /// Whether the timer may have to move (an earlier deadline came, or it fired).
+        var alarmDirty = false
+
+        /// Whether a fenced value was written under `resource`'s lock key while it was free: on
+        /// Redis that key then holds a hash, which no lock script overwrites.
+        func holdsFencedValue(_ resource: String) -> Bool {
+            !fenced.isEmpty && fenced[ExactName(keyspace.lockKey(resource))] != nil
+        }
+
+        /// Throws what Redis answers (WRONGTYPE) when `key` is a lock, fence or queue key of
+        /// this prefix that exists: a fenced value cannot be read or written there. A waiters
+        /// key is a hash, which the fencing scripts read and write without complaint.
+        mutating func checkFencedKey(_ key: String, now: ContinuousClock.Instant, during operation: String) throws(LockError) {
+            guard let (resource, suffix) = keyspace.resourceAndSuffix(ofKey: key) else { return }
+            let what: String
+            switch suffix {
+            case "":
+                guard live(resource, now: now) != nil else { return }
+                what = "the lock"
+            case LockKeyspace.fenceSuffix:
+                guard fences[ExactName(resource)] != nil else { return }
+                what = "the fencing counter"
+            case LockKeyspace.queueSuffix:
+                guard queues[ExactName(resource)] != nil else { return }
+                what = "the fair queue"
+            default:
+                return
+            }
+            throw LockError(
+                .serverError,
+                "\(operation): the key holds \(what) of \(resource), not a fenced value (WRONGTYPE on Redis)",
+                resource: resource)
+        }
+
+        /// Stores `entry` as `resource`'s lock, noting its deadline for the expiry timer.
+        mutating func store(_ entry: Entry, for resource: ExactName) {
+            locks[resource] = entry
+            guard let at = entry.expiresAt, !expiryListeners.isEmpty else { return }
+            deadlines.insert(Deadline(at: at, resource: resource))
+            if alarm.map({ at < $0.deadline }) ?? true { alarmDirty = true }
+        }
+
+        /// Expires every lock whose deadline passed before `now` (the timer fired).
+        mutating func expireDue(now: ContinuousClock.Instant) {
+            while let first = deadlines.min, first.at < now {
+                deadlines.removeMin()
+                // Only if the lock still has that deadline: one released, re-taken or renewed
+                // meanwhile has another (or none), and is not expired by an old one.
+                if locks[first.resource]?.expiresAt == first.at { _ = live(first.resource.string, now: now) }
+            }
+            alarmDirty = true
+        }
+
+        /// The timer change the changes so far call for: armed at the earliest deadline while
+        /// expirations are watched, else none.
+        mutating func takeAlarmChange() -> AlarmChange? {
+            guard alarmDirty else { return nil }
+            alarmDirty = false
+            let earliest = expiryListeners.isEmpty ? nil : deadlines.min?.at
+            if let alarm, alarm.deadline == earliest { return nil }
+            let old = alarm?.timer
+            guard let earliest else {
+                alarm = nil
+                return old.map { AlarmChange(cancel: $0, arm: nil) }
+            }
+            alarmGeneration += 1
+            alarm = Alarm(deadline: earliest, generation: alarmGeneration, timer: nil)
+            return AlarmChange(cancel: old, arm: (earliest, alarmGeneration))
+        }
 
         /// Tells waiters that `resource` is free, naming its fair queue's first waiter.
         func wake(_ resource: String) {
@@ -53,10 +158,11 @@ public final class InMemoryLockBackend: LockBackend {
             for listener in listeners.values { listener(event) }
         }
 
-        /// The live entry of `resource`, dropping it when expired.
+        /// The live entry of `resource`, dropping it when expired: only once its deadline has
+        /// passed, as Redis 7 expires a key when `now > when` (PTTL 0 at the deadline itself).
         mutating func live(_ resource: String, now: ContinuousClock.Instant) -> Entry? {
             guard let entry = locks[ExactName(resource)] else { return nil }
-            if let expiresAt = entry.expiresAt, expiresAt <= now {
+            if let expiresAt = entry.expiresAt, expiresAt < now {
                 locks[ExactName(resource)] = nil
                 emit(.expired(resource: resource))
                 wake(resource)
@@ -96,7 +202,10 @@ public final class InMemoryLockBackend: LockBackend {
         mutating func take(
             _ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant, locker: String? = nil
         ) -> Int64 {
-            locks[ExactName(resource)] = Entry(owner: owner, expiresAt: ttl.map { now + $0 })
+            store(Entry(owner: owner, expiresAt: ttl.map { now + $0 }), for: ExactName(resource))
+            // Redis's SET replaces whatever the key held (only a hand-off gets here with a fenced
+            // value under the key: every other way in refuses such a key first).
+            if !fenced.isEmpty { fenced[ExactName(keyspace.lockKey(resource))] = nil }
             let token = (fences[ExactName(resource)] ?? 0) + 1
             fences[ExactName(resource)] = token
             emit(.locked(resource: resource, locker: locker ?? LeaseOwner.displayName(of: owner), ttl: ttl))
@@ -118,21 +227,37 @@ public final class InMemoryLockBackend: LockBackend {
     public var name: String { "memory" }
     /// The clock deciding expiry.
     public let clock: any LockClock
-    private let state = Mutex(State())
+    /// The key layout that fenced-value keys are checked against (see ``fencedWrite(key:value:fencingToken:)``).
+    public let keyspace: LockKeyspace
+    private let state: Mutex<State>
 
     /// Creates an empty backend.
-    public init(clock: any LockClock = SystemLockClock()) {
+    public convenience init(clock: any LockClock = SystemLockClock()) {
+        self.init(clock: clock, keyspace: .standard)
+    }
+
+    /// Creates an empty backend whose fenced values share a key space with locks laid out as
+    /// `keyspace` (a ``LockyConfiguration``'s prefix), as they do on Redis.
+    public init(clock: any LockClock = SystemLockClock(), keyspace: LockKeyspace) {
         self.clock = clock
+        self.keyspace = keyspace
+        self.state = Mutex(State(keyspace: keyspace))
     }
 
     /// Takes every resource for `owner` or none, in one step under the lock table.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         let now = clock.now
-        return state.withLock { state in
+        let ttl = ttl?.roundedUpToMilliseconds
+        return try withTable { (state) throws(LockError) in
             for (index, resource) in resources.enumerated() {
                 if let entry = state.live(resource, now: now), !ExactName.equal(entry.owner, owner) {
                     return .busy(index: index, holder: state.holder(entry, resource, now: now))
                 }
+            }
+            // Checked after every holder, before anything is written, as the Redis script does.
+            for resource in resources where state.locks[ExactName(resource)] == nil && state.holdsFencedValue(resource) {
+                throw LockError(
+                    .serverError, "the lock key holds a value of another type; Locky will not overwrite it", resource: resource)
             }
             return .acquired(fencingTokens: resources.map { state.take($0, owner: owner, ttl: ttl, now: now) })
         }
@@ -142,15 +267,19 @@ public final class InMemoryLockBackend: LockBackend {
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
         let now = clock.now
-        return state.withLock { state in
+        let ttl = ttl?.roundedUpToMilliseconds
+        return withTable { state in
             resources.map { resource in
                 if var entry = state.live(resource, now: now) {
                     if ExactName.equal(entry.owner, locker) {
                         entry.expiresAt = ttl.map { now + $0 }
-                        state.locks[ExactName(resource)] = entry
+                        state.store(entry, for: ExactName(resource))
                         return .alreadyHeld(fencingToken: state.fences[ExactName(resource)] ?? 0)
                     }
                     if !force { return .busy(state.holder(entry, resource, now: now)) }
+                } else if state.holdsFencedValue(resource) {
+                    // As the Redis script answers a key of another type, forced or not.
+                    return .busy(LockHolder(owner: "(a value of another type)", remaining: .zero))
                 }
                 return .acquired(fencingToken: state.take(resource, owner: locker, ttl: ttl, now: now, locker: locker))
             }
@@ -162,8 +291,13 @@ public final class InMemoryLockBackend: LockBackend {
         -> ExtendReply
     {
         let now = clock.now
-        return state.withLock { state in
+        let ttl = ttl.roundedUpToMilliseconds
+        return try withTable { (state) throws(LockError) in
             for (index, resource) in resources.enumerated() {
+                if state.live(resource, now: now) == nil, state.holdsFencedValue(resource) {
+                    // The Redis script's GET of that key fails.
+                    throw LockError(.serverError, "extend: the lock key holds a value of another type", resource: resource)
+                }
                 guard let entry = state.live(resource, now: now), ExactName.equal(entry.owner, owner) else {
                     let holder = state.live(resource, now: now).map { state.holder($0, resource, now: now, withToken: false) }
                     return .lost(index: index, holder: holder)
@@ -177,7 +311,7 @@ public final class InMemoryLockBackend: LockBackend {
                 case .addTo:
                     entry.expiresAt = max(entry.expiresAt ?? now, now) + ttl
                 }
-                state.locks[ExactName(resource)] = entry
+                state.store(entry, for: ExactName(resource))
             }
             return .extended
         }
@@ -186,12 +320,12 @@ public final class InMemoryLockBackend: LockBackend {
     /// Renews each item whose lock `owner` still holds.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         let now = clock.now
-        return state.withLock { state in
+        return withTable { state in
             items.map { item in
                 guard var entry = state.live(item.resource, now: now) else { return .missing }
                 guard ExactName.equal(entry.owner, item.owner) else { return .heldByAnother(owner: entry.owner) }
-                entry.expiresAt = now + item.ttl
-                state.locks[ExactName(item.resource)] = entry
+                entry.expiresAt = now + item.ttl.roundedUpToMilliseconds
+                state.store(entry, for: ExactName(item.resource))
                 return .renewed
             }
         }
@@ -200,31 +334,39 @@ public final class InMemoryLockBackend: LockBackend {
     /// Removes each lock (owner-checked with `owner`), handing it to the next fair waiter if any.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let now = clock.now
-        return state.withLock { state in
-            resources.map { resource in
+        return withTable { state in
+            var released: [String] = []
+            let outcomes = resources.map { resource -> UnlockOutcome in
                 guard let entry = state.live(resource, now: now) else { return .notLocked }
                 if let owner, !ExactName.equal(entry.owner, owner) {
                     return .heldByAnother(state.holder(entry, resource, now: now, withToken: false))
                 }
                 state.locks[ExactName(resource)] = nil
-                state.emit(.unlocked(resource: resource))
-                state.handOffOrWake(resource, now: now)
+                released.append(resource)
                 return .unlocked
             }
+            // In the order the Redis unlock script publishes: every `unlocked` first, those
+            // without fair waiters before those with a queue, then the hand-offs' `locked`.
+            let queued = released.filter { state.queues[ExactName($0)] != nil }
+            let unqueued = released.filter { state.queues[ExactName($0)] == nil }
+            for resource in unqueued + queued { state.emit(.unlocked(resource: resource)) }
+            for resource in unqueued + queued { state.handOffOrWake(resource, now: now) }
+            return outcomes
         }
     }
 
     /// Resets the TTL of each held lock (only `locker`'s, when given); never creates one.
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
         let now = clock.now
-        return state.withLock { state in
+        let ttl = ttl?.roundedUpToMilliseconds
+        return withTable { state in
             resources.map { resource in
                 guard var entry = state.live(resource, now: now) else { return .notLocked }
                 if let locker, !ExactName.equal(entry.owner, locker) {
                     return .heldByAnother(state.holder(entry, resource, now: now, withToken: false))
                 }
                 entry.expiresAt = ttl.map { now + $0 }
-                state.locks[ExactName(resource)] = entry
+                state.store(entry, for: ExactName(resource))
                 return .refreshed
             }
         }
@@ -233,7 +375,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// The holder of each resource, or nil when free.
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         let now = clock.now
-        return state.withLock { state in
+        return withTable { state in
             resources.map { resource in
                 state.live(resource, now: now).map { state.holder($0, resource, now: now) }
             }
@@ -241,8 +383,14 @@ public final class InMemoryLockBackend: LockBackend {
     }
 
     /// Stores `value` if `fencingToken` is at least the highest token seen for `key`.
+    ///
+    /// A key that is a lock, fencing counter or fair queue of ``keyspace`` while that exists
+    /// fails with `serverError`, as Redis refuses it (WRONGTYPE); a fenced value written under
+    /// the lock key of a free resource takes that key, which then cannot be locked.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        state.withLock { state in
+        let now = clock.now
+        return try withTable { (state) throws(LockError) in
+            try state.checkFencedKey(key, now: now, during: "fenced write")
             if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
             state.storeFences[ExactName(key)] = fencingToken
             state.fenced[ExactName(key)] = FencedValue(value: value, highestToken: fencingToken)
@@ -252,15 +400,19 @@ public final class InMemoryLockBackend: LockBackend {
 
     /// The value stored by the fencing helper, or nil.
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
-        state.withLock { state in
+        let now = clock.now
+        return try withTable { (state) throws(LockError) in
+            try state.checkFencedKey(key, now: now, during: "fenced read")
             // The value with the token that wrote it, as the token-checked read answers.
-            state.fenced[ExactName(key)]
+            return state.fenced[ExactName(key)]
         }
     }
 
     /// Reads `key` if `fencingToken` is at least the highest token seen, raising the fence to it.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
-        state.withLock { state in
+        let now = clock.now
+        return try withTable { (state) throws(LockError) in
+            try state.checkFencedKey(key, now: now, during: "fenced read")
             if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
             state.storeFences[ExactName(key)] = fencingToken
             // The value with the token that wrote it.
@@ -268,7 +420,8 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
-    /// Lock events of this process's table; an expiry is seen when the table next touches the lock (as Redis expires lazily), or found by the client's expiry watcher.
+    /// Lock events of this process's table. With `expirations`, each lock is expired at its
+    /// deadline by a timer on the clock (see ``withEventHandler(expirations:_:_:)``).
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         let buffer = LockEventBuffer()
         defer { buffer.finish() }
@@ -278,24 +431,78 @@ public final class InMemoryLockBackend: LockBackend {
     }
 
     /// Calls `handler` synchronously, inside the change that caused the event.
+    ///
+    /// With `expirations`, while any handler watches them, a timer on the clock is armed at the
+    /// earliest lock deadline and expires the locks due when it fires, each reported once: locks
+    /// taken before the subscription and TTLs set by a refresh included, as Redis reports them
+    /// through keyspace notifications. A custom ``LockClock`` cannot arm timers (only
+    /// ``SystemLockClock`` and ``ManualLockClock`` can); with one, a lock expires when the table
+    /// next touches it, or when the client's expiry watcher looks at a lock it saw taken.
     public func withEventHandler<T: Sendable>(
         expirations: Bool,
         _ handler: @escaping @Sendable (LockEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        let id = state.withLock { state in
+        let id = withTable { state in
             state.nextListener += 1
             state.listeners[state.nextListener] = handler
-            if expirations { state.expiryListeners.insert(state.nextListener) }
+            if expirations {
+                if state.expiryListeners.isEmpty {
+                    // The first watcher: the deadlines of the locks taken before it, too.
+                    state.deadlines = Heap(
+                        state.locks.compactMap { name, entry in entry.expiresAt.map { Deadline(at: $0, resource: name) } })
+                    state.alarmDirty = true
+                }
+                state.expiryListeners.insert(state.nextListener)
+            }
             return state.nextListener
         }
         defer {
-            state.withLock { state in
+            withTable { state in
                 state.listeners[id] = nil
-                state.expiryListeners.remove(id)
+                if state.expiryListeners.remove(id) != nil, state.expiryListeners.isEmpty {
+                    // Nobody watches: no timer, and no deadlines kept for it.
+                    state.deadlines = Heap()
+                    state.alarmDirty = true
+                }
             }
         }
         return try await body()
+    }
+
+    /// Runs `body` on the lock table, then moves the expiry timer if the change calls for it.
+    private func withTable<R: Sendable, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
+        let (result, change) = try state.withLock { (state) throws(E) -> (R, AlarmChange?) in
+            let result = try body(&state)
+            return (result, state.takeAlarmChange())
+        }
+        if let change { apply(change) }
+        return result
+    }
+
+    /// Cancels and arms the expiry timer, outside the table's lock.
+    private func apply(_ change: AlarmChange) {
+        change.cancel?.cancel()
+        guard let (deadline, generation) = change.arm, let timers = clock as? any LockTimerSource else { return }
+        // Just past the deadline: a lock expires once its deadline has passed.
+        let timer = timers.schedule(at: deadline + .nanoseconds(1)) { [weak self] in self?.alarmFired(generation) }
+        let replaced = state.withLock { state -> Bool in
+            guard state.alarm?.generation == generation else { return true }
+            state.alarm?.timer = timer
+            return false
+        }
+        // Fired already, or replaced by an earlier deadline meanwhile.
+        if replaced { timer.cancel() }
+    }
+
+    /// Expires the locks that are due and arms the timer for the next deadline.
+    private func alarmFired(_ generation: UInt64) {
+        let now = clock.now
+        withTable { state in
+            guard state.alarm?.generation == generation else { return }
+            state.alarm = nil
+            state.expireDue(now: now)
+        }
     }
 
     /// Fair acquire; a release hands the lock to the first live waiter, as on Redis.
@@ -303,7 +510,14 @@ public final class InMemoryLockBackend: LockBackend {
         _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
         let now = clock.now
-        return state.withLock { state in
+        // Rounded once here, so the hand-off that uses the waiter's TTL later sets it rounded too.
+        let ttl = ttl?.roundedUpToMilliseconds
+        let waiterTTL = waiterTTL.roundedUpToMilliseconds
+        return try withTable { (state) throws(LockError) in
+            if state.live(resource, now: now) == nil, state.holdsFencedValue(resource) {
+                // The Redis script's first GET of that key fails.
+                throw LockError(.serverError, "queued acquire: the lock key holds a value of another type", resource: resource)
+            }
             let name = ExactName(resource)
             var queue = state.queues[name] ?? []
             let realNow = ContinuousClock.now
@@ -335,7 +549,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Removes `waiter` from the fair queue, giving back a lock handed to `owner` meanwhile.
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         let now = clock.now
-        state.withLock { state in
+        withTable { state in
             var queue = state.queues[ExactName(resource)] ?? []
             queue.removeAll { $0.waiter == waiter }
             state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
@@ -370,6 +584,10 @@ public final class InMemoryLockBackend: LockBackend {
         defer { state.withLock { _ = $0.wakeListeners.removeValue(forKey: id) } }
         return try await body()
     }
+
+    /// A release hands the lock to the first live queued waiter, as on Redis: waiting acquires
+    /// of one resource queue after one ordinary attempt, fair or not.
+    public var handsOverToWaiters: Bool { true }
 
     /// Nothing to release.
     public func close() async {}
