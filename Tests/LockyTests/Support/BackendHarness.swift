@@ -347,6 +347,7 @@ final class RecordingBackend: LockBackend {
     private let counter = Atomic<Int>(0)
     private let queuedWaiters = Mutex<[String: Set<String>]>([:])
     private let afterExtendHook = Mutex<(@Sendable () async -> Void)?>(nil)
+    private let beforeFairAttemptHook = Mutex<(@Sendable (Int) async -> Void)?>(nil)
     private let latency = Mutex<Duration>(.zero)
 
     init(_ inner: any LockBackend) { self.inner = inner }
@@ -362,6 +363,10 @@ final class RecordingBackend: LockBackend {
 
     /// Runs `hook` after each extend has run on the backend, before its answer is returned.
     func afterExtend(_ hook: (@Sendable () async -> Void)?) { afterExtendHook.withLock { $0 = hook } }
+
+    /// Runs `hook` with each fair attempt's number before the attempt reaches the backend, so a
+    /// test can change the world between a waiter's attempts at an exact point.
+    func beforeFairAttempt(_ hook: (@Sendable (Int) async -> Void)?) { beforeFairAttemptHook.withLock { $0 = hook } }
 
     /// How many calls reached the backend.
     var calls: Int { counter.load(ordering: .relaxed) }
@@ -468,6 +473,7 @@ final class RecordingBackend: LockBackend {
         waiterTTL: Duration,
         attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
+        if let hook = beforeFairAttemptHook.withLock({ $0 }) { await hook(attempt) }
         await count()
         let reply = try await inner.acquireFair(
             resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL, attempt: attempt)

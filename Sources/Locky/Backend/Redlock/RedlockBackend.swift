@@ -385,7 +385,7 @@ public struct RedlockBackend: LockBackend {
         _ handler: @escaping @Sendable (LockEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        let merger = RedlockEventMergerBox(quorum: quorum)
+        let merger = RedlockMergerBox<RedlockEventMerger>(quorum: quorum)
         return try await failures.withListener(handler) {
             try await withEachNode(
                 subscribe: { node, index, inner in
@@ -417,7 +417,7 @@ public struct RedlockBackend: LockBackend {
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        let merger = RedlockWakeMergerBox(quorum: quorum)
+        let merger = RedlockMergerBox<RedlockWakeMerger>(quorum: quorum)
         return try await withEachNode(
             subscribe: { node, index, inner in
                 try await node.withTaggedWakeHandler(

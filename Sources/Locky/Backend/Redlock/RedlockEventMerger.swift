@@ -12,7 +12,7 @@
 /// them back are two changes that no quorum reported, not a `locked` and an `unlocked`. (Counting
 /// only each node's latest report would lose real changes instead: one node's `L` and `U` of a
 /// short hold can both arrive before another node's `L`, which ``LockEventTests`` sees happen.)
-struct RedlockEventMerger: Sendable {
+struct RedlockEventMerger: RedlockQuorumMerger {
     /// One change of a resource.
     private struct Change: Hashable {
         enum Kind: Hashable { case locked, unlocked, expired }
@@ -37,7 +37,12 @@ struct RedlockEventMerger: Sendable {
     private var resources: [ExactName: [Change: Reports]] = [:]
 
     /// Creates a merger for `quorum`.
-    init(quorum: Int, window: Duration = .seconds(2)) {
+    init(quorum: Int) {
+        self.init(quorum: quorum, window: .seconds(2))
+    }
+
+    /// Creates a merger for `quorum` that collects reports of one change for `window`.
+    init(quorum: Int, window: Duration) {
         self.quorum = quorum
         self.window = window
     }

@@ -11,7 +11,7 @@
 /// Pure state, no I/O. Reports of one release arrive within milliseconds of each other; a
 /// report older than ``window`` no longer counts, and a second report of one node starts a new
 /// release (a locker's next cycle has the same tag).
-struct RedlockWakeMerger: Sendable {
+struct RedlockWakeMerger: RedlockQuorumMerger {
     private struct Release: Hashable {
         let resource: ExactName
         let tag: String
@@ -29,7 +29,12 @@ struct RedlockWakeMerger: Sendable {
     private var releases: [Release: Reports] = [:]
 
     /// Creates a merger for `quorum`.
-    init(quorum: Int, window: Duration = .seconds(2)) {
+    init(quorum: Int) {
+        self.init(quorum: quorum, window: .seconds(2))
+    }
+
+    /// Creates a merger for `quorum` that collects reports of one change for `window`.
+    init(quorum: Int, window: Duration) {
         self.quorum = quorum
         self.window = window
     }
