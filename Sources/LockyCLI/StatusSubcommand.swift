@@ -163,7 +163,7 @@ struct LockScanner: Sendable {
             }
         }
         let answered = nodes.count - failures.count
-        let quorum = nodes.count / 2 + 1
+        let quorum = (client.backend as? RedlockBackend)?.quorum ?? 1
         guard answered >= quorum else {
             throw LockError(
                 .quorumNotReached, "status: \(answered) of \(nodes.count) nodes answered SCAN, \(quorum) needed",

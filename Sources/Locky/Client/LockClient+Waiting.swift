@@ -150,14 +150,13 @@ extension LockClient {
             let reply: AcquireReply
             do {
                 reply = try await backend.checkedAcquire(resources, owner: owner, ttl: ttl)
-            } catch  where error.code == .quorumNotReached {
-                // Redlock: too few nodes answered (failed or slow nodes; a split vote answers busy).
-                failuresInARow += 1
-                try await pauseBeforeRetry(after: error, failuresInARow: failuresInARow, deadline: deadline, using: &generator)
-                continue
             } catch {
-                await forgetUnknownAcquire(resources, owner: owner, after: error)
-                guard answered, error.code == .backendUnavailable else { throw error }
+                // Redlock: too few nodes answered (failed or slow nodes; a split vote answers
+                // busy), and it gave back what it got. Redis: the server went away after it had
+                // answered; the attempt may have taken the lock.
+                let quorumFailed = error.code == .quorumNotReached
+                if !quorumFailed { await forgetUnknownAcquire(resources, owner: owner, after: error) }
+                guard quorumFailed || (answered && error.code == .backendUnavailable) else { throw error }
                 failuresInARow += 1
                 try await pauseBeforeRetry(after: error, failuresInARow: failuresInARow, deadline: deadline, using: &generator)
                 continue

@@ -118,12 +118,8 @@ enum LockEventCodec {
         }
     }
 
-    /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key) or `U` event.
-    static func hints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> [WakeHint] {
-        taggedHints(payload, keyspace: keyspace).hints
-    }
-
-    /// Like ``hints(_:keyspace:)``, with the event's attempt tag (empty for `G`).
+    /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key), `U` or `G`
+    /// (a fair hand-off) message, with the event's attempt tag (empty for `G`).
     static func taggedHints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (hints: [WakeHint], tag: String) {
         var buffer = payload
         // Every acquire publishes an `L` event, and every waiter of a client gets each message:

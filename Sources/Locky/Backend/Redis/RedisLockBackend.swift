@@ -509,31 +509,20 @@ public struct RedisLockBackend: LockBackend {
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        let keyspace = self.keyspace
-        let channel = waiter.map { keyspace.wakeChannel(forWaiter: $0) } ?? keyspace.eventChannel
-        return try await client.subscribe(
-            channels: [channel],
-            timeout: subscribeTimeout,
-            handler: { event in
-                switch event {
-                case .gap: handler(.gap)
-                case .message(let message):
-                    for hint in LockEventCodec.hints(message.payload, keyspace: keyspace) { handler(hint) }
-                }
-            },
-            body
-        )
+        try await withTaggedWakeHandler(waiter: waiter, { hint, _ in handler(hint) }, body)
     }
 
-    /// Like ``withWakeHandler(waiter:_:_:)`` on the event channel, with each hint's attempt
-    /// tag (Redlock wakes waiters only for a release a quorum of nodes reported).
+    /// Like ``withWakeHandler(waiter:_:_:)``, with each hint's attempt tag (Redlock wakes
+    /// waiters only for a release a quorum of nodes reported).
     func withTaggedWakeHandler<T: Sendable>(
+        waiter: String? = nil,
         _ handler: @escaping @Sendable (WakeHint, String) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
         let keyspace = self.keyspace
+        let channel = waiter.map { keyspace.wakeChannel(forWaiter: $0) } ?? keyspace.eventChannel
         return try await client.subscribe(
-            channels: [keyspace.eventChannel],
+            channels: [channel],
             timeout: subscribeTimeout,
             handler: { event in
                 switch event {
