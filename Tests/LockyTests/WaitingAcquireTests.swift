@@ -160,8 +160,9 @@ struct WaitingAcquireTests {
                 // After the client's subscription linger (2 s): nothing stays subscribed behind them, on
                 // the Redis server or on any Redlock node.
                 let unsubscribed = try await eventually(within: .seconds(5), every: .milliseconds(20)) {
-                    try env.subscriberCount(env.keyspace.eventChannel) == 0
-                        && env.activeChannels(matching: env.keyspace.wakeChannelPrefix + "*").isEmpty
+                    let subscribers = try await env.subscriberCount(env.keyspace.eventChannel)
+                    let wakeChannels = try await env.activeChannels(matching: env.keyspace.wakeChannelPrefix + "*")
+                    return subscribers == 0 && wakeChannels.isEmpty
                 }
                 #expect(unsubscribed, "waiters that gave up are still subscribed to lock events or wake-ups")
             }
@@ -202,8 +203,9 @@ struct WaitingAcquireTests {
             #expect(handedOver > 0 && handedOver < 60, "the waiter got the lease in \(handedOver) of 60 rounds")
             if kind != .memory {
                 let unsubscribed = try await eventually(within: .seconds(5), every: .milliseconds(20)) {
-                    try env.subscriberCount(env.keyspace.eventChannel) == 0
-                        && env.activeChannels(matching: env.keyspace.wakeChannelPrefix + "*").isEmpty
+                    let subscribers = try await env.subscriberCount(env.keyspace.eventChannel)
+                    let wakeChannels = try await env.activeChannels(matching: env.keyspace.wakeChannelPrefix + "*")
+                    return subscribers == 0 && wakeChannels.isEmpty
                 }
                 #expect(unsubscribed, "cancelled waiters are still subscribed (beyond the 2 s linger)")
             }

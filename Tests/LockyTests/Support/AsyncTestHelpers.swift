@@ -139,26 +139,34 @@ extension LockEnvironment {
         return [try requireServer(sourceLocation: sourceLocation)]
     }
 
-    /// The channels with subscribers whose names match `pattern` on any server (`PUBSUB CHANNELS`,
-    /// through redis-cli; Redlock: every node's).
-    func activeChannels(matching pattern: String) throws -> [String] {
-        try requireServers().flatMap { server in
-            try server.cli("PUBSUB", "CHANNELS", pattern).split(whereSeparator: \.isNewline).map(String.init)
-        }
+    /// The raw connections to every server: the Redlock nodes, or the Redis server.
+    private func rawClients() throws -> [RedisClient] {
+        if !nodeClients.isEmpty { return nodeClients }
+        guard let raw else { throw HarnessFailure("the \(kind) backend has no server to ask") }
+        return [raw]
     }
 
-    /// How many subscribers the servers count on `channel` (`PUBSUB NUMSUB`, through redis-cli;
-    /// Redlock: the sum over every node).
-    func subscriberCount(_ channel: String) throws -> Int {
-        try requireServers().reduce(0) { total, server in
-            let output = try server.cli("PUBSUB", "NUMSUB", channel)
-            // redis-cli prints the channel, then the count, one per line.
-            let lines = output.split(whereSeparator: \.isNewline)
-            guard let last = lines.last, let count = Int(last.filter { !$0.isWhitespace }) else {
-                throw HarnessFailure("PUBSUB NUMSUB answered \(output.debugDescription)")
-            }
-            return total + count
+    /// The channels with subscribers whose names match `pattern` on any server (`PUBSUB CHANNELS`
+    /// over the raw connections, not a redis-cli process per poll; Redlock: every node's).
+    func activeChannels(matching pattern: String) async throws -> [String] {
+        var channels: [String] = []
+        for client in try rawClients() {
+            channels += try await client.execute(RESPCommand("PUBSUB", "CHANNELS", pattern)).decode(as: [String].self)
         }
+        return channels
+    }
+
+    /// How many subscribers the servers count on `channel` (`PUBSUB NUMSUB` over the raw
+    /// connections; Redlock: the sum over every node).
+    func subscriberCount(_ channel: String) async throws -> Int {
+        var total = 0
+        for client in try rawClients() {
+            // The channel, then its count.
+            let reply = try await client.execute(RESPCommand("PUBSUB", "NUMSUB", channel)).decode(as: [RESPToken].self)
+            guard reply.count == 2 else { throw HarnessFailure("PUBSUB NUMSUB answered \(reply.count) values") }
+            total += try reply[1].decode(as: Int.self)
+        }
+        return total
     }
 
     /// Deletes `resource`'s lock behind Locky's back (Redis `DEL`; memory: an unconditional unlock).
