@@ -9,7 +9,9 @@ extension LockClient {
     /// instead of whenever Redis gets to it. The in-memory backend expires each lock at its
     /// deadline on a timer of its own while events are watched.
     ///
-    /// - Parameter pattern: A glob over resource names (`article:*`); nil for all.
+    /// - Parameters:
+    ///   - pattern: A glob over resource names (`article:*`, see ``ResourcePattern``); nil for all.
+    ///   - body: Runs with the stream, which is live when it starts and valid until it returns.
     public func events<T: Sendable>(
         matching pattern: String? = nil,
         _ body: @escaping @Sendable (LockEventStream) async throws -> T

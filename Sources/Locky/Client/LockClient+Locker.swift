@@ -24,7 +24,7 @@ extension LockClient {
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }
 
-    /// Locks one resource for a named locker; see ``lock(_:locker:force:)-(([String],_,_))``.
+    /// Locks one resource for a named locker; see ``lock(_:locker:force:)->[ResourceResult<LockOutcome>]``.
     public func lock(_ resource: String, locker: String, force: Bool = false) async throws(LockError) -> LockOutcome {
         try await lock([resource], locker: locker, force: force)[0].outcome
     }
@@ -39,7 +39,7 @@ extension LockClient {
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }
 
-    /// Refreshes one resource; see ``refresh(_:locker:)-(([String],_))``.
+    /// Refreshes one resource; see ``refresh(_:locker:)->[ResourceResult<RefreshOutcome>]``.
     public func refresh(_ resource: String, locker: String? = nil) async throws(LockError) -> RefreshOutcome {
         try await refresh([resource], locker: locker)[0].outcome
     }
@@ -54,7 +54,7 @@ extension LockClient {
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }
 
-    /// Unlocks one resource; see ``unlock(_:locker:)-(([String],_))``.
+    /// Unlocks one resource; see ``unlock(_:locker:)->[ResourceResult<UnlockOutcome>]``.
     public func unlock(_ resource: String, locker: String? = nil) async throws(LockError) -> UnlockOutcome {
         try await unlock([resource], locker: locker)[0].outcome
     }

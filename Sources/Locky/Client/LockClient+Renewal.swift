@@ -6,6 +6,7 @@ extension LockClient {
     /// ``LeaseLoss/renewalStopped``, and so does one registered after that.
     ///
     /// - Parameters:
+    ///   - lease: A lease of this client, not yet released.
     ///   - maximumHoldTime: Ends the lease (reason `maximumHoldTimeReached`) after this long.
     ///   - maximumRenewals: Ends the lease after this many renewals.
     public func startRenewing(_ lease: Lease, maximumHoldTime: Duration? = nil, maximumRenewals: Int? = nil) throws(LockError) {

@@ -8,11 +8,15 @@ extension LockClient {
     /// under the lock. The body's own errors are rethrown.
     ///
     /// - Parameters:
+    ///   - resource: The resource to hold.
     ///   - ttl: The lease TTL (renewed at about a third of it); the configuration's by default.
     ///   - timeout: How long to wait for the lock; nil waits without limit.
+    ///   - label: A readable label for the owner (who holds it); the configuration's by default.
     ///   - maximumHoldTime: Ends the lease (`lockLost`, reason `maximumHoldTimeReached`) after this long.
     ///   - maximumRenewals: Ends the lease after this many renewals.
     ///   - fair: Wait in arrival order across processes (see ``acquire(_:ttl:label:timeout:fair:)-(String,_,_,_,_)``).
+    ///   - body: The work to do under the lock; it gets the lease (for its fencing token).
+    /// - Returns: What `body` returned.
     public func withLock<T: Sendable>(
         _ resource: String,
         ttl: Duration? = nil,

@@ -8,7 +8,12 @@ extension LockClient {
     /// Takes a resource, waiting while it is busy: woken by the holder's release (a push, never
     /// polling), or at the holder's expiry if it crashed.
     ///
-    /// - Parameter timeout: How long to wait at most; nil waits without limit.
+    /// - Parameters:
+    ///   - resource: The resource to take.
+    ///   - ttl: The lease TTL; the configuration's by default.
+    ///   - label: A readable label for the owner (who holds it); the configuration's by default.
+    ///   - timeout: How long to wait at most; nil waits without limit.
+    ///   - fair: Acquire in arrival order across processes (below); one resource only, and not on Redlock.
     /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `authenticationFailed`,
     ///   `invalidArgument`, `serverError`; `alreadyExpired` when three replies in a row came too
     ///   late to leave a lease any validity (the TTL is too short for this backend); `backendUnavailable` at once when the server cannot be reached at

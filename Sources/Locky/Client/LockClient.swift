@@ -75,7 +75,7 @@ public final class LockClient: Sendable {
     }
 
     /// Creates a client over a backend you built, e.g. ``RedisLockBackend`` with your own
-    /// ``RedisClient`` (another database, TLS, auth: the seed's client factory).
+    /// `RedisClient` (another database, TLS, auth: the seed's client factory).
     ///
     /// `clock` is the client's clock for validity, waits and renewal; locks expire on the
     /// backend's own clock. For an ``InMemoryLockBackend`` driven by a ``ManualLockClock``,
@@ -157,7 +157,7 @@ public final class LockClient: Sendable {
 
     /// Takes all resources or none, in one round trip per attempt, retrying while busy after
     /// the policy's delay (node-redlock's count/delay/jitter; nil uses the configuration's).
-    /// Prefer ``acquire(_:ttl:label:timeout:fair:)-(([String],_,_,_,_))``, which is woken by the release instead of polling.
+    /// Prefer ``acquire(_:ttl:label:timeout:fair:)-([String],_,_,_,_)``, which is woken by the release instead of polling.
     public func acquire(
         _ resources: [String],
         ttl: Duration? = nil,

@@ -24,7 +24,7 @@ public struct LockyConfiguration: Sendable, Hashable {
     public var leaseTTL: Duration
     /// TTL of the locker API's locks; nil (the seed's default) means they never expire.
     public var lockerTTL: Duration?
-    /// Retries of ``LockClient/acquire(_:ttl:label:retry:)`` while busy.
+    /// Retries of ``LockClient/acquire(_:ttl:label:retry:)-([String],_,_,_)`` while busy.
     public var retry: RetryPolicy
     /// Clock drift allowance, as a fraction of the TTL (plus 2 ms), subtracted from a lease's validity.
     public var driftFactor: Double

@@ -1,4 +1,4 @@
-/// The outcome of a fenced write (see ``LockClient/fencedWrite(_:to:fencingToken:)``).
+/// The outcome of a fenced write (see ``LockClient/fencedWrite(_:to:fencingToken:)-(ByteBuffer,_,_)``).
 public enum FencedWriteOutcome: Sendable, Hashable {
     /// The value was stored; the token became (or stayed) the highest seen.
     case accepted

@@ -1,4 +1,4 @@
-/// The outcome of ``LockClient/lock(_:locker:force:)`` for one resource.
+/// The outcome of ``LockClient/lock(_:locker:force:)->[ResourceResult<LockOutcome>]`` for one resource.
 public enum LockOutcome: Sendable, Hashable {
     /// The locker now holds the resource; a new fencing token was issued.
     case acquired(fencingToken: Int64)

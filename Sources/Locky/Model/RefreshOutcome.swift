@@ -1,4 +1,4 @@
-/// The outcome of ``LockClient/refresh(_:locker:)`` for one resource.
+/// The outcome of ``LockClient/refresh(_:locker:)->[ResourceResult<RefreshOutcome>]`` for one resource.
 public enum RefreshOutcome: Sendable, Hashable {
     /// The TTL was reset.
     case refreshed

@@ -1,4 +1,4 @@
-/// The outcome of ``LockClient/unlock(_:locker:)`` for one resource.
+/// The outcome of ``LockClient/unlock(_:locker:)->[ResourceResult<UnlockOutcome>]`` for one resource.
 public enum UnlockOutcome: Sendable, Hashable {
     /// The lock was removed.
     case unlocked

@@ -218,6 +218,8 @@ public actor RedisClient {
     /// - Parameters:
     ///   - script: The script (its SHA-1 must match the command's).
     ///   - command: Built with ``RedisScript/evalSHA(keyCount:)`` plus keys and arguments.
+    ///   - timeout: Deadline for the reply (on `NOSCRIPT`, for the load and the retry); the
+    ///     configuration's `commandTimeout` by default.
     public nonisolated func run(_ script: RedisScript, _ command: RESPCommand, timeout: Duration? = nil)
         async throws(RedisClientError)
         -> RESPToken

@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 
 /// Locks on one Redis server. Every call is one script call: one round trip, atomic on the
-/// server. See ``LockKeyspace`` for the key layout and ``RedisLockScripts`` for the scripts.
+/// server. See ``LockKeyspace`` for the key layout and `RedisLockScripts.swift` for the scripts.
 public struct RedisLockBackend: LockBackend {
     /// `redis`.
     public var name: String { "redis" }
@@ -536,7 +536,7 @@ public struct RedisLockBackend: LockBackend {
         )
     }
 
-    /// A release hands the lock to the first live queued waiter (see ``RedisLockScripts``).
+    /// A release hands the lock to the first live queued waiter (see `RedisLockScripts.swift`).
     public var handsOverToWaiters: Bool { true }
 
     /// The Redis client's event loop: waiting there turns a wake-up into a retry without a thread switch.

@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// Every operation runs the single-node scripts of ``RedisLockBackend`` on all nodes at once,
 /// each node answering within ``RedlockConfiguration/nodeTimeout``, and counts the answers
-/// (``RedlockTally``): an acquire holds when a quorum (`N / 2 + 1`) granted it; otherwise it is
+/// (`RedlockTally`): an acquire holds when a quorum (`N / 2 + 1`) granted it; otherwise it is
 /// released on every node that may have granted it. ``LockClient`` adds the rest of the spec:
 /// the validity `ttl − elapsed − (driftFactor × ttl + 2 ms)` measured from the start of the
 /// attempt that succeeded, and retries after a delay with jitter.
@@ -24,9 +24,9 @@ import Synchronization
 ///   README's safety model.
 /// - Node failures that do not break the quorum are reported as ``LockEvent/error(_:)`` events
 ///   on every event stream of the backend, and logged at debug; never swallowed.
-/// - Events are passed on once, when a quorum of nodes reported them (``RedlockEventMerger``);
+/// - Events are passed on once, when a quorum of nodes reported them (`RedlockEventMerger`);
 ///   wake-ups of waiting acquires come when a quorum of nodes reported a release
-///   (``RedlockWakeMerger``), so a minority grant given back after a split vote wakes nobody.
+///   (`RedlockWakeMerger`), so a minority grant given back after a split vote wakes nobody.
 /// - Fair waiting is not available on Redlock.
 public struct RedlockBackend: LockBackend {
     /// `redlock`.
@@ -330,7 +330,7 @@ public struct RedlockBackend: LockBackend {
 
     // MARK: Fenced storage
 
-    /// Writes to every node; accepted when a quorum accepted (see ``RedlockTally/fencedWrite(_:)``).
+    /// Writes to every node; accepted when a quorum accepted (see `RedlockTally.fencedWrite(_:)`).
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
         let replies = await fanOut(request.fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
         guard let outcome = tally.fencedWrite(replies) else {
@@ -409,7 +409,7 @@ public struct RedlockBackend: LockBackend {
         }
     }
 
-    /// Wake-ups for a release once a quorum of nodes reported it (``RedlockWakeMerger``): a
+    /// Wake-ups for a release once a quorum of nodes reported it (`RedlockWakeMerger`): a
     /// minority grant given back after a split vote wakes nobody, the holder's release wakes
     /// waiters at once.
     public func withWakeHandler<T: Sendable>(
