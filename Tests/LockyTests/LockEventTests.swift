@@ -565,4 +565,28 @@ struct LockEventTests {
             #expect(gapIndex != nil && afterIndex != nil && (gapIndex ?? 0) < (afterIndex ?? 0), "\(descriptions)")
         }
     }
+
+    /// Redlock, a rolling restart: every node comes back without the `notify-keyspace-events`
+    /// that Locky set at run time. Each node's subscription switches it on again after its gap,
+    /// so expired events (which need a quorum of nodes to report them) still come.
+    @Test func redlockNodeRestartsKeepExpiredEvents() async throws {
+        try await RedlockFaultTests.withNodes(3) { servers in
+            let client = try LockClient(configuration: try RedlockFaultTests.configuration(servers))
+            let recording = try await Self.recording(client) { recording in
+                _ = try await client.tryAcquire("before", ttl: .milliseconds(100))
+                #expect(try await recording.wait(within: .seconds(3)) { $0.contains("expired before") })
+                for server in servers { try await server.restart() }
+                let gaps = try await recording.wait(within: .seconds(10)) { $0.contains("gap") }
+                #expect(gaps, "no gap after the restarts: \(recording.descriptions)")
+                let locked = try await eventually(within: .seconds(10), every: .milliseconds(50)) {
+                    (try? await client.tryAcquire("after", ttl: .milliseconds(100))) != nil
+                }
+                #expect(locked)
+                let expired = try await recording.wait(within: .seconds(3)) { $0.contains("expired after") }
+                #expect(expired, "expired events did not resume after the restarts: \(recording.descriptions)")
+            }
+            #expect(!recording.descriptions.contains { $0.hasPrefix("error") }, "\(recording.descriptions)")
+            await client.close()
+        }
+    }
 }

@@ -434,8 +434,17 @@ public struct RedisLockBackend: LockBackend {
         return try await client.subscribe(
             channels: channels,
             timeout: subscribeTimeout,
-            handler: { event in
+            handler: { [self] event in
                 switch event {
+                case .gap where expiryChannel != nil:
+                    // A restarted server forgot `CONFIG SET notify-keyspace-events` (a Redlock
+                    // node after a rolling restart): switch it on again, then pass the gap on,
+                    // so whatever the consumer re-checks after the gap is watched again.
+                    Task {
+                        let error = await enableExpiryNotifications()
+                        handler(.gap, "")
+                        if let error { handler(.error(error), "") }
+                    }
                 case .gap:
                     handler(.gap, "")
                 case .message(let message):
