@@ -223,6 +223,38 @@ struct LockEventTests {
         }
     }
 
+    /// One stream iterated by two tasks at once (a UI and a log, say): each loop sees every
+    /// event, as two subscribers would; neither takes events from the other.
+    @Test(arguments: BackendKind.allCases)
+    func twoLoopsOverOneStreamEachSeeEveryEvent(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let loops = [Recording(), Recording()]
+            try await client.events { stream in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for recording in loops {
+                        group.addTask {
+                            var iterator = stream.makeAsyncIterator()
+                            recording.ready.open()
+                            while let event = await iterator.next() {
+                                recording.events.update { $0.append((event, ContinuousClock.now)) }
+                            }
+                        }
+                    }
+                    for recording in loops { try await within(.seconds(5), "iterating") { try await recording.ready.wait() } }
+                    let expected = try await Self.makeChanges(client, prefix: "two", count: 20)
+                    for (index, recording) in loops.enumerated() {
+                        let complete = try await recording.wait { $0.count >= expected.count }
+                        #expect(
+                            complete,
+                            "loop \(index) saw \(recording.descriptions.count) of \(expected.count): \(recording.descriptions)")
+                    }
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
     /// Processes are stood in for by clients with their own backend and connections (Redis:
     /// the server's URL; Redlock: every node's URL) or their own `LockClient` over the shared
     /// backend (memory, which lives in one process): changes made by any of them reach all.
