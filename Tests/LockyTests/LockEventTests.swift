@@ -181,6 +181,26 @@ struct LockEventTests {
         }
     }
 
+    /// A filter compares names as locks do, by Unicode scalars: `caf\u{E9}*` does not pass the
+    /// events of `cafe\u{301}-1`, another lock (equal as Swift Strings).
+    @Test(arguments: BackendKind.allCases)
+    func patternsMatchNamesAsLocksDo(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let recording = try await Self.recording(client, matching: "caf\u{E9}*") { recording in
+                for resource in ["cafe\u{301}-1", "caf\u{E9}-2"] {
+                    _ = try await client.lock(resource, locker: "editor")
+                    _ = try await client.unlock(resource)
+                }
+                let complete = try await recording.wait { $0.contains("unlocked caf\u{E9}-2") }
+                #expect(complete, "events so far: \(recording.descriptions)")
+            }
+            let names = recording.events.value.compactMap { $0.event.resource }
+            #expect(names.allSatisfy { Array($0.utf8) == Array("caf\u{E9}-2".utf8) }, "\(names.map { Array($0.unicodeScalars) })")
+            #expect(names.count == 2)
+        }
+    }
+
     /// The changes made by `client`: `count` resources locked and unlocked, and what every
     /// subscriber must then have seen, each exactly once.
     static func makeChanges(_ client: LockClient, prefix: String, count: Int) async throws -> [String] {
