@@ -37,4 +37,29 @@ struct LockEventBufferTests {
         buffer.finish()
         #expect(Self.name(await iterator.next()) == "end")
     }
+
+    /// Loops one after the other share the first buffer (the next goes on where the last
+    /// stopped); a loop started while another runs gets a buffer of its own, from its start
+    /// on; once the buffer is finished, every loop ends, a new one at once.
+    @Test func eachLoopRunningAtATimeHasABufferOfItsOwn() async {
+        let buffer = LockEventBuffer()
+        let stream = buffer.eventStream
+        buffer.yield(.unlocked(resource: "a"))
+        buffer.yield(.unlocked(resource: "b"))
+        do {
+            var first = stream.makeAsyncIterator()
+            #expect(Self.name(await first.next()) == "a")
+        }
+        var second = stream.makeAsyncIterator()
+        #expect(Self.name(await second.next()) == "b")
+        var third = stream.makeAsyncIterator()
+        buffer.yield(.unlocked(resource: "c"))
+        #expect(Self.name(await second.next()) == "c")
+        #expect(Self.name(await third.next()) == "c")
+        buffer.finish()
+        #expect(Self.name(await second.next()) == "end")
+        #expect(Self.name(await third.next()) == "end")
+        var late = stream.makeAsyncIterator()
+        #expect(Self.name(await late.next()) == "end")
+    }
 }

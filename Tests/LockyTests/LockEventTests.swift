@@ -181,6 +181,26 @@ struct LockEventTests {
         }
     }
 
+    /// A filter compares names as locks do, by Unicode scalars: `caf\u{E9}*` does not pass the
+    /// events of `cafe\u{301}-1`, another lock (equal as Swift Strings).
+    @Test(arguments: BackendKind.allCases)
+    func patternsMatchNamesAsLocksDo(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let recording = try await Self.recording(client, matching: "caf\u{E9}*") { recording in
+                for resource in ["cafe\u{301}-1", "caf\u{E9}-2"] {
+                    _ = try await client.lock(resource, locker: "editor")
+                    _ = try await client.unlock(resource)
+                }
+                let complete = try await recording.wait { $0.contains("unlocked caf\u{E9}-2") }
+                #expect(complete, "events so far: \(recording.descriptions)")
+            }
+            let names = recording.events.value.compactMap { $0.event.resource }
+            #expect(names.allSatisfy { Array($0.utf8) == Array("caf\u{E9}-2".utf8) }, "\(names.map { Array($0.unicodeScalars) })")
+            #expect(names.count == 2)
+        }
+    }
+
     /// The changes made by `client`: `count` resources locked and unlocked, and what every
     /// subscriber must then have seen, each exactly once.
     static func makeChanges(_ client: LockClient, prefix: String, count: Int) async throws -> [String] {
@@ -218,6 +238,38 @@ struct LockEventTests {
                 try await group.waitForAll()
                 for (index, recording) in recordings.enumerated() {
                     #expect(recording.descriptions.sorted() == expected.sorted(), "subscriber \(index)")
+                }
+            }
+        }
+    }
+
+    /// One stream iterated by two tasks at once (a UI and a log, say): each loop sees every
+    /// event, as two subscribers would; neither takes events from the other.
+    @Test(arguments: BackendKind.allCases)
+    func twoLoopsOverOneStreamEachSeeEveryEvent(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let loops = [Recording(), Recording()]
+            try await client.events { stream in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for recording in loops {
+                        group.addTask {
+                            var iterator = stream.makeAsyncIterator()
+                            recording.ready.open()
+                            while let event = await iterator.next() {
+                                recording.events.update { $0.append((event, ContinuousClock.now)) }
+                            }
+                        }
+                    }
+                    for recording in loops { try await within(.seconds(5), "iterating") { try await recording.ready.wait() } }
+                    let expected = try await Self.makeChanges(client, prefix: "two", count: 20)
+                    for (index, recording) in loops.enumerated() {
+                        let complete = try await recording.wait { $0.count >= expected.count }
+                        #expect(
+                            complete,
+                            "loop \(index) saw \(recording.descriptions.count) of \(expected.count): \(recording.descriptions)")
+                    }
+                    group.cancelAll()
                 }
             }
         }
@@ -563,6 +615,30 @@ struct LockEventTests {
             let gapIndex = descriptions.firstIndex(of: "gap")
             let afterIndex = descriptions.firstIndex(of: "locked after by y")
             #expect(gapIndex != nil && afterIndex != nil && (gapIndex ?? 0) < (afterIndex ?? 0), "\(descriptions)")
+        }
+    }
+
+    /// Redlock, a rolling restart: every node comes back without the `notify-keyspace-events`
+    /// that Locky set at run time. Each node's subscription switches it on again after its gap,
+    /// so expired events (which need a quorum of nodes to report them) still come.
+    @Test func redlockNodeRestartsKeepExpiredEvents() async throws {
+        try await RedlockFaultTests.withNodes(3) { servers in
+            let client = try LockClient(configuration: try RedlockFaultTests.configuration(servers))
+            let recording = try await Self.recording(client) { recording in
+                _ = try await client.tryAcquire("before", ttl: .milliseconds(100))
+                #expect(try await recording.wait(within: .seconds(3)) { $0.contains("expired before") })
+                for server in servers { try await server.restart() }
+                let gaps = try await recording.wait(within: .seconds(10)) { $0.contains("gap") }
+                #expect(gaps, "no gap after the restarts: \(recording.descriptions)")
+                let locked = try await eventually(within: .seconds(10), every: .milliseconds(50)) {
+                    (try? await client.tryAcquire("after", ttl: .milliseconds(100))) != nil
+                }
+                #expect(locked)
+                let expired = try await recording.wait(within: .seconds(3)) { $0.contains("expired after") }
+                #expect(expired, "expired events did not resume after the restarts: \(recording.descriptions)")
+            }
+            #expect(!recording.descriptions.contains { $0.hasPrefix("error") }, "\(recording.descriptions)")
+            await client.close()
         }
     }
 }

@@ -6,7 +6,7 @@ import Synchronization
 /// is gone is expired on the spot (and notified); one that was renewed is looked at again at
 /// its new deadline.
 final class ExpiryTracker: Sendable {
-    private let deadlines = Mutex<[ExactName: ContinuousClock.Instant]>([:])
+    private let deadlines = Mutex(ExpiryDeadlines())
     private let wake = WakeSignal()
     private let backend: any LockBackend
     private let clock: any LockClock
@@ -19,36 +19,22 @@ final class ExpiryTracker: Sendable {
     /// Remembers that `resource` expires `ttl` from now.
     func track(_ resource: String, ttl: Duration) {
         let deadline = clock.now + ttl
-        let isEarliest = deadlines.withLock { deadlines -> Bool in
-            let earliest = deadlines.values.min()
-            deadlines[ExactName(resource)] = deadline
-            return earliest.map { deadline < $0 } ?? true
-        }
-        if isEarliest { wake.fire() }
+        if deadlines.withLock({ $0.set(resource, at: deadline) }) { wake.fire() }
     }
+
+    /// The number of locks whose deadlines are known (for tests).
+    var count: Int { deadlines.withLock { $0.count } }
 
     /// Forgets `resource` (it was unlocked or expired).
     func forget(_ resource: String) {
-        _ = deadlines.withLock { $0.removeValue(forKey: ExactName(resource)) }
+        deadlines.withLock { $0.remove(resource) }
     }
 
     /// Looks at locks at their deadlines until the task is cancelled.
     func run() async {
         while !Task.isCancelled {
             let now = clock.now
-            let (due, next) = deadlines.withLock { deadlines -> ([String], ContinuousClock.Instant?) in
-                var due: [ExactName] = []
-                var next: ContinuousClock.Instant?
-                for (resource, deadline) in deadlines {
-                    if deadline <= now {
-                        due.append(resource)
-                    } else {
-                        next = next.map { min($0, deadline) } ?? deadline
-                    }
-                }
-                for resource in due { deadlines[resource] = nil }
-                return (due.map(\.string), next)
-            }
+            let (due, next) = deadlines.withLock { deadlines in (deadlines.takeDue(at: now), deadlines.earliest) }
             if due.isEmpty {
                 // A millisecond past the deadline, so the server sees it as passed too.
                 if await wake.wait(until: next.map { $0 + .milliseconds(1) }, clock: clock) == .cancelled { return }

@@ -1,25 +1,26 @@
 import Synchronization
 
-/// A bounded buffer of lock events between whoever produces them and one consumer. When the
-/// consumer falls behind and events are dropped, the next event that fits is preceded by
-/// ``LockEvent/gap``: a loss is never silent.
+/// Bounded buffers of lock events between whoever produces them and the loops over one
+/// ``LockEventStream``. When a loop falls behind and events are dropped, the next event that
+/// fits is preceded by ``LockEvent/gap``: a loss is never silent.
+///
+/// Every loop running at a time has a buffer of its own and sees every event: one shared
+/// `AsyncStream` handed each event to whichever loop asked first, so two loops over one stream
+/// (a UI and a log, say) each missed about half of them. The first buffer holds the events
+/// since the buffer was made, for the first loop, and for a later loop once the one before it
+/// ended (it goes on where that one stopped, as a loop over an `AsyncStream` does); a loop
+/// started while another runs gets a new buffer, with the events from its start on.
 final class LockEventBuffer: Sendable {
     /// Events held for a slow consumer before the buffer drops new ones.
     static let capacity = 65_536
 
-    /// The consumer's side.
-    let stream: AsyncStream<LockEvent>
-    private let continuation: AsyncStream<LockEvent>.Continuation
-    /// Whether events were dropped since the last `gap` got through.
-    private let dropping = Mutex(false)
+    private struct Consumer {
+        let continuation: AsyncStream<LockEvent>.Continuation
+        /// Whether events were dropped since the last `gap` got through.
+        var dropping = false
 
-    init(capacity: Int = LockEventBuffer.capacity) {
-        (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(capacity))
-    }
-
-    /// Hands `event` on, or drops it (and later says so) when the buffer is full.
-    func yield(_ event: LockEvent) {
-        dropping.withLock { dropping in
+        /// Hands `event` on, or drops it (and later says so) when the buffer is full.
+        mutating func yield(_ event: LockEvent) {
             if dropping {
                 guard case .enqueued = continuation.yield(.gap) else { return }
                 dropping = false
@@ -28,12 +29,74 @@ final class LockEventBuffer: Sendable {
         }
     }
 
-    /// Ends the stream.
-    func finish() { continuation.finish() }
+    private struct State {
+        /// Every buffer being filled, by id; the first one's id is 0.
+        var consumers: [UInt64: Consumer]
+        /// The first buffer's stream while no loop reads it.
+        var first: AsyncStream<LockEvent>?
+        var nextID: UInt64 = 1
+        var finished = false
+    }
 
-    /// The stream as a ``LockEventStream``.
+    /// The first buffer's stream: the events since this buffer was made.
+    let stream: AsyncStream<LockEvent>
+    private let capacity: Int
+    private let state: Mutex<State>
+
+    init(capacity: Int = LockEventBuffer.capacity) {
+        let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(capacity))
+        self.stream = stream
+        self.capacity = capacity
+        self.state = Mutex(State(consumers: [0: Consumer(continuation: continuation)], first: stream))
+    }
+
+    /// Hands `event` to every buffer.
+    func yield(_ event: LockEvent) {
+        state.withLock { state in
+            for id in state.consumers.keys { state.consumers[id]?.yield(event) }
+        }
+    }
+
+    /// Ends every stream.
+    func finish() {
+        let consumers = state.withLock { state in
+            state.finished = true
+            return state.consumers.values
+        }
+        for consumer in consumers { consumer.continuation.finish() }
+    }
+
+    /// The stream as a ``LockEventStream``: each loop over it reads a buffer of its own.
     var eventStream: LockEventStream {
-        let stream = self.stream
-        return LockEventStream { StreamEventSource(stream) }
+        LockEventStream { [self] in makeSource() }
+    }
+
+    /// The source of one loop: the first buffer when no loop reads it, else a new one that is
+    /// dropped when the loop's iterator is.
+    private func makeSource() -> any LockEventSource {
+        let first = state.withLock { state -> AsyncStream<LockEvent>? in
+            defer { state.first = nil }
+            return state.first
+        }
+        if let first {
+            // Handed back when the loop ends: the next loop goes on from there.
+            return StreamEventSource(first) { [self] in state.withLock { $0.first = first } }
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(capacity))
+        let id = state.withLock { state -> UInt64? in
+            guard !state.finished else { return nil }
+            let id = state.nextID
+            state.nextID += 1
+            state.consumers[id] = Consumer(continuation: continuation)
+            return id
+        }
+        guard let id else {
+            continuation.finish()
+            return StreamEventSource(stream) {}
+        }
+        return StreamEventSource(stream) { [self] in
+            state.withLock { _ = $0.consumers.removeValue(forKey: id) }
+            continuation.finish()
+        }
     }
 }

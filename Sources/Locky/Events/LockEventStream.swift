@@ -1,4 +1,8 @@
 /// Lock events as an `AsyncSequence`; valid inside the scope that handed it out.
+///
+/// Loops over one stream in several tasks at once each see every event (from the scope's start
+/// for the first loop, from its own start for the others); a loop started after another ended
+/// goes on where that one stopped.
 public struct LockEventStream: AsyncSequence, Sendable {
     /// The element type.
     public typealias Element = LockEvent
@@ -9,7 +13,7 @@ public struct LockEventStream: AsyncSequence, Sendable {
         self.makeSource = makeSource
     }
 
-    /// Creates the iterator (one per stream).
+    /// Creates an iterator: a loop of its own over the events.
     public func makeAsyncIterator() -> Iterator {
         Iterator(source: makeSource())
     }

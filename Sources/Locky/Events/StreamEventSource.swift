@@ -1,10 +1,15 @@
-/// Events from an `AsyncStream` (the in-memory backend).
+/// Events from an `AsyncStream` (a ``LockEventBuffer``'s), for one loop.
 final class StreamEventSource: LockEventSource {
     private var iterator: AsyncStream<LockEvent>.AsyncIterator
+    /// Runs when the loop's iterator is gone: its buffer is handed back or dropped.
+    private let onEnd: @Sendable () -> Void
 
-    init(_ stream: AsyncStream<LockEvent>) {
+    init(_ stream: AsyncStream<LockEvent>, onEnd: @escaping @Sendable () -> Void) {
         self.iterator = stream.makeAsyncIterator()
+        self.onEnd = onEnd
     }
+
+    deinit { onEnd() }
 
     func next() async -> LockEvent? {
         await iterator.next()

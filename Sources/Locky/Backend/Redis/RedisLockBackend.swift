@@ -357,39 +357,14 @@ public struct RedisLockBackend: LockBackend {
     /// allows it; when it does not, the stream starts with an ``LockEvent/error(_:)`` saying what
     /// to configure.
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
-        var channels = [keyspace.eventChannel]
-        var expiredChannel: String?
-        var setupError: LockError?
-        if expirations {
-            let channel = "__keyevent@\(client.configuration.database)__:expired"
-            expiredChannel = channel
-            channels.append(channel)
-            setupError = await enableExpiryNotifications()
-        }
-        let keyspace = self.keyspace
-        let expiryChannel = expiredChannel
-        let setupErrorEvent = setupError
-        // A restarted server forgot `CONFIG SET notify-keyspace-events`: switch it on again after a gap.
-        let backend = self
-        var afterGap: (@Sendable () async -> LockError?)?
-        if expirations { afterGap = { @Sendable in await backend.enableExpiryNotifications() } }
-        let onGap = afterGap
+        // Decoded on the connection's event loop into a buffer per loop over the stream.
+        let buffer = LockEventBuffer()
         var subscribed = false
         do {
-            return try await client.subscribe(channels: channels) { subscription in
+            return try await withEventHandler(expirations: expirations, { buffer.yield($0) }) {
                 subscribed = true
-                return try await body(
-                    LockEventStream {
-                        let source = RedisEventSource(
-                            subscription,
-                            keyspace: keyspace,
-                            expiredChannel: expiryChannel,
-                            afterGap: onGap
-                        )
-                        if let setupErrorEvent { source.prepend(.error(setupErrorEvent)) }
-                        return source
-                    }
-                )
+                defer { buffer.finish() }
+                return try await body(buffer.eventStream)
             }
         } catch let error as RedisClientError where !subscribed {
             // The subscription itself failed (an ACL without the channels, wrong credentials):
@@ -434,8 +409,17 @@ public struct RedisLockBackend: LockBackend {
         return try await client.subscribe(
             channels: channels,
             timeout: subscribeTimeout,
-            handler: { event in
+            handler: { [self] event in
                 switch event {
+                case .gap where expiryChannel != nil:
+                    // A restarted server forgot `CONFIG SET notify-keyspace-events` (a Redlock
+                    // node after a rolling restart): switch it on again, then pass the gap on,
+                    // so whatever the consumer re-checks after the gap is watched again.
+                    Task {
+                        let error = await enableExpiryNotifications()
+                        handler(.gap, "")
+                        if let error { handler(.error(error), "") }
+                    }
                 case .gap:
                     handler(.gap, "")
                 case .message(let message):
