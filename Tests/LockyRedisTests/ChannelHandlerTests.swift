@@ -2,6 +2,7 @@ import LockyRESP
 import Logging
 import NIOCore
 import NIOEmbedded
+import Synchronization
 import Testing
 
 @testable import LockyRedis
@@ -40,10 +41,11 @@ import Testing
         handler.send(RESPCommand("PING"), id: 6, to: .promise(other))
         handler.cancel(5)
         let cancelled = loop.makePromise(of: RESPToken.self)
-        var failure: RedisClientError?
-        cancelled.futureResult.whenFailure { failure = $0 as? RedisClientError }
+        let failed = Mutex<RedisClientError?>(nil)
+        cancelled.futureResult.whenFailure { error in failed.withLock { $0 = error as? RedisClientError } }
         handler.send(RESPCommand("GET", "key"), id: 5, to: .promise(cancelled))
 
+        let failure = failed.withLock { $0 }
         #expect(failure?.code == .cancelled)
         #expect(failure?.mayHaveRun == false)
         #expect(handler.pendingCount == 1)
