@@ -55,10 +55,7 @@ struct StatusSubcommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         try await withLockClient(options) { client in
-            let nodes = client.backend.redisNodes
-            guard !nodes.isEmpty else { return ExitStatus.usage }
-            let nodeTimeout = (client.backend as? RedlockBackend)?.nodeTimeout
-            let scanner = LockScanner(nodes: nodes, nodeTimeout: nodeTimeout, client: client, pattern: match)
+            let scanner = LockScanner(client: client, pattern: match)
             if !watch {
                 let locks = try await scanner.snapshot()
                 if options.json {
@@ -126,117 +123,24 @@ private func plainLine(_ lock: HeldLock) -> String {
     ])
 }
 
-/// Finds held locks: SCAN over `<prefix>*` on every node, keep lock keys, then `holders(of:)`
-/// in batches. On Redlock the SCANs are the union of the nodes that answered (a majority must:
-/// fewer could miss a lock a majority holds), and `holders(of:)` applies the quorum rule, so a
-/// lock on a node restarted empty is still listed and a key left on a minority is not.
+/// Finds held locks with ``LockClient/heldLocks(matching:)``: SCAN on every node (on Redlock a
+/// majority must answer, and each node's SCAN waits at most the node timeout), then the holders
+/// in batches with the quorum rule, so a lock on a node restarted empty is still listed and a
+/// key left on a minority is not.
 struct LockScanner: Sendable {
-    let nodes: [(address: String, backend: RedisLockBackend)]
-    /// On Redlock, how long each SCAN reply is waited for (a stopped node must not hold up
-    /// status for the client's command timeout); nil: the command timeout.
-    let nodeTimeout: Duration?
     let client: LockClient
     let pattern: ResourcePattern?
 
     /// Every held lock, sorted by resource.
     func snapshot() async throws -> [HeldLock] {
-        let scans = await withTaskGroup(of: (Int, Result<[String], LockError>).self) { group in
-            for (index, node) in nodes.enumerated() {
-                group.addTask { (index, await scan(node.backend)) }
-            }
-            var scans = [Result<[String], LockError>](repeating: .success([]), count: nodes.count)
-            for await (index, result) in group { scans[index] = result }
-            return scans
+        try await client.heldLocks(matching: pattern?.pattern).map { lock in
+            HeldLock(
+                resource: lock.resource,
+                holder: lock.outcome.displayName,
+                remainingMs: lock.outcome.remaining?.milliseconds,
+                fencingToken: lock.outcome.fencingToken
+            )
         }
-        var resources: [String] = []
-        // Bytes, not Strings: canonically equal names (NFC and NFD "café") are two locks in Redis.
-        var seen = Set<[UInt8]>()
-        var failures: [RedlockNodeOutcome] = []
-        for (index, scan) in scans.enumerated() {
-            switch scan {
-            case .success(let found):
-                for resource in found where seen.insert(Array(resource.utf8)).inserted { resources.append(resource) }
-            case .failure(let error):
-                if nodes.count == 1 { throw error }
-                let result: RedlockNodeOutcome.Result = error.code == .timedOut ? .timedOut : .failed(error)
-                failures.append(RedlockNodeOutcome(node: nodes[index].address, result: result))
-            }
-        }
-        let answered = nodes.count - failures.count
-        let quorum = (client.backend as? RedlockBackend)?.quorum ?? 1
-        guard answered >= quorum else {
-            throw LockError(
-                .quorumNotReached, "status: \(answered) of \(nodes.count) nodes answered SCAN, \(quorum) needed",
-                nodes: failures)
-        }
-
-        var locks: [HeldLock] = []
-        var start = 0
-        while start < resources.count {
-            let batch = Array(resources[start..<min(start + 1_000, resources.count)])
-            start += batch.count
-            for result in try await client.holders(of: batch) {
-                guard let holder = result.outcome else { continue }
-                locks.append(
-                    HeldLock(
-                        resource: result.resource,
-                        holder: holder.displayName,
-                        remainingMs: holder.remaining?.milliseconds,
-                        fencingToken: holder.fencingToken
-                    )
-                )
-            }
-        }
-        return locks.sorted { $0.resource < $1.resource }
-    }
-
-    /// The resources whose lock keys one node holds (matching ``pattern``).
-    private func scan(_ backend: RedisLockBackend) async -> Result<[String], LockError> {
-        guard let nodeTimeout else { return await scanPages(backend) }
-        return await RedisClient.withReplyWaitLimit(nodeTimeout) { await scanPages(backend) }
-    }
-
-    private func scanPages(_ backend: RedisLockBackend) async -> Result<[String], LockError> {
-        let keyspace = backend.keyspace
-        let match = Self.escapeGlob(keyspace.prefix) + "*"
-        var resources: [String] = []
-        var cursor = "0"
-        repeat {
-            let reply: RESPToken
-            do {
-                reply = try await backend.client.execute(RESPCommand("SCAN", cursor, "MATCH", match, "COUNT", 1000))
-            } catch {
-                return .failure(LockError(error, during: "SCAN"))
-            }
-            guard case .array(let parts) = reply.value, parts.count == 2 else {
-                return .failure(LockError(.serverError, "SCAN answered with an unexpected reply"))
-            }
-            var iterator = parts.makeIterator()
-            guard let cursorToken = iterator.next(), let keysToken = iterator.next(),
-                case .array(let keys) = keysToken.value
-            else {
-                return .failure(LockError(.serverError, "SCAN answered with an unexpected reply"))
-            }
-            cursor = (try? String(fromRESP: cursorToken)) ?? "0"
-            for keyToken in keys {
-                guard let key = try? String(fromRESP: keyToken), let resource = keyspace.resource(ofLockKey: key) else {
-                    continue
-                }
-                if let pattern, !pattern.matches(resource) { continue }
-                resources.append(resource)
-            }
-        } while cursor != "0"
-        return .success(resources)
-    }
-
-    /// Escapes `*`, `?`, `[`, `]` and `\` so the prefix matches only itself in SCAN MATCH.
-    static func escapeGlob(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if "*?[]\\".contains(character) { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
     }
 }
 

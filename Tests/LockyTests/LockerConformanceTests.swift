@@ -1,4 +1,6 @@
 import Locky
+import LockyRESP
+import LockyRedis
 import Testing
 
 /// The locker API (`lock`, `refresh`, `unlock`, `locker(of:)`, `holders(of:)`) on every backend.
@@ -24,6 +26,38 @@ struct LockerConformanceTests {
             #expect(try await env.client.locker(of: "a") == "user-20")
             #expect(try await env.client.locker(of: "b") == "user-9")
             #expect(try await env.client.locker(of: "c") == "user-20")
+        }
+    }
+
+    /// "Who is editing what": every held lock with its holder, sorted, filtered by a glob; fence
+    /// and queue keys, released locks and other keys under the prefix are not locks.
+    @Test(arguments: BackendKind.allCases)
+    func heldLocksListsEveryHeldLockAndNothingElse(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            #expect(try await env.client.heldLocks().isEmpty)
+            _ = try await env.client.lock(["article:2", "article:1", "user:7"], locker: "editor-20")
+            let lease = try await env.client.tryAcquire("job", ttl: .seconds(30), label: "worker")
+            let released = try await env.client.tryAcquire("released", ttl: .seconds(30))
+            #expect(try await env.client.release(released) == .released)
+            // Names Redis tells apart: NFC and NFD "café" are two locks.
+            _ = try await env.client.lock(["caf\u{E9}", "cafe\u{301}"], locker: "editor-21")
+            for client in env.inspectionClients {
+                _ = try await client.execute(RESPCommand("SET", env.keyspace.prefix + "not-a-lock", "x"))
+            }
+
+            let all = try await env.client.heldLocks()
+            #expect(all.count == 6, "\(all.map(\.resource))")
+            #expect(Set(all.map { Array($0.resource.utf8) }).count == 6)
+            #expect(all.map(\.resource).starts(with: ["article:1", "article:2"]))
+            let job = all.first { $0.resource == "job" }
+            #expect(job?.outcome.owner == lease.owner)
+            #expect(job?.outcome.fencingToken == lease.fencingTokens[0])
+            #expect((job?.outcome.remaining ?? .zero) > .seconds(29))
+            #expect(all.first { $0.resource == "user:7" }?.outcome.owner == "editor-20")
+
+            let articles = try await env.client.heldLocks(matching: "article:*")
+            #expect(articles.map(\.resource) == ["article:1", "article:2"])
+            #expect(articles.allSatisfy { $0.outcome.owner == "editor-20" && $0.outcome.remaining == nil })
         }
     }
 

@@ -102,6 +102,11 @@ public protocol LockBackend: Sendable {
     /// re-created keys could then span another owner's hold.
     var recreatesMissingLocks: Bool { get }
 
+    /// Every resource whose lock key exists, in no particular order: found with `SCAN` (never
+    /// `KEYS`) on Redis; on Redlock the union of the nodes that answered, of which a quorum must.
+    /// For ``LockClient/heldLocks(matching:)`` and the expiry watcher.
+    func lockedResources() async throws(LockError) -> [String]
+
     /// Releases connections.
     func close() async
 }
@@ -126,6 +131,11 @@ extension LockBackend {
     /// Unsupported by default (a backend of your own may not have it).
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
         throw LockError(.invalidArgument, "the \(name) backend has no token-checked read")
+    }
+
+    /// Unsupported by default (a backend of your own may not have it).
+    public func lockedResources() async throws(LockError) -> [String] {
+        throw LockError(.invalidArgument, "the \(name) backend cannot list its locks")
     }
 
     /// Nothing to leave by default.

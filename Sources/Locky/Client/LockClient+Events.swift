@@ -5,8 +5,9 @@ extension LockClient {
     /// Locked and unlocked events are published by the lock scripts themselves, so each change
     /// is seen once by every subscriber, whoever made it. Expired events come from Redis
     /// keyspace notifications (switched on when the server allows `CONFIG SET`); the watcher
-    /// looks at each lock it saw taken at its deadline, so the event comes within milliseconds
-    /// instead of whenever Redis gets to it. The in-memory backend expires each lock at its
+    /// looks at each lock at its deadline, so the event comes within milliseconds instead of
+    /// whenever Redis gets to it. It learns deadlines from the locked events, and by listing the
+    /// locks held (``heldLocks(matching:)``'s `SCAN`) when the stream starts and after each gap. The in-memory backend expires each lock at its
     /// deadline on a timer of its own while events are watched.
     ///
     /// - Parameters:
@@ -29,7 +30,10 @@ extension LockClient {
                             if let ttl { tracker.track(resource, ttl: ttl) }
                         case .unlocked(let resource), .expired(let resource):
                             tracker.forget(resource)
-                        case .gap, .error:
+                        case .gap:
+                            // Locks taken while events were missed were never seen taken.
+                            tracker.rediscover()
+                        case .error:
                             break
                         }
                         if let filter, let resource = event.resource, !filter.matches(resource) { continue }

@@ -277,6 +277,10 @@ final class StallingBackend: LockBackend {
         try await inner.holders(resources)
     }
 
+    func lockedResources() async throws(LockError) -> [String] {
+        try await inner.lockedResources()
+    }
+
     func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
         try await inner.fencedWrite(key: key, value: value, fencingToken: fencingToken)
     }

@@ -425,6 +425,11 @@ final class RecordingBackend: LockBackend {
         return try await inner.holders(resources)
     }
 
+    func lockedResources() async throws(LockError) -> [String] {
+        await count()
+        return try await inner.lockedResources()
+    }
+
     func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
         await count()
         return try await inner.fencedWrite(key: key, value: value, fencingToken: fencingToken)

@@ -382,6 +382,14 @@ public final class InMemoryLockBackend: LockBackend {
         }
     }
 
+    /// Every resource held now (expired ones are dropped, and reported, as they are found).
+    public func lockedResources() async throws(LockError) -> [String] {
+        let now = clock.now
+        return withTable { state in
+            state.locks.keys.map(\.string).filter { state.live($0, now: now) != nil }
+        }
+    }
+
     /// Stores `value` if `fencingToken` is at least the highest token seen for `key`.
     ///
     /// A key that is a lock, fencing counter or fair queue of ``keyspace`` while that exists

@@ -328,6 +328,29 @@ public struct RedlockBackend: LockBackend {
         return holders
     }
 
+    /// The resources locked on any node that answered, which must be a quorum: fewer could all
+    /// miss a lock a quorum holds. A key left on a minority is listed too; ``holders(_:)``
+    /// applies the quorum rule to each.
+    public func lockedResources() async throws(LockError) -> [String] {
+        let replies = await fanOut { node async throws(LockError) in try await node.lockedResources() }
+        var resources: [String] = []
+        // Bytes, not Strings: canonically equal names (NFC and NFD "café") are two locks in Redis.
+        var seen = Set<[UInt8]>()
+        var answered = 0
+        for case .success(let found) in replies {
+            answered += 1
+            for resource in found where seen.insert(Array(resource.utf8)).inserted { resources.append(resource) }
+        }
+        guard answered >= tally.quorum else {
+            try throwIfCancelled(replies)
+            throw tally.quorumError(
+                "list locks", replies,
+                summary: "\(answered) of \(nodeAddresses.count) nodes answered SCAN, \(tally.quorum) needed"
+            ) { _ in .granted }
+        }
+        return resources
+    }
+
     // MARK: Fenced storage
 
     /// Writes to every node; accepted when a quorum accepted (see `RedlockTally.fencedWrite(_:)`).
