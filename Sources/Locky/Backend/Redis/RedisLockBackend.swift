@@ -406,35 +406,48 @@ public struct RedisLockBackend: LockBackend {
         }
         let keyspace = self.keyspace
         let expiryChannel = expiredChannel
-        return try await client.subscribe(
-            channels: channels,
-            timeout: subscribeTimeout,
-            handler: { [self] event in
-                switch event {
-                case .gap where expiryChannel != nil:
-                    // A restarted server forgot `CONFIG SET notify-keyspace-events` (a Redlock
-                    // node after a rolling restart): switch it on again, then pass the gap on,
-                    // so whatever the consumer re-checks after the gap is watched again.
-                    Task {
+        // After a gap, a restarted server has forgotten `CONFIG SET notify-keyspace-events` (a
+        // Redlock node after a rolling restart): a child task switches it on again, then passes
+        // the gap on, so whatever the consumer re-checks after the gap is watched again. Gaps
+        // that come while it works merge into one (the next pass covers them).
+        let (gaps, gapArrived) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            if expiryChannel != nil {
+                group.addTask {
+                    for await _ in gaps {
                         let error = await enableExpiryNotifications()
                         handler(.gap, "")
                         if let error { handler(.error(error), "") }
                     }
-                case .gap:
-                    handler(.gap, "")
-                case .message(let message):
-                    if let expiryChannel, message.channelName == expiryChannel {
-                        if let resource = keyspace.resource(ofLockKey: message.payloadString) {
-                            handler(.expired(resource: resource), "")
-                        }
-                    } else {
-                        let decoded = LockEventCodec.decode(message.payload, keyspace: keyspace)
-                        for event in decoded.events { handler(event, decoded.tag) }
-                    }
                 }
-            },
-            body
-        )
+            }
+            defer {
+                gapArrived.finish()
+                group.cancelAll()
+            }
+            return try await client.subscribe(
+                channels: channels,
+                timeout: subscribeTimeout,
+                handler: { event in
+                    switch event {
+                    case .gap where expiryChannel != nil:
+                        gapArrived.yield()
+                    case .gap:
+                        handler(.gap, "")
+                    case .message(let message):
+                        if let expiryChannel, message.channelName == expiryChannel {
+                            if let resource = keyspace.resource(ofLockKey: message.payloadString) {
+                                handler(.expired(resource: resource), "")
+                            }
+                        } else {
+                            let decoded = LockEventCodec.decode(message.payload, keyspace: keyspace)
+                            for event in decoded.events { handler(event, decoded.tag) }
+                        }
+                    }
+                },
+                body
+            )
+        }
     }
 
     /// Fair acquire through the resource's queue in Redis: one `acquireFair` script call.
