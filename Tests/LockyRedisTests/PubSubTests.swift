@@ -254,6 +254,40 @@ import Testing
         }
     }
 
+    /// An ACL change that takes the channel away disconnects the subscriber; restoring the
+    /// subscription is then refused. That must not go unnoticed: a gap at once, retries with
+    /// backoff, and delivery again (after another gap) once the channel is allowed again.
+    /// Before, the refusal left the subscription silent for good: no gap, no error, no retry.
+    @Test func aRefusedResubscriptionYieldsAGapAndIsRetried() async throws {
+        let user = RedisServer.ACLUser(name: "watcher", password: "watcher-pw", rules: "~* +@all &news")
+        try await RedisServer.withServer(.init(aclUsers: [user])) { server throws in
+            let url = "redis://watcher:watcher-pw@127.0.0.1:\(server.port)?name=acl-sub"
+            var configuration = try RedisConfiguration(url: url)
+            configuration.reconnect.initialDelay = .milliseconds(50)
+            configuration.reconnect.maximumDelay = .milliseconds(200)
+            try await RedisClient.withClient(configuration: configuration) { client throws in
+                try await client.subscribe(channels: ["news"]) { subscription throws in
+                    try await EventLog.collecting(subscription) { log throws in
+                        #expect(try await Self.publish(client, "news", "before") == 1)
+                        _ = await log.wait(forCount: 1)
+                        // Redis 7 disconnects subscribers of channels their user lost.
+                        _ = try server.cli("ACL", "SETUSER", "watcher", "resetchannels")
+                        let refused = await log.wait(forCount: 2, within: .seconds(5))
+                        #expect(refused.count == 2 && refused.last == .gap, "\(refused)")
+                        _ = try server.cli("ACL", "SETUSER", "watcher", "&news")
+                        let delivered = await eventually(within: .seconds(5)) {
+                            (try? await Self.publish(client, "news", "after")) == 1
+                        }
+                        #expect(delivered, "the subscription was never restored")
+                        _ = await eventually(within: .seconds(3)) { log.messages.count == 2 }
+                        #expect(log.messages.map(\.payloadString) == ["before", "after"])
+                        #expect(log.snapshot.last == .message(log.messages[log.messages.count - 1]))
+                    }
+                }
+            }
+        }
+    }
+
     @Test func pubSubOverRESP2() async throws {
         try await RedisServer.withServer { server throws in
             try await withClient(server, suffix: "?protocol=2", commandTimeout: .seconds(2)) { client throws in

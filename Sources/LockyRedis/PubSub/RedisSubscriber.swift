@@ -342,6 +342,16 @@ actor RedisSubscriber {
         unansweredSubscribes.removeAll()
         unansweredPSubscribes.removeAll()
         failWaiters(.server(error))
+        // Restoring the subscriptions after a reconnect was refused (the ACL changed meanwhile):
+        // nothing is subscribed on this connection, so messages are being missed. Say so at once
+        // with a gap, and retry on a new connection, backing off, until the server accepts again.
+        if gapPending, case .connected(let connection) = state {
+            deliverGap()
+            connection.handler.close(
+                RedisClientError(
+                    .serverError, "the server refused to restore the subscriptions after a reconnect: \(error.description)",
+                    serverError: error))
+        }
     }
 
     private func failWaiters(_ error: RedisClientError) {
@@ -532,10 +542,15 @@ actor RedisSubscriber {
         }
         if gapPending, channelTargets.count == confirmedChannels.count, patternTargets.count == confirmedPatterns.count {
             gapPending = false
-            for (id, var entry) in entries where !entry.deliver(.gap) {
-                entry.needsGap = true
-                entries[id] = entry
-            }
+            deliverGap()
+        }
+    }
+
+    /// Tells every subscription that messages may have been missed (later, for one whose buffer is full).
+    private func deliverGap() {
+        for (id, var entry) in entries where !entry.deliver(.gap) {
+            entry.needsGap = true
+            entries[id] = entry
         }
     }
 }
