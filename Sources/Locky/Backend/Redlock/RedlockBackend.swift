@@ -363,7 +363,7 @@ public struct RedlockBackend: LockBackend {
         try checkIndependence()
         let replies = await fanOut { node async throws(LockError) in try await node.fencedRead(key: key) }
         try checkIndependence()
-        guard let value = tally.fencedRead(replies) else {
+        guard let value = try tally.fencedRead(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced read", replies) { _ in .granted }
         }
@@ -374,7 +374,7 @@ public struct RedlockBackend: LockBackend {
     /// the highest token among them), rejected when enough nodes saw a newer token.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
         let replies = try await query(request.fencedReadRequest(key: key, fencingToken: fencingToken))
-        guard let outcome = tally.fencedClaim(replies) else {
+        guard let outcome = try tally.fencedClaim(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced read", replies) { outcome in
                 if case .read = outcome { return .granted }
