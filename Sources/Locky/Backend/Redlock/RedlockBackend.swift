@@ -105,6 +105,11 @@ public struct RedlockBackend: LockBackend {
     /// How many nodes must agree.
     public var quorum: Int { tally.quorum }
 
+    /// While a waiting acquire misses a node's wake subscription, how often it tries again
+    /// (``withWakeHandler(waiter:_:_:)``): 200 ms by default, the configuration's `retry.delay`
+    /// (at least 10 ms) when ``LockClient`` creates the backend.
+    public var degradedWakeInterval: Duration = .milliseconds(200)
+
     /// The first node's event loop, when every node runs there (as with the configuration
     /// initializer): waiting acquires run on it, so a fan-out costs no thread switch.
     public var preferredTaskExecutor: (any TaskExecutor)? {
@@ -429,12 +434,20 @@ public struct RedlockBackend: LockBackend {
     /// Wake-ups for a release once a quorum of nodes reported it (``RedlockWakeMerger``): a
     /// minority grant given back after a split vote wakes nobody, the holder's release wakes
     /// waiters at once.
+    ///
+    /// While a node's subscription is missing (it was down or refused it; it is retried in the
+    /// background, 1 s, then doubling up to 30 s), the holder's release may be reported by
+    /// fewer than a quorum of the subscribed nodes, and the waiter would sleep until the
+    /// holder's expiry: then waiters get a ``WakeHint/gap`` every ``degradedWakeInterval``
+    /// instead, until every node is subscribed. A healthy wait never polls.
     public func withWakeHandler<T: Sendable>(
         waiter: String?,
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
         let merger = RedlockMergerBox<RedlockWakeMerger>(quorum: quorum)
+        let missing = RedlockMissingSubscriptions()
+        let interval = degradedWakeInterval
         return try await withEachNode(
             subscribe: { node, index, inner in
                 try await node.withTaggedWakeHandler(
@@ -443,6 +456,7 @@ public struct RedlockBackend: LockBackend {
                     }, inner)
             },
             onFailure: { index, error in
+                missing.missing(index)
                 logger.debug(
                     "redlock node cannot be watched",
                     metadata: [
@@ -451,9 +465,34 @@ public struct RedlockBackend: LockBackend {
                     ])
             },
             // A release there may have been missed: waiters try again.
-            onJoin: { _ in handler(.gap) },
-            body
-        )
+            onJoin: { index in
+                missing.joined(index)
+                handler(.gap)
+            }
+        ) {
+            guard missing.any else { return try await body() }
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await Self.wakeWhileMissing(missing, every: interval, handler) }
+                defer { group.cancelAll() }
+                return try await body()
+            }
+        }
+    }
+
+    /// Passes a gap every `interval` (plus up to a quarter of it, so processes do not retry in
+    /// lockstep) while a node's subscription is missing; ends once all are subscribed.
+    private static func wakeWhileMissing(
+        _ missing: RedlockMissingSubscriptions, every interval: Duration, _ handler: @Sendable (WakeHint) -> Void
+    ) async {
+        var generator = SystemRandomNumberGenerator()
+        while missing.any {
+            do {
+                try await Task.sleep(for: interval * Double.random(in: 1...1.25, using: &generator))
+            } catch {
+                return
+            }
+            if missing.any { handler(.gap) }
+        }
     }
 
     /// Closes every node's client if this backend created them.
