@@ -265,3 +265,12 @@ import Testing
         }
     }
 }
+
+@Suite struct RedisServerRunIDTests {
+    @Test func findsTheRunIDLine() {
+        let text = "# Server\r\nredis_version:7.0.15\r\nrun_id:4f1a0c3e9b\r\ntcp_port:6379\r\n"
+        #expect(RedisServerRunID.parse(text) == "4f1a0c3e9b")
+        #expect(RedisServerRunID.parse("# Server\r\nredis_version:7.0.15\r\n") == nil)
+        #expect(RedisServerRunID.parse("run_id:\r\n") == nil)
+    }
+}

@@ -190,3 +190,21 @@ struct RedlockTallyTests {
         #expect(three.unlock([taken, taken, .failure(down)], index: 0) == .heldByAnother(other))
     }
 }
+
+/// Which Redlock nodes are one server, by the run_ids their connections learnt.
+@Suite("Redlock node identities (pure)")
+struct RedlockNodeIdentitiesTests {
+    let identities = RedlockNodeIdentities(nodes: ["a:1", "b:1", "c:1"])
+
+    @Test func twoNodesWithOneRunIDConflictAndNameBothNodes() {
+        let conflict = identities.conflict(["x", "y", "x"])
+        #expect(conflict?.code == .invalidArgument)
+        #expect(conflict?.message.contains("a:1 and c:1") == true)
+    }
+
+    @Test func unknownAndDistinctRunIDsPass() {
+        #expect(identities.conflict(["x", "y", "z"]) == nil)
+        #expect(identities.conflict([nil, nil, nil]) == nil)
+        #expect(identities.conflict(["x", nil, "y"]) == nil)
+    }
+}

@@ -58,11 +58,14 @@ public final class LockClient: Sendable {
                 logger: logger
             )
         case .redlock(let redlock):
-            backend = try RedlockBackend(
+            var redlockBackend = try RedlockBackend(
                 configuration: redlock,
                 keyspace: LockKeyspace(prefix: configuration.prefix),
                 logger: logger
             )
+            // A waiter that misses a node's wake-ups retries at the retry cadence.
+            redlockBackend.degradedWakeInterval = max(configuration.retry.delay, .milliseconds(10))
+            backend = redlockBackend
         }
         try self.init(
             backend: backend,

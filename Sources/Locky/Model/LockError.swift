@@ -22,7 +22,8 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         public static var notOwner: Code { Code(base: .notOwner) }
         /// The lease had already expired (nobody holds the resource).
         public static var alreadyExpired: Code { Code(base: .alreadyExpired) }
-        /// An argument was rejected before anything was sent.
+        /// An argument was rejected before anything was sent; or a configuration that turned
+        /// out to be wrong once a server answered (two Redlock nodes that are one server).
         public static var invalidArgument: Code { Code(base: .invalidArgument) }
         /// The backend could not be reached or did not answer in time.
         public static var backendUnavailable: Code { Code(base: .backendUnavailable) }

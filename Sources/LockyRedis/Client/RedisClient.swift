@@ -31,6 +31,9 @@ public actor RedisClient {
     nonisolated let requestIDs = Atomic<UInt64>(0)
     /// Loaded on every new connection before anything else (``preload(_:)``).
     private nonisolated let preloadedScripts = Mutex<[RedisScript]>([])
+    /// Whether each new connection asks for the server's `run_id` (``learnServerRunID()``), and
+    /// the last one learnt.
+    private nonisolated let runID = Mutex<(wanted: Bool, value: String?)>((false, nil))
     private var state: State {
         didSet {
             let handler: NIOLoopBound<RedisChannelHandler>?
@@ -210,6 +213,49 @@ public actor RedisClient {
         guard !added.isEmpty, let handler = liveHandler.withLock({ $0 }) else { return }
         eventLoop.run {
             for script in added { handler.value.send(script.loadCommand, to: nil) }
+        }
+    }
+
+    /// Asks the server for its `run_id` (`INFO server`) now and on every connection after a
+    /// reconnect, ahead of any other command of that connection: ``serverRunID`` is known
+    /// before the reply to any command sent later, at no extra round trip (the `INFO` reply is
+    /// not waited for). Redlock uses it to tell one server under two addresses from two servers.
+    ///
+    /// A server that refuses `INFO` (an ACL without `+info`) leaves ``serverRunID`` nil; that is
+    /// logged at debug, nothing fails.
+    public nonisolated func learnServerRunID() {
+        let first = runID.withLock { state in
+            defer { state.wanted = true }
+            return !state.wanted
+        }
+        guard first, let handler = liveHandler.withLock({ $0 }) else { return }
+        eventLoop.run { self.askRunID(on: handler.value) }
+    }
+
+    /// The `run_id` of the server (``learnServerRunID()``): of the current connection, or of the
+    /// last one while reconnecting; nil before it is known, or when the server refuses `INFO`.
+    public nonisolated var serverRunID: String? { runID.withLock { $0.value } }
+
+    /// Sends `INFO server` on `handler` (on the event loop); the reply sets ``serverRunID``.
+    private nonisolated func askRunID(on handler: RedisChannelHandler) {
+        let promise = eventLoop.makePromise(of: RESPToken.self)
+        handler.send(RedisServerRunID.command, to: .promise(promise))
+        // Completed on the event loop as the reply is read, before the next reply on this
+        // connection: whoever gets a later reply sees the run_id.
+        promise.futureResult.whenComplete { result in
+            switch result {
+            case .success(let reply):
+                let value = RedisServerRunID.parse(reply)
+                self.runID.withLock { $0.value = value }
+            case .failure(let error as RedisClientError) where error.serverError != nil:
+                self.runID.withLock { $0.value = nil }
+                self.logger.debug(
+                    "INFO refused; the server's run_id is unknown",
+                    metadata: ["error": "\(error.serverError?.code.rawValue ?? "")"])
+            case .failure:
+                // The connection went away; the next one asks again.
+                break
+            }
         }
     }
 
@@ -523,6 +569,9 @@ public actor RedisClient {
             // (one may be loaded twice, which is harmless).
             let added = preloadedScripts.withLock { $0.dropFirst(scriptsGivenToConnection) }
             for script in added { connection.handler.send(script.loadCommand, to: nil) }
+            // Read after the connection became live, as above: a ``learnServerRunID()`` that
+            // found no live connection is served here.
+            if runID.withLock({ $0.wanted }) { askRunID(on: connection.handler) }
         case .failure(let error):
             let clientError = Self.asClientError(error)
             let delay = configuration.reconnect.delay(afterFailures: failures + 1)

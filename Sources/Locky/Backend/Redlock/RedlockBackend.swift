@@ -27,6 +27,10 @@ import Synchronization
 /// - Events are passed on once, when a quorum of nodes reported them (`RedlockEventMerger`);
 ///   wake-ups of waiting acquires come when a quorum of nodes reported a release
 ///   (`RedlockWakeMerger`), so a minority grant given back after a split vote wakes nobody.
+/// - Nodes that are one server under two addresses are refused by the `run_id` each connection
+///   learns as it opens (`RedlockNodeIdentities`): every operation then fails with
+///   `invalidArgument`, granting nothing. Without `INFO` (an ACL without `+info`) only the
+///   configuration's address check applies.
 /// - Fair waiting is not available on Redlock.
 public struct RedlockBackend: LockBackend {
     /// `redlock`.
@@ -39,6 +43,7 @@ public struct RedlockBackend: LockBackend {
     public let nodeTimeout: Duration
     let nodes: [RedisLockBackend]
     let tally: RedlockTally
+    let identities: RedlockNodeIdentities
     let failures = RedlockFailureListeners()
     private let logger: Logger
     private let ownsClients: Bool
@@ -90,12 +95,20 @@ public struct RedlockBackend: LockBackend {
         self.nodeAddresses = configuration.nodes.map(\.address.description)
         self.nodeTimeout = configuration.nodeTimeout
         self.tally = RedlockTally(nodes: nodeAddresses)
+        self.identities = RedlockNodeIdentities(nodes: nodeAddresses)
+        // Each connection then learns its server's run_id as it opens, ahead of any command.
+        if nodes.count > 1 { for node in nodes { node.client.learnServerRunID() } }
         self.logger = logger
         self.ownsClients = ownsClients
     }
 
     /// How many nodes must agree.
     public var quorum: Int { tally.quorum }
+
+    /// While a waiting acquire misses a node's wake subscription, how often it tries again
+    /// (``withWakeHandler(waiter:_:_:)``): 200 ms by default, the configuration's `retry.delay`
+    /// (at least 10 ms) when ``LockClient`` creates the backend.
+    public var degradedWakeInterval: Duration = .milliseconds(200)
 
     /// The first node's event loop, when every node runs there (as with the configuration
     /// initializer): waiting acquires run on it, so a fan-out costs no thread switch.
@@ -115,7 +128,9 @@ public struct RedlockBackend: LockBackend {
 
     /// Takes every resource on a quorum of nodes (all nodes at once), or releases what it got and answers busy or throws `quorumNotReached`.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
-        let replies = await fanOut(request.acquireRequest(resources, owner: owner, ttl: ttl))
+        let replies = try await query(request.acquireRequest(resources, owner: owner, ttl: ttl)) { replies in
+            await giveBack(request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
+        }
         let decision = tally.acquire(replies)
         switch decision {
         case .acquired(let tokens, let raise):
@@ -159,7 +174,7 @@ public struct RedlockBackend: LockBackend {
     public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
         -> ExtendReply
     {
-        let replies = await fanOut(request.extendRequest(resources, owner: owner, ttl: ttl, mode: mode))
+        let replies = try await query(request.extendRequest(resources, owner: owner, ttl: ttl, mode: mode))
         guard let reply = tally.extend(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("extend", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
@@ -171,7 +186,7 @@ public struct RedlockBackend: LockBackend {
     /// Renews many leases on every node; each item is decided by its own quorum.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         guard !items.isEmpty else { return [] }
-        let replies = await fanOut(request.renewRequest(items))
+        let replies = try await query(request.renewRequest(items))
         var results: [RenewalResult] = []
         results.reserveCapacity(items.count)
         // Each lease is decided on its own: one without a quorum either way must not hold up
@@ -193,7 +208,7 @@ public struct RedlockBackend: LockBackend {
     /// when the nodes that did not answer cannot hold it on a quorum, else `quorumNotReached`
     /// with every node's answer.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
-        let replies = await fanOut(request.unlockRequest(resources, owner: owner))
+        let replies = try await query(request.unlockRequest(resources, owner: owner))
         var outcomes: [UnlockOutcome] = []
         outcomes.reserveCapacity(resources.count)
         for index in resources.indices {
@@ -222,7 +237,9 @@ public struct RedlockBackend: LockBackend {
     /// Locks each resource for `locker` where a quorum of nodes grants it; gives back the minority grants of the others.
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
-        let replies = await fanOut(request.lockRequest(resources, locker: locker, ttl: ttl, force: force))
+        let replies = try await query(request.lockRequest(resources, locker: locker, ttl: ttl, force: force)) { replies in
+            await giveBackNewlyTaken(resources, locker: locker, replies: replies)
+        }
         var outcomes: [LockOutcome] = []
         var busy: [Int] = []
         var undecided = false
@@ -260,18 +277,7 @@ public struct RedlockBackend: LockBackend {
             }
         }
         if undecided {
-            // Nothing this call newly took is kept when the outcome of a resource is unknown:
-            // undo what a node took, and what a failed node may have taken unless it was held before.
-            // A resource the locker already held on a quorum before this call is kept.
-            let undo = resources.indices.filter { index in
-                let heldBefore = replies.filter { $0.alreadyHeldLock(at: index) }.count
-                guard heldBefore < quorum else { return false }
-                return replies.contains { $0.tookLock(at: index) } || heldBefore == 0
-            }
-            if !undo.isEmpty {
-                let names = undo.map { resources[$0] }
-                await giveBack(request.unlockRequest(names, owner: locker), to: Array(replies.indices), answered: replies)
-            }
+            await giveBackNewlyTaken(resources, locker: locker, replies: replies)
             try throwIfCancelled(replies)
             throw tally.quorumError("lock", replies, resource: resources.count == 1 ? resources[0] : nil) { outcomes in
                 if let busy = outcomes.first(where: { !$0.isLocked }) { return .heldByAnother(Self.holder(busy)) }
@@ -293,9 +299,23 @@ public struct RedlockBackend: LockBackend {
         return outcomes
     }
 
+    /// Nothing a lock call newly took is kept when its outcome is unknown: undoes what a node
+    /// took, and what a failed node may have taken unless it was held before. A resource the
+    /// locker already held on a quorum before the call is kept.
+    private func giveBackNewlyTaken(_ resources: [String], locker: String, replies: [Result<[LockOutcome], LockError>]) async {
+        let undo = resources.indices.filter { index in
+            let heldBefore = replies.filter { $0.alreadyHeldLock(at: index) }.count
+            guard heldBefore < quorum else { return false }
+            return replies.contains { $0.tookLock(at: index) } || heldBefore == 0
+        }
+        guard !undo.isEmpty else { return }
+        let names = undo.map { resources[$0] }
+        await giveBack(request.unlockRequest(names, owner: locker), to: Array(replies.indices), answered: replies)
+    }
+
     /// Resets the TTL of each held lock on every node; the outcome is what a quorum answered.
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
-        let replies = await fanOut(request.refreshRequest(resources, locker: locker, ttl: ttl))
+        let replies = try await query(request.refreshRequest(resources, locker: locker, ttl: ttl))
         var outcomes: [RefreshOutcome] = []
         for index in resources.indices {
             guard let outcome = tally.refresh(replies, index: index) else {
@@ -310,7 +330,7 @@ public struct RedlockBackend: LockBackend {
 
     /// The holder a quorum of nodes names for each resource; nil only when the silent nodes could not make another holder a quorum.
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
-        let replies = await fanOut(request.holdersRequest(resources))
+        let replies = try await query(request.holdersRequest(resources))
         var holders: [LockHolder?] = []
         for index in resources.indices {
             guard let holder = tally.holder(replies, index: index) else {
@@ -355,7 +375,7 @@ public struct RedlockBackend: LockBackend {
 
     /// Writes to every node; accepted when a quorum accepted (see `RedlockTally.fencedWrite(_:)`).
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        let replies = await fanOut(request.fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
+        let replies = try await query(request.fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
         guard let outcome = tally.fencedWrite(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced write", replies) { outcome in
@@ -368,8 +388,10 @@ public struct RedlockBackend: LockBackend {
 
     /// Reads a quorum of nodes and returns the value with the highest token.
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
+        try checkIndependence()
         let replies = await fanOut { node async throws(LockError) in try await node.fencedRead(key: key) }
-        guard let value = tally.fencedRead(replies) else {
+        try checkIndependence()
+        guard let value = try tally.fencedRead(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced read", replies) { _ in .granted }
         }
@@ -379,8 +401,8 @@ public struct RedlockBackend: LockBackend {
     /// Token-checked read on every node; read when a quorum raised its fence (the value with
     /// the highest token among them), rejected when enough nodes saw a newer token.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
-        let replies = await fanOut(request.fencedReadRequest(key: key, fencingToken: fencingToken))
-        guard let outcome = tally.fencedClaim(replies) else {
+        let replies = try await query(request.fencedReadRequest(key: key, fencingToken: fencingToken))
+        guard let outcome = try tally.fencedClaim(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced read", replies) { outcome in
                 if case .read = outcome { return .granted }
@@ -435,12 +457,20 @@ public struct RedlockBackend: LockBackend {
     /// Wake-ups for a release once a quorum of nodes reported it (`RedlockWakeMerger`): a
     /// minority grant given back after a split vote wakes nobody, the holder's release wakes
     /// waiters at once.
+    ///
+    /// While a node's subscription is missing (it was down or refused it; it is retried in the
+    /// background, 1 s, then doubling up to 30 s), the holder's release may be reported by
+    /// fewer than a quorum of the subscribed nodes, and the waiter would sleep until the
+    /// holder's expiry: then waiters get a ``WakeHint/gap`` every ``degradedWakeInterval``
+    /// instead, until every node is subscribed. A healthy wait never polls.
     public func withWakeHandler<T: Sendable>(
         waiter: String?,
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
         let merger = RedlockMergerBox<RedlockWakeMerger>(quorum: quorum)
+        let missing = RedlockMissingSubscriptions()
+        let interval = degradedWakeInterval
         return try await withEachNode(
             subscribe: { node, index, inner in
                 try await node.withTaggedWakeHandler(
@@ -449,6 +479,7 @@ public struct RedlockBackend: LockBackend {
                     }, inner)
             },
             onFailure: { index, error in
+                missing.missing(index)
                 logger.debug(
                     "redlock node cannot be watched",
                     metadata: [
@@ -457,9 +488,34 @@ public struct RedlockBackend: LockBackend {
                     ])
             },
             // A release there may have been missed: waiters try again.
-            onJoin: { _ in handler(.gap) },
-            body
-        )
+            onJoin: { index in
+                missing.joined(index)
+                handler(.gap)
+            }
+        ) {
+            guard missing.any else { return try await body() }
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await Self.wakeWhileMissing(missing, every: interval, handler) }
+                defer { group.cancelAll() }
+                return try await body()
+            }
+        }
+    }
+
+    /// Passes a gap every `interval` (plus up to a quarter of it, so processes do not retry in
+    /// lockstep) while a node's subscription is missing; ends once all are subscribed.
+    private static func wakeWhileMissing(
+        _ missing: RedlockMissingSubscriptions, every interval: Duration, _ handler: @Sendable (WakeHint) -> Void
+    ) async {
+        var generator = SystemRandomNumberGenerator()
+        while missing.any {
+            do {
+                try await Task.sleep(for: interval * Double.random(in: 1...1.25, using: &generator))
+            } catch {
+                return
+            }
+            if missing.any { handler(.gap) }
+        }
     }
 
     /// Closes every node's client if this backend created them.
@@ -472,6 +528,32 @@ public struct RedlockBackend: LockBackend {
 
     /// Builds the requests (every node gets the same command).
     private var request: RedisLockBackend { nodes[0] }
+
+    /// ``fanOut(_:to:replyWait:)`` for an operation: refused before anything is sent when two
+    /// nodes are known to be one server, and after the replies when this call taught it (a
+    /// node's first connection learns its run_id ahead of the call's reply); `undo` gives back
+    /// what the call may have taken first.
+    private func query<R: Sendable>(
+        _ request: RedisLockRequest<R>,
+        undo: ([Result<R, LockError>]) async -> Void = { _ in }
+    ) async throws(LockError) -> [Result<R, LockError>] {
+        try checkIndependence()
+        let replies = await fanOut(request)
+        do throws(LockError) {
+            try checkIndependence()
+        } catch {
+            await undo(replies)
+            throw error
+        }
+        return replies
+    }
+
+    /// Throws when two nodes reported one run_id (``RedlockNodeIdentities``): reads what each
+    /// connection learnt, no round trip.
+    private func checkIndependence() throws(LockError) {
+        guard nodes.count > 1 else { return }
+        if let conflict = identities.conflict(nodes.map(\.client.serverRunID)) { throw conflict }
+    }
 
     /// Sends `request` to the nodes at `indices` (all by default) at once, each reply waited
     /// for at most the node timeout (`replyWait` instead, when given); one result per node, in

@@ -249,43 +249,76 @@ struct RedlockTally: Sendable {
         return nil
     }
 
-    /// A fenced read: of a quorum of answers, the value with the highest token (a quorum
-    /// accepted every acknowledged write, so a quorum of readers sees the latest one); nil
-    /// when too many nodes failed to tell.
-    func fencedRead(_ replies: [Result<FencedValue?, LockError>]) -> FencedValue?? {
+    /// A fenced read: of a quorum of answers, the value written with the highest token (a
+    /// quorum accepted every acknowledged write, so a quorum of readers sees the latest one);
+    /// nil when too many nodes failed to tell. Throws `quorumNotReached` when that token wrote
+    /// different values and no quorum holds one (``newest(_:)``).
+    func fencedRead(_ replies: [Result<FencedValue?, LockError>]) throws(LockError) -> FencedValue?? {
         var answered = 0
-        var best: FencedValue?
+        var values: [FencedValue] = []
         for reply in replies {
             guard case .success(let value) = reply else { continue }
             answered += 1
-            if let value, value.highestToken >= (best?.highestToken ?? .min) { best = value }
+            if let value { values.append(value) }
         }
         guard answered >= quorum else { return nil }
-        return .some(best)
+        return .some(try newest(values, "fenced read", replies) { _ in .granted })
     }
 
     /// A token-checked read: read when a quorum accepted the token (of their values, the one
     /// written with the highest token: a write reaches a quorum, which shares a node with this
     /// one), rejected when enough nodes know a newer token; nil when too many failed to tell.
-    func fencedClaim(_ replies: [Result<FencedReadOutcome, LockError>]) -> FencedReadOutcome? {
+    /// Throws like ``fencedRead(_:)`` when the read values are ambiguous.
+    func fencedClaim(_ replies: [Result<FencedReadOutcome, LockError>]) throws(LockError) -> FencedReadOutcome? {
         var read = 0
-        var newest: FencedValue?
+        var values: [FencedValue] = []
         var rejected = 0
         var highest: Int64 = 0
         for reply in replies {
             switch reply {
             case .success(.read(let value)):
                 read += 1
-                if let value, value.highestToken >= (newest?.highestToken ?? .min) { newest = value }
+                if let value { values.append(value) }
             case .success(.rejected(let token)):
                 rejected += 1
                 highest = max(highest, token)
             case .failure: break
             }
         }
-        if read >= quorum { return .read(newest) }
+        if read >= quorum {
+            return .read(
+                try newest(values, "fenced read", replies) { outcome in
+                    if case .read = outcome { return .granted }
+                    return .heldByAnother(LockHolder(owner: "(a higher fencing token)", remaining: nil))
+                })
+        }
         if rejected >= blocking { return .rejected(highestToken: highest) }
         return nil
+    }
+
+    /// The newest of the values read: the one written with the highest token. One token can
+    /// have written different values: a holder writes twice under one lease, and the writes
+    /// reach different majorities (a node down for the second comes back with the first).
+    /// The token cannot order those; a value that a quorum of nodes holds is the newest
+    /// acknowledged one (the quorum of any later acknowledged write would share a node with
+    /// it). When none does, the read cannot tell, and says so instead of picking one.
+    private func newest<Reply>(
+        _ values: [FencedValue],
+        _ operation: String,
+        _ replies: [Result<Reply, LockError>],
+        _ classify: (Reply) -> RedlockNodeOutcome.Result
+    ) throws(LockError) -> FencedValue? {
+        guard let token = values.map(\.highestToken).max() else { return nil }
+        let top = values.filter { $0.highestToken == token }
+        guard let first = top.first, top.contains(where: { $0 != first }) else { return top.first }
+        if let agreed = top.first(where: { candidate in top.filter { $0 == candidate }.count >= quorum }) { return agreed }
+        throw quorumError(
+            operation, replies,
+            summary:
+                "ambiguous: the nodes hold different values written with token \(token) and no value is held by \(quorum) of "
+                + "\(nodes.count) nodes (writes with one token reached different majorities); read again once more nodes "
+                + "answer, or write the value again",
+            classify)
     }
 
     // MARK: Reporting
