@@ -36,11 +36,6 @@ struct RedlockEventMerger: RedlockQuorumMerger {
     /// Per resource, the changes being reported.
     private var resources: [ExactName: [Change: Reports]] = [:]
 
-    /// Creates a merger for `quorum`.
-    init(quorum: Int) {
-        self.init(quorum: quorum, window: .seconds(2))
-    }
-
     /// Creates a merger for `quorum` that collects reports of one change for `window`.
     init(quorum: Int, window: Duration) {
         self.quorum = quorum

@@ -28,11 +28,6 @@ struct RedlockWakeMerger: RedlockQuorumMerger {
     let window: Duration
     private var releases: [Release: Reports] = [:]
 
-    /// Creates a merger for `quorum`.
-    init(quorum: Int) {
-        self.init(quorum: quorum, window: .seconds(2))
-    }
-
     /// Creates a merger for `quorum` that collects reports of one change for `window`.
     init(quorum: Int, window: Duration) {
         self.quorum = quorum
