@@ -28,22 +28,7 @@
             arguments: [(UInt8(0x03), "INT"), (UInt8(0x1C), "QUIT")]
         )
         func terminalSignalReachesCommandOnce(key: UInt8, signal: String) async throws {
-            try await withRedis { server in
-                let directory = FileManager.default.temporaryDirectory.path + "/locky-pty-\(UUID().uuidString)"
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                defer { try? FileManager.default.removeItem(atPath: directory) }
-                let (count, ready) = (directory + "/count", directory + "/ready")
-                let job = try TerminalJob(
-                    ["run", "pty", "--ttl", "10s", "--", "sh", "-c", Self.command, "sh", count, ready], url: server.url)
-                defer { job.killAll() }
-                func lines() -> [String] {
-                    ((try? String(contentsOfFile: count, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-                }
-
-                guard try await job.waitUntil("COMMAND to set its traps", { FileManager.default.fileExists(atPath: ready) })
-                else { return }
-                let lockyPID = try #require(
-                    Int32(try String(contentsOfFile: ready, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            try await Self.withCommand("pty") { job, lockyPID, lines, server in
                 // Locky stays stopped until COMMAND has taken the terminal's signal: a copy locky
                 // forwarded at once could reach COMMAND while that one is still pending, and the
                 // kernel merges the two (or `sh` does, noting signals in a flag until its trap

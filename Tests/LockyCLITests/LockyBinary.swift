@@ -22,6 +22,15 @@ enum LockyBinary {
 
     struct MissingBinary: Error {}
 
+    /// Two new empty temporary files for a child's standard output and error, named after `label`.
+    static func outputFiles(_ label: String) -> (output: String, error: String) {
+        let scratch = FileManager.default.temporaryDirectory.path + "/\(label)-\(UUID().uuidString)"
+        let files = (output: scratch + ".out", error: scratch + ".err")
+        _ = FileManager.default.createFile(atPath: files.output, contents: nil)
+        _ = FileManager.default.createFile(atPath: files.error, contents: nil)
+        return files
+    }
+
     /// What a finished run printed and how it ended.
     struct Result {
         var status: Int32
@@ -52,11 +61,7 @@ enum LockyBinary {
 
         init(_ arguments: [String], url: String? = nil, environment extra: [String: String] = [:]) throws {
             try LockyBinary.require()
-            let scratch = FileManager.default.temporaryDirectory.path + "/locky-cli-test-\(UUID().uuidString)"
-            outputPath = scratch + ".out"
-            errorPath = scratch + ".err"
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+            (outputPath, errorPath) = LockyBinary.outputFiles("locky-cli-test")
             process = Process()
             process.executableURL = URL(fileURLWithPath: LockyBinary.path)
             process.arguments = arguments

@@ -15,11 +15,7 @@
         init(_ arguments: [String], url: String) throws {
             try LockyBinary.require()
             terminal = try PseudoTerminal()
-            let scratch = FileManager.default.temporaryDirectory.path + "/locky-pty-test-\(UUID().uuidString)"
-            outputPath = scratch + ".out"
-            errorPath = scratch + ".err"
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+            (outputPath, errorPath) = LockyBinary.outputFiles("locky-pty-test")
             process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
             // -c: the terminal on standard input becomes the controlling one; -w: setsid forks
