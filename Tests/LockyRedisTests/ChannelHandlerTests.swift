@@ -31,6 +31,11 @@ import Testing
         return text
     }
 
+    /// How many commands a write holds (each `PING`).
+    private func pings(in buffer: ByteBuffer) -> Int {
+        String(buffer: buffer).ranges(of: "PING").count
+    }
+
     /// Tasks take their ids before they hop to the event loop, so a later id can arrive first; a
     /// cancellation that then overtakes its own command must still keep that command from being sent.
     @Test func aCancellationThatOvertakesItsCommandKeepsItUnsent() throws {
@@ -73,5 +78,38 @@ import Testing
         handler.send(RESPCommand("PING"), id: 201, to: .promise(next))
         try channel.writeInbound(ByteBuffer(string: "+PONG\r\n"))
         #expect(try next.futureResult.wait().value == .simpleString(ByteBuffer(string: "PONG")))
+    }
+
+    /// Commands queued in one event-loop tick leave in writes of at most `commandsPerWrite`, so the
+    /// server can start on the first while the rest are still queued; a batch still leaves whole.
+    @Test func aBurstLeavesInWritesOfBoundedSize() throws {
+        let (channel, handler) = try makeChannel()
+        defer { _ = try? channel.finish() }
+        let loop = channel.embeddedEventLoop
+        let limit = RedisChannelHandler.commandsPerWrite
+        // The first command finds the connection idle and leaves at once.
+        let count = 1 + limit + 5
+        for id in 1...UInt64(count) {
+            handler.send(RESPCommand("PING"), id: id, to: .promise(loop.makePromise(of: RESPToken.self)))
+        }
+        // Before the tick ends: the idle one, then one full write.
+        var writes: [Int] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            writes.append(pings(in: buffer))
+        }
+        #expect(writes == [1, limit])
+        // The rest at the end of the tick.
+        loop.run()
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map(pings(in:)) == 5)
+
+        // A batch (coalesced) of more than the limit leaves in one write.
+        for id in UInt64(count + 1)...UInt64(count + 2 * limit) {
+            handler.send(
+                RESPCommand("PING"), id: id, to: .promise(loop.makePromise(of: RESPToken.self)), coalesce: true)
+        }
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
+        loop.run()
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map(pings(in:)) == 2 * limit)
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
     }
 }

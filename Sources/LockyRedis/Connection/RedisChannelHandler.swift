@@ -21,6 +21,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var queue = RedisCommandQueue<RedisReplySink>()
     private var outbound: ByteBuffer
     private var flushScheduled = false
+    /// Commands written to ``outbound`` since it last went out.
+    private var unflushed = 0
     private var deadlineTimer: Scheduled<Void>?
     /// When ``deadlineTimer`` fires.
     private var armedDeadline: NIODeadline?
@@ -108,7 +110,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         let limit = waitLimit.map { (until: now + $0, amount: $0) }
         queue.append(id: id, sink: sink, deadline: now + (timeout ?? commandTimeout), waitLimit: limit)
         command.write(into: &outbound)
-        if idle {
+        unflushed += 1
+        if idle || (unflushed >= Self.commandsPerWrite && !coalesce) {
             flushNow()
         } else {
             scheduleFlush()
@@ -175,15 +178,26 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         onClose?(reason)
     }
 
-    // Commands from many tasks queued in the same event-loop tick leave in one write.
+    /// Commands from many tasks queued in the same event-loop tick leave together, but at most
+    /// this many in one write: the server starts on the first while the rest are still being
+    /// queued, instead of idling until the tick ends. Measured with 64 tasks (`concurrent`, three
+    /// runs each): 0.73–0.83 × redis-benchmark with one write per tick; 0.91–0.93 with 16, 0.93–0.95
+    /// with 32, 0.85–0.87 with 48.
+    static let commandsPerWrite = 32
+
     private func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        eventLoop.assumeIsolated().execute { self.flushNow() }
+        eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.flushNow()
+        }
     }
 
+    /// Writes what ``outbound`` holds. A flush scheduled for the end of the tick stays
+    /// scheduled, for what is queued after this.
     private func flushNow() {
-        flushScheduled = false
+        unflushed = 0
         guard let context, outbound.readableBytes > 0 else { return }
         let buffer = outbound
         outbound = context.channel.allocator.buffer(capacity: 512)
