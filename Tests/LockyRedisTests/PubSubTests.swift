@@ -273,7 +273,8 @@ import Testing
                         // Redis 7 disconnects subscribers of channels their user lost.
                         _ = try server.cli("ACL", "SETUSER", "watcher", "resetchannels")
                         let refused = await log.wait(forCount: 2, within: .seconds(5))
-                        #expect(refused.count == 2 && refused.last == .gap, "\(refused)")
+                        // One gap per refused retry: on a loaded machine a second may already be in.
+                        #expect(refused.count >= 2 && refused.dropFirst().allSatisfy { $0 == .gap }, "\(refused)")
                         _ = try server.cli("ACL", "SETUSER", "watcher", "&news")
                         let delivered = await eventually(within: .seconds(5)) {
                             (try? await Self.publish(client, "news", "after")) == 1
