@@ -118,15 +118,19 @@ struct ConcurrentScenario: AsyncParsableCommand {
         try await LockBench.withBench(options) { bench in
             let calibration = try bench.floorCycles(clients: 50, requests: 20_000)
             let cycles = max(tasks * 50, Int(calibration.cycles * options.measuredSeconds(default: 5) / Double(options.rounds)))
+            let cycle: @Sendable (Int) async throws -> Void = { index in
+                let lease = try await bench.locks.tryAcquire("concurrent-\(index)", ttl: .seconds(10))
+                _ = try await bench.locks.release(lease)
+            }
             var floors: [Double] = []
             var ours = RoundResults()
+            var oursOnLoop = RoundResults()
             for _ in 0..<options.rounds {
                 floors.append(try bench.floorCycles(clients: 50, requests: cycles).cycles)
-                ours.add(
-                    try await Workload.concurrent(tasks: tasks, operationsPerTask: cycles / tasks) { index in
-                        let lease = try await bench.locks.tryAcquire("concurrent-\(index)", ttl: .seconds(10))
-                        _ = try await bench.locks.release(lease)
-                    }
+                ours.add(try await Workload.concurrent(tasks: tasks, operationsPerTask: cycles / tasks, cycle))
+                oursOnLoop.add(
+                    try await Workload.concurrent(
+                        tasks: tasks, operationsPerTask: cycles / tasks, executor: bench.redis.taskExecutor, cycle)
                 )
             }
             var report = BenchReport(scenario: "concurrent")
@@ -135,6 +139,10 @@ struct ConcurrentScenario: AsyncParsableCommand {
             report.add("ratio", ours.medianRatio(to: floors))
             report.add("p50_us", ours.latencies.percentileMicroseconds(50))
             report.add("p99_us", ours.latencies.percentileMicroseconds(99))
+            report.add("on_loop_cycles_per_s", oursOnLoop.medianRate)
+            report.add("on_loop_ratio", oursOnLoop.medianRatio(to: floors))
+            report.add("on_loop_p50_us", oursOnLoop.latencies.percentileMicroseconds(50))
+            report.add("on_loop_p99_us", oursOnLoop.latencies.percentileMicroseconds(99))
             report.add("tasks", Double(tasks))
             report.add("rounds", Double(options.rounds))
             try report.print(json: options.json)

@@ -48,16 +48,18 @@ enum Workload {
 
     /// `tasks` concurrent tasks, each calling `operation` with its index `operationsPerTask` times.
     /// The rate is every call of every task over the group's time (see ``aggregateRate(operations:start:ends:)``).
+    /// With `executor`, the tasks prefer it (for a client's event loop: no thread hop per call).
     static func concurrent(
         tasks: Int,
         operationsPerTask: Int,
+        executor: (any TaskExecutor)? = nil,
         _ operation: @escaping @Sendable (Int) async throws -> Void
     ) async throws -> (LatencyRecorder, Double) {
         let clock = ContinuousClock()
         let start = clock.now
         return try await withThrowingTaskGroup(of: (LatencyRecorder, ContinuousClock.Instant).self) { group in
             for index in 0..<tasks {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     var recorder = LatencyRecorder(capacity: operationsPerTask)
                     for _ in 0..<operationsPerTask {
                         let before = clock.now
