@@ -120,6 +120,10 @@ public actor RedisClient {
 
     /// Sends one command and returns its reply.
     ///
+    /// A command whose connection closed before it was written (a kill or restart noticed
+    /// between picking the connection and sending) is sent once more on a new connection;
+    /// one that may have reached the server is never sent twice.
+    ///
     /// - Parameters:
     ///   - command: The command.
     ///   - timeout: Deadline for the reply; the configuration's `commandTimeout` by default.
@@ -130,6 +134,19 @@ public actor RedisClient {
         // Not actor-isolated on purpose: the caller hops to the event loop once to send and
         // once back with the reply, and no further.
         let handler = try await currentHandler()
+        let result = await send(command, on: handler, timeout: timeout)
+        // The connection closed between picking it and the send (a `CLIENT KILL`, a restart):
+        // nothing was written, so the command goes once more, on a new connection.
+        if case .failure(let error) = result, error.code == .connectionLost, !error.mayHaveRun {
+            return try await send(command, on: currentHandler(), timeout: timeout).get()
+        }
+        return try result.get()
+    }
+
+    /// Sends `command` on `handler`'s connection and waits for its reply.
+    private nonisolated func send(
+        _ command: RESPCommand, on handler: NIOLoopBound<RedisChannelHandler>, timeout: Duration?
+    ) async -> Result<RESPToken, RedisClientError> {
         let timeAmount = timeout.map(TimeAmount.init)
         let id = requestIDs.add(1, ordering: .relaxed).newValue
         let loop = eventLoop
@@ -137,14 +154,14 @@ public actor RedisClient {
         // A task that is already cancelled still sends and waits: that is how cleanup code
         // (a lock release) gets through. Cancellation during the wait abandons the wait only.
         if Task.isCancelled {
-            return try await withCheckedContinuation { continuation in
+            return await withCheckedContinuation { continuation in
                 loop.run {
                     handler.value.send(
                         command, id: id, to: .continuation(continuation), timeout: timeAmount, waitLimit: waitLimit)
                 }
-            }.get()
+            }
         }
-        return try await withTaskCancellationHandler {
+        return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 loop.run {
                     handler.value.send(
@@ -153,7 +170,7 @@ public actor RedisClient {
             }
         } onCancel: {
             loop.execute { handler.value.cancel(id) }
-        }.get()
+        }
     }
 
     /// Sends several commands in one write and returns one result per command, in order.
@@ -164,12 +181,26 @@ public actor RedisClient {
         -> [Result<RESPToken, RedisClientError>]
     {
         guard !commands.isEmpty else { return [] }
-        let handler: NIOLoopBound<RedisChannelHandler>
-        do {
-            handler = try await currentHandler()
-        } catch {
-            return Array(repeating: .failure(error), count: commands.count)
+        var results: [Result<RESPToken, RedisClientError>] = []
+        // Twice at most: the second time when the connection closed before any of it was
+        // written (as for ``execute(_:timeout:)``).
+        for _ in 0..<2 {
+            let handler: NIOLoopBound<RedisChannelHandler>
+            do {
+                handler = try await currentHandler()
+            } catch {
+                return Array(repeating: .failure(error), count: commands.count)
+            }
+            results = await send(batch: commands, on: handler, timeout: timeout)
+            guard case .failure(let error) = results[0], error.code == .connectionLost, !error.mayHaveRun else { break }
         }
+        return results
+    }
+
+    /// Sends `commands` on `handler`'s connection in one write and waits for their replies.
+    private nonisolated func send(
+        batch commands: [RESPCommand], on handler: NIOLoopBound<RedisChannelHandler>, timeout: Duration?
+    ) async -> [Result<RESPToken, RedisClientError>] {
         let timeAmount = timeout.map(TimeAmount.init)
         let last = requestIDs.add(UInt64(commands.count), ordering: .relaxed).newValue
         let first = last - UInt64(commands.count) + 1
