@@ -94,7 +94,9 @@ struct CloseConformanceTests {
             #expect(!lease.isReleased)
             await Self.expectFailsClosed(kind, "release again") { _ = try await client.release(lease) }
             if kind == .redlock {
-                // Redlock's `lock` on closed nodes does not return until its task is cancelled.
+                // Redlock's `lock` on closed nodes was seen not to return until its task was
+                // cancelled (twice, with waiters, a renewal and event streams running while the
+                // client closed; not in this test so far): bounded here, and recorded if it happens.
                 await withKnownIssue("Redlock's locker lock hangs after close until cancelled", isIntermittent: true) {
                     await Self.expectFailsClosed(kind, "lock") { _ = try await client.lock("other", locker: "user-2") }
                 }
