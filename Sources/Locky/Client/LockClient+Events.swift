@@ -1,3 +1,5 @@
+import Synchronization
+
 extension LockClient {
     /// Runs `body` with the stream of lock events seen by every process: locked (resource,
     /// locker), unlocked, expired, gap (events may have been missed after a reconnect) and error.
@@ -9,6 +11,9 @@ extension LockClient {
     /// whenever Redis gets to it. It learns deadlines from the locked events, and by listing the
     /// locks held (``heldLocks(matching:)``'s `SCAN`) when the stream starts and after each gap. The in-memory backend expires each lock at its
     /// deadline on a timer of its own while events are watched.
+    ///
+    /// After ``close()`` it throws ``LockError`` `backendUnavailable`; a stream in progress
+    /// when the client is closed finishes (see ``close()``).
     ///
     /// - Parameters:
     ///   - pattern: A glob over resource names (`article:*`, see ``ResourcePattern``); nil for all.
@@ -22,6 +27,11 @@ extension LockClient {
         return try await backend.withEvents(expirations: true) { raw in
             // Bounded: a consumer that falls behind is told with a `gap` (``LockEventBuffer``).
             let buffer = LockEventBuffer()
+            // Finished by ``close()``, which comes after the flag is set: one of the two sees the other.
+            let id = streamIDs.add(1, ordering: .relaxed).newValue
+            openStreams.withLock { $0[id] = buffer }
+            defer { openStreams.withLock { _ = $0.removeValue(forKey: id) } }
+            if isClosed.load(ordering: .sequentiallyConsistent) { buffer.finish() }
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     for await event in raw {

@@ -84,6 +84,10 @@ extension LockClient {
         // waiter id, the client's wake channel, and the hand-off. Otherwise lock events.
         let queued = fair || (resources.count == 1 && backend.handsOverToWaiters)
         let waiter = queued ? "\(clientToken).\(id)" : ""
+        // Woken by ``close()``, which comes after the flag is set: one of the two sees the other.
+        openWaits.withLock { $0[id] = signal }
+        defer { openWaits.withLock { _ = $0.removeValue(forKey: id) } }
+        if isClosed.load(ordering: .sequentiallyConsistent) { signal.fire() }
         do {
             // On the backend's executor (Redis: the connection's event loop) for the whole wait:
             // subscribing, every attempt and each wake-up then cost no thread switch; only the
@@ -161,7 +165,7 @@ extension LockClient {
                 // answered; the attempt may have taken the lock.
                 let quorumFailed = error.code == .quorumNotReached
                 if !quorumFailed { await forgetUnknownAcquire(resources, owner: owner, after: error) }
-                guard quorumFailed || (answered && error.code == .backendUnavailable) else { throw error }
+                guard !closedFor(error), quorumFailed || (answered && error.code == .backendUnavailable) else { throw error }
                 failuresInARow += 1
                 try await pauseBeforeRetry(after: error, failuresInARow: failuresInARow, deadline: deadline, using: &generator)
                 continue
@@ -259,7 +263,7 @@ extension LockClient {
                         try await backend.acquireFair(
                             resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL, attempt: number)
                     }
-                } catch  where answered && error.code == .backendUnavailable {
+                } catch  where answered && error.code == .backendUnavailable && !closedFor(error) {
                     // Still queued in Redis for the place's lifetime; the next attempt renews it
                     // (or queues again behind whoever came meanwhile, after a restart).
                     failuresInARow += 1

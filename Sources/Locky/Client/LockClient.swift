@@ -30,6 +30,16 @@ public final class LockClient: Sendable {
     let clientToken = String(LeaseOwner.make(label: nil).prefix(16))
     /// The client's one renewal loop; runs inside ``run()``.
     let renewals: RenewalScheduler
+    /// Set by ``close()``: from then on a failed attempt of a waiting or retrying acquire is
+    /// final (a closed client does not come back the way a restarted server does).
+    let isClosed = Atomic<Bool>(false)
+    /// The wake-up signal of each waiting acquire in progress, by waiter id: ``close()`` fires
+    /// them, so each tries again at once (and fails) instead of sleeping until its next wake-up.
+    let openWaits = Mutex<[UInt64: WakeSignal]>([:])
+    /// The buffer of each ``events(matching:_:)`` stream in progress: ``close()`` finishes them.
+    let openStreams = Mutex<[UInt64: LockEventBuffer]>([:])
+    /// Numbers the streams in ``openStreams``.
+    let streamIDs = Atomic<UInt64>(0)
 
     /// Creates a client with the backend the configuration names.
     ///
@@ -136,9 +146,34 @@ public final class LockClient: Sendable {
         return try result.get()
     }
 
-    /// Closes the backend's connections.
+    /// Closes the backend's connections (a backend you built and manage yourself, as
+    /// ``RedisLockBackend/init(client:keyspace:)``'s client, stays open). Idempotent and final.
+    ///
+    /// The same on every backend:
+    /// - Every call from then on fails, touching nothing: ``LockError`` `backendUnavailable`
+    ///   whose ``LockError/underlying`` error has the code `closed` (on Redlock
+    ///   `quorumNotReached`, each node failing so). That includes `acquire`, `tryAcquire`,
+    ///   `extend`, `release` (the lease stays unreleased), `lock`, `refresh`, `unlock`,
+    ///   `locker(of:)`, `heldLocks`, `withLock` and ``events(matching:_:)``. Locks held stay
+    ///   held until their TTLs end (a lock without one stays until someone unlocks it).
+    /// - A waiting acquire in progress tries once more at once and fails with that error; its
+    ///   attempts are not retried as after a lost connection.
+    /// - Each stream of ``events(matching:_:)`` in progress finishes.
+    /// - Leases being renewed are not renewed any more: a `withLock` in progress ends with
+    ///   `lockLost` when its lease's validity passes, as after any failed renewal.
     public func close() async {
+        isClosed.store(true, ordering: .sequentiallyConsistent)
         await backend.close()
+        let waits = openWaits.withLock { Array($0.values) }
+        for signal in waits { signal.fire() }
+        let streams = openStreams.withLock { Array($0.values) }
+        for buffer in streams { buffer.finish() }
+    }
+
+    /// Whether a failed attempt of an acquire is final because the client or its backend was
+    /// closed: never retried.
+    func closedFor(_ error: LockError) -> Bool {
+        isClosed.load(ordering: .sequentiallyConsistent) || error.underlying?.code == .closed
     }
 
     // MARK: Lease API
@@ -187,7 +222,7 @@ public final class LockClient: Sendable {
             let reply: AcquireReply
             do {
                 reply = try await backend.checkedAcquire(resources, owner: owner, ttl: ttl)
-            } catch  where error.code == .quorumNotReached && policy.allowsRetry(attempt + 1) {
+            } catch  where error.code == .quorumNotReached && policy.allowsRetry(attempt + 1) && !closedFor(error) {
                 // Redlock: too few nodes answered; the backend released what it got. Retry.
                 attempt += 1
                 do {

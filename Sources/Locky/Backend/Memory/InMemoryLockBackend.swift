@@ -1,4 +1,5 @@
 import HeapModule
+import LockyRedis
 import NIOCore
 import Synchronization
 
@@ -76,6 +77,11 @@ public final class InMemoryLockBackend: LockBackend {
         var alarmGeneration: UInt64 = 0
         /// Whether the timer may have to move (an earlier deadline came, or it fired).
         var alarmDirty = false
+        /// Set by ``InMemoryLockBackend/close()``: every call fails from then on.
+        var closed = false
+        /// Ends the stream of each running ``InMemoryLockBackend/withEvents(expirations:_:)``, by
+        /// its listener's id (called by ``InMemoryLockBackend/close()``).
+        var streamFinishers: [UInt64: @Sendable () -> Void] = [:]
 
         /// Whether a fenced value was written under `resource`'s lock key while it was free: on
         /// Redis that key then holds a hash, which no lock script overwrites.
@@ -248,7 +254,7 @@ public final class InMemoryLockBackend: LockBackend {
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         let now = clock.now
         let ttl = ttl?.roundedUpToMilliseconds
-        return try withTable { (state) throws(LockError) in
+        return try withOpenTable(during: "acquire") { (state) throws(LockError) in
             for (index, resource) in resources.enumerated() {
                 if let entry = state.live(resource, now: now), !ExactName.equal(entry.owner, owner) {
                     return .busy(index: index, holder: state.holder(entry, resource, now: now))
@@ -268,7 +274,7 @@ public final class InMemoryLockBackend: LockBackend {
     {
         let now = clock.now
         let ttl = ttl?.roundedUpToMilliseconds
-        return withTable { state in
+        return try withOpenTable(during: "lock") { state in
             resources.map { resource in
                 if var entry = state.live(resource, now: now) {
                     if ExactName.equal(entry.owner, locker) {
@@ -292,7 +298,7 @@ public final class InMemoryLockBackend: LockBackend {
     {
         let now = clock.now
         let ttl = ttl.roundedUpToMilliseconds
-        return try withTable { (state) throws(LockError) in
+        return try withOpenTable(during: "extend") { (state) throws(LockError) in
             for (index, resource) in resources.enumerated() {
                 if state.live(resource, now: now) == nil, state.holdsFencedValue(resource) {
                     // The Redis script's GET of that key fails.
@@ -320,7 +326,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Renews each item whose lock `owner` still holds.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         let now = clock.now
-        return withTable { state in
+        return try withOpenTable(during: "renew") { state in
             items.map { item in
                 guard var entry = state.live(item.resource, now: now) else { return .missing }
                 guard ExactName.equal(entry.owner, item.owner) else { return .heldByAnother(owner: entry.owner) }
@@ -334,7 +340,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Removes each lock (owner-checked with `owner`), handing it to the next fair waiter if any.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         let now = clock.now
-        return withTable { state in
+        return try withOpenTable(during: "unlock") { state in
             var released: [String] = []
             let outcomes = resources.map { resource -> UnlockOutcome in
                 guard let entry = state.live(resource, now: now) else { return .notLocked }
@@ -359,7 +365,7 @@ public final class InMemoryLockBackend: LockBackend {
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
         let now = clock.now
         let ttl = ttl?.roundedUpToMilliseconds
-        return withTable { state in
+        return try withOpenTable(during: "refresh") { state in
             resources.map { resource in
                 guard var entry = state.live(resource, now: now) else { return .notLocked }
                 if let locker, !ExactName.equal(entry.owner, locker) {
@@ -375,7 +381,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// The holder of each resource, or nil when free.
     public func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         let now = clock.now
-        return withTable { state in
+        return try withOpenTable(during: "inspect") { state in
             resources.map { resource in
                 state.live(resource, now: now).map { state.holder($0, resource, now: now) }
             }
@@ -385,7 +391,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Every resource held now (expired ones are dropped, and reported, as they are found).
     public func lockedResources() async throws(LockError) -> [String] {
         let now = clock.now
-        return withTable { state in
+        return try withOpenTable(during: "listing locks") { state in
             state.locks.keys.map(\.string).filter { state.live($0, now: now) != nil }
         }
     }
@@ -397,7 +403,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// the lock key of a free resource takes that key, which then cannot be locked.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
         let now = clock.now
-        return try withTable { (state) throws(LockError) in
+        return try withOpenTable(during: "fenced write") { (state) throws(LockError) in
             try state.checkFencedKey(key, now: now, during: "fenced write")
             if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
             state.storeFences[ExactName(key)] = fencingToken
@@ -409,7 +415,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// The value stored by the fencing helper, or nil.
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
         let now = clock.now
-        return try withTable { (state) throws(LockError) in
+        return try withOpenTable(during: "fenced read") { (state) throws(LockError) in
             try state.checkFencedKey(key, now: now, during: "fenced read")
             // The value with the token that wrote it, as the token-checked read answers.
             return state.fenced[ExactName(key)]
@@ -419,7 +425,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Reads `key` if `fencingToken` is at least the highest token seen, raising the fence to it.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
         let now = clock.now
-        return try withTable { (state) throws(LockError) in
+        return try withOpenTable(during: "fenced read") { (state) throws(LockError) in
             try state.checkFencedKey(key, now: now, during: "fenced read")
             if let highest = state.storeFences[ExactName(key)], fencingToken < highest { return .rejected(highestToken: highest) }
             state.storeFences[ExactName(key)] = fencingToken
@@ -430,10 +436,15 @@ public final class InMemoryLockBackend: LockBackend {
 
     /// Lock events of this process's table. With `expirations`, each lock is expired at its
     /// deadline by a timer on the clock (see ``withEventHandler(expirations:_:_:)``).
+    ///
+    /// After ``close()`` it throws ``LockError`` `backendUnavailable` (as a Redis subscription
+    /// on a closed client does); a stream running when the backend is closed finishes.
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         let buffer = LockEventBuffer()
         defer { buffer.finish() }
-        return try await withEventHandler(expirations: expirations, { buffer.yield($0) }) {
+        return try await withEventHandler(
+            expirations: expirations, during: "subscribing to lock events", { buffer.yield($0) }, finish: { buffer.finish() }
+        ) {
             try await body(buffer.eventStream)
         }
     }
@@ -446,14 +457,31 @@ public final class InMemoryLockBackend: LockBackend {
     /// through keyspace notifications. A custom ``LockClock`` cannot arm timers (only
     /// ``SystemLockClock`` and ``ManualLockClock`` can); with one, a lock expires when the table
     /// next touches it, or when the client's expiry watcher looks at a lock it saw taken.
+    ///
+    /// After ``close()`` it throws ``LockError`` `backendUnavailable`; when the backend is closed
+    /// while `body` runs, `handler` gets no more events (as on Redis) and `body` goes on.
     public func withEventHandler<T: Sendable>(
         expirations: Bool,
         _ handler: @escaping @Sendable (LockEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        let id = withTable { state in
+        try await withEventHandler(
+            expirations: expirations, during: "subscribing to lock events", handler, finish: nil, body)
+    }
+
+    /// Registers `handler` (and `finish`, called by ``close()``) while `body` runs; throws the
+    /// closed error for `operation` after ``close()``.
+    private func withEventHandler<T: Sendable>(
+        expirations: Bool,
+        during operation: String,
+        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        finish: (@Sendable () -> Void)?,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let id = try withOpenTable(during: operation) { state in
             state.nextListener += 1
             state.listeners[state.nextListener] = handler
+            state.streamFinishers[state.nextListener] = finish
             if expirations {
                 if state.expiryListeners.isEmpty {
                     // The first watcher: the deadlines of the locks taken before it, too.
@@ -468,6 +496,7 @@ public final class InMemoryLockBackend: LockBackend {
         defer {
             withTable { state in
                 state.listeners[id] = nil
+                state.streamFinishers[id] = nil
                 if state.expiryListeners.remove(id) != nil, state.expiryListeners.isEmpty {
                     // Nobody watches: no timer, and no deadlines kept for it.
                     state.deadlines = Heap()
@@ -476,6 +505,23 @@ public final class InMemoryLockBackend: LockBackend {
             }
         }
         return try await body()
+    }
+
+    /// ``withTable(_:)`` for a call that fails once the backend is closed: with the error a
+    /// ``RedisLockBackend`` whose client was closed throws for `operation`, touching nothing.
+    private func withOpenTable<R: Sendable>(
+        during operation: String, _ body: (inout State) throws(LockError) -> R
+    ) throws(LockError) -> R {
+        try withTable { (state) throws(LockError) -> R in
+            if state.closed { throw Self.closedError(during: operation) }
+            return try body(&state)
+        }
+    }
+
+    /// What every call answers after ``close()``: `backendUnavailable`, its ``LockError/underlying``
+    /// error coded `closed` and never run, as a ``RedisLockBackend`` whose client was closed.
+    private static func closedError(during operation: String) -> LockError {
+        LockError(RedisClientError(.closed, "the backend is closed"), during: operation)
     }
 
     /// Runs `body` on the lock table, then moves the expiry timer if the change calls for it.
@@ -521,7 +567,7 @@ public final class InMemoryLockBackend: LockBackend {
         // Rounded once here, so the hand-off that uses the waiter's TTL later sets it rounded too.
         let ttl = ttl?.roundedUpToMilliseconds
         let waiterTTL = waiterTTL.roundedUpToMilliseconds
-        return try withTable { (state) throws(LockError) in
+        return try withOpenTable(during: "queued acquire") { (state) throws(LockError) in
             if state.live(resource, now: now) == nil, state.holdsFencedValue(resource) {
                 // The Redis script's first GET of that key fails.
                 throw LockError(.serverError, "queued acquire: the lock key holds a value of another type", resource: resource)
@@ -557,7 +603,7 @@ public final class InMemoryLockBackend: LockBackend {
     /// Removes `waiter` from the fair queue, giving back a lock handed to `owner` meanwhile.
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
         let now = clock.now
-        withTable { state in
+        try withOpenTable(during: "leave queue") { state in
             var queue = state.queues[ExactName(resource)] ?? []
             queue.removeAll { $0.waiter == waiter }
             state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
@@ -584,7 +630,8 @@ public final class InMemoryLockBackend: LockBackend {
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        let id = state.withLock { state in
+        let id = try state.withLock { (state) throws(LockError) in
+            if state.closed { throw Self.closedError(during: "watching lock events") }
             state.nextListener += 1
             state.wakeListeners[state.nextListener] = (waiter, handler)
             return state.nextListener
@@ -597,6 +644,35 @@ public final class InMemoryLockBackend: LockBackend {
     /// of one resource queue after one ordinary attempt, fair or not.
     public var handsOverToWaiters: Bool { true }
 
-    /// Nothing to release.
-    public func close() async {}
+    /// Closes the backend, as closing a ``RedisLockBackend``'s client does: idempotent, and final.
+    ///
+    /// - Every call from then on (acquire, lock, extend, renew, unlock, refresh, holders, the
+    ///   fencing helpers, the fair queue, subscribing to events or wake-ups) throws
+    ///   ``LockError`` `backendUnavailable` whose ``LockError/underlying`` error has the code
+    ///   `closed`, and changes nothing: the locks held stay as they were (on Redis they live on
+    ///   in the server until their TTLs end).
+    /// - Each running ``withEvents(expirations:_:)`` stream finishes; handlers of
+    ///   ``withEventHandler(expirations:_:_:)`` get no more events; the expiry timer stops.
+    /// - Each wake-up handler (a waiting acquire) gets a last ``WakeHint/gap``, so the waiter
+    ///   tries again at once and fails with the error above instead of sleeping on.
+    public func close() async {
+        let (finishers, wakeHandlers, timer) = state.withLock { state in
+            guard !state.closed else { return ([@Sendable () -> Void](), [@Sendable (WakeHint) -> Void](), LockTimer?.none) }
+            state.closed = true
+            let finishers = Array(state.streamFinishers.values)
+            let wakeHandlers = state.wakeListeners.values.map(\.handler)
+            state.streamFinishers = [:]
+            state.listeners = [:]
+            state.expiryListeners = []
+            state.wakeListeners = [:]
+            state.deadlines = Heap()
+            let timer = state.alarm?.timer
+            state.alarm = nil
+            state.alarmDirty = false
+            return (finishers, wakeHandlers, timer)
+        }
+        timer?.cancel()
+        for finish in finishers { finish() }
+        for handler in wakeHandlers { handler(.gap) }
+    }
 }
