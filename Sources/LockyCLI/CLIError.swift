@@ -39,7 +39,8 @@ struct CLIError: Error {
         let address = configuration.map(Self.address(of:)) ?? "the backend"
         switch error.code {
         case .invalidArgument:
-            return .usage(error.message)
+            // Name the resource concerned: among many, the message alone does not say which.
+            return .usage(error.resource.map { "\(error.message): \(TextField.escape($0))" } ?? error.message)
         case .backendUnavailable:
             let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
             return CLIError(status: ExitStatus.unavailable, message: "cannot reach Redis at \(address): \(cause)")

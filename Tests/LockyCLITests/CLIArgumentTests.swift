@@ -114,4 +114,19 @@ import Testing
             #expect(try server.cli("DBSIZE") == "2", "only the first lock and its fence counter")
         }
     }
+    /// The library rejects such names with the resource in `LockError.resource`, which the CLI
+    /// dropped: among many names, "the resource is listed twice" did not say which one.
+    @Test("a rejected resource name is named in the usage error (listed twice, only a hash tag, starting with })")
+    func rejectedResourceIsNamed() async throws {
+        for (arguments, named) in [
+            (["lock", "ok", "dup:1", "dup:1", "--locker", "me"], "dup:1"),
+            (["holder", "ok", "{grp}"], "{grp}"),
+            (["unlock", "ok", "}x"], "}x"),
+            (["run", "{t}:x:fence", "--", "true"], "{t}:x:fence"),
+        ] {
+            let result = try await LockyBinary.run(arguments + ["--url", "memory://"])
+            #expect(result.status == 64, "\(arguments): \(result.errorOutput)")
+            #expect(result.errorOutput.contains(named), "\(arguments): \(result.errorOutput)")
+        }
+    }
 }
