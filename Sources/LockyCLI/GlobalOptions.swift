@@ -6,13 +6,14 @@ import Locky
 struct GlobalOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Redis URL (redis://, rediss://, unix://, memory://); a comma-separated list means Redlock. Default: LOCKY_URL, else redis://127.0.0.1:6379.",
+            "Redis URL (redis://, rediss://, unix://, memory://); a comma-separated list means Redlock. Default: LOCKY_URL, else LOCKY_CONFIG's url, else redis://127.0.0.1:6379.",
             valueName: "url"
         )
     )
     var url: String?
 
-    @Option(help: ArgumentHelp("Key prefix. Default: LOCKY_PREFIX, else locky:.", valueName: "prefix"))
+    @Option(
+        help: ArgumentHelp("Key prefix. Default: LOCKY_PREFIX, else LOCKY_CONFIG's prefix, else locky:.", valueName: "prefix"))
     var prefix: String?
 
     @Flag(help: "Print one JSON object per result (JSON lines for streams).")

@@ -36,4 +36,29 @@ import Testing
             #expect(lines.last?.hasPrefix("worker-1") == true, "holder \(lines.last ?? "")")
         }
     }
+    @Test("--url beats LOCKY_URL beats LOCKY_CONFIG's url; --prefix beats LOCKY_PREFIX beats LOCKY_CONFIG's prefix")
+    func precedence() async throws {
+        try await withRedis { server in
+            let unreachable = "redis://127.0.0.1:1"
+            let config = #"{"url":"\#(server.url)","prefix":"json:"}"#
+            let fromJSON = try await LockyBinary.run(["lock", "p1", "--locker", "u"], environment: ["LOCKY_CONFIG": config])
+            #expect(fromJSON.status == 0, "\(fromJSON.errorOutput)")
+            #expect(try server.cli("EXISTS", "json:{p1}") == "1")
+
+            let environment = [
+                "LOCKY_CONFIG": #"{"url":"\#(unreachable)","prefix":"json:"}"#, "LOCKY_URL": server.url,
+                "LOCKY_PREFIX": "env:",
+            ]
+            let fromEnvironment = try await LockyBinary.run(["lock", "p2", "--locker", "u"], environment: environment)
+            #expect(fromEnvironment.status == 0, "\(fromEnvironment.errorOutput)")
+            #expect(try server.cli("EXISTS", "env:{p2}") == "1")
+
+            var unreachableEnvironment = environment
+            unreachableEnvironment["LOCKY_URL"] = unreachable
+            let fromOptions = try await LockyBinary.run(
+                ["lock", "p3", "--locker", "u", "--url", server.url, "--prefix", "opt:"], environment: unreachableEnvironment)
+            #expect(fromOptions.status == 0, "\(fromOptions.errorOutput)")
+            #expect(try server.cli("EXISTS", "opt:{p3}") == "1")
+        }
+    }
 }
