@@ -70,7 +70,9 @@ struct LockSubcommand: AsyncParsableCommand {
     @Option(help: "Who locks them (e.g. user:20).")
     var locker: String
 
-    @Option(help: "Expire the locks after this long (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else never.")
+    @Option(
+        parsing: .unconditional,
+        help: "Expire the locks after this long (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else never.")
     var ttl: DurationArgument?
 
     @Flag(help: "Take over resources held by another locker.")
@@ -170,7 +172,7 @@ struct RefreshSubcommand: AsyncParsableCommand {
     @Argument(help: "Resources to refresh.")
     var resources: [String]
 
-    @Option(help: "The new TTL (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else no expiry.")
+    @Option(parsing: .unconditional, help: "The new TTL (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else no expiry.")
     var ttl: DurationArgument?
 
     @Option(help: "Only refresh resources this locker holds.")

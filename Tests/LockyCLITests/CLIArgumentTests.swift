@@ -129,4 +129,24 @@ import Testing
             #expect(result.errorOutput.contains(named), "\(arguments): \(result.errorOutput)")
         }
     }
+
+    /// `-1` looks like an option to ArgumentParser, so `--ttl -1` was "Missing value for
+    /// '--ttl <ttl>'" although a value was given.
+    @Test("a negative duration is an invalid value of its option, not a missing one")
+    func negativeDurationsAreInvalidValues() async throws {
+        for (arguments, option, value) in [
+            (["lock", "a", "--locker", "me"], "--ttl", "-1"),
+            (["refresh", "a"], "--ttl", "-5s"),
+            (["run", "a"], "--ttl", "-1"),
+            (["run", "a"], "--wait", "-1s"),
+            (["run", "a"], "--kill-after", "-2"),
+        ] {
+            let command = arguments[0] == "run" ? ["--", "true"] : []
+            let result = try await LockyBinary.run(arguments + [option, value, "--url", "memory://"] + command)
+            #expect(result.status == 64, "\(arguments): \(result.errorOutput)")
+            #expect(
+                result.errorOutput.contains("The value '\(value)' is invalid for '\(option)"),
+                "\(arguments): \(result.errorOutput)")
+        }
+    }
 }
