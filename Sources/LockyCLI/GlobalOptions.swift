@@ -23,7 +23,7 @@ struct GlobalOptions: ParsableArguments {
     var explicitURL: String? {
         if let url { return url }
         let fromEnvironment = ProcessInfo.processInfo.environment["LOCKY_URL"] ?? ""
-        return fromEnvironment.trimmingCharacters(in: .whitespaces).isEmpty ? nil : fromEnvironment
+        return fromEnvironment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : fromEnvironment
     }
 
     /// The client configuration: `LOCKY_CONFIG`, overridden by `LOCKY_URL`/`LOCKY_PREFIX`, overridden by the options.

@@ -61,4 +61,16 @@ import Testing
             #expect(try server.cli("EXISTS", "opt:{p3}") == "1")
         }
     }
+    /// The library counts a blank LOCKY_URL as unset; the CLI trimmed only spaces and tabs, so a
+    /// LOCKY_URL of a line break was a "malformed URL" (exit 64) instead of LOCKY_CONFIG's url.
+    @Test("a LOCKY_URL of only whitespace, line breaks included, counts as unset, as in the library")
+    func blankLockyURLIsUnset() async throws {
+        try await withRedis { server in
+            let result = try await LockyBinary.run(
+                ["lock", "blank", "--locker", "u"],
+                environment: ["LOCKY_URL": " \n\t", "LOCKY_CONFIG": #"{"url":"\#(server.url)"}"#])
+            #expect(result.status == 0, "\(result.errorOutput)")
+            #expect(try server.cli("EXISTS", "locky:{blank}") == "1")
+        }
+    }
 }
