@@ -149,4 +149,15 @@ import Testing
                 "\(arguments): \(result.errorOutput)")
         }
     }
+    @Test("demo's negative sizes are out of range, not missing values")
+    func demoNegativeSizesAreOutOfRange() async throws {
+        for (option, message) in [
+            ("--workers", "--workers must be 1 to 64"), ("--resources", "--resources must be 1 to 100"),
+            ("--seconds", "--seconds must be above 0"),
+        ] {
+            let result = try await LockyBinary.run(["demo", option, "-1", "--url", "memory://"])
+            #expect(result.status == 64, "\(option): \(result.errorOutput)")
+            #expect(result.errorOutput.contains(message), "\(option): \(result.errorOutput)")
+        }
+    }
 }
