@@ -83,7 +83,8 @@ struct DemoSubcommand: AsyncParsableCommand {
             throw ExitCode(failure.status)
         }
         await server?.stop()
-        if status != 0 { throw ExitCode(status) }
+        let final = Terminal.exitStatus(after: status)
+        if final != 0 { throw ExitCode(final) }
     }
 
     private static func demo(
