@@ -19,6 +19,11 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Print one JSON object per result (JSON lines for streams).")
     var json = false
 
+    /// Rejects a prefix given as bytes that are not UTF-8: read as U+FFFD, it would be another prefix's.
+    func validate() throws {
+        try validateUTF8([prefix])
+    }
+
     /// The URL given by `--url` or `LOCKY_URL`, if any.
     var explicitURL: String? {
         if let url { return url }

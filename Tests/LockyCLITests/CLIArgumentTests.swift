@@ -160,4 +160,22 @@ import Testing
             #expect(result.errorOutput.contains(message), "\(option): \(result.errorOutput)")
         }
     }
+    /// Swift reads such bytes as U+FFFD, so `--prefix 'app\xFF:'` put the locks under
+    /// `app\u{FFFD}:`, the prefix of `app\xFE:` too, as names were before they were checked.
+    @Test("a --prefix given as bytes that are not UTF-8 exits 64 instead of locking under another prefix")
+    func nonUTF8PrefixIsRefused() async throws {
+        try await withRedis { server in
+            let script = """
+                bad=$(printf 'app\\377:')
+                "$0" lock x --locker me --prefix "$bad"; echo "lock $?"
+                "$0" --prefix "$bad" holder x; echo "holder $?"
+                "$0" run x --no-wait --prefix "$bad" -- true; echo "run $?"
+                """
+            let result = try await LockyBinary.run(
+                ["run", "outer", "--url", "memory://", "--", "sh", "-c", script, LockyBinary.path], url: server.url)
+            #expect(result.lines == ["lock 64", "holder 64", "run 64"], "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("not UTF-8"), "\(result.errorOutput)")
+            #expect(try server.cli("DBSIZE") == "0")
+        }
+    }
 }
