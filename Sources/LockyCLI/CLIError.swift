@@ -7,7 +7,7 @@ import LockyRedis
 enum ExitStatus {
     /// Everything done.
     static let success: Int32 = 0
-    /// Something else failed (a server error, a failed demo check).
+    /// Something else failed (a server error, a failed demo check, output that could not be written).
     static let failure: Int32 = 1
     /// Bad arguments: an empty resource, a bad duration, a malformed URL (EX_USAGE).
     static let usage: Int32 = 64
@@ -39,7 +39,8 @@ struct CLIError: Error {
         let address = configuration.map(Self.address(of:)) ?? "the backend"
         switch error.code {
         case .invalidArgument:
-            return .usage(error.message)
+            // Name the resource concerned: among many, the message alone does not say which.
+            return .usage(error.resource.map { "\(error.message): \(TextField.escape($0))" } ?? error.message)
         case .backendUnavailable:
             let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
             return CLIError(status: ExitStatus.unavailable, message: "cannot reach Redis at \(address): \(cause)")
@@ -94,7 +95,8 @@ func reportingErrors(
         Terminal.error("locky: \(failure.message)")
         throw ExitCode(failure.status)
     }
-    if status != 0 { throw ExitCode(status) }
+    let final = Terminal.exitStatus(after: status)
+    if final != 0 { throw ExitCode(final) }
 }
 
 /// Builds the configuration and runs `body` with a client (its renewal loop running), mapping errors.

@@ -32,13 +32,13 @@ struct DemoSubcommand: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: "Worker processes (tasks with memory://).")
+    @Option(parsing: .unconditional, help: "Worker processes (tasks with memory://).")
     var workers = 4
 
-    @Option(help: "Resources they contend for.")
+    @Option(parsing: .unconditional, help: "Resources they contend for.")
     var resources = 2
 
-    @Option(help: "How long the workers run, in seconds.")
+    @Option(parsing: .unconditional, help: "How long the workers run, in seconds.")
     var seconds: Double = 5
 
     func validate() throws {
@@ -83,7 +83,8 @@ struct DemoSubcommand: AsyncParsableCommand {
             throw ExitCode(failure.status)
         }
         await server?.stop()
-        if status != 0 { throw ExitCode(status) }
+        let final = Terminal.exitStatus(after: status)
+        if final != 0 { throw ExitCode(final) }
     }
 
     private static func demo(

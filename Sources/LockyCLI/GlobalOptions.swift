@@ -6,23 +6,29 @@ import Locky
 struct GlobalOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Redis URL (redis://, rediss://, unix://, memory://); a comma-separated list means Redlock. Default: LOCKY_URL, else redis://127.0.0.1:6379.",
+            "Redis URL (redis://, rediss://, unix://, memory://); a comma-separated list means Redlock. Default: LOCKY_URL, else LOCKY_CONFIG's url, else redis://127.0.0.1:6379.",
             valueName: "url"
         )
     )
     var url: String?
 
-    @Option(help: ArgumentHelp("Key prefix. Default: LOCKY_PREFIX, else locky:.", valueName: "prefix"))
+    @Option(
+        help: ArgumentHelp("Key prefix. Default: LOCKY_PREFIX, else LOCKY_CONFIG's prefix, else locky:.", valueName: "prefix"))
     var prefix: String?
 
     @Flag(help: "Print one JSON object per result (JSON lines for streams).")
     var json = false
 
+    /// Rejects a prefix given as bytes that are not UTF-8: read as U+FFFD, it would be another prefix's.
+    func validate() throws {
+        try validateUTF8([prefix])
+    }
+
     /// The URL given by `--url` or `LOCKY_URL`, if any.
     var explicitURL: String? {
         if let url { return url }
         let fromEnvironment = ProcessInfo.processInfo.environment["LOCKY_URL"] ?? ""
-        return fromEnvironment.trimmingCharacters(in: .whitespaces).isEmpty ? nil : fromEnvironment
+        return fromEnvironment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : fromEnvironment
     }
 
     /// The client configuration: `LOCKY_CONFIG`, overridden by `LOCKY_URL`/`LOCKY_PREFIX`, overridden by the options.

@@ -50,7 +50,8 @@ struct LockSubcommand: AsyncParsableCommand {
         discussion: """
             Each resource is locked independently, in one round trip. A resource the locker \
             already holds has its TTL reset; one held by another locker is reported busy with \
-            its holder, unless --force takes it over. Without --ttl the lock never expires.
+            its holder, unless --force takes it over. Without --ttl (or LOCKY_CONFIG's \
+            lockerTTL) the lock never expires.
 
             Prints `resource<TAB>acquired<TAB>token N`, `resource<TAB>held<TAB>token N` or \
             `resource<TAB>busy<TAB>holder<TAB>token N<TAB>remaining`.
@@ -70,7 +71,9 @@ struct LockSubcommand: AsyncParsableCommand {
     @Option(help: "Who locks them (e.g. user:20).")
     var locker: String
 
-    @Option(help: "Expire the locks after this long (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else never.")
+    @Option(
+        parsing: .unconditional,
+        help: "Expire the locks after this long (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else never.")
     var ttl: DurationArgument?
 
     @Flag(help: "Take over resources held by another locker.")
@@ -155,7 +158,8 @@ struct RefreshSubcommand: AsyncParsableCommand {
         commandName: "refresh",
         abstract: "Reset the TTL of held locks (never creates a lock).",
         discussion: """
-            Without --ttl the locks no longer expire. Prints `resource<TAB>refreshed`, \
+            Without --ttl (or LOCKY_CONFIG's lockerTTL) the locks no longer expire. Prints \
+            `resource<TAB>refreshed`, \
             `resource<TAB>free` or, with --locker, \
             `resource<TAB>held-by-another<TAB>holder<TAB>token<TAB>remaining`. Exit status 0.
 
@@ -170,7 +174,7 @@ struct RefreshSubcommand: AsyncParsableCommand {
     @Argument(help: "Resources to refresh.")
     var resources: [String]
 
-    @Option(help: "The new TTL (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else no expiry.")
+    @Option(parsing: .unconditional, help: "The new TTL (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else no expiry.")
     var ttl: DurationArgument?
 
     @Option(help: "Only refresh resources this locker holds.")

@@ -7,7 +7,8 @@ struct LockyCommand: AsyncParsableCommand {
         commandName: "locky",
         abstract: "Distributed locks on Redis from the command line.",
         discussion: """
-            Connects to --url, else LOCKY_URL, else redis://127.0.0.1:6379. Durations accept 500ms, \
+            Connects to --url, else LOCKY_URL, else LOCKY_CONFIG's url (a JSON object, see the README), \
+            else redis://127.0.0.1:6379. Durations accept 500ms, \
             30s, 2m; a bare number means milliseconds.
 
             Output is tab-separated, one record per line (--json: one JSON object per line). In \

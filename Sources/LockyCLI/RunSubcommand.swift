@@ -52,10 +52,12 @@ struct RunSubcommand: AsyncParsableCommand {
     /// RESOURCE or `--resource`, whichever was given (``validate()`` makes sure one was).
     var lockedResource: String { resourceOption ?? resource ?? "" }
 
-    @Option(help: "Lock TTL, renewed every third of it while COMMAND runs (default: LOCKY_CONFIG's ttl, else 30s).")
+    @Option(
+        parsing: .unconditional,
+        help: "Lock TTL, renewed every third of it while COMMAND runs (default: LOCKY_CONFIG's ttl, else 30s).")
     var ttl: DurationArgument?
 
-    @Option(help: "Wait at most this long for the lock (default: without limit).")
+    @Option(parsing: .unconditional, help: "Wait at most this long for the lock (default: without limit).")
     var wait: DurationArgument?
 
     @Flag(help: "Do not wait: exit 75 at once when the lock is busy.")
@@ -64,7 +66,9 @@ struct RunSubcommand: AsyncParsableCommand {
     @Option(help: "A readable label shown as the holder (default: LOCKY_CONFIG's label, else host:pid).")
     var locker: String?
 
-    @Option(name: .customLong("kill-after"), help: "Grace period between SIGTERM and SIGKILL when the lock is lost (default 5s).")
+    @Option(
+        name: .customLong("kill-after"), parsing: .unconditional,
+        help: "Grace period between SIGTERM and SIGKILL when the lock is lost (default 5s).")
     var killAfter: DurationArgument?
 
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")

@@ -3,11 +3,23 @@ import Synchronization
 
 /// Standard output and error: plain lines on a pipe, a live view on a terminal.
 enum Terminal {
-    private static let outputGone = Atomic<Bool>(false)
+    /// The errno of the first failed write to standard output, 0 while none failed.
+    private static let outputError = Atomic<Int32>(0)
 
-    /// Whether standard output's reader went away (`locky watch | head -1`). SIGPIPE is ignored
-    /// (NIO needs that), so streaming subcommands check this and stop, as a killed writer would.
-    static var isOutputClosed: Bool { outputGone.load(ordering: .relaxed) }
+    /// Whether standard output's reader went away (`locky watch | head -1`) or it cannot be
+    /// written (a full disk). SIGPIPE is ignored (NIO needs that), so streaming subcommands check
+    /// this and stop, as a killed writer would.
+    static var isOutputClosed: Bool { outputError.load(ordering: .relaxed) != 0 }
+
+    /// `status`, or 1 (after a message on standard error) when standard output could not be
+    /// written for another reason than a reader that went away: a full disk must not pass for
+    /// an answer with nothing in it. A non-zero `status` stays as it is.
+    static func exitStatus(after status: Int32) -> Int32 {
+        let error = outputError.load(ordering: .relaxed)
+        guard error != 0, error != EPIPE else { return status }
+        Self.error("locky: cannot write the output: \(String(cString: strerror(error)))")
+        return status == 0 ? 1 : status
+    }
 
     /// Whether standard output is a terminal (live views) rather than a pipe or file (plain lines).
     static var isInteractive: Bool { isatty(STDOUT_FILENO) == 1 }
@@ -50,7 +62,9 @@ enum Terminal {
             let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
             if written < 0 {
                 if errno == EINTR { continue }
-                if errno == EPIPE, descriptor == STDOUT_FILENO { outputGone.store(true, ordering: .relaxed) }
+                if descriptor == STDOUT_FILENO {
+                    _ = outputError.compareExchange(expected: 0, desired: errno, ordering: .relaxed)
+                }
                 return
             }
             bytes = bytes.dropFirst(written)

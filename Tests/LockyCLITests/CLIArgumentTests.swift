@@ -114,4 +114,68 @@ import Testing
             #expect(try server.cli("DBSIZE") == "2", "only the first lock and its fence counter")
         }
     }
+    /// The library rejects such names with the resource in `LockError.resource`, which the CLI
+    /// dropped: among many names, "the resource is listed twice" did not say which one.
+    @Test("a rejected resource name is named in the usage error (listed twice, only a hash tag, starting with })")
+    func rejectedResourceIsNamed() async throws {
+        for (arguments, named) in [
+            (["lock", "ok", "dup:1", "dup:1", "--locker", "me"], "dup:1"),
+            (["holder", "ok", "{grp}"], "{grp}"),
+            (["unlock", "ok", "}x"], "}x"),
+            (["run", "{t}:x:fence", "--", "true"], "{t}:x:fence"),
+        ] {
+            let result = try await LockyBinary.run(arguments + ["--url", "memory://"])
+            #expect(result.status == 64, "\(arguments): \(result.errorOutput)")
+            #expect(result.errorOutput.contains(named), "\(arguments): \(result.errorOutput)")
+        }
+    }
+
+    /// `-1` looks like an option to ArgumentParser, so `--ttl -1` was "Missing value for
+    /// '--ttl <ttl>'" although a value was given.
+    @Test("a negative duration is an invalid value of its option, not a missing one")
+    func negativeDurationsAreInvalidValues() async throws {
+        for (arguments, option, value) in [
+            (["lock", "a", "--locker", "me"], "--ttl", "-1"),
+            (["refresh", "a"], "--ttl", "-5s"),
+            (["run", "a"], "--ttl", "-1"),
+            (["run", "a"], "--wait", "-1s"),
+            (["run", "a"], "--kill-after", "-2"),
+        ] {
+            let command = arguments[0] == "run" ? ["--", "true"] : []
+            let result = try await LockyBinary.run(arguments + [option, value, "--url", "memory://"] + command)
+            #expect(result.status == 64, "\(arguments): \(result.errorOutput)")
+            #expect(
+                result.errorOutput.contains("The value '\(value)' is invalid for '\(option)"),
+                "\(arguments): \(result.errorOutput)")
+        }
+    }
+    @Test("demo's negative sizes are out of range, not missing values")
+    func demoNegativeSizesAreOutOfRange() async throws {
+        for (option, message) in [
+            ("--workers", "--workers must be 1 to 64"), ("--resources", "--resources must be 1 to 100"),
+            ("--seconds", "--seconds must be above 0"),
+        ] {
+            let result = try await LockyBinary.run(["demo", option, "-1", "--url", "memory://"])
+            #expect(result.status == 64, "\(option): \(result.errorOutput)")
+            #expect(result.errorOutput.contains(message), "\(option): \(result.errorOutput)")
+        }
+    }
+    /// Swift reads such bytes as U+FFFD, so `--prefix 'app\xFF:'` put the locks under
+    /// `app\u{FFFD}:`, the prefix of `app\xFE:` too, as names were before they were checked.
+    @Test("a --prefix given as bytes that are not UTF-8 exits 64 instead of locking under another prefix")
+    func nonUTF8PrefixIsRefused() async throws {
+        try await withRedis { server in
+            let script = """
+                bad=$(printf 'app\\377:')
+                "$0" lock x --locker me --prefix "$bad"; echo "lock $?"
+                "$0" --prefix "$bad" holder x; echo "holder $?"
+                "$0" run x --no-wait --prefix "$bad" -- true; echo "run $?"
+                """
+            let result = try await LockyBinary.run(
+                ["run", "outer", "--url", "memory://", "--", "sh", "-c", script, LockyBinary.path], url: server.url)
+            #expect(result.lines == ["lock 64", "holder 64", "run 64"], "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("not UTF-8"), "\(result.errorOutput)")
+            #expect(try server.cli("DBSIZE") == "0")
+        }
+    }
 }

@@ -36,4 +36,41 @@ import Testing
             #expect(lines.last?.hasPrefix("worker-1") == true, "holder \(lines.last ?? "")")
         }
     }
+    @Test("--url beats LOCKY_URL beats LOCKY_CONFIG's url; --prefix beats LOCKY_PREFIX beats LOCKY_CONFIG's prefix")
+    func precedence() async throws {
+        try await withRedis { server in
+            let unreachable = "redis://127.0.0.1:1"
+            let config = #"{"url":"\#(server.url)","prefix":"json:"}"#
+            let fromJSON = try await LockyBinary.run(["lock", "p1", "--locker", "u"], environment: ["LOCKY_CONFIG": config])
+            #expect(fromJSON.status == 0, "\(fromJSON.errorOutput)")
+            #expect(try server.cli("EXISTS", "json:{p1}") == "1")
+
+            let environment = [
+                "LOCKY_CONFIG": #"{"url":"\#(unreachable)","prefix":"json:"}"#, "LOCKY_URL": server.url,
+                "LOCKY_PREFIX": "env:",
+            ]
+            let fromEnvironment = try await LockyBinary.run(["lock", "p2", "--locker", "u"], environment: environment)
+            #expect(fromEnvironment.status == 0, "\(fromEnvironment.errorOutput)")
+            #expect(try server.cli("EXISTS", "env:{p2}") == "1")
+
+            var unreachableEnvironment = environment
+            unreachableEnvironment["LOCKY_URL"] = unreachable
+            let fromOptions = try await LockyBinary.run(
+                ["lock", "p3", "--locker", "u", "--url", server.url, "--prefix", "opt:"], environment: unreachableEnvironment)
+            #expect(fromOptions.status == 0, "\(fromOptions.errorOutput)")
+            #expect(try server.cli("EXISTS", "opt:{p3}") == "1")
+        }
+    }
+    /// The library counts a blank LOCKY_URL as unset; the CLI trimmed only spaces and tabs, so a
+    /// LOCKY_URL of a line break was a "malformed URL" (exit 64) instead of LOCKY_CONFIG's url.
+    @Test("a LOCKY_URL of only whitespace, line breaks included, counts as unset, as in the library")
+    func blankLockyURLIsUnset() async throws {
+        try await withRedis { server in
+            let result = try await LockyBinary.run(
+                ["lock", "blank", "--locker", "u"],
+                environment: ["LOCKY_URL": " \n\t", "LOCKY_CONFIG": #"{"url":"\#(server.url)"}"#])
+            #expect(result.status == 0, "\(result.errorOutput)")
+            #expect(try server.cli("EXISTS", "locky:{blank}") == "1")
+        }
+    }
 }

@@ -40,4 +40,28 @@ import Testing
             #expect(locks < 20, "\(locks) events before it ended")
         }
     }
+    /// Writes that failed (a full disk) were dropped in silence: `locky status > file` exited 0
+    /// with the file empty, so a script took "no locks" for the answer.
+    @Test("output that cannot be written (a full disk) exits 1 saying so, not 0 with nothing written")
+    func unwritableOutputFails() async throws {
+        try LockyBinary.require()
+        for arguments in [["holder", "a"], ["lock", "a", "--locker", "me"], ["demo", "--seconds", "0.2", "--json"]] {
+            let (_, errorPath) = LockyBinary.outputFiles("locky-full")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: LockyBinary.path)
+            process.arguments = arguments + ["--url", "memory://"]
+            var environment = ProcessInfo.processInfo.environment
+            for key in ["LOCKY_URL", "LOCKY_PREFIX", "LOCKY_CONFIG"] { environment[key] = nil }
+            process.environment = environment
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+            process.standardError = FileHandle(forWritingAtPath: errorPath)
+            try process.run()
+            process.waitUntilExit()
+            let errorOutput = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: errorPath)
+            #expect(process.terminationStatus == 1, "\(arguments): \(errorOutput)")
+            #expect(errorOutput.contains("No space left on device"), "\(arguments): \(errorOutput)")
+        }
+    }
 }

@@ -90,6 +90,16 @@ struct LockyCLITests {
         }
     }
 
+    /// memory:// locks live in one process, and `locky watch` takes none: it waited for events
+    /// that could never come, silently, until interrupted (`status` already refused memory://).
+    @Test("watch on memory:// exits 64 at once saying why, instead of waiting forever for no events")
+    func watchRefusesMemory() async throws {
+        let result = try await LockyBinary.run(["watch", "--url", "memory://"], timeout: .seconds(5))
+        #expect(result.status == 64, "\(result.errorOutput)")
+        #expect(result.errorOutput.contains("memory://"), "\(result.errorOutput)")
+        #expect(result.output.isEmpty)
+    }
+
     @Test("run: COMMAND's exit code, LOCKY_RESOURCE and LOCKY_FENCING_TOKEN; 75 when busy; 127 when not found")
     func runBasics() async throws {
         try await withRedis { server in

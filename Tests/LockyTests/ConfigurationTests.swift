@@ -217,6 +217,16 @@ struct ConfigurationTests {
         #expect(error?.code == .invalidArgument)
     }
 
+    /// Foundation's own description is "The data is not in the correct format.", whatever and
+    /// wherever the mistake: a user with a long LOCKY_CONFIG could not tell where to look.
+    @Test func invalidJSONSaysWhere() {
+        let error = #expect(throws: LockError.self) {
+            _ = try LockyConfiguration(json: #"{"url": "redis://h:6379" "ttl": "5s"}"#)
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("character 25") == true, "\(String(describing: error))")
+    }
+
     @Test(arguments: [
         "http://example.com",
         "redis//missing-colon",

@@ -60,7 +60,10 @@ extension LockyConfiguration {
         } catch let error as LockError {
             throw error
         } catch {
-            throw LockError(.invalidArgument, "LOCKY_CONFIG is not valid JSON: \(error.localizedDescription)")
+            // The debug description says where ("Invalid value around character 12."); the
+            // localized one only that something is wrong.
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            throw LockError(.invalidArgument, "LOCKY_CONFIG is not valid JSON: \(detail ?? error.localizedDescription)")
         }
         if object["ttl"] != nil, object["leaseTTL"] != nil {
             throw LockError(.invalidArgument, "LOCKY_CONFIG has both \"ttl\" and \"leaseTTL\"; give one")
