@@ -31,6 +31,23 @@ struct GlobalOptions: ParsableArguments {
         return fromEnvironment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : fromEnvironment
     }
 
+    /// The configuration of a subcommand that needs a Redis server (`status`, `watch`): a bad
+    /// configuration, or `memory://`, whose locks live in one process only, is reported and exits.
+    func redisConfiguration(for subcommand: String) throws -> LockyConfiguration {
+        let configuration: LockyConfiguration
+        do {
+            configuration = try self.configuration()
+        } catch {
+            Terminal.error("locky: \(error.message)")
+            throw ExitCode(error.status)
+        }
+        if case .memory = configuration.backend {
+            Terminal.error("locky: \(subcommand) needs a Redis server; memory:// locks live in one process only")
+            throw ExitCode(ExitStatus.usage)
+        }
+        return configuration
+    }
+
     /// The client configuration: `LOCKY_CONFIG`, overridden by `LOCKY_URL`/`LOCKY_PREFIX`, overridden by the options.
     func configuration(url override: String? = nil) throws(CLIError) -> LockyConfiguration {
         var environment = ProcessInfo.processInfo.environment

@@ -43,17 +43,7 @@ struct StatusSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let (options, match, watch) = (options, match.map(ResourcePattern.init), watch)
-        let configuration: LockyConfiguration
-        do {
-            configuration = try options.configuration()
-        } catch {
-            Terminal.error("locky: \(error.message)")
-            throw ExitCode(error.status)
-        }
-        if case .memory = configuration.backend {
-            Terminal.error("locky: status needs a Redis server; memory:// locks live in one process only")
-            throw ExitCode(ExitStatus.usage)
-        }
+        let configuration = try options.redisConfiguration(for: "status")
         try await withLockClient(options) { client in
             let scanner = LockScanner(client: client, pattern: match)
             if !watch {

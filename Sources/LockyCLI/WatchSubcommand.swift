@@ -35,18 +35,8 @@ struct WatchSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let (match, json) = (match, options.json)
-        let configuration: LockyConfiguration
-        do {
-            configuration = try options.configuration()
-        } catch {
-            Terminal.error("locky: \(error.message)")
-            throw ExitCode(error.status)
-        }
         // No other process shares memory:// locks: the stream would stay empty until interrupted.
-        if case .memory = configuration.backend {
-            Terminal.error("locky: watch needs a Redis server; memory:// locks live in one process only")
-            throw ExitCode(ExitStatus.usage)
-        }
+        _ = try options.redisConfiguration(for: "watch")
         try await withLockClient(options) { client in
             try await untilInterrupted {
                 try await client.events(matching: match) { stream in
