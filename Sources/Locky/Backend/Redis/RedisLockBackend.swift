@@ -578,7 +578,7 @@ public struct RedisLockBackend: LockBackend {
     /// From then on every call fails at once with ``LockError`` `backendUnavailable` whose
     /// ``LockError/underlying`` error has the code `closed` (and was never sent), so it changes
     /// nothing: the locks stay in Redis until their TTLs end. Commands in flight fail so too,
-    /// their ``LockyRedis/RedisClientError/mayHaveRun`` set. Subscriptions end without a word:
+    /// their `RedisClientError.mayHaveRun` set. Subscriptions end without a word:
     /// a handler of ``withEventHandler(expirations:_:_:)`` or ``withWakeHandler(waiter:_:_:)``
     /// gets no more events, and a ``withEvents(expirations:_:)`` stream stays open, silent,
     /// until its body returns. ``LockClient/close()`` ends the waits and event streams of its
