@@ -105,13 +105,7 @@ func withLockClient(
     adjust: (inout LockyConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (LockClient) async throws -> Int32
 ) async throws {
-    var configuration: LockyConfiguration
-    do {
-        configuration = try options.configuration()
-    } catch {
-        Terminal.error("locky: \(error.message)")
-        throw ExitCode(error.status)
-    }
+    var configuration = try options.configurationOrExit()
     adjust(&configuration)
     let finalConfiguration = configuration
     try await reportingErrors(configuration: finalConfiguration) {

@@ -49,13 +49,7 @@ struct DemoSubcommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = DemoSettings(workers: workers, resources: resources, seconds: seconds, json: options.json)
-        var configuration: LockyConfiguration
-        do {
-            configuration = try options.configuration()
-        } catch {
-            Terminal.error("locky: \(error.message)")
-            throw ExitCode(error.status)
-        }
+        var configuration = try options.configurationOrExit()
         var server: RedisServer?
         if options.explicitURL == nil {
             do {

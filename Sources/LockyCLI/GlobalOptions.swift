@@ -31,16 +31,20 @@ struct GlobalOptions: ParsableArguments {
         return fromEnvironment.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : fromEnvironment
     }
 
-    /// The configuration of a subcommand that needs a Redis server (`status`, `watch`): a bad
-    /// configuration, or `memory://`, whose locks live in one process only, is reported and exits.
-    func redisConfiguration(for subcommand: String) throws -> LockyConfiguration {
-        let configuration: LockyConfiguration
+    /// ``configuration(url:)``, or its error reported and the process exiting with its status.
+    func configurationOrExit() throws -> LockyConfiguration {
         do {
-            configuration = try self.configuration()
+            return try configuration()
         } catch {
             Terminal.error("locky: \(error.message)")
             throw ExitCode(error.status)
         }
+    }
+
+    /// The configuration of a subcommand that needs a Redis server (`status`, `watch`): a bad
+    /// configuration, or `memory://`, whose locks live in one process only, is reported and exits.
+    func redisConfiguration(for subcommand: String) throws -> LockyConfiguration {
+        let configuration = try configurationOrExit()
         if case .memory = configuration.backend {
             Terminal.error("locky: \(subcommand) needs a Redis server; memory:// locks live in one process only")
             throw ExitCode(ExitStatus.usage)
