@@ -137,7 +137,7 @@ public actor RedisClient {
         let result = await send(command, on: handler, timeout: timeout)
         // The connection closed between picking it and the send (a `CLIENT KILL`, a restart):
         // nothing was written, so the command goes once more, on a new connection.
-        if case .failure(let error) = result, error.code == .connectionLost, !error.mayHaveRun {
+        if RedisChannelHandler.wasLostUnsent(result) {
             return try await send(command, on: currentHandler(), timeout: timeout).get()
         }
         return try result.get()
@@ -192,7 +192,8 @@ public actor RedisClient {
                 return Array(repeating: .failure(error), count: commands.count)
             }
             results = await send(batch: commands, on: handler, timeout: timeout)
-            guard case .failure(let error) = results[0], error.code == .connectionLost, !error.mayHaveRun else { break }
+            // One write: unsent, all of it was.
+            guard RedisChannelHandler.wasLostUnsent(results[0]) else { break }
         }
         return results
     }

@@ -370,6 +370,13 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         self.context = nil
     }
 
+    /// Whether `result` failed as ``notSent(_:)`` does when the connection was lost: nothing
+    /// was written, so the command may go again on a new connection.
+    static func wasLostUnsent<T>(_ result: Result<T, RedisClientError>) -> Bool {
+        guard case .failure(let error) = result else { return false }
+        return error.code == .connectionLost && !error.mayHaveRun
+    }
+
     /// The same error, for a command that never reached the connection.
     static func notSent(_ reason: RedisClientError) -> RedisClientError {
         RedisClientError(
