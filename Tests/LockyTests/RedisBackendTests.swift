@@ -279,6 +279,86 @@ struct RedisBackendTests {
         }
     }
 
+    /// A fence key that holds a string which is no integer (another application's, or one
+    /// written by hand): no call takes the resource, and the one that finds it changes nothing.
+    /// Before, a single acquire's INCR failed after its SET (the lock stayed taken behind a
+    /// server error), and a batch read the string as 0 and started the tokens over at 1.
+    @Test(arguments: ["abc", "1.5", "", "inf"])
+    func aFenceKeyThatHoldsNoCounterIsNotOverwritten(value: String) async throws {
+        try await withBackend(.redis) { env throws in
+            let server = try #require(env.server)
+            let redis = try #require(env.backend.inner as? RedisLockBackend)
+            #expect(try server.cli("SET", "locky:{n}:fence", value) == "OK")
+            for resources in [["n"], ["m", "n"], ["n", "m"]] {
+                let error = await expectLockError(.serverError) {
+                    _ = try await env.client.tryAcquire(resources, ttl: .seconds(9))
+                }
+                #expect(error?.resource == "n")
+                #expect(error?.message.contains("fence key") == true, "\(String(describing: error))")
+                await expectLockError(.serverError) { _ = try await env.client.lock(resources, locker: "l", force: true) }
+                #expect(try server.cli("EXISTS", "locky:{n}", "locky:{m}", "locky:{m}:fence") == "0", "\(resources)")
+            }
+            #expect(try server.cli("GET", "locky:{n}:fence") == value)
+
+            // The owner re-acquiring what it holds: its TTL is left as it was.
+            #expect(try server.cli("DEL", "locky:{n}:fence") == "1")
+            #expect(try await redis.acquire(["n"], owner: "me", ttl: .seconds(600)) == .acquired(fencingTokens: [1]))
+            #expect(try server.cli("SET", "locky:{n}:fence", value) == "OK")
+            for resources in [["n"], ["m", "n"]] {
+                await expectLockError(.serverError) { _ = try await redis.acquire(resources, owner: "me", ttl: .seconds(1)) }
+                #expect(try #require(Int(try server.cli("PTTL", "locky:{n}"))) > 500_000)
+            }
+            let relocked = await expectLockError(.serverError) {
+                _ = try await redis.lock(["n"], locker: "me", ttl: .seconds(1), force: false)
+            }
+            #expect(relocked?.resource == "n")
+            #expect(try #require(Int(try server.cli("PTTL", "locky:{n}"))) > 500_000)
+
+            // Another owner finds it busy; the holder's token is reported as 0, unknown.
+            for resources in [["n"], ["m", "n"]] {
+                guard case .busy(_, let holder) = try await redis.acquire(resources, owner: "you", ttl: .seconds(1)) else {
+                    Issue.record("\(resources) were taken from their holder")
+                    continue
+                }
+                #expect(holder.owner == "me")
+                #expect(holder.fencingToken == 0)
+            }
+        }
+    }
+
+    /// A release that would hand the lock to a fair waiter while the fence key holds no counter
+    /// does not (its token is unknown): the release succeeds, and the waiter is woken and told
+    /// what is wrong at once, instead of the release failing halfway (the lock set for the
+    /// waiter, the waiter never told) and the waiter sleeping until its timeout.
+    @Test func aHandOffWithoutACounterWakesTheWaiterWithTheError() async throws {
+        try await withBackend(.redis, clock: .system) { env throws in
+            let server = try #require(env.server)
+            let holder = try await env.client.tryAcquire("h", ttl: .seconds(30))
+            let other = try env.otherProcessClient()
+            let started = ContinuousClock.now
+            async let waiting: LockError? = {
+                do {
+                    _ = try await other.acquire("h", ttl: .seconds(30), timeout: .seconds(20), fair: true)
+                    return nil
+                } catch let error as LockError {
+                    return error
+                } catch {
+                    return nil
+                }
+            }()
+            try await env.waitUntilQueued("h", 1)
+            #expect(try server.cli("SET", "locky:{h}:fence", "abc") == "OK")
+            #expect(try await env.client.release(holder) == .released)
+            let error = await waiting
+            #expect(error?.code == .serverError)
+            #expect(error?.message.contains("fence key") == true, "\(String(describing: error))")
+            #expect(ContinuousClock.now - started < .seconds(10), "the waiter slept until its timeout")
+            #expect(try server.cli("EXISTS", "locky:{h}") == "0")
+            #expect(try server.cli("GET", "locky:{h}:fence") == "abc")
+            await other.close()
+        }
+    }
+
     /// A key of another type where the lock should be is not Locky's to overwrite.
     @Test func foreignKeyOfAnotherTypeIsNotOverwritten() async throws {
         try await withBackend(.redis) { env throws in

@@ -89,6 +89,26 @@ public final class InMemoryLockBackend: LockBackend {
             !fenced.isEmpty && fenced[ExactName(keyspace.lockKey(resource))] != nil
         }
 
+        /// Whether a fenced value was written under `resource`'s fence key before it was ever
+        /// locked: on Redis that key then holds a hash, no counter, and nothing takes the resource.
+        func fenceHoldsFencedValue(_ resource: String) -> Bool {
+            !fenced.isEmpty && fenced[ExactName(keyspace.fenceKey(resource))] != nil
+        }
+
+        /// Throws what the Redis scripts that take locks answer, before they write anything, when
+        /// one of `resources` has a fenced value under its lock key (free) or its fence key.
+        func checkTakeable(_ resources: [String], now: ContinuousClock.Instant, during operation: String? = nil)
+            throws(LockError)
+        {
+            guard !fenced.isEmpty else { return }
+            for resource in resources where locks[ExactName(resource)] == nil && holdsFencedValue(resource) {
+                throw .foreignLockValue(resource, during: operation)
+            }
+            for resource in resources where fenceHoldsFencedValue(resource) {
+                throw .foreignFenceValue(resource, during: operation)
+            }
+        }
+
         /// Throws what Redis answers (WRONGTYPE) when `key` is a lock, fence or queue key of
         /// this prefix that exists: a fenced value cannot be read or written there. A waiters
         /// key is a hash, which the fencing scripts read and write without complaint.
@@ -196,6 +216,13 @@ public final class InMemoryLockBackend: LockBackend {
                 wake(resource)
                 return
             }
+            // A fenced value under the lock key is no lock to hand over; one under the fence key
+            // leaves the token unknown: the waiters are woken and learn it from their own try.
+            if holdsFencedValue(resource) || fenceHoldsFencedValue(resource) {
+                queues[name] = queue
+                wake(resource)
+                return
+            }
             let head = queue.removeFirst()
             queues[name] = queue.isEmpty ? nil : queue
             let token = take(resource, owner: head.owner, ttl: head.ttl, now: now)
@@ -209,8 +236,8 @@ public final class InMemoryLockBackend: LockBackend {
             _ resource: String, owner: String, ttl: Duration?, now: ContinuousClock.Instant, locker: String? = nil
         ) -> Int64 {
             store(Entry(owner: owner, expiresAt: ttl.map { now + $0 }), for: ExactName(resource))
-            // Redis's SET replaces whatever the key held (only a hand-off gets here with a fenced
-            // value under the key: every other way in refuses such a key first).
+            // Redis's SET replaces whatever the key held; every way in refuses a fenced value
+            // under the key first, so this only keeps the table what Redis would hold.
             if !fenced.isEmpty { fenced[ExactName(keyspace.lockKey(resource))] = nil }
             let token = (fences[ExactName(resource)] ?? 0) + 1
             fences[ExactName(resource)] = token
@@ -261,10 +288,7 @@ public final class InMemoryLockBackend: LockBackend {
                 }
             }
             // Checked after every holder, before anything is written, as the Redis script does.
-            for resource in resources where state.locks[ExactName(resource)] == nil && state.holdsFencedValue(resource) {
-                throw LockError(
-                    .serverError, "the lock key holds a value of another type; Locky will not overwrite it", resource: resource)
-            }
+            try state.checkTakeable(resources, now: now)
             return .acquired(fencingTokens: resources.map { state.take($0, owner: owner, ttl: ttl, now: now) })
         }
     }
@@ -274,8 +298,10 @@ public final class InMemoryLockBackend: LockBackend {
     {
         let now = clock.now
         let ttl = ttl?.roundedUpToMilliseconds
-        return try withOpenTable(during: "lock") { state in
-            resources.map { resource in
+        return try withOpenTable(during: "lock") { (state) throws(LockError) in
+            // Before anything is written, busy or not, as the Redis script does.
+            try state.checkTakeable(resources, now: now)
+            return resources.map { resource in
                 if var entry = state.live(resource, now: now) {
                     if ExactName.equal(entry.owner, locker) {
                         entry.expiresAt = ttl.map { now + $0 }
@@ -283,9 +309,6 @@ public final class InMemoryLockBackend: LockBackend {
                         return .alreadyHeld(fencingToken: state.fences[ExactName(resource)] ?? 0)
                     }
                     if !force { return .busy(state.holder(entry, resource, now: now)) }
-                } else if state.holdsFencedValue(resource) {
-                    // As the Redis script answers a key of another type, forced or not.
-                    return .busy(LockHolder(owner: "(a value of another type)", remaining: .zero))
                 }
                 return .acquired(fencingToken: state.take(resource, owner: locker, ttl: ttl, now: now, locker: locker))
             }
@@ -570,7 +593,7 @@ public final class InMemoryLockBackend: LockBackend {
         return try withOpenTable(during: "queued acquire") { (state) throws(LockError) in
             if state.live(resource, now: now) == nil, state.holdsFencedValue(resource) {
                 // The Redis script's first GET of that key fails.
-                throw LockError(.serverError, "queued acquire: the lock key holds a value of another type", resource: resource)
+                throw .foreignLockValue(resource, during: "queued acquire")
             }
             let name = ExactName(resource)
             var queue = state.queues[name] ?? []
@@ -585,6 +608,8 @@ public final class InMemoryLockBackend: LockBackend {
                     fencingToken: state.fences[name] ?? 0, remaining: entry.expiresAt.map { max(.zero, $0 - now) })
             }
             if entry == nil, queue.first.map({ $0.waiter == waiter }) ?? true {
+                // As the Redis script's INCR, which comes before its SET.
+                if state.fenceHoldsFencedValue(resource) { throw .foreignFenceValue(resource, during: "queued acquire") }
                 queue.removeAll { $0.waiter == waiter }
                 state.queues[name] = queue.isEmpty ? nil : queue
                 return .acquired(fencingToken: state.take(resource, owner: owner, ttl: ttl, now: now))

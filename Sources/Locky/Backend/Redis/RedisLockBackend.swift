@@ -73,14 +73,7 @@ public struct RedisLockBackend: LockBackend {
             if case .number(let token) = reply.value { return .acquired(fencingTokens: [token]) }
             var values = ReplyReader(reply)
             let status = try values.int()
-            if status == -1 {
-                let index = Int(try values.int()) - 1
-                throw LockError(
-                    .serverError,
-                    "the lock key holds a value of another type; Locky will not overwrite it",
-                    resource: resources.indices.contains(index) ? resources[index] : nil
-                )
-            }
+            if status < 0 { throw try Self.foreignValue(status, &values, resources) }
             if status == 1 {
                 var tokens: [Int64] = []
                 tokens.reserveCapacity(resources.count)
@@ -120,13 +113,13 @@ public struct RedisLockBackend: LockBackend {
             outcomes.reserveCapacity(resources.count)
             for _ in resources {
                 let code = try values.int()
+                if code < 0 { throw try Self.foreignValue(code, &values, resources) }
                 let owner = try values.optionalString()
                 let pttl = try values.int()
                 let token = try values.int()
                 switch code {
                 case 1: outcomes.append(.acquired(fencingToken: token))
                 case 2: outcomes.append(.alreadyHeld(fencingToken: token))
-                case 3: outcomes.append(.busy(LockHolder(owner: "(a value of another type)", remaining: Self.remaining(pttl))))
                 default:
                     outcomes.append(.busy(LockHolder(owner: owner ?? "", remaining: Self.remaining(pttl), fencingToken: token)))
                 }
@@ -475,9 +468,8 @@ public struct RedisLockBackend: LockBackend {
         case 2:
             let token = try values.int()
             return .handedOver(fencingToken: token, remaining: Self.remaining(try values.int()))
-        case -1:
-            throw LockError(
-                .serverError, "the lock key holds a value of another type; Locky will not overwrite it", resource: resource)
+        case let status where status < 0:
+            throw try Self.foreignValue(status, &values, [resource], during: "queued acquire")
         default:
             let holder = try values.holder()
             let first = try values.int() == 1
@@ -648,6 +640,17 @@ public struct RedisLockBackend: LockBackend {
     private func run(_ script: RedisScript, _ command: RESPCommand, _ operation: String) async throws(LockError) -> RESPToken {
         try await perform(
             RedisLockRequest(script: script, command: command, operation: operation) { reply throws(LockError) in reply })
+    }
+
+    /// The error of a script's `{-1, index}` (a lock key of another type) or `{-2, index}` (a
+    /// fence key that holds no counter); `values` is past the status.
+    private static func foreignValue(
+        _ status: Int64, _ values: inout ReplyReader, _ resources: [String], during operation: String? = nil
+    ) throws(LockError) -> LockError {
+        let index = Int(try values.int()) - 1
+        let resource = resources.indices.contains(index) ? resources[index] : nil
+        return status == -2
+            ? .foreignFenceValue(resource, during: operation) : .foreignLockValue(resource, during: operation)
     }
 
     /// PTTL → remaining time: -1 means no expiry; -2 (gone) and 0 mean it just expired.

@@ -97,8 +97,9 @@ enum RedisLockScripts {
         -- and its client still subscribed to its wake channel: a crashed process has lost its
         -- connection, so it is evicted, never handed a lock it cannot use. The waiter learns of
         -- it from a `G` message (token, attempt, key, waiter). Returns the waiter and its `L`
-        -- event, or false. A waiter without hand-off fields, or a server that will not answer
-        -- PUBSUB NUMSUB (ACL), gets the old wake-up (`H`) and acquires on its own.
+        -- event, or false. A waiter without hand-off fields, a server that will not answer
+        -- PUBSUB NUMSUB (ACL), or a fence key that is no counter gets the old wake-up (`H`),
+        -- and the waiter acquires on its own (and is told what is wrong).
         local function handOff(lock, fence, queue, waiters, prefix)
           local now
           while true do
@@ -117,14 +118,16 @@ enum RedisLockScripts {
             end
             if live == 0 then
               forget(queue, waiters, head)
-            elseif live > 0 and info[2] then
-              local ttl, attempt, owner = string.match(info[2], '^(%d+):(%d+):(.*)$')
-              if ttl == '0' then redis.call('SET', lock, owner) else redis.call('SET', lock, owner, 'PX', ttl) end
-              local granted = string.format('%d', redis.call('INCR', fence))
-              forget(queue, waiters, head)
-              redis.call('PUBLISH', channel, 'G' .. field(granted) .. field(attempt) .. field(lock) .. field(head))
-              return head, info[3]
             else
+              -- The token first: a fence key that is no counter fails INCR, and then nothing was set.
+              local granted = live > 0 and info[2] and redis.pcall('INCR', fence)
+              if type(granted) == 'number' then
+                local ttl, attempt, owner = string.match(info[2], '^(%d+):(%d+):(.*)$')
+                if ttl == '0' then redis.call('SET', lock, owner) else redis.call('SET', lock, owner, 'PX', ttl) end
+                forget(queue, waiters, head)
+                redis.call('PUBLISH', channel, 'G' .. field(string.format('%d', granted)) .. field(attempt) .. field(lock) .. field(head))
+                return head, info[3]
+              end
               redis.call('PUBLISH', channel, 'H1:00:0:' .. field(lock) .. field(head))
               return head, false
             end
@@ -136,7 +139,8 @@ enum RedisLockScripts {
     /// The all-free fast path of the scripts that take locks (``acquire``, ``lock``). KEYS: the
     /// n lock keys, then the n fence keys (`n` a local of the script). ARGV[1]: owner. ARGV[2]:
     /// TTL in ms, 0 for none. When no lock key exists (one `EXISTS`, which answers a number, not
-    /// a table), sets each for the owner without a check of its own, counts its fence, leaves
+    /// a table) and every fence key holds a counter (``countFences``, else `{-2, index}`), sets
+    /// each for the owner without a check of its own, counts its fence, leaves
     /// the new tokens in `granted`, then runs `finish` (the script's event and reply). Lua text,
     /// not a `local function`, which would cost a closure per call. Up to 1,000 keys, as Lua's
     /// `unpack` has a stack limit; larger batches take the script's general path.
@@ -144,19 +148,77 @@ enum RedisLockScripts {
         """
         if n <= 1000 and redis.call('EXISTS', unpack(KEYS, 1, n)) == 0 then
           local fences = redis.call('MGET', unpack(KEYS, n + 1, 2 * n))
-          local expires = tonumber(ARGV[2]) > 0
+        \(countFences)  local expires = tonumber(ARGV[2]) > 0
           local granted = {}
           local counters = {}
           for i = 1, n do
             -- SET, not the slightly cheaper PSETEX: the documented least-privilege ACL has no +psetex.
             if expires then redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) else redis.call('SET', KEYS[i], ARGV[1]) end
-            granted[i] = (tonumber(fences[i]) or 0) + 1
+            granted[i] = counts[i] + 1
             counters[2 * i - 1] = KEYS[n + i]; counters[2 * i] = granted[i]
           end
           redis.call('MSET', unpack(counters))
         \(finish)
         end
 
+        """
+    }
+
+    /// The fence counters of the n resources about to be taken, read before anything is
+    /// written: `fences` (MGET's answer for `KEYS[n + 1 …]`) becomes `counts`. A fence key that
+    /// holds no counter (a string that is no integer, or a key of another type, which MGET reads
+    /// as missing) ends the script with `{-2, index}`: its count is unknown, and Locky will not
+    /// overwrite it, as the lone INCR of a single resource refuses to. Lua text, like
+    /// ``whenAllFree(_:)``; chunked like the helpers.
+    private static let countFences = """
+        local counts = {}
+        local unread = {}
+        for i = 1, n do
+          local fence = fences[i]
+          local count = 0
+          if fence then
+            count = tonumber(fence)
+            -- An integer, exact in a Lua number (a double), as INCR would take it.
+            if not count or count % 1 ~= 0 or math.abs(count) >= 9007199254740992 then return {-2, i} end
+          else
+            unread[#unread + 1] = KEYS[n + i]
+          end
+          counts[i] = count
+        end
+        for from = 1, #unread, 1000 do
+          if redis.call('EXISTS', unpack(unread, from, math.min(from + 999, #unread))) > 0 then
+            for i = 1, n do
+              if not fences[i] and redis.call('EXISTS', KEYS[n + i]) == 1 then return {-2, i} end
+            end
+          end
+        end
+
+        """
+
+    /// Lua that sets `variable` to the counter `value` holds (a GET's answer, or a pcall's error),
+    /// or 0 when it holds none: a holder's token as far as it can be read, for a reply that
+    /// reports it (never one that counts on it, which ``countFences`` checks).
+    private static func knownCount(_ value: String, into variable: String) -> String {
+        """
+        local \(variable) = tonumber(\(value)) or 0
+        if \(variable) % 1 ~= 0 or math.abs(\(variable)) >= 9007199254740992 then \(variable) = 0 end
+        """
+    }
+
+    /// Lua for a single resource's INCR of its fence key (`KEYS[2]`) into `token`, with pcall.
+    /// When it fails, runs `undo`, then ends the script with `{-2, 1}` if the key holds no
+    /// counter, or else passes the error on (an ACL without INCR): either way nothing is left
+    /// half done. Told apart by reading the key, not by the error's text.
+    private static func incrementFence(undo: String) -> String {
+        """
+        local token = redis.pcall('INCR', KEYS[2])
+        if type(token) ~= 'number' then
+          \(undo)
+          local fence = redis.pcall('GET', KEYS[2])
+          local count = type(fence) == 'string' and tonumber(fence)
+          if not fence or count and count % 1 == 0 then return token end
+          return {-2, 1}
+        end
         """
     }
 
@@ -167,7 +229,7 @@ enum RedisLockScripts {
     /// Returns, for one resource, the fencing token as a bare integer (a table costs the server
     /// more than the rest of the call); for several `{1, token₁, …, tokenₙ}`. When busy
     /// `{0, index, holder, pttl, holderToken}`; `{-1, index}` when a lock key holds another type
-    /// of value (nothing is changed).
+    /// of value, `{-2, index}` when a fence key holds no counter (nothing is changed).
     static let acquire = RedisScript(
         name: "acquire",
         source: """
@@ -184,11 +246,16 @@ enum RedisLockScripts {
                 local holder = redis.pcall('GET', KEYS[1])
                 if type(holder) ~= 'string' then return {-1, 1} end
                 if holder ~= owner then
-                  return {0, 1, holder, redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
+                  -- pcall: a fence key of another type.
+                  \(knownCount("redis.pcall('GET', KEYS[2])", into: "token"))
+                  return {0, 1, holder, redis.call('PTTL', KEYS[1]), token}
                 end
+              end
+              -- A failed INCR gives back the key just taken.
+              \(incrementFence(undo: "if set then redis.call('DEL', KEYS[1]) end"))
+              if not set then
                 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) else redis.call('PERSIST', KEYS[1]) end
               end
-              local token = redis.call('INCR', KEYS[2])
               if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
               return token
             end
@@ -209,7 +276,8 @@ enum RedisLockScripts {
                     for i = 1, n do
                       local holder = holders[i]
                       if holder and holder ~= owner then
-                        return {0, i, holder, redis.call('PTTL', KEYS[i]), tonumber(redis.call('GET', KEYS[n + i]) or '0')}
+                        \(knownCount("redis.pcall('GET', KEYS[n + i])", into: "token"))
+                        return {0, i, holder, redis.call('PTTL', KEYS[i]), token}
                       end
                       if not holder then missing[#missing + 1] = KEYS[i] end
                     end
@@ -223,11 +291,13 @@ enum RedisLockScripts {
                       end
                     end
                     local fences = mget(n + 1, 2 * n)
+
+                    """ + countFences + """
                     local reply = {1}
                     local tokens = {}
                     for i = 1, n do
                       if ttl > 0 then redis.call('SET', KEYS[i], owner, 'PX', ARGV[2]) else redis.call('SET', KEYS[i], owner) end
-                      local token = (tonumber(fences[i]) or 0) + 1
+                      local token = counts[i] + 1
                       reply[i + 1] = token
                       tokens[2 * i - 1] = KEYS[n + i]
                       -- A Lua number reaches Redis as its decimal digits (exact below 2^53).
@@ -245,8 +315,9 @@ enum RedisLockScripts {
     /// the resources, built by the client (``LockEventCodec``), published when all were free.
     /// ARGV[6]: the event's attempt tag (for the event of the resources taken when some were not).
     /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
-    /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed),
-    /// 3 the key holds another type of value (nothing changed).
+    /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed).
+    /// `{-1, index}` when a lock key holds another type of value, `{-2, index}` when a fence
+    /// key holds no counter: nothing is changed, as acquire does.
     static let lock = RedisScript(
         name: "lock",
         source: """
@@ -263,32 +334,39 @@ enum RedisLockScripts {
                     end
                     if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
                     return reply
-                    """) + mget + publish + """
+                    """) + mget + del + publish + """
                     local locker = ARGV[1]
                     local ttl = tonumber(ARGV[2])
                     local force = ARGV[3] == '1'
                     local holders = mget(1, n)
+                    -- MGET reads a key of another type as missing. It is not a lock, and not ours
+                    -- to replace: found before anything is written, it fails the call (as acquire).
+                    local missing = {}
+                    for i = 1, n do
+                      if not holders[i] then missing[#missing + 1] = KEYS[i] end
+                    end
+                    if exists(missing, 1, #missing) > 0 then
+                      for i = 1, n do
+                        if not holders[i] and redis.call('EXISTS', KEYS[i]) == 1 then return {-1, i} end
+                      end
+                    end
                     local fences = mget(n + 1, 2 * n)
+
+                    """ + countFences + """
                     local reply = {}
                     local tokens = {}
                     local taken = {}
                     for i = 1, n do
                       local key, holder = KEYS[i], holders[i]
-                      local token = tonumber(fences[i]) or 0
+                      local token = counts[i]
                       if holder == locker then
                         if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
                         table.insert(reply, 2); table.insert(reply, false); table.insert(reply, 0); table.insert(reply, token)
                       elseif holder and not force then
                         table.insert(reply, 0); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', key))
                         table.insert(reply, token)
-                      elseif not holder and not (ttl > 0 and redis.call('SET', key, locker, 'NX', 'PX', ttl)
-                          or ttl == 0 and redis.call('SET', key, locker, 'NX')) then
-                        -- A key of another type (MGET reads it as missing): not ours to replace.
-                        table.insert(reply, 3); table.insert(reply, false); table.insert(reply, 0); table.insert(reply, token)
                       else
-                        if holder then
-                          if ttl > 0 then redis.call('SET', key, locker, 'PX', ttl) else redis.call('SET', key, locker) end
-                        end
+                        if ttl > 0 then redis.call('SET', key, locker, 'PX', ttl) else redis.call('SET', key, locker) end
                         token = token + 1
                         table.insert(taken, key)
                         table.insert(tokens, KEYS[n + i]); table.insert(tokens, string.format('%d', token))
@@ -479,15 +557,23 @@ enum RedisLockScripts {
     /// waiter id, waiter TTL ms, attempt number (echoed by a hand-off).
     /// Returns `{1, token}`; `{2, token, pttl}` when a release already handed the lock to this
     /// owner; or `{0, holder or false, pttl, holderToken, first}` where `first` is 1 when the
-    /// caller is now first in the queue.
+    /// caller is now first in the queue. `{-1, 1}` when the lock key holds another type of value,
+    /// `{-2, 1}` when the fence key holds no counter (the lock is left as it was).
     static let acquireFair = RedisScript(
         name: "acquire-fair",
         source: fairQueue + """
             local owner, ttl, waiter, waiterTTL = ARGV[1], tonumber(ARGV[2]), ARGV[5], tonumber(ARGV[6])
-            local holder = redis.call('GET', KEYS[1])
+            -- pcall: a key of another type answers GET with an error; it is not ours to touch.
+            local holder = redis.pcall('GET', KEYS[1])
+            if type(holder) == 'table' then return {-1, 1} end
+            -- The counter as far as it can be read (pcall: a fence key of another type).
+            local function fence()
+              \(knownCount("redis.pcall('GET', KEYS[2])", into: "token"))
+              return token
+            end
             if holder == owner then
               forget(KEYS[3], KEYS[4], waiter)
-              return {2, tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[1])}
+              return {2, fence(), redis.call('PTTL', KEYS[1])}
             end
             local now = nowMs()
             local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
@@ -496,11 +582,9 @@ enum RedisLockScripts {
               head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
             end
             if not holder and (not head or head == waiter) then
-              local set
-              if ttl > 0 then set = redis.call('SET', KEYS[1], owner, 'NX', 'PX', ttl)
-              else set = redis.call('SET', KEYS[1], owner, 'NX') end
-              if not set then return {-1, 1} end
-              local token = redis.call('INCR', KEYS[2])
+              -- The token first: a failed INCR comes before anything is set.
+              \(incrementFence(undo: ""))
+              if ttl > 0 then redis.call('SET', KEYS[1], owner, 'PX', ttl) else redis.call('SET', KEYS[1], owner) end
               if head then forget(KEYS[3], KEYS[4], waiter) end
               if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
               return {1, token}
@@ -513,7 +597,7 @@ enum RedisLockScripts {
             redis.call('PEXPIRE', KEYS[3], waiterTTL * 4); redis.call('PEXPIRE', KEYS[4], waiterTTL * 4)
             local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1] == waiter and 1 or 0
             local pttl = holder and redis.call('PTTL', KEYS[1]) or 0
-            return {0, holder or false, pttl, tonumber(redis.call('GET', KEYS[2]) or '0'), first}
+            return {0, holder or false, pttl, fence(), first}
             """
     )
 
@@ -525,7 +609,9 @@ enum RedisLockScripts {
         name: "leave-queue",
         source: fairQueue + handOff + """
             forget(KEYS[3], KEYS[4], ARGV[1])
-            local holder = redis.call('MGET', KEYS[1])[1]
+            -- pcall: a key of another type answers GET with an error; it is not a lock to hand off.
+            local holder = redis.pcall('GET', KEYS[1])
+            if type(holder) == 'table' then return 1 end
             local released = false
             if holder == ARGV[4] then
               redis.call('DEL', KEYS[1])
@@ -582,7 +668,8 @@ enum RedisLockScripts {
             for i = 1, n do
               if holders[i] then
                 table.insert(reply, holders[i]); table.insert(reply, redis.call('PTTL', KEYS[i]))
-                table.insert(reply, tonumber(fences[i]) or 0)
+                \(knownCount("fences[i]", into: "token"))
+                table.insert(reply, token)
               else
                 table.insert(reply, false); table.insert(reply, 0); table.insert(reply, 0)
               end
