@@ -1,0 +1,101 @@
+import Locky
+import LockyRESP
+import LockyRedis
+import LockyTestSupport
+import Logging
+import Testing
+
+/// The expiry watcher and the `expired` events of `LockClient.events(matching:)` when something
+/// goes wrong: a look or listing that fails, keyspace notifications switched off while the
+/// stream runs.
+@Suite("Expiry watcher faults")
+struct ExpiryWatcherFaultTests {
+    /// What a test gets: the server, the backend wrapped to inject failures, a client over it,
+    /// and a raw connection.
+    struct Setup {
+        let server: RedisServer
+        let backend: RecordingBackend
+        let client: LockClient
+        let raw: RedisClient
+    }
+
+    /// A server whose keys expire only when accessed (`DEBUG SET-ACTIVE-EXPIRE 0`): an
+    /// `expired` event then comes only from a look of the watcher, never from Redis on its own,
+    /// so a look that does not happen shows as an event that never comes.
+    static func withLazyServer(
+        _ options: RedisServer.Options = RedisServer.Options(),
+        url: ((RedisServer) -> String)? = nil,
+        _ body: (Setup) async throws -> Void
+    ) async throws {
+        var options = options
+        options.extraConfiguration.append("enable-debug-command local")
+        try await RedisServer.withServer(options) { server throws in
+            let raw = try RedisClient(configuration: RedisConfiguration(url: server.url))
+            let redis = try RedisLockBackend(
+                configuration: RedisConfiguration(url: url?(server) ?? server.url),
+                keyspace: LockKeyspace(),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let backend = RecordingBackend(redis)
+            let setup = Setup(server: server, backend: backend, client: try LockClient(backend: backend), raw: raw)
+            do {
+                _ = try await raw.execute(RESPCommand("DEBUG", "SET-ACTIVE-EXPIRE", "0"))
+                try await body(setup)
+            } catch {
+                await redis.close()
+                await raw.close()
+                throw error
+            }
+            await redis.close()
+            await raw.close()
+        }
+    }
+
+    /// The lag of the `expired` event of `resource` after `deadline`, or nil when none came.
+    static func expiryLag(
+        of resource: String, in recording: LockEventTests.Recording, after deadline: ContinuousClock.Instant
+    ) -> Duration? {
+        for (event, at) in recording.events.value {
+            if case .expired(resource) = event { return at - deadline }
+        }
+        return nil
+    }
+
+    /// The look at a lock's deadline fails twice (a dropped connection): it is tried again a
+    /// few milliseconds later. Before, the watcher dropped the batch whose holders call failed,
+    /// and the expiry came only when Redis got to the key on its own (here: never).
+    @Test func aFailedLookIsTriedAgain() async throws {
+        try await Self.withLazyServer { setup throws in
+            let recording = try await LockEventTests.recording(setup.client) { recording in
+                setup.backend.failNextHolders(2)
+                let sent = ContinuousClock.now
+                _ = try await setup.client.tryAcquire("a", ttl: .milliseconds(200))
+                let deadline = sent + .milliseconds(200)
+                let came = try await recording.wait(within: .seconds(3)) { $0.contains("expired a") }
+                #expect(came, "\(recording.descriptions)")
+                if let lag = Self.expiryLag(of: "a", in: recording, after: deadline) {
+                    // Two retries: 20 ms, then 40 ms.
+                    #expect(lag < .milliseconds(400), "the expiry came \(lag) after the deadline")
+                }
+            }
+            #expect(!recording.descriptions.contains { $0.hasPrefix("error") }, "\(recording.descriptions)")
+        }
+    }
+
+    /// The listing of the locks held when the stream starts fails once: it is tried again.
+    /// Before, the locks taken before the watch were left to Redis until the next gap.
+    @Test func aFailedListingIsTriedAgain() async throws {
+        try await Self.withLazyServer { setup throws in
+            let sent = ContinuousClock.now
+            _ = try await setup.client.tryAcquire("old", ttl: .milliseconds(400))
+            let deadline = sent + .milliseconds(400)
+            setup.backend.failNextListings(1)
+            let recording = try await LockEventTests.recording(setup.client) { recording in
+                let came = try await recording.wait(within: .seconds(3)) { $0.contains("expired old") }
+                #expect(came, "\(recording.descriptions)")
+            }
+            if let lag = Self.expiryLag(of: "old", in: recording, after: deadline) {
+                #expect(lag < .milliseconds(300), "the expiry came \(lag) after the deadline")
+            }
+        }
+    }
+}
