@@ -98,4 +98,63 @@ struct ExpiryWatcherFaultTests {
             }
         }
     }
+
+    /// The value of `notify-keyspace-events`.
+    static func notificationFlags(_ server: RedisServer) throws -> String {
+        let lines = try server.cli("CONFIG", "GET", "notify-keyspace-events").split(whereSeparator: \.isNewline)
+        return lines.count > 1 ? String(lines[1]) : ""
+    }
+
+    /// An operator switches keyspace notifications off while a stream runs: the stream gets a
+    /// gap and an error that says so within about a second, and they are switched on again (as
+    /// the stream did at its start), so the next expiry is reported. Before, `expired` events
+    /// stopped without a word.
+    @Test func notificationsSwitchedOffAreReportedAndSwitchedOnAgain() async throws {
+        try await Self.withLazyServer { setup throws in
+            let errors = Shared<[LockError]>([])
+            let recording = try await LockEventTests.recording(setup.client) { recording in
+                _ = try await setup.raw.execute(RESPCommand("CONFIG", "SET", "notify-keyspace-events", ""))
+                let reported = try await recording.wait(within: .seconds(3)) { $0.contains("error serverError") }
+                #expect(reported, "\(recording.descriptions)")
+                let flags = try Self.notificationFlags(setup.server)
+                #expect(flags.contains("E") && flags.contains("x"), "notify-keyspace-events is \"\(flags)\"")
+                _ = try await setup.client.tryAcquire("after", ttl: .milliseconds(50))
+                #expect(try await recording.wait { $0.contains("expired after") }, "\(recording.descriptions)")
+                for (event, _) in recording.events.value { if case .error(let error) = event { errors.update { $0.append(error) } } }
+            }
+            #expect(recording.descriptions.contains("gap"), "\(recording.descriptions)")
+            #expect(errors.value.count == 1, "\(errors.value)")
+            #expect(errors.value.first?.message.contains("notify-keyspace-events Ex") == true, "\(errors.value)")
+        }
+    }
+
+    /// A user who may read the flags but not set them (notifications configured in redis.conf):
+    /// the stream starts quietly; switched off by an operator, it gets one error saying what to
+    /// configure, not one every second while they stay off.
+    @Test func notificationsSwitchedOffThatCannotBeSwitchedOnAreReportedOnce() async throws {
+        let user = RedisServer.ACLUser(name: "locky", password: "nk-pw", rules: "~* &* +@all -config|set")
+        let options = RedisServer.Options(
+            password: "admin-pw", aclUsers: [user], extraConfiguration: ["notify-keyspace-events Ex"])
+        try await RedisServer.withServer(options) { server throws in
+            let client = try LockClient(
+                configuration: LockyConfiguration(
+                    backend: .redis(RedisConfiguration(url: "redis://locky:nk-pw@127.0.0.1:\(server.port)"))))
+            do {
+                let recording = try await LockEventTests.recording(client) { recording in
+                    try await Task.sleep(for: .milliseconds(1200))
+                    #expect(!recording.descriptions.contains { $0.hasPrefix("error") }, "\(recording.descriptions)")
+                    try server.cli("CONFIG", "SET", "notify-keyspace-events", "")
+                    let reported = try await recording.wait(within: .seconds(3)) { $0.contains("error serverError") }
+                    #expect(reported, "\(recording.descriptions)")
+                    // Two more checks while they stay off.
+                    try await Task.sleep(for: .milliseconds(2200))
+                }
+                #expect(recording.descriptions.filter { $0.hasPrefix("error") }.count == 1, "\(recording.descriptions)")
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
+        }
+    }
 }
