@@ -120,7 +120,9 @@ struct ExpiryWatcherFaultTests {
                 #expect(flags.contains("E") && flags.contains("x"), "notify-keyspace-events is \"\(flags)\"")
                 _ = try await setup.client.tryAcquire("after", ttl: .milliseconds(50))
                 #expect(try await recording.wait { $0.contains("expired after") }, "\(recording.descriptions)")
-                for (event, _) in recording.events.value { if case .error(let error) = event { errors.update { $0.append(error) } } }
+                for (event, _) in recording.events.value {
+                    if case .error(let error) = event { errors.update { $0.append(error) } }
+                }
             }
             #expect(recording.descriptions.contains("gap"), "\(recording.descriptions)")
             #expect(errors.value.count == 1, "\(errors.value)")

@@ -355,7 +355,9 @@ public struct RedisLockBackend: LockBackend {
     /// `__keyevent@<db>__:expired`. Keyspace notifications are switched on with
     /// `CONFIG SET notify-keyspace-events` (adding `E` and `x` to what is set) when the server
     /// allows it; when it does not, the stream starts with an ``LockEvent/error(_:)`` saying what
-    /// to configure.
+    /// to configure. The setting is read again every second while the stream runs (where the
+    /// server allows `CONFIG GET`): found switched off, it is switched on again when allowed, and
+    /// the stream gets a ``LockEvent/gap`` and an ``LockEvent/error(_:)`` saying so.
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         // Decoded on the connection's event loop into a buffer per loop over the stream.
         let buffer = LockEventBuffer()
@@ -430,6 +432,9 @@ public struct RedisLockBackend: LockBackend {
                 }
             }
             if checksNotifications {
+                // Tells a restarted server (which forgot the flags, and whose gap says so) from
+                // an operator who switched them off; one `INFO` per connection, not waited for.
+                client.learnServerRunID()
                 group.addTask { [reportedOff] in await watchExpiryNotifications(handler, reportedOff: reportedOff) }
             }
             defer {
@@ -565,6 +570,7 @@ public struct RedisLockBackend: LockBackend {
         _ handler: @escaping @Sendable (LockEvent, String) -> Void, reportedOff: Bool
     ) async {
         var reported = reportedOff
+        var knownRunID = client.serverRunID
         while true {
             do {
                 try await Task.sleep(for: Self.notificationCheckInterval)
@@ -572,8 +578,16 @@ public struct RedisLockBackend: LockBackend {
                 return
             }
             let check = await enableExpiryNotifications()
+            // Known before the reply to any command of a new connection.
+            let runID = client.serverRunID
+            let restarted = knownRunID != nil && runID != nil && runID != knownRunID
+            if runID != nil { knownRunID = runID }
             switch check {
             case .alreadyOn:
+                reported = false
+            case .switchedOn where restarted:
+                // A restarted server forgot them; its subscription's gap already says events
+                // were missed (and switches them on too).
                 reported = false
             case .switchedOn(let flags):
                 handler(.gap, "")
