@@ -112,7 +112,16 @@ extension LockClient {
                                 signal.handOver(fencingToken: token, attempt: attempt)
                             }
                         case .gap:
-                            signal.fire()
+                            // Any release may have been missed: wake as if every watched resource
+                            // were released. Unqueued waiters behind another local waiter of each
+                            // resource stay asleep (its head retries, and wakes the next when it
+                            // leaves): Redlock passes a gap every `retry.delay` while a node's wake
+                            // subscription is missing, and waking every local waiter each time was
+                            // a thundering herd within the process. Queued waiters all retry: each
+                            // holds a place of its own in the queue in Redis, which a restarted
+                            // server has lost (the retry queues it again), and a hand-off naming it
+                            // may have been missed.
+                            if queued || !queues.isWaitingBehindOnAll(resources, id: id) { signal.fire() }
                         }
                     }
                 ) {

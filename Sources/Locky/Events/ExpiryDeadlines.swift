@@ -41,6 +41,15 @@ struct ExpiryDeadlines {
         return wasEarliest.map { deadline < $0 } ?? true
     }
 
+    /// Notes that `resource` is to be looked at `at`, unless a deadline is known for it (an
+    /// event told of it since it was taken due: that deadline is newer news).
+    mutating func setIfAbsent(_ resource: String, at deadline: ContinuousClock.Instant) {
+        let name = ExactName(resource)
+        guard current[name] == nil else { return }
+        current[name] = deadline
+        heap.insert(Entry(at: deadline, resource: name))
+    }
+
     /// Forgets `resource` (it was unlocked or expired).
     mutating func remove(_ resource: String) {
         guard current.removeValue(forKey: ExactName(resource)) != nil else { return }

@@ -5,11 +5,35 @@ import Synchronization
 /// tracker remembers the deadline of each lock it saw taken, and of each lock the backend held
 /// when the watch started or after a gap, and looks at it then: a lock that is gone is expired
 /// on the spot (and notified); one that was renewed is looked at again at its new deadline.
+///
+/// A look or a listing that fails (a lost connection, a server that is busy) is tried again
+/// after a short pause, doubling up to ``maximumRetryDelay``: dropping it lost those deadlines
+/// until the next gap, and their expiries came only when Redis got to them.
 final class ExpiryTracker: Sendable {
+    /// The pause before the first retry of a failed look or listing.
+    static let firstRetryDelay: Duration = .milliseconds(20)
+    /// The longest pause between retries.
+    static let maximumRetryDelay: Duration = .seconds(1)
+
+    private struct Retry {
+        /// Failed looks or listings in a row.
+        var failures = 0
+        /// When the listing that failed is tried again; nil when none is pending.
+        var discoveryAt: ContinuousClock.Instant?
+
+        /// The pause before the next retry, after `failures` failures in a row.
+        var delay: Duration {
+            var delay = ExpiryTracker.firstRetryDelay
+            for _ in 1..<max(failures, 1) where delay < ExpiryTracker.maximumRetryDelay { delay *= 2 }
+            return min(delay, ExpiryTracker.maximumRetryDelay)
+        }
+    }
+
     private let deadlines = Mutex(ExpiryDeadlines())
     /// Whether the locks the backend holds should be listed again: at the start, and after a
     /// gap (locks taken while events may have been missed were never seen taken).
     private let discoveryDue = Mutex(true)
+    private let retry = Mutex(Retry())
     private let wake = WakeSignal()
     private let backend: any LockBackend
     private let clock: any LockClock
@@ -42,16 +66,25 @@ final class ExpiryTracker: Sendable {
     /// Looks at locks at their deadlines until the task is cancelled.
     func run() async {
         while !Task.isCancelled {
+            let now = clock.now
+            let retryDiscovery = retry.withLock { retry in
+                guard let at = retry.discoveryAt, at <= now else { return false }
+                retry.discoveryAt = nil
+                return true
+            }
             if discoveryDue.withLock({ due in
                 defer { due = false }; return due
-            }) {
+            }) || retryDiscovery {
                 await discover()
             }
-            let now = clock.now
-            let (due, next) = deadlines.withLock { deadlines in (deadlines.takeDue(at: now), deadlines.earliest) }
+            let (due, next) = deadlines.withLock { deadlines in (deadlines.takeDue(at: clock.now), deadlines.earliest) }
             if due.isEmpty {
                 // A millisecond past the deadline, so the server sees it as passed too.
-                if await wake.wait(until: next.map { $0 + .milliseconds(1) }, clock: clock) == .cancelled { return }
+                var wakeAt = next.map { $0 + .milliseconds(1) }
+                if let discoveryAt = retry.withLock({ $0.discoveryAt }) {
+                    wakeAt = min(wakeAt ?? discoveryAt, discoveryAt)
+                }
+                if await wake.wait(until: wakeAt, clock: clock) == .cancelled { return }
                 continue
             }
             await look(at: due)
@@ -59,23 +92,58 @@ final class ExpiryTracker: Sendable {
     }
 
     /// Learns the deadlines of the locks taken before the watch started or during a gap: every
-    /// lock the backend lists (SCAN), with its remaining TTL. Best effort: a backend that cannot
-    /// list its locks, or fails to, leaves them to the server's own, later, expiry.
+    /// lock the backend lists (SCAN), with its remaining TTL. A backend that cannot list its
+    /// locks leaves them to the server's own, later, expiry; one that failed to is asked again.
     private func discover() async {
-        guard let resources = try? await backend.lockedResources() else { return }
+        let resources: [String]
+        do {
+            resources = try await backend.lockedResources()
+        } catch {
+            // `invalidArgument`: the backend has no listing (it would never succeed).
+            guard error.code != .invalidArgument else { return }
+            let at = clock.now + failed()
+            retry.withLock { $0.discoveryAt = at }
+            return
+        }
+        succeeded()
+        retry.withLock { $0.discoveryAt = nil }
         await look(at: resources)
     }
 
     /// Asks for the holders of `resources`, in batches: an access after the deadline makes
     /// Redis expire a key (and notify) at once; one still held is looked at again at its new
-    /// deadline.
+    /// deadline. A batch whose call failed is looked at again after a pause (unless an event
+    /// told of its lock meanwhile).
     private func look(at resources: [String]) async {
         for start in stride(from: 0, to: resources.count, by: RenewalScheduler.batchSize) {
             let chunk = Array(resources[start..<min(start + RenewalScheduler.batchSize, resources.count)])
-            guard let holders = try? await backend.holders(chunk) else { continue }
+            let holders: [LockHolder?]
+            do {
+                holders = try await backend.holders(chunk)
+            } catch {
+                let at = clock.now + failed()
+                deadlines.withLock { deadlines in
+                    for resource in chunk { deadlines.setIfAbsent(resource, at: at) }
+                }
+                continue
+            }
+            succeeded()
             for (resource, holder) in zip(chunk, holders) {
                 if let remaining = holder?.remaining { track(resource, ttl: remaining) }
             }
         }
+    }
+
+    /// Counts a failure; returns the pause before its retry.
+    private func failed() -> Duration {
+        retry.withLock { retry in
+            retry.failures += 1
+            return retry.delay
+        }
+    }
+
+    /// Resets the back-off.
+    private func succeeded() {
+        retry.withLock { $0.failures = 0 }
     }
 }

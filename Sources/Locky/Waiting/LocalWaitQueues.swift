@@ -44,4 +44,17 @@ final class LocalWaitQueues: Sendable {
             return index > 0
         }
     }
+
+    /// Whether `id` is queued behind another waiter on each of `resources` (so it must not act
+    /// on a wake-up that may concern any of them, a gap).
+    func isWaitingBehindOnAll(_ resources: [String], id: UInt64) -> Bool {
+        queues.withLock { queues in
+            resources.allSatisfy { resource in
+                guard let queue = queues[ExactName(resource)], let index = queue.firstIndex(where: { $0.id == id }) else {
+                    return false
+                }
+                return index > 0
+            }
+        }
+    }
 }

@@ -361,6 +361,27 @@ final class RecordingBackend: LockBackend {
     /// When set, each renewal runs on the backend and then fails as if its answer were lost.
     func renewalsLoseTheirAnswer(_ lose: Bool) { renewalsLoseTheirAnswer.store(lose, ordering: .relaxed) }
 
+    private let holdersFailures = Atomic<Int>(0)
+    private let listingFailures = Atomic<Int>(0)
+
+    /// Makes the next `count` holders calls fail (as if the connection dropped) without reaching the backend.
+    func failNextHolders(_ count: Int) { holdersFailures.store(count, ordering: .relaxed) }
+
+    /// Makes the next `count` lock listings fail (as if the connection dropped) without reaching the backend.
+    func failNextListings(_ count: Int) { listingFailures.store(count, ordering: .relaxed) }
+
+    /// Takes one of the failures set with ``failNextHolders(_:)`` or ``failNextListings(_:)``.
+    private static func takeFailure(_ failures: borrowing Atomic<Int>) -> Bool {
+        var left = failures.load(ordering: .relaxed)
+        while left > 0 {
+            let (exchanged, original) = failures.compareExchange(
+                expected: left, desired: left - 1, ordering: .relaxed)
+            if exchanged { return true }
+            left = original
+        }
+        return false
+    }
+
     /// Runs `hook` after each extend has run on the backend, before its answer is returned.
     func afterExtend(_ hook: (@Sendable () async -> Void)?) { afterExtendHook.withLock { $0 = hook } }
 
@@ -422,11 +443,13 @@ final class RecordingBackend: LockBackend {
 
     func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         await count()
+        if Self.takeFailure(holdersFailures) { throw LockError(.backendUnavailable, "the connection dropped (test)") }
         return try await inner.holders(resources)
     }
 
     func lockedResources() async throws(LockError) -> [String] {
         await count()
+        if Self.takeFailure(listingFailures) { throw LockError(.backendUnavailable, "the connection dropped (test)") }
         return try await inner.lockedResources()
     }
 

@@ -348,7 +348,9 @@ public struct RedisLockBackend: LockBackend {
     /// `__keyevent@<db>__:expired`. Keyspace notifications are switched on with
     /// `CONFIG SET notify-keyspace-events` (adding `E` and `x` to what is set) when the server
     /// allows it; when it does not, the stream starts with an ``LockEvent/error(_:)`` saying what
-    /// to configure.
+    /// to configure. The setting is read again every second while the stream runs (where the
+    /// server allows `CONFIG GET`): found switched off, it is switched on again when allowed, and
+    /// the stream gets a ``LockEvent/gap`` and an ``LockEvent/error(_:)`` saying so.
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         // Decoded on the connection's event loop into a buffer per loop over the stream.
         let buffer = LockEventBuffer()
@@ -384,18 +386,26 @@ public struct RedisLockBackend: LockBackend {
     ) async throws -> T {
         var channels = [keyspace.eventChannel]
         var expiredChannel: String?
+        // Whether to read the flags again while the stream runs, and whether they were off (and
+        // said so) at the start.
+        var checksNotifications = false
+        var reportedOff = false
         if expirations {
             let channel = "__keyevent@\(client.configuration.database)__:expired"
             expiredChannel = channel
             channels.append(channel)
             // Redlock: a stopped node must not hold up the subscription for the command timeout.
-            let setupError =
+            let setup =
                 if let subscribeTimeout {
                     await RedisClient.withReplyWaitLimit(subscribeTimeout) { await enableExpiryNotifications() }
                 } else {
                     await enableExpiryNotifications()
                 }
-            if let setupError { handler(.error(setupError), "") }
+            if let setupError = setup.error { handler(.error(setupError), "") }
+            // Nothing to watch where the flags cannot even be read (a restricted ACL): the
+            // stream's first event already said what to configure.
+            checksNotifications = !setup.cannotRead
+            if case .cannotSet = setup { reportedOff = true }
         }
         let keyspace = self.keyspace
         let expiryChannel = expiredChannel
@@ -408,11 +418,17 @@ public struct RedisLockBackend: LockBackend {
             if expiryChannel != nil {
                 group.addTask {
                     for await _ in gaps {
-                        let error = await enableExpiryNotifications()
+                        let setup = await enableExpiryNotifications()
                         handler(.gap, "")
-                        if let error { handler(.error(error), "") }
+                        if let error = setup.error { handler(.error(error), "") }
                     }
                 }
+            }
+            if checksNotifications {
+                // Tells a restarted server (which forgot the flags, and whose gap says so) from
+                // an operator who switched them off; one `INFO` per connection, not waited for.
+                client.learnServerRunID()
+                group.addTask { [reportedOff] in await watchExpiryNotifications(handler, reportedOff: reportedOff) }
             }
             defer {
                 gapArrived.finish()
@@ -531,37 +547,109 @@ public struct RedisLockBackend: LockBackend {
     /// The Redis client's event loop: waiting there turns a wake-up into a retry without a thread switch.
     public var preferredTaskExecutor: (any TaskExecutor)? { client.taskExecutor }
 
-    /// Makes sure `notify-keyspace-events` includes `E` and `x`; returns an error when it cannot.
-    private func enableExpiryNotifications() async -> LockError? {
+    /// How often an event stream with expirations reads `notify-keyspace-events` again
+    /// (``watchExpiryNotifications(_:)``): one `CONFIG GET` per interval and stream.
+    static let notificationCheckInterval: Duration = .seconds(1)
+
+    /// Reads `notify-keyspace-events` every ``notificationCheckInterval`` while the stream
+    /// runs: an operator who switches keyspace notifications off (`CONFIG SET
+    /// notify-keyspace-events ""`) silenced every `expired` event without a word. Flags found
+    /// missing are switched on again when the server allows it, as at the start, and the stream
+    /// gets a ``LockEvent/gap`` (the expiries in between were missed) and an
+    /// ``LockEvent/error(_:)`` saying what happened and what to configure; once per time they
+    /// are found off, not every interval while they stay off. Ends when the task is cancelled.
+    private func watchExpiryNotifications(
+        _ handler: @escaping @Sendable (LockEvent, String) -> Void, reportedOff: Bool
+    ) async {
+        var reported = reportedOff
+        var knownRunID = client.serverRunID
+        while true {
+            do {
+                try await Task.sleep(for: Self.notificationCheckInterval)
+            } catch {
+                return
+            }
+            let check = await enableExpiryNotifications()
+            // Known before the reply to any command of a new connection.
+            let runID = client.serverRunID
+            let restarted = knownRunID != nil && runID != nil && runID != knownRunID
+            if runID != nil { knownRunID = runID }
+            switch check {
+            case .alreadyOn:
+                reported = false
+            case .switchedOn where restarted:
+                // A restarted server forgot them; its subscription's gap already says events
+                // were missed (and switches them on too).
+                reported = false
+            case .switchedOn(let flags):
+                handler(.gap, "")
+                handler(
+                    .error(
+                        LockError(
+                            .serverError,
+                            "keyspace notifications were switched off (notify-keyspace-events was \"\(flags)\"): "
+                                + "switched on again; expired events in between were missed. Set "
+                                + "`notify-keyspace-events Ex` in redis.conf so that they stay on")), "")
+                reported = false
+            case .cannotSet(let error):
+                if !reported {
+                    handler(.gap, "")
+                    handler(.error(error), "")
+                }
+                reported = true
+            case .cannotRead:
+                // Permission to read the flags was taken away: nothing more to learn here.
+                return
+            case .unreachable:
+                // The subscription reports the lost connection (a gap), which checks again.
+                break
+            }
+        }
+    }
+
+    /// Makes sure `notify-keyspace-events` includes `E` and `x`; says what it found and did.
+    private func enableExpiryNotifications() async -> KeyspaceNotificationSetup {
+        let flags: String
         do {
             let current = try await client.execute(RESPCommand("CONFIG", "GET", "notify-keyspace-events"))
-            var flags = ""
+            var read = ""
             if case .array(let items) = current.value {
                 var iterator = items.makeIterator()
                 _ = iterator.next()
-                flags = (try? iterator.next()?.decode(as: String.self)) ?? ""
+                read = (try? iterator.next()?.decode(as: String.self)) ?? ""
             } else if case .map(let map) = current.value {
-                for entry in map { flags = (try? entry.value.decode(as: String.self)) ?? "" }
+                for entry in map { read = (try? entry.value.decode(as: String.self)) ?? "" }
             }
-            // `A` means every class but `m` and `n`, so it already includes `x`.
-            var wanted = flags
-            if !wanted.contains("E") { wanted += "E" }
-            if !wanted.contains("x") && !wanted.contains("A") { wanted += "x" }
-            if wanted != flags {
-                _ = try await client.execute(RESPCommand("CONFIG", "SET", "notify-keyspace-events", wanted))
-            }
-            return nil
-        } catch  where error.serverError != nil {
-            return LockError(
-                .serverError,
-                "cannot enable keyspace notifications (\(error.code)); expired events need `notify-keyspace-events Ex` "
-                    + "in redis.conf, or permission for CONFIG GET/SET",
-                underlying: error
-            )
+            flags = read
         } catch {
-            // Not a refusal: the server could not be reached (the subscription reports it too).
-            return LockError(error, during: "enabling keyspace notifications")
+            return error.serverError != nil ? .cannotRead(refusal(error)) : .unreachable(unreachable(error))
         }
+        // `A` means every class but `m` and `n`, so it already includes `x`.
+        var wanted = flags
+        if !wanted.contains("E") { wanted += "E" }
+        if !wanted.contains("x") && !wanted.contains("A") { wanted += "x" }
+        guard wanted != flags else { return .alreadyOn }
+        do {
+            _ = try await client.execute(RESPCommand("CONFIG", "SET", "notify-keyspace-events", wanted))
+            return .switchedOn(from: flags)
+        } catch {
+            return error.serverError != nil ? .cannotSet(refusal(error)) : .unreachable(unreachable(error))
+        }
+    }
+
+    /// The error of a server that refused `CONFIG GET` or `CONFIG SET`: what to configure.
+    private func refusal(_ error: RedisClientError) -> LockError {
+        LockError(
+            .serverError,
+            "cannot enable keyspace notifications (\(error.code)); expired events need `notify-keyspace-events Ex` "
+                + "in redis.conf, or permission for CONFIG GET/SET",
+            underlying: error
+        )
+    }
+
+    /// The error of a server that could not be reached (the subscription reports it too).
+    private func unreachable(_ error: RedisClientError) -> LockError {
+        LockError(error, during: "enabling keyspace notifications")
     }
 
     /// Closes the Redis client if this backend created it (one passed to
