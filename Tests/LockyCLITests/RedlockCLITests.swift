@@ -100,6 +100,29 @@ struct RedlockCLITests {
         }
     }
 
+    /// LOCKY_CONFIG's `nodeTimeout` was refused unless the JSON had a Redlock url of its own,
+    /// so with the nodes in `--url` or LOCKY_URL (as the README shows) every command exited 64.
+    @Test("LOCKY_CONFIG's nodeTimeout applies to the nodes of --url and LOCKY_URL")
+    func nodeTimeoutFromTheJSONWithNodesFromTheURL() async throws {
+        try await Self.withNodes(3) { servers, url in
+            servers[0].pause()
+            defer { servers[0].resume() }
+            let config = ["LOCKY_CONFIG": #"{"nodeTimeout": "1500ms"}"#]
+            for (arguments, environment) in [
+                (["status", "--url", url], config), (["status"], config.merging(["LOCKY_URL": url]) { $1 }),
+            ] {
+                let status = try await LockyBinary.run(arguments, environment: environment)
+                #expect(status.status == 0, "\(status.errorOutput)")
+                // The stopped node is waited for 1.5 s, not the default 100 ms.
+                #expect(status.elapsed >= .milliseconds(1400), "took \(status.elapsed)")
+            }
+            let array = #"{"url": ["\#(servers[1].url)", "\#(servers[2].url)", "\#(servers[0].url)"], "nodeTimeout": 50}"#
+            let status = try await LockyBinary.run(["status"], environment: ["LOCKY_CONFIG": array])
+            #expect(status.status == 0, "\(status.errorOutput)")
+            #expect(status.elapsed < .milliseconds(1400), "took \(status.elapsed)")
+        }
+    }
+
     /// `status` on Redlock used to SCAN the first node only: emptied by a restart it listed
     /// nothing, stopped it made status wait 5 s and exit 69, with a quorum up both times.
     @Test("status scans every node: a lock is listed with the quorum's holder after node 1 restarted empty")
