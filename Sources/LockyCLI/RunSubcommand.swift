@@ -136,16 +136,20 @@ struct RunSubcommand: AsyncParsableCommand {
                                     await ValidityWatchdog.watch(lease, child: child, margin: margin) ? (0, true) : nil
                                 }
                                 var cutShort = false
+                                var exitStatus: Int32?
                                 while let next = await group.next() {
                                     guard let (status, watchdog) = next else { continue }
                                     if watchdog {
                                         cutShort = true
-                                        continue
+                                    } else {
+                                        // The watchdog is asked to stop, and still waited for: one
+                                        // that already sent SIGTERM answers true, possibly only
+                                        // after COMMAND's exit (which that SIGTERM caused) was taken.
+                                        exitStatus = status
+                                        group.cancelAll()
                                     }
-                                    group.cancelAll()
-                                    return (status, cutShort)
                                 }
-                                return (ExitStatus.failure, cutShort)
+                                return (exitStatus ?? ExitStatus.failure, cutShort)
                             }
                             if cutShort {
                                 throw CLIError(
