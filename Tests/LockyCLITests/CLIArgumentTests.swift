@@ -158,7 +158,10 @@ import Testing
             let day = Int(try server.cli("PTTL", "locky:{day}")) ?? -1
             #expect(day > 86_390_000 && day <= 86_400_000, "PTTL \(day)")
             let run = try await LockyBinary.run(
-                ["run", "r", "--ttl", "10S", "--wait", "1M", "--kill-after", "500Ms", "--", "redis-cli", "-p", "\(server.port)", "PTTL", "locky:{r}"],
+                [
+                    "run", "r", "--ttl", "10S", "--wait", "1M", "--kill-after", "500Ms", "--", "redis-cli", "-p",
+                    "\(server.port)", "PTTL", "locky:{r}",
+                ],
                 url: server.url)
             #expect(run.status == 0, "\(run.errorOutput)")
             let ttl = run.lines.first.flatMap { Int($0) } ?? -1

@@ -72,7 +72,9 @@ struct RedlockCLITests {
             let result = try await LockyBinary.run(["watch"], url: url, timeout: .seconds(10))
             #expect(result.status == 69, "\(result.errorOutput)")
             #expect(result.errorOutput.contains("1 of 3 Redlock nodes answered, 2 needed"), "\(result.errorOutput)")
-            for server in servers[1...] { #expect(result.errorOutput.contains("127.0.0.1:\(server.port)"), "\(result.errorOutput)") }
+            for server in servers[1...] {
+                #expect(result.errorOutput.contains("127.0.0.1:\(server.port)"), "\(result.errorOutput)")
+            }
             #expect(!result.errorOutput.contains("watching lock events"), "\(result.errorOutput)")
             #expect(result.output.isEmpty, "\(result.output)")
             #expect(result.elapsed < .seconds(5), "took \(result.elapsed)")

@@ -42,7 +42,8 @@ import Testing
     }
 
     @Test(arguments: [
-        "", " ", "ms", "s", "-1", "-5ms", "1e3", "1..2s", "1.2.3", "5x", "5 s", "5sec", "abc", "inf", "nan", "1y", "1w", "1dd", "d", "-1d",
+        "", " ", "ms", "s", "-1", "-5ms", "1e3", "1..2s", "1.2.3", "5x", "5 s", "5sec", "abc", "inf", "nan", "1y", "1w", "1dd",
+        "d", "-1d",
     ])
     func rejects(text: String) {
         #expect(DurationParser.parse(text) == nil, "\(text)")

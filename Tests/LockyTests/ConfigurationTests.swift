@@ -121,7 +121,8 @@ struct ConfigurationTests {
         #expect(redlock.nodes.map(\.address) == ["a", "b", "c"].map { RedisAddress.tcp(host: $0, port: 6379) })
         #expect(redlock.nodes[1].password == "p,w")
         #expect(redlock.nodeTimeout == .milliseconds(50))
-        #expect(try LockyConfiguration(json: #"{"url": ["redis://a"]}"#).backend == .redis(try RedisConfiguration(url: "redis://a")))
+        #expect(
+            try LockyConfiguration(json: #"{"url": ["redis://a"]}"#).backend == .redis(try RedisConfiguration(url: "redis://a")))
     }
 
     @Test(arguments: [
