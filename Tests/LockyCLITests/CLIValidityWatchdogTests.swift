@@ -52,7 +52,8 @@ import Testing
                 let result = try await running.finish(timeout: .seconds(10))
                 server.resume()
                 #expect(result.status == 76, "attempt \(attempt): \(result.errorOutput)")
-                #expect(result.errorOutput.contains("could not be renewed"), "attempt \(attempt): \(result.errorOutput)")
+                // The watchdog's message, or the library's when it noticed the loss first (under load).
+                #expect(result.errorOutput.contains("COMMAND was terminated"), "attempt \(attempt): \(result.errorOutput)")
                 if result.status != 76 { break }
             }
         }
