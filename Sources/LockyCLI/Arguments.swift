@@ -12,6 +12,11 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
     }
 
     static var defaultCompletionKind: CompletionKind { .default }
+
+    /// Rejects a `--ttl` shorter than ``CommandLineTTL/minimum``.
+    func validateAsTTL() throws {
+        if let problem = CommandLineTTL.problem(duration, from: "--ttl") { throw ValidationError(problem) }
+    }
 }
 
 /// Rejects empty resource names before anything is sent.

@@ -99,14 +99,20 @@ func reportingErrors(
     if final != 0 { throw ExitCode(final) }
 }
 
-/// Builds the configuration and runs `body` with a client (its renewal loop running), mapping errors.
+/// Builds the configuration (`adjust` may change it, or refuse it with a ``CLIError``) and runs
+/// `body` with a client (its renewal loop running), mapping errors.
 func withLockClient(
     _ options: GlobalOptions,
-    adjust: (inout LockyConfiguration) -> Void = { _ in },
+    adjust: (inout LockyConfiguration) throws(CLIError) -> Void = { _ in },
     _ body: @escaping @Sendable (LockClient) async throws -> Int32
 ) async throws {
     var configuration = try options.configurationOrExit()
-    adjust(&configuration)
+    do {
+        try adjust(&configuration)
+    } catch {
+        Terminal.error("locky: \(error.message)")
+        throw ExitCode(error.status)
+    }
     let finalConfiguration = configuration
     try await reportingErrors(configuration: finalConfiguration) {
         try await LockClient.withClient(configuration: finalConfiguration, body)

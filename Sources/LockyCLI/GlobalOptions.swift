@@ -54,15 +54,17 @@ struct GlobalOptions: ParsableArguments {
 
     /// The client configuration: `LOCKY_CONFIG`, overridden by `LOCKY_URL`/`LOCKY_PREFIX`, overridden by the options.
     func configuration(url override: String? = nil) throws(CLIError) -> LockyConfiguration {
+        if let url = override ?? self.url, url.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            // LOCKY_URL blank counts as unset; an empty --url is a mistake, not the default server.
+            throw CLIError.usage("malformed URL: --url is empty")
+        }
         var environment = ProcessInfo.processInfo.environment
-        environment["LOCKY_URL"] = nil
+        // In LOCKY_URL's place, so LOCKY_CONFIG's Redlock settings (nodeTimeout) apply to these nodes.
+        environment["LOCKY_URL"] = override ?? explicitURL
         if prefix != nil { environment["LOCKY_PREFIX"] = nil }
         var configuration: LockyConfiguration
         do {
             configuration = try LockyConfiguration.fromEnvironment(environment)
-            if let url = override ?? explicitURL {
-                try configuration.setBackend(url: url)
-            }
             if let prefix { configuration.prefix = prefix }
             try configuration.validate()
         } catch {

@@ -73,7 +73,9 @@ struct LockSubcommand: AsyncParsableCommand {
 
     @Option(
         parsing: .unconditional,
-        help: "Expire the locks after this long (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else never.")
+        help:
+            "Expire the locks after this long (500ms, 30s, 2m, 1d; at least 100ms); default: LOCKY_CONFIG's lockerTTL, else never."
+    )
     var ttl: DurationArgument?
 
     @Flag(help: "Take over resources held by another locker.")
@@ -82,12 +84,14 @@ struct LockSubcommand: AsyncParsableCommand {
     func validate() throws {
         try validateResources(resources)
         if locker.isEmpty { throw ValidationError("the locker id is empty") }
+        try ttl?.validateAsTTL()
         try validateUTF8(resources + [locker])
     }
 
     func run() async throws {
         let (resources, locker, force, json) = (resources, locker, force, options.json)
-        try await withLockClient(options, adjust: { if let ttl { $0.lockerTTL = ttl.duration } }) { client in
+        try await withLockClient(options, adjust: { configuration throws(CLIError) in try configuration.useLockerTTL(ttl) }) {
+            client in
             let results = try await client.lock(resources, locker: locker, force: force)
             var busy = false
             for result in results {
@@ -174,7 +178,9 @@ struct RefreshSubcommand: AsyncParsableCommand {
     @Argument(help: "Resources to refresh.")
     var resources: [String]
 
-    @Option(parsing: .unconditional, help: "The new TTL (500ms, 30s, 2m); default: LOCKY_CONFIG's lockerTTL, else no expiry.")
+    @Option(
+        parsing: .unconditional,
+        help: "The new TTL (500ms, 30s, 2m, 1d; at least 100ms); default: LOCKY_CONFIG's lockerTTL, else no expiry.")
     var ttl: DurationArgument?
 
     @Option(help: "Only refresh resources this locker holds.")
@@ -183,12 +189,14 @@ struct RefreshSubcommand: AsyncParsableCommand {
     func validate() throws {
         try validateResources(resources)
         if locker?.isEmpty == true { throw ValidationError("the locker id is empty") }
+        try ttl?.validateAsTTL()
         try validateUTF8(resources + [locker])
     }
 
     func run() async throws {
         let (resources, locker, json) = (resources, locker, options.json)
-        try await withLockClient(options, adjust: { if let ttl { $0.lockerTTL = ttl.duration } }) { client in
+        try await withLockClient(options, adjust: { configuration throws(CLIError) in try configuration.useLockerTTL(ttl) }) {
+            client in
             for result in try await client.refresh(resources, locker: locker) {
                 switch result.outcome {
                 case .refreshed: ResourceLine(resource: result.resource, outcome: "refreshed").print(json: json)

@@ -54,7 +54,7 @@ struct RunSubcommand: AsyncParsableCommand {
 
     @Option(
         parsing: .unconditional,
-        help: "Lock TTL, renewed every third of it while COMMAND runs (default: LOCKY_CONFIG's ttl, else 30s).")
+        help: "Lock TTL (at least 100ms), renewed every third of it while COMMAND runs (default: LOCKY_CONFIG's ttl, else 30s).")
     var ttl: DurationArgument?
 
     @Option(parsing: .unconditional, help: "Wait at most this long for the lock (default: without limit).")
@@ -84,6 +84,7 @@ struct RunSubcommand: AsyncParsableCommand {
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. locky run \(resource) -- ./job.sh") }
         if noWait && wait != nil { throw ValidationError("--wait and --no-wait exclude each other") }
         if locker?.isEmpty == true { throw ValidationError("the locker label is empty") }
+        try ttl?.validateAsTTL()
         try validateUTF8([resource, locker], commandCount: command.count)
     }
 
@@ -91,7 +92,7 @@ struct RunSubcommand: AsyncParsableCommand {
         let resource = lockedResource
         let command = CommandBytes.trailingArguments(decoding: command)
         // Nil: the configuration's (LOCKY_CONFIG's `ttl`, else 30 s).
-        let ttl = ttl?.duration
+        let (ttlArgument, ttl) = (ttl, ttl?.duration)
         let timeout: Duration? = noWait ? .zero : wait?.duration
         let locker = locker
         let grace = killAfter?.duration ?? .seconds(5)
@@ -108,7 +109,8 @@ struct RunSubcommand: AsyncParsableCommand {
 
         try await withLockClient(
             options,
-            adjust: { configuration in
+            adjust: { configuration throws(CLIError) in
+                try configuration.checkLeaseTTL(unless: ttlArgument)
                 configuration.label = locker ?? configuration.label ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
             }
         ) { client in
@@ -134,16 +136,20 @@ struct RunSubcommand: AsyncParsableCommand {
                                     await ValidityWatchdog.watch(lease, child: child, margin: margin) ? (0, true) : nil
                                 }
                                 var cutShort = false
+                                var exitStatus: Int32?
                                 while let next = await group.next() {
                                     guard let (status, watchdog) = next else { continue }
                                     if watchdog {
                                         cutShort = true
-                                        continue
+                                    } else {
+                                        // The watchdog is asked to stop, and still waited for: one
+                                        // that already sent SIGTERM answers true, possibly only
+                                        // after COMMAND's exit (which that SIGTERM caused) was taken.
+                                        exitStatus = status
+                                        group.cancelAll()
                                     }
-                                    group.cancelAll()
-                                    return (status, cutShort)
                                 }
-                                return (ExitStatus.failure, cutShort)
+                                return (exitStatus ?? ExitStatus.failure, cutShort)
                             }
                             if cutShort {
                                 throw CLIError(

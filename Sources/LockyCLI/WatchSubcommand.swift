@@ -40,6 +40,10 @@ struct WatchSubcommand: AsyncParsableCommand {
         try await withLockClient(options) { client in
             try await untilInterrupted {
                 try await client.events(matching: match) { stream in
+                    // Checked once subscribed: the subscriptions made the first connections.
+                    if let redlock = client.backend as? RedlockBackend {
+                        try await RedlockQuorumCheck.require(redlock, toDo: "watch lock events")
+                    }
                     Terminal.error("locky: watching lock events\(match.map { " on \($0)" } ?? "") (Ctrl-C to stop)")
                     for await event in stream {
                         Self.print(event, json: json)
@@ -65,7 +69,9 @@ struct WatchSubcommand: AsyncParsableCommand {
             line = EventLine(time: time, event: "gap", message: "events may have been missed (reconnected)")
         case .error(let error):
             if !json {
-                Terminal.error("locky: \(error)")
+                // The message names the node and the cause; the full description repeats the
+                // cause twice more (underlying error, per-node outcome) on one long line.
+                Terminal.error("locky: \(error.code): \(error.message)")
                 return
             }
             line = EventLine(time: time, event: "error", message: error.description)

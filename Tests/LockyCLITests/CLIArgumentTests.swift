@@ -149,6 +149,66 @@ import Testing
                 "\(arguments): \(result.errorOutput)")
         }
     }
+    /// `10S`, `5Ms` and `1d` were invalid values although every unit was clear.
+    @Test("durations take days and units in any case: --ttl 1D, --ttl 10S, --wait 1M")
+    func durationUnits() async throws {
+        try await withRedis { server in
+            let locked = try await LockyBinary.run(["lock", "day", "--locker", "u", "--ttl", "1D"], url: server.url)
+            #expect(locked.status == 0, "\(locked.errorOutput)")
+            let day = Int(try server.cli("PTTL", "locky:{day}")) ?? -1
+            #expect(day > 86_390_000 && day <= 86_400_000, "PTTL \(day)")
+            let run = try await LockyBinary.run(
+                [
+                    "run", "r", "--ttl", "10S", "--wait", "1M", "--kill-after", "500Ms", "--", "redis-cli", "-p",
+                    "\(server.port)", "PTTL", "locky:{r}",
+                ],
+                url: server.url)
+            #expect(run.status == 0, "\(run.errorOutput)")
+            let ttl = run.lines.first.flatMap { Int($0) } ?? -1
+            #expect(ttl > 9_000 && ttl <= 10_000, "PTTL \(ttl)")
+        }
+    }
+
+    /// `run --ttl 3ms` was taken: the lease was valid for about a millisecond (its TTL minus
+    /// the drift allowance, 2.03 ms), so COMMAND started and was killed at once, exit 76.
+    @Test("a TTL below 100ms exits 64 naming the minimum, from --ttl or from LOCKY_CONFIG, before anything runs")
+    func tooShortTTLs() async throws {
+        try await withRedis { server in
+            for arguments in [
+                ["run", "r", "--ttl", "3ms", "--", "sh", "-c", "echo ran"],
+                ["run", "r", "--ttl", "99ms", "--", "sh", "-c", "echo ran"],
+                ["lock", "r", "--locker", "u", "--ttl", "50ms"],
+                ["refresh", "r", "--ttl", "0.5"],
+            ] {
+                let result = try await LockyBinary.run(arguments, url: server.url)
+                #expect(result.status == 64, "\(arguments): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("--ttl"), "\(arguments): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("at least 100ms"), "\(arguments): \(result.errorOutput)")
+                #expect(result.output.isEmpty, "\(arguments): \(result.output)")
+            }
+            #expect(try server.cli("EXISTS", "locky:{r}") == "0")
+            for (config, arguments, key) in [
+                (#"{"ttl":"3ms"}"#, ["run", "r", "--", "sh", "-c", "echo ran"], "ttl"),
+                (#"{"lockerTTL":10}"#, ["lock", "r", "--locker", "u"], "lockerTTL"),
+                (#"{"lockerTTL":"20ms"}"#, ["refresh", "r"], "lockerTTL"),
+            ] {
+                let result = try await LockyBinary.run(
+                    arguments, url: server.url, environment: ["LOCKY_CONFIG": config])
+                #expect(result.status == 64, "\(config): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("LOCKY_CONFIG's \(key)"), "\(config): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("at least 100ms"), "\(config): \(result.errorOutput)")
+                #expect(result.output.isEmpty, "\(config): \(result.output)")
+            }
+            #expect(try server.cli("EXISTS", "locky:{r}") == "0")
+            // The minimum itself is taken, and an explicit --ttl overrides a short LOCKY_CONFIG ttl.
+            let run = try await LockyBinary.run(
+                ["run", "r", "--ttl", "100ms", "--", "sh", "-c", "echo ran"], url: server.url,
+                environment: ["LOCKY_CONFIG": #"{"ttl":"3ms"}"#])
+            #expect(run.status == 0, "\(run.errorOutput)")
+            #expect(run.lines == ["ran"])
+        }
+    }
+
     @Test("demo's negative sizes are out of range, not missing values")
     func demoNegativeSizesAreOutOfRange() async throws {
         for (option, message) in [

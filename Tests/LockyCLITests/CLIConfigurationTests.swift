@@ -61,6 +61,23 @@ import Testing
             #expect(try server.cli("EXISTS", "opt:{p3}") == "1")
         }
     }
+    /// `{"ttl":"1s","ttl":"2s"}` ran with 2 s: JSON parsers keep the last of two equal keys.
+    @Test("a key given twice in LOCKY_CONFIG exits 64 naming it, before anything is locked")
+    func duplicateKeysExit64() async throws {
+        try await withRedis { server in
+            for (config, message) in [
+                (#"{"ttl":"1s","ttl":"2s"}"#, #"LOCKY_CONFIG has the key "ttl" twice"#),
+                (#"{"retry":{"delay":"1s","delay":"2s"}}"#, #"LOCKY_CONFIG.retry has the key "delay" twice"#),
+            ] {
+                let result = try await LockyBinary.run(
+                    ["lock", "dup", "--locker", "u"], url: server.url, environment: ["LOCKY_CONFIG": config])
+                #expect(result.status == 64, "\(config): \(result.errorOutput)")
+                #expect(result.errorOutput.contains(message), "\(config): \(result.errorOutput)")
+            }
+            #expect(try server.cli("EXISTS", "locky:{dup}") == "0")
+        }
+    }
+
     /// The library counts a blank LOCKY_URL as unset; the CLI trimmed only spaces and tabs, so a
     /// LOCKY_URL of a line break was a "malformed URL" (exit 64) instead of LOCKY_CONFIG's url.
     @Test("a LOCKY_URL of only whitespace, line breaks included, counts as unset, as in the library")

@@ -35,4 +35,27 @@ import Testing
             await proxy.stop()
         }
     }
+
+    /// When COMMAND died at once of the watchdog's SIGTERM, its exit could be taken before the
+    /// watchdog's own answer: locky then passed on COMMAND's 143, with no message, as if it
+    /// had ended by itself (about one run in eight), instead of exit 76 saying why.
+    @Test("cut off from Redis, a COMMAND that dies of the SIGTERM still makes locky exit 76 saying why, every time")
+    func commandDyingAtOnceStillReportsTheLoss() async throws {
+        try await withRedis { server in
+            // The release after the loss waits for the stopped server at most this long.
+            let url = server.url + "?command_timeout=300ms"
+            for attempt in 1...25 {
+                let running = try LockyBinary.Running(
+                    ["run", "quick-\(attempt)", "--ttl", "300ms", "--", "sh", "-c", "echo started; sleep 30"], url: url)
+                try await running.waitFor { $0.contains("started") }
+                server.pause()
+                let result = try await running.finish(timeout: .seconds(10))
+                server.resume()
+                #expect(result.status == 76, "attempt \(attempt): \(result.errorOutput)")
+                // The watchdog's message, or the library's when it noticed the loss first (under load).
+                #expect(result.errorOutput.contains("COMMAND was terminated"), "attempt \(attempt): \(result.errorOutput)")
+                if result.status != 76 { break }
+            }
+        }
+    }
 }

@@ -62,6 +62,69 @@ struct RedlockCLITests {
         }
     }
 
+    /// `watch` on Redlock with most nodes down used to run on, blind, printing each node's
+    /// error again at every resubscription; a single Redis server down exits 69 at once.
+    @Test("watch on a URL list with 2 of 3 nodes down exits 69 at once, naming the nodes")
+    func watchWithoutQuorumExits() async throws {
+        try await Self.withNodes(3) { servers, url in
+            servers[1].kill()
+            servers[2].kill()
+            let result = try await LockyBinary.run(["watch"], url: url, timeout: .seconds(10))
+            #expect(result.status == 69, "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("1 of 3 Redlock nodes answered, 2 needed"), "\(result.errorOutput)")
+            for server in servers[1...] {
+                #expect(result.errorOutput.contains("127.0.0.1:\(server.port)"), "\(result.errorOutput)")
+            }
+            #expect(!result.errorOutput.contains("watching lock events"), "\(result.errorOutput)")
+            #expect(result.output.isEmpty, "\(result.output)")
+            #expect(result.elapsed < .seconds(5), "took \(result.elapsed)")
+        }
+    }
+
+    @Test("watch on a URL list with 1 of 3 nodes down watches the quorum, reports the node, and outlives another node's death")
+    func watchWithOneNodeDown() async throws {
+        try await Self.withNodes(3) { servers, url in
+            servers[2].kill()
+            let watching = try LockyBinary.Running(["watch"], url: url)
+            try await watching.waitFor { $0.contains("watching lock events") }
+            #expect(watching.errorOutput.contains("127.0.0.1:\(servers[2].port)"), "\(watching.errorOutput)")
+            let locked = try await LockyBinary.run(["lock", "doc", "--locker", "alice", "--ttl", "10s"], url: url)
+            try #require(locked.status == 0, "\(locked.errorOutput)")
+            try await watching.waitFor { $0.contains("\tlocked\tdoc\talice") }
+            #expect(watching.process.isRunning)
+            // The quorum lost while watching: the stream rides it out, like one server's restart.
+            servers[1].kill()
+            try await Task.sleep(for: .seconds(1))
+            #expect(watching.process.isRunning, "\(watching.errorOutput)")
+            watching.signal(SIGINT)
+            let result = try await watching.finish()
+            #expect(result.status == 0, "\(result.errorOutput)")
+        }
+    }
+
+    /// LOCKY_CONFIG's `nodeTimeout` was refused unless the JSON had a Redlock url of its own,
+    /// so with the nodes in `--url` or LOCKY_URL (as the README shows) every command exited 64.
+    @Test("LOCKY_CONFIG's nodeTimeout applies to the nodes of --url and LOCKY_URL")
+    func nodeTimeoutFromTheJSONWithNodesFromTheURL() async throws {
+        try await Self.withNodes(3) { servers, url in
+            servers[0].pause()
+            defer { servers[0].resume() }
+            let config = ["LOCKY_CONFIG": #"{"nodeTimeout": "1500ms"}"#]
+            for (arguments, environment) in [
+                (["status", "--url", url], config), (["status"], config.merging(["LOCKY_URL": url]) { $1 }),
+            ] {
+                let status = try await LockyBinary.run(arguments, environment: environment)
+                #expect(status.status == 0, "\(status.errorOutput)")
+                // The stopped node is waited for 1.5 s, not the default 100 ms.
+                #expect(status.elapsed >= .milliseconds(1400), "took \(status.elapsed)")
+            }
+            let array = #"{"url": ["\#(servers[1].url)", "\#(servers[2].url)", "\#(servers[0].url)"], "nodeTimeout": 50}"#
+            let status = try await LockyBinary.run(["status"], environment: ["LOCKY_CONFIG": array])
+            #expect(status.status == 0, "\(status.errorOutput)")
+            #expect(status.elapsed < .milliseconds(1400), "took \(status.elapsed)")
+        }
+    }
+
     /// `status` on Redlock used to SCAN the first node only: emptied by a restart it listed
     /// nothing, stopped it made status wait 5 s and exit 69, with a quorum up both times.
     @Test("status scans every node: a lock is listed with the quorum's holder after node 1 restarted empty")

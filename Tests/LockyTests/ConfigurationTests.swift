@@ -60,6 +60,85 @@ struct ConfigurationTests {
         #expect(redlock.recreateMissingLocks)
     }
 
+    /// JSONSerialization keeps the last of two equal keys, silently: `{"ttl":"1s","ttl":"2s"}`
+    /// configured 2 s, and a typo'd copy-paste went unnoticed.
+    @Test(arguments: [
+        (#"{"ttl": "1s", "ttl": "2s"}"#, #"LOCKY_CONFIG has the key "ttl" twice"#),
+        (#"{"ttl": "1s", "t\u0074l": "2s"}"#, #"LOCKY_CONFIG has the key "ttl" twice"#),
+        (#"{"retry": {"count": 1, "delay": "1s", "count": 2}}"#, #"LOCKY_CONFIG.retry has the key "count" twice"#),
+        (#"{"label": "a\"{,b", "prefix": "p:", "label": "c"}"#, #"LOCKY_CONFIG has the key "label" twice"#),
+    ])
+    func duplicateKeysAreRejected(json: String, message: String) {
+        let error = #expect(throws: LockError.self) { _ = try LockyConfiguration(json: json) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+        let fromEnvironment = #expect(throws: LockError.self) {
+            _ = try LockyConfiguration.fromEnvironment(["LOCKY_CONFIG": json])
+        }
+        #expect(fromEnvironment?.message.contains(message) == true)
+    }
+
+    @Test func equalKeysInDifferentObjectsOrInsideStringsAreNotDuplicates() throws {
+        let configuration = try LockyConfiguration(
+            json: #"{"label": "ttl \"ttl\": {count}", "retry": {"count": 2, "delay": "1s"}, "ttl": "5s"}"#)
+        #expect(configuration.label == #"ttl "ttl": {count}"#)
+        #expect(configuration.retry.count == 2)
+        #expect(configuration.leaseTTL == .seconds(5))
+    }
+
+    /// The README says LOCKY_URL's nodes take LOCKY_CONFIG's Redlock settings, but
+    /// `{"nodeTimeout": "50ms"}` without a Redlock url of its own was refused ("need a Redlock
+    /// url"), so nodeTimeout could only be set by repeating the node list in the JSON.
+    @Test func redlockSettingsApplyToTheNodesOfLockyURL() throws {
+        let nodes = "redis://a,redis://b,redis://c"
+        let configuration = try LockyConfiguration.fromEnvironment([
+            "LOCKY_CONFIG": #"{"nodeTimeout": "50ms", "recreateMissingLocks": true}"#, "LOCKY_URL": nodes,
+        ])
+        guard case .redlock(let redlock) = configuration.backend else {
+            Issue.record("not Redlock: \(configuration.backend)")
+            return
+        }
+        #expect(redlock.nodes.map(\.address) == ["a", "b", "c"].map { RedisAddress.tcp(host: $0, port: 6379) })
+        #expect(redlock.nodeTimeout == .milliseconds(50))
+        #expect(redlock.recreateMissingLocks)
+        // A number of milliseconds is a duration too.
+        let numeric = try LockyConfiguration.fromEnvironment(["LOCKY_CONFIG": #"{"nodeTimeout": 75}"#, "LOCKY_URL": nodes])
+        #expect(numeric.backend == .redlock(RedlockConfiguration(nodes: redlock.nodes, nodeTimeout: .milliseconds(75))))
+        // A JSON Redlock url overridden by one server drops its settings, as before.
+        let single = try LockyConfiguration.fromEnvironment([
+            "LOCKY_CONFIG": #"{"url": "\#(nodes)", "nodeTimeout": "50ms"}"#, "LOCKY_URL": "redis://a",
+        ])
+        #expect(single.backend == .redis(try RedisConfiguration(url: "redis://a")))
+    }
+
+    @Test func urlMayBeAnArrayOfNodeURLs() throws {
+        let configuration = try LockyConfiguration(
+            json: #"{"url": ["redis://a", "redis://:p,w@b", "redis://c"], "nodeTimeout": "50ms"}"#)
+        guard case .redlock(let redlock) = configuration.backend else {
+            Issue.record("not Redlock: \(configuration.backend)")
+            return
+        }
+        #expect(redlock.nodes.map(\.address) == ["a", "b", "c"].map { RedisAddress.tcp(host: $0, port: 6379) })
+        #expect(redlock.nodes[1].password == "p,w")
+        #expect(redlock.nodeTimeout == .milliseconds(50))
+        #expect(
+            try LockyConfiguration(json: #"{"url": ["redis://a"]}"#).backend == .redis(try RedisConfiguration(url: "redis://a")))
+    }
+
+    @Test(arguments: [
+        (#"{"nodeTimeout": "50ms"}"#, "apply to Redlock only"),
+        (#"{"url": "redis://a", "recreateMissingLocks": true}"#, "apply to Redlock only"),
+        (#"{"url": "redis://a,redis://b,redis://c", "nodeTimeout": ["50ms", "60ms", "70ms"]}"#, "one duration for every node"),
+        (#"{"url": []}"#, "an array of node URLs"),
+        (#"{"url": ["redis://a", 7]}"#, "an array of node URLs"),
+        (#"{"url": ["redis://a", "http://b"]}"#, "entry 2 of 2"),
+    ])
+    func redlockSettingsErrorsSayWhatIsExpected(json: String, message: String) {
+        let error = #expect(throws: LockError.self) { _ = try LockyConfiguration(json: json) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+    }
+
     @Test func lockyURLSelectsTheBackend() throws {
         let memory = try LockyConfiguration.fromEnvironment(["LOCKY_URL": "memory://"])
         #expect(memory.backend == .memory)

@@ -9,10 +9,12 @@ extension LockyConfiguration {
     ///   "retry": {"count": 10, "delay": "200ms", "jitter": "100ms"}, "driftFactor": 0.01,
     ///   "label": "worker-1"}`. Durations are strings such as `500ms`, `30s`, `2m`, or numbers
     ///   of milliseconds. `"backend": "memory"` (or `"url": "memory://"`) selects the in-memory backend.
-    ///   For Redlock, `url` is a comma-separated list of node URLs, with the optional keys
-    ///   `"nodeTimeout": "100ms"` and `"recreateMissingLocks": false`.
+    ///   For Redlock, `url` is a comma-separated list of node URLs (or an array of them), with the
+    ///   optional keys `"nodeTimeout": "100ms"` and `"recreateMissingLocks": false`. Unknown keys
+    ///   and keys given twice are rejected.
     /// - `LOCKY_URL`: `redis://…`, `rediss://…`, `unix://…`, `memory://`, or a comma-separated
-    ///   list of Redis URLs (Redlock); overrides the JSON's url.
+    ///   list of Redis URLs (Redlock); overrides the JSON's url. The JSON's Redlock settings
+    ///   apply to LOCKY_URL's nodes, so the JSON need not repeat them.
     /// - `LOCKY_PREFIX`: overrides the key prefix.
     ///
     /// Without any of them: a Redis server on `127.0.0.1:6379`.
@@ -20,10 +22,11 @@ extension LockyConfiguration {
         _ environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(LockError) -> LockyConfiguration {
         var configuration = LockyConfiguration()
+        let url = environment["LOCKY_URL"].flatMap { $0.trimmingSpacesAndNewlines.isEmpty ? nil : $0 }
         if let json = environment["LOCKY_CONFIG"], !json.trimmingSpacesAndNewlines.isEmpty {
-            configuration = try LockyConfiguration(json: json)
-        }
-        if let url = environment["LOCKY_URL"], !url.trimmingSpacesAndNewlines.isEmpty {
+            // With LOCKY_URL's nodes known, so the JSON's Redlock settings apply to them.
+            configuration = try LockyConfiguration(json: json, url: url)
+        } else if let url {
             try configuration.setBackend(url: url)
         }
         if let prefix = environment["LOCKY_PREFIX"], !prefix.isEmpty {
@@ -48,8 +51,20 @@ extension LockyConfiguration {
         }
     }
 
-    /// Parses the JSON form of `LOCKY_CONFIG`; unknown keys are an error (a typo must not pass silently).
+    /// Parses the JSON form of `LOCKY_CONFIG`; unknown keys, and a key given twice, are an
+    /// error (a typo must not pass silently).
+    ///
+    /// `url` is a string (one server, `memory://`, or a comma-separated list of Redlock nodes)
+    /// or an array of node URLs. `nodeTimeout` (one duration, for every node) and
+    /// `recreateMissingLocks` need Redlock nodes.
     public init(json: String) throws(LockError) {
+        try self.init(json: json, url: nil)
+    }
+
+    /// ``init(json:)`` with the nodes of `url` (`LOCKY_URL`, the CLI's `--url`) in place of the
+    /// JSON's `url`: the JSON's Redlock settings then apply to them, so `nodeTimeout` can come
+    /// from `LOCKY_CONFIG` and the node list (with its credentials) from the URL.
+    init(json: String, url override: String?) throws(LockError) {
         self.init()
         let object: [String: Any]
         do {
@@ -65,6 +80,12 @@ extension LockyConfiguration {
             let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
             throw LockError(.invalidArgument, "LOCKY_CONFIG is not valid JSON: \(detail ?? error.localizedDescription)")
         }
+        if let duplicate = JSONDuplicateKeyFinder.firstDuplicate(in: json) {
+            let object = duplicate.path.isEmpty ? "LOCKY_CONFIG" : "LOCKY_CONFIG.\(duplicate.path)"
+            throw LockError(
+                .invalidArgument,
+                "\(object) has the key \"\(duplicate.key)\" twice; give it once (JSON parsers would silently keep one)")
+        }
         if object["ttl"] != nil, object["leaseTTL"] != nil {
             throw LockError(.invalidArgument, "LOCKY_CONFIG has both \"ttl\" and \"leaseTTL\"; give one")
         }
@@ -72,8 +93,13 @@ extension LockyConfiguration {
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "url":
-                guard let url = value as? String else { throw Self.typeError(key, "a string") }
-                backend = try Self.backend(url: url)
+                if let url = value as? String {
+                    backend = try Self.backend(url: url)
+                } else if let urls = value as? [Any], !urls.isEmpty, urls.allSatisfy({ $0 is String }) {
+                    backend = try Self.backend(urls: urls.compactMap { $0 as? String })
+                } else {
+                    throw Self.typeError(key, "a string, or an array of node URLs (Redlock)")
+                }
             case "backend":
                 guard let name = value as? String else { throw Self.typeError(key, "a string") }
                 switch name {
@@ -115,13 +141,33 @@ extension LockyConfiguration {
                 throw LockError(.invalidArgument, "LOCKY_CONFIG has an unknown key \"\(key)\"")
             }
         }
+        if let name = object["backend"] as? String, object["url"] != nil, (name == "memory") != (backend == .memory) {
+            throw LockError(.invalidArgument, "LOCKY_CONFIG.backend \"\(name)\" contradicts LOCKY_CONFIG.url")
+        }
+        // Settings that match the JSON's own Redlock url are dropped, as before, when the
+        // override names one server; given with no Redlock url anywhere, they are a mistake.
+        let settingsMatchTheJSON: Bool
+        if case .redlock = backend { settingsMatchTheJSON = true } else { settingsMatchTheJSON = false }
+        if let override {
+            backend = try Self.backend(url: override)
+        }
         if object["nodeTimeout"] != nil || object["recreateMissingLocks"] != nil {
             guard case .redlock(var redlock) = backend else {
+                if settingsMatchTheJSON {
+                    try validate()
+                    return
+                }
+                let given = ["nodeTimeout", "recreateMissingLocks"].filter { object[$0] != nil }
                 throw LockError(
                     .invalidArgument,
-                    "LOCKY_CONFIG.nodeTimeout and .recreateMissingLocks need a Redlock url (a comma-separated list)")
+                    "LOCKY_CONFIG.\(given.joined(separator: " and .")) apply to Redlock only: give the nodes as a comma-separated list of URLs (or an array) in url, or in LOCKY_URL"
+                )
             }
-            if let value = object["nodeTimeout"] { redlock.nodeTimeout = try Self.duration(value, key: "nodeTimeout") }
+            if let value = object["nodeTimeout"] {
+                // One duration for every node; a list would be a natural guess for "per node".
+                if value is [Any] { throw Self.typeError("nodeTimeout", "one duration for every node, such as \"100ms\"") }
+                redlock.nodeTimeout = try Self.duration(value, key: "nodeTimeout")
+            }
             if let value = object["recreateMissingLocks"] {
                 guard Self.isBoolean(value), let flag = value as? Bool else {
                     throw Self.typeError("recreateMissingLocks", "true or false")
@@ -129,9 +175,6 @@ extension LockyConfiguration {
                 redlock.recreateMissingLocks = flag
             }
             backend = .redlock(redlock)
-        }
-        if let name = object["backend"] as? String, object["url"] != nil, (name == "memory") != (backend == .memory) {
-            throw LockError(.invalidArgument, "LOCKY_CONFIG.backend \"\(name)\" contradicts LOCKY_CONFIG.url")
         }
         try validate()
     }

@@ -93,6 +93,21 @@ public struct LockyConfiguration: Sendable, Hashable {
         }
     }
 
+    /// The backend of `urls`, one URL each (LOCKY_CONFIG's array form): several are Redlock
+    /// nodes, one is that server. A comma in an entry stays in it (a password).
+    static func backend(urls: [String]) throws(LockError) -> Backend {
+        guard urls.count > 1 else { return try backend(url: urls[0]) }
+        var nodes: [RedisConfiguration] = []
+        for (index, url) in urls.enumerated() {
+            do {
+                nodes.append(try RedisConfiguration(url: url.trimmingSpacesAndNewlines))
+            } catch {
+                throw LockError(.invalidArgument, "malformed URL list: entry \(index + 1) of \(urls.count): \(error)")
+            }
+        }
+        return .redlock(RedlockConfiguration(nodes: nodes))
+    }
+
     /// Checks every value; called by ``LockClient``.
     public func validate() throws(LockError) {
         try LockLimits.validate(prefix: prefix)
