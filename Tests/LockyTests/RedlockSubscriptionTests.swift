@@ -3,7 +3,7 @@ import LockyTestSupport
 import Testing
 
 /// Event subscriptions on Redlock nodes when some nodes are stopped.
-@Suite("Redlock subscriptions")
+@Suite("Redlock subscriptions", .timeLimit(.minutes(1)))
 struct RedlockSubscriptionTests {
     /// The nodes were subscribed one after another, each stopped node costing the command
     /// timeout (5 s for the `CONFIG SET` of keyspace notifications): with 2 of 5 stopped the

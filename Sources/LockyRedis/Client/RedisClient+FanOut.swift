@@ -14,8 +14,28 @@ extension RedisClient {
     /// `replyWait`, when given, replaces the reply wait limit for the replies (not for
     /// connecting): `.zero` sends the command in its place on each connection without waiting
     /// for its reply (a Redlock give-back to a node that did not answer the call before it).
+    ///
+    /// As with ``execute(_:timeout:)``, a client whose connection closed before the command was
+    /// written to it (a kill or restart noticed between picking the connection and sending) gets
+    /// the command once more on a new connection; one that may have reached its server is never
+    /// sent twice.
     public static func execute(
         _ command: RESPCommand, on clients: [RedisClient], replyWait: Duration? = nil
+    ) async -> [Result<RESPToken, RedisClientError>] {
+        var results = await sendOnce(command, on: clients, replyWait: replyWait)
+        // Nothing was written to these: the owner dropped the dead connection before telling
+        // anyone, so the second round dials a new one (the single-command rule, per client).
+        let unsent = results.indices.filter { RedisChannelHandler.wasLostUnsent(results[$0]) }
+        guard !unsent.isEmpty else { return results }
+        let resent = await sendOnce(command, on: unsent.map { clients[$0] }, replyWait: replyWait)
+        for (position, index) in unsent.enumerated() { results[index] = resent[position] }
+        return results
+    }
+
+    /// One round of ``execute(_:on:replyWait:)``: each client's current connection (dialled
+    /// first where there is none), no resend.
+    private static func sendOnce(
+        _ command: RESPCommand, on clients: [RedisClient], replyWait: Duration?
     ) async -> [Result<RESPToken, RedisClientError>] {
         guard !clients.isEmpty else { return [] }
         var handlers = clients.map(\.liveHandlerIfConnected)
