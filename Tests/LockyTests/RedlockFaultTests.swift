@@ -189,6 +189,63 @@ struct RedlockFaultTests {
         }
     }
 
+    /// A quorum decides: with 2 of 5 nodes stopped and a node timeout of 2 s, acquire, extend
+    /// and release answer as soon as 3 nodes did, not after the timeout. The stopped nodes are
+    /// not forgotten: their timeouts are reported as they come, and once resumed they run the
+    /// queued acquire before its release, so no key is left behind.
+    @Test("2 of 5 nodes stopped: acquire, extend and release answer with the quorum, the rest is reported later")
+    func aQuorumDoesNotWaitForTheSlowestNodes() async throws {
+        try await Self.withNodes(5) { servers in
+            let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
+            let errors = Shared<[LockError]>([])
+            let stopped = Set([servers[1], servers[4]].map { "127.0.0.1:\($0.port)" })
+            @Sendable func failures(_ operation: String) -> Set<String> {
+                Set(
+                    errors.value.filter { $0.message.hasPrefix("\(operation): Redlock node ") && $0.nodes.count == 1 }
+                        .flatMap { $0.nodes.map(\.node) })
+            }
+            try await LockClient.withClient(configuration: configuration) { client in
+                // Connected, every node's run_id known (the first call waits for every node).
+                _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))
+                try await client.events { stream in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for await event in stream {
+                                if case .error(let error) = event { errors.update { $0.append(error) } }
+                            }
+                        }
+                        defer { group.cancelAll() }
+                        servers[1].pause()
+                        servers[4].pause()
+                        defer {
+                            servers[1].resume()
+                            servers[4].resume()
+                        }
+                        let started = ContinuousClock.now
+                        // 60 s: an orphan would outlive the drain check below by far.
+                        let lease = try await client.tryAcquire("job", ttl: .seconds(60))
+                        #expect(lease.isValid)
+                        try await client.extend(lease, by: .seconds(1))
+                        #expect(lease.isValid)
+                        #expect(try await client.release(lease) == .released)
+                        let took = ContinuousClock.now - started
+                        #expect(took < .seconds(1), "acquire + extend + release took \(took) with a 2 s node timeout")
+                        let reported = try await eventually(within: .seconds(8)) {
+                            ["acquire", "extend", "unlock"].allSatisfy { failures($0) == stopped }
+                        }
+                        #expect(reported, "errors reported: \(errors.value.map(\.message))")
+                    }
+                }
+            }
+            for server in servers { server.resume() }
+            let drained = try await eventually(within: .seconds(5)) {
+                try servers.allSatisfy { try Self.lockKeys(on: $0).isEmpty }
+            }
+            let left = try servers.map { try Self.lockKeys(on: $0) }
+            #expect(drained, "orphaned keys: \(left)")
+        }
+    }
+
     /// pottery's bug: a release that overtakes the same node's in-flight acquire leaves an
     /// orphaned lock. A node that stops and resumes over and over, with a node timeout far
     /// below its pauses, makes every acquire on it time out; its releases must still land after.

@@ -22,21 +22,61 @@ extension RedisClient {
     public static func execute(
         _ command: RESPCommand, on clients: [RedisClient], replyWait: Duration? = nil
     ) async -> [Result<RESPToken, RedisClientError>] {
-        var results = await sendOnce(command, on: clients, replyWait: replyWait)
+        // Without `enough`, every slot is answered (by its reply, failure or timeout).
+        await execute(command, on: clients, replyWait: replyWait, until: nil, late: nil).map {
+            $0 ?? .failure(RedisClientError(.connectionLost, "no reply", mayHaveRun: true))
+        }
+    }
+
+    /// ``execute(_:on:replyWait:)`` that may return before every reply is in: after each reply,
+    /// `enough` is asked with the replies so far (nil where none came yet), and once it answers
+    /// true the call returns them. Each reply that comes after that is handed to `late` with its
+    /// client's index, on that client's event loop; its wait limit still applies, so every
+    /// client is heard from, if only by its timeout. Redlock: a quorum decides, so the slowest
+    /// nodes are not waited for (their commands are on their way, in order on each connection).
+    ///
+    /// A command that was never written goes once more on a new connection, as with
+    /// ``execute(_:on:replyWait:)``, when the replies of the first round were not enough.
+    public static func execute(
+        _ command: RESPCommand,
+        on clients: [RedisClient],
+        replyWait: Duration? = nil,
+        until enough: (@Sendable ([Result<RESPToken, RedisClientError>?]) -> Bool)?,
+        late: (@Sendable (Int, Result<RESPToken, RedisClientError>) -> Void)?
+    ) async -> [Result<RESPToken, RedisClientError>?] {
+        var results = await sendOnce(command, on: clients, replyWait: replyWait, enough: enough, late: late)
+        if let enough, enough(results) { return results }
         // Nothing was written to these: the owner dropped the dead connection before telling
         // anyone, so the second round dials a new one (the single-command rule, per client).
-        let unsent = results.indices.filter { RedisChannelHandler.wasLostUnsent(results[$0]) }
+        let unsent = results.indices.filter { results[$0].map(RedisChannelHandler.wasLostUnsent) ?? false }
         guard !unsent.isEmpty else { return results }
-        let resent = await sendOnce(command, on: unsent.map { clients[$0] }, replyWait: replyWait)
+        let first = results
+        // The second round's replies, asked about and handed on in the places of the first.
+        var mergedEnough: (@Sendable ([Result<RESPToken, RedisClientError>?]) -> Bool)?
+        if let enough {
+            mergedEnough = { partial in
+                var merged = first
+                for (position, index) in unsent.enumerated() { merged[index] = partial[position] }
+                return enough(merged)
+            }
+        }
+        var mergedLate: (@Sendable (Int, Result<RESPToken, RedisClientError>) -> Void)?
+        if let late { mergedLate = { position, result in late(unsent[position], result) } }
+        let resent = await sendOnce(
+            command, on: unsent.map { clients[$0] }, replyWait: replyWait, enough: mergedEnough, late: mergedLate)
         for (position, index) in unsent.enumerated() { results[index] = resent[position] }
         return results
     }
 
-    /// One round of ``execute(_:on:replyWait:)``: each client's current connection (dialled
-    /// first where there is none), no resend.
+    /// One round of ``execute(_:on:replyWait:until:late:)``: each client's current connection
+    /// (dialled first where there is none), no resend.
     private static func sendOnce(
-        _ command: RESPCommand, on clients: [RedisClient], replyWait: Duration?
-    ) async -> [Result<RESPToken, RedisClientError>] {
+        _ command: RESPCommand,
+        on clients: [RedisClient],
+        replyWait: Duration?,
+        enough: (@Sendable ([Result<RESPToken, RedisClientError>?]) -> Bool)?,
+        late: (@Sendable (Int, Result<RESPToken, RedisClientError>) -> Void)?
+    ) async -> [Result<RESPToken, RedisClientError>?] {
         guard !clients.isEmpty else { return [] }
         var handlers = clients.map(\.liveHandlerIfConnected)
         var failures: [Int: RedisClientError] = [:]
@@ -66,9 +106,10 @@ extension RedisClient {
         let waitLimit = (replyWait ?? replyWaitLimit).map(TimeAmount.init)
         let sent = handlers
         let failed = failures
-        let send: @Sendable () async -> [Result<RESPToken, RedisClientError>] = {
+        let send: @Sendable () async -> [Result<RESPToken, RedisClientError>?] = {
             await withCheckedContinuation { continuation in
-                let collector = RedisFanOutCollector(count: clients.count, continuation: continuation)
+                let collector = RedisFanOutCollector(
+                    count: clients.count, continuation: continuation, enough: enough, late: late)
                 for (index, client) in clients.enumerated() {
                     guard let handler = sent[index] else {
                         collector.complete(

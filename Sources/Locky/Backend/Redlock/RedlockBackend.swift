@@ -128,7 +128,11 @@ public struct RedlockBackend: LockBackend {
 
     /// Takes every resource on a quorum of nodes (all nodes at once), or releases what it got and answers busy or throws `quorumNotReached`.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
-        let replies = try await query(request.acquireRequest(resources, owner: owner, ttl: ttl)) { replies in
+        let tally = self.tally
+        let (replies, pending) = try await query(
+            request.acquireRequest(resources, owner: owner, ttl: ttl),
+            until: { if case .acquired = tally.acquire($0) { true } else { false } }
+        ) { replies in
             await giveBack(request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
         }
         let decision = tally.acquire(replies)
@@ -154,7 +158,7 @@ public struct RedlockBackend: LockBackend {
                     throw tally.quorumError("acquire (raising fencing tokens)", answers, resource: resources.first) { $0 }
                 }
             }
-            reportFailures("acquire", replies, Self.classify)
+            reportFailures("acquire", replies, Self.classify, except: pending)
             return .acquired(fencingTokens: tokens)
         case .busy(let index, let holder):
             await giveBack(
@@ -174,12 +178,14 @@ public struct RedlockBackend: LockBackend {
     public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
         -> ExtendReply
     {
-        let replies = try await query(request.extendRequest(resources, owner: owner, ttl: ttl, mode: mode))
+        let tally = self.tally
+        let (replies, pending) = try await query(
+            request.extendRequest(resources, owner: owner, ttl: ttl, mode: mode), until: { tally.extend($0) == .extended })
         guard let reply = tally.extend(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("extend", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
         }
-        if reply == .extended { reportFailures("extend", replies, Self.classify) }
+        if reply == .extended { reportFailures("extend", replies, Self.classify, except: pending) }
         return reply
     }
 
@@ -208,7 +214,12 @@ public struct RedlockBackend: LockBackend {
     /// when the nodes that did not answer cannot hold it on a quorum, else `quorumNotReached`
     /// with every node's answer.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
-        let replies = try await query(request.unlockRequest(resources, owner: owner))
+        let tally = self.tally
+        // Early only when every resource is unlocked: "not locked" or "held by another" could
+        // still turn into "unlocked" with a node not heard from yet.
+        let (replies, pending) = try await query(
+            request.unlockRequest(resources, owner: owner),
+            until: { replies in resources.indices.allSatisfy { tally.unlock(replies, index: $0) == .unlocked } })
         var outcomes: [UnlockOutcome] = []
         outcomes.reserveCapacity(resources.count)
         for index in resources.indices {
@@ -228,7 +239,7 @@ public struct RedlockBackend: LockBackend {
             }
             outcomes.append(outcome)
         }
-        reportFailures("unlock", replies) { _ in .granted }
+        reportFailures("unlock", replies, { _ in .granted }, except: pending)
         return outcomes
     }
 
@@ -537,15 +548,29 @@ public struct RedlockBackend: LockBackend {
         _ request: RedisLockRequest<R>,
         undo: ([Result<R, LockError>]) async -> Void = { _ in }
     ) async throws(LockError) -> [Result<R, LockError>] {
+        try await query(request, until: nil, undo: undo).replies
+    }
+
+    /// ``query(_:undo:)`` that returns once `decided` holds for the replies in so far, without
+    /// waiting for the slowest nodes (``fanOut(_:to:replyWait:until:)``), and the nodes it did
+    /// not wait for. Only when a quorum is less than all nodes, and every node's run_id is
+    /// known: the check for one server under two addresses then has nothing left to learn from
+    /// the replies of the nodes not waited for.
+    private func query<R: Sendable>(
+        _ request: RedisLockRequest<R>,
+        until decided: (@Sendable ([Result<R, LockError>]) -> Bool)?,
+        undo: ([Result<R, LockError>]) async -> Void = { _ in }
+    ) async throws(LockError) -> (replies: [Result<R, LockError>], pending: Set<Int>) {
         try checkIndependence()
-        let replies = await fanOut(request)
+        let early = quorum < nodes.count && nodes.allSatisfy { $0.client.serverRunID != nil }
+        let (replies, pending) = await fanOut(request, until: early ? decided : nil)
         do throws(LockError) {
             try checkIndependence()
         } catch {
             await undo(replies)
             throw error
         }
-        return replies
+        return (replies, pending)
     }
 
     /// Throws when two nodes reported one run_id (``RedlockNodeIdentities``): reads what each
@@ -562,34 +587,74 @@ public struct RedlockBackend: LockBackend {
     private func fanOut<R: Sendable>(
         _ request: RedisLockRequest<R>, to indices: [Int]? = nil, replyWait: Duration? = nil
     ) async -> [Result<R, LockError>] {
+        await fanOut(request, to: indices, replyWait: replyWait, until: nil).replies
+    }
+
+    /// ``fanOut(_:to:replyWait:)`` that returns as soon as `decided` holds for the replies in so
+    /// far (a node not heard from yet reads as failed), and the nodes it did not wait for. What
+    /// those answer later is reported if it is a failure (as one that did not break the quorum),
+    /// else dropped: their commands went out in order on their connections, so whatever comes
+    /// after (a release) cannot overtake them.
+    private func fanOut<R: Sendable>(
+        _ request: RedisLockRequest<R>,
+        to indices: [Int]? = nil,
+        replyWait: Duration? = nil,
+        until decided: (@Sendable ([Result<R, LockError>]) -> Bool)?
+    ) async -> (replies: [Result<R, LockError>], pending: Set<Int>) {
         let targets = indices ?? Array(nodes.indices)
         let nodes = self.nodes
+        var enough: (@Sendable ([Result<RESPToken, RedisClientError>?]) -> Bool)?
+        var late: (@Sendable (Int, Result<RESPToken, RedisClientError>) -> Void)?
+        if let decided {
+            enough = { partial in decided(partial.map { $0.map { Self.parsed($0, request) } ?? .failure(Self.notHeardYet) }) }
+            late = { [self] position, reply in
+                guard case .failure(let error) = Self.parsed(reply, request) else { return }
+                report(request.operation, tally.outcome(node: targets[position], error))
+            }
+        }
         return await RedisClient.withReplyWaitLimit(nodeTimeout) {
             let replies = await RedisClient.execute(
-                request.command, on: targets.map { nodes[$0].client }, replyWait: replyWait)
+                request.command, on: targets.map { nodes[$0].client }, replyWait: replyWait, until: enough, late: late)
             var results: [Result<R, LockError>] = []
             results.reserveCapacity(replies.count)
+            var pending: Set<Int> = []
             for (position, reply) in replies.enumerated() {
                 switch reply {
-                case .success(let token):
-                    do throws(LockError) {
-                        results.append(.success(try request.parse(token)))
-                    } catch {
-                        results.append(.failure(error))
-                    }
+                case nil:
+                    pending.insert(position)
+                    results.append(.failure(Self.notHeardYet))
                 case .failure(let error) where error.serverError?.code == .noscript && request.script != nil:
                     do throws(LockError) {
                         results.append(.success(try await nodes[targets[position]].perform(request)))
                     } catch {
                         results.append(.failure(error))
                     }
-                case .failure(let error):
-                    results.append(.failure(LockError(error, during: request.operation)))
+                case let reply?:
+                    results.append(Self.parsed(reply, request))
                 }
             }
-            return results
+            return (results, pending)
         }
     }
+
+    /// A node's reply to `request`, parsed.
+    private static func parsed<R>(_ reply: Result<RESPToken, RedisClientError>, _ request: RedisLockRequest<R>) -> Result<
+        R, LockError
+    > {
+        switch reply {
+        case .success(let token):
+            do throws(LockError) {
+                return .success(try request.parse(token))
+            } catch {
+                return .failure(error)
+            }
+        case .failure(let error):
+            return .failure(LockError(error, during: request.operation))
+        }
+    }
+
+    /// What a node not waited for counts as while deciding: no answer (never reported).
+    private static let notHeardYet = LockError(.backendUnavailable, "no answer yet: a quorum answered first")
 
     /// Runs `call` on every node at once, each bounded by the node timeout; one result per node.
     private func fanOut<R: Sendable>(
@@ -740,27 +805,28 @@ public struct RedlockBackend: LockBackend {
     // MARK: Reporting
 
     /// Node failures in an operation that reached its quorum: events and a debug log line.
+    /// Nodes in `pending` were not waited for: what they answer is reported as it comes.
     private func reportFailures<Reply>(
         _ operation: String,
         _ replies: [Result<Reply, LockError>],
-        _ classify: (Reply) -> RedlockNodeOutcome.Result
+        _ classify: (Reply) -> RedlockNodeOutcome.Result,
+        except pending: Set<Int> = []
     ) {
         guard replies.contains(where: { !$0.isSuccess }) else { return }
-        let failed = tally.outcomes(replies, classify).filter {
-            switch $0.result {
-            case .failed, .timedOut: return true
-            default: return false
+        for (node, outcome) in tally.outcomes(replies, classify).enumerated() where !pending.contains(node) {
+            switch outcome.result {
+            case .failed, .timedOut: report(operation, outcome)
+            default: break
             }
         }
-        for outcome in failed {
-            logger.debug("redlock node failed", metadata: ["locky.node": "\(outcome.node)", "locky.operation": "\(operation)"])
-            failures.report(
-                LockError(
-                    .backendUnavailable,
-                    "\(operation): Redlock node \(outcome.node) failed; the quorum held",
-                    nodes: [outcome]
-                ))
-        }
+    }
+
+    /// One node's failure in an operation that reached its quorum: an event and a debug log line.
+    private func report(_ operation: String, _ outcome: RedlockNodeOutcome) {
+        logger.debug("redlock node failed", metadata: ["locky.node": "\(outcome.node)", "locky.operation": "\(operation)"])
+        failures.report(
+            LockError(.backendUnavailable, "\(operation): Redlock node \(outcome.node) failed; the quorum held", nodes: [outcome])
+        )
     }
 
     /// A cancelled caller gets `cancelled`, not a quorum error made of cancelled nodes.

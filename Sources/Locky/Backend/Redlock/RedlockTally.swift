@@ -328,15 +328,18 @@ struct RedlockTally: Sendable {
         _ replies: [Result<Reply, LockError>],
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) -> [RedlockNodeOutcome] {
-        zip(nodes, replies).map { node, reply in
+        zip(nodes.indices, replies).map { node, reply in
             switch reply {
-            case .success(let value):
-                return RedlockNodeOutcome(node: node, result: classify(value))
-            case .failure(let error):
-                if error.underlying?.code == .timeout { return RedlockNodeOutcome(node: node, result: .timedOut) }
-                return RedlockNodeOutcome(node: node, result: .failed(error))
+            case .success(let value): return RedlockNodeOutcome(node: nodes[node], result: classify(value))
+            case .failure(let error): return outcome(node: node, error)
             }
         }
+    }
+
+    /// Node `node` failed with `error`: timed out, or failed.
+    func outcome(node: Int, _ error: LockError) -> RedlockNodeOutcome {
+        if error.underlying?.code == .timeout { return RedlockNodeOutcome(node: nodes[node], result: .timedOut) }
+        return RedlockNodeOutcome(node: nodes[node], result: .failed(error))
     }
 
     /// The error for an operation that reached no quorum.
