@@ -12,18 +12,7 @@ struct DegradedWakeTests {
     /// wait behind it. Before, every gap woke all five, so the attempts grew with the number of
     /// local waiters (about 5 × 12 in 1.5 s, against about 12 + 5 now).
     @Test func eachGapWakesOneLocalWaiterPerResource() async throws {
-        let noSubscribe = RedisServer.ACLUser(name: "locky", password: "nosub-pw", rules: "~* &* +@all -subscribe")
-        let servers = try await RedisServer.startMany(2)
-        let refusing: RedisServer
-        do {
-            refusing = try await RedisServer.start(RedisServer.Options(password: "admin-pw", aclUsers: [noSubscribe]))
-        } catch {
-            for server in servers { await server.stop() }
-            throw error
-        }
-        let all = servers + [refusing]
-        do {
-            let urls = servers.map(\.url) + ["redis://locky:nosub-pw@127.0.0.1:\(refusing.port)"]
+        try await SubscribeRefusingNodes.with { servers, urls in
             let configuration = LockyConfiguration(
                 backend: .redlock(RedlockConfiguration(nodes: try urls.map { try RedisConfiguration(url: $0) })),
                 retry: RetryPolicy(count: -1, delay: .milliseconds(100), jitter: .milliseconds(10)))
@@ -55,10 +44,6 @@ struct DegradedWakeTests {
             _ = try await holder.release(lease)
             await holder.close()
             await waiters.close()
-        } catch {
-            for server in all { await server.stop() }
-            throw error
         }
-        for server in all { await server.stop() }
     }
 }

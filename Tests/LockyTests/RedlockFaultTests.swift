@@ -39,6 +39,14 @@ struct RedlockFaultTests {
         )
     }
 
+    /// The nodes whose failure in `operation` the event stream reported, one node per event
+    /// (subscription failures of the stream itself say something else).
+    static func failedNodes(_ errors: [LockError], _ operation: String) -> Set<String> {
+        Set(
+            errors.filter { $0.message.hasPrefix("\(operation): Redlock node ") && $0.nodes.count == 1 }
+                .flatMap { $0.nodes.map(\.node) })
+    }
+
     /// Lock keys (not fence counters) on `server`, through redis-cli.
     static func lockKeys(on server: RedisServer) throws -> [String] {
         let output = try server.cli("--scan", "--pattern", "locky:*")
@@ -90,13 +98,7 @@ struct RedlockFaultTests {
             let configuration = try Self.configuration(servers)
             let errors = Shared<[LockError]>([])
             let killed = Set([servers[1], servers[3]].map { "127.0.0.1:\($0.port)" })
-            // Each operation's failure on each killed node, as the public event stream reports
-            // it (subscription failures of the stream itself say something else).
-            @Sendable func operationFailures(_ operation: String) -> Set<String> {
-                Set(
-                    errors.value.filter { $0.message.hasPrefix("\(operation): Redlock node ") && $0.nodes.count == 1 }
-                        .flatMap { $0.nodes.map(\.node) })
-            }
+            @Sendable func operationFailures(_ operation: String) -> Set<String> { Self.failedNodes(errors.value, operation) }
             try await LockClient.withClient(configuration: configuration) { first in
                 try await first.events { stream in
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -199,11 +201,7 @@ struct RedlockFaultTests {
             let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
             let errors = Shared<[LockError]>([])
             let stopped = Set([servers[1], servers[4]].map { "127.0.0.1:\($0.port)" })
-            @Sendable func failures(_ operation: String) -> Set<String> {
-                Set(
-                    errors.value.filter { $0.message.hasPrefix("\(operation): Redlock node ") && $0.nodes.count == 1 }
-                        .flatMap { $0.nodes.map(\.node) })
-            }
+            @Sendable func failures(_ operation: String) -> Set<String> { Self.failedNodes(errors.value, operation) }
             try await LockClient.withClient(configuration: configuration) { client in
                 // Connected, every node's run_id known (the first call waits for every node).
                 _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))

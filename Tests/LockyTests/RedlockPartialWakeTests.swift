@@ -15,25 +15,10 @@ struct RedlockPartialWakeTests {
     /// holder's TTL). After: within `retry.delay` (100 ms) and a round trip, asserted < 400 ms.
     @Test func aRefusedSubscriptionStillWakesTheWaiterPromptly() async throws {
         // Node 2's user may do anything but SUBSCRIBE: its commands work, its wake-ups never come.
-        let noSubscribe = RedisServer.ACLUser(name: "locky", password: "nosub-pw", rules: "~* &* +@all -subscribe")
-        let servers = try await RedisServer.startMany(2)
-        let refusing: RedisServer
-        do {
-            refusing = try await RedisServer.start(RedisServer.Options(password: "admin-pw", aclUsers: [noSubscribe]))
-        } catch {
-            for server in servers { await server.stop() }
-            throw error
-        }
-        let all = servers + [refusing]
-        do {
-            let waited = try await Self.releaseWhileAWaiterMissesNode2(
-                all, urls: servers.map(\.url) + ["redis://locky:nosub-pw@127.0.0.1:\(refusing.port)"])
+        try await SubscribeRefusingNodes.with { servers, urls in
+            let waited = try await Self.releaseWhileAWaiterMissesNode2(servers, urls: urls)
             #expect(waited < .milliseconds(400), "the waiter got the lock \(waited) after the release")
-        } catch {
-            for server in all { await server.stop() }
-            throw error
         }
-        for server in all { await server.stop() }
     }
 
     /// Node 2 is down while the waiter subscribes, and back (with its data) before the holder
