@@ -188,4 +188,24 @@ struct ArgumentConformanceTests {
             #expect(try await env.storedOwner("grp") == plain.owner)
         }
     }
+
+    /// Durations in argument errors read as people write them (Swift's own description said
+    /// `2678400.0 seconds` and `0.0025 seconds`).
+    @Test func durationsInArgumentErrorsAreReadable() async throws {
+        let client = try LockClient(configuration: LockyConfiguration(backend: .memory))
+        let cases: [(Duration, String)] = [
+            (.seconds(31 * 86_400), "the TTL (31 days) exceeds the maximum of 30 days"),
+            (.microseconds(500), "the TTL (500 µs) must be at least 1 ms"),
+            (.microseconds(2500), "the TTL (2.5 ms) leaves too little validity after the clock-drift allowance (2.025 ms:"),
+        ]
+        for (ttl, message) in cases {
+            let error = await expectLockError(.invalidArgument) { _ = try await client.tryAcquire("r", ttl: ttl) }
+            #expect(error?.message.hasPrefix(message) == true, "\(String(describing: error?.message))")
+        }
+        let negative = await expectLockError(.invalidArgument) {
+            _ = try await client.acquire("r", ttl: .seconds(1), timeout: .milliseconds(-1500))
+        }
+        #expect(negative?.message == "the timeout (-1.5 s) is negative")
+        await client.close()
+    }
 }

@@ -57,7 +57,7 @@ extension LockClient {
         }
         let ttl = ttl ?? configuration.leaseTTL
         try validate(leaseTTL: ttl)
-        if let timeout, timeout < .zero { throw LockError(.invalidArgument, "the timeout (\(timeout)) is negative") }
+        if let timeout, timeout < .zero { throw LockError(.invalidArgument, "the timeout (\(timeout.readable)) is negative") }
         let label = label ?? configuration.label
         if let label { try LockLimits.validate(owner: label, role: "label") }
         // No time to wait: one attempt, without subscribing first (there is nothing to be woken

@@ -443,7 +443,7 @@ public final class LockClient: Sendable {
         guard ttl > drift, ttl >= .milliseconds(minimum) else {
             throw LockError(
                 .invalidArgument,
-                "the \(role) (\(ttl)) leaves too little validity after the clock-drift allowance (\(drift): ttl × driftFactor + 2 ms); use at least \(minimum) ms"
+                "the \(role) (\(ttl.readable)) leaves too little validity after the clock-drift allowance (\(drift.readable): ttl × driftFactor + 2 ms); use at least \(minimum) ms"
             )
         }
     }

@@ -11,9 +11,9 @@ extension Duration {
         .milliseconds(millisecondsRoundedUp)
     }
 
-    /// Seconds as a `Double`.
+    /// Seconds as a `Double`; any duration, also one whose whole seconds would not fit
+    /// `components` (which traps there).
     var secondsDouble: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) * 1e-18
+        self / .seconds(1)
     }
 }

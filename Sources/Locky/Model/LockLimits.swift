@@ -80,10 +80,10 @@ public enum LockLimits {
     /// Rejects a TTL outside `minimumTTL...maximumTTL`.
     static func validate(ttl: Duration, role: String = "TTL") throws(LockError) {
         guard ttl >= minimumTTL else {
-            throw LockError(.invalidArgument, "the \(role) (\(ttl)) must be at least \(minimumTTL)")
+            throw LockError(.invalidArgument, "the \(role) (\(ttl.readable)) must be at least \(minimumTTL.readable)")
         }
         guard ttl <= maximumTTL else {
-            throw LockError(.invalidArgument, "the \(role) (\(ttl)) exceeds the maximum of 30 days")
+            throw LockError(.invalidArgument, "the \(role) (\(ttl.readable)) exceeds the maximum of 30 days")
         }
     }
 
