@@ -268,7 +268,16 @@ struct RedlockFaultTests {
                     let resource = round % 2 == 0 ? "same-key" : "key-\(round)"
                     if let lease = try? await client.tryAcquire(resource, ttl: .seconds(30)) {
                         granted += 1
-                        _ = try await client.release(lease)
+                        // A release without a quorum can be tried again (as a user would): with
+                        // a 15 ms node timeout, a live node on a loaded machine misses it now and then.
+                        for attempt in 1...5 {
+                            do {
+                                _ = try await client.release(lease)
+                                break
+                            } catch let error as LockError where error.code == .quorumNotReached && attempt < 5 {
+                                continue
+                            }
+                        }
                     }
                 }
                 flapping.update { $0 = false }
