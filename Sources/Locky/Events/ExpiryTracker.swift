@@ -23,9 +23,9 @@ final class ExpiryTracker: Sendable {
 
         /// The pause before the next retry, after `failures` failures in a row.
         var delay: Duration {
-            var delay = ExpiryTracker.firstRetryDelay
-            for _ in 1..<max(failures, 1) where delay < ExpiryTracker.maximumRetryDelay { delay *= 2 }
-            return min(delay, ExpiryTracker.maximumRetryDelay)
+            // 20 ms × 2⁶ is past the maximum already; the cap keeps the shift small.
+            let doublings = min(max(failures - 1, 0), 6)
+            return min(ExpiryTracker.firstRetryDelay * (1 << doublings), ExpiryTracker.maximumRetryDelay)
         }
     }
 
