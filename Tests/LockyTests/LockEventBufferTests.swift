@@ -22,7 +22,7 @@ struct LockEventBufferTests {
         // Full: these two are dropped.
         buffer.yield(.unlocked(resource: "c"))
         buffer.yield(.unlocked(resource: "d"))
-        var iterator = buffer.stream.makeAsyncIterator()
+        var iterator = buffer.eventStream.makeAsyncIterator()
         #expect(Self.name(await iterator.next()) == "a")
         #expect(Self.name(await iterator.next()) == "b")
         // Room again: the gap comes first, then the event, then no second gap.
@@ -36,6 +36,25 @@ struct LockEventBufferTests {
         #expect(Self.name(await iterator.next()) == "g")
         buffer.finish()
         #expect(Self.name(await iterator.next()) == "end")
+    }
+
+    /// A stream that ends while its loop is behind still says that events were lost: after
+    /// the last event it kept, a `gap`, then the end (the full buffer had no room for it).
+    @Test func aStreamEndingWhileDroppingEndsWithAGap() async {
+        let buffer = LockEventBuffer(capacity: 2)
+        let stream = buffer.eventStream
+        // Two loops at once: the first buffer and one of its own, both full at the end.
+        var first = stream.makeAsyncIterator()
+        var second = stream.makeAsyncIterator()
+        for name in ["a", "b", "c"] { buffer.yield(.unlocked(resource: name)) }
+        buffer.finish()
+        for expected in ["a", "b", "gap", "end", "end"] {
+            #expect(Self.name(await first.next()) == expected)
+            #expect(Self.name(await second.next()) == expected)
+        }
+        // A loop after the end owes nothing.
+        var late = stream.makeAsyncIterator()
+        #expect(Self.name(await late.next()) == "end")
     }
 
     /// Loops one after the other share the first buffer (the next goes on where the last

@@ -16,6 +16,8 @@ final class LockEventBuffer: Sendable {
 
     private struct Consumer {
         let continuation: AsyncStream<LockEvent>.Continuation
+        /// Set when the stream ends while its `gap` is still owed; read by its loop.
+        let gapOwedAtEnd: GapOwedFlag
         /// Whether events were dropped since the last `gap` got through.
         var dropping = false
 
@@ -26,6 +28,13 @@ final class LockEventBuffer: Sendable {
                 dropping = false
             }
             if case .dropped = continuation.yield(event) { dropping = true }
+        }
+
+        /// Ends the stream. A full buffer has no room for the `gap` its drops owe, so the
+        /// loop is told after the last buffered event instead (``StreamEventSource``).
+        func finish() {
+            if dropping { gapOwedAtEnd.set() }
+            continuation.finish()
         }
     }
 
@@ -39,7 +48,8 @@ final class LockEventBuffer: Sendable {
     }
 
     /// The first buffer's stream: the events since this buffer was made.
-    let stream: AsyncStream<LockEvent>
+    private let stream: AsyncStream<LockEvent>
+    private let firstGapOwed = GapOwedFlag()
     private let capacity: Int
     private let state: Mutex<State>
 
@@ -47,7 +57,8 @@ final class LockEventBuffer: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(capacity))
         self.stream = stream
         self.capacity = capacity
-        self.state = Mutex(State(consumers: [0: Consumer(continuation: continuation)], first: stream))
+        self.state = Mutex(
+            State(consumers: [0: Consumer(continuation: continuation, gapOwedAtEnd: firstGapOwed)], first: stream))
     }
 
     /// Hands `event` to every buffer.
@@ -63,7 +74,7 @@ final class LockEventBuffer: Sendable {
             state.finished = true
             return state.consumers.values
         }
-        for consumer in consumers { consumer.continuation.finish() }
+        for consumer in consumers { consumer.finish() }
     }
 
     /// The stream as a ``LockEventStream``: each loop over it reads a buffer of its own.
@@ -80,21 +91,22 @@ final class LockEventBuffer: Sendable {
         }
         if let first {
             // Handed back when the loop ends: the next loop goes on from there.
-            return StreamEventSource(first) { [self] in state.withLock { $0.first = first } }
+            return StreamEventSource(first, gapOwedAtEnd: firstGapOwed) { [self] in state.withLock { $0.first = first } }
         }
         let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(capacity))
+        let gapOwed = GapOwedFlag()
         let id = state.withLock { state -> UInt64? in
             guard !state.finished else { return nil }
             let id = state.nextID
             state.nextID += 1
-            state.consumers[id] = Consumer(continuation: continuation)
+            state.consumers[id] = Consumer(continuation: continuation, gapOwedAtEnd: gapOwed)
             return id
         }
         guard let id else {
             continuation.finish()
-            return StreamEventSource(stream) {}
+            return StreamEventSource(stream, gapOwedAtEnd: gapOwed) {}
         }
-        return StreamEventSource(stream) { [self] in
+        return StreamEventSource(stream, gapOwedAtEnd: gapOwed) { [self] in
             state.withLock { _ = $0.consumers.removeValue(forKey: id) }
             continuation.finish()
         }

@@ -1,17 +1,21 @@
 /// Events from an `AsyncStream` (a ``LockEventBuffer``'s), for one loop.
 final class StreamEventSource: LockEventSource {
     private var iterator: AsyncStream<LockEvent>.AsyncIterator
+    private let gapOwedAtEnd: GapOwedFlag
     /// Runs when the loop's iterator is gone: its buffer is handed back or dropped.
     private let onEnd: @Sendable () -> Void
 
-    init(_ stream: AsyncStream<LockEvent>, onEnd: @escaping @Sendable () -> Void) {
+    init(_ stream: AsyncStream<LockEvent>, gapOwedAtEnd: GapOwedFlag, onEnd: @escaping @Sendable () -> Void) {
         self.iterator = stream.makeAsyncIterator()
+        self.gapOwedAtEnd = gapOwedAtEnd
         self.onEnd = onEnd
     }
 
     deinit { onEnd() }
 
+    /// The next event; at the end, a `gap` first if events were dropped since the last one.
     func next() async -> LockEvent? {
-        await iterator.next()
+        if let event = await iterator.next() { return event }
+        return gapOwedAtEnd.take() ? .gap : nil
     }
 }
