@@ -191,6 +191,41 @@ struct RedlockFaultTests {
         }
     }
 
+    /// Runs `body` on a client over 5 `servers` (node timeout 2 s, every node's run_id known)
+    /// while nodes 1 and 4 are stopped (SIGSTOP), with the nodes whose failure in an operation
+    /// the event stream reported so far, and the stopped nodes' addresses. Resumes them after.
+    static func withTwoOfFiveStopped(
+        _ servers: [RedisServer],
+        _ body: @escaping @Sendable (_ client: LockClient, _ failures: @Sendable (String) -> Set<String>, _ stopped: Set<String>)
+            async throws -> Void
+    ) async throws {
+        let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
+        let errors = Shared<[LockError]>([])
+        let stopped = Set([servers[1], servers[4]].map { "127.0.0.1:\($0.port)" })
+        @Sendable func failures(_ operation: String) -> Set<String> { Self.failedNodes(errors.value, operation) }
+        try await LockClient.withClient(configuration: configuration) { client in
+            // Connected, every node's run_id known (the first call waits for every node).
+            _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))
+            try await client.events { stream in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await event in stream {
+                            if case .error(let error) = event { errors.update { $0.append(error) } }
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    servers[1].pause()
+                    servers[4].pause()
+                    defer {
+                        servers[1].resume()
+                        servers[4].resume()
+                    }
+                    try await body(client, failures, stopped)
+                }
+            }
+        }
+    }
+
     /// A quorum decides: with 2 of 5 nodes stopped and a node timeout of 2 s, acquire, extend
     /// and release answer as soon as 3 nodes did, not after the timeout. The stopped nodes are
     /// not forgotten: their timeouts are reported as they come, and once resumed they run the
@@ -198,42 +233,20 @@ struct RedlockFaultTests {
     @Test("2 of 5 nodes stopped: acquire, extend and release answer with the quorum, the rest is reported later")
     func aQuorumDoesNotWaitForTheSlowestNodes() async throws {
         try await Self.withNodes(5) { servers in
-            let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
-            let errors = Shared<[LockError]>([])
-            let stopped = Set([servers[1], servers[4]].map { "127.0.0.1:\($0.port)" })
-            @Sendable func failures(_ operation: String) -> Set<String> { Self.failedNodes(errors.value, operation) }
-            try await LockClient.withClient(configuration: configuration) { client in
-                // Connected, every node's run_id known (the first call waits for every node).
-                _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))
-                try await client.events { stream in
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for await event in stream {
-                                if case .error(let error) = event { errors.update { $0.append(error) } }
-                            }
-                        }
-                        defer { group.cancelAll() }
-                        servers[1].pause()
-                        servers[4].pause()
-                        defer {
-                            servers[1].resume()
-                            servers[4].resume()
-                        }
-                        let started = ContinuousClock.now
-                        // 60 s: an orphan would outlive the drain check below by far.
-                        let lease = try await client.tryAcquire("job", ttl: .seconds(60))
-                        #expect(lease.isValid)
-                        try await client.extend(lease, by: .seconds(1))
-                        #expect(lease.isValid)
-                        #expect(try await client.release(lease) == .released)
-                        let took = ContinuousClock.now - started
-                        #expect(took < .seconds(1), "acquire + extend + release took \(took) with a 2 s node timeout")
-                        let reported = try await eventually(within: .seconds(8)) {
-                            ["acquire", "extend", "unlock"].allSatisfy { failures($0) == stopped }
-                        }
-                        #expect(reported, "errors reported: \(errors.value.map(\.message))")
-                    }
+            try await Self.withTwoOfFiveStopped(servers) { client, failures, stopped in
+                let started = ContinuousClock.now
+                // 60 s: an orphan would outlive the drain check below by far.
+                let lease = try await client.tryAcquire("job", ttl: .seconds(60))
+                #expect(lease.isValid)
+                try await client.extend(lease, by: .seconds(1))
+                #expect(lease.isValid)
+                #expect(try await client.release(lease) == .released)
+                let took = ContinuousClock.now - started
+                #expect(took < .seconds(1), "acquire + extend + release took \(took) with a 2 s node timeout")
+                let reported = try await eventually(within: .seconds(8)) {
+                    ["acquire", "extend", "unlock"].allSatisfy { failures($0) == stopped }
                 }
+                #expect(reported, "nodes reported per operation: \(["acquire", "extend", "unlock"].map(failures))")
             }
             for server in servers { server.resume() }
             let drained = try await eventually(within: .seconds(5)) {
@@ -241,6 +254,30 @@ struct RedlockFaultTests {
             }
             let left = try servers.map { try Self.lockKeys(on: $0) }
             #expect(drained, "orphaned keys: \(left)")
+        }
+    }
+
+    /// A renewal tick with 2 of 5 nodes stopped: each lease is decided by the 3 that answer
+    /// (renewed, or lost: more replies could not change either), not after the 2 s node timeout.
+    @Test("2 of 5 nodes stopped: a renewal batch answers once each lease is decided by the quorum")
+    func aRenewalDoesNotWaitForTheSlowestNodes() async throws {
+        try await Self.withNodes(5) { servers in
+            // Taken on every node, by another client (a lease outlives its client's close).
+            let (kept, lost) = try await LockClient.withClient(configuration: try Self.configuration(servers)) { client in
+                (try await client.tryAcquire("kept", ttl: .seconds(60)), try await client.tryAcquire("lost", ttl: .seconds(60)))
+            }
+            // "lost": gone on the 3 nodes that will answer, so lost whatever the other 2 say.
+            for index in [0, 2, 3] { _ = try servers[index].cli("DEL", "locky:{lost}") }
+            try await Self.withTwoOfFiveStopped(servers) { client, failures, stopped in
+                let items = [kept, lost].map { RenewalItem(resource: $0.resources[0], owner: $0.owner, ttl: .seconds(60)) }
+                let started = ContinuousClock.now
+                let results = try await client.backend.renew(items)
+                let took = ContinuousClock.now - started
+                #expect(results == [.renewed, .missing])
+                #expect(took < .seconds(1), "a renewal took \(took) with a 2 s node timeout")
+                let reported = try await eventually(within: .seconds(8)) { failures("renew") == stopped }
+                #expect(reported, "nodes reported for renew: \(failures("renew"))")
+            }
         }
     }
 

@@ -192,7 +192,12 @@ public struct RedlockBackend: LockBackend {
     /// Renews many leases on every node; each item is decided by its own quorum.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         guard !items.isEmpty else { return [] }
-        let replies = try await query(request.renewRequest(items))
+        let tally = self.tally
+        // Early once every item is renewed or lost on the replies in (more replies cannot
+        // change either); an undecided item waits for the others, as before.
+        let (replies, pending) = try await query(
+            request.renewRequest(items),
+            until: { replies in items.indices.allSatisfy { tally.renewal(replies, index: $0) != nil } })
         var results: [RenewalResult] = []
         results.reserveCapacity(items.count)
         // Each lease is decided on its own: one without a quorum either way must not hold up
@@ -206,7 +211,7 @@ public struct RedlockBackend: LockBackend {
                 Self.classify(results.first ?? .missing)
             }
         }
-        reportFailures("renew", replies) { _ in .granted }
+        reportFailures("renew", replies, { _ in .granted }, except: pending)
         return results
     }
 
