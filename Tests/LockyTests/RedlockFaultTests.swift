@@ -53,6 +53,11 @@ struct RedlockFaultTests {
         return output.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasSuffix(":fence") && !$0.isEmpty }
     }
 
+    /// The holder of each of `resources` on each server ("" where not locked), through redis-cli.
+    static func lockerKeys(_ resources: [String], on servers: [RedisServer]) throws -> [[String]] {
+        try servers.map { server in try resources.map { try server.cli("GET", "locky:{\($0)}") } }
+    }
+
     @Test("a release that overtakes a re-creating renewal leaves no keys behind")
     func releaseOvertakingARecreatingRenewal() async throws {
         try await Self.withNodes(3) { servers in
@@ -278,6 +283,55 @@ struct RedlockFaultTests {
                 let reported = try await eventually(within: .seconds(8)) { failures("renew") == stopped }
                 #expect(reported, "nodes reported for renew: \(failures("renew"))")
             }
+        }
+    }
+
+    /// The locker API with 2 of 5 nodes stopped: a lock that every answering node grants (or
+    /// already held) answers with the quorum, not after the 2 s node timeout, and the stopped
+    /// nodes' timeouts are reported as they come. Once resumed they run the queued calls in
+    /// order: locker locks have no TTL, so nothing may stay that the outcomes do not say.
+    @Test("2 of 5 nodes stopped: a locker lock answers with the quorum, and nothing stays behind")
+    func aLockerLockDoesNotWaitForTheSlowestNodes() async throws {
+        try await Self.withNodes(5) { servers in
+            try await Self.withTwoOfFiveStopped(servers) { client, failures, stopped in
+                let started = ContinuousClock.now
+                let locked = try await client.lock(["a", "b"], locker: "editor").map(\.outcome)
+                #expect(locked == [.acquired(fencingToken: 1), .acquired(fencingToken: 1)])
+                #expect(try await client.lock("a", locker: "editor") == .alreadyHeld(fencingToken: 1))
+                #expect(try await client.unlock("b", locker: "editor") == .unlocked)
+                let took = ContinuousClock.now - started
+                #expect(took < .seconds(1), "lock + lock again + unlock took \(took) with a 2 s node timeout")
+                let reported = try await eventually(within: .seconds(8)) { failures("lock") == stopped }
+                #expect(reported, "nodes reported for lock: \(failures("lock"))")
+            }
+            for server in servers { server.resume() }
+            let settled = try await eventually(within: .seconds(5)) {
+                try Self.lockerKeys(["a", "b"], on: servers) == Array(repeating: ["editor", ""], count: 5)
+            }
+            #expect(settled, "a, b per node: \((try? Self.lockerKeys(["a", "b"], on: servers)) ?? [])")
+        }
+    }
+
+    /// A locker lock with a busy resource waits for the stopped nodes (busy is never decided
+    /// early), and gives back what they take of it once they run again, behind the lock that
+    /// took it there.
+    @Test("2 of 5 nodes stopped: a locker lock with a busy resource gives back what the stopped nodes take")
+    func aBusyLockerLockWithStoppedNodesLeavesNothingBehind() async throws {
+        try await Self.withNodes(5) { servers in
+            // "taken": held by editor-1 on the 3 nodes that will answer.
+            for index in [0, 2, 3] { _ = try servers[index].cli("SET", "locky:{taken}", "editor-1") }
+            try await Self.withTwoOfFiveStopped(servers) { client, _, _ in
+                let outcomes = try await client.lock(["free", "taken"], locker: "editor-2").map(\.outcome)
+                #expect(outcomes.first == .acquired(fencingToken: 1))
+                let holder = outcomes.last.flatMap { if case .busy(let holder) = $0 { holder.owner } else { nil } }
+                #expect(holder == "editor-1")
+            }
+            for server in servers { server.resume() }
+            let expected = [0, 1, 2, 3, 4].map { node in ["editor-2", [0, 2, 3].contains(node) ? "editor-1" : ""] }
+            let settled = try await eventually(within: .seconds(5)) {
+                try Self.lockerKeys(["free", "taken"], on: servers) == expected
+            }
+            #expect(settled, "free, taken per node: \((try? Self.lockerKeys(["free", "taken"], on: servers)) ?? [])")
         }
     }
 

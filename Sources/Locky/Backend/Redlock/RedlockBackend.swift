@@ -253,7 +253,17 @@ public struct RedlockBackend: LockBackend {
     /// Locks each resource for `locker` where a quorum of nodes grants it; gives back the minority grants of the others.
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
-        let replies = try await query(request.lockRequest(resources, locker: locker, ttl: ttl, force: force)) { replies in
+        let tally = self.tally
+        // Early only when every resource is locked on a quorum and whether it was newly taken is
+        // settled (`RedlockTally.lockIsFinal`); a node not heard from then counts as one that
+        // failed (never raised; given back to only when the call ends undecided). Busy or
+        // undecided resources wait for every node: an undecided one may still be decided, and
+        // for a busy one, each node not heard from would get the give-back of every busy
+        // resource (it may have taken them), a command more on healthy but slower nodes.
+        let (replies, pending) = try await query(
+            request.lockRequest(resources, locker: locker, ttl: ttl, force: force),
+            until: { replies in resources.indices.allSatisfy { tally.lockIsFinal(replies, index: $0) } }
+        ) { replies in
             await giveBackNewlyTaken(resources, locker: locker, replies: replies)
         }
         var outcomes: [LockOutcome] = []
@@ -311,7 +321,7 @@ public struct RedlockBackend: LockBackend {
             }
             await giveBack(request.unlockRequest(names, owner: locker), to: tookSome, answered: replies)
         }
-        reportFailures("lock", replies) { _ in .granted }
+        reportFailures("lock", replies, { _ in .granted }, except: pending)
         return outcomes
     }
 
