@@ -201,7 +201,8 @@ struct RedlockFaultTests {
     /// the event stream reported so far, and the stopped nodes' addresses. Resumes them after.
     static func withTwoOfFiveStopped(
         _ servers: [RedisServer],
-        _ body: @escaping @Sendable (_ client: LockClient, _ failures: @Sendable (String) -> Set<String>, _ stopped: Set<String>)
+        _ body:
+            @escaping @Sendable (_ client: LockClient, _ failures: @Sendable (String) -> Set<String>, _ stopped: Set<String>)
             async throws -> Void
     ) async throws {
         let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
@@ -443,6 +444,42 @@ struct RedlockFaultTests {
                 _ = try? await holder.release(lease)
                 await holder.close()
                 await other.close()
+            }
+        }
+    }
+
+    /// A node the call did not wait for (stopped), whose fence counter lags (set back by hand),
+    /// grants later with a lower token: it is raised to the token handed out as its grant comes
+    /// in, as the nodes that answered in time are. For an acquire and a locker lock.
+    @Test("a node that grants after the quorum decided, with a lagging fence counter, is raised to the token handed out")
+    func aLateGrantWithALaggingCounterIsRaised() async throws {
+        try await Self.withNodes(3) { servers in
+            let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
+            let keyspace = try LockKeyspace()
+            try await LockClient.withClient(configuration: configuration) { client in
+                // Connected, every node's run_id known (the first call waits for every node).
+                _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))
+                for resource in ["r", "doc"] {
+                    for index in [0, 1] { _ = try servers[index].cli("SET", keyspace.fenceKey(resource), "10") }
+                }
+                let lease: Lease
+                let locked: LockOutcome
+                do {
+                    servers[2].pause()
+                    defer { servers[2].resume() }
+                    lease = try await client.tryAcquire("r", ttl: .seconds(60))
+                    locked = try await client.lock("doc", locker: "editor")
+                }
+                #expect(lease.fencingToken == 11)
+                #expect(locked == .acquired(fencingToken: 11))
+                // Resumed well within the node timeout: node 2 grants both with token 1 now.
+                @Sendable func fences() throws -> [String] {
+                    try ["r", "doc"].map { try servers[2].cli("GET", keyspace.fenceKey($0)) }
+                }
+                let raised = try await eventually(within: .seconds(5)) { try fences() == ["11", "11"] }
+                #expect(raised, "node 2's fence counters (r, doc): \((try? fences()) ?? [])")
+                _ = try await client.release(lease)
+                _ = try await client.unlock("doc", locker: "editor")
             }
         }
     }
