@@ -53,6 +53,11 @@ struct RedlockFaultTests {
         return output.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasSuffix(":fence") && !$0.isEmpty }
     }
 
+    /// The holder of each of `resources` on each server ("" where not locked), through redis-cli.
+    static func lockerKeys(_ resources: [String], on servers: [RedisServer]) throws -> [[String]] {
+        try servers.map { server in try resources.map { try server.cli("GET", "locky:{\($0)}") } }
+    }
+
     @Test("a release that overtakes a re-creating renewal leaves no keys behind")
     func releaseOvertakingARecreatingRenewal() async throws {
         try await Self.withNodes(3) { servers in
@@ -191,6 +196,42 @@ struct RedlockFaultTests {
         }
     }
 
+    /// Runs `body` on a client over 5 `servers` (node timeout 2 s, every node's run_id known)
+    /// while nodes 1 and 4 are stopped (SIGSTOP), with the nodes whose failure in an operation
+    /// the event stream reported so far, and the stopped nodes' addresses. Resumes them after.
+    static func withTwoOfFiveStopped(
+        _ servers: [RedisServer],
+        _ body:
+            @escaping @Sendable (_ client: LockClient, _ failures: @Sendable (String) -> Set<String>, _ stopped: Set<String>)
+            async throws -> Void
+    ) async throws {
+        let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
+        let errors = Shared<[LockError]>([])
+        let stopped = Set([servers[1], servers[4]].map { "127.0.0.1:\($0.port)" })
+        @Sendable func failures(_ operation: String) -> Set<String> { Self.failedNodes(errors.value, operation) }
+        try await LockClient.withClient(configuration: configuration) { client in
+            // Connected, every node's run_id known (the first call waits for every node).
+            _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))
+            try await client.events { stream in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await event in stream {
+                            if case .error(let error) = event { errors.update { $0.append(error) } }
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    servers[1].pause()
+                    servers[4].pause()
+                    defer {
+                        servers[1].resume()
+                        servers[4].resume()
+                    }
+                    try await body(client, failures, stopped)
+                }
+            }
+        }
+    }
+
     /// A quorum decides: with 2 of 5 nodes stopped and a node timeout of 2 s, acquire, extend
     /// and release answer as soon as 3 nodes did, not after the timeout. The stopped nodes are
     /// not forgotten: their timeouts are reported as they come, and once resumed they run the
@@ -198,42 +239,20 @@ struct RedlockFaultTests {
     @Test("2 of 5 nodes stopped: acquire, extend and release answer with the quorum, the rest is reported later")
     func aQuorumDoesNotWaitForTheSlowestNodes() async throws {
         try await Self.withNodes(5) { servers in
-            let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
-            let errors = Shared<[LockError]>([])
-            let stopped = Set([servers[1], servers[4]].map { "127.0.0.1:\($0.port)" })
-            @Sendable func failures(_ operation: String) -> Set<String> { Self.failedNodes(errors.value, operation) }
-            try await LockClient.withClient(configuration: configuration) { client in
-                // Connected, every node's run_id known (the first call waits for every node).
-                _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))
-                try await client.events { stream in
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for await event in stream {
-                                if case .error(let error) = event { errors.update { $0.append(error) } }
-                            }
-                        }
-                        defer { group.cancelAll() }
-                        servers[1].pause()
-                        servers[4].pause()
-                        defer {
-                            servers[1].resume()
-                            servers[4].resume()
-                        }
-                        let started = ContinuousClock.now
-                        // 60 s: an orphan would outlive the drain check below by far.
-                        let lease = try await client.tryAcquire("job", ttl: .seconds(60))
-                        #expect(lease.isValid)
-                        try await client.extend(lease, by: .seconds(1))
-                        #expect(lease.isValid)
-                        #expect(try await client.release(lease) == .released)
-                        let took = ContinuousClock.now - started
-                        #expect(took < .seconds(1), "acquire + extend + release took \(took) with a 2 s node timeout")
-                        let reported = try await eventually(within: .seconds(8)) {
-                            ["acquire", "extend", "unlock"].allSatisfy { failures($0) == stopped }
-                        }
-                        #expect(reported, "errors reported: \(errors.value.map(\.message))")
-                    }
+            try await Self.withTwoOfFiveStopped(servers) { client, failures, stopped in
+                let started = ContinuousClock.now
+                // 60 s: an orphan would outlive the drain check below by far.
+                let lease = try await client.tryAcquire("job", ttl: .seconds(60))
+                #expect(lease.isValid)
+                try await client.extend(lease, by: .seconds(1))
+                #expect(lease.isValid)
+                #expect(try await client.release(lease) == .released)
+                let took = ContinuousClock.now - started
+                #expect(took < .seconds(1), "acquire + extend + release took \(took) with a 2 s node timeout")
+                let reported = try await eventually(within: .seconds(8)) {
+                    ["acquire", "extend", "unlock"].allSatisfy { failures($0) == stopped }
                 }
+                #expect(reported, "nodes reported per operation: \(["acquire", "extend", "unlock"].map(failures))")
             }
             for server in servers { server.resume() }
             let drained = try await eventually(within: .seconds(5)) {
@@ -241,6 +260,79 @@ struct RedlockFaultTests {
             }
             let left = try servers.map { try Self.lockKeys(on: $0) }
             #expect(drained, "orphaned keys: \(left)")
+        }
+    }
+
+    /// A renewal tick with 2 of 5 nodes stopped: each lease is decided by the 3 that answer
+    /// (renewed, or lost: more replies could not change either), not after the 2 s node timeout.
+    @Test("2 of 5 nodes stopped: a renewal batch answers once each lease is decided by the quorum")
+    func aRenewalDoesNotWaitForTheSlowestNodes() async throws {
+        try await Self.withNodes(5) { servers in
+            // Taken on every node, by another client (a lease outlives its client's close).
+            let (kept, lost) = try await LockClient.withClient(configuration: try Self.configuration(servers)) { client in
+                (try await client.tryAcquire("kept", ttl: .seconds(60)), try await client.tryAcquire("lost", ttl: .seconds(60)))
+            }
+            // "lost": gone on the 3 nodes that will answer, so lost whatever the other 2 say.
+            for index in [0, 2, 3] { _ = try servers[index].cli("DEL", "locky:{lost}") }
+            try await Self.withTwoOfFiveStopped(servers) { client, failures, stopped in
+                let items = [kept, lost].map { RenewalItem(resource: $0.resources[0], owner: $0.owner, ttl: .seconds(60)) }
+                let started = ContinuousClock.now
+                let results = try await client.backend.renew(items)
+                let took = ContinuousClock.now - started
+                #expect(results == [.renewed, .missing])
+                #expect(took < .seconds(1), "a renewal took \(took) with a 2 s node timeout")
+                let reported = try await eventually(within: .seconds(8)) { failures("renew") == stopped }
+                #expect(reported, "nodes reported for renew: \(failures("renew"))")
+            }
+        }
+    }
+
+    /// The locker API with 2 of 5 nodes stopped: a lock that every answering node grants (or
+    /// already held) answers with the quorum, not after the 2 s node timeout, and the stopped
+    /// nodes' timeouts are reported as they come. Once resumed they run the queued calls in
+    /// order: locker locks have no TTL, so nothing may stay that the outcomes do not say.
+    @Test("2 of 5 nodes stopped: a locker lock answers with the quorum, and nothing stays behind")
+    func aLockerLockDoesNotWaitForTheSlowestNodes() async throws {
+        try await Self.withNodes(5) { servers in
+            try await Self.withTwoOfFiveStopped(servers) { client, failures, stopped in
+                let started = ContinuousClock.now
+                let locked = try await client.lock(["a", "b"], locker: "editor").map(\.outcome)
+                #expect(locked == [.acquired(fencingToken: 1), .acquired(fencingToken: 1)])
+                #expect(try await client.lock("a", locker: "editor") == .alreadyHeld(fencingToken: 1))
+                #expect(try await client.unlock("b", locker: "editor") == .unlocked)
+                let took = ContinuousClock.now - started
+                #expect(took < .seconds(1), "lock + lock again + unlock took \(took) with a 2 s node timeout")
+                let reported = try await eventually(within: .seconds(8)) { failures("lock") == stopped }
+                #expect(reported, "nodes reported for lock: \(failures("lock"))")
+            }
+            for server in servers { server.resume() }
+            let settled = try await eventually(within: .seconds(5)) {
+                try Self.lockerKeys(["a", "b"], on: servers) == Array(repeating: ["editor", ""], count: 5)
+            }
+            #expect(settled, "a, b per node: \((try? Self.lockerKeys(["a", "b"], on: servers)) ?? [])")
+        }
+    }
+
+    /// A locker lock with a busy resource waits for the stopped nodes (busy is never decided
+    /// early), and gives back what they take of it once they run again, behind the lock that
+    /// took it there.
+    @Test("2 of 5 nodes stopped: a locker lock with a busy resource gives back what the stopped nodes take")
+    func aBusyLockerLockWithStoppedNodesLeavesNothingBehind() async throws {
+        try await Self.withNodes(5) { servers in
+            // "taken": held by editor-1 on the 3 nodes that will answer.
+            for index in [0, 2, 3] { _ = try servers[index].cli("SET", "locky:{taken}", "editor-1") }
+            try await Self.withTwoOfFiveStopped(servers) { client, _, _ in
+                let outcomes = try await client.lock(["free", "taken"], locker: "editor-2").map(\.outcome)
+                #expect(outcomes.first == .acquired(fencingToken: 1))
+                let holder = outcomes.last.flatMap { if case .busy(let holder) = $0 { holder.owner } else { nil } }
+                #expect(holder == "editor-1")
+            }
+            for server in servers { server.resume() }
+            let expected = [0, 1, 2, 3, 4].map { node in ["editor-2", [0, 2, 3].contains(node) ? "editor-1" : ""] }
+            let settled = try await eventually(within: .seconds(5)) {
+                try Self.lockerKeys(["free", "taken"], on: servers) == expected
+            }
+            #expect(settled, "free, taken per node: \((try? Self.lockerKeys(["free", "taken"], on: servers)) ?? [])")
         }
     }
 
@@ -352,6 +444,42 @@ struct RedlockFaultTests {
                 _ = try? await holder.release(lease)
                 await holder.close()
                 await other.close()
+            }
+        }
+    }
+
+    /// A node the call did not wait for (stopped), whose fence counter lags (set back by hand),
+    /// grants later with a lower token: it is raised to the token handed out as its grant comes
+    /// in, as the nodes that answered in time are. For an acquire and a locker lock.
+    @Test("a node that grants after the quorum decided, with a lagging fence counter, is raised to the token handed out")
+    func aLateGrantWithALaggingCounterIsRaised() async throws {
+        try await Self.withNodes(3) { servers in
+            let configuration = try Self.configuration(servers, nodeTimeout: .seconds(2))
+            let keyspace = try LockKeyspace()
+            try await LockClient.withClient(configuration: configuration) { client in
+                // Connected, every node's run_id known (the first call waits for every node).
+                _ = try await client.release(try await client.tryAcquire("warm", ttl: .seconds(5)))
+                for resource in ["r", "doc"] {
+                    for index in [0, 1] { _ = try servers[index].cli("SET", keyspace.fenceKey(resource), "10") }
+                }
+                let lease: Lease
+                let locked: LockOutcome
+                do {
+                    servers[2].pause()
+                    defer { servers[2].resume() }
+                    lease = try await client.tryAcquire("r", ttl: .seconds(60))
+                    locked = try await client.lock("doc", locker: "editor")
+                }
+                #expect(lease.fencingToken == 11)
+                #expect(locked == .acquired(fencingToken: 11))
+                // Resumed well within the node timeout: node 2 grants both with token 1 now.
+                @Sendable func fences() throws -> [String] {
+                    try ["r", "doc"].map { try servers[2].cli("GET", keyspace.fenceKey($0)) }
+                }
+                let raised = try await eventually(within: .seconds(5)) { try fences() == ["11", "11"] }
+                #expect(raised, "node 2's fence counters (r, doc): \((try? fences()) ?? [])")
+                _ = try await client.release(lease)
+                _ = try await client.unlock("doc", locker: "editor")
             }
         }
     }

@@ -161,6 +161,25 @@ struct RedlockTallyTests {
         #expect(freshOnTwo)
     }
 
+    /// A lock call may stop waiting only when more replies cannot change its outcome: locked on
+    /// a quorum, and newly taken or already held for good (a silent node that already held it
+    /// could turn `acquired` into `alreadyHeld`); busy and undecided always wait.
+    @Test func aLockIsFinalOnlyWhenMoreRepliesCannotChangeIt() {
+        let taken: Result<[LockOutcome], LockError> = .success([.acquired(fencingToken: 1)])
+        let held: Result<[LockOutcome], LockError> = .success([.alreadyHeld(fencingToken: 1)])
+        let busy: Result<[LockOutcome], LockError> = .success([.busy(other)])
+        let silent: Result<[LockOutcome], LockError> = .failure(slow)
+        #expect(five.lockIsFinal([taken, taken, taken, silent, silent], index: 0))
+        #expect(five.lockIsFinal([held, held, held, silent, silent], index: 0))
+        // Held on one or two and two silent: with both, a quorum already held it (`alreadyHeld`).
+        #expect(!five.lockIsFinal([held, held, taken, silent, silent], index: 0))
+        #expect(!five.lockIsFinal([held, taken, taken, silent, silent], index: 0))
+        #expect(five.lockIsFinal([held, taken, taken, taken, silent], index: 0))
+        #expect(!five.lockIsFinal([taken, taken, silent, silent, silent], index: 0))
+        #expect(!five.lockIsFinal([busy, busy, busy, silent, silent], index: 0))
+        #expect(!five.lockIsFinal([taken, taken, taken, taken, taken], index: 1))
+    }
+
     /// Holders: free only when no owner could have a quorum counting the nodes that did not
     /// answer (X on one node, one free, one silent: X may hold two).
     @Test func holderIsUnknownWhenSilentNodesCouldCompleteAQuorum() {

@@ -68,6 +68,24 @@ extension RedisClient {
         return results
     }
 
+    /// Sends `command` on the current connection without suspending, and hands its reply (or
+    /// its failure: not connected, no reply within `waitLimit`, connection lost) to `onReply`,
+    /// on the event loop. For a follow-up decided on the event loop as a reply is read (the
+    /// `late` handler of ``execute(_:on:replyWait:until:late:)``), where there is no task to
+    /// await it: it needs none, the reply comes to the callback as `late` replies do. Queued on
+    /// the connection behind every command sent before it; never sent twice.
+    public nonisolated func send(
+        _ command: RESPCommand, waitLimit: Duration?, onReply: @escaping @Sendable (Result<RESPToken, RedisClientError>) -> Void
+    ) {
+        guard let handler = liveHandlerIfConnected else {
+            onReply(.failure(RedisClientError(.unavailable, "not connected")))
+            return
+        }
+        let id = requestIDs.add(1, ordering: .relaxed).newValue
+        let limit = waitLimit.map(TimeAmount.init)
+        eventLoop.run { handler.value.send(command, id: id, to: .callback(onReply), waitLimit: limit) }
+    }
+
     /// One round of ``execute(_:on:replyWait:until:late:)``: each client's current connection
     /// (dialled first where there is none), no resend.
     private static func sendOnce(

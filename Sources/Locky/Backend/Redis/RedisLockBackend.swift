@@ -322,10 +322,14 @@ public struct RedisLockBackend: LockBackend {
 
     /// Raises the fence counters of `resources` to `tokens` where they are lower (Redlock).
     func raiseFences(_ resources: [String], to tokens: [Int64]) async throws(LockError) {
+        try await perform(raiseFencesRequest(resources, to: tokens))
+    }
+
+    func raiseFencesRequest(_ resources: [String], to tokens: [Int64]) -> RedisLockRequest<Void> {
         var command = RedisLockScripts.raiseFences.evalSHA(keyCount: resources.count)
         for resource in resources { command.append(keyspace.fenceKey(resource)) }
         for token in tokens { command.append(token) }
-        _ = try await run(RedisLockScripts.raiseFences, command, "raise fences")
+        return RedisLockRequest(script: RedisLockScripts.raiseFences, command: command, operation: "raise fences") { _ in }
     }
 
     /// The value stored by the fencing helper, or nil.

@@ -18,7 +18,8 @@ import Synchronization
 ///   behind the acquire it follows, so a release never overtakes an acquire (no orphaned keys).
 /// - Fencing tokens: each node counts on its own; a lease gets the highest token a granting
 ///   node issued, and every granting node that issued less is raised to it before the lease is
-///   handed over (the nodes that answered busy too, best effort), so a quorum knows it. Tokens
+///   handed over (the nodes that answered busy too, best effort; a node not waited for, when
+///   its reply comes: `RedlockLateGrants`), so a quorum knows it. Tokens
 ///   then strictly increase per resource as long as the nodes that did not learn the last token
 ///   and those that lost their counter since (restarted empty) stay a minority; see the
 ///   README's safety model.
@@ -129,13 +130,28 @@ public struct RedlockBackend: LockBackend {
     /// Takes every resource on a quorum of nodes (all nodes at once), or releases what it got and answers busy or throws `quorumNotReached`.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
         let tally = self.tally
+        let lateGrants = RedlockLateGrants()
+        let count = resources.count
         let (replies, pending) = try await query(
             request.acquireRequest(resources, owner: owner, ttl: ttl),
-            until: { if case .acquired = tally.acquire($0) { true } else { false } }
+            until: { if case .acquired = tally.acquire($0) { true } else { false } },
+            late: { [self] node, reply in
+                let issued: [Int64?]
+                switch reply {
+                case .acquired(let tokens): issued = tokens
+                case .busy: issued = Array(repeating: nil, count: count)
+                }
+                if let tokens = lateGrants.arrived(node: node, tokens: issued) { raiseLate(node, resources, to: tokens) }
+            }
         ) { replies in
             await giveBack(request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
         }
         let decision = tally.acquire(replies)
+        if case .acquired(let tokens, _) = decision {
+            for node in lateGrants.decide(tokens) { raiseLate(node, resources, to: tokens) }
+        } else {
+            _ = lateGrants.decide(nil)
+        }
         switch decision {
         case .acquired(let tokens, let raise):
             if !raise.isEmpty {
@@ -192,7 +208,12 @@ public struct RedlockBackend: LockBackend {
     /// Renews many leases on every node; each item is decided by its own quorum.
     public func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         guard !items.isEmpty else { return [] }
-        let replies = try await query(request.renewRequest(items))
+        let tally = self.tally
+        // Early once every item is renewed or lost on the replies in (more replies cannot
+        // change either); an undecided item waits for the others, as before.
+        let (replies, pending) = try await query(
+            request.renewRequest(items),
+            until: { replies in items.indices.allSatisfy { tally.renewal(replies, index: $0) != nil } })
         var results: [RenewalResult] = []
         results.reserveCapacity(items.count)
         // Each lease is decided on its own: one without a quorum either way must not hold up
@@ -206,7 +227,7 @@ public struct RedlockBackend: LockBackend {
                 Self.classify(results.first ?? .missing)
             }
         }
-        reportFailures("renew", replies) { _ in .granted }
+        reportFailures("renew", replies, { _ in .granted }, except: pending)
         return results
     }
 
@@ -248,7 +269,23 @@ public struct RedlockBackend: LockBackend {
     /// Locks each resource for `locker` where a quorum of nodes grants it; gives back the minority grants of the others.
     public func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
     {
-        let replies = try await query(request.lockRequest(resources, locker: locker, ttl: ttl, force: force)) { replies in
+        let tally = self.tally
+        // Early only when every resource is locked on a quorum and whether it was newly taken is
+        // settled (`RedlockTally.lockIsFinal`); a node not heard from then counts as one that
+        // failed (never raised; given back to only when the call ends undecided). Busy or
+        // undecided resources wait for every node: an undecided one may still be decided, and
+        // for a busy one, each node not heard from would get the give-back of every busy
+        // resource (it may have taken them), a command more on healthy but slower nodes.
+        let lateGrants = RedlockLateGrants()
+        let (replies, pending) = try await query(
+            request.lockRequest(resources, locker: locker, ttl: ttl, force: force),
+            until: { replies in resources.indices.allSatisfy { tally.lockIsFinal(replies, index: $0) } },
+            late: { [self] node, outcomes in
+                if let tokens = lateGrants.arrived(node: node, tokens: outcomes.map(\.token)) {
+                    raiseLate(node, resources, to: tokens)
+                }
+            }
+        ) { replies in
             await giveBackNewlyTaken(resources, locker: locker, replies: replies)
         }
         var outcomes: [LockOutcome] = []
@@ -273,6 +310,11 @@ public struct RedlockBackend: LockBackend {
             case .failed:
                 undecided = true
             }
+        }
+        // A node not waited for is raised when its reply comes (only when every resource is locked).
+        let handedOut = outcomes.compactMap(\.token)
+        for node in lateGrants.decide(handedOut.count == resources.count ? handedOut : nil) {
+            raiseLate(node, resources, to: handedOut)
         }
         if !undecided, !raises.isEmpty {
             let targets = raises.keys.sorted()
@@ -306,7 +348,7 @@ public struct RedlockBackend: LockBackend {
             }
             await giveBack(request.unlockRequest(names, owner: locker), to: tookSome, answered: replies)
         }
-        reportFailures("lock", replies) { _ in .granted }
+        reportFailures("lock", replies, { _ in .granted }, except: pending)
         return outcomes
     }
 
@@ -552,18 +594,20 @@ public struct RedlockBackend: LockBackend {
     }
 
     /// ``query(_:undo:)`` that returns once `decided` holds for the replies in so far, without
-    /// waiting for the slowest nodes (``fanOut(_:to:replyWait:until:)``), and the nodes it did
-    /// not wait for. Only when a quorum is less than all nodes, and every node's run_id is
-    /// known: the check for one server under two addresses then has nothing left to learn from
-    /// the replies of the nodes not waited for.
+    /// waiting for the slowest nodes (``fanOut(_:to:replyWait:until:late:)``), and the nodes it
+    /// did not wait for; `late` gets their successful replies (node index, reply) as they come.
+    /// Only when a quorum is less than all nodes, and every node's run_id is known: the check
+    /// for one server under two addresses then has nothing left to learn from the replies of
+    /// the nodes not waited for.
     private func query<R: Sendable>(
         _ request: RedisLockRequest<R>,
         until decided: (@Sendable ([Result<R, LockError>]) -> Bool)?,
+        late: (@Sendable (Int, R) -> Void)? = nil,
         undo: ([Result<R, LockError>]) async -> Void = { _ in }
     ) async throws(LockError) -> (replies: [Result<R, LockError>], pending: Set<Int>) {
         try checkIndependence()
         let early = quorum < nodes.count && nodes.allSatisfy { $0.client.serverRunID != nil }
-        let (replies, pending) = await fanOut(request, until: early ? decided : nil)
+        let (replies, pending) = await fanOut(request, until: early ? decided : nil, late: late)
         do throws(LockError) {
             try checkIndependence()
         } catch {
@@ -587,19 +631,21 @@ public struct RedlockBackend: LockBackend {
     private func fanOut<R: Sendable>(
         _ request: RedisLockRequest<R>, to indices: [Int]? = nil, replyWait: Duration? = nil
     ) async -> [Result<R, LockError>] {
-        await fanOut(request, to: indices, replyWait: replyWait, until: nil).replies
+        await fanOut(request, to: indices, replyWait: replyWait, until: nil, late: nil).replies
     }
 
     /// ``fanOut(_:to:replyWait:)`` that returns as soon as `decided` holds for the replies in so
     /// far (a node not heard from yet reads as failed), and the nodes it did not wait for. What
     /// those answer later is reported if it is a failure (as one that did not break the quorum),
-    /// else dropped: their commands went out in order on their connections, so whatever comes
-    /// after (a release) cannot overtake them.
+    /// else handed to `late` with the node's index, on its event loop (dropped without it):
+    /// their commands went out in order on their connections, so whatever comes after (a
+    /// release) cannot overtake them.
     private func fanOut<R: Sendable>(
         _ request: RedisLockRequest<R>,
         to indices: [Int]? = nil,
         replyWait: Duration? = nil,
-        until decided: (@Sendable ([Result<R, LockError>]) -> Bool)?
+        until decided: (@Sendable ([Result<R, LockError>]) -> Bool)?,
+        late lateReply: (@Sendable (Int, R) -> Void)?
     ) async -> (replies: [Result<R, LockError>], pending: Set<Int>) {
         let targets = indices ?? Array(nodes.indices)
         let nodes = self.nodes
@@ -608,8 +654,10 @@ public struct RedlockBackend: LockBackend {
         if let decided {
             enough = { partial in decided(partial.map { $0.map { Self.parsed($0, request) } ?? .failure(Self.notHeardYet) }) }
             late = { [self] position, reply in
-                guard case .failure(let error) = Self.parsed(reply, request) else { return }
-                report(request.operation, tally.outcome(node: targets[position], error))
+                switch Self.parsed(reply, request) {
+                case .success(let value): lateReply?(targets[position], value)
+                case .failure(let error): report(request.operation, tally.outcome(node: targets[position], error))
+                }
             }
         }
         return await RedisClient.withReplyWaitLimit(nodeTimeout) {
@@ -692,6 +740,18 @@ public struct RedlockBackend: LockBackend {
             return .success(try await call(index, node))
         } catch {
             return .failure(error)
+        }
+    }
+
+    /// Raises the fences of `resources` on node `index` to `tokens`: a node the call did not wait
+    /// for, whose grant came later with lower tokens (or that answered busy), best effort. Sent
+    /// from the event loop as its reply is read (``RedisClient/send(_:waitLimit:onReply:)``: no
+    /// task, nothing to await; a failure is reported like the late reply's own).
+    private func raiseLate(_ index: Int, _ resources: [String], to tokens: [Int64]) {
+        let raise = request.raiseFencesRequest(resources, to: tokens)
+        nodes[index].client.send(raise.command, waitLimit: nodeTimeout) { [self] reply in
+            guard case .failure(let error) = Self.parsed(reply, raise) else { return }
+            report(raise.operation, tally.outcome(node: index, error))
         }
     }
 
@@ -905,5 +965,15 @@ extension Result where Success == [LockOutcome] {
     fileprivate func holdsLock(at index: Int) -> Bool {
         guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
         return outcomes[index].isLocked
+    }
+}
+
+extension LockOutcome {
+    /// The fencing token of a lock held after the call; nil when busy.
+    fileprivate var token: Int64? {
+        switch self {
+        case .acquired(let token), .alreadyHeld(let token): return token
+        case .busy: return nil
+        }
     }
 }

@@ -112,6 +112,25 @@ struct RedlockTally: Sendable {
         return .failed
     }
 
+    /// Whether resource `index` of a lock call is decided for good by the replies in (a node
+    /// not heard from counts as failed): locked on a quorum, and whether the call newly took it
+    /// (`fresh`) cannot change either, because a quorum already held it or the nodes that did
+    /// not answer cannot make one that did. Busy or failed is never final here: the lock call
+    /// waits for every node then (see ``RedlockBackend``'s `lock`).
+    func lockIsFinal(_ replies: [Result<[LockOutcome], LockError>], index: Int) -> Bool {
+        guard case .locked = lock(replies, index: index) else { return false }
+        var alreadyHeld = 0
+        var unanswered = 0
+        for reply in replies {
+            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else {
+                unanswered += 1
+                continue
+            }
+            if case .alreadyHeld = outcomes[index] { alreadyHeld += 1 }
+        }
+        return alreadyHeld >= quorum || alreadyHeld + unanswered < quorum
+    }
+
     // MARK: Extend and renew
 
     /// Decides an all-or-nothing extend: extended on a quorum, lost when enough nodes no longer
