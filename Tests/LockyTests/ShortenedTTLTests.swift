@@ -162,7 +162,8 @@ struct ShortenedTTLTests {
                     }
                     // Adding time, or removing the expiry, never makes a lock expire sooner.
                     let lease = try await env.client.tryAcquire("added", ttl: .seconds(60))
-                    #expect(try await env.backend.extend(["added"], owner: lease.owner, ttl: .seconds(5), mode: .addTo) == .extended)
+                    #expect(
+                        try await env.backend.extend(["added"], owner: lease.owner, ttl: .seconds(5), mode: .addTo) == .extended)
                     _ = try await env.backend.lock(["persisted"], locker: "editor", ttl: .seconds(60), force: false)
                     #expect(try await env.backend.refresh(["persisted"], locker: "editor", ttl: nil) == [.refreshed])
                     // A lock without expiry given one: earlier than never.

@@ -9,9 +9,10 @@ extension LockClient {
     /// keyspace notifications (switched on when the server allows `CONFIG SET`); the watcher
     /// looks at each lock at its deadline, so the event comes within milliseconds instead of
     /// whenever Redis gets to it. It learns deadlines from the locked events (and from the news,
-    /// published by the scripts, of a TTL shortened afterwards), and by listing the
-    /// locks held (``heldLocks(matching:)``'s `SCAN`) when the stream starts and after each gap. The in-memory backend expires each lock at its
-    /// deadline on a timer of its own while events are watched.
+    /// published by the scripts, of a TTL shortened afterwards), and by listing the locks held
+    /// (``heldLocks(matching:)``'s `SCAN`) when the stream starts and after each gap. The
+    /// in-memory backend expires each lock at its deadline on a timer of its own while events
+    /// are watched.
     ///
     /// After ``close()`` it throws ``LockError`` `backendUnavailable`; a stream in progress
     /// when the client is closed finishes (see ``close()``).
