@@ -15,6 +15,15 @@ struct LockEventBufferTests {
         }
     }
 
+    /// ``name(_:)`` of an event of the buffer's own stream (news for the watcher is `other`).
+    static func name(_ event: BackendEvent?) -> String {
+        switch event {
+        case .lock(let event): name(event)
+        case nil: "end"
+        default: "other"
+        }
+    }
+
     @Test func droppedEventsAreFollowedByAGap() async {
         let buffer = LockEventBuffer(capacity: 2)
         buffer.yield(.unlocked(resource: "a"))

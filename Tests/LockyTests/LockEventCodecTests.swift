@@ -51,6 +51,26 @@ import Testing
         #expect(String(buffer: head) == "H1:00:6:c0ffee\(key.utf8.count):\(key)")
     }
 
+    /// A `T` message (a TTL shortened, as the scripts publish it) is news for the expiry
+    /// watcher only: `decodeAll` reads it, the public events have none; one without a TTL is
+    /// malformed and dropped.
+    @Test func aShortenedTTLIsNewsForTheWatcherOnly() throws {
+        let keyspace = try LockKeyspace(prefix: "locky:")
+        let keys = ["plain", "{t}:x"].map { keyspace.lockKey($0) }
+        let message = "T3:2000:4:7f3a" + keys.map { "\($0.utf8.count):\($0)" }.joined()
+        let decoded = LockEventCodec.decodeAll(ByteBuffer(string: message), keyspace: keyspace)
+        #expect(decoded.tag == "7f3a")
+        let news = decoded.events.map { event -> String in
+            guard case .ttlShortened(let resource, let ttl) = event else { return "other" }
+            return "\(resource) \(ttl.wholeMilliseconds)"
+        }
+        #expect(news == ["plain 200", "{t}:x 200"])
+        #expect(LockEventCodec.decode(ByteBuffer(string: message), keyspace: keyspace).events.isEmpty)
+        let key = keys[0]
+        let noTTL = "T1:00:0:\(key.utf8.count):\(key)"
+        #expect(LockEventCodec.decodeAll(ByteBuffer(string: noTTL), keyspace: keyspace).events.isEmpty)
+    }
+
     /// One owner's events carry one tag, another owner's another; the tag is not the token.
     @Test func attemptTagsTellOwnersApartWithoutShowingThem() {
         let owner = "worker-1:0123456789abcdef0123456789abcdef"

@@ -24,6 +24,39 @@ struct RedlockEventMergerTests {
         #expect(merger.receive(locked, tag: "t", fromNode: 0, at: start + .milliseconds(5))?.isLocked == true)
     }
 
+    /// Each node publishes a shortened TTL (`T`) after its `locked` and before its `unlocked`:
+    /// the news is passed on once, when the quorum-th node reports it (after the `locked`),
+    /// the third node's report is no duplicate, and the `unlocked` still counts.
+    @Test func aShortenedTTLIsPassedOnOnceAfterTheLocked() {
+        var merger = RedlockEventMerger(quorum: 2)
+        let start = ContinuousClock.now
+        let shortened = BackendEvent.ttlShortened(resource: "r", ttl: .milliseconds(200))
+        var passed: [String] = []
+        func receive(_ event: BackendEvent, from node: Int) {
+            let at = start + .milliseconds(passed.count + node)
+            switch merger.receive(event, tag: "t", fromNode: node, at: at) {
+            case .lock(let event)?: passed.append(LockEventTests.describe(event))
+            case .ttlShortened(let resource, let ttl)?: passed.append("shortened \(resource) to \(ttl.wholeMilliseconds) ms")
+            case nil: break
+            }
+        }
+        receive(.lock(locked), from: 0)
+        receive(shortened, from: 0)
+        receive(.lock(unlocked), from: 0)
+        receive(.lock(locked), from: 1)
+        receive(shortened, from: 1)
+        receive(.lock(locked), from: 2)
+        receive(shortened, from: 2)
+        receive(.lock(unlocked), from: 1)
+        receive(.lock(unlocked), from: 2)
+        #expect(passed == ["locked r by a", "shortened r to 200 ms", "unlocked r"])
+        // Another TTL is another change; a minority's is none.
+        receive(.ttlShortened(resource: "r", ttl: .milliseconds(100)), from: 2)
+        #expect(passed.count == 3)
+        receive(.ttlShortened(resource: "r", ttl: .milliseconds(100)), from: 0)
+        #expect(passed.last == "shortened r to 100 ms")
+    }
+
     /// Unconditional unlocks all had tag "": one node's `U` of one unlock and another node's
     /// `U` of a later unlock counted as a quorum for one change. Each call has its own tag now.
     @Test func unconditionalUnlocksHaveATagPerCall() async throws {

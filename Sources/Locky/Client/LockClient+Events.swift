@@ -8,9 +8,11 @@ extension LockClient {
     /// is seen once by every subscriber, whoever made it. Expired events come from Redis
     /// keyspace notifications (switched on when the server allows `CONFIG SET`); the watcher
     /// looks at each lock at its deadline, so the event comes within milliseconds instead of
-    /// whenever Redis gets to it. It learns deadlines from the locked events, and by listing the
-    /// locks held (``heldLocks(matching:)``'s `SCAN`) when the stream starts and after each gap. The in-memory backend expires each lock at its
-    /// deadline on a timer of its own while events are watched.
+    /// whenever Redis gets to it. It learns deadlines from the locked events (and from the news,
+    /// published by the scripts, of a TTL shortened afterwards), and by listing the locks held
+    /// (``heldLocks(matching:)``'s `SCAN`) when the stream starts and after each gap. The
+    /// in-memory backend expires each lock at its deadline on a timer of its own while events
+    /// are watched.
     ///
     /// After ``close()`` it throws ``LockError`` `backendUnavailable`; a stream in progress
     /// when the client is closed finishes (see ``close()``).
@@ -34,7 +36,18 @@ extension LockClient {
             if isClosed.load(ordering: .sequentiallyConsistent) { buffer.finish() }
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
-                    for await event in raw {
+                    // Every event, with the news of shortened TTLs that only the watcher needs.
+                    let source = raw.makeBackendEventSource()
+                    while let item = await source.next() {
+                        let event: LockEvent
+                        switch item {
+                        case .lock(let lockEvent):
+                            event = lockEvent
+                        case .ttlShortened(let resource, let ttl):
+                            // Earlier than the deadline the watcher knew: looked at then instead.
+                            tracker.track(resource, ttl: ttl)
+                            continue
+                        }
                         switch event {
                         case .locked(let resource, _, let ttl):
                             if let ttl { tracker.track(resource, ttl: ttl) }

@@ -15,16 +15,16 @@ final class LockEventBuffer: Sendable {
     static let capacity = 65_536
 
     private struct Consumer {
-        let continuation: AsyncStream<LockEvent>.Continuation
+        let continuation: AsyncStream<BackendEvent>.Continuation
         /// Set when the stream ends while its `gap` is still owed; read by its loop.
         let gapOwedAtEnd: GapOwedFlag
         /// Whether events were dropped since the last `gap` got through.
         var dropping = false
 
         /// Hands `event` on, or drops it (and later says so) when the buffer is full.
-        mutating func yield(_ event: LockEvent) {
+        mutating func yield(_ event: BackendEvent) {
             if dropping {
-                guard case .enqueued = continuation.yield(.gap) else { return }
+                guard case .enqueued = continuation.yield(.lock(.gap)) else { return }
                 dropping = false
             }
             if case .dropped = continuation.yield(event) { dropping = true }
@@ -42,19 +42,19 @@ final class LockEventBuffer: Sendable {
         /// Every buffer being filled, by id; the first one's id is 0.
         var consumers: [UInt64: Consumer]
         /// The first buffer's stream while no loop reads it.
-        var first: AsyncStream<LockEvent>?
+        var first: AsyncStream<BackendEvent>?
         var nextID: UInt64 = 1
         var finished = false
     }
 
     /// The first buffer's stream: the events since this buffer was made.
-    private let stream: AsyncStream<LockEvent>
+    private let stream: AsyncStream<BackendEvent>
     private let firstGapOwed = GapOwedFlag()
     private let capacity: Int
     private let state: Mutex<State>
 
     init(capacity: Int = LockEventBuffer.capacity) {
-        let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(capacity))
+        let (stream, continuation) = AsyncStream.makeStream(of: BackendEvent.self, bufferingPolicy: .bufferingOldest(capacity))
         self.stream = stream
         self.capacity = capacity
         self.state = Mutex(
@@ -63,6 +63,11 @@ final class LockEventBuffer: Sendable {
 
     /// Hands `event` to every buffer.
     func yield(_ event: LockEvent) {
+        yield(.lock(event))
+    }
+
+    /// Hands `event` (news for the expiry watcher too) to every buffer.
+    func yield(_ event: BackendEvent) {
         state.withLock { state in
             for id in state.consumers.keys { state.consumers[id]?.yield(event) }
         }
@@ -85,7 +90,7 @@ final class LockEventBuffer: Sendable {
     /// The source of one loop: the first buffer when no loop reads it, else a new one that is
     /// dropped when the loop's iterator is.
     private func makeSource() -> any LockEventSource {
-        let first = state.withLock { state -> AsyncStream<LockEvent>? in
+        let first = state.withLock { state -> AsyncStream<BackendEvent>? in
             defer { state.first = nil }
             return state.first
         }
@@ -93,7 +98,7 @@ final class LockEventBuffer: Sendable {
             // Handed back when the loop ends: the next loop goes on from there.
             return StreamEventSource(first, gapOwedAtEnd: firstGapOwed) { [self] in state.withLock { $0.first = first } }
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: LockEvent.self, bufferingPolicy: .bufferingOldest(capacity))
+        let (stream, continuation) = AsyncStream.makeStream(of: BackendEvent.self, bufferingPolicy: .bufferingOldest(capacity))
         let gapOwed = GapOwedFlag()
         let id = state.withLock { state -> UInt64? in
             guard !state.finished else { return nil }

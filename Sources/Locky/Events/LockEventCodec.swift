@@ -2,7 +2,8 @@ import LockyRESP
 import NIOCore
 
 /// Encodes and decodes the lock events the scripts publish: a kind byte (`L` locked, `U`
-/// unlocked, `H` unlocked with the next fair waiter of each key; `G`, only on a waiter's wake
+/// unlocked, `H` unlocked with the next fair waiter of each key, `T` a TTL shortened to the
+/// TTL field, for the expiry watcher alone, ``BackendEvent``; `G`, only on a waiter's wake
 /// channel, a lock handed to it: token, attempt, key, waiter), then length-prefixed fields
 /// `<len>:<bytes>` (len in bytes): the TTL in ms, the holder's public name, the attempt tag
 /// (``attemptTag(owner:)``), then one lock key per resource (for `H`, each followed by its next
@@ -160,9 +161,20 @@ enum LockEventCodec {
         }
     }
 
-    /// The events of one message, and their attempt tag.
+    /// The public events of one message, and their attempt tag.
     static func decode(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (events: [LockEvent], tag: String) {
-        let none: (events: [LockEvent], tag: String) = ([], "")
+        let decoded = decodeAll(payload, keyspace: keyspace)
+        let events = decoded.events.compactMap { event -> LockEvent? in
+            if case .lock(let event) = event { return event }
+            return nil
+        }
+        return (events, decoded.tag)
+    }
+
+    /// The events of one message, `T` (a TTL shortened, for the expiry watcher) included, and
+    /// their attempt tag.
+    static func decodeAll(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (events: [BackendEvent], tag: String) {
+        let none: (events: [BackendEvent], tag: String) = ([], "")
         var buffer = payload
         guard let kind = buffer.readInteger(as: UInt8.self),
             let ttlField = readField(&buffer),
@@ -183,9 +195,12 @@ enum LockEventCodec {
         case UInt8(ascii: "L"):
             let milliseconds = Int64(ttlField) ?? 0
             let ttl: Duration? = milliseconds > 0 ? .milliseconds(milliseconds) : nil
-            return (resources.map { .locked(resource: $0, locker: who, ttl: ttl) }, tag)
+            return (resources.map { .lock(.locked(resource: $0, locker: who, ttl: ttl)) }, tag)
         case UInt8(ascii: "U"), UInt8(ascii: "H"):
-            return (resources.map { .unlocked(resource: $0) }, tag)
+            return (resources.map { .lock(.unlocked(resource: $0)) }, tag)
+        case UInt8(ascii: "T"):
+            guard let milliseconds = Int64(ttlField), milliseconds > 0 else { return none }
+            return (resources.map { .ttlShortened(resource: $0, ttl: .milliseconds(milliseconds)) }, tag)
         default:
             return none
         }

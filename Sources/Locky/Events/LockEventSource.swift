@@ -1,4 +1,4 @@
 /// Where a ``LockEventStream`` gets its events from: one per iterator, used by one task.
 protocol LockEventSource: AnyObject {
-    func next() async -> LockEvent?
+    func next() async -> BackendEvent?
 }

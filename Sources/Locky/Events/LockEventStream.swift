@@ -13,6 +13,11 @@ public struct LockEventStream: AsyncSequence, Sendable {
         self.makeSource = makeSource
     }
 
+    /// A loop of its own over every event, the expiry watcher's news included.
+    func makeBackendEventSource() -> any LockEventSource {
+        makeSource()
+    }
+
     /// Creates an iterator: a loop of its own over the events.
     public func makeAsyncIterator() -> Iterator {
         Iterator(source: makeSource())
@@ -24,7 +29,11 @@ public struct LockEventStream: AsyncSequence, Sendable {
 
         /// The next event, or nil when the stream ended.
         public mutating func next() async -> LockEvent? {
-            await source.next()
+            // News for the expiry watcher alone is skipped (``BackendEvent``).
+            while let event = await source.next() {
+                if case .lock(let event) = event { return event }
+            }
+            return nil
         }
     }
 }

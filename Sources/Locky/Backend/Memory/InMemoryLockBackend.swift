@@ -63,7 +63,7 @@ public final class InMemoryLockBackend: LockBackend {
         /// key (a token-checked read raises it alone).
         var fenced: [ExactName: FencedValue] = [:]
         var storeFences: [ExactName: Int64] = [:]
-        var listeners: [UInt64: @Sendable (LockEvent) -> Void] = [:]
+        var listeners: [UInt64: @Sendable (BackendEvent) -> Void] = [:]
         var expiryListeners: Set<UInt64> = []
         var nextListener: UInt64 = 0
         /// Wake-up handlers, with the fair waiter each serves (nil: it follows lock events).
@@ -178,10 +178,23 @@ public final class InMemoryLockBackend: LockBackend {
 
         func emit(_ event: LockEvent) {
             if case .expired = event {
-                for id in expiryListeners { listeners[id]?(event) }
+                for id in expiryListeners { listeners[id]?(.lock(event)) }
                 return
             }
-            for listener in listeners.values { listener(event) }
+            for listener in listeners.values { listener(.lock(event)) }
+        }
+
+        /// Gives `resource`'s held lock the deadline `expiresAt` (nil: none), `ttl` from now.
+        /// One earlier than before is news for the expiry watcher (the Redis scripts publish
+        /// it too): the timer below moves on its own, but a clock that cannot arm timers
+        /// leaves the expiry to the watcher.
+        mutating func reset(_ resource: String, _ entry: Entry, ttl: Duration?, now: ContinuousClock.Instant) {
+            var entry = entry
+            let before = entry.expiresAt
+            entry.expiresAt = ttl.map { now + $0 }
+            store(entry, for: ExactName(resource))
+            guard let ttl, let after = entry.expiresAt, before.map({ after < $0 }) ?? true else { return }
+            for id in expiryListeners { listeners[id]?(.ttlShortened(resource: resource, ttl: ttl)) }
         }
 
         /// The live entry of `resource`, dropping it when expired: only once its deadline has
@@ -302,10 +315,9 @@ public final class InMemoryLockBackend: LockBackend {
             // Before anything is written, busy or not, as the Redis script does.
             try state.checkTakeable(resources, now: now)
             return resources.map { resource in
-                if var entry = state.live(resource, now: now) {
+                if let entry = state.live(resource, now: now) {
                     if ExactName.equal(entry.owner, locker) {
-                        entry.expiresAt = ttl.map { now + $0 }
-                        state.store(entry, for: ExactName(resource))
+                        state.reset(resource, entry, ttl: ttl, now: now)
                         return .alreadyHeld(fencingToken: state.fences[ExactName(resource)] ?? 0)
                     }
                     if !force { return .busy(state.holder(entry, resource, now: now)) }
@@ -333,14 +345,13 @@ public final class InMemoryLockBackend: LockBackend {
                 }
             }
             for resource in resources {
-                guard var entry = state.locks[ExactName(resource)] else { continue }
+                guard let entry = state.locks[ExactName(resource)] else { continue }
                 switch mode {
                 case .resetTo:
-                    entry.expiresAt = now + ttl
+                    state.reset(resource, entry, ttl: ttl, now: now)
                 case .addTo:
-                    entry.expiresAt = max(entry.expiresAt ?? now, now) + ttl
+                    state.reset(resource, entry, ttl: max(entry.expiresAt ?? now, now) + ttl - now, now: now)
                 }
-                state.store(entry, for: ExactName(resource))
             }
             return .extended
         }
@@ -351,10 +362,9 @@ public final class InMemoryLockBackend: LockBackend {
         let now = clock.now
         return try withOpenTable(during: "renew") { state in
             items.map { item in
-                guard var entry = state.live(item.resource, now: now) else { return .missing }
+                guard let entry = state.live(item.resource, now: now) else { return .missing }
                 guard ExactName.equal(entry.owner, item.owner) else { return .heldByAnother(owner: entry.owner) }
-                entry.expiresAt = now + item.ttl.roundedUpToMilliseconds
-                state.store(entry, for: ExactName(item.resource))
+                state.reset(item.resource, entry, ttl: item.ttl.roundedUpToMilliseconds, now: now)
                 return .renewed
             }
         }
@@ -390,12 +400,11 @@ public final class InMemoryLockBackend: LockBackend {
         let ttl = ttl?.roundedUpToMilliseconds
         return try withOpenTable(during: "refresh") { state in
             resources.map { resource in
-                guard var entry = state.live(resource, now: now) else { return .notLocked }
+                guard let entry = state.live(resource, now: now) else { return .notLocked }
                 if let locker, !ExactName.equal(entry.owner, locker) {
                     return .heldByAnother(state.holder(entry, resource, now: now, withToken: false))
                 }
-                entry.expiresAt = ttl.map { now + $0 }
-                state.store(entry, for: ExactName(resource))
+                state.reset(resource, entry, ttl: ttl, now: now)
                 return .refreshed
             }
         }
@@ -489,7 +498,10 @@ public final class InMemoryLockBackend: LockBackend {
         _ body: () async throws -> T
     ) async throws -> T {
         try await withEventHandler(
-            expirations: expirations, during: "subscribing to lock events", handler, finish: nil, body)
+            expirations: expirations, during: "subscribing to lock events",
+            { event in
+                if case .lock(let event) = event { handler(event) }
+            }, finish: nil, body)
     }
 
     /// Registers `handler` (and `finish`, called by ``close()``) while `body` runs; throws the
@@ -497,7 +509,7 @@ public final class InMemoryLockBackend: LockBackend {
     private func withEventHandler<T: Sendable>(
         expirations: Bool,
         during operation: String,
-        _ handler: @escaping @Sendable (LockEvent) -> Void,
+        _ handler: @escaping @Sendable (BackendEvent) -> Void,
         finish: (@Sendable () -> Void)?,
         _ body: () async throws -> T
     ) async throws -> T {

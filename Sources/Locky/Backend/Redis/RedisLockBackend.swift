@@ -142,6 +142,8 @@ public struct RedisLockBackend: LockBackend {
         command.append(ttl.millisecondsRoundedUp)
         command.append(mode == .addTo ? "add" : "set")
         command.append(recreatesMissingLocks ? "1" : "0")
+        command.append(keyspace.eventChannel)
+        command.append(LockEventCodec.attemptTag(owner: owner))
         return RedisLockRequest(script: RedisLockScripts.extend, command: command, operation: "extend") {
             reply throws(LockError) in
             var values = ReplyReader(reply)
@@ -166,6 +168,7 @@ public struct RedisLockBackend: LockBackend {
         for item in items { command.append(item.owner) }
         for item in items { command.append(item.ttl.millisecondsRoundedUp) }
         command.append(recreatesMissingLocks ? "1" : "0")
+        command.append(keyspace.eventChannel)
         return RedisLockRequest(script: RedisLockScripts.renew, command: command, operation: "renew") { reply throws(LockError) in
             var values = ReplyReader(reply)
             var results: [RenewalResult] = []
@@ -232,6 +235,8 @@ public struct RedisLockBackend: LockBackend {
         for resource in resources { appendKey(of: resource, to: &command) }
         command.append(locker ?? "")
         command.append(ttl?.millisecondsRoundedUp ?? 0)
+        command.append(keyspace.eventChannel)
+        command.append(LockEventCodec.attemptTag(owner: locker))
         return RedisLockRequest(script: RedisLockScripts.refresh, command: command, operation: "refresh") {
             reply throws(LockError) in
             return try Self.outcomes(
@@ -360,7 +365,8 @@ public struct RedisLockBackend: LockBackend {
         let buffer = LockEventBuffer()
         var subscribed = false
         do {
-            return try await withEventHandler(expirations: expirations, { buffer.yield($0) }) {
+            // Tagged: the handler that passes on the watcher's news (``BackendEvent``) too.
+            return try await withTaggedEventHandler(expirations: expirations, { event, _ in buffer.yield(event) }) {
                 subscribed = true
                 defer { buffer.finish() }
                 return try await body(buffer.eventStream)
@@ -378,14 +384,19 @@ public struct RedisLockBackend: LockBackend {
         _ handler: @escaping @Sendable (LockEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        try await withTaggedEventHandler(expirations: expirations, { event, _ in handler(event) }, body)
+        try await withTaggedEventHandler(
+            expirations: expirations,
+            { event, _ in
+                if case .lock(let event) = event { handler(event) }
+            }, body)
     }
 
     /// Like ``withEventHandler(expirations:_:_:)``, with each event's attempt tag
-    /// (``LockEventCodec/attemptTag(owner:)``; empty for gaps, errors and expiries).
+    /// (``LockEventCodec/attemptTag(owner:)``; empty for gaps, errors and expiries), and the
+    /// expiry watcher's news of shortened TTLs.
     func withTaggedEventHandler<T: Sendable>(
         expirations: Bool,
-        _ handler: @escaping @Sendable (LockEvent, String) -> Void,
+        _ handler: @escaping @Sendable (BackendEvent, String) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
         var channels = [keyspace.eventChannel]
@@ -405,7 +416,7 @@ public struct RedisLockBackend: LockBackend {
                 } else {
                     await enableExpiryNotifications()
                 }
-            if let setupError = setup.error { handler(.error(setupError), "") }
+            if let setupError = setup.error { handler(.lock(.error(setupError)), "") }
             // Nothing to watch where the flags cannot even be read (a restricted ACL): the
             // stream's first event already said what to configure.
             checksNotifications = !setup.cannotRead
@@ -423,8 +434,8 @@ public struct RedisLockBackend: LockBackend {
                 group.addTask {
                     for await _ in gaps {
                         let setup = await enableExpiryNotifications()
-                        handler(.gap, "")
-                        if let error = setup.error { handler(.error(error), "") }
+                        handler(.lock(.gap), "")
+                        if let error = setup.error { handler(.lock(.error(error)), "") }
                     }
                 }
             }
@@ -432,7 +443,9 @@ public struct RedisLockBackend: LockBackend {
                 // Tells a restarted server (which forgot the flags, and whose gap says so) from
                 // an operator who switched them off; one `INFO` per connection, not waited for.
                 client.learnServerRunID()
-                group.addTask { [reportedOff] in await watchExpiryNotifications(handler, reportedOff: reportedOff) }
+                group.addTask { [reportedOff] in
+                    await watchExpiryNotifications({ event, tag in handler(.lock(event), tag) }, reportedOff: reportedOff)
+                }
             }
             defer {
                 gapArrived.finish()
@@ -446,14 +459,14 @@ public struct RedisLockBackend: LockBackend {
                     case .gap where expiryChannel != nil:
                         gapArrived.yield()
                     case .gap:
-                        handler(.gap, "")
+                        handler(.lock(.gap), "")
                     case .message(let message):
                         if let expiryChannel, message.channelName == expiryChannel {
                             if let resource = keyspace.resource(ofLockKey: message.payloadString) {
-                                handler(.expired(resource: resource), "")
+                                handler(.lock(.expired(resource: resource)), "")
                             }
                         } else {
-                            let decoded = LockEventCodec.decode(message.payload, keyspace: keyspace)
+                            let decoded = LockEventCodec.decodeAll(message.payload, keyspace: keyspace)
                             for event in decoded.events { handler(event, decoded.tag) }
                         }
                     }

@@ -56,6 +56,32 @@ enum RedisLockScripts {
 
         """
 
+    /// Lua that sets the expiry of the lock key `key` to `ttl` ms from now (a string or a number)
+    /// and evaluates to true when that is earlier than before (a key without expiry included).
+    /// `GT` first: a new TTL that lengthens the lock, the common case (every renewal), costs the
+    /// one call it always did; only one that does not takes a second call (`LT`, which sets it
+    /// when earlier; equal needs nothing). Those options came with Redis 7.0, as did
+    /// `redis.REDIS_VERSION_NUM`: an older server sets the TTL with a plain `PEXPIRE` and
+    /// evaluates to false (no `T` event; such a lock expires on Redis's own schedule, as before).
+    private static func shortens(_ key: String, _ ttl: String) -> String {
+        "(redis.REDIS_VERSION_NUM and (redis.call('PEXPIRE', \(key), \(ttl), 'GT') == 0 and redis.call('PEXPIRE', \(key), \(ttl), 'LT') == 1)"
+            + " or (not redis.REDIS_VERSION_NUM and redis.call('PEXPIRE', \(key), \(ttl)) < 0))"
+    }
+
+    /// Lua that publishes the `T` event (a TTL shortened, for the expiry watchers: kind, the
+    /// TTL in ms, an empty holder, the attempt tag, the lock keys; see ``LockEventCodec``) of
+    /// the keys in the table `keys` (nil or empty: nothing), when `channel` is not ''.
+    /// Lua text, not a `local function`, which would cost a closure on every call.
+    private static func publishShortened(channel: String, ttl: String, tag: String, keys: String) -> String {
+        """
+        if \(keys) and #\(keys) > 0 and \(channel) ~= '' then
+          local parts = {'T', string.len(\(ttl)), ':', \(ttl), '0:', string.len(\(tag)), ':', \(tag)}
+          for _, key in ipairs(\(keys)) do parts[#parts + 1] = string.len(key) .. ':' .. key end
+          redis.call('PUBLISH', \(channel), table.concat(parts))
+        end
+        """
+    }
+
     /// Deletes many keys in chunks (Lua's `unpack` has a stack limit), and counts existing ones.
     private static let del = """
         local function del(keys, first, last)
@@ -314,6 +340,7 @@ enum RedisLockScripts {
     /// for none. ARGV[3]: `1` to force. ARGV[4]: event channel. ARGV[5]: the `L` event of all
     /// the resources, built by the client (``LockEventCodec``), published when all were free.
     /// ARGV[6]: the event's attempt tag (for the event of the resources taken when some were not).
+    /// Publishes the `T` event of the keys the locker held whose TTL the reset shortened.
     /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
     /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed).
     /// `{-1, index}` when a lock key holds another type of value, `{-2, index}` when a fence
@@ -356,11 +383,16 @@ enum RedisLockScripts {
                     local reply = {}
                     local tokens = {}
                     local taken = {}
+                    local shortened = {}
                     for i = 1, n do
                       local key, holder = KEYS[i], holders[i]
                       local token = counts[i]
                       if holder == locker then
-                        if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
+                        if ttl <= 0 then
+                          redis.call('PERSIST', key)
+                        elseif \(shortens("key", "ttl")) then
+                          table.insert(shortened, key)
+                        end
                         table.insert(reply, 2); table.insert(reply, false); table.insert(reply, 0); table.insert(reply, token)
                       elseif holder and not force then
                         table.insert(reply, 0); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', key))
@@ -375,6 +407,7 @@ enum RedisLockScripts {
                     end
                     mset(tokens)
                     publish(ARGV[4], 'L', ARGV[2], locker, ARGV[6], taken)
+                    publish(ARGV[4], 'T', ARGV[2], '', ARGV[6], shortened)
                     return reply
                     """
     )
@@ -383,6 +416,9 @@ enum RedisLockScripts {
     /// KEYS: lock keys. ARGV[1]: owner. ARGV[2]: ms. ARGV[3]: `set` (expire ms from now) or
     /// `add` (ms later than now's expiry). ARGV[4]: `1` to re-create a missing key for `owner`
     /// (Redlock: a node that restarted empty gets the lock back; redsync's SetNXOnExtend).
+    /// ARGV[5]: event channel ('' for none). ARGV[6]: the attempt tag of the `T` event it
+    /// publishes for the keys whose expiry became earlier (a `set` to less than was left, an
+    /// `add` to a key without expiry): the expiry watchers learn their new deadline.
     /// Returns `{1}`, or `{0, index, holder, pttl}`.
     static let extend = RedisScript(
         name: "extend",
@@ -390,6 +426,7 @@ enum RedisLockScripts {
             local owner = ARGV[1]
             local ms = tonumber(ARGV[2])
             local recreate = ARGV[4] == '1'
+            local shortened
             for i = 1, #KEYS do
               local holder = redis.call('GET', KEYS[i])
               if holder ~= owner then
@@ -402,19 +439,24 @@ enum RedisLockScripts {
                 redis.call('SET', KEYS[i], owner, 'PX', ms)
               elseif ARGV[3] == 'add' then
                 local pttl = redis.call('PTTL', KEYS[i])
+                -- No expiry until now: any is earlier.
+                if pttl == -1 then shortened = shortened or {}; shortened[#shortened + 1] = KEYS[i] end
                 if pttl < 0 then pttl = 0 end
                 redis.call('PEXPIRE', KEYS[i], pttl + ms)
-              else
-                redis.call('PEXPIRE', KEYS[i], ms)
+              elseif \(shortens("KEYS[i]", "ms")) then
+                shortened = shortened or {}; shortened[#shortened + 1] = KEYS[i]
               end
             end
+            \(publishShortened(channel: "ARGV[5]", ttl: "ARGV[2]", tag: "ARGV[6]", keys: "shortened"))
             return {1}
             """
     )
 
     /// Batch renewal of many leases.
     /// KEYS: lock keys. ARGV[i]: the owner of KEYS[i]; ARGV[n + i]: its TTL in ms; ARGV[2n + 1]:
-    /// `1` to re-create missing keys (see ``extend``).
+    /// `1` to re-create missing keys (see ``extend``); ARGV[2n + 2]: event channel ('' for none),
+    /// where a renewal that makes a lock expire earlier (rare: a TTL shorter than was left)
+    /// publishes its `T` event (without attempt tag), for the expiry watchers.
     /// Returns 2 entries per key: `code, holder` with code 1 renewed, 0 missing, 2 held by
     /// another, 3 re-created.
     static let renew = RedisScript(
@@ -427,7 +469,10 @@ enum RedisLockScripts {
             for i = 1, n do
               local holder = holders[i]
               if holder == ARGV[i] then
-                redis.call('PEXPIRE', KEYS[i], ARGV[n + i])
+                if \(shortens("KEYS[i]", "ARGV[n + i]")) then
+                  local key = {KEYS[i]}
+                  \(publishShortened(channel: "ARGV[2 * n + 2]", ttl: "ARGV[n + i]", tag: "''", keys: "key"))
+                end
                 table.insert(reply, 1); table.insert(reply, false)
               elseif holder then
                 table.insert(reply, 2); table.insert(reply, holder)
@@ -630,6 +675,8 @@ enum RedisLockScripts {
 
     /// Refresh, per resource; never creates a lock.
     /// KEYS: lock keys. ARGV[1]: locker, or empty for any holder. ARGV[2]: TTL in ms, 0 removes the expiry.
+    /// ARGV[3]: event channel ('' for none). ARGV[4]: the attempt tag of the `T` event it
+    /// publishes for the keys whose expiry became earlier, for the expiry watchers.
     /// Returns 3 entries per resource: `code, holder, pttl` with code 1 refreshed, 0 not
     /// locked, 2 held by another (nothing changed).
     static let refresh = RedisScript(
@@ -641,17 +688,23 @@ enum RedisLockScripts {
             -- left alone) instead of failing the script after earlier keys were refreshed.
             local holders = mget(1, #KEYS)
             local reply = {}
+            local shortened
             for i = 1, #KEYS do
               local holder = holders[i]
               if not holder then
                 table.insert(reply, 0); table.insert(reply, false); table.insert(reply, 0)
               elseif locker == '' or holder == locker then
-                if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) else redis.call('PERSIST', KEYS[i]) end
+                if ttl <= 0 then
+                  redis.call('PERSIST', KEYS[i])
+                elseif \(shortens("KEYS[i]", "ttl")) then
+                  shortened = shortened or {}; shortened[#shortened + 1] = KEYS[i]
+                end
                 table.insert(reply, 1); table.insert(reply, false); table.insert(reply, 0)
               else
                 table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
               end
             end
+            \(publishShortened(channel: "ARGV[3]", ttl: "ARGV[2]", tag: "ARGV[4]", keys: "shortened"))
             return reply
             """
     )

@@ -471,7 +471,7 @@ public struct RedlockBackend: LockBackend {
     /// ``LockEvent/error(_:)`` for node failures (of subscriptions and of operations).
     public func withEvents<T: Sendable>(expirations: Bool, _ body: (LockEventStream) async throws -> T) async throws -> T {
         let buffer = LockEventBuffer()
-        return try await withEventHandler(expirations: expirations, { buffer.yield($0) }) {
+        return try await withBackendEventHandler(expirations: expirations, { buffer.yield($0) }) {
             defer { buffer.finish() }
             return try await body(buffer.eventStream)
         }
@@ -483,25 +483,39 @@ public struct RedlockBackend: LockBackend {
         _ handler: @escaping @Sendable (LockEvent) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
+        try await withBackendEventHandler(
+            expirations: expirations,
+            { event in
+                if case .lock(let event) = event { handler(event) }
+            }, body)
+    }
+
+    /// Like ``withEventHandler(expirations:_:_:)``, with the expiry watcher's news of shortened
+    /// TTLs (merged by quorum like the rest).
+    private func withBackendEventHandler<T: Sendable>(
+        expirations: Bool,
+        _ handler: @escaping @Sendable (BackendEvent) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
         let merger = RedlockMergerBox<RedlockEventMerger>(quorum: quorum)
-        return try await failures.withListener(handler) {
+        return try await failures.withListener({ handler(.lock($0)) }) {
             try await withEachNode(
                 subscribe: { node, index, inner in
                     try await node.withTaggedEventHandler(
                         expirations: expirations,
                         { event, tag in
-                            if case .error(let error) = event {
+                            if case .lock(.error(let error)) = event {
                                 // A node's own error, which no quorum merges: it names the node.
-                                handler(.error(nodeEventError(index, error)))
+                                handler(.lock(.error(nodeEventError(index, error))))
                             } else if let merged = merger.receive(event, tag: tag, fromNode: index) {
                                 handler(merged)
                             }
                         },
                         inner)
                 },
-                onFailure: { index, error in handler(.error(subscriptionError(index, error))) },
+                onFailure: { index, error in handler(.lock(.error(subscriptionError(index, error)))) },
                 // Its events until now were missed.
-                onJoin: { _ in handler(.gap) },
+                onJoin: { _ in handler(.lock(.gap)) },
                 body
             )
         }

@@ -13,11 +13,15 @@
 /// only each node's latest report would lose real changes instead: one node's `L` and `U` of a
 /// short hold can both arrive before another node's `L`, which ``LockEventTests`` sees happen.)
 struct RedlockEventMerger: RedlockQuorumMerger {
+    /// Every event of a node's stream, the expiry watcher's news included.
+    typealias Item = BackendEvent
+
     /// One change of a resource.
     private struct Change: Hashable {
-        enum Kind: Hashable { case locked, unlocked, expired }
+        enum Kind: Hashable { case locked, unlocked, expired, shortened }
         let kind: Kind
-        /// The locker of a `locked` event (two lockers may each hold a minority).
+        /// The locker of a `locked` event (two lockers may each hold a minority); the new TTL
+        /// of a shortened one (the TTL asked for, the same on every node).
         let locker: String
         /// The attempt tag: one owner's reports count together, another's apart.
         let tag: String
@@ -44,13 +48,28 @@ struct RedlockEventMerger: RedlockQuorumMerger {
 
     /// Node `node` reported `event` with attempt tag `tag` at `now`: returns the event when it is to be passed on.
     mutating func receive(_ event: LockEvent, tag: String, fromNode node: Int, at now: ContinuousClock.Instant) -> LockEvent? {
+        guard case .lock(let event)? = receive(.lock(event), tag: tag, fromNode: node, at: now) else { return nil }
+        return event
+    }
+
+    /// Node `node` reported `event` with attempt tag `tag` at `now`: returns the event when it is to be passed on.
+    ///
+    /// A shortened TTL counts like a change, once a quorum of nodes shortened it (each node
+    /// reports it after its `locked`, so never before the `locked` is passed on), but passing
+    /// it on forgets no other change: it is news of the holder's deadline, not a new holder.
+    mutating func receive(_ event: BackendEvent, tag: String, fromNode node: Int, at now: ContinuousClock.Instant)
+        -> BackendEvent?
+    {
         let name: String
         let change: Change
         switch event {
-        case .gap, .error: return event
-        case .locked(let resource, let locker, _): (name, change) = (resource, Change(kind: .locked, locker: locker, tag: tag))
-        case .unlocked(let resource): (name, change) = (resource, Change(kind: .unlocked, locker: "", tag: tag))
-        case .expired(let resource): (name, change) = (resource, Change(kind: .expired, locker: "", tag: ""))
+        case .lock(.gap), .lock(.error): return event
+        case .lock(.locked(let resource, let locker, _)):
+            (name, change) = (resource, Change(kind: .locked, locker: locker, tag: tag))
+        case .lock(.unlocked(let resource)): (name, change) = (resource, Change(kind: .unlocked, locker: "", tag: tag))
+        case .lock(.expired(let resource)): (name, change) = (resource, Change(kind: .expired, locker: "", tag: ""))
+        case .ttlShortened(let resource, let ttl):
+            (name, change) = (resource, Change(kind: .shortened, locker: "\(ttl.millisecondsRoundedUp)", tag: tag))
         }
         if quorum <= 1 { return event }
         let resource = ExactName(name)
@@ -65,6 +84,11 @@ struct RedlockEventMerger: RedlockQuorumMerger {
             return nil
         }
         reports.passed = true
+        if change.kind == .shortened {
+            changes[change] = reports
+            resources[resource] = changes
+            return event
+        }
         // A new change of this resource: reports of changes that began before it are stale;
         // those that began after it are of newer changes (one node's `L` and `U` of a short
         // hold can both come before another node's `L`), still to be counted.
