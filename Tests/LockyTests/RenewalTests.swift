@@ -161,6 +161,39 @@ struct RenewalTests {
         }
     }
 
+    /// An extend that finds a renewed lease lost ends its validity now, while the lease stays
+    /// in the loop until its next renewal time. The loop waits for a renewal no longer than the
+    /// earliest validity it keeps, so that passed validity made every other lease's renewal
+    /// give up at once ("no answer before the validity ran out") until then: here nearly every
+    /// renewal of lease B (TTL 600 ms) failed so, while A (TTL 30 s) lingered, due 10 s later.
+    @Test(arguments: BackendKind.allCases)
+    func aLeaseFoundLostByAnExtendDoesNotStarveTheOthersRenewals(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await onBackendExecutor(env) {
+                try await env.withRunningClient { client in
+                    let a = try await client.acquire("a", ttl: .seconds(30), retry: .never)
+                    try client.startRenewing(a)
+                    let b = try await client.acquire("b", ttl: .milliseconds(600), retry: .never)
+                    let recorder = StateRecorder(b)
+                    defer { recorder.stop() }
+                    try client.startRenewing(b)
+                    try await env.deleteLockBehindTheBack("a")
+                    await expectLockError(.alreadyExpired) { try await client.extend(a, toExpireIn: .seconds(30)) }
+                    // Five of B's renewal times.
+                    try await Task.sleep(for: .milliseconds(1000))
+                    #expect(b.lossReason == nil, "B's states: \(recorder.all)")
+                    let failures = recorder.all.filter { if case .renewalFailed = $0 { return true } else { return false } }
+                    #expect(failures.isEmpty, "B's states: \(recorder.all)")
+                    #expect(try await env.storedOwner("b") == b.owner)
+                    // A is past its validity: the loop ends it instead of keeping it.
+                    let aEnded = try await eventually(within: .seconds(1)) { a.lossReason != nil }
+                    #expect(aEnded, "A, found lost by an extend, is still renewed: \(client.renewingCount) leases")
+                    _ = try await client.release(b)
+                }
+            }
+        }
+    }
+
     // MARK: Loss
 
     @Test(arguments: BackendKind.allCases, Tampering.allCases)

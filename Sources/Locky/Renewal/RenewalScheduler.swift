@@ -117,10 +117,18 @@ final class RenewalScheduler: Sendable {
                     // one waiting for its own retry time, nor one due only at the end of its
                     // hold: renewed early, it would be due at that same instant again, and again.
                     let endsThen = entry.holdDeadline.map { $0 <= entry.nextDue } ?? false
-                    if entry.nextDue <= now || (!entry.retrying && !endsThen && entry.nextDue <= now + entry.lease.ttl / 6) {
+                    // An extend may have ended the validity short of the renewal time (it found
+                    // the lease lost, or confirmed it too late): ended now, never kept with a
+                    // passed validity, which would cut every other lease's renewal short (the
+                    // wait for one is bounded by the earliest validity the loop keeps).
+                    let validUntil = entry.lease.validUntil
+                    if validUntil <= now || entry.nextDue <= now
+                        || (!entry.retrying && !endsThen && entry.nextDue <= now + entry.lease.ttl / 6)
+                    {
                         due.append(entry)
                     } else {
-                        next = next.map { min($0, entry.nextDue) } ?? entry.nextDue
+                        let wakeAt = min(entry.nextDue, validUntil)
+                        next = next.map { min($0, wakeAt) } ?? wakeAt
                     }
                 }
                 return (due, next)
