@@ -194,6 +194,71 @@ struct RenewalTests {
         }
     }
 
+    /// A release that fails is undone (``LockClient/release(_:)``: try again later), so the
+    /// lease is still held and must still be renewed. The loop dropped a lease it found released
+    /// while that release was in flight: when the release failed, nothing renewed the lease any
+    /// more, and it lapsed at its TTL without a word (no loss in its states, no reason).
+    @Test(arguments: BackendKind.allCases)
+    func aLeaseWhoseReleaseFailedIsStillRenewed(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await onBackendExecutor(env) {
+                try await env.withRunningClient { client in
+                    let lease = try await client.acquire("r", ttl: .milliseconds(600), retry: .never)
+                    let recorder = StateRecorder(lease)
+                    defer { recorder.stop() }
+                    try client.startRenewing(lease)
+                    // The release waits (in flight) past the first renewal time (200 ms), then fails.
+                    let gate = Gate()
+                    env.backend.beforeUnlock { () async throws(LockError) in
+                        try? await gate.wait()
+                        throw LockError(.backendUnavailable, "the connection dropped (test)")
+                    }
+                    let releasing = Task { try await client.release(lease) }
+                    try await Task.sleep(for: .milliseconds(350))
+                    gate.open()
+                    await expectLockError(.backendUnavailable) { _ = try await releasing.value }
+                    env.backend.beforeUnlock(nil)
+                    #expect(!lease.isReleased)
+                    // Past the TTL: held and renewed all along, or lost loudly, never lapsed silently.
+                    try await Task.sleep(for: .milliseconds(900))
+                    #expect(lease.lossReason == nil, "states: \(recorder.all)")
+                    #expect(lease.isValid, "the lease lapsed unrenewed; states: \(recorder.all)")
+                    #expect(try await env.storedOwner("r") == lease.owner)
+                    #expect(try await client.release(lease) == .released)
+                }
+            }
+        }
+    }
+
+    /// A renewal that reaches the backend after the lease's release (it was on its way when the
+    /// release was sent) finds the lock gone: that is the release, not a loss. The released
+    /// lease was marked lost (`notOwner`), as if it had been taken away while held.
+    @Test(arguments: BackendKind.allCases)
+    func aRenewalOvertakenByTheReleaseDoesNotMarkTheLeaseLost(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await onBackendExecutor(env) {
+                try await env.withRunningClient { client in
+                    let lease = try await client.acquire("r", ttl: .milliseconds(600), retry: .never)
+                    let outcome = Shared<ReleaseOutcome?>(nil)
+                    // The first renewal waits until the release was answered, then goes on.
+                    env.backend.beforeRenew {
+                        guard !lease.isReleased else { return }
+                        let value = try? await client.release(lease)
+                        outcome.update { $0 = value }
+                    }
+                    try client.startRenewing(lease)
+                    let released = try await eventually(within: .seconds(2)) {
+                        outcome.value == .released && client.renewingCount == 0
+                    }
+                    env.backend.beforeRenew(nil)
+                    #expect(released, "release: \(String(describing: outcome.value)), renewing \(client.renewingCount)")
+                    #expect(lease.lossReason == nil)
+                    #expect(try await env.storedOwner("r") == nil)
+                }
+            }
+        }
+    }
+
     // MARK: Loss
 
     @Test(arguments: BackendKind.allCases, Tampering.allCases)

@@ -94,6 +94,10 @@ public final class Lease: Sendable, CustomStringConvertible {
     /// Whether ``LockClient/release(_:)`` was called.
     public var isReleased: Bool { state.withLock { $0.released } }
 
+    /// Whether a release was answered: released for good. ``isReleased`` is set while the
+    /// release is in flight, and undone when it fails.
+    var isReleaseAnswered: Bool { state.withLock { $0.ended } }
+
     /// The label part of the owner (who holds it), without the secret token.
     public var label: String { LeaseOwner.displayName(of: owner) }
 
