@@ -600,6 +600,23 @@ struct RenewalTests {
         }
     }
 
+    /// withLock's release can fail (the server went away as the body returned); withLock
+    /// returns the body's value all the same, and nothing renews or releases the lease after
+    /// it. A loop over the lease's states must end then too: it waited forever (one task left
+    /// hanging per such call).
+    @Test(arguments: BackendKind.allCases)
+    func statesEndWhenWithLockIsDoneEvenIfItsReleaseFailed(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            env.backend.beforeUnlock { () async throws(LockError) in
+                throw LockError(.backendUnavailable, "the connection dropped (test)")
+            }
+            let observed = try await env.client.withLock("r", ttl: .seconds(5)) { lease in lease.states() }
+            env.backend.beforeUnlock(nil)
+            try await within(.seconds(5), "the states of a lease withLock is done with") { for await _ in observed {} }
+            #expect(try await env.storedOwner("r") != nil, "the test meant the release to fail")
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func withLockReleasesWhenTheBodyReturnsOrThrows(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in

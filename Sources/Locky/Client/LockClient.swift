@@ -390,7 +390,7 @@ public final class LockClient: Sendable {
             span?.recordError(error)
             throw error
         }
-        lease.endStates()
+        lease.endStates(released: true)
         if outcomes.allSatisfy({ $0 == .unlocked }) {
             metrics.released.increment()
             return .released
