@@ -318,6 +318,38 @@ struct RenewalTests {
         }
     }
 
+    /// An extend that finds the lease lost (the lock gone, or another owner's) is as sure a
+    /// sign as a renewal that finds it so: the lease is lost at once, its states say so, and
+    /// withLock cancels its body. Before, only the extend's caller heard of it: a body that
+    /// went on (a failed extend taken for a blip) ran unlocked until the next renewal time, a
+    /// third of the TTL later (10 s here).
+    @Test(arguments: BackendKind.allCases)
+    func anExtendThatFindsTheLeaseLostEndsItAtOnce(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let extendError = Shared<LockError?>(nil)
+            let started = ContinuousClock.now
+            let error = await expectLockError(.lockLost) {
+                try await env.withRunningClient { client in
+                    try await within(.seconds(20), "withLock after the extend found the lease lost") {
+                        try await client.withLock("r", ttl: .seconds(30)) { lease in
+                            try await env.overwriteLockBehindTheBack("r", owner: "other")
+                            do {
+                                try await client.extend(lease, toExpireIn: .seconds(30))
+                            } catch let error as LockError {
+                                extendError.update { $0 = error }
+                            }
+                            try await Task.sleep(for: .seconds(15))
+                        }
+                    }
+                }
+            }
+            #expect(extendError.value?.code == .notOwner)
+            #expect(error?.holder?.owner == "other")
+            #expect(ContinuousClock.now - started < .seconds(3), "the body ran on \(ContinuousClock.now - started)")
+            #expect(try await env.storedOwner("r") == "other")
+        }
+    }
+
     /// The client's renewal loop stops (its service shuts down) while `withLock` holds a lease
     /// in it: the lease ends with `renewalStopped`, the body is cancelled, the lock released.
     /// Before, nothing renewed the lease any more and the body ran on past its TTL unwarned.
