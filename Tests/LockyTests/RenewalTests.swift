@@ -161,6 +161,105 @@ struct RenewalTests {
         }
     }
 
+    /// An extend that finds a renewed lease lost ends its validity now, while the lease stays
+    /// in the loop until its next renewal time. The loop waits for a renewal no longer than the
+    /// earliest validity it keeps, so that passed validity made every other lease's renewal
+    /// give up at once ("no answer before the validity ran out") until then: here nearly every
+    /// renewal of lease B (TTL 600 ms) failed so, while A (TTL 30 s) lingered, due 10 s later.
+    @Test(arguments: BackendKind.allCases)
+    func aLeaseFoundLostByAnExtendDoesNotStarveTheOthersRenewals(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await onBackendExecutor(env) {
+                try await env.withRunningClient { client in
+                    let a = try await client.acquire("a", ttl: .seconds(30), retry: .never)
+                    try client.startRenewing(a)
+                    let b = try await client.acquire("b", ttl: .milliseconds(600), retry: .never)
+                    let recorder = StateRecorder(b)
+                    defer { recorder.stop() }
+                    try client.startRenewing(b)
+                    try await env.deleteLockBehindTheBack("a")
+                    await expectLockError(.alreadyExpired) { try await client.extend(a, toExpireIn: .seconds(30)) }
+                    // Five of B's renewal times.
+                    try await Task.sleep(for: .milliseconds(1000))
+                    #expect(b.lossReason == nil, "B's states: \(recorder.all)")
+                    let failures = recorder.all.filter { if case .renewalFailed = $0 { return true } else { return false } }
+                    #expect(failures.isEmpty, "B's states: \(recorder.all)")
+                    #expect(try await env.storedOwner("b") == b.owner)
+                    // A is past its validity: the loop lets go of it instead of keeping it.
+                    #expect(a.lossReason != nil)
+                    let aDropped = try await eventually(within: .seconds(1)) { client.renewingCount == 1 }
+                    #expect(aDropped, "A, found lost by an extend, is still renewed: \(client.renewingCount) leases")
+                    _ = try await client.release(b)
+                }
+            }
+        }
+    }
+
+    /// A release that fails is undone (``LockClient/release(_:)``: try again later), so the
+    /// lease is still held and must still be renewed. The loop dropped a lease it found released
+    /// while that release was in flight: when the release failed, nothing renewed the lease any
+    /// more, and it lapsed at its TTL without a word (no loss in its states, no reason).
+    @Test(arguments: BackendKind.allCases)
+    func aLeaseWhoseReleaseFailedIsStillRenewed(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await onBackendExecutor(env) {
+                try await env.withRunningClient { client in
+                    let lease = try await client.acquire("r", ttl: .milliseconds(600), retry: .never)
+                    let recorder = StateRecorder(lease)
+                    defer { recorder.stop() }
+                    try client.startRenewing(lease)
+                    // The release waits (in flight) past the first renewal time (200 ms), then fails.
+                    let gate = Gate()
+                    env.backend.beforeUnlock { () async throws(LockError) in
+                        try? await gate.wait()
+                        throw LockError(.backendUnavailable, "the connection dropped (test)")
+                    }
+                    let releasing = Task { try await client.release(lease) }
+                    try await Task.sleep(for: .milliseconds(350))
+                    gate.open()
+                    await expectLockError(.backendUnavailable) { _ = try await releasing.value }
+                    env.backend.beforeUnlock(nil)
+                    #expect(!lease.isReleased)
+                    // Past the TTL: held and renewed all along, or lost loudly, never lapsed silently.
+                    try await Task.sleep(for: .milliseconds(900))
+                    #expect(lease.lossReason == nil, "states: \(recorder.all)")
+                    #expect(lease.isValid, "the lease lapsed unrenewed; states: \(recorder.all)")
+                    #expect(try await env.storedOwner("r") == lease.owner)
+                    #expect(try await client.release(lease) == .released)
+                }
+            }
+        }
+    }
+
+    /// A renewal that reaches the backend after the lease's release (it was on its way when the
+    /// release was sent) finds the lock gone: that is the release, not a loss. The released
+    /// lease was marked lost (`notOwner`), as if it had been taken away while held.
+    @Test(arguments: BackendKind.allCases)
+    func aRenewalOvertakenByTheReleaseDoesNotMarkTheLeaseLost(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await onBackendExecutor(env) {
+                try await env.withRunningClient { client in
+                    let lease = try await client.acquire("r", ttl: .milliseconds(600), retry: .never)
+                    let outcome = Shared<ReleaseOutcome?>(nil)
+                    // The first renewal waits until the release was answered, then goes on.
+                    env.backend.beforeRenew {
+                        guard !lease.isReleased else { return }
+                        let value = try? await client.release(lease)
+                        outcome.update { $0 = value }
+                    }
+                    try client.startRenewing(lease)
+                    let released = try await eventually(within: .seconds(2)) {
+                        outcome.value == .released && client.renewingCount == 0
+                    }
+                    env.backend.beforeRenew(nil)
+                    #expect(released, "release: \(String(describing: outcome.value)), renewing \(client.renewingCount)")
+                    #expect(lease.lossReason == nil)
+                    #expect(try await env.storedOwner("r") == nil)
+                }
+            }
+        }
+    }
+
     // MARK: Loss
 
     @Test(arguments: BackendKind.allCases, Tampering.allCases)
@@ -217,6 +316,38 @@ struct RenewalTests {
                 #expect(states.contains { if case .renewed = $0 { return true } else { return false } })
                 recorderBox.value?.stop()
             }
+        }
+    }
+
+    /// An extend that finds the lease lost (the lock gone, or another owner's) is as sure a
+    /// sign as a renewal that finds it so: the lease is lost at once, its states say so, and
+    /// withLock cancels its body. Before, only the extend's caller heard of it: a body that
+    /// went on (a failed extend taken for a blip) ran unlocked until the next renewal time, a
+    /// third of the TTL later (10 s here).
+    @Test(arguments: BackendKind.allCases)
+    func anExtendThatFindsTheLeaseLostEndsItAtOnce(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let extendError = Shared<LockError?>(nil)
+            let started = ContinuousClock.now
+            let error = await expectLockError(.lockLost) {
+                try await env.withRunningClient { client in
+                    try await within(.seconds(20), "withLock after the extend found the lease lost") {
+                        try await client.withLock("r", ttl: .seconds(30)) { lease in
+                            try await env.overwriteLockBehindTheBack("r", owner: "other")
+                            do {
+                                try await client.extend(lease, toExpireIn: .seconds(30))
+                            } catch let error as LockError {
+                                extendError.update { $0 = error }
+                            }
+                            try await Task.sleep(for: .seconds(15))
+                        }
+                    }
+                }
+            }
+            #expect(extendError.value?.code == .notOwner)
+            #expect(error?.holder?.owner == "other")
+            #expect(ContinuousClock.now - started < .seconds(3), "the body ran on \(ContinuousClock.now - started)")
+            #expect(try await env.storedOwner("r") == "other")
         }
     }
 
@@ -499,6 +630,23 @@ struct RenewalTests {
             _ = try await env.client.release(lease)
             try await within(.seconds(5), "the states of a released lease") { for await _ in states {} }
             try await within(.seconds(5), "states asked for after the release") { for await _ in lease.states() {} }
+        }
+    }
+
+    /// withLock's release can fail (the server went away as the body returned); withLock
+    /// returns the body's value all the same, and nothing renews or releases the lease after
+    /// it. A loop over the lease's states must end then too: it waited forever (one task left
+    /// hanging per such call).
+    @Test(arguments: BackendKind.allCases)
+    func statesEndWhenWithLockIsDoneEvenIfItsReleaseFailed(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            env.backend.beforeUnlock { () async throws(LockError) in
+                throw LockError(.backendUnavailable, "the connection dropped (test)")
+            }
+            let observed = try await env.client.withLock("r", ttl: .seconds(5)) { lease in lease.states() }
+            env.backend.beforeUnlock(nil)
+            try await within(.seconds(5), "the states of a lease withLock is done with") { for await _ in observed {} }
+            #expect(try await env.storedOwner("r") != nil, "the test meant the release to fail")
         }
     }
 

@@ -119,6 +119,9 @@ extension LockClient {
         scheduler.unregister(lease)
         // Always release, also from a cancelled task (the Redis client still sends then).
         _ = try? await release(lease)
+        // Nothing renews or releases the lease from here on, even if that release failed: the
+        // loops over its states end now rather than wait forever.
+        lease.endStates(released: false)
         return try outcome.get()
     }
 

@@ -287,7 +287,9 @@ public final class LockClient: Sendable {
     /// Extends the lease so it expires `ttl` from now (owner-checked, all resources or none).
     ///
     /// - Throws: ``LockError`` `alreadyExpired` (free again, the lease was released, or on
-    ///   Redlock its validity has passed) or `notOwner` (taken by another); `timedOut` when the
+    ///   Redlock its validity has passed) or `notOwner` (taken by another); when the lock was found
+    ///   free or taken, the lease is lost too (``Lease/lossReason`` `notOwner`, on its
+    ///   ``Lease/states()``, and a `withLock` holding it cancels its body); `timedOut` when the
     ///   extend was confirmed only after the lease's validity had passed (the keys were
     ///   extended, but the lease is not valid: treat the lock as lost); `backendUnavailable`.
     public func extend(_ lease: Lease, toExpireIn ttl: Duration) async throws(LockError) {
@@ -362,6 +364,9 @@ public final class LockClient: Sendable {
             }
         case .lost(let index, let holder):
             lease.endValidity(at: clock.now)
+            // As sure a sign as a renewal's "not owner": lost at once, for every observer (withLock
+            // cancels its body), not only for this caller.
+            lease.markLost(.notOwner(holder: holder))
             let error: LockError
             if let holder {
                 error = LockError(
@@ -390,7 +395,7 @@ public final class LockClient: Sendable {
             span?.recordError(error)
             throw error
         }
-        lease.endStates()
+        lease.endStates(released: true)
         if outcomes.allSatisfy({ $0 == .unlocked }) {
             metrics.released.increment()
             return .released

@@ -9,8 +9,11 @@ public final class Lease: Sendable, CustomStringConvertible {
     private struct State {
         var validUntil: ContinuousClock.Instant
         var released = false
-        /// Released for good (the backend answered): ``states()`` streams end.
+        /// ``states()`` streams end: released for good (the backend answered), or `withLock` is
+        /// done with the lease.
         var ended = false
+        /// A release was answered: released for good.
+        var releaseAnswered = false
         var loss: LeaseLoss?
         var observers: [UInt64: AsyncStream<LeaseState>.Continuation] = [:]
         var lossWaiters: [UInt64: CheckedContinuation<LeaseLoss?, Never>] = [:]
@@ -69,8 +72,8 @@ public final class Lease: Sendable, CustomStringConvertible {
     public var lossReason: LeaseLoss? { state.withLock { $0.loss } }
 
     /// The lease's state changes while auto-renewal runs: renewed, renewal failed, lost (last).
-    /// A lease already lost yields its loss at once. The stream ends after the loss, or when the
-    /// lease is released.
+    /// A lease already lost yields its loss at once. The stream ends after the loss, when the
+    /// lease is released, or when the `withLock` holding it returns (also if its release failed).
     public func states() -> AsyncStream<LeaseState> {
         let (stream, continuation) = AsyncStream.makeStream(of: LeaseState.self, bufferingPolicy: .bufferingNewest(64))
         let lost = state.withLock { state -> LeaseLoss?? in
@@ -93,6 +96,10 @@ public final class Lease: Sendable, CustomStringConvertible {
 
     /// Whether ``LockClient/release(_:)`` was called.
     public var isReleased: Bool { state.withLock { $0.released } }
+
+    /// Whether a release was answered: released for good. ``isReleased`` is set while the
+    /// release is in flight, and undone when it fails.
+    var isReleaseAnswered: Bool { state.withLock { $0.releaseAnswered } }
 
     /// The label part of the owner (who holds it), without the secret token.
     public var label: String { LeaseOwner.displayName(of: owner) }
@@ -185,11 +192,13 @@ public final class Lease: Sendable, CustomStringConvertible {
         }
     }
 
-    /// Ends every ``states()`` stream, once the backend answered a release: nothing more will
-    /// happen to this lease, and a loop over its states must not wait forever.
-    func endStates() {
+    /// Ends every ``states()`` stream, once the backend answered a release (`released`), or
+    /// once `withLock` is done with the lease whatever its release did: nothing more will be
+    /// reported for it, and a loop over its states must not wait forever.
+    func endStates(released: Bool) {
         let observers = state.withLock { state -> [AsyncStream<LeaseState>.Continuation] in
             state.ended = true
+            if released { state.releaseAnswered = true }
             let observers = Array(state.observers.values)
             state.observers.removeAll()
             return observers

@@ -117,10 +117,19 @@ final class RenewalScheduler: Sendable {
                     // one waiting for its own retry time, nor one due only at the end of its
                     // hold: renewed early, it would be due at that same instant again, and again.
                     let endsThen = entry.holdDeadline.map { $0 <= entry.nextDue } ?? false
-                    if entry.nextDue <= now || (!entry.retrying && !endsThen && entry.nextDue <= now + entry.lease.ttl / 6) {
+                    // An extend may have ended the validity short of the renewal time (it found
+                    // the lease lost, or confirmed it too late): ended now, never kept with a
+                    // passed validity, which would cut every other lease's renewal short (the
+                    // wait for one is bounded by the earliest validity the loop keeps). Not one
+                    // being released: it waits for its release's answer at its own time.
+                    let validUntil = entry.lease.isReleased ? entry.nextDue : entry.lease.validUntil
+                    if validUntil <= now || entry.nextDue <= now
+                        || (!entry.retrying && !endsThen && entry.nextDue <= now + entry.lease.ttl / 6)
+                    {
                         due.append(entry)
                     } else {
-                        next = next.map { min($0, entry.nextDue) } ?? entry.nextDue
+                        let wakeAt = min(entry.nextDue, validUntil)
+                        next = next.map { min($0, wakeAt) } ?? wakeAt
                     }
                 }
                 return (due, next)
@@ -142,7 +151,7 @@ final class RenewalScheduler: Sendable {
             } else if let maximum = entry.maximumRenewals, entry.renewals >= maximum {
                 end(entry.lease, .maximumRenewalsReached)
             } else if entry.lease.isReleased {
-                unregister(entry.lease)
+                setAside(entry.lease, now: now)
             } else if entry.lease.validUntil <= now {
                 // Past its validity (a paused process): renewing it now could span another
                 // owner's hold, and re-create keys for it on Redlock.
@@ -172,7 +181,7 @@ final class RenewalScheduler: Sendable {
         let checkedAt = clock.now
         let batch = batch.filter { entry in
             if entry.lease.isReleased {
-                unregister(entry.lease)
+                setAside(entry.lease, now: checkedAt)
                 return false
             }
             if entry.lease.validUntil <= checkedAt {
@@ -207,7 +216,13 @@ final class RenewalScheduler: Sendable {
             await releaseAgainIfOvertaken(batch)
             let now = clock.now
             logger.debug("renewal failed", metadata: ["locky.leases": "\(batch.count)", "error": "\(error.code)"])
-            for entry in batch { retryOrExpire(entry.lease, failure: error.message, now: now) }
+            for entry in batch {
+                if entry.lease.isReleased {
+                    setAside(entry.lease, now: now)
+                } else {
+                    retryOrExpire(entry.lease, failure: error.message, now: now)
+                }
+            }
             return
         }
         await releaseAgainIfOvertaken(batch)
@@ -216,8 +231,15 @@ final class RenewalScheduler: Sendable {
         for entry in batch {
             let slice = results[offset..<(offset + entry.lease.resources.count)]
             offset += entry.lease.resources.count
-            let renewed = slice.allSatisfy { $0 == .renewed }
             let validUntil = start + entry.lease.ttl - drift(entry.lease.ttl)
+            if entry.lease.isReleased {
+                // Released while the renewal was on its way: a lock found gone is the release's
+                // doing, not a loss. Should the release fail, the renewal may have run first.
+                entry.lease.endValidityUpdate { min($0, validUntil) }
+                setAside(entry.lease, now: now)
+                continue
+            }
+            let renewed = slice.allSatisfy { $0 == .renewed }
             // Undecided or lost, it may have run on some nodes: at most that validity.
             entry.lease.endValidityUpdate(renewed ? { _ in validUntil } : { min($0, validUntil) })
             if slice.contains(.unknown), slice.allSatisfy({ $0 == .renewed || $0 == .unknown }) {
@@ -242,9 +264,12 @@ final class RenewalScheduler: Sendable {
         }
     }
 
-    /// The earliest validity deadline among `batch` and every lease registered.
+    /// The earliest validity deadline among `batch` and every lease registered, but those
+    /// being released (set aside until their release is answered).
     private func earliestValidity(besides batch: [Entry]) -> ContinuousClock.Instant? {
-        let registered = state.withLock { state in state.entries.values.map(\.lease.validUntil).min() }
+        let registered = state.withLock { state in
+            state.entries.values.lazy.filter { !$0.lease.isReleased }.map(\.lease.validUntil).min()
+        }
         let inBatch = batch.map(\.lease.validUntil).min()
         guard let registered else { return inBatch }
         return inBatch.map { min($0, registered) } ?? registered
@@ -262,6 +287,18 @@ final class RenewalScheduler: Sendable {
             } catch {
                 logger.debug("release after an overtaken renewal failed", metadata: ["error": "\(error.code)"])
             }
+        }
+    }
+
+    /// A released lease leaves the loop once its release was answered. While the release is in
+    /// flight it may still fail, and be undone (it must then be tried again): the lease is held
+    /// still, so it is looked at again shortly, not dropped. Dropped, it lapsed at its TTL
+    /// unrenewed and without a word.
+    private func setAside(_ lease: Lease, now: ContinuousClock.Instant) {
+        if lease.isReleaseAnswered {
+            unregister(lease)
+        } else {
+            reschedule(lease, at: now + min(lease.ttl / 10, .milliseconds(250)), renewed: false)
         }
     }
 

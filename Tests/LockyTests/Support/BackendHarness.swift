@@ -382,6 +382,16 @@ final class RecordingBackend: LockBackend {
         return false
     }
 
+    private let unlockHook = Mutex<(@Sendable () async throws(LockError) -> Void)?>(nil)
+    private let beforeRenewHook = Mutex<(@Sendable () async -> Void)?>(nil)
+
+    /// Runs `hook` before each unlock reaches the backend; an error it throws fails the unlock
+    /// there, unsent (a connection that dropped before the release was written).
+    func beforeUnlock(_ hook: (@Sendable () async throws(LockError) -> Void)?) { unlockHook.withLock { $0 = hook } }
+
+    /// Runs `hook` before each renewal reaches the backend (with it sent after whatever the hook did).
+    func beforeRenew(_ hook: (@Sendable () async -> Void)?) { beforeRenewHook.withLock { $0 = hook } }
+
     /// Runs `hook` after each extend has run on the backend, before its answer is returned.
     func afterExtend(_ hook: (@Sendable () async -> Void)?) { afterExtendHook.withLock { $0 = hook } }
 
@@ -424,6 +434,7 @@ final class RecordingBackend: LockBackend {
 
     func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         await count()
+        if let hook = beforeRenewHook.withLock({ $0 }) { await hook() }
         let results = try await inner.renew(items)
         if renewalsLoseTheirAnswer.load(ordering: .relaxed) {
             throw LockError(.backendUnavailable, "the answer was lost (test)")
@@ -433,6 +444,7 @@ final class RecordingBackend: LockBackend {
 
     func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         await count()
+        if let hook = unlockHook.withLock({ $0 }) { try await hook() }
         return try await inner.unlock(resources, owner: owner)
     }
 
