@@ -1,3 +1,4 @@
+import Foundation
 import LockyRESP
 import LockyTestSupport
 import Testing
@@ -28,6 +29,26 @@ import Testing
                 _ = try await client.execute(RESPCommand("SET", "k", "db2"))
             }
             #expect(try server.cli(arguments: ["-n", "2", "GET", "k"]) == "db2")
+        }
+    }
+
+    /// A Unix socket with a password: `unix://[user[:password]@]/path`, as redis-py reads it.
+    /// Before, such a URL was refused ("unix:// needs an absolute socket path"), so a
+    /// password-protected server on a socket could not be named in `LOCKY_URL` at all.
+    @Test func unixSocketWithCredentials() async throws {
+        let path = FileManager.default.temporaryDirectory.path + "/locky-\(UUID().uuidString.prefix(8)).sock"
+        let options = RedisServer.Options(
+            password: Self.password, extraConfiguration: ["unixsocket \(path)", "unixsocketperm 700"])
+        try await RedisServer.withServer(options) { server throws in
+            for credentials in [":\(Self.escaped)", "default:\(Self.escaped)"] {
+                let configuration = try RedisConfiguration(url: "unix://\(credentials)@\(path)?db=3")
+                #expect(configuration.address == .unixSocket(path: path))
+                try await RedisClient.withClient(configuration: configuration) { client throws in
+                    #expect(try await run(client, RESPCommand("ACL", "WHOAMI"), as: String.self) == "default")
+                    _ = try await client.execute(RESPCommand("SET", "k", "unix-auth"))
+                }
+            }
+            #expect(try server.cli(arguments: ["-n", "3", "GET", "k"]) == "unix-auth")
         }
     }
 

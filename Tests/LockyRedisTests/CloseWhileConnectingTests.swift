@@ -27,4 +27,31 @@ import Testing
             }
         }
     }
+
+    /// A caller waiting out the reconnect backoff (its server is gone) when the client is closed
+    /// ends at once with `closed`; it used to sleep out the backoff first (here 2 s).
+    @Test func closeEndsAWaitForTheNextConnectionAttempt() async throws {
+        try await RedisServer.withServer { server throws in
+            var configuration = try RedisConfiguration(url: server.url)
+            configuration.reconnect = RedisReconnectPolicy(initialDelay: .seconds(2), maximumDelay: .seconds(2), jitter: 0)
+            let client = try RedisClient(configuration: configuration)
+            #expect(try await client.execute(RESPCommand("PING")).decode(as: String.self) == "PONG")
+            server.kill()
+            // Noticed with the next command: an attempt is refused, the next waits 2 s.
+            _ = await eventually {
+                let (error, _) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                return error?.code == .connectionFailed
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                    #expect(error?.code == .closed, "\(String(describing: error))")
+                    #expect(elapsed < .seconds(1), "the caller waited \(elapsed)")
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                await client.close()
+                try await group.waitForAll()
+            }
+        }
+    }
 }

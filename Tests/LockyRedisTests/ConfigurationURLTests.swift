@@ -107,6 +107,15 @@ import Testing
         #expect(configuration.database == 2)
         #expect(configuration.clientName == "worker")
         #expect(configuration.tls == nil)
+        let withCredentials = try RedisConfiguration(url: "unix://app:p%40ss@/run/redis@main/redis.sock?db=1")
+        #expect(withCredentials.username == "app")
+        #expect(withCredentials.password == "p@ss")
+        #expect(withCredentials.address == .unixSocket(path: "/run/redis@main/redis.sock"))
+        #expect(withCredentials.database == 1)
+        // An `@` in the path alone is part of the path.
+        let atInPath = try RedisConfiguration(url: "unix:///run/redis@main/redis.sock")
+        #expect(atInPath.address == .unixSocket(path: "/run/redis@main/redis.sock"))
+        #expect(atInPath.password == nil)
     }
 
     @Test func queryOptions() throws {

@@ -289,6 +289,53 @@ import Testing
         }
     }
 
+    /// After a reconnect the gap comes once every subscription is confirmed again. When the last
+    /// one still unconfirmed ends instead (its task left while the server's answer was on its
+    /// way), the others are all restored: their gap must come then. Before, it never came (the
+    /// check ran only on a confirmation), so what they missed while disconnected went unsaid.
+    @Test func theGapComesWhenTheLastUnconfirmedSubscriptionEnds() async throws {
+        // A long pattern: its confirmation, throttled below, trickles in well after the channel's.
+        let pattern = "slow-pattern-" + String(repeating: "p", count: 60) + "*"
+        try await RedisServer.withServer { server throws in
+            try await FaultProxy.withProxy(upstream: server.port) { proxy throws in
+                var configuration = try RedisConfiguration(url: proxy.url)
+                configuration.keepAliveInterval = nil
+                try await RedisClient.withClient(configuration: configuration) { client throws in
+                    try await client.subscribe(channels: ["kept"]) { kept throws in
+                        try await EventLog.collecting(kept) { log throws in
+                            try await withThrowingTaskGroup(of: Void.self) { leaving in
+                                leaving.addTask {
+                                    try await client.subscribe(channels: [], patterns: [pattern]) { _ in
+                                        try await Task.sleep(for: .seconds(60))
+                                    }
+                                }
+                                let both = await eventually {
+                                    (try? server.cli("PUBSUB", "NUMPAT")) == "1"
+                                        && (try? Self.numberOfSubscribers(server, "kept")) == "1"
+                                }
+                                try #require(both)
+                                // The resubscription (SUBSCRIBE kept, then PSUBSCRIBE pattern) is
+                                // answered a few bytes at a time: "kept" is confirmed first.
+                                proxy.set(.bandwidth(bytesPerSecond: 300, direction: .serverToClient))
+                                let accepted = proxy.acceptedCount
+                                await proxy.resetAll()
+                                try #require(await eventually { proxy.acceptedCount > accepted }, "no reconnect")
+                                try await client.subscribe(channels: ["kept"]) { _ in }
+                                #expect(log.snapshot.isEmpty, "a gap before the pattern was confirmed: \(log.snapshot)")
+                                // The pattern's subscriber leaves before its confirmation is in.
+                                leaving.cancelAll()
+                                _ = try? await leaving.next()
+                            }
+                            let events = await log.wait(forCount: 1, within: .seconds(3))
+                            #expect(events == [.gap], "\(events)")
+                            proxy.heal()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func pubSubOverRESP2() async throws {
         try await RedisServer.withServer { server throws in
             try await withClient(server, suffix: "?protocol=2", commandTimeout: .seconds(2)) { client throws in

@@ -56,6 +56,36 @@ import Testing
         }
     }
 
+    /// `close()` of a TLS client whose server is stopped: the TLS shutdown waits for the
+    /// server's close_notify, which never comes. It used to wait NIOSSL's 5 s default for each
+    /// connection (a CLI run against a Redlock list with a stopped TLS node took that long to
+    /// exit); the wait is now short.
+    @Test func closeDoesNotWaitLongForAStoppedServersTLSShutdown() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            let client = try RedisClient(configuration: try configuration(for: server, suffix: "?ca=\(tls.caCertificatePath)"))
+            #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // The subscriber's connection too.
+                group.addTask {
+                    try await client.subscribe(channels: ["tls-close"]) { subscription in
+                        for await _ in subscription {}
+                    }
+                }
+                let subscribed = await eventually { (try? server.cli("PUBSUB", "NUMSUB", "tls-close"))?.hasSuffix("1") == true }
+                try #require(subscribed)
+                server.pause()
+                defer { server.resume() }
+                let start = ContinuousClock.now
+                await client.close()
+                let took = ContinuousClock.now - start
+                // Two connections, each waiting at most the short TLS shutdown timeout.
+                #expect(took < .seconds(2), "close took \(took)")
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test func localhostNameIsVerifiedToo() async throws {
         try await RedisServer.withServer(.init(tls: true)) { server throws in
             let tls = try TLSMaterial.shared()

@@ -47,6 +47,9 @@ public actor RedisClient {
     private var scriptsGivenToConnection = 0
     private var sslContext: NIOSSLContext?
     private var subscriberInstance: RedisSubscriber?
+    /// Callers waiting out the reconnect backoff, by a number of their own: ``close()`` wakes them.
+    private var backoffWaits: [UInt64: EventLoopPromise<Void>] = [:]
+    private var lastBackoffWait: UInt64 = 0
 
     private enum State {
         case idle(failures: Int, nextAttempt: NIODeadline, lastError: RedisClientError?)
@@ -319,6 +322,8 @@ public actor RedisClient {
     public func close() async {
         let previous = state
         state = .closed
+        // Callers waiting for the next connection attempt learn at once that there is none.
+        for wait in backoffWaits.values { wait.succeed(()) }
         if let subscriberInstance {
             await subscriberInstance.close()
         }
@@ -512,12 +517,30 @@ public actor RedisClient {
                             underlying: lastError
                         )
                     }
-                    try? await Task.sleep(for: .nanoseconds(wait.nanoseconds))
+                    await waitForAttempt(at: nextAttempt)
                     continue
                 }
                 try startConnecting(failures: failures)
             }
         }
+    }
+
+    /// Waits until `deadline`, the next connection attempt; less when the task is cancelled or
+    /// the client is closed (a sleep would hold the caller for the rest of the backoff).
+    private func waitForAttempt(at deadline: NIODeadline) async {
+        let wake = eventLoop.makePromise(of: Void.self)
+        lastBackoffWait &+= 1
+        let id = lastBackoffWait
+        backoffWaits[id] = wake
+        let timer = eventLoop.scheduleTask(deadline: deadline) { wake.succeed(()) }
+        // Completing it twice (the timer, then close or cancel) is harmless: the first one counts.
+        await withTaskCancellationHandler {
+            try? await wake.futureResult.get()
+        } onCancel: {
+            wake.succeed(())
+        }
+        timer.cancel()
+        backoffWaits[id] = nil
     }
 
     /// Waits for a connection attempt, but no longer than `limit` (``withReplyWaitLimit(_:_:)``):

@@ -1,6 +1,6 @@
 extension RedisConfiguration {
     /// Parses `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://…` (TLS) or
-    /// `unix:///path/to/socket[?db=N&…]`.
+    /// `unix://[user[:password]@]/path/to/socket[?db=N&…]`.
     ///
     /// User and password may be percent-encoded. Options, all optional:
     /// `connect_timeout`, `command_timeout`, `keepalive` (durations such as `500ms` or `2s`;
@@ -63,6 +63,11 @@ extension RedisConfiguration {
         // Credentials first, up to the last `@` outside the query: a password may hold an
         // unescaped `/`, `?` or `,`, and no later part of the parse ever sees (or quotes) it.
         if scheme == "redis" || scheme == "rediss", let at = Self.endOfCredentials(in: rest) {
+            try parseCredentials(rest[..<at])
+            rest = rest[rest.index(after: at)...]
+        } else if scheme == "unix", !rest.hasPrefix("/"), let at = rest.firstRange(of: "@/")?.lowerBound {
+            // `unix://user:password@/path` (redis-py's form): the credentials end where the
+            // absolute path starts, so an `@` in the path (`/run/redis@main/…`) stays in it.
             try parseCredentials(rest[..<at])
             rest = rest[rest.index(after: at)...]
         }

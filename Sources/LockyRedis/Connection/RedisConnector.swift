@@ -21,6 +21,12 @@ enum RedisConnector {
         let protocolVersion: Int
     }
 
+    /// How long closing a TLS connection waits for the server's close_notify. By then every
+    /// command on it has failed, so the reply is a courtesy; a live server sends it within a round
+    /// trip, a stopped one never, and NIOSSL's default (5 s) made `close()` wait that long per
+    /// connection.
+    static let tlsShutdownTimeout = TimeAmount.milliseconds(250)
+
     static func makeSSLContext(_ tls: RedisTLSConfiguration) throws(RedisClientError) -> NIOSSLContext {
         do {
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -36,6 +42,7 @@ enum RedisConnector {
             case .noHostname: configuration.certificateVerification = .noHostnameVerification
             case .insecureNoVerification: configuration.certificateVerification = .none
             }
+            configuration.shutdownTimeout = tlsShutdownTimeout
             return try NIOSSLContext(configuration: configuration)
         } catch {
             throw RedisClientError(

@@ -258,6 +258,8 @@ actor RedisSubscriber {
             send("UNSUBSCRIBE", goneChannels, on: connection.handler)
             send("PUNSUBSCRIBE", gonePatterns, on: connection.handler)
         }
+        // The last subscription still waiting to be restored may be this one: the others are.
+        deliverGapIfRestored()
     }
 
     private func scheduleLingerCheck(in delay: TimeAmount) {
@@ -540,10 +542,17 @@ actor RedisSubscriber {
                 waiters[id] = waiter
             }
         }
-        if gapPending, channelTargets.count == confirmedChannels.count, patternTargets.count == confirmedPatterns.count {
-            gapPending = false
-            deliverGap()
-        }
+        deliverGapIfRestored()
+    }
+
+    /// After a reconnect, says "gap" once everything subscribed is confirmed again: on the last
+    /// confirmation, or when the last subscription still unconfirmed ends.
+    private func deliverGapIfRestored() {
+        guard gapPending, case .connected = state, channelTargets.count == confirmedChannels.count,
+            patternTargets.count == confirmedPatterns.count
+        else { return }
+        gapPending = false
+        deliverGap()
     }
 
     /// Tells every subscription that messages may have been missed (later, for one whose buffer is full).
