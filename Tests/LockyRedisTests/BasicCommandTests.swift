@@ -48,6 +48,37 @@ import Testing
         }
     }
 
+    /// A per-call timeout that is not positive is refused before anything is sent: expiring
+    /// at once, it retired the shared connection and failed another caller's command on it.
+    @Test func aTimeoutThatIsNotPositiveIsRefusedAndHarmsNoOne() async throws {
+        try await RedisServer.withServer { server throws in
+            try await withClient(server) { client throws in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Another caller's command, in flight on the same connection for 300 ms.
+                    group.addTask {
+                        _ = try await client.execute(RESPCommand("BLPOP", "nothing", "0.3"))
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                    for timeout in [Duration.zero, .milliseconds(-5)] {
+                        let (error, _) = await clientError {
+                            _ = try await client.execute(RESPCommand("SET", "k", "v"), timeout: timeout)
+                        }
+                        #expect(error?.code == .invalidArgument)
+                        let batch = await client.execute(batch: [RESPCommand("SET", "b", "v")], timeout: timeout)
+                        #expect(batch.count == 1)
+                        if case .failure(let error) = batch[0] {
+                            #expect(error.code == .invalidArgument)
+                        } else {
+                            Issue.record("sent")
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            #expect(try server.cli("EXISTS", "k", "b") == "0")
+        }
+    }
+
     @Test func errorReplyBecomesServerError() async throws {
         try await RedisServer.withServer { server throws in
             try await withClient(server) { client throws in

@@ -130,10 +130,14 @@ public actor RedisClient {
     /// - Parameters:
     ///   - command: The command.
     ///   - timeout: Deadline for the reply; the configuration's `commandTimeout` by default.
+    ///     Must be positive. A deadline that passes retires the connection (the commands queued
+    ///     behind on it fail with `connectionLost`): keep it above the server's usual answer time.
     /// - Throws: ``RedisClientError``: `serverError` for an error reply, `timeout`,
-    ///   `connectionLost` (check ``RedisClientError/mayHaveRun``), `cancelled`, `unavailable`, …
+    ///   `connectionLost` (check ``RedisClientError/mayHaveRun``), `cancelled`, `unavailable`,
+    ///   `invalidArgument` (a timeout that is not positive; nothing is sent), …
     public nonisolated func execute(_ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RESPToken
     {
+        try Self.validate(timeout: timeout)
         // Not actor-isolated on purpose: the caller hops to the event loop once to send and
         // once back with the reply, and no further.
         let handler = try await currentHandler()
@@ -144,6 +148,14 @@ public actor RedisClient {
             return try await send(command, on: currentHandler(), timeout: timeout).get()
         }
         return try result.get()
+    }
+
+    /// Refuses a per-call timeout that is not positive: it would expire at once and retire the
+    /// shared connection, failing the other callers' commands queued on it.
+    private static func validate(timeout: Duration?) throws(RedisClientError) {
+        if let timeout, timeout <= .zero {
+            throw RedisClientError(.invalidArgument, "the timeout must be positive (got \(timeout))")
+        }
     }
 
     /// Sends `command` on `handler`'s connection and waits for its reply.
@@ -179,11 +191,17 @@ public actor RedisClient {
     /// Sends several commands in one write and returns one result per command, in order.
     ///
     /// Each result is the reply or that command's error; a failure of one command does not
-    /// affect the others (this is a pipeline, not a transaction).
+    /// affect the others (this is a pipeline, not a transaction). `timeout` as for
+    /// ``execute(_:timeout:)``: one that is not positive fails every command, none sent.
     public nonisolated func execute(batch commands: [RESPCommand], timeout: Duration? = nil) async
         -> [Result<RESPToken, RedisClientError>]
     {
         guard !commands.isEmpty else { return [] }
+        do {
+            try Self.validate(timeout: timeout)
+        } catch {
+            return Array(repeating: .failure(error), count: commands.count)
+        }
         var results: [Result<RESPToken, RedisClientError>] = []
         // Twice at most: the second time when the connection closed before any of it was
         // written (as for ``execute(_:timeout:)``).
