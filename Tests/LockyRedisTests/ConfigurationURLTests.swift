@@ -165,6 +165,16 @@ import Testing
         ("redis://h/abc", "database"),
         ("redis://h/-1", "database"),
         ("redis://h/1/2", "database"),
+        // Digits only: `Int` alone takes a sign.
+        ("redis://h:+80", "port"),
+        ("redis://h/+1", "database"),
+        ("redis://h?db=+2", "query parameter 'db'"),
+        // One option, one value: twice (under any spelling), or a database in path and query.
+        ("redis://h?db=1&db=2", "query parameter 'db'"),
+        ("redis://h/1?database=2", "query parameter 'database'"),
+        ("unix:///s.sock?db=1&database=1", "query parameter 'database'"),
+        ("redis://h?timeout=1s&command_timeout=2s", "query parameter 'command_timeout'"),
+        ("rediss://h?verify=full&insecure=1", "query parameter 'insecure'"),
         ("unix://", "path"),
         ("unix://relative.sock", "path"),
         ("redis://h?x=1", "query parameter 'x'"),

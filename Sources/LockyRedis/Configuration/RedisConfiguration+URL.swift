@@ -78,10 +78,11 @@ extension RedisConfiguration {
             rest = rest[..<questionMark]
         }
 
+        var databaseInPath = false
         switch scheme {
         case "redis", "rediss":
             if scheme == "rediss" { tls = RedisTLSConfiguration() }
-            try parseNetworkLocation(rest)
+            databaseInPath = try parseNetworkLocation(rest)
         case "unix":
             guard rest.hasPrefix("/"), rest.count > 1 else {
                 throw RedisConfigurationError(part: "path", message: "unix:// needs an absolute socket path")
@@ -90,7 +91,7 @@ extension RedisConfiguration {
         default:
             throw RedisConfigurationError(part: "scheme", message: "'\(scheme)' is not redis, rediss or unix")
         }
-        try applyQuery(query)
+        try applyQuery(query, databaseInPath: databaseInPath)
         try validate()
     }
 
@@ -115,7 +116,8 @@ extension RedisConfiguration {
         }
     }
 
-    private mutating func parseNetworkLocation(_ text: Substring) throws(RedisConfigurationError) {
+    /// Host, port and the database of the path; true when the path named a database.
+    private mutating func parseNetworkLocation(_ text: Substring) throws(RedisConfigurationError) -> Bool {
         var location = text
         var path: Substring = ""
         if let slash = location.firstIndex(of: "/") {
@@ -151,7 +153,7 @@ extension RedisConfiguration {
         }
         var port = 6379
         if let portText {
-            guard let value = Int(portText), (1...65535).contains(value) else {
+            guard let value = Self.decimal(portText), (1...65535).contains(value) else {
                 // Text that is not digits is not quoted: in `redis://user:password` (no `@host`) it is a password.
                 let shown = portText.allSatisfy(\.isASCII) && portText.allSatisfy(\.isNumber) ? "'\(portText)' " : ""
                 throw RedisConfigurationError(
@@ -164,16 +166,32 @@ extension RedisConfiguration {
         }
         address = .tcp(host: String(host), port: port)
 
-        if !path.isEmpty {
-            guard let value = Int(path), value >= 0 else {
-                throw RedisConfigurationError(part: "database", message: "'\(path)' is not a database number")
-            }
-            database = value
+        guard !path.isEmpty else { return false }
+        guard let value = Self.decimal(path) else {
+            throw RedisConfigurationError(part: "database", message: "'\(path)' is not a database number")
         }
+        database = value
+        return true
     }
 
-    private mutating func applyQuery(_ query: Substring) throws(RedisConfigurationError) {
+    /// The value of `text` when it is decimal digits only: `Int` alone also takes a sign
+    /// (`+80`), which no port or database number is written with.
+    private static func decimal(_ text: some StringProtocol) -> Int? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return Int(text)
+    }
+
+    /// The spellings of one option, by the name errors use: an option given twice (under one
+    /// name or two) is refused, not silently settled by the last one.
+    private static let optionAliases: [Substring: String] = [
+        "connectTimeout": "connect_timeout", "commandTimeout": "command_timeout", "timeout": "command_timeout",
+        "keep_alive": "keepalive", "client_name": "name", "database": "db", "tls_ca_file": "ca", "cacert": "ca",
+        "tls_cert_file": "cert", "tls_key_file": "key", "server_name": "sni", "insecure": "verify",
+    ]
+
+    private mutating func applyQuery(_ query: Substring, databaseInPath: Bool) throws(RedisConfigurationError) {
         guard !query.isEmpty else { return }
+        var given: Set<String> = databaseInPath ? ["db"] : []
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let name: Substring
             let rawValue: Substring
@@ -185,6 +203,11 @@ extension RedisConfiguration {
                 rawValue = ""
             }
             let part = "query parameter '\(name)'"
+            let option = Self.optionAliases[name] ?? String(name)
+            guard given.insert(option).inserted else {
+                let message = option == "db" && databaseInPath ? "names a database the path names too" : "is given twice"
+                throw RedisConfigurationError(part: part, message: message)
+            }
             let value = try Self.percentDecoded(rawValue, part: part)
             switch name {
             case "connect_timeout", "connectTimeout":
@@ -196,7 +219,7 @@ extension RedisConfiguration {
             case "name", "client_name":
                 clientName = value
             case "db", "database":
-                guard let number = Int(value), number >= 0 else {
+                guard let number = Self.decimal(value) else {
                     throw RedisConfigurationError(part: part, message: "'\(value)' is not a database number")
                 }
                 database = number
