@@ -16,6 +16,43 @@ struct ClientLifecycleTests {
     /// backend expires each lock on its own timer just past the deadline, so the worker
     /// usually hears of the expiry before it looks (`expiriesOfLocksTheWatcherDidNotSeeTakenAreReported`
     /// and `memoryReportsUnseenExpiriesOnTime` in LockEventTests cover that).
+    /// One renewal loop per client: a second `run()` while the first runs fails at once with
+    /// `invalidArgument`, and the first goes on renewing. Before, the second loop's wait took
+    /// the first's place on their shared wake signal: the first was never woken again (and
+    /// this test hung: hence its time limit).
+    @Test(.timeLimit(.minutes(1))) func aSecondRunWhileTheLoopRunsIsRefused() async throws {
+        try await withBackend(.memory, clock: .system) { env throws in
+            let client = env.client
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                client.markRenewalLoopRunning()
+                group.addTask { try await client.run() }
+                defer { group.cancelAll() }
+                // The first loop is waiting (nothing to renew yet) when the second starts.
+                try await Task.sleep(for: .milliseconds(100))
+                let second = await #expect(throws: LockError.self) {
+                    try await withThrowingTaskGroup(of: Void.self) { inner in
+                        inner.addTask { try await client.run() }
+                        defer { inner.cancelAll() }
+                        // A second loop that runs instead of failing ends the wait here.
+                        inner.addTask {
+                            try await Task.sleep(for: .seconds(2))
+                            throw CancellationError()
+                        }
+                        try await inner.next()
+                    }
+                }
+                #expect(second?.code == .invalidArgument)
+                // The first loop still renews: a 300 ms lease lives on well past its TTL.
+                let lease = try await client.acquire("r", ttl: .milliseconds(300), retry: .never)
+                try client.startRenewing(lease)
+                try await Task.sleep(for: .milliseconds(900))
+                #expect(lease.isValid)
+                #expect(lease.lossReason == nil)
+                _ = try await client.release(lease)
+            }
+        }
+    }
+
     @Test(arguments: [BackendKind.redis, .redlock])
     func theExpirationWorkerLooksAtALockAtItsDeadline(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in

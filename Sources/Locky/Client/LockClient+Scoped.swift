@@ -83,7 +83,8 @@ extension LockClient {
                     if ownLoop {
                         let executor = backend.preferredTaskExecutor
                         group.addTask {
-                            await withTaskExecutorPreference(executor) { await scheduler.run() }
+                            // `try?`: this call's own scheduler, whose loop no one else runs.
+                            await withTaskExecutorPreference(executor) { try? await scheduler.run() }
                             return .loopEnded
                         }
                     }

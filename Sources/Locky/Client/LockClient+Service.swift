@@ -5,12 +5,15 @@ extension LockClient: Service {
     /// graceful shutdown begins. Run it in a `ServiceGroup`, in a task group, or use
     /// ``LockClient/withClient(configuration:logger:_:)``. Without it, `withLock` renews its
     /// lease in a loop of its own.
+    ///
+    /// - Throws: ``LockError`` `invalidArgument` at once while the client's loop already runs
+    ///   (one per client); the running loop goes on.
     public func run() async throws {
         // On the backend's own thread (the Redis connection's event loop): the loop's timers
         // and renewals then do not wait for a busy shared pool.
-        await withTaskExecutorPreference(backend.preferredTaskExecutor) {
-            await cancelWhenGracefulShutdown {
-                await self.renewals.run()
+        try await withTaskExecutorPreference(backend.preferredTaskExecutor) {
+            try await cancelWhenGracefulShutdown {
+                try await self.renewals.run()
             }
         }
         // Leases it was renewing lose their renewal: signal it (`withLock` cancels its body).

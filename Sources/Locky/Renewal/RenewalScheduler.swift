@@ -21,6 +21,9 @@ final class RenewalScheduler: Sendable {
     private struct State {
         var entries: [ObjectIdentifier: Entry] = [:]
         var running = false
+        /// Whether ``run()`` runs: one loop at a time, as loops share one wake signal (a second
+        /// one's wait took the first's place, and the first was never woken again).
+        var looping = false
         /// Set by ``stop()``: nothing will renew a lease registered from now on.
         var stopped = false
     }
@@ -101,12 +104,24 @@ final class RenewalScheduler: Sendable {
     }
 
     /// Renews due leases until the task is cancelled.
-    func run() async {
-        state.withLock {
-            $0.running = true
-            $0.stopped = false
+    /// - Throws: `invalidArgument` at once, changing nothing, while another loop runs.
+    func run() async throws(LockError) {
+        let started = state.withLock { state -> Bool in
+            guard !state.looping else { return false }
+            state.looping = true
+            state.running = true
+            state.stopped = false
+            return true
         }
-        defer { state.withLock { $0.running = false } }
+        guard started else {
+            throw LockError(.invalidArgument, "the client's renewal loop is already running: call run() once per client")
+        }
+        defer {
+            state.withLock {
+                $0.running = false
+                $0.looping = false
+            }
+        }
         while !Task.isCancelled {
             let now = clock.now
             let (due, next) = state.withLock { state -> ([Entry], ContinuousClock.Instant?) in
