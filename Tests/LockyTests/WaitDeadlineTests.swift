@@ -53,7 +53,8 @@ struct WaitDeadlineTests {
 
     static func expectCut(_ error: LockError?, _ elapsed: Duration, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(elapsed >= .seconds(1) && elapsed < .seconds(1) + overrun, "\(elapsed)", sourceLocation: sourceLocation)
-        #expect(error?.message.contains("had not answered") == true, "\(String(describing: error))", sourceLocation: sourceLocation)
+        #expect(
+            error?.message.contains("had not answered") == true, "\(String(describing: error))", sourceLocation: sourceLocation)
     }
 
     @Test(arguments: [false, true])

@@ -12,9 +12,11 @@ extension LockClient {
     ///   - resource: The resource to take.
     ///   - ttl: The lease TTL; the configuration's by default.
     ///   - label: A readable label for the owner (who holds it); the configuration's by default.
-    ///   - timeout: How long to wait at most; nil waits without limit.
+    ///   - timeout: How long to wait at most, also for an attempt in flight at the deadline (the
+    ///   last try at the deadline gets 25 ms); nil waits without limit.
     ///   - fair: Acquire in arrival order across processes (below); one resource only, and not on Redlock.
-    /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `authenticationFailed`,
+    /// - Throws: ``LockError`` `timedOut` (with the holder; also at the deadline when the
+    ///   server had not answered the attempt then, with the last holder seen), `cancelled`, `authenticationFailed`,
     ///   `invalidArgument`, `serverError`; `alreadyExpired` when three replies in a row came too
     ///   late to leave a lease any validity (the TTL is too short for this backend); `backendUnavailable` at once when the server cannot be reached at
     ///   the start, and after `retry.count` failed attempts in a row (`retry.delay` apart; a
