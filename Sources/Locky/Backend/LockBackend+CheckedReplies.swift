@@ -3,9 +3,17 @@ extension LockBackend {
     // does not fit its request (a backend of your own, a script of another version) must be a
     // typed error, not an index out of range that ends the process.
 
-    /// ``acquire(_:owner:ttl:)``, its reply checked against `resources`.
-    func checkedAcquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
-        let reply = try await acquire(resources, owner: owner, ttl: ttl)
+    /// ``acquire(_:owner:ttl:replyWait:)``, its reply checked against `resources`.
+    func checkedAcquire(_ resources: [String], owner: String, ttl: Duration?, replyWait: Duration? = nil) async throws(LockError)
+        -> AcquireReply
+    {
+        // Without a limit the plain requirement: a backend of your own may implement only that.
+        let reply =
+            if let replyWait {
+                try await acquire(resources, owner: owner, ttl: ttl, replyWait: replyWait)
+            } else {
+                try await acquire(resources, owner: owner, ttl: ttl)
+            }
         switch reply {
         case .acquired(let tokens) where tokens.count != resources.count:
             throw malformedReply("acquire", "\(tokens.count) fencing tokens for \(resources.count) resources")

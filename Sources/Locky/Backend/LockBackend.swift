@@ -17,6 +17,17 @@ public protocol LockBackend: Sendable {
     /// taken resource gets a new fencing token.
     func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply
 
+    /// ``acquire(_:owner:ttl:)`` whose caller waits at most `replyWait` for the answer (nil: as
+    /// long as the backend's own timeouts allow); a waiting acquire passes the time left
+    /// before its deadline. When the limit passes first, throws `backendUnavailable` whose
+    /// ``LockError/underlying`` error is a `timeout` with `mayHaveRun` set (Redlock:
+    /// `quorumNotReached`, the silent nodes `timedOut`), and the call keeps its place: what the
+    /// caller sends next through this backend reaches the server after it, so a release
+    /// cannot overtake it. A default calls ``acquire(_:owner:ttl:)`` (for backends whose calls
+    /// never block, like the in-memory one).
+    func acquire(_ resources: [String], owner: String, ttl: Duration?, replyWait: Duration?) async throws(LockError)
+        -> AcquireReply
+
     /// Per resource: takes it for `locker` when free (or always, with `force`); when `locker`
     /// already holds it, resets its TTL. A busy resource is left untouched.
     func lock(_ resources: [String], locker: String, ttl: Duration?, force: Bool) async throws(LockError) -> [LockOutcome]
@@ -30,6 +41,12 @@ public protocol LockBackend: Sendable {
 
     /// Per resource: removes the lock; with an `owner`, only where `owner` holds it.
     func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome]
+
+    /// ``unlock(_:owner:)`` whose caller waits at most `replyWait` for the answer, as in
+    /// ``acquire(_:owner:ttl:replyWait:)``; `.zero` sends it in its place (behind what was
+    /// sent before) without waiting: how a waiting acquire gives back what an attempt it
+    /// abandoned at its deadline may still take. A default calls ``unlock(_:owner:)``.
+    func unlock(_ resources: [String], owner: String?, replyWait: Duration?) async throws(LockError) -> [UnlockOutcome]
 
     /// Per resource: resets the TTL of a held lock (with a `locker`, only where it holds it);
     /// never creates one. A nil `ttl` removes the expiry.
@@ -74,9 +91,21 @@ public protocol LockBackend: Sendable {
         _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
     ) async throws(LockError) -> FairAcquireReply
 
+    /// ``acquireFair(_:owner:ttl:waiter:waiterTTL:attempt:)`` whose caller waits at most
+    /// `replyWait` for the answer, as in ``acquire(_:owner:ttl:replyWait:)``. A default calls
+    /// the one without a limit.
+    func acquireFair(
+        _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int,
+        replyWait: Duration?
+    ) async throws(LockError) -> FairAcquireReply
+
     /// Removes `waiter` from `resource`'s fair queue; gives back a lock handed to `owner`
     /// meanwhile, and lets the next waiter have a free lock.
     func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError)
+
+    /// ``leaveQueue(_:waiter:owner:)`` whose caller waits at most `replyWait` for the answer,
+    /// as in ``unlock(_:owner:replyWait:)``. A default calls the one without a limit.
+    func leaveQueue(_ resource: String, waiter: String, owner: String, replyWait: Duration?) async throws(LockError)
 
     /// Runs `body` while `handler` receives wake-up hints (releases naming the next fair
     /// waiter, expiries, gaps), like ``withEventHandler(expirations:_:_:)``. With a fair
@@ -140,6 +169,33 @@ extension LockBackend {
 
     /// Nothing to leave by default.
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {}
+
+    /// No reply wait to bound by default: the acquire as it is.
+    public func acquire(_ resources: [String], owner: String, ttl: Duration?, replyWait: Duration?) async throws(LockError)
+        -> AcquireReply
+    {
+        try await acquire(resources, owner: owner, ttl: ttl)
+    }
+
+    /// No reply wait to bound by default: the unlock as it is.
+    public func unlock(_ resources: [String], owner: String?, replyWait: Duration?) async throws(LockError)
+        -> [UnlockOutcome]
+    {
+        try await unlock(resources, owner: owner)
+    }
+
+    /// No reply wait to bound by default: the fair acquire as it is.
+    public func acquireFair(
+        _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int,
+        replyWait: Duration?
+    ) async throws(LockError) -> FairAcquireReply {
+        try await acquireFair(resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL, attempt: attempt)
+    }
+
+    /// No reply wait to bound by default: leaves the queue as it is.
+    public func leaveQueue(_ resource: String, waiter: String, owner: String, replyWait: Duration?) async throws(LockError) {
+        try await leaveQueue(resource, waiter: waiter, owner: owner)
+    }
 
     /// Hints from ``withEventHandler(expirations:_:_:)`` (without the next waiter).
     public func withWakeHandler<T: Sendable>(

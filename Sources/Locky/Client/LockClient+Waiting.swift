@@ -12,9 +12,11 @@ extension LockClient {
     ///   - resource: The resource to take.
     ///   - ttl: The lease TTL; the configuration's by default.
     ///   - label: A readable label for the owner (who holds it); the configuration's by default.
-    ///   - timeout: How long to wait at most; nil waits without limit.
+    ///   - timeout: How long to wait at most, also for an attempt in flight at the deadline (the
+    ///   last try at the deadline gets 25 ms); nil waits without limit.
     ///   - fair: Acquire in arrival order across processes (below); one resource only, and not on Redlock.
-    /// - Throws: ``LockError`` `timedOut` (with the holder), `cancelled`, `authenticationFailed`,
+    /// - Throws: ``LockError`` `timedOut` (with the holder; also at the deadline when the
+    ///   server had not answered the attempt then, with the last holder seen), `cancelled`, `authenticationFailed`,
     ///   `invalidArgument`, `serverError`; `alreadyExpired` when three replies in a row came too
     ///   late to leave a lease any validity (the TTL is too short for this backend); `backendUnavailable` at once when the server cannot be reached at
     ///   the start, and after `retry.count` failed attempts in a row (`retry.delay` apart; a
@@ -162,18 +164,34 @@ extension LockClient {
         var failuresInARow = 0
         var answered = false
         var expiredInARow = 0
+        // The last holder an attempt found, for a timeout that cuts a later attempt short.
+        var lastBusy: (resource: String, holder: LockHolder)?
         while true {
             attempts += 1
             let attemptStart = clock.now
             let reply: AcquireReply
             do {
-                reply = try await backend.checkedAcquire(resources, owner: owner, ttl: ttl)
+                reply = try await backend.checkedAcquire(
+                    resources, owner: owner, ttl: ttl, replyWait: replyWait(until: deadline))
             } catch {
                 // Redlock: too few nodes answered (failed or slow nodes; a split vote answers
                 // busy), and it gave back what it got. Redis: the server went away after it had
                 // answered; the attempt may have taken the lock.
                 let quorumFailed = error.code == .quorumNotReached
-                if !quorumFailed { await forgetUnknownAcquire(resources, owner: owner, after: error) }
+                if let cut = deadlineCut(
+                    error, deadline: deadline, resource: lastBusy?.resource ?? (resources.count == 1 ? resources[0] : nil),
+                    holder: lastBusy?.holder)
+                {
+                    // Abandoned unanswered at the deadline: the give-back goes in its place behind
+                    // it, not waited for (Redlock's acquire sent its own to the silent nodes).
+                    if !quorumFailed { await forgetUnknownAcquire(resources, owner: owner, after: error, replyWait: .zero) }
+                    throw cut
+                }
+                // Waited for, so the lock is gone on return, but not past the deadline either
+                // (a cancelled wait on a stopped server).
+                if !quorumFailed {
+                    await forgetUnknownAcquire(resources, owner: owner, after: error, replyWait: replyWait(until: deadline))
+                }
                 guard !closedFor(error), quorumFailed || (answered && error.code == .backendUnavailable) else { throw error }
                 failuresInARow += 1
                 try await pauseBeforeRetry(after: error, failuresInARow: failuresInARow, deadline: deadline, using: &generator)
@@ -194,6 +212,7 @@ extension LockClient {
                 // The nodes answered: failures count in a row, as documented.
                 failuresInARow = 0
                 let resource = resources[index]
+                lastBusy = (resource, holder)
                 if queued != resource {
                     if let queued { waitQueues.leave(queued, id: id) }
                     waitQueues.join(resource, id: id, signal: signal)
@@ -233,9 +252,13 @@ extension LockClient {
         var generator = SystemRandomNumberGenerator()
         var busyCounted = false
         var expiredInARow = 0
+        // The last holder an attempt found, and whether the deadline cut an attempt short.
+        var lastHolder: LockHolder?
+        var abandoned = false
         if barging {
-            let reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
-                try await backend.checkedAcquire([resource], owner: owner, ttl: ttl)
+            let reply = try await attempt(resource, owner: owner, deadline: deadline, holder: nil, abandoned: &abandoned) {
+                (replyWait) async throws(LockError) in
+                try await backend.checkedAcquire([resource], owner: owner, ttl: ttl, replyWait: replyWait)
             }
             switch reply {
             case .acquired(let tokens):
@@ -249,6 +272,7 @@ extension LockClient {
             case .busy(_, let holder):
                 metrics.busy.increment()
                 busyCounted = true
+                lastHolder = holder
                 // No time left to wait: do not queue at all.
                 if let deadline, clock.now >= deadline {
                     throw LockError(.timedOut, "still held by \(holder.displayName)", resource: resource, holder: holder)
@@ -268,9 +292,12 @@ extension LockClient {
                 number += 1
                 let reply: FairAcquireReply
                 do {
-                    reply = try await attempt(resource, owner: owner) { () async throws(LockError) in
+                    reply = try await attempt(
+                        resource, owner: owner, deadline: deadline, holder: lastHolder, abandoned: &abandoned
+                    ) { (replyWait) async throws(LockError) in
                         try await backend.acquireFair(
-                            resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL, attempt: number)
+                            resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL, attempt: number,
+                            replyWait: replyWait)
                     }
                 } catch  where answered && error.code == .backendUnavailable && !closedFor(error) {
                     // Still queued in Redis for the place's lifetime; the next attempt renews it
@@ -301,7 +328,9 @@ extension LockClient {
                     // A pause used up most of it. The lock is ours in queue order: extend it to a
                     // full TTL rather than spin until it lapses or hand back a lease about to end.
                     let extendStart = clock.now
-                    let extended = try await attempt(resource, owner: owner) { () async throws(LockError) in
+                    let extended = try await attempt(
+                        resource, owner: owner, deadline: nil, holder: lastHolder, abandoned: &abandoned
+                    ) { (_) async throws(LockError) in
                         try await backend.checkedExtend([resource], owner: owner, ttl: ttl, mode: .resetTo)
                     }
                     if extended == .extended,
@@ -316,6 +345,7 @@ extension LockClient {
                     // Once per wait: the loop comes here again each time it refreshes its place.
                     if !busyCounted { metrics.busy.increment() }
                     busyCounted = true
+                    if let holder { lastHolder = holder }
                     let now = clock.now
                     if let deadline, now >= deadline {
                         throw LockError(
@@ -350,7 +380,11 @@ extension LockClient {
                 }
             }
         } catch {
-            try? await backend.leaveQueue(resource, waiter: waiter, owner: owner)
+            // Behind an attempt abandoned at the deadline, unanswered: sent in its place, not
+            // waited for (the server is not answering; it runs when the server does). Else
+            // waited for, but not past the deadline.
+            try? await backend.leaveQueue(
+                resource, waiter: waiter, owner: owner, replyWait: abandoned ? .zero : replyWait(until: deadline))
             throw error
         }
     }
@@ -405,17 +439,57 @@ extension LockClient {
         }
     }
 
-    /// Runs one acquire attempt on `resource`; when it fails in a way that may have taken the
-    /// lock, lets go of it before rethrowing (``forgetUnknownAcquire(_:owner:after:)``).
+    /// Runs one acquire attempt on `resource`, passing `call` the reply wait that `deadline`
+    /// leaves; when it fails in a way that may have taken the lock, lets go of it before
+    /// rethrowing (``forgetUnknownAcquire(_:owner:after:replyWait:)``). An attempt the deadline
+    /// cut short sets `abandoned` and throws `timedOut` (``deadlineCut(_:deadline:resource:holder:)``),
+    /// its give-back sent behind it without waiting.
     private func attempt<Reply>(
-        _ resource: String, owner: String, _ call: () async throws(LockError) -> Reply
+        _ resource: String, owner: String, deadline: ContinuousClock.Instant?, holder: LockHolder?, abandoned: inout Bool,
+        _ call: (Duration?) async throws(LockError) -> Reply
     ) async throws(LockError) -> Reply {
         do {
-            return try await call()
+            return try await call(replyWait(until: deadline))
         } catch {
-            await forgetUnknownAcquire([resource], owner: owner, after: error)
+            if let cut = deadlineCut(error, deadline: deadline, resource: resource, holder: holder) {
+                abandoned = true
+                await forgetUnknownAcquire([resource], owner: owner, after: error, replyWait: .zero)
+                throw cut
+            }
+            await forgetUnknownAcquire([resource], owner: owner, after: error, replyWait: replyWait(until: deadline))
             throw error
         }
+    }
+
+    /// How long an attempt started at or just before the deadline may still wait for its
+    /// reply: the last try at the deadline (after a wake-up or a retry pause that ends there)
+    /// gets this much, so that a server that answers at once can still grant it, and a wait
+    /// overruns its timeout by at most this much when the server does not answer.
+    static let lastAttemptGrace: Duration = .milliseconds(25)
+
+    /// The reply wait of an attempt that starts now: the time left before `deadline` (at least
+    /// ``lastAttemptGrace``), nil without a deadline (the backend's own timeouts apply). Passed
+    /// down to the connection as a reply wait limit, so an unanswered attempt ends at the
+    /// deadline while keeping its place there: no timer task, no task group.
+    private func replyWait(until deadline: ContinuousClock.Instant?) -> Duration? {
+        guard let deadline else { return nil }
+        return max(deadline - clock.now, Self.lastAttemptGrace)
+    }
+
+    /// `timedOut` when `error` is an attempt's that went unanswered until the wait's deadline
+    /// (a stopped server, a proxy that swallows replies; Redlock: nodes that timed out): the
+    /// wait ends there, saying so, with the last holder seen, if any. Nil for other errors,
+    /// and before the deadline.
+    private func deadlineCut(
+        _ error: LockError, deadline: ContinuousClock.Instant?, resource: String?, holder: LockHolder?
+    ) -> LockError? {
+        guard let deadline, clock.now >= deadline, error.code != .cancelled else { return nil }
+        let timedOutNode = error.nodes.contains { if case .timedOut = $0.result { true } else { false } }
+        guard error.underlying?.code == .timeout || (error.code == .quorumNotReached && timedOutNode) else { return nil }
+        let held = holder.map { "; last held by \($0.displayName)" } ?? ""
+        return LockError(
+            .timedOut, "the timeout passed while the server had not answered the last attempt\(held)", resource: resource,
+            holder: holder)
     }
 
     /// Waits for `signal` or until `instant`; true when signalled, false at the instant.

@@ -465,9 +465,14 @@ public final class LockClient: Sendable {
     /// An acquire whose reply never came may have taken the lock: remove whatever this owner
     /// holds, so a lost reply cannot leave an orphaned lock behind for a whole TTL. So may a
     /// script that failed half-way (an ACL that refuses a command inside it): Redis keeps the
-    /// writes a script made before its error.
-    func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError) async {
+    /// writes a script made before its error. `replyWait` bounds the wait for the unlock's
+    /// answer (`.zero`: sent behind the acquire on its connection, not waited for).
+    func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError, replyWait: Duration? = nil) async {
         guard error.code == .cancelled || error.code == .serverError || error.underlying?.mayHaveRun == true else { return }
-        _ = try? await backend.unlock(resources, owner: owner)
+        if let replyWait {
+            _ = try? await backend.unlock(resources, owner: owner, replyWait: replyWait)
+        } else {
+            _ = try? await backend.unlock(resources, owner: owner)
+        }
     }
 }

@@ -56,6 +56,14 @@ public struct RedisLockBackend: LockBackend {
         try await perform(acquireRequest(resources, owner: owner, ttl: ttl))
     }
 
+    /// ``acquire(_:owner:ttl:)`` waiting at most `replyWait` for the reply (the client's reply
+    /// wait limit: the command keeps its place on the connection).
+    public func acquire(_ resources: [String], owner: String, ttl: Duration?, replyWait: Duration?) async throws(LockError)
+        -> AcquireReply
+    {
+        try await perform(acquireRequest(resources, owner: owner, ttl: ttl), replyWait: replyWait)
+    }
+
     func acquireRequest(_ resources: [String], owner: String, ttl: Duration?) -> RedisLockRequest<AcquireReply> {
         var command = RedisLockScripts.acquire.evalSHA(keyCount: resources.count * 2)
         let tagged = resources.map(LockKeyspace.hasHashTag)
@@ -189,6 +197,14 @@ public struct RedisLockBackend: LockBackend {
     /// Removes each lock (owner-checked with `owner`): one script call, with the fair hand-off.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         try await perform(unlockRequest(resources, owner: owner))
+    }
+
+    /// ``unlock(_:owner:)`` waiting at most `replyWait` for the reply; `.zero` sends it behind
+    /// the commands before it without waiting.
+    public func unlock(_ resources: [String], owner: String?, replyWait: Duration?) async throws(LockError)
+        -> [UnlockOutcome]
+    {
+        try await perform(unlockRequest(resources, owner: owner), replyWait: replyWait)
     }
 
     func unlockRequest(_ resources: [String], owner: String?) -> RedisLockRequest<[UnlockOutcome]> {
@@ -480,6 +496,15 @@ public struct RedisLockBackend: LockBackend {
     public func acquireFair(
         _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int
     ) async throws(LockError) -> FairAcquireReply {
+        try await acquireFair(
+            resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: waiterTTL, attempt: attempt, replyWait: nil)
+    }
+
+    /// ``acquireFair(_:owner:ttl:waiter:waiterTTL:attempt:)`` waiting at most `replyWait` for the reply.
+    public func acquireFair(
+        _ resource: String, owner: String, ttl: Duration?, waiter: String, waiterTTL: Duration, attempt: Int,
+        replyWait: Duration?
+    ) async throws(LockError) -> FairAcquireReply {
         var command = RedisLockScripts.acquireFair.evalSHA(keyCount: 4)
         appendFairKeys(of: resource, to: &command)
         let milliseconds = ttl?.millisecondsRoundedUp ?? 0
@@ -493,7 +518,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
         command.append(attempt)
-        let reply = try await run(RedisLockScripts.acquireFair, command, "queued acquire")
+        let reply = try await run(RedisLockScripts.acquireFair, command, "queued acquire", replyWait: replyWait)
         var values = ReplyReader(reply)
         switch try values.int() {
         case 1:
@@ -512,6 +537,12 @@ public struct RedisLockBackend: LockBackend {
 
     /// Removes `waiter` from the fair queue, giving back a lock handed to `owner` meanwhile: one script call.
     public func leaveQueue(_ resource: String, waiter: String, owner: String) async throws(LockError) {
+        try await leaveQueue(resource, waiter: waiter, owner: owner, replyWait: nil)
+    }
+
+    /// ``leaveQueue(_:waiter:owner:)`` waiting at most `replyWait` for the reply; `.zero` sends
+    /// it behind the commands before it without waiting.
+    public func leaveQueue(_ resource: String, waiter: String, owner: String, replyWait: Duration?) async throws(LockError) {
         var command = RedisLockScripts.leaveQueue.evalSHA(keyCount: 4)
         appendFairKeys(of: resource, to: &command)
         command.append(waiter)
@@ -520,7 +551,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner)
         LockEventCodec.appendUnlockedHead(
             resource: resource, tag: LockEventCodec.attemptTag(owner: owner), keyspace: keyspace, to: &command)
-        _ = try await run(RedisLockScripts.leaveQueue, command, "leave queue")
+        _ = try await run(RedisLockScripts.leaveQueue, command, "leave queue", replyWait: replyWait)
     }
 
     /// Hints decoded on the connection's event loop: `H` events name the next fair waiter.
@@ -727,24 +758,37 @@ public struct RedisLockBackend: LockBackend {
         appendKeys(of: resources, tagged, LockKeyspace.fenceSuffix, to: &command)
     }
 
-    /// Sends `request` and reads its reply.
-    func perform<Reply>(_ request: RedisLockRequest<Reply>) async throws(LockError) -> Reply {
-        let reply: RESPToken
-        do {
-            if let script = request.script {
-                reply = try await client.run(script, request.command)
-            } else {
-                reply = try await client.execute(request.command)
-            }
-        } catch {
-            throw LockError(error, during: request.operation)
+    /// Sends `request` and reads its reply, waiting at most `replyWait` for it when given
+    /// (``RedisClient/withReplyWaitLimit(_:_:)``; without it, no task-local is set: the hot path).
+    func perform<Reply>(_ request: RedisLockRequest<Reply>, replyWait: Duration? = nil) async throws(LockError) -> Reply {
+        let reply: Result<RESPToken, RedisClientError>
+        if let replyWait {
+            reply = await RedisClient.withReplyWaitLimit(replyWait) { await send(request) }
+        } else {
+            reply = await send(request)
         }
-        return try request.parse(reply)
+        switch reply {
+        case .success(let token): return try request.parse(token)
+        case .failure(let error): throw LockError(error, during: request.operation)
+        }
     }
 
-    private func run(_ script: RedisScript, _ command: RESPCommand, _ operation: String) async throws(LockError) -> RESPToken {
+    /// Sends `request` and waits for its reply.
+    private func send<Reply>(_ request: RedisLockRequest<Reply>) async -> Result<RESPToken, RedisClientError> {
+        do throws(RedisClientError) {
+            if let script = request.script { return .success(try await client.run(script, request.command)) }
+            return .success(try await client.execute(request.command))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func run(
+        _ script: RedisScript, _ command: RESPCommand, _ operation: String, replyWait: Duration? = nil
+    ) async throws(LockError) -> RESPToken {
         try await perform(
-            RedisLockRequest(script: script, command: command, operation: operation) { reply throws(LockError) in reply })
+            RedisLockRequest(script: script, command: command, operation: operation) { reply throws(LockError) in reply },
+            replyWait: replyWait)
     }
 
     /// The error of a script's `{-1, index}` (a lock key of another type) or `{-2, index}` (a

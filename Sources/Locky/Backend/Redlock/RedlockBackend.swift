@@ -129,11 +129,23 @@ public struct RedlockBackend: LockBackend {
 
     /// Takes every resource on a quorum of nodes (all nodes at once), or releases what it got and answers busy or throws `quorumNotReached`.
     public func acquire(_ resources: [String], owner: String, ttl: Duration?) async throws(LockError) -> AcquireReply {
+        try await acquire(resources, owner: owner, ttl: ttl, replyWait: nil)
+    }
+
+    /// ``acquire(_:owner:ttl:)`` whose fan-out waits for each node at most `replyWait` when that
+    /// is shorter than the node timeout (a waiting acquire near its deadline). The nodes not
+    /// heard from in time count as timed out, and get the give-back in its place behind the
+    /// acquire, as always.
+    public func acquire(_ resources: [String], owner: String, ttl: Duration?, replyWait: Duration?) async throws(LockError)
+        -> AcquireReply
+    {
         let tally = self.tally
         let lateGrants = RedlockLateGrants()
         let count = resources.count
+        let limit = replyWait.map { min($0, nodeTimeout) }
         let (replies, pending) = try await query(
             request.acquireRequest(resources, owner: owner, ttl: ttl),
+            replyWait: limit,
             until: { if case .acquired = tally.acquire($0) { true } else { false } },
             late: { [self] node, reply in
                 let issued: [Int64?]
@@ -159,7 +171,7 @@ public struct RedlockBackend: LockBackend {
                 // The nodes that answered busy too, best effort: more nodes that know the token
                 // leave fewer for a restart to take it from.
                 let targets = raise + replies.indices.filter { replies[$0].isBusyAcquire }
-                let raised = await fanOut(to: targets) { _, node async throws(LockError) in
+                let raised = await fanOut(to: targets, replyWait: limit) { _, node async throws(LockError) in
                     try await node.raiseFences(resources, to: tokens)
                 }
                 let known = granted - raise.count + raised.prefix(raise.count).filter(\.isSuccess).count
@@ -235,11 +247,21 @@ public struct RedlockBackend: LockBackend {
     /// when the nodes that did not answer cannot hold it on a quorum, else `quorumNotReached`
     /// with every node's answer.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
+        try await unlock(resources, owner: owner, replyWait: nil)
+    }
+
+    /// ``unlock(_:owner:)`` waiting for each node at most `replyWait` when that is shorter than
+    /// the node timeout; `.zero` sends it to every node, each behind what it was sent before,
+    /// without waiting (it then answers `quorumNotReached`).
+    public func unlock(_ resources: [String], owner: String?, replyWait: Duration?) async throws(LockError)
+        -> [UnlockOutcome]
+    {
         let tally = self.tally
         // Early only when every resource is unlocked: "not locked" or "held by another" could
         // still turn into "unlocked" with a node not heard from yet.
         let (replies, pending) = try await query(
             request.unlockRequest(resources, owner: owner),
+            replyWait: replyWait.map { min($0, nodeTimeout) },
             until: { replies in resources.indices.allSatisfy { tally.unlock(replies, index: $0) == .unlocked } })
         var outcomes: [UnlockOutcome] = []
         outcomes.reserveCapacity(resources.count)
@@ -615,13 +637,15 @@ public struct RedlockBackend: LockBackend {
     /// the nodes not waited for.
     private func query<R: Sendable>(
         _ request: RedisLockRequest<R>,
+        replyWait: Duration? = nil,
         until decided: (@Sendable ([Result<R, LockError>]) -> Bool)?,
         late: (@Sendable (Int, R) -> Void)? = nil,
         undo: ([Result<R, LockError>]) async -> Void = { _ in }
     ) async throws(LockError) -> (replies: [Result<R, LockError>], pending: Set<Int>) {
         try checkIndependence()
         let early = quorum < nodes.count && nodes.allSatisfy { $0.client.serverRunID != nil }
-        let (replies, pending) = await fanOut(request, until: early ? decided : nil, late: late)
+        let (replies, pending) = await fanOut(
+            request, replyWait: replyWait, until: early ? decided : nil, late: late)
         do throws(LockError) {
             try checkIndependence()
         } catch {
@@ -674,7 +698,11 @@ public struct RedlockBackend: LockBackend {
                 }
             }
         }
-        return await RedisClient.withReplyWaitLimit(nodeTimeout) {
+        // A shorter `replyWait` (a deadline near) bounds the dialling of unconnected nodes and
+        // the NOSCRIPT retry below too; `.zero` (send without waiting) still dials for up to the
+        // node timeout, so that a give-back reaches a node whose connection is being re-made.
+        let patience = replyWait.map { $0 > .zero ? min($0, nodeTimeout) : nodeTimeout } ?? nodeTimeout
+        return await RedisClient.withReplyWaitLimit(patience) {
             let replies = await RedisClient.execute(
                 request.command, on: targets.map { nodes[$0].client }, replyWait: replyWait, until: enough, late: late)
             var results: [Result<R, LockError>] = []
@@ -725,13 +753,15 @@ public struct RedlockBackend: LockBackend {
         await fanOut(to: Array(nodes.indices)) { _, node async throws(LockError) in try await call(node) }
     }
 
-    /// Runs `call` on the nodes at `indices` at once; one result per index, in order.
+    /// Runs `call` on the nodes at `indices` at once, each bounded by the node timeout (by
+    /// `replyWait` when shorter); one result per index, in order.
     private func fanOut<R: Sendable>(
         to indices: [Int],
+        replyWait: Duration? = nil,
         _ call: @escaping @Sendable (Int, RedisLockBackend) async throws(LockError) -> R
     ) async -> [Result<R, LockError>] {
         let nodes = self.nodes
-        return await RedisClient.withReplyWaitLimit(nodeTimeout) {
+        return await RedisClient.withReplyWaitLimit(min(replyWait ?? nodeTimeout, nodeTimeout)) {
             if indices.count == 1 { return [await Self.result(of: call, indices[0], nodes[indices[0]])] }
             return await withTaskGroup(of: (Int, Result<R, LockError>).self) { group in
                 for (position, index) in indices.enumerated() {
