@@ -7,13 +7,8 @@ extension LockBackend {
     func checkedAcquire(_ resources: [String], owner: String, ttl: Duration?, replyWait: Duration? = nil) async throws(LockError)
         -> AcquireReply
     {
-        // Without a limit the plain requirement: a backend of your own may implement only that.
-        let reply =
-            if let replyWait {
-                try await acquire(resources, owner: owner, ttl: ttl, replyWait: replyWait)
-            } else {
-                try await acquire(resources, owner: owner, ttl: ttl)
-            }
+        // A backend of your own that implements only the plain requirement gets it through the default.
+        let reply = try await acquire(resources, owner: owner, ttl: ttl, replyWait: replyWait)
         switch reply {
         case .acquired(let tokens) where tokens.count != resources.count:
             throw malformedReply("acquire", "\(tokens.count) fencing tokens for \(resources.count) resources")

@@ -166,33 +166,27 @@ extension LockClient {
         var expiredInARow = 0
         // The last holder an attempt found, for a timeout that cuts a later attempt short.
         var lastBusy: (resource: String, holder: LockHolder)?
+        var abandoned = false
         while true {
             attempts += 1
             let attemptStart = clock.now
             let reply: AcquireReply
             do {
-                reply = try await backend.checkedAcquire(
-                    resources, owner: owner, ttl: ttl, replyWait: replyWait(until: deadline))
+                reply = try await attempt(
+                    resources, owner: owner, deadline: deadline,
+                    resource: lastBusy?.resource ?? (resources.count == 1 ? resources[0] : nil), holder: lastBusy?.holder,
+                    abandoned: &abandoned
+                ) { (replyWait) async throws(LockError) in
+                    try await backend.checkedAcquire(resources, owner: owner, ttl: ttl, replyWait: replyWait)
+                }
             } catch {
                 // Redlock: too few nodes answered (failed or slow nodes; a split vote answers
                 // busy), and it gave back what it got. Redis: the server went away after it had
-                // answered; the attempt may have taken the lock.
+                // answered; the attempt may have taken the lock (given back by ``attempt``).
                 let quorumFailed = error.code == .quorumNotReached
-                if let cut = deadlineCut(
-                    error, deadline: deadline, resource: lastBusy?.resource ?? (resources.count == 1 ? resources[0] : nil),
-                    holder: lastBusy?.holder)
-                {
-                    // Abandoned unanswered at the deadline: the give-back goes in its place behind
-                    // it, not waited for (Redlock's acquire sent its own to the silent nodes).
-                    if !quorumFailed { await forgetUnknownAcquire(resources, owner: owner, after: error, replyWait: .zero) }
-                    throw cut
+                guard !abandoned, !closedFor(error), quorumFailed || (answered && error.code == .backendUnavailable) else {
+                    throw error
                 }
-                // Waited for, so the lock is gone on return, but not past the deadline either
-                // (a cancelled wait on a stopped server).
-                if !quorumFailed {
-                    await forgetUnknownAcquire(resources, owner: owner, after: error, replyWait: replyWait(until: deadline))
-                }
-                guard !closedFor(error), quorumFailed || (answered && error.code == .backendUnavailable) else { throw error }
                 failuresInARow += 1
                 try await pauseBeforeRetry(after: error, failuresInARow: failuresInARow, deadline: deadline, using: &generator)
                 continue
@@ -256,7 +250,9 @@ extension LockClient {
         var lastHolder: LockHolder?
         var abandoned = false
         if barging {
-            let reply = try await attempt(resource, owner: owner, deadline: deadline, holder: nil, abandoned: &abandoned) {
+            let reply = try await attempt(
+                [resource], owner: owner, deadline: deadline, resource: resource, holder: nil, abandoned: &abandoned
+            ) {
                 (replyWait) async throws(LockError) in
                 try await backend.checkedAcquire([resource], owner: owner, ttl: ttl, replyWait: replyWait)
             }
@@ -293,7 +289,8 @@ extension LockClient {
                 let reply: FairAcquireReply
                 do {
                     reply = try await attempt(
-                        resource, owner: owner, deadline: deadline, holder: lastHolder, abandoned: &abandoned
+                        [resource], owner: owner, deadline: deadline, resource: resource, holder: lastHolder,
+                        abandoned: &abandoned
                     ) { (replyWait) async throws(LockError) in
                         try await backend.acquireFair(
                             resource, owner: owner, ttl: ttl, waiter: waiter, waiterTTL: Self.fairWaiterTTL, attempt: number,
@@ -329,7 +326,8 @@ extension LockClient {
                     // full TTL rather than spin until it lapses or hand back a lease about to end.
                     let extendStart = clock.now
                     let extended = try await attempt(
-                        resource, owner: owner, deadline: nil, holder: lastHolder, abandoned: &abandoned
+                        [resource], owner: owner, deadline: nil, resource: resource, holder: lastHolder,
+                        abandoned: &abandoned
                     ) { (_) async throws(LockError) in
                         try await backend.checkedExtend([resource], owner: owner, ttl: ttl, mode: .resetTo)
                     }
@@ -439,24 +437,29 @@ extension LockClient {
         }
     }
 
-    /// Runs one acquire attempt on `resource`, passing `call` the reply wait that `deadline`
-    /// leaves; when it fails in a way that may have taken the lock, lets go of it before
-    /// rethrowing (``forgetUnknownAcquire(_:owner:after:replyWait:)``). An attempt the deadline
-    /// cut short sets `abandoned` and throws `timedOut` (``deadlineCut(_:deadline:resource:holder:)``),
-    /// its give-back sent behind it without waiting.
+    /// Runs one acquire attempt on `resources`, passing `call` the reply wait that `deadline`
+    /// leaves; when it fails in a way that may have taken the locks, lets go of them before
+    /// rethrowing (``forgetUnknownAcquire(_:owner:after:replyWait:)``; not after Redlock's
+    /// `quorumNotReached`, whose acquire gave back what it got). An attempt the deadline cut
+    /// short sets `abandoned` and throws `timedOut` naming `resource` and `holder`
+    /// (``deadlineCut(_:deadline:resource:holder:)``), its give-back sent behind it without
+    /// waiting; otherwise the give-back is waited for, but not past the deadline.
     private func attempt<Reply>(
-        _ resource: String, owner: String, deadline: ContinuousClock.Instant?, holder: LockHolder?, abandoned: inout Bool,
-        _ call: (Duration?) async throws(LockError) -> Reply
+        _ resources: [String], owner: String, deadline: ContinuousClock.Instant?, resource: String?, holder: LockHolder?,
+        abandoned: inout Bool, _ call: (Duration?) async throws(LockError) -> Reply
     ) async throws(LockError) -> Reply {
         do {
             return try await call(replyWait(until: deadline))
         } catch {
+            let mayHaveTaken = error.code != .quorumNotReached
             if let cut = deadlineCut(error, deadline: deadline, resource: resource, holder: holder) {
                 abandoned = true
-                await forgetUnknownAcquire([resource], owner: owner, after: error, replyWait: .zero)
+                if mayHaveTaken { await forgetUnknownAcquire(resources, owner: owner, after: error, replyWait: .zero) }
                 throw cut
             }
-            await forgetUnknownAcquire([resource], owner: owner, after: error, replyWait: replyWait(until: deadline))
+            if mayHaveTaken {
+                await forgetUnknownAcquire(resources, owner: owner, after: error, replyWait: replyWait(until: deadline))
+            }
             throw error
         }
     }

@@ -469,10 +469,6 @@ public final class LockClient: Sendable {
     /// answer (`.zero`: sent behind the acquire on its connection, not waited for).
     func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError, replyWait: Duration? = nil) async {
         guard error.code == .cancelled || error.code == .serverError || error.underlying?.mayHaveRun == true else { return }
-        if let replyWait {
-            _ = try? await backend.unlock(resources, owner: owner, replyWait: replyWait)
-        } else {
-            _ = try? await backend.unlock(resources, owner: owner)
-        }
+        _ = try? await backend.unlock(resources, owner: owner, replyWait: replyWait)
     }
 }
