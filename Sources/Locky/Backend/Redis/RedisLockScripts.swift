@@ -42,7 +42,7 @@ enum RedisLockScripts {
 
     /// Builds and publishes a lock event (for events that depend on what the script found).
     private static let publish = """
-        -- Lock events: kind ('L' locked, 'U' unlocked), then length-prefixed fields
+        -- Lock events: kind ('L' locked, 'U' unlocked, 'T' a TTL shortened), then length-prefixed fields
         -- (`<len>:<bytes>`, binary-safe): the TTL in ms, the holder's public name, the attempt
         -- tag, the lock keys.
         local function publish(channel, kind, ttl, who, tag, keys)
@@ -66,20 +66,6 @@ enum RedisLockScripts {
     private static func shortens(_ key: String, _ ttl: String) -> String {
         "(redis.REDIS_VERSION_NUM and (redis.call('PEXPIRE', \(key), \(ttl), 'GT') == 0 and redis.call('PEXPIRE', \(key), \(ttl), 'LT') == 1)"
             + " or (not redis.REDIS_VERSION_NUM and redis.call('PEXPIRE', \(key), \(ttl)) < 0))"
-    }
-
-    /// Lua that publishes the `T` event (a TTL shortened, for the expiry watchers: kind, the
-    /// TTL in ms, an empty holder, the attempt tag, the lock keys; see ``LockEventCodec``) of
-    /// the keys in the table `keys` (nil or empty: nothing), when `channel` is not ''.
-    /// Lua text, not a `local function`, which would cost a closure on every call.
-    private static func publishShortened(channel: String, ttl: String, tag: String, keys: String) -> String {
-        """
-        if \(keys) and #\(keys) > 0 and \(channel) ~= '' then
-          local parts = {'T', string.len(\(ttl)), ':', \(ttl), '0:', string.len(\(tag)), ':', \(tag)}
-          for _, key in ipairs(\(keys)) do parts[#parts + 1] = string.len(key) .. ':' .. key end
-          redis.call('PUBLISH', \(channel), table.concat(parts))
-        end
-        """
     }
 
     /// Deletes many keys in chunks (Lua's `unpack` has a stack limit), and counts existing ones.
@@ -422,7 +408,7 @@ enum RedisLockScripts {
     /// Returns `{1}`, or `{0, index, holder, pttl}`.
     static let extend = RedisScript(
         name: "extend",
-        source: """
+        source: publish + """
             local owner = ARGV[1]
             local ms = tonumber(ARGV[2])
             local recreate = ARGV[4] == '1'
@@ -447,7 +433,7 @@ enum RedisLockScripts {
                 shortened = shortened or {}; shortened[#shortened + 1] = KEYS[i]
               end
             end
-            \(publishShortened(channel: "ARGV[5]", ttl: "ARGV[2]", tag: "ARGV[6]", keys: "shortened"))
+            if shortened then publish(ARGV[5], 'T', ARGV[2], '', ARGV[6], shortened) end
             return {1}
             """
     )
@@ -461,7 +447,7 @@ enum RedisLockScripts {
     /// another, 3 re-created.
     static let renew = RedisScript(
         name: "renew",
-        source: mget + """
+        source: mget + publish + """
             local n = #KEYS
             local recreate = ARGV[2 * n + 1] == '1'
             local holders = mget(1, n)
@@ -470,8 +456,7 @@ enum RedisLockScripts {
               local holder = holders[i]
               if holder == ARGV[i] then
                 if \(shortens("KEYS[i]", "ARGV[n + i]")) then
-                  local key = {KEYS[i]}
-                  \(publishShortened(channel: "ARGV[2 * n + 2]", ttl: "ARGV[n + i]", tag: "''", keys: "key"))
+                  publish(ARGV[2 * n + 2], 'T', ARGV[n + i], '', '', {KEYS[i]})
                 end
                 table.insert(reply, 1); table.insert(reply, false)
               elseif holder then
@@ -681,7 +666,7 @@ enum RedisLockScripts {
     /// locked, 2 held by another (nothing changed).
     static let refresh = RedisScript(
         name: "refresh",
-        source: mget + """
+        source: mget + publish + """
             local locker = ARGV[1]
             local ttl = tonumber(ARGV[2])
             -- MGET, not a GET per key: a key of another type reads as missing (not locked,
@@ -704,7 +689,7 @@ enum RedisLockScripts {
                 table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
               end
             end
-            \(publishShortened(channel: "ARGV[3]", ttl: "ARGV[2]", tag: "ARGV[4]", keys: "shortened"))
+            if shortened then publish(ARGV[3], 'T', ARGV[2], '', ARGV[4], shortened) end
             return reply
             """
     )
