@@ -98,3 +98,16 @@ import Testing
         return content
     }
 }
+
+extension LockEventCodec {
+    /// The public events of one message (what a loop over a ``LockEventStream`` sees of it),
+    /// and their attempt tag.
+    static func decode(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (events: [LockEvent], tag: String) {
+        let decoded = decodeAll(payload, keyspace: keyspace)
+        let events = decoded.events.compactMap { event -> LockEvent? in
+            if case .lock(let event) = event { return event }
+            return nil
+        }
+        return (events, decoded.tag)
+    }
+}

@@ -161,16 +161,6 @@ enum LockEventCodec {
         }
     }
 
-    /// The public events of one message, and their attempt tag.
-    static func decode(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (events: [LockEvent], tag: String) {
-        let decoded = decodeAll(payload, keyspace: keyspace)
-        let events = decoded.events.compactMap { event -> LockEvent? in
-            if case .lock(let event) = event { return event }
-            return nil
-        }
-        return (events, decoded.tag)
-    }
-
     /// The events of one message, `T` (a TTL shortened, for the expiry watcher) included, and
     /// their attempt tag.
     static func decodeAll(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (events: [BackendEvent], tag: String) {
