@@ -41,7 +41,8 @@ actor RedisSubscriber {
 
     private enum ConnectionState {
         case disconnected(failures: Int)
-        case connecting
+        /// With the attempt's handler, so ``close()`` can end a handshake that a stopped server never answers.
+        case connecting(NIOLoopBound<RedisChannelHandler>)
         case connected(RedisConnector.Connection)
         case closed
     }
@@ -317,9 +318,16 @@ actor RedisSubscriber {
         entries.removeAll()
         channelTargets.removeAll()
         patternTargets.removeAll()
-        if case .connected(let connection) = previous {
+        switch previous {
+        case .connected(let connection):
             connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
             try? await connection.channel.closeFuture.get()
+        case .connecting(let handler):
+            // Ends the handshake now instead of leaving the socket open until the connect timeout;
+            // `connectFinished` closes a connection that completes all the same.
+            handler.value.close(RedisClientError(.closed, "the client was closed", mayHaveRun: false))
+        case .disconnected, .closed:
+            break
         }
     }
 
@@ -380,13 +388,14 @@ actor RedisSubscriber {
 
     private func connect() {
         guard case .disconnected(let failures) = state else { return }
-        state = .connecting
+        var connectingHandler: RedisChannelHandler?
         let future = RedisConnector.connect(
             configuration: configuration,
             sslContext: sslContext,
             eventLoop: eventLoop,
             logger: logger
         ) { [weak self] handler in
+            connectingHandler = handler
             handler.pushHandler = { [weak self] token in
                 self?.assumeIsolated { $0.receive(token) }
             }
@@ -399,6 +408,8 @@ actor RedisSubscriber {
                 self.assumeIsolated { $0.connectionClosed(handlerID, reason: reason) }
             }
         }
+        guard let connectingHandler else { return }
+        state = .connecting(NIOLoopBound(connectingHandler, eventLoop: eventLoop))
         future.whenComplete { [weak self] result in
             self?.assumeIsolated { $0.connectFinished(result, failures: failures) }
         }
