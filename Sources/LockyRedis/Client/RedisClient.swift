@@ -342,9 +342,9 @@ public actor RedisClient {
         state = .closed
         // Callers waiting for the next connection attempt learn at once that there is none.
         for wait in backoffWaits.values { wait.succeed(()) }
-        if let subscriberInstance {
-            await subscriberInstance.close()
-        }
+        // Both connections close at once: a stopped TLS server makes each wait out the TLS
+        // shutdown timeout, which one after the other doubled.
+        async let subscriberClosed: Void? = subscriberInstance?.close()
         switch previous {
         case .connected(let connection):
             connection.handler.close(RedisClientError(.closed, "the client was closed", mayHaveRun: true))
@@ -359,6 +359,7 @@ public actor RedisClient {
         case .idle, .closed:
             break
         }
+        _ = await subscriberClosed
     }
 
     // MARK: Pub/sub
