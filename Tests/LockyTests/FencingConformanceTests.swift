@@ -190,6 +190,35 @@ struct FencingConformanceTests {
         }
     }
 
+    /// A token-checked read of a key without a value still raises its fence, which on Redis
+    /// stores the hash (with a `fence` field alone): under the lock key of a free resource, or
+    /// the fence key of one never locked, it keeps that resource from being locked just as a
+    /// written value does, and the fence it raised holds for the next write.
+    @Test(arguments: BackendKind.allCases)
+    func aFenceRaisedAloneUnderALockOrFenceKeyKeepsItsResourceFromBeingLocked(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let client = env.client
+            let refused = Self.refusal(kind)
+            let keys = ["w": env.keyspace.lockKey("w"), "f": env.keyspace.fenceKey("f")]
+            for (_, key) in keys.sorted(by: { $0.key < $1.key }) {
+                #expect(try await client.fencedRead(key, fencingToken: 4) == .read(nil))
+                #expect(try await client.fencedRead(key) == nil, "the fence alone holds no value")
+            }
+            for resource in keys.keys.sorted() {
+                await expectLockError(refused) { _ = try await client.tryAcquire(resource, ttl: .seconds(30)) }
+                await expectLockError(refused) { _ = try await client.tryAcquire(["e", resource], ttl: .seconds(30)) }
+                await expectLockError(refused) { _ = try await client.lock(resource, locker: "l", force: true) }
+                #expect(try await client.holder(of: resource) == nil, "a refused call took \(resource)")
+            }
+            #expect(try await client.holder(of: "e") == nil, "a refused batch took part of its resources")
+            for (_, key) in keys.sorted(by: { $0.key < $1.key }) {
+                #expect(try await client.fencedWrite("x", to: key, fencingToken: 3) == .rejected(highestToken: 4))
+                #expect(try await client.fencedWrite("x", to: key, fencingToken: 4) == .accepted)
+                #expect(try await client.fencedRead(key)?.string == "x")
+            }
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func binaryValuesRoundTrip(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in
