@@ -22,6 +22,30 @@ struct FencingConformanceTests {
         }
     }
 
+    /// Tokens compare as integers, not as their digits ("10" sorts before "9"), and exactly up
+    /// to the documented bound 2^53 (where neighbours still differ as Lua's doubles), for
+    /// writes and token-checked reads alike; an empty value is a value.
+    @Test(arguments: BackendKind.allCases)
+    func tokensCompareAsIntegersUpToTwoToThe53rd(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let client = env.client
+            #expect(try await client.fencedWrite("ten", to: "n", fencingToken: 10) == .accepted)
+            #expect(try await client.fencedWrite("nine", to: "n", fencingToken: 9) == .rejected(highestToken: 10))
+            #expect(try await client.fencedRead("n", fencingToken: 9) == .rejected(highestToken: 10))
+            #expect(try await client.fencedRead("n")?.string == "ten")
+            let top: Int64 = 1 << 53
+            #expect(try await client.fencedWrite("top", to: "big", fencingToken: top) == .accepted)
+            #expect(try await client.fencedWrite("below", to: "big", fencingToken: top - 1) == .rejected(highestToken: top))
+            #expect(try await client.fencedRead("big", fencingToken: top - 1) == .rejected(highestToken: top))
+            #expect(try await client.fencedWrite("again", to: "big", fencingToken: top) == .accepted)
+            #expect(try await client.fencedRead("big") == FencedValue(value: ByteBuffer(string: "again"), highestToken: top))
+            await expectLockError(.invalidArgument) { _ = try await client.fencedWrite("over", to: "big", fencingToken: top + 1) }
+            await expectLockError(.invalidArgument) { _ = try await client.fencedRead("big", fencingToken: top + 1) }
+            #expect(try await client.fencedWrite(ByteBuffer(), to: "empty", fencingToken: 0) == .accepted)
+            #expect(try await client.fencedRead("empty") == FencedValue(value: ByteBuffer(), highestToken: 0))
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func protectsAgainstAPausedHolder(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in
