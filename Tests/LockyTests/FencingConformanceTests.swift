@@ -22,6 +22,30 @@ struct FencingConformanceTests {
         }
     }
 
+    /// Tokens compare as integers, not as their digits ("10" sorts before "9"), and exactly up
+    /// to the documented bound 2^53 (where neighbours still differ as Lua's doubles), for
+    /// writes and token-checked reads alike; an empty value is a value.
+    @Test(arguments: BackendKind.allCases)
+    func tokensCompareAsIntegersUpToTwoToThe53rd(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let client = env.client
+            #expect(try await client.fencedWrite("ten", to: "n", fencingToken: 10) == .accepted)
+            #expect(try await client.fencedWrite("nine", to: "n", fencingToken: 9) == .rejected(highestToken: 10))
+            #expect(try await client.fencedRead("n", fencingToken: 9) == .rejected(highestToken: 10))
+            #expect(try await client.fencedRead("n")?.string == "ten")
+            let top: Int64 = 1 << 53
+            #expect(try await client.fencedWrite("top", to: "big", fencingToken: top) == .accepted)
+            #expect(try await client.fencedWrite("below", to: "big", fencingToken: top - 1) == .rejected(highestToken: top))
+            #expect(try await client.fencedRead("big", fencingToken: top - 1) == .rejected(highestToken: top))
+            #expect(try await client.fencedWrite("again", to: "big", fencingToken: top) == .accepted)
+            #expect(try await client.fencedRead("big") == FencedValue(value: ByteBuffer(string: "again"), highestToken: top))
+            await expectLockError(.invalidArgument) { _ = try await client.fencedWrite("over", to: "big", fencingToken: top + 1) }
+            await expectLockError(.invalidArgument) { _ = try await client.fencedRead("big", fencingToken: top + 1) }
+            #expect(try await client.fencedWrite(ByteBuffer(), to: "empty", fencingToken: 0) == .accepted)
+            #expect(try await client.fencedRead("empty") == FencedValue(value: ByteBuffer(), highestToken: 0))
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func protectsAgainstAPausedHolder(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in
@@ -187,6 +211,35 @@ struct FencingConformanceTests {
             #expect(try await client.fencedRead(key)?.string == "x")
             // The other resource's counter was not started by the refused calls.
             #expect(try await client.tryAcquire("e", ttl: .seconds(30)).fencingToken == 1)
+        }
+    }
+
+    /// A token-checked read of a key without a value still raises its fence, which on Redis
+    /// stores the hash (with a `fence` field alone): under the lock key of a free resource, or
+    /// the fence key of one never locked, it keeps that resource from being locked just as a
+    /// written value does, and the fence it raised holds for the next write.
+    @Test(arguments: BackendKind.allCases)
+    func aFenceRaisedAloneUnderALockOrFenceKeyKeepsItsResourceFromBeingLocked(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let client = env.client
+            let refused = Self.refusal(kind)
+            let keys = ["w": env.keyspace.lockKey("w"), "f": env.keyspace.fenceKey("f")]
+            for (_, key) in keys.sorted(by: { $0.key < $1.key }) {
+                #expect(try await client.fencedRead(key, fencingToken: 4) == .read(nil))
+                #expect(try await client.fencedRead(key) == nil, "the fence alone holds no value")
+            }
+            for resource in keys.keys.sorted() {
+                await expectLockError(refused) { _ = try await client.tryAcquire(resource, ttl: .seconds(30)) }
+                await expectLockError(refused) { _ = try await client.tryAcquire(["e", resource], ttl: .seconds(30)) }
+                await expectLockError(refused) { _ = try await client.lock(resource, locker: "l", force: true) }
+                #expect(try await client.holder(of: resource) == nil, "a refused call took \(resource)")
+            }
+            #expect(try await client.holder(of: "e") == nil, "a refused batch took part of its resources")
+            for (_, key) in keys.sorted(by: { $0.key < $1.key }) {
+                #expect(try await client.fencedWrite("x", to: key, fencingToken: 3) == .rejected(highestToken: 4))
+                #expect(try await client.fencedWrite("x", to: key, fencingToken: 4) == .accepted)
+                #expect(try await client.fencedRead(key)?.string == "x")
+            }
         }
     }
 

@@ -62,6 +62,8 @@ public final class InMemoryLockBackend: LockBackend {
         /// Fenced values with the token that wrote them and, apart, the highest token seen per
         /// key (a token-checked read raises it alone).
         var fenced: [ExactName: FencedValue] = [:]
+        /// Every key the fencing helper has stored anything under (on Redis, a hash): a
+        /// token-checked read of a key without a value stores its fence alone.
         var storeFences: [ExactName: Int64] = [:]
         var listeners: [UInt64: @Sendable (BackendEvent) -> Void] = [:]
         var expiryListeners: Set<UInt64> = []
@@ -83,24 +85,26 @@ public final class InMemoryLockBackend: LockBackend {
         /// its listener's id (called by ``InMemoryLockBackend/close()``).
         var streamFinishers: [UInt64: @Sendable () -> Void] = [:]
 
-        /// Whether a fenced value was written under `resource`'s lock key while it was free: on
-        /// Redis that key then holds a hash, which no lock script overwrites.
+        /// Whether the fencing helper stored under `resource`'s lock key while it was free (a
+        /// value, or a fence raised by a token-checked read): on Redis that key then holds a
+        /// hash, which no lock script overwrites.
         func holdsFencedValue(_ resource: String) -> Bool {
-            !fenced.isEmpty && fenced[ExactName(keyspace.lockKey(resource))] != nil
+            !storeFences.isEmpty && storeFences[ExactName(keyspace.lockKey(resource))] != nil
         }
 
-        /// Whether a fenced value was written under `resource`'s fence key before it was ever
-        /// locked: on Redis that key then holds a hash, no counter, and nothing takes the resource.
+        /// Whether the fencing helper stored under `resource`'s fence key before it was ever
+        /// locked (a value, or a fence alone): on Redis that key then holds a hash, no counter,
+        /// and nothing takes the resource.
         func fenceHoldsFencedValue(_ resource: String) -> Bool {
-            !fenced.isEmpty && fenced[ExactName(keyspace.fenceKey(resource))] != nil
+            !storeFences.isEmpty && storeFences[ExactName(keyspace.fenceKey(resource))] != nil
         }
 
         /// Throws what the Redis scripts that take locks answer, before they write anything, when
-        /// one of `resources` has a fenced value under its lock key (free) or its fence key.
+        /// one of `resources` has a fenced value (or fence) under its lock key (free) or its fence key.
         func checkTakeable(_ resources: [String], now: ContinuousClock.Instant, during operation: String? = nil)
             throws(LockError)
         {
-            guard !fenced.isEmpty else { return }
+            guard !storeFences.isEmpty else { return }
             for resource in resources where locks[ExactName(resource)] == nil && holdsFencedValue(resource) {
                 throw .foreignLockValue(resource, during: operation)
             }
@@ -251,7 +255,10 @@ public final class InMemoryLockBackend: LockBackend {
             store(Entry(owner: owner, expiresAt: ttl.map { now + $0 }), for: ExactName(resource))
             // Redis's SET replaces whatever the key held; every way in refuses a fenced value
             // under the key first, so this only keeps the table what Redis would hold.
-            if !fenced.isEmpty { fenced[ExactName(keyspace.lockKey(resource))] = nil }
+            if !storeFences.isEmpty {
+                fenced[ExactName(keyspace.lockKey(resource))] = nil
+                storeFences[ExactName(keyspace.lockKey(resource))] = nil
+            }
             let token = (fences[ExactName(resource)] ?? 0) + 1
             fences[ExactName(resource)] = token
             emit(.locked(resource: resource, locker: locker ?? LeaseOwner.displayName(of: owner), ttl: ttl))
