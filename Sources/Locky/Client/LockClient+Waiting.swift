@@ -113,6 +113,16 @@ extension LockClient {
                             if queued, to == waiter, watched.contains(ExactName(resource)) {
                                 signal.handOver(fencingToken: token, attempt: attempt)
                             }
+                        case .ttlShortened(let resource, _, let first):
+                            // Still held, but its expiry timer (armed by the resource's first
+                            // waiter only) is now late: that waiter tries again and re-arms it at
+                            // the new deadline. Nobody else: the others have no timer to move.
+                            guard watched.contains(ExactName(resource)) else { return }
+                            if queued {
+                                if first == nil || first == waiter { signal.fire() }
+                            } else if !queues.isWaitingBehind(resource, id: id) {
+                                signal.fire()
+                            }
                         case .gap:
                             // Any release may have been missed: wake as if every watched resource
                             // were released. Unqueued waiters behind another local waiter of each

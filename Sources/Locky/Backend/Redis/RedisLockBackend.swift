@@ -115,6 +115,7 @@ public struct RedisLockBackend: LockBackend {
             ttlMilliseconds: milliseconds, who: locker, tag: tag, resources: resources, tagged: tagged, keyspace: keyspace,
             to: &command)
         command.append(tag)
+        command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.lock, command: command, operation: "lock") { reply throws(LockError) in
             var values = ReplyReader(reply)
             var outcomes: [LockOutcome] = []
@@ -152,6 +153,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(recreatesMissingLocks ? "1" : "0")
         command.append(keyspace.eventChannel)
         command.append(LockEventCodec.attemptTag(owner: owner))
+        command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.extend, command: command, operation: "extend") {
             reply throws(LockError) in
             var values = ReplyReader(reply)
@@ -177,6 +179,7 @@ public struct RedisLockBackend: LockBackend {
         for item in items { command.append(item.ttl.millisecondsRoundedUp) }
         command.append(recreatesMissingLocks ? "1" : "0")
         command.append(keyspace.eventChannel)
+        command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.renew, command: command, operation: "renew") { reply throws(LockError) in
             var values = ReplyReader(reply)
             var results: [RenewalResult] = []
@@ -253,6 +256,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(keyspace.eventChannel)
         command.append(LockEventCodec.attemptTag(owner: locker))
+        command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.refresh, command: command, operation: "refresh") {
             reply throws(LockError) in
             return try Self.outcomes(
