@@ -569,18 +569,32 @@ public struct RedisLockBackend: LockBackend {
         try await withTaggedWakeHandler(waiter: waiter, { hint, _ in handler(hint) }, body)
     }
 
-    /// Like ``withWakeHandler(waiter:_:_:)``, with each hint's attempt tag (Redlock wakes
-    /// waiters only for a release a quorum of nodes reported).
+    /// ``withWakeHandler(waiter:_:_:)`` whose subscription waits at most `subscribeWait` (and
+    /// never longer than it would without it) for the server's confirmation. A subscription
+    /// that times out ends alone: the client's subscriber connection stays for everyone else.
+    public func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        subscribeWait: Duration?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await withTaggedWakeHandler(waiter: waiter, subscribeWait: subscribeWait, { hint, _ in handler(hint) }, body)
+    }
+
+    /// Like ``withWakeHandler(waiter:subscribeWait:_:_:)``, with each hint's attempt tag
+    /// (Redlock wakes waiters only for a release a quorum of nodes reported).
     func withTaggedWakeHandler<T: Sendable>(
         waiter: String? = nil,
+        subscribeWait: Duration? = nil,
         _ handler: @escaping @Sendable (WakeHint, String) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
         let keyspace = self.keyspace
         let channel = waiter.map { keyspace.wakeChannel(forWaiter: $0) } ?? keyspace.eventChannel
+        let ownTimeout = subscribeTimeout ?? client.configuration.commandTimeout
         return try await client.subscribe(
             channels: [channel],
-            timeout: subscribeTimeout,
+            timeout: subscribeWait.map { min($0, ownTimeout) } ?? subscribeTimeout,
             handler: { event in
                 switch event {
                 case .gap: handler(.gap, "")
