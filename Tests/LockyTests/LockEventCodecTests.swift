@@ -71,6 +71,32 @@ import Testing
         #expect(LockEventCodec.decodeAll(ByteBuffer(string: noTTL), keyspace: keyspace).events.isEmpty)
     }
 
+    /// A `T` message wakes waiters too: one hint per key, with the event's tag; an `S` message
+    /// (on a wake channel) names the queue's first waiter. Malformed ones wake nobody.
+    @Test func aShortenedTTLWakesTheFirstWaiter() throws {
+        let keyspace = try LockKeyspace(prefix: "locky:")
+        let keys = ["plain", "{t}:x"].map { keyspace.lockKey($0) }
+        let message = "T3:3000:4:7f3a" + keys.map { "\($0.utf8.count):\($0)" }.joined()
+        let hints = LockEventCodec.taggedHints(ByteBuffer(string: message), keyspace: keyspace)
+        #expect(hints.tag == "7f3a")
+        #expect(
+            hints.hints == [
+                .ttlShortened(resource: "plain", ttl: .milliseconds(300), first: nil),
+                .ttlShortened(resource: "{t}:x", ttl: .milliseconds(300), first: nil),
+            ])
+        let key = keys[0]
+        let addressed = "S3:300\(key.utf8.count):\(key)8:c0ffee.7"
+        #expect(
+            LockEventCodec.taggedHints(ByteBuffer(string: addressed), keyspace: keyspace).hints == [
+                .ttlShortened(resource: "plain", ttl: .milliseconds(300), first: "c0ffee.7")
+            ])
+        for malformed in [
+            "T1:00:0:\(key.utf8.count):\(key)", "S1:0\(key.utf8.count):\(key)1:w", "S3:300\(key.utf8.count):\(key)",
+        ] {
+            #expect(LockEventCodec.taggedHints(ByteBuffer(string: malformed), keyspace: keyspace).hints.isEmpty, "\(malformed)")
+        }
+    }
+
     /// One owner's events carry one tag, another owner's another; the tag is not the token.
     @Test func attemptTagsTellOwnersApartWithoutShowingThem() {
         let owner = "worker-1:0123456789abcdef0123456789abcdef"

@@ -26,6 +26,20 @@ struct RedlockWakeMergerTests {
         #expect(merger.receive(.gap, tag: "", fromNode: 0, at: now) == .gap)
     }
 
+    /// A shortened TTL wakes once a quorum of nodes reported it, apart from a release of the
+    /// same attempt and from another new TTL: a minority's deadline is not the lock's.
+    @Test func aShortenedTTLWakesOnceAQuorumReportedIt() {
+        var merger = RedlockWakeMerger(quorum: 2)
+        let now = ContinuousClock.now
+        let shortened = WakeHint.ttlShortened(resource: "r", ttl: .milliseconds(300), first: nil)
+        #expect(merger.receive(shortened, tag: "holder", fromNode: 0, at: now) == nil)
+        #expect(merger.receive(released, tag: "holder", fromNode: 1, at: now) == nil, "a release is another change")
+        #expect(
+            merger.receive(.ttlShortened(resource: "r", ttl: .milliseconds(200), first: nil), tag: "holder", fromNode: 1, at: now)
+                == nil, "another new TTL")
+        #expect(merger.receive(shortened, tag: "holder", fromNode: 1, at: now) == shortened)
+    }
+
     /// A locker's next cycle has the same tag: a node reporting again starts a new release, and
     /// reports older than the window do not count.
     @Test func cyclesAndTheWindow() {

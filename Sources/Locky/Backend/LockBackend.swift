@@ -117,6 +117,19 @@ public protocol LockBackend: Sendable {
         _ body: () async throws -> T
     ) async throws -> T
 
+    /// ``withWakeHandler(waiter:_:_:)`` whose subscription waits at most `subscribeWait` for
+    /// the server's confirmation (nil: the backend's own timeout), before `body` runs: a
+    /// waiting acquire passes the time left before its deadline, so a server that does not
+    /// answer cannot hold it past its timeout. An unconfirmed subscription throws (Redis: a
+    /// `RedisClientError` `timeout`, and only that subscription ends; the client's shared
+    /// subscriber connection stays). A default calls the one without a limit.
+    func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        subscribeWait: Duration?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T
+
     /// Where tasks that mostly talk to this backend run best (the connection's own thread),
     /// or nil. Waiting acquires run there, so a wake-up costs no thread switch.
     var preferredTaskExecutor: (any TaskExecutor)? { get }
@@ -195,6 +208,16 @@ extension LockBackend {
     /// No reply wait to bound by default: leaves the queue as it is.
     public func leaveQueue(_ resource: String, waiter: String, owner: String, replyWait: Duration?) async throws(LockError) {
         try await leaveQueue(resource, waiter: waiter, owner: owner)
+    }
+
+    /// No subscription to bound by default: the wake handler as it is.
+    public func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        subscribeWait: Duration?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await withWakeHandler(waiter: waiter, handler, body)
     }
 
     /// Hints from ``withEventHandler(expirations:_:_:)`` (without the next waiter).

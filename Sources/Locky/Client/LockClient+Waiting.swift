@@ -16,7 +16,8 @@ extension LockClient {
     ///   last try at the deadline gets 25 ms); nil waits without limit.
     ///   - fair: Acquire in arrival order across processes (below); one resource only, and not on Redlock.
     /// - Throws: ``LockError`` `timedOut` (with the holder; also at the deadline when the
-    ///   server had not answered the attempt then, with the last holder seen), `cancelled`, `authenticationFailed`,
+    ///   server had not answered the attempt then, with the last holder seen, or had not
+    ///   confirmed the wait's subscription to wake-ups), `cancelled`, `authenticationFailed`,
     ///   `invalidArgument`, `serverError`; `alreadyExpired` when three replies in a row came too
     ///   late to leave a lease any validity (the TTL is too short for this backend); `backendUnavailable` at once when the server cannot be reached at
     ///   the start, and after `retry.count` failed attempts in a row (`retry.delay` apart; a
@@ -98,8 +99,12 @@ extension LockClient {
                 // Wake-ups for this waiter: a release or expiry of one of its resources (in fair
                 // mode only when it is named next, or nobody is), unless it is queued behind
                 // another local waiter of that resource; anything after a gap.
+                // The subscription waits no longer than the wait has left (at least the last
+                // attempt's grace): a server that does not confirm it cannot hold the wait past
+                // its timeout (below: `timedOut`).
                 try await backend.withWakeHandler(
                     waiter: queued ? waiter : nil,
+                    subscribeWait: replyWait(until: deadline),
                     { hint in
                         switch hint {
                         case .released(let resource, let next):
@@ -112,6 +117,16 @@ extension LockClient {
                         case .handedOver(let resource, let to, let token, let attempt):
                             if queued, to == waiter, watched.contains(ExactName(resource)) {
                                 signal.handOver(fencingToken: token, attempt: attempt)
+                            }
+                        case .ttlShortened(let resource, _, let first):
+                            // Still held, but its expiry timer (armed by the resource's first
+                            // waiter only) is now late: that waiter tries again and re-arms it at
+                            // the new deadline. Nobody else: the others have no timer to move.
+                            guard watched.contains(ExactName(resource)) else { return }
+                            if queued {
+                                if first == nil || first == waiter { signal.fire() }
+                            } else if !queues.isWaitingBehind(resource, id: id) {
+                                signal.fire()
                             }
                         case .gap:
                             // Any release may have been missed: wake as if every watched resource
@@ -140,7 +155,16 @@ extension LockClient {
             switch error {
             case let error as LockError: lockError = error
             case is CancellationError: lockError = LockError(.cancelled, "cancelled while waiting for the lock")
-            case let error as RedisClientError: lockError = LockError(error, during: "watching lock events")
+            case let error as RedisClientError:
+                if let deadline, clock.now >= deadline, error.code == .timeout {
+                    // The subscription went unconfirmed until the deadline (a stopped server, a
+                    // proxy that swallows it): no attempt was made, nothing was taken.
+                    lockError = LockError(
+                        .timedOut, "the timeout passed while the server had not confirmed the subscription to lock events",
+                        resource: resources.count == 1 ? resources[0] : nil, underlying: error)
+                } else {
+                    lockError = LockError(error, during: "watching lock events")
+                }
             default: lockError = LockError(.backendUnavailable, "cannot watch lock events: \(error)")
             }
             span?.recordError(lockError)

@@ -3,8 +3,9 @@ import NIOCore
 
 /// Encodes and decodes the lock events the scripts publish: a kind byte (`L` locked, `U`
 /// unlocked, `H` unlocked with the next fair waiter of each key, `T` a TTL shortened to the
-/// TTL field, for the expiry watcher alone, ``BackendEvent``; `G`, only on a waiter's wake
-/// channel, a lock handed to it: token, attempt, key, waiter), then length-prefixed fields
+/// TTL field, for the expiry watcher, ``BackendEvent``, and for waiters; only on a waiter's
+/// wake channel: `G` a lock handed to it: token, attempt, key, waiter; `S` the TTL of a lock it
+/// is first in the queue of was shortened: TTL, key, waiter), then length-prefixed fields
 /// `<len>:<bytes>` (len in bytes): the TTL in ms, the holder's public name, the attempt tag
 /// (``attemptTag(owner:)``), then one lock key per resource (for `H`, each followed by its next
 /// waiter or an empty field). Binary-safe; anything malformed is dropped, never trusted.
@@ -119,8 +120,9 @@ enum LockEventCodec {
         }
     }
 
-    /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key), `U` or `G`
-    /// (a fair hand-off) message, with the event's attempt tag (empty for `G`).
+    /// The wake-up hints of an `H` (unlocked, with the next fair waiter per key), `U`, `T` (a
+    /// TTL shortened), `G` (a fair hand-off) or `S` (a shortened TTL, told the first fair
+    /// waiter) message, with the event's attempt tag (empty for `G` and `S`).
     static func taggedHints(_ payload: ByteBuffer, keyspace: LockKeyspace) -> (hints: [WakeHint], tag: String) {
         var buffer = payload
         // Every acquire publishes an `L` event, and every waiter of a client gets each message:
@@ -128,6 +130,7 @@ enum LockEventCodec {
         // event once per waiter made N concurrent waiters cost N² decodes on the I/O thread).
         guard let kind = buffer.readInteger(as: UInt8.self),
             kind == UInt8(ascii: "H") || kind == UInt8(ascii: "U") || kind == UInt8(ascii: "G")
+                || kind == UInt8(ascii: "T") || kind == UInt8(ascii: "S")
         else {
             return ([], "")
         }
@@ -140,7 +143,16 @@ enum LockEventCodec {
             else { return ([], "") }
             return ([.handedOver(resource: resource, waiter: waiter, fencingToken: token, attempt: attempt)], "")
         }
-        guard readField(&buffer) != nil, readField(&buffer) != nil, let tag = readField(&buffer) else { return ([], "") }
+        if kind == UInt8(ascii: "S") {
+            // A shortened TTL, on the wake channel of the queue's first waiter: TTL, lock key, waiter.
+            guard let ttl = readField(&buffer).flatMap(shortenedTTL), let key = readField(&buffer),
+                let waiter = readField(&buffer), let resource = keyspace.resource(ofLockKey: key)
+            else { return ([], "") }
+            return ([.ttlShortened(resource: resource, ttl: ttl, first: waiter)], "")
+        }
+        guard let ttlField = readField(&buffer), readField(&buffer) != nil, let tag = readField(&buffer) else {
+            return ([], "")
+        }
         var fields: [String] = []
         while buffer.readableBytes > 0 {
             guard let field = readField(&buffer) else { return ([], "") }
@@ -156,6 +168,12 @@ enum LockEventCodec {
             return (hints, tag)
         case UInt8(ascii: "U"):
             return (fields.compactMap { keyspace.resource(ofLockKey: $0) }.map { .released(resource: $0, next: nil) }, tag)
+        case UInt8(ascii: "T"):
+            guard let ttl = shortenedTTL(ttlField) else { return ([], "") }
+            return (
+                fields.compactMap { keyspace.resource(ofLockKey: $0) }.map { .ttlShortened(resource: $0, ttl: ttl, first: nil) },
+                tag
+            )
         default:
             return ([], "")
         }
@@ -189,11 +207,17 @@ enum LockEventCodec {
         case UInt8(ascii: "U"), UInt8(ascii: "H"):
             return (resources.map { .lock(.unlocked(resource: $0)) }, tag)
         case UInt8(ascii: "T"):
-            guard let milliseconds = Int64(ttlField), milliseconds > 0 else { return none }
-            return (resources.map { .ttlShortened(resource: $0, ttl: .milliseconds(milliseconds)) }, tag)
+            guard let ttl = shortenedTTL(ttlField) else { return none }
+            return (resources.map { .ttlShortened(resource: $0, ttl: ttl) }, tag)
         default:
             return none
         }
+    }
+
+    /// The TTL field of a shortened TTL: a positive number of milliseconds, else nil (malformed).
+    private static func shortenedTTL(_ field: String) -> Duration? {
+        guard let milliseconds = Int64(field), milliseconds > 0 else { return nil }
+        return .milliseconds(milliseconds)
     }
 
     private static func readField(_ buffer: inout ByteBuffer) -> String? {

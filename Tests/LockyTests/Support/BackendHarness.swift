@@ -505,6 +505,16 @@ final class RecordingBackend: LockBackend {
         try await inner.withWakeHandler(waiter: waiter, handler, body)
     }
 
+    /// Forwarded, so a waiting acquire's subscription is bounded by its deadline as without it.
+    func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        subscribeWait: Duration?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await inner.withWakeHandler(waiter: waiter, subscribeWait: subscribeWait, handler, body)
+    }
+
     func acquireFair(
         _ resource: String,
         owner: String,

@@ -191,7 +191,8 @@ public final class InMemoryLockBackend: LockBackend {
         /// Gives `resource`'s held lock the deadline `expiresAt` (nil: none), `ttl` from now.
         /// One earlier than before is news for the expiry watcher (the Redis scripts publish
         /// it too): the timer below moves on its own, but a clock that cannot arm timers
-        /// leaves the expiry to the watcher.
+        /// leaves the expiry to the watcher. Waiters hear it too: the first one watches the
+        /// holder's expiry on a timer of its own, armed at the old deadline.
         mutating func reset(_ resource: String, _ entry: Entry, ttl: Duration?, now: ContinuousClock.Instant) {
             var entry = entry
             let before = entry.expiresAt
@@ -199,6 +200,8 @@ public final class InMemoryLockBackend: LockBackend {
             store(entry, for: ExactName(resource))
             guard let ttl, let after = entry.expiresAt, before.map({ after < $0 }) ?? true else { return }
             for id in expiryListeners { listeners[id]?(.ttlShortened(resource: resource, ttl: ttl)) }
+            let hint = WakeHint.ttlShortened(resource: resource, ttl: ttl, first: queues[ExactName(resource)]?.first?.waiter)
+            for listener in wakeListeners.values { listener.handler(hint) }
         }
 
         /// The live entry of `resource`, dropping it when expired: only once its deadline has

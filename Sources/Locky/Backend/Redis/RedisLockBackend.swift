@@ -115,6 +115,7 @@ public struct RedisLockBackend: LockBackend {
             ttlMilliseconds: milliseconds, who: locker, tag: tag, resources: resources, tagged: tagged, keyspace: keyspace,
             to: &command)
         command.append(tag)
+        command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.lock, command: command, operation: "lock") { reply throws(LockError) in
             var values = ReplyReader(reply)
             var outcomes: [LockOutcome] = []
@@ -152,6 +153,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(recreatesMissingLocks ? "1" : "0")
         command.append(keyspace.eventChannel)
         command.append(LockEventCodec.attemptTag(owner: owner))
+        command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.extend, command: command, operation: "extend") {
             reply throws(LockError) in
             var values = ReplyReader(reply)
@@ -177,6 +179,7 @@ public struct RedisLockBackend: LockBackend {
         for item in items { command.append(item.ttl.millisecondsRoundedUp) }
         command.append(recreatesMissingLocks ? "1" : "0")
         command.append(keyspace.eventChannel)
+        command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.renew, command: command, operation: "renew") { reply throws(LockError) in
             var values = ReplyReader(reply)
             var results: [RenewalResult] = []
@@ -253,6 +256,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(keyspace.eventChannel)
         command.append(LockEventCodec.attemptTag(owner: locker))
+        command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.refresh, command: command, operation: "refresh") {
             reply throws(LockError) in
             return try Self.outcomes(
@@ -565,18 +569,32 @@ public struct RedisLockBackend: LockBackend {
         try await withTaggedWakeHandler(waiter: waiter, { hint, _ in handler(hint) }, body)
     }
 
-    /// Like ``withWakeHandler(waiter:_:_:)``, with each hint's attempt tag (Redlock wakes
-    /// waiters only for a release a quorum of nodes reported).
+    /// ``withWakeHandler(waiter:_:_:)`` whose subscription waits at most `subscribeWait` (and
+    /// never longer than it would without it) for the server's confirmation. A subscription
+    /// that times out ends alone: the client's subscriber connection stays for everyone else.
+    public func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        subscribeWait: Duration?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await withTaggedWakeHandler(waiter: waiter, subscribeWait: subscribeWait, { hint, _ in handler(hint) }, body)
+    }
+
+    /// Like ``withWakeHandler(waiter:subscribeWait:_:_:)``, with each hint's attempt tag
+    /// (Redlock wakes waiters only for a release a quorum of nodes reported).
     func withTaggedWakeHandler<T: Sendable>(
         waiter: String? = nil,
+        subscribeWait: Duration? = nil,
         _ handler: @escaping @Sendable (WakeHint, String) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
         let keyspace = self.keyspace
         let channel = waiter.map { keyspace.wakeChannel(forWaiter: $0) } ?? keyspace.eventChannel
+        let ownTimeout = subscribeTimeout ?? client.configuration.commandTimeout
         return try await client.subscribe(
             channels: [channel],
-            timeout: subscribeTimeout,
+            timeout: subscribeWait.map { min($0, ownTimeout) } ?? subscribeTimeout,
             handler: { event in
                 switch event {
                 case .gap: handler(.gap, "")

@@ -56,6 +56,30 @@ enum RedisLockScripts {
 
         """
 
+    /// Publishes the `T` event of the lock keys `keys` whose TTL was shortened to `ttl` ms (after
+    /// ``publish``, whose helper it calls), and tells the first fair waiter of each the same on
+    /// its client's wake channel (`prefix` .. client token; '' for none) with an `S` message
+    /// (TTL, key, waiter): that waiter watches the holder's expiry, but listens to its wake
+    /// channel alone. The queue key is the lock key's with its suffix, in the same hash slot
+    /// (as the fair scripts' fence and waiters keys). pcall: a queue key of another type is
+    /// not ours to read, and tells nobody.
+    private static let shorten = """
+        local function shorten(channel, prefix, ttl, tag, keys)
+          publish(channel, 'T', ttl, '', tag, keys)
+          if prefix == '' then return end
+          for i = 1, #keys do
+            local heads = redis.pcall('ZRANGE', keys[i] .. '\(LockKeyspace.queueSuffix)', 0, 0)
+            local head = type(heads) == 'table' and heads[1]
+            local token = head and string.match(head, '^([^.]+)%.')
+            if token then
+              redis.call('PUBLISH', prefix .. token, table.concat({
+                'S', string.len(ttl), ':', ttl, string.len(keys[i]), ':', keys[i], string.len(head), ':', head}))
+            end
+          end
+        end
+
+        """
+
     /// Lua that sets the expiry of the lock key `key` to `ttl` ms from now (a string or a number)
     /// and evaluates to true when that is earlier than before (a key without expiry included).
     /// `GT` first: a new TTL that lengthens the lock, the common case (every renewal), costs the
@@ -326,7 +350,8 @@ enum RedisLockScripts {
     /// for none. ARGV[3]: `1` to force. ARGV[4]: event channel. ARGV[5]: the `L` event of all
     /// the resources, built by the client (``LockEventCodec``), published when all were free.
     /// ARGV[6]: the event's attempt tag (for the event of the resources taken when some were not).
-    /// Publishes the `T` event of the keys the locker held whose TTL the reset shortened.
+    /// ARGV[7]: wake channel prefix.
+    /// Publishes the `T` event of the keys the locker held whose TTL the reset shortened (``shorten``).
     /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
     /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed).
     /// `{-1, index}` when a lock key holds another type of value, `{-2, index}` when a fence
@@ -347,7 +372,7 @@ enum RedisLockScripts {
                     end
                     if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
                     return reply
-                    """) + mget + del + publish + """
+                    """) + mget + del + publish + shorten + """
                     local locker = ARGV[1]
                     local ttl = tonumber(ARGV[2])
                     local force = ARGV[3] == '1'
@@ -393,7 +418,7 @@ enum RedisLockScripts {
                     end
                     mset(tokens)
                     publish(ARGV[4], 'L', ARGV[2], locker, ARGV[6], taken)
-                    publish(ARGV[4], 'T', ARGV[2], '', ARGV[6], shortened)
+                    if #shortened > 0 then shorten(ARGV[4], ARGV[7], ARGV[2], ARGV[6], shortened) end
                     return reply
                     """
     )
@@ -404,11 +429,12 @@ enum RedisLockScripts {
     /// (Redlock: a node that restarted empty gets the lock back; redsync's SetNXOnExtend).
     /// ARGV[5]: event channel ('' for none). ARGV[6]: the attempt tag of the `T` event it
     /// publishes for the keys whose expiry became earlier (a `set` to less than was left, an
-    /// `add` to a key without expiry): the expiry watchers learn their new deadline.
+    /// `add` to a key without expiry): the expiry watchers and the waiters learn their new
+    /// deadline (``shorten``). ARGV[7]: wake channel prefix.
     /// Returns `{1}`, or `{0, index, holder, pttl}`.
     static let extend = RedisScript(
         name: "extend",
-        source: publish + """
+        source: publish + shorten + """
             local owner = ARGV[1]
             local ms = tonumber(ARGV[2])
             local recreate = ARGV[4] == '1'
@@ -433,7 +459,7 @@ enum RedisLockScripts {
                 shortened = shortened or {}; shortened[#shortened + 1] = KEYS[i]
               end
             end
-            if shortened then publish(ARGV[5], 'T', ARGV[2], '', ARGV[6], shortened) end
+            if shortened then shorten(ARGV[5], ARGV[7], ARGV[2], ARGV[6], shortened) end
             return {1}
             """
     )
@@ -442,12 +468,13 @@ enum RedisLockScripts {
     /// KEYS: lock keys. ARGV[i]: the owner of KEYS[i]; ARGV[n + i]: its TTL in ms; ARGV[2n + 1]:
     /// `1` to re-create missing keys (see ``extend``); ARGV[2n + 2]: event channel ('' for none),
     /// where a renewal that makes a lock expire earlier (rare: a TTL shorter than was left)
-    /// publishes its `T` event (without attempt tag), for the expiry watchers.
+    /// publishes its `T` event (without attempt tag), for the expiry watchers and the waiters
+    /// (``shorten``); ARGV[2n + 3]: wake channel prefix.
     /// Returns 2 entries per key: `code, holder` with code 1 renewed, 0 missing, 2 held by
     /// another, 3 re-created.
     static let renew = RedisScript(
         name: "renew",
-        source: mget + publish + """
+        source: mget + publish + shorten + """
             local n = #KEYS
             local recreate = ARGV[2 * n + 1] == '1'
             local holders = mget(1, n)
@@ -456,7 +483,7 @@ enum RedisLockScripts {
               local holder = holders[i]
               if holder == ARGV[i] then
                 if \(shortens("KEYS[i]", "ARGV[n + i]")) then
-                  publish(ARGV[2 * n + 2], 'T', ARGV[n + i], '', '', {KEYS[i]})
+                  shorten(ARGV[2 * n + 2], ARGV[2 * n + 3], ARGV[n + i], '', {KEYS[i]})
                 end
                 table.insert(reply, 1); table.insert(reply, false)
               elseif holder then
@@ -661,12 +688,13 @@ enum RedisLockScripts {
     /// Refresh, per resource; never creates a lock.
     /// KEYS: lock keys. ARGV[1]: locker, or empty for any holder. ARGV[2]: TTL in ms, 0 removes the expiry.
     /// ARGV[3]: event channel ('' for none). ARGV[4]: the attempt tag of the `T` event it
-    /// publishes for the keys whose expiry became earlier, for the expiry watchers.
+    /// publishes for the keys whose expiry became earlier, for the expiry watchers and the
+    /// waiters (``shorten``). ARGV[5]: wake channel prefix.
     /// Returns 3 entries per resource: `code, holder, pttl` with code 1 refreshed, 0 not
     /// locked, 2 held by another (nothing changed).
     static let refresh = RedisScript(
         name: "refresh",
-        source: mget + publish + """
+        source: mget + publish + shorten + """
             local locker = ARGV[1]
             local ttl = tonumber(ARGV[2])
             -- MGET, not a GET per key: a key of another type reads as missing (not locked,
@@ -689,7 +717,7 @@ enum RedisLockScripts {
                 table.insert(reply, 2); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', KEYS[i]))
               end
             end
-            if shortened then publish(ARGV[3], 'T', ARGV[2], '', ARGV[4], shortened) end
+            if shortened then shorten(ARGV[3], ARGV[5], ARGV[2], ARGV[4], shortened) end
             return reply
             """
     )

@@ -557,12 +557,29 @@ public struct RedlockBackend: LockBackend {
         _ handler: @escaping @Sendable (WakeHint) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
+        try await withWakeHandler(waiter: waiter, subscribeWait: nil, handler, body)
+    }
+
+    /// ``withWakeHandler(waiter:_:_:)`` whose first subscription to each node waits at most
+    /// `subscribeWait` (and never longer than the node timeout) for its confirmation: a node
+    /// that did not confirm by then counts as missing (retried in the background, waiters get
+    /// the degraded wake-ups meanwhile), and `body` runs.
+    public func withWakeHandler<T: Sendable>(
+        waiter: String?,
+        subscribeWait: Duration?,
+        _ handler: @escaping @Sendable (WakeHint) -> Void,
+        _ body: () async throws -> T
+    ) async throws -> T {
         let merger = RedlockMergerBox<RedlockWakeMerger>(quorum: quorum)
         let missing = RedlockMissingSubscriptions()
         let interval = degradedWakeInterval
+        // Only the first attempts, which `body` waits for; the background retries of a missing
+        // node come after it started, and wait the node timeout.
+        let started = EnteredFlag()
         return try await withEachNode(
             subscribe: { node, index, inner in
                 try await node.withTaggedWakeHandler(
+                    subscribeWait: started.isMarked ? nil : subscribeWait,
                     { hint, tag in
                         if let hint = merger.receive(hint, tag: tag, fromNode: index) { handler(hint) }
                     }, inner)
@@ -582,6 +599,7 @@ public struct RedlockBackend: LockBackend {
                 handler(.gap)
             }
         ) {
+            started.mark()
             guard missing.any else { return try await body() }
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await Self.wakeWhileMissing(missing, every: interval, handler) }

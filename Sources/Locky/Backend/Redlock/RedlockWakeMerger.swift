@@ -8,6 +8,9 @@
 /// again, thousands of times a second for a whole hold. A minority release never reaches a
 /// quorum; the holder's release does (it held a quorum), so it still wakes waiters at once.
 ///
+/// A shortened TTL counts the same way, apart from releases and per new TTL: once a quorum of
+/// nodes shortened it, the holder's Redlock lock expires then (like `RedlockEventMerger`).
+///
 /// Pure state, no I/O. Reports of one release arrive within milliseconds of each other; a
 /// report older than ``window`` no longer counts, and a second report of one node starts a new
 /// release (a locker's next cycle has the same tag).
@@ -15,6 +18,8 @@ struct RedlockWakeMerger: RedlockQuorumMerger {
     private struct Release: Hashable {
         let resource: ExactName
         let tag: String
+        /// The new TTL in ms of a shortened TTL; nil for a release.
+        let shortenedTo: Int64?
     }
 
     private struct Reports {
@@ -37,9 +42,17 @@ struct RedlockWakeMerger: RedlockQuorumMerger {
     /// Node `node` sent `hint`, from an event with attempt tag `tag`, at `now`: returns the
     /// hint when it is to wake waiters. Gaps and hand-overs pass at once.
     mutating func receive(_ hint: WakeHint, tag: String, fromNode node: Int, at now: ContinuousClock.Instant) -> WakeHint? {
-        guard case .released(let resource, _) = hint, quorum > 1 else { return hint }
+        let release: Release
+        switch hint {
+        case .released(let resource, _):
+            release = Release(resource: ExactName(resource), tag: tag, shortenedTo: nil)
+        case .ttlShortened(let resource, let ttl, _):
+            release = Release(resource: ExactName(resource), tag: tag, shortenedTo: ttl.millisecondsRoundedUp)
+        case .handedOver, .gap:
+            return hint
+        }
+        guard quorum > 1 else { return hint }
         if releases.count > 4096 { prune(at: now) }
-        let release = Release(resource: ExactName(resource), tag: tag)
         var reports =
             releases[release].flatMap { now - $0.first < window && !$0.nodes.contains(node) ? $0 : nil }
             ?? Reports(nodes: [], first: now)
