@@ -250,7 +250,7 @@ final class RenewalScheduler: Sendable {
             // not: a backend that stopped answering would otherwise keep the loss unnoticed until
             // the command timed out (5 s by default), and a lease waiting for its turn would run
             // on past its validity unsignalled meanwhile.
-            results = try await renew(items, before: earliestValidity(besides: batch))
+            results = try await renew(items, besides: batch)
         } catch {
             // Unanswered, it may still have run: each key may now expire a TTL after `start`,
             // sooner than an earlier, longer extend had it.
@@ -362,12 +362,12 @@ final class RenewalScheduler: Sendable {
         }
     }
 
-    /// The backend's renewal, abandoned (and cancelled) at `deadline`.
-    private func renew(
-        _ items: [RenewalItem],
-        before deadline: ContinuousClock.Instant?
-    ) async throws(LockError) -> [RenewalResult] {
-        guard let deadline else { return try await backend.checkedRenew(items) }
+    /// The backend's renewal of `batch`, abandoned (and cancelled) at the earliest validity of
+    /// any lease this loop keeps (see ``earliestValidity(besides:)``). That deadline is looked at
+    /// again whenever the loop's wake-up signal fires (a lease registered, a deadline moved
+    /// earlier): one fixed when the renewal was sent let a lease that came later, or whose
+    /// deadline moved, run on past its validity unsignalled until the renewal gave up.
+    private func renew(_ items: [RenewalItem], besides batch: [Entry]) async throws(LockError) -> [RenewalResult] {
         let backend = self.backend
         let clock = self.clock
         let outcome = await withTaskGroup(of: Result<[RenewalResult], LockError>?.self) { group in
@@ -379,12 +379,15 @@ final class RenewalScheduler: Sendable {
                 }
             }
             group.addTask {
-                do {
-                    try await clock.sleep(until: deadline)
-                } catch {
-                    return nil
+                // The loop itself does not wait on its signal while it renews: this is its only waiter.
+                while true {
+                    let deadline = self.earliestValidity(besides: batch)
+                    if let deadline, clock.now >= deadline {
+                        return .failure(
+                            LockError(.backendUnavailable, "renewal got no answer before the lease's validity ran out"))
+                    }
+                    if await self.wake.wait(until: deadline, clock: clock) == .cancelled { return nil }
                 }
-                return .failure(LockError(.backendUnavailable, "renewal got no answer before the lease's validity ran out"))
             }
             defer { group.cancelAll() }
             let first: Result<[RenewalResult], LockError>?? = await group.next()
