@@ -501,6 +501,39 @@ struct RenewalTests {
         }
     }
 
+    /// The same when the other lease comes to the loop only while the renewal hangs: the wait
+    /// was bounded by the earliest validity known when the renewal was sent, so B (TTL 1 s,
+    /// registered during A's hanging renewal) was lost only when A's wait ended, at A's
+    /// validity (about 6 s), its body running on unwarned for seconds past its own.
+    @Test func aLeaseRegisteredDuringAHangingRenewalIsLostOnTime() async throws {
+        try await withBackend(.memory, clock: .system) { env throws in
+            let stalling = StallingBackend(env.backend)
+            let client = try LockClient(backend: stalling, clock: env.clock)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                client.markRenewalLoopRunning()
+                group.addTask { try await client.run() }
+                defer { group.cancelAll() }
+                let a = try await client.acquire("a", ttl: .seconds(6), retry: .never)
+                stalling.stalledOwner = a.owner
+                try client.startRenewing(a)
+                // A's renewal (due at 2 s) is sent and hangs.
+                let hanging = try await eventually(within: .seconds(4)) { stalling.renewalsStarted.value > 0 }
+                try #require(hanging)
+                let b = try await client.acquire("b", ttl: .seconds(1), retry: .never)
+                try client.startRenewing(b)
+                let lost = try await eventually(within: .seconds(6)) { b.lossReason != nil }
+                let lostAt = ContinuousClock.now
+                #expect(lost)
+                #expect(b.lossReason == .expired)
+                #expect(
+                    lostAt - b.validUntil < .milliseconds(500), "B was lost \(lostAt - b.validUntil) after its validity ended")
+                #expect(a.lossReason == nil, "A still had validity left")
+                stalling.stalledOwner = nil
+                _ = try await client.release(a)
+            }
+        }
+    }
+
     /// The hold time ends the lease on time, and renewing stops short of it: the last renewal
     /// (about 500 ms in, TTL 300 ms) falls within a sixth of the TTL of the deadline, where due
     /// leases ride along with others; one due only at its deadline must wait for it instead of

@@ -286,6 +286,13 @@ public final class LockClient: Sendable {
 
     /// Extends the lease so it expires `ttl` from now (owner-checked, all resources or none).
     ///
+    /// On a lease being renewed (``startRenewing(_:maximumHoldTime:maximumRenewals:)``,
+    /// `withLock`), this moves the deadline, not the TTL: renewal goes on with ``Lease/ttl``,
+    /// and its next renewal sets that again. A `ttl` shorter than what was left brings that
+    /// renewal forward (it comes when two thirds of ``Lease/ttl`` are left, at once when less
+    /// is), so the lease is not lost at the shorter deadline. To keep a shorter TTL, stop
+    /// renewing the lease first.
+    ///
     /// - Throws: ``LockError`` `alreadyExpired` (free again, the lease was released, or on
     ///   Redlock its validity has passed) or `notOwner` (taken by another); when the lock was found
     ///   free or taken, the lease is lost too (``Lease/lossReason`` `notOwner`, on its
@@ -302,6 +309,9 @@ public final class LockClient: Sendable {
     }
 
     /// Extends the lease by `amount` beyond its current expiry (owner-checked, all or none).
+    ///
+    /// On a lease being renewed, it lasts until the next renewal, which sets ``Lease/ttl``
+    /// again, as ``extend(_:toExpireIn:)`` explains.
     ///
     /// - Throws: ``LockError`` as ``extend(_:toExpireIn:)``.
     public func extend(_ lease: Lease, by amount: Duration) async throws(LockError) {
@@ -363,10 +373,11 @@ public final class LockClient: Sendable {
                 throw error
             }
         case .lost(let index, let holder):
-            lease.endValidity(at: clock.now)
             // As sure a sign as a renewal's "not owner": lost at once, for every observer (withLock
-            // cancels its body), not only for this caller.
+            // cancels its body), not only for this caller. Marked before the validity ends: that
+            // wakes the renewal loop, whose "expired" must not come first.
             lease.markLost(.notOwner(holder: holder))
+            lease.endValidity(at: clock.now)
             let error: LockError
             if let holder {
                 error = LockError(

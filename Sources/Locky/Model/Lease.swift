@@ -21,6 +21,8 @@ public final class Lease: Sendable, CustomStringConvertible {
         /// Extends and renewals under way, and whether two of them overlapped since none was.
         var updatesInFlight = 0
         var updatesOverlapped = false
+        /// Told when the validity moves earlier: the renewal loops that renew the lease, by loop.
+        var validityWatchers: [ObjectIdentifier: @Sendable () -> Void] = [:]
     }
 
     /// The resources held, in the order given.
@@ -167,20 +169,41 @@ public final class Lease: Sendable, CustomStringConvertible {
     /// see (a renewal that ran after a longer extend set the shorter TTL), and the last to
     /// answer is not necessarily the last that ran.
     func endValidityUpdate(_ newValidity: ((ContinuousClock.Instant) -> ContinuousClock.Instant)?) {
-        state.withLock { state in
+        let watchers = state.withLock { state -> [@Sendable () -> Void] in
+            let before = state.validUntil
             if let newValidity {
                 let confirmed = newValidity(state.validUntil)
                 state.validUntil = state.updatesOverlapped ? min(state.validUntil, confirmed) : confirmed
             }
             state.updatesInFlight -= 1
             if state.updatesInFlight == 0 { state.updatesOverlapped = false }
+            return state.validUntil < before ? Array(state.validityWatchers.values) : []
         }
+        for watcher in watchers { watcher() }
     }
 
     /// Ends the validity at `instant` at the latest (never later than it already was: a lease
     /// found lost after its deadline stays valid only until that deadline).
     func endValidity(at instant: ContinuousClock.Instant) {
-        state.withLock { $0.validUntil = min($0.validUntil, instant) }
+        let watchers = state.withLock { state -> [@Sendable () -> Void] in
+            guard instant < state.validUntil else { return [] }
+            state.validUntil = instant
+            return Array(state.validityWatchers.values)
+        }
+        for watcher in watchers { watcher() }
+    }
+
+    /// Calls `watcher` whenever the validity moves earlier (an extend to less than was left, an
+    /// update that may have run unconfirmed), until ``unwatchValidity(_:)`` with the same `key`:
+    /// a renewal loop must renew the lease before the new deadline, not at a time it computed
+    /// from the old one. Called outside the lease's lock, so it may read the lease.
+    func watchValidity(_ key: ObjectIdentifier, _ watcher: @escaping @Sendable () -> Void) {
+        state.withLock { $0.validityWatchers[key] = watcher }
+    }
+
+    /// Stops calling the watcher registered with `key`.
+    func unwatchValidity(_ key: ObjectIdentifier) {
+        _ = state.withLock { $0.validityWatchers.removeValue(forKey: key) }
     }
 
     /// Marks the lease released; returns false when it already was.

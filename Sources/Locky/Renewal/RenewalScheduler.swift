@@ -56,13 +56,17 @@ final class RenewalScheduler: Sendable {
     func register(_ lease: Lease, maximumHoldTime: Duration?, maximumRenewals: Int?) {
         let now = clock.now
         let holdDeadline = maximumHoldTime.map { now + $0 }
-        // A third of the TTL after the lock was taken, not after registration: a lease handed
-        // over late (or registered with startRenewing later) must still be renewed in time.
-        var firstDue = min(now + lease.ttl / 3, lease.validUntil - lease.ttl * 2 / 3)
-        if let holdDeadline { firstDue = min(firstDue, holdDeadline) }
+        // Watched before it is due time is computed (under the lock the watcher takes): a
+        // deadline moved earlier meanwhile is seen by one or the other.
+        let id = ObjectIdentifier(lease)
+        lease.watchValidity(ObjectIdentifier(self)) { [weak self] in self?.validityMovedEarlier(id) }
         let stopped = state.withLock { state -> Bool in
             guard !state.stopped else { return true }
-            state.entries[ObjectIdentifier(lease)] = Entry(
+            // A third of the TTL after the lock was taken, not after registration: a lease handed
+            // over late (or registered with startRenewing later) must still be renewed in time.
+            var firstDue = min(now + lease.ttl / 3, Self.due(lease))
+            if let holdDeadline { firstDue = min(firstDue, holdDeadline) }
+            state.entries[id] = Entry(
                 lease: lease,
                 nextDue: firstDue,
                 maximumRenewals: maximumRenewals,
@@ -77,6 +81,28 @@ final class RenewalScheduler: Sendable {
         wake.fire()
     }
 
+    /// When `lease` is due by its deadline: with two thirds of its TTL left, as at a regular
+    /// renewal, so whatever set the deadline (the acquire, an extend), a renewal has the same
+    /// room to land or be retried. Now or earlier when less than that is left.
+    private static func due(_ lease: Lease) -> ContinuousClock.Instant {
+        lease.validUntil - lease.ttl * 2 / 3
+    }
+
+    /// The lease's deadline moved earlier (an extend to less than was left, an update that may
+    /// have run unconfirmed): its renewal was planned from the old one, maybe past the new one.
+    /// Planned again from the new one, and the loop woken to wait for that instead.
+    private func validityMovedEarlier(_ id: ObjectIdentifier) {
+        let earlier = state.withLock { state -> Bool in
+            guard var entry = state.entries[id] else { return false }
+            let due = Self.due(entry.lease)
+            guard due < entry.nextDue else { return false }
+            entry.nextDue = due
+            state.entries[id] = entry
+            return true
+        }
+        if earlier { wake.fire() }
+    }
+
     /// Ends every lease still registered (`renewalStopped`), and every one registered later
     /// until the loop runs again: the client's loop stopped (its service shut down), so nothing
     /// would renew them, and a lease must never lapse without a word.
@@ -87,11 +113,15 @@ final class RenewalScheduler: Sendable {
             state.entries.removeAll()
             return leases
         }
-        for lease in leases { end(lease, .renewalStopped) }
+        for lease in leases {
+            lease.unwatchValidity(ObjectIdentifier(self))
+            end(lease, .renewalStopped)
+        }
     }
 
     /// Stops renewing `lease`.
     func unregister(_ lease: Lease) {
+        lease.unwatchValidity(ObjectIdentifier(self))
         _ = state.withLock { $0.entries.removeValue(forKey: ObjectIdentifier(lease)) }
     }
 
@@ -220,7 +250,7 @@ final class RenewalScheduler: Sendable {
             // not: a backend that stopped answering would otherwise keep the loss unnoticed until
             // the command timed out (5 s by default), and a lease waiting for its turn would run
             // on past its validity unsignalled meanwhile.
-            results = try await renew(items, before: earliestValidity(besides: batch))
+            results = try await renew(items, besides: batch)
         } catch {
             // Unanswered, it may still have run: each key may now expire a TTL after `start`,
             // sooner than an earlier, longer extend had it.
@@ -264,6 +294,9 @@ final class RenewalScheduler: Sendable {
             } else if renewed {
                 entry.lease.publish(.renewed(remaining: entry.lease.remaining))
                 var next = clock.now + entry.lease.ttl / 3
+                // An extend to less than was left that overlapped this renewal: the lease keeps
+                // the shorter validity (Redis may have run it last), and is due by it.
+                if entry.lease.validUntil < validUntil { next = min(next, Self.due(entry.lease)) }
                 if let holdDeadline = entry.holdDeadline { next = min(next, holdDeadline) }
                 reschedule(entry.lease, at: next, renewed: true)
             } else {
@@ -329,12 +362,12 @@ final class RenewalScheduler: Sendable {
         }
     }
 
-    /// The backend's renewal, abandoned (and cancelled) at `deadline`.
-    private func renew(
-        _ items: [RenewalItem],
-        before deadline: ContinuousClock.Instant?
-    ) async throws(LockError) -> [RenewalResult] {
-        guard let deadline else { return try await backend.checkedRenew(items) }
+    /// The backend's renewal of `batch`, abandoned (and cancelled) at the earliest validity of
+    /// any lease this loop keeps (see ``earliestValidity(besides:)``). That deadline is looked at
+    /// again whenever the loop's wake-up signal fires (a lease registered, a deadline moved
+    /// earlier): one fixed when the renewal was sent let a lease that came later, or whose
+    /// deadline moved, run on past its validity unsignalled until the renewal gave up.
+    private func renew(_ items: [RenewalItem], besides batch: [Entry]) async throws(LockError) -> [RenewalResult] {
         let backend = self.backend
         let clock = self.clock
         let outcome = await withTaskGroup(of: Result<[RenewalResult], LockError>?.self) { group in
@@ -346,12 +379,15 @@ final class RenewalScheduler: Sendable {
                 }
             }
             group.addTask {
-                do {
-                    try await clock.sleep(until: deadline)
-                } catch {
-                    return nil
+                // The loop itself does not wait on its signal while it renews: this is its only waiter.
+                while true {
+                    let deadline = self.earliestValidity(besides: batch)
+                    if let deadline, clock.now >= deadline {
+                        return .failure(
+                            LockError(.backendUnavailable, "renewal got no answer before the lease's validity ran out"))
+                    }
+                    if await self.wake.wait(until: deadline, clock: clock) == .cancelled { return nil }
                 }
-                return .failure(LockError(.backendUnavailable, "renewal got no answer before the lease's validity ran out"))
             }
             defer { group.cancelAll() }
             let first: Result<[RenewalResult], LockError>?? = await group.next()
