@@ -562,6 +562,29 @@ struct RenewalTests {
         }
     }
 
+    /// A second `startRenewing` of a lease the loop renews already is refused and changes
+    /// nothing. It used to replace the first registration, starting its renewal count and hold
+    /// time over: a lease bounded to one renewal was renewed on and on.
+    @Test(arguments: BackendKind.allCases)
+    func startRenewingTwiceKeepsTheFirstBounds(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await env.withRunningClient { client in
+                let lease = try await client.tryAcquire("r", ttl: .milliseconds(300))
+                let recorder = StateRecorder(lease)
+                defer { recorder.stop() }
+                try client.startRenewing(lease, maximumRenewals: 1)
+                let error = await expectLockError(.invalidArgument) { try client.startRenewing(lease) }
+                #expect(error?.message.contains("renewed already") == true, "\(String(describing: error))")
+                #expect(client.renewingCount == 1)
+                // One renewal at about 100 ms, the end at the next renewal time (about 200 ms).
+                let ended = try await eventually(within: .seconds(2)) { lease.lossReason != nil }
+                #expect(ended, "the lease is still renewed after 2 s: \(recorder.all)")
+                #expect(lease.lossReason == .maximumRenewalsReached)
+                #expect(recorder.renewals <= 1, "\(recorder.all)")
+            }
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func maximumRenewalsEndsTheLease(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in

@@ -9,12 +9,18 @@ extension LockClient {
     ///   - lease: A lease of this client, not yet released.
     ///   - maximumHoldTime: Ends the lease (reason `maximumHoldTimeReached`) after this long.
     ///   - maximumRenewals: Ends the lease after this many renewals.
+    /// - Throws: ``LockError`` `invalidArgument` for a negative count or a hold time out of
+    ///   range, and when the loop renews `lease` already (another call, or the `withLock` that
+    ///   holds it): its count and hold time would start over. Call ``stopRenewing(_:)`` first
+    ///   to renew it with other bounds.
     public func startRenewing(_ lease: Lease, maximumHoldTime: Duration? = nil, maximumRenewals: Int? = nil) throws(LockError) {
         if let maximumHoldTime { try LockLimits.validate(ttl: maximumHoldTime, role: "maximum hold time") }
         if let maximumRenewals, maximumRenewals < 0 {
             throw LockError(.invalidArgument, "the maximum number of renewals is negative")
         }
-        renewals.register(lease, maximumHoldTime: maximumHoldTime, maximumRenewals: maximumRenewals)
+        guard renewals.register(lease, maximumHoldTime: maximumHoldTime, maximumRenewals: maximumRenewals) else {
+            throw LockError(.invalidArgument, "the lease is renewed already; stopRenewing(_:) it first to change its bounds")
+        }
     }
 
     /// Stops renewing `lease` (it stays held until its TTL runs out or it is released).

@@ -52,16 +52,20 @@ final class RenewalScheduler: Sendable {
     /// Number of leases being renewed.
     var count: Int { state.withLock { $0.entries.count } }
 
-    /// Starts renewing `lease`.
-    func register(_ lease: Lease, maximumHoldTime: Duration?, maximumRenewals: Int?) {
+    /// Starts renewing `lease`. Returns false, changing nothing, when it is renewed already: a
+    /// second registration would start its renewal count and hold time over.
+    @discardableResult
+    func register(_ lease: Lease, maximumHoldTime: Duration?, maximumRenewals: Int?) -> Bool {
         let now = clock.now
         let holdDeadline = maximumHoldTime.map { now + $0 }
         // Watched before it is due time is computed (under the lock the watcher takes): a
         // deadline moved earlier meanwhile is seen by one or the other.
         let id = ObjectIdentifier(lease)
         lease.watchValidity(ObjectIdentifier(self)) { [weak self] in self?.validityMovedEarlier(id) }
-        let stopped = state.withLock { state -> Bool in
-            guard !state.stopped else { return true }
+        enum Registration { case added, renewedAlready, stopped }
+        let registration = state.withLock { state -> Registration in
+            guard !state.stopped else { return .stopped }
+            guard state.entries[id] == nil else { return .renewedAlready }
             // A third of the TTL after the lock was taken, not after registration: a lease handed
             // over late (or registered with startRenewing later) must still be renewed in time.
             var firstDue = min(now + lease.ttl / 3, Self.due(lease))
@@ -72,13 +76,18 @@ final class RenewalScheduler: Sendable {
                 maximumRenewals: maximumRenewals,
                 holdDeadline: holdDeadline
             )
+            return .added
+        }
+        switch registration {
+        case .added:
+            wake.fire()
+        case .renewedAlready:
+            // Its watcher was set again above, to the same effect.
             return false
-        }
-        if stopped {
+        case .stopped:
             end(lease, .renewalStopped)
-            return
         }
-        wake.fire()
+        return true
     }
 
     /// When `lease` is due by its deadline: with two thirds of its TTL left, as at a regular
