@@ -222,11 +222,18 @@ final class SignalRelay: Sendable {
     /// `signal` itself: it was interrupted while waiting, or COMMAND died of the signal locky got.
     /// A COMMAND that died of a signal locky never got (it killed itself) only sets the status.
     func endBy(_ signal: Int32) -> Bool {
-        state.withLock { state in
-            guard state.received.contains(signal) else { return false }
-            state.ending = signal
-            return true
+        // A Ctrl-C reaches locky and COMMAND at once, but COMMAND's death may be seen before the
+        // signal pipe's reader has passed locky's copy on, or before another thread has even run
+        // its handler (the kernel took it off the queue, the handler not yet called): a second look
+        // a moment later, for a COMMAND killed by a signal locky forwards.
+        var arrived = state.withLock { $0.received.contains(signal) } || SignalPipe.hasArrived(signal)
+        if !arrived && [SIGINT, SIGTERM, SIGHUP, SIGQUIT].contains(signal) {
+            usleep(20_000)
+            arrived = state.withLock { $0.received.contains(signal) } || SignalPipe.hasArrived(signal)
         }
+        guard arrived else { return false }
+        state.withLock { $0.ending = signal }
+        return true
     }
 
     /// Called by the signal watcher.
