@@ -25,8 +25,11 @@ struct RunSubcommand: AsyncParsableCommand {
             lock lapses at its TTL; on Linux COMMAND is killed with it (not the processes it \
             started).
 
-            Exit status: COMMAND's; 75 when the lock was not acquired; 76 when it was lost while \
-            COMMAND ran; 127/126 when COMMAND cannot be started.
+            Exit status: COMMAND's (128+N when a signal N ended it); 75 when the lock was not \
+            acquired; 76 when it was lost while COMMAND ran; 127/126 when COMMAND cannot be \
+            started; 128+N when signal N interrupted the wait. When locky itself got the signal \
+            that ended COMMAND or the wait (a Ctrl-C, a kill), it ends by that signal once the \
+            lock is released, like flock, so a shell script looping over locky run stops.
 
             Examples:
               locky run nightly-report -- ./report.sh --date today
@@ -107,82 +110,93 @@ struct RunSubcommand: AsyncParsableCommand {
         let watcher = SignalWatcher(signals: relayed) { relay.received($0) }
         defer { watcher.cancel() }
 
-        try await withLockClient(
-            options,
-            adjust: { configuration throws(CLIError) in
-                try configuration.checkLeaseTTL(unless: ttlArgument)
-                configuration.label = locker ?? configuration.label ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
-            }
-        ) { client in
-            let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
-                group.addTask {
-                    do {
-                        return try await client.withLock(resource, ttl: ttl, timeout: timeout) { lease in
-                            let environment = CommandBytes.environment(replacing: [
-                                "LOCKY_RESOURCE": resource, "LOCKY_FENCING_TOKEN": String(lease.fencingToken),
-                            ])
-                            let child: SpawnedCommand
-                            do {
-                                child = try await SpawnedCommand.spawn(command, environment: environment, signals: inherited)
-                            } catch let error as SpawnedCommand.LaunchError {
-                                Terminal.error("locky: \(error.message)")
-                                return error.status
-                            }
-                            relay.attach(child)
-                            let margin = ValidityWatchdog.margin(grace: grace, ttl: lease.ttl)
-                            let (status, cutShort) = await withTaskGroup(of: (Int32, Bool)?.self) { group in
-                                group.addTask { (await child.waitForExit(terminatingOnCancelAfter: grace), false) }
-                                group.addTask {
-                                    await ValidityWatchdog.watch(lease, child: child, margin: margin) ? (0, true) : nil
+        do {
+            try await withLockClient(
+                options,
+                adjust: { configuration throws(CLIError) in
+                    try configuration.checkLeaseTTL(unless: ttlArgument)
+                    configuration.label = locker ?? configuration.label ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
+                }
+            ) { client in
+                let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
+                    group.addTask {
+                        do {
+                            return try await client.withLock(resource, ttl: ttl, timeout: timeout) { lease in
+                                let environment = CommandBytes.environment(replacing: [
+                                    "LOCKY_RESOURCE": resource, "LOCKY_FENCING_TOKEN": String(lease.fencingToken),
+                                ])
+                                let child: SpawnedCommand
+                                do {
+                                    child = try await SpawnedCommand.spawn(command, environment: environment, signals: inherited)
+                                } catch let error as SpawnedCommand.LaunchError {
+                                    Terminal.error("locky: \(error.message)")
+                                    return error.status
                                 }
-                                var cutShort = false
-                                var exitStatus: Int32?
-                                while let next = await group.next() {
-                                    guard let (status, watchdog) = next else { continue }
-                                    if watchdog {
-                                        cutShort = true
-                                    } else {
-                                        // The watchdog is asked to stop, and still waited for: one
-                                        // that already sent SIGTERM answers true, possibly only
-                                        // after COMMAND's exit (which that SIGTERM caused) was taken.
-                                        exitStatus = status
-                                        group.cancelAll()
+                                relay.attach(child)
+                                let margin = ValidityWatchdog.margin(grace: grace, ttl: lease.ttl)
+                                let (status, cutShort) = await withTaskGroup(of: (Int32, Bool)?.self) { group in
+                                    group.addTask { (await child.waitForExit(terminatingOnCancelAfter: grace), false) }
+                                    group.addTask {
+                                        await ValidityWatchdog.watch(lease, child: child, margin: margin) ? (0, true) : nil
                                     }
+                                    var cutShort = false
+                                    var exitStatus: Int32?
+                                    while let next = await group.next() {
+                                        guard let (status, watchdog) = next else { continue }
+                                        if watchdog {
+                                            cutShort = true
+                                        } else {
+                                            // The watchdog is asked to stop, and still waited for: one
+                                            // that already sent SIGTERM answers true, possibly only
+                                            // after COMMAND's exit (which that SIGTERM caused) was taken.
+                                            exitStatus = status
+                                            group.cancelAll()
+                                        }
+                                    }
+                                    return (exitStatus ?? ExitStatus.failure, cutShort)
                                 }
-                                return (exitStatus ?? ExitStatus.failure, cutShort)
+                                if cutShort {
+                                    throw CLIError(
+                                        status: ExitStatus.lockLost,
+                                        message: "the lock on \(resource) could not be renewed before its validity ran out; "
+                                            + "COMMAND was terminated so that it ended in time")
+                                }
+                                if let signal = child.terminationSignal { _ = relay.endBy(signal) }
+                                return status
                             }
-                            if cutShort {
-                                throw CLIError(
-                                    status: ExitStatus.lockLost,
-                                    message: "the lock on \(resource) could not be renewed before its validity ran out; "
-                                        + "COMMAND was terminated so that it ended in time")
-                            }
-                            return status
+                        } catch let error as LockError where error.code == .lockLost {
+                            throw LockError(.lockLost, "\(error.message); COMMAND was terminated", resource: resource)
+                        } catch let error as LockError where error.code == .timedOut || error.code == .busy {
+                            // The library's message names the holder, or why there is none (earlier waiters).
+                            throw CLIError(status: ExitStatus.busy, message: "\(resource) not acquired: \(error.message)")
+                        } catch let error as LockError where error.code == .cancelled && relay.interruption != nil {
+                            return nil
                         }
-                    } catch let error as LockError where error.code == .lockLost {
-                        throw LockError(.lockLost, "\(error.message); COMMAND was terminated", resource: resource)
-                    } catch let error as LockError where error.code == .timedOut || error.code == .busy {
-                        // The library's message names the holder, or why there is none (earlier waiters).
-                        throw CLIError(status: ExitStatus.busy, message: "\(resource) not acquired: \(error.message)")
-                    } catch let error as LockError where error.code == .cancelled && relay.interruption != nil {
+                    }
+                    group.addTask {
+                        // Before COMMAND runs, a signal stops the wait for the lock.
+                        await relay.waitForInterruptionBeforeStart()
                         return nil
                     }
-                }
-                group.addTask {
-                    // Before COMMAND runs, a signal stops the wait for the lock.
-                    await relay.waitForInterruptionBeforeStart()
+                    defer { group.cancelAll() }
+                    while let result = try await group.next() {
+                        return result
+                    }
                     return nil
                 }
-                defer { group.cancelAll() }
-                while let result = try await group.next() {
-                    return result
-                }
-                return nil
+                if let outcome { return outcome }
+                let signal = relay.interruption ?? SIGINT
+                Terminal.error("locky: interrupted while waiting for \(resource)")
+                _ = relay.endBy(signal)
+                return 128 + signal
             }
-            if let outcome { return outcome }
-            let signal = relay.interruption ?? SIGINT
-            Terminal.error("locky: interrupted while waiting for \(resource)")
-            return 128 + signal
+        } catch let exit as ExitCode {
+            // The lock is given back and the client closed: end as the signal locky was sent would have ended it.
+            if let signal = relay.ending, exit.rawValue == 128 + signal {
+                watcher.cancel()
+                SignalExit.end(by: signal)
+            }
+            throw exit
         }
     }
 }
@@ -192,6 +206,8 @@ final class SignalRelay: Sendable {
     private struct State {
         var child: SpawnedCommand?
         var interruption: Int32?
+        var received: Set<Int32> = []
+        var ending: Int32?
         var waiter: CheckedContinuation<Void, Never>?
     }
     private let state = Mutex(State())
@@ -199,9 +215,31 @@ final class SignalRelay: Sendable {
     /// The signal that arrived before COMMAND started, if any.
     var interruption: Int32? { state.withLock { $0.interruption } }
 
+    /// The signal locky ends by (``SignalExit``) once the lock is given back, if one was decided on.
+    var ending: Int32? { state.withLock { $0.ending } }
+
+    /// locky ends by `signal` when its exit status is `128 + signal`, because it was sent
+    /// `signal` itself: it was interrupted while waiting, or COMMAND died of the signal locky got.
+    /// A COMMAND that died of a signal locky never got (it killed itself) only sets the status.
+    func endBy(_ signal: Int32) -> Bool {
+        // A Ctrl-C reaches locky and COMMAND at once, but COMMAND's death may be seen before the
+        // signal pipe's reader has passed locky's copy on, or before another thread has even run
+        // its handler (the kernel took it off the queue, the handler not yet called): a second look
+        // a moment later, for a COMMAND killed by a signal locky forwards.
+        var arrived = state.withLock { $0.received.contains(signal) } || SignalPipe.hasArrived(signal)
+        if !arrived && [SIGINT, SIGTERM, SIGHUP, SIGQUIT].contains(signal) {
+            usleep(20_000)
+            arrived = state.withLock { $0.received.contains(signal) } || SignalPipe.hasArrived(signal)
+        }
+        guard arrived else { return false }
+        state.withLock { $0.ending = signal }
+        return true
+    }
+
     /// Called by the signal watcher.
     func received(_ signal: ReceivedSignal) {
         let (child, waiter) = state.withLock { state -> (SpawnedCommand?, CheckedContinuation<Void, Never>?) in
+            state.received.insert(signal.number)
             if let child = state.child { return (child, nil) }
             if state.interruption == nil { state.interruption = signal.number }
             defer { state.waiter = nil }

@@ -4,11 +4,16 @@ import Synchronization
 /// The write end of ``SignalPipe``'s pipe, for the signal handler (-1 until it exists).
 private let signalPipeWriteEnd = Atomic<Int32>(-1)
 
+/// The signals whose handler has run, bit N-1 for signal N: set in the handler itself (a
+/// lock-free atomic is async-signal-safe), so it is known before the pipe's reader gets to it.
+private let signalsHandled = Atomic<UInt64>(0)
+
 /// The SA_SIGINFO handler: one record (number, `si_code`, `si_pid`) to the pipe; only
 /// async-signal-safe calls, errno left as it was. A full pipe drops the record rather than block.
 func signalPipeHandler(_ number: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _: UnsafeMutableRawPointer?) {
     let savedErrno = errno
     defer { errno = savedErrno }
+    if (1...64).contains(number) { signalsHandled.bitwiseOr(1 << UInt64(number - 1), ordering: .relaxed) }
     var record: (Int32, Int32, Int32) = (number, 0, 0)
     if let info {
         #if os(Linux)
@@ -41,6 +46,17 @@ final class SignalPipe: Sendable {
             Thread.current.name = "locky-signals"
             readRecords(from: readEnd)
         }
+    }
+
+    /// Whether `signal` has reached this process, even if the reader thread has not passed it on
+    /// yet: its handler ran, or it waits for delivery (pending while the calling thread blocks it,
+    /// as Swift's threads do; were it not blocked here, it would be delivered to this thread).
+    static func hasArrived(_ signal: Int32) -> Bool {
+        guard (1...64).contains(signal) else { return false }
+        var pending = sigset_t()
+        if sigpending(&pending) == 0, sigismember(&pending, signal) == 1 { return true }
+        // Read after sigpending: one delivered to this thread as that call returned has run its handler.
+        return signalsHandled.load(ordering: .relaxed) & (1 << UInt64(signal - 1)) != 0
     }
 
     func register(_ signals: [Int32], _ handler: @escaping @Sendable (ReceivedSignal) -> Void) {

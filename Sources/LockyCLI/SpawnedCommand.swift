@@ -12,6 +12,7 @@ final class SpawnedCommand: Sendable {
     private struct State {
         var exited = false
         var status: Int32?
+        var signal: Int32?
         var waiters: [CheckedContinuation<Int32, Never>] = []
     }
     private let state = Mutex(State())
@@ -144,8 +145,10 @@ final class SpawnedCommand: Sendable {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         let code = Self.exitCode(fromWaitStatus: status)
+        let signal = status & 0x7f
         let waiters = state.withLock { state in
             state.status = code
+            state.signal = signal == 0 ? nil : signal
             defer { state.waiters.removeAll() }
             return state.waiters
         }
@@ -157,6 +160,9 @@ final class SpawnedCommand: Sendable {
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
+
+    /// The signal that ended the child, once it has exited by one (its exit code is then 128 + it).
+    var terminationSignal: Int32? { state.withLock { $0.signal } }
 
     /// Sends `signal` unless the child has already exited.
     func send(_ signal: Int32) {

@@ -18,8 +18,8 @@ struct WatchSubcommand: AsyncParsableCommand {
         abstract: "Stream lock events (locked, unlocked, expired) until interrupted.",
         discussion: """
             Prints one line per event: `time<TAB>locked<TAB>resource<TAB>locker<TAB>ttl`, \
-            `time<TAB>unlocked<TAB>resource`, `time<TAB>expired<TAB>resource`, and `time<TAB>gap` \
-            when events may have been missed after a reconnect. Events come from Redis, so every \
+            `time<TAB>unlocked<TAB>resource`, `time<TAB>expired<TAB>resource`, and \
+            `time<TAB>gap<TAB>message` when events may have been missed after a reconnect. Events come from Redis, so every \
             process's locks are seen. Stops on Ctrl-C (exit 0).
 
             Examples:

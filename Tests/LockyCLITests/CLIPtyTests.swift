@@ -121,7 +121,7 @@
                 }
         }
 
-        @Test("Ctrl-C in the terminal while locky run waits for the lock: exit 130, COMMAND never runs")
+        @Test("Ctrl-C in the terminal while locky run waits for the lock: locky dies of SIGINT ($? 130), COMMAND never runs")
         func interruptWhileWaiting() async throws {
             try await withRedis { server in
                 let directory = FileManager.default.temporaryDirectory.path + "/locky-pty-\(UUID().uuidString)"
@@ -138,11 +138,57 @@
                         "locky run to wait for the lock", { try server.cli("EXISTS", "locky:{pty-busy}:waiters") == "1" })
                 else { return }
                 try job.terminal.type([0x03])
-                let status = try await job.finish()
-                #expect(status == 130, "stderr: \(job.errorOutput)")
+                _ = try await job.finish()
+                // Ended by the signal (a shell shows 128+2), not exiting 130: see ctrlCStopsShellLoop.
+                #expect(job.terminatingSignal == SIGINT, "stderr: \(job.errorOutput)")
                 #expect(job.errorOutput.contains("interrupted while waiting for pty-busy"), "\(job.errorOutput)")
                 #expect(!FileManager.default.fileExists(atPath: ran), "COMMAND must not run")
                 #expect(try server.cli("GET", "locky:{pty-busy}") == "other")
+            }
+        }
+
+        /// A shell that got a Ctrl-C while its child ran goes on with the script when the child
+        /// exits (it handled the interrupt, the shell assumes), and stops only when the child died
+        /// of SIGINT. locky exited 130, so Ctrl-C ended one `locky run` of a loop and the loop went
+        /// on with the next; under flock(1) the loop stops.
+        @Test(
+            "Ctrl-C in a shell loop of locky run stops the loop, while COMMAND runs and while waiting, and the lock is released",
+            arguments: [false, true])
+        func ctrlCStopsShellLoop(waiting: Bool) async throws {
+            try await withRedis { server in
+                let directory = FileManager.default.temporaryDirectory.path + "/locky-pty-\(UUID().uuidString)"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                let (log, ready) = (directory + "/log", directory + "/ready")
+                if waiting {
+                    let held = try await LockyBinary.run(["lock", "pty-loop", "--locker", "other"], url: server.url)
+                    try #require(held.status == 0, "\(held.errorOutput)")
+                }
+                let script = """
+                    for i in 1 2 3; do
+                      "$0" --url "$1" run pty-loop -- sh -c 'touch "$1"; exec sleep 10' sh "$2"
+                      echo "after $i: $?" >> "$3"
+                    done
+                    echo "loop ended" >> "$3"
+                    """
+                let job = try TerminalJob(command: ["/bin/bash", "-c", script, LockyBinary.path, server.url, ready, log])
+                defer { job.killAll() }
+                let started = { () throws -> Bool in
+                    waiting
+                        ? try server.cli("EXISTS", "locky:{pty-loop}:waiters") == "1"
+                        : FileManager.default.fileExists(atPath: ready)
+                }
+                guard try await job.waitUntil(waiting ? "locky run to wait" : "COMMAND to start", started) else { return }
+                try job.terminal.type([0x03])
+                _ = try await job.finish()
+                let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                #expect(logged.isEmpty, "the loop went on after Ctrl-C; stderr: \(job.errorOutput)")
+                #expect(job.terminatingSignal == SIGINT, "bash stops by SIGINT; stderr: \(job.errorOutput)")
+                if waiting {
+                    #expect(try server.cli("GET", "locky:{pty-loop}") == "other", "the holder keeps it")
+                } else {
+                    #expect(try server.cli("EXISTS", "locky:{pty-loop}") == "0", "the lock is released")
+                }
             }
         }
     }

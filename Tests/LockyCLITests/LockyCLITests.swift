@@ -341,6 +341,9 @@ struct LockyCLITests {
             #expect(result.status == 0)
             #expect(result.output.contains("Examples:"), "\(subcommand)")
         }
+        // The gap record has a message field, as printed and as the README says.
+        let watch = try await LockyBinary.run(["watch", "--help"])
+        #expect(watch.output.contains("time<TAB>gap<TAB>message"), "\(watch.output)")
         let top = try await LockyBinary.run(["--help"])
         #expect(top.output.contains("Exit codes"))
         #expect(!top.output.contains("demo-worker"))

@@ -12,7 +12,13 @@
         let outputPath: String
         let errorPath: String
 
-        init(_ arguments: [String], url: String) throws {
+        /// `locky --url URL arguments…` as the terminal's foreground job.
+        convenience init(_ arguments: [String], url: String) throws {
+            try self.init(command: [LockyBinary.path, "--url", url] + arguments)
+        }
+
+        /// `command` (an executable and its arguments, such as a shell running locky) as the terminal's foreground job.
+        init(command: [String]) throws {
             try LockyBinary.require()
             terminal = try PseudoTerminal()
             (outputPath, errorPath) = LockyBinary.outputFiles("locky-pty-test")
@@ -23,8 +29,7 @@
             // env: locky must start with the default actions, as from a shell, whatever the test
             // runner ignores (an ignored SIGINT would stay ignored in COMMAND, trap or not).
             process.arguments =
-                ["-c", "-w", "/usr/bin/env", "--default-signal=INT,QUIT,TERM,HUP", LockyBinary.path, "--url", url]
-                + arguments
+                ["-c", "-w", "/usr/bin/env", "--default-signal=INT,QUIT,TERM,HUP"] + command
             var environment = ProcessInfo.processInfo.environment
             for key in ["LOCKY_URL", "LOCKY_PREFIX", "LOCKY_CONFIG"] { environment[key] = nil }
             process.environment = environment
@@ -71,6 +76,15 @@
                 try await Task.sleep(for: .milliseconds(10))
             }
             return process.terminationStatus
+        }
+
+        /// The signal that ended the job, once it ended by one (nil while it runs or when it exited).
+        /// setsid, when it forked (see `init`), reports a child killed by a signal as "did not
+        /// exit normally" and exits with the wait status, whose low bits are the signal.
+        var terminatingSignal: Int32? {
+            guard !process.isRunning else { return nil }
+            if process.terminationReason == .uncaughtSignal { return process.terminationStatus }
+            return errorOutput.contains("did not exit normally") ? process.terminationStatus & 0x7f : nil
         }
 
         /// SIGKILL to the job's processes, leaves first, each by pid; nothing once it ended
