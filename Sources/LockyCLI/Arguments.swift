@@ -1,13 +1,15 @@
 import ArgumentParser
 import LockyRedis
 
-/// A duration argument: `500ms`, `30s`, `2m`; a bare number means milliseconds.
+/// A duration argument: `500ms`, `30s`, `2m`; a bare number means milliseconds. Zero is a
+/// duration too (`--wait 0` does not wait, as flock's `-w 0`); a TTL's minimum is checked by
+/// ``validateAsTTL()``, which says why.
 struct DurationArgument: ExpressibleByArgument, Sendable {
     /// The parsed duration.
     let duration: Duration
 
     init?(argument: String) {
-        guard let duration = DurationParser.parse(argument), duration > .zero else { return nil }
+        guard let duration = DurationParser.parse(argument), duration >= .zero else { return nil }
         self.duration = duration
     }
 

@@ -60,7 +60,9 @@ struct RunSubcommand: AsyncParsableCommand {
         help: "Lock TTL (at least 100ms), renewed every third of it while COMMAND runs (default: LOCKY_CONFIG's ttl, else 30s).")
     var ttl: DurationArgument?
 
-    @Option(parsing: .unconditional, help: "Wait at most this long for the lock (default: without limit).")
+    @Option(
+        parsing: .unconditional,
+        help: "Wait at most this long for the lock; 0 does not wait, as --no-wait (default: without limit).")
     var wait: DurationArgument?
 
     @Flag(help: "Do not wait: exit 75 at once when the lock is busy.")
@@ -71,7 +73,7 @@ struct RunSubcommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("kill-after"), parsing: .unconditional,
-        help: "Grace period between SIGTERM and SIGKILL when the lock is lost (default 5s).")
+        help: "Grace period between SIGTERM and SIGKILL when the lock is lost; 0 sends both at once (default 5s).")
     var killAfter: DurationArgument?
 
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")

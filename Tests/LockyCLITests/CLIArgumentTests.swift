@@ -149,6 +149,33 @@ import Testing
                 "\(arguments): \(result.errorOutput)")
         }
     }
+    /// `--wait 0` (flock's `-w 0`) and `--ttl 0` were "invalid values" with no reason given.
+    /// `--wait 0` now means not waiting (as `--no-wait`), `--kill-after 0` SIGKILL right after
+    /// SIGTERM, and a zero TTL is refused naming the minimum, as any TTL below it.
+    @Test("--wait 0 does not wait (exit 75 when busy); --ttl 0 exits 64 naming the minimum")
+    func zeroDurations() async throws {
+        try await withRedis { server in
+            let held = try await LockyBinary.run(["lock", "z", "--locker", "other"], url: server.url)
+            #expect(held.status == 0, "\(held.errorOutput)")
+            let start = ContinuousClock.now
+            let busy = try await LockyBinary.run(
+                ["run", "z", "--wait", "0", "--kill-after", "0", "--", "sh", "-c", "echo ran"], url: server.url)
+            #expect(busy.status == 75, "\(busy.errorOutput)")
+            #expect(busy.output.isEmpty, "\(busy.output)")
+            #expect(ContinuousClock.now - start < .seconds(5))
+            let free = try await LockyBinary.run(
+                ["run", "free", "--wait", "0", "--kill-after", "0", "--", "sh", "-c", "echo ran"], url: server.url)
+            #expect(free.status == 0, "\(free.errorOutput)")
+            #expect(free.lines == ["ran"])
+            for arguments in [["lock", "r", "--locker", "u", "--ttl", "0"], ["run", "r", "--ttl", "0s", "--", "true"]] {
+                let result = try await LockyBinary.run(arguments, url: server.url)
+                #expect(result.status == 64, "\(arguments): \(result.errorOutput)")
+                #expect(result.errorOutput.contains("0ms is too short"), "\(arguments): \(result.errorOutput)")
+            }
+            #expect(try server.cli("EXISTS", "locky:{r}") == "0")
+        }
+    }
+
     /// `10S`, `5Ms` and `1d` were invalid values although every unit was clear.
     @Test("durations take days and units in any case: --ttl 1D, --ttl 10S, --wait 1M")
     func durationUnits() async throws {
