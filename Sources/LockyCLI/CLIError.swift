@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Locky
+import LockyRESP
 import LockyRedis
 
 /// The exit codes of `locky` (sysexits.h where one fits).
@@ -17,7 +18,7 @@ enum ExitStatus {
     static let busy: Int32 = 75
     /// The lock was lost while COMMAND ran (`run`).
     static let lockLost: Int32 = 76
-    /// Redis refused the credentials: a wrong password or user (EX_NOPERM).
+    /// Redis refused the credentials (a wrong password or user), or a command to this user (NOPERM): EX_NOPERM.
     static let authenticationFailed: Int32 = 77
     /// Redis refused a setting of the URL: a database index it does not have (EX_CONFIG).
     static let configuration: Int32 = 78
@@ -49,6 +50,14 @@ struct CLIError: Error {
             return CLIError(
                 status: ExitStatus.authenticationFailed,
                 message: "Redis at \(address) refused the credentials (check the password and user in the URL): \(cause)")
+        case .serverError where error.underlying?.serverError?.code == .noperm:
+            // Retrying will not help either: the user's ACL must allow Locky's commands.
+            let cause = error.underlying?.serverError?.message ?? error.message
+            return CLIError(
+                status: ExitStatus.authenticationFailed,
+                message:
+                    "Redis at \(address) denied a permission to this user (SECURITY.md lists the ACL Locky needs): NOPERM \(cause)"
+            )
         case .serverError where error.underlying?.connectionCause.code == .configurationRejected:
             let cause = error.underlying.map { "\($0.code): \($0.message)" } ?? error.message
             return CLIError(

@@ -307,6 +307,23 @@ struct LockyCLITests {
         }
     }
 
+    /// A user whose ACL lacks a command Locky needs (`NOPERM`) exited 1, as any failure: a
+    /// script could not tell a permission to fix from a passing fault.
+    @Test("a user the ACL does not allow Locky's commands exits 77 naming the permission")
+    func missingPermission() async throws {
+        try await RedisServer.withServer { server in
+            // May log in and read, not run scripts: `lock` needs EVALSHA.
+            _ = try server.cli("ACL", "SETUSER", "reader", "on", ">reader-secret", "~*", "&*", "+@read", "+hello", "+ping")
+            let result = try await LockyBinary.run([
+                "lock", "a", "--locker", "me", "--url", "redis://reader:reader-secret@127.0.0.1:\(server.port)",
+            ])
+            #expect(result.status == 77, "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("permission"), "\(result.errorOutput)")
+            #expect(!result.errorOutput.contains("reader-secret"))
+            #expect(try server.cli("EXISTS", "locky:{a}") == "0")
+        }
+    }
+
     @Test("a database index the server lacks exits 78 and names the database")
     func databaseOutOfRange() async throws {
         try await RedisServer.withServer { server in
