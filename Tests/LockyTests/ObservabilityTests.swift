@@ -190,6 +190,38 @@ struct ObservabilityTests {
         await client.close()
     }
 
+    /// With the server gone, each operation still has its one span, ended, with the error
+    /// recorded; and a failed call counts nothing (not busy, not acquired, not released).
+    @Test func backendErrorsEndSpansAndCountNothing() async throws {
+        try await RedisServer.withServer { server throws in
+            let tracer = InMemoryTracer()
+            let metrics = TestMetrics()
+            func total(_ label: String) -> Int64 { metrics.counters(label: label).reduce(0) { $0 + $1.totalValue } }
+            let client = try LockClient(
+                configuration: try LockyConfiguration(url: "\(server.url)?connect_timeout=500ms&command_timeout=500ms"),
+                metricsFactory: metrics, tracer: tracer)
+            let lease = try await client.tryAcquire("r", ttl: .seconds(30))
+            _ = tracer.popFinishedSpans()
+            server.kill()
+
+            await expectLockError(.backendUnavailable) { _ = try await client.tryAcquire("other", ttl: .seconds(5)) }
+            await expectLockError(.backendUnavailable) { try await client.extend(lease, by: .seconds(1)) }
+            await expectLockError(.backendUnavailable) { _ = try await client.release(lease) }
+            await expectLockError(.backendUnavailable) { _ = try await client.lock("l", locker: "u") }
+            let spans = tracer.popFinishedSpans()
+            #expect(spans.map(\.operationName) == ["locky.acquire", "locky.extend", "locky.release"])
+            for span in spans {
+                #expect((span.errors.first?.error as? LockError)?.code == .backendUnavailable, "\(span.operationName)")
+            }
+            #expect(tracer.activeSpans.isEmpty)
+            #expect(total("locky_acquired_total") == 1)
+            for label in ["locky_busy_total", "locky_released_total", "locky_extended_total", "locky_expired_on_release_total"] {
+                #expect(total(label) == 0, "\(label)")
+            }
+            await client.close()
+        }
+    }
+
     @Test func logsNeverContainOwnerTokensOrPasswords() async throws {
         let password = "pw-\(UInt64.random(in: 1_000_000...9_999_999))-secret"
         try await RedisServer.withServer(.init(password: password)) { server throws in
