@@ -80,6 +80,60 @@ struct ObservabilityTests {
         }
     }
 
+    /// `locky_busy_total` counts calls that found a resource busy, once per call, as a wait
+    /// does: an acquire that retries while busy counts one, however many attempts it makes.
+    @Test(arguments: BackendKind.allCases)
+    func aRetryingAcquireCountsOneBusy(kind: BackendKind) async throws {
+        // The system clock: the retry delays are real sleeps.
+        try await withBackend(kind, clock: .system) { env throws in
+            let metrics = TestMetrics()
+            let client = try env.makeClient(metricsFactory: metrics)
+            func total(_ label: String) -> Int64 { metrics.counters(label: label).reduce(0) { $0 + $1.totalValue } }
+            let retry = RetryPolicy(count: 3, delay: .milliseconds(10), jitter: .zero)
+
+            let holder = try await client.tryAcquire("held", ttl: .seconds(30))
+            let callsBefore = env.backend.calls
+            await expectLockError(.busy) { _ = try await client.acquire("held", ttl: .seconds(1), retry: retry) }
+            #expect(env.backend.calls - callsBefore == 4, "the acquire did not try four times")
+            #expect(total("locky_busy_total") == 1)
+            #expect(total("locky_acquired_total") == 1)
+
+            // Busy first, then acquired once the holder lets go: one of each.
+            async let retried = client.acquire(
+                "held", ttl: .seconds(5), retry: RetryPolicy(count: 100, delay: .milliseconds(20), jitter: .zero))
+            try await Task.sleep(for: .milliseconds(100))
+            _ = try await client.release(holder)
+            _ = try await client.release(try await retried)
+            #expect(total("locky_busy_total") == 2)
+            #expect(total("locky_acquired_total") == 2)
+            #expect(try metrics.expectTimer("locky_acquire_duration_seconds", [("backend", kind.rawValue)]).values.count == 2)
+        }
+    }
+
+    /// A wait that is not queued in Redis (several resources; Redlock) wakes at the holder's
+    /// expiry and tries again: still one busy for the whole wait, as a queued wait counts.
+    @Test(arguments: BackendKind.allCases)
+    func anUnqueuedWaitCountsOneBusy(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let metrics = TestMetrics()
+            let client = try env.makeClient(metricsFactory: metrics)
+            func total(_ label: String) -> Int64 { metrics.counters(label: label).reduce(0) { $0 + $1.totalValue } }
+
+            let holder = try await client.tryAcquire(["w1", "w2"], ttl: .milliseconds(600))
+            async let waited = client.acquire(["w1", "w2"], ttl: .seconds(5), timeout: .seconds(5))
+            try await Task.sleep(for: .milliseconds(200))
+            // Lengthened: the waiter wakes at the old expiry, finds it held and waits again.
+            try await client.extend(holder, by: .milliseconds(800))
+            try await Task.sleep(for: .milliseconds(800))
+            _ = try await client.release(holder)
+            _ = try await client.release(try await waited)
+            withKnownIssue("the unqueued waiting loop (LockClient+Waiting.swift) counts busy per attempt") {
+                #expect(total("locky_busy_total") == 1)
+            }
+            #expect(total("locky_acquired_total") == 2)
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func spansAreRecorded(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in
@@ -134,6 +188,38 @@ struct ObservabilityTests {
         #expect(spans.map(\.operationName) == ["locky.acquire"])
         #expect((spans.first?.errors.first?.error as? LockError)?.code == .backendUnavailable, "\(spans.map(\.errors))")
         await client.close()
+    }
+
+    /// With the server gone, each operation still has its one span, ended, with the error
+    /// recorded; and a failed call counts nothing (not busy, not acquired, not released).
+    @Test func backendErrorsEndSpansAndCountNothing() async throws {
+        try await RedisServer.withServer { server throws in
+            let tracer = InMemoryTracer()
+            let metrics = TestMetrics()
+            func total(_ label: String) -> Int64 { metrics.counters(label: label).reduce(0) { $0 + $1.totalValue } }
+            let client = try LockClient(
+                configuration: try LockyConfiguration(url: "\(server.url)?connect_timeout=500ms&command_timeout=500ms"),
+                metricsFactory: metrics, tracer: tracer)
+            let lease = try await client.tryAcquire("r", ttl: .seconds(30))
+            _ = tracer.popFinishedSpans()
+            server.kill()
+
+            await expectLockError(.backendUnavailable) { _ = try await client.tryAcquire("other", ttl: .seconds(5)) }
+            await expectLockError(.backendUnavailable) { try await client.extend(lease, by: .seconds(1)) }
+            await expectLockError(.backendUnavailable) { _ = try await client.release(lease) }
+            await expectLockError(.backendUnavailable) { _ = try await client.lock("l", locker: "u") }
+            let spans = tracer.popFinishedSpans()
+            #expect(spans.map(\.operationName) == ["locky.acquire", "locky.extend", "locky.release"])
+            for span in spans {
+                #expect((span.errors.first?.error as? LockError)?.code == .backendUnavailable, "\(span.operationName)")
+            }
+            #expect(tracer.activeSpans.isEmpty)
+            #expect(total("locky_acquired_total") == 1)
+            for label in ["locky_busy_total", "locky_released_total", "locky_extended_total", "locky_expired_on_release_total"] {
+                #expect(total(label) == 0, "\(label)")
+            }
+            await client.close()
+        }
     }
 
     @Test func logsNeverContainOwnerTokensOrPasswords() async throws {

@@ -217,6 +217,8 @@ public final class LockClient: Sendable {
         let started = clock.now
         var generator = SystemRandomNumberGenerator()
         var attempt = 0
+        // Busy is counted once per call, as a wait counts it, however often this one retries.
+        var busyCounted = false
         while true {
             let attemptStart = clock.now
             let reply: AcquireReply
@@ -251,7 +253,8 @@ public final class LockClient: Sendable {
                     throw error
                 }
             case .busy(let index, let holder):
-                metrics.busy.increment()
+                if !busyCounted { metrics.busy.increment() }
+                busyCounted = true
                 attempt += 1
                 guard policy.allowsRetry(attempt) else {
                     let error = LockError(
