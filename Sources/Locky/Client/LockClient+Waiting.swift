@@ -191,6 +191,8 @@ extension LockClient {
         // The last holder an attempt found, for a timeout that cuts a later attempt short.
         var lastBusy: (resource: String, holder: LockHolder)?
         var abandoned = false
+        // A wait counts one busy, however many wake-ups find the lock still held (as the queued loop).
+        var busyCounted = false
         while true {
             attempts += 1
             let attemptStart = clock.now
@@ -226,7 +228,8 @@ extension LockClient {
                 logger.trace("acquired after waiting", metadata: ["locky.attempts": "\(attempts)"])
                 return lease
             case .busy(let index, let holder):
-                metrics.busy.increment()
+                if !busyCounted { metrics.busy.increment() }
+                busyCounted = true
                 // The nodes answered: failures count in a row, as documented.
                 failuresInARow = 0
                 let resource = resources[index]
