@@ -133,6 +133,32 @@ struct ObservabilityTests {
         }
     }
 
+    /// The acquire timer of a waiting acquire covers the whole call. It started after the
+    /// wait's subscription, so a first wait (a new subscriber connection: connect, handshake,
+    /// SUBSCRIBE) recorded only its attempt: here about 50 of some 250 ms.
+    @Test func aWaitsLatencyIncludesItsSubscription() async throws {
+        try await RedisServer.withServer { server throws in
+            try await FaultProxy.withProxy(upstream: server.port) { proxy in
+                let metrics = TestMetrics()
+                let client = try LockClient(
+                    configuration: LockyConfiguration(url: proxy.url), metricsFactory: metrics)
+                // Connected, scripts loaded; the subscriber connection is not made yet.
+                #expect(try await client.release(try await client.tryAcquire("warm-up", ttl: .seconds(5))) == .released)
+                proxy.set(.latency(.milliseconds(50), direction: .serverToClient))
+                let started = ContinuousClock.now
+                let lease = try await client.acquire("free", ttl: .seconds(5), timeout: .seconds(10))
+                let took = ContinuousClock.now - started
+                proxy.set(.latency(.zero))
+                _ = try await client.release(lease)
+                let timer = try metrics.expectTimer("locky_acquire_duration_seconds", [("backend", "redis")])
+                let recorded = Duration.nanoseconds(timer.values.last ?? 0)
+                #expect(took > .milliseconds(150), "the wait took \(took)")
+                #expect(recorded > took * 0.8, "recorded \(recorded) of a wait of \(took)")
+                await client.close()
+            }
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func spansAreRecorded(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in

@@ -77,6 +77,8 @@ extension LockClient {
         span?.attributes["locky.resources"] = resources.count
         span?.attributes["locky.wait"] = true
         defer { span?.end() }
+        // The acquire latency counts from here: subscribing to wake-ups is part of the wait.
+        let started = clock.now
         let deadline = timeout.map { clock.now + $0 }
         let owner = LeaseOwner.make(label: label)
         let id = waiterIDs.add(1, ordering: .relaxed).newValue
@@ -145,9 +147,10 @@ extension LockClient {
                     if queued {
                         return try await queuedWaitingLoop(
                             resources[0], owner: owner, ttl: ttl, deadline: deadline, waiter: waiter, signal: signal,
-                            barging: !fair)
+                            barging: !fair, started: started)
                     }
-                    return try await waitingLoop(resources, owner: owner, ttl: ttl, deadline: deadline, id: id, signal: signal)
+                    return try await waitingLoop(
+                        resources, owner: owner, ttl: ttl, deadline: deadline, id: id, signal: signal, started: started)
                 }
             }
         } catch {
@@ -172,15 +175,17 @@ extension LockClient {
         }
     }
 
+    /// Waits on lock events (no queue in the backend). `started`: when the call began, for the
+    /// acquire latency.
     private func waitingLoop(
         _ resources: [String],
         owner: String,
         ttl: Duration,
         deadline: ContinuousClock.Instant?,
         id: UInt64,
-        signal: WakeSignal
+        signal: WakeSignal,
+        started: ContinuousClock.Instant
     ) async throws(LockError) -> Lease {
-        let started = clock.now
         var queued: String?
         defer { if let queued { waitQueues.leave(queued, id: id) } }
         var generator = SystemRandomNumberGenerator()
@@ -260,6 +265,7 @@ extension LockClient {
 
     /// Waits in the resource's queue in Redis. `barging`: first try to take the lock the
     /// ordinary way, ahead of any queue (non-fair mode), and queue only when that finds it busy.
+    /// `started`: when the call began, for the acquire latency.
     private func queuedWaitingLoop(
         _ resource: String,
         owner: String,
@@ -267,9 +273,10 @@ extension LockClient {
         deadline: ContinuousClock.Instant?,
         waiter: String,
         signal: WakeSignal,
-        barging: Bool
+        barging: Bool,
+        started: ContinuousClock.Instant
     ) async throws(LockError) -> Lease {
-        let started = clock.now
+        let firstAttemptStart = clock.now
         var generator = SystemRandomNumberGenerator()
         var busyCounted = false
         var expiredInARow = 0
@@ -287,7 +294,7 @@ extension LockClient {
             case .acquired(let tokens):
                 // Expired before it could be handed over (a stalled reply): queue as if busy.
                 if let lease = try await handOverWhileWaiting(
-                    [resource], owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: started, started: started,
+                    [resource], owner: owner, fencingTokens: tokens, ttl: ttl, attemptStart: firstAttemptStart, started: started,
                     deadline: deadline, expiredInARow: &expiredInARow)
                 {
                     return lease
