@@ -159,6 +159,25 @@ struct ObservabilityTests {
         }
     }
 
+    /// A wait with no time to wait makes one attempt. Its span recorded `busy` (the attempt's
+    /// error, without `locky.wait`) while the caller got `timedOut`.
+    @Test(arguments: BackendKind.allCases)
+    func aZeroTimeoutWaitsSpanRecordsWhatTheCallerGets(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let tracer = InMemoryTracer()
+            let client = try env.makeClient(tracer: tracer)
+            _ = try await client.tryAcquire("held", ttl: .seconds(5))
+            _ = tracer.popFinishedSpans()
+            let error = await expectLockError(.timedOut) { _ = try await client.acquire("held", timeout: .zero) }
+            #expect(error?.holder != nil)
+            let spans = tracer.popFinishedSpans()
+            #expect(spans.map(\.operationName) == ["locky.acquire"])
+            let recorded = spans.first?.errors.first?.error as? LockError
+            #expect(recorded?.code == .timedOut, "\(String(describing: recorded))")
+            #expect(spans.first?.attributes["locky.wait"]?.toSpanAttribute() == true)
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func spansAreRecorded(kind: BackendKind) async throws {
         try await withBackend(kind) { env throws in

@@ -66,11 +66,7 @@ extension LockClient {
         // No time to wait: one attempt, without subscribing first (there is nothing to be woken
         // for, and an unreachable server is then reported at once, as itself).
         if timeout == .zero, !fair {
-            do {
-                return try await acquire(resources, ttl: ttl, label: label, retry: .never)
-            } catch  where error.code == .busy {
-                throw LockError(.timedOut, error.message, resource: error.resource, holder: error.holder)
-            }
+            return try await acquire(resources, ttl: ttl, label: label, retry: .never, asWaitWithoutTime: true)
         }
 
         let span = tracer?.startSpan("locky.acquire", ofKind: .client)

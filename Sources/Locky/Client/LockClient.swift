@@ -202,6 +202,19 @@ public final class LockClient: Sendable {
         label: String? = nil,
         retry: RetryPolicy?
     ) async throws(LockError) -> Lease {
+        try await acquire(resources, ttl: ttl, label: label, retry: retry, asWaitWithoutTime: false)
+    }
+
+    /// ``acquire(_:ttl:label:retry:)-([String],_,_,_)``; `asWaitWithoutTime` for a waiting
+    /// acquire with a timeout of zero: one attempt, and a busy lock is `timedOut`, in the span
+    /// as for the caller.
+    func acquire(
+        _ resources: [String],
+        ttl: Duration?,
+        label: String?,
+        retry: RetryPolicy?,
+        asWaitWithoutTime: Bool
+    ) async throws(LockError) -> Lease {
         try LockLimits.validate(resources: resources)
         let ttl = ttl ?? configuration.leaseTTL
         try validate(leaseTTL: ttl)
@@ -212,6 +225,7 @@ public final class LockClient: Sendable {
 
         let span = tracer?.startSpan("locky.acquire", ofKind: .client)
         span?.attributes["locky.resources"] = resources.count
+        if asWaitWithoutTime { span?.attributes["locky.wait"] = true }
         defer { span?.end() }
         let owner = LeaseOwner.make(label: label)
         let started = clock.now
@@ -258,7 +272,7 @@ public final class LockClient: Sendable {
                 attempt += 1
                 guard policy.allowsRetry(attempt) else {
                     let error = LockError(
-                        .busy,
+                        asWaitWithoutTime ? .timedOut : .busy,
                         "held by \(holder.displayName)",
                         resource: resources[index],
                         holder: holder
