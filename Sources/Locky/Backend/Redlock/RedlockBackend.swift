@@ -547,8 +547,10 @@ public struct RedlockBackend: LockBackend {
     /// minority grant given back after a split vote wakes nobody, the holder's release wakes
     /// waiters at once.
     ///
-    /// While a node's subscription is missing (it was down or refused it; it is retried in the
-    /// background, 1 s, then doubling up to 30 s), the holder's release may be reported by
+    /// `body` runs once a quorum of nodes confirmed the subscription, as attempts need no more.
+    /// While a node's subscription is missing (it was down or refused it, or had not confirmed
+    /// when `body` started; it is retried in the background, 1 s, then doubling up to 30 s),
+    /// the holder's release may be reported by
     /// fewer than a quorum of the subscribed nodes, and the waiter would sleep until the
     /// holder's expiry: then waiters get a ``WakeHint/gap`` every ``degradedWakeInterval``
     /// instead, until every node is subscribed. A healthy wait never polls.
@@ -563,7 +565,9 @@ public struct RedlockBackend: LockBackend {
     /// ``withWakeHandler(waiter:_:_:)`` whose first subscription to each node waits at most
     /// `subscribeWait` (and never longer than the node timeout) for its confirmation: a node
     /// that did not confirm by then counts as missing (retried in the background, waiters get
-    /// the degraded wake-ups meanwhile), and `body` runs.
+    /// the degraded wake-ups meanwhile). `body` runs once a quorum of nodes confirmed (or every
+    /// node's first attempt ended); a node unconfirmed then counts as missing too, until it
+    /// confirms (with a ``WakeHint/gap``).
     public func withWakeHandler<T: Sendable>(
         waiter: String?,
         subscribeWait: Duration?,
@@ -576,7 +580,11 @@ public struct RedlockBackend: LockBackend {
         // Only the first attempts, which `body` waits for; the background retries of a missing
         // node come after it started, and wait the node timeout.
         let started = EnteredFlag()
+        // The wait starts once a quorum confirmed: its attempts need no more, and a stopped
+        // minority node would hold the first one up for the node timeout. One still
+        // unconfirmed then counts as missing until it joins.
         return try await withEachNode(
+            enough: quorum,
             subscribe: { node, index, inner in
                 try await node.withTaggedWakeHandler(
                     subscribeWait: started.isMarked ? nil : subscribeWait,
@@ -597,7 +605,8 @@ public struct RedlockBackend: LockBackend {
             onJoin: { index in
                 missing.joined(index)
                 handler(.gap)
-            }
+            },
+            onLate: { missing.missing($0) }
         ) {
             started.mark()
             guard missing.any else { return try await body() }
@@ -839,31 +848,33 @@ public struct RedlockBackend: LockBackend {
     }
 
     /// Subscribes on every node at once, then runs `body` once each node is subscribed or
-    /// failed (each bounded by the node timeout: a stopped node delays no other). A node whose
-    /// subscription fails is reported and left out (the others still deliver), and subscribed
-    /// again in the background while `body` runs (after 1 s, doubling up to 30 s): a node that
-    /// was down when a long watch started joins it once it is back, with `onJoin`.
+    /// failed (each bounded by the node timeout: a stopped node delays no other), or once
+    /// `enough` nodes are subscribed (nil: all). A node whose subscription fails is reported and
+    /// left out (the others still deliver), and subscribed again in the background while `body`
+    /// runs (after 1 s, doubling up to 30 s): a node that was down when a long watch started
+    /// joins it once it is back, with `onJoin`. A node still unsettled when `body` starts (only
+    /// with `enough`) is handed to `onLate` first, and joins with `onJoin` once subscribed.
     private func withEachNode<T: Sendable>(
+        enough: Int? = nil,
         subscribe: @escaping @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
         onFailure: @escaping @Sendable (Int, any Error) -> Void,
         onJoin: @escaping @Sendable (Int) -> Void,
+        onLate: (Int) -> Void = { _ in },
         _ body: () async throws -> T
     ) async throws -> T {
         let nodes = self.nodes
-        let (settled, settle) = AsyncStream.makeStream(of: Int.self)
+        let start = RedlockSubscriptionStart(nodes: nodes.count, enough: enough ?? nodes.count)
+        let (settled, settle) = AsyncStream.makeStream(of: Void.self)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             for index in nodes.indices {
                 group.addTask {
                     await Self.keepSubscribed(
-                        nodes[index], index, subscribe: subscribe, onFailure: onFailure, onJoin: onJoin,
-                        settled: { settle.yield(index) })
+                        nodes[index], index, start: start, subscribe: subscribe, onFailure: onFailure, onJoin: onJoin,
+                        settled: { settle.yield() })
                 }
             }
-            var count = 0
-            for await _ in settled {
-                count += 1
-                if count == nodes.count { break }
-            }
+            for await _ in settled where start.isReady { break }
+            start.start(late: onLate)
             settle.finish()
             // The subscriptions last until `body` ends, which cancels them.
             defer { group.cancelAll() }
@@ -872,10 +883,12 @@ public struct RedlockBackend: LockBackend {
     }
 
     /// Keeps node `index` subscribed until cancelled: `settled` after the first attempt (with
-    /// `onFailure` when it failed), `onJoin` at each later subscription.
+    /// `onFailure` when it failed; a first subscription that comes after the start, `onJoin`),
+    /// `onJoin` at each later subscription.
     private static func keepSubscribed(
         _ node: RedisLockBackend,
         _ index: Int,
+        start: RedlockSubscriptionStart,
         subscribe: @Sendable (RedisLockBackend, Int, () async throws -> Void) async throws -> Void,
         onFailure: @Sendable (Int, any Error) -> Void,
         onJoin: @escaping @Sendable (Int) -> Void,
@@ -890,7 +903,7 @@ public struct RedlockBackend: LockBackend {
                         onJoin(index)
                     } else {
                         first.mark()
-                        settled()
+                        if start.settle(index, confirmed: true) { onJoin(index) } else { settled() }
                     }
                     try await Task.sleep(for: .seconds(365 * 86_400))
                 }
@@ -898,8 +911,9 @@ public struct RedlockBackend: LockBackend {
                 if Task.isCancelled { return }
                 if !first.isMarked {
                     first.mark()
+                    // Reported before it settles: a wait that starts then counts it missing.
                     onFailure(index, error)
-                    settled()
+                    if !start.settle(index, confirmed: false) { settled() }
                 }
             }
             try? await Task.sleep(for: delay)

@@ -1,7 +1,8 @@
 import Synchronization
 
-/// The nodes whose wake subscription is missing (the first attempt failed, the background
-/// retry has not joined yet), shared by a Redlock wait's subscription tasks.
+/// The nodes whose wake subscription is missing (the first attempt failed or had not been
+/// confirmed when the wait started, and it has not joined yet), shared by a Redlock wait's
+/// subscription tasks.
 ///
 /// While one is missing, a release may reach fewer than a quorum of the subscribed nodes (the
 /// holder's quorum need not include the subscribed ones), so quorum-merged wake-ups may never
