@@ -1,3 +1,4 @@
+import Foundation
 import LockyRESP
 import LockyTestSupport
 import Testing
@@ -136,6 +137,36 @@ import Testing
                 #expect(error?.code == .tlsFailure, "\(String(describing: error))")
                 #expect(error?.mayHaveRun == false)
                 #expect(elapsed < .seconds(2), "\(elapsed)")
+            }
+        }
+    }
+
+    /// A TLS file that cannot be loaded is named in the error, option and path: NIOSSL's own
+    /// error (`failedToLoadCertificate`) names neither, so with `ca`, `cert` and `key` given an
+    /// operator could not tell which file to fix.
+    @Test func unloadableTLSFileIsNamedInTheError() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            let garbage = tls.directory + "/not-pem-\(UInt32.random(in: 0...UInt32.max)).txt"
+            try Data("not a PEM file\n".utf8).write(to: URL(fileURLWithPath: garbage))
+            defer { try? FileManager.default.removeItem(atPath: garbage) }
+            let ca = tls.caCertificatePath
+            let cert = tls.clientCertificatePath
+            let key = tls.clientKeyPath
+            let cases: [(suffix: String, named: String)] = [
+                ("?ca=/nonexistent/locky-ca.pem", "ca=/nonexistent/locky-ca.pem"),
+                ("?ca=\(garbage)", "ca=\(garbage)"),
+                ("?ca=\(ca)&cert=\(garbage)&key=\(key)", "cert=\(garbage)"),
+                ("?ca=\(ca)&cert=\(cert)&key=\(garbage)", "key=\(garbage)"),
+                ("?ca=\(ca)&cert=\(cert)&key=\(cert)", "key=\(cert)"),
+            ]
+            for (suffix, named) in cases {
+                try await withClient(server, suffix: suffix) { client throws in
+                    let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                    #expect(error?.code == .tlsFailure, "\(suffix): \(String(describing: error))")
+                    #expect(error?.message.contains("cannot load \(named):") == true, "\(suffix): \(String(describing: error))")
+                    #expect(elapsed < .seconds(2), "\(elapsed)")
+                }
             }
         }
     }
