@@ -171,6 +171,33 @@ import Testing
         }
     }
 
+    /// TLS settings that would fail at every connect (read as "unreachable"), or be dropped
+    /// without a word, are refused when the client is made: a certificate without its key
+    /// connected without any client certificate.
+    @Test func tlsSettingsThatCannotWorkAreRefusedUpFront() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            let base = "rediss://127.0.0.1:\(server.port)?ca=\(tls.caCertificatePath)"
+            for (suffix, part) in [("&sni=127.0.0.1", "sni"), ("&sni=%3A%3A1", "sni"), ("&sni=", "sni"), ("&sni=a%00b", "sni")] {
+                let error = await #expect(throws: RedisConfigurationError.self, "\(suffix)") {
+                    let configuration = try RedisConfiguration(url: base + suffix)
+                    try await RedisClient.withClient(configuration: configuration) { client throws in
+                        _ = try await client.execute(RESPCommand("PING"))
+                    }
+                }
+                #expect(error?.part == part, "\(suffix): \(String(describing: error))")
+            }
+            var withoutKey = try RedisConfiguration(url: base)
+            withoutKey.tls?.certificateFile = tls.clientCertificatePath
+            let error = await #expect(throws: RedisConfigurationError.self) {
+                try await RedisClient.withClient(configuration: withoutKey) { client throws in
+                    _ = try await client.execute(RESPCommand("PING"))
+                }
+            }
+            #expect(error?.part == "cert", "\(String(describing: error))")
+        }
+    }
+
     @Test func plainClientAgainstTLSServerFails() async throws {
         try await RedisServer.withServer(.init(tls: true)) { server throws in
             let url = "redis://127.0.0.1:\(server.port)?connect_timeout=500ms"
