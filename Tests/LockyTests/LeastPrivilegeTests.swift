@@ -131,7 +131,23 @@ struct LeastPrivilegeTests {
         let stored = try await locks.fencedRead(key)
         #expect(stored?.string == "v1")
         #expect(stored?.highestToken == guarded.fencingToken)
+        // The token-checked read (a read-modify-write's first step) runs a script of its own.
+        guard case .read(let checked) = try await locks.fencedRead(key, fencingToken: guarded.fencingToken) else {
+            Issue.record("the token-checked read was rejected")
+            return
+        }
+        #expect(checked?.string == "v1")
+        #expect(
+            try await locks.fencedRead(key, fencingToken: guarded.fencingToken - 1)
+                == .rejected(highestToken: guarded.fencingToken))
         #expect(try await locks.release(guarded) == .released)
+
+        // A waiting acquire of several resources (not queued: it listens on the event channel).
+        let first = try await locks.tryAcquire("m1", ttl: .seconds(30))
+        async let both = locks.acquire(["m1", "m2"], ttl: .seconds(5), timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await locks.release(first) == .released)
+        #expect(try await locks.release(try await both) == .released)
 
         // Renewal: withLock outlives its TTL, and a lease handed to the renewal loop is renewed.
         let stillValid = try await locks.withLock("renewed", ttl: .milliseconds(300), timeout: .seconds(5)) { lease in
