@@ -325,6 +325,21 @@ struct ConfigurationTests {
         #expect(fromEnvironment?.code == .invalidArgument)
     }
 
+    /// A malformed url in LOCKY_CONFIG is named as such: with LOCKY_URL (or `--url`) set as well,
+    /// "malformed URL: invalid port" alone did not say which of the two to fix.
+    @Test(arguments: [
+        #"{"url": "redis://h:notaport"}"#, #"{"url": "redis://:Hunter2@h1,redis://h2/x"}"#,
+        #"{"url": ["redis://h1", "ftp://h2"]}"#, #"{"url": ""}"#,
+    ])
+    func malformedJSONURLIsNamed(json: String) {
+        for environment in [["LOCKY_CONFIG": json], ["LOCKY_CONFIG": json, "LOCKY_URL": "redis://127.0.0.1:7000"]] {
+            let error = #expect(throws: LockError.self) { _ = try LockyConfiguration.fromEnvironment(environment) }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.hasPrefix("LOCKY_CONFIG.url: malformed URL") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("Hunter2") == false)
+        }
+    }
+
     @Test func malformedURLErrorsDoNotShowThePassword() {
         let error = #expect(throws: LockError.self) {
             _ = try LockyConfiguration(url: "redis://user:hunter2-secret@host:notaport")

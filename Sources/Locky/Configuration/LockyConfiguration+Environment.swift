@@ -93,12 +93,18 @@ extension LockyConfiguration {
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "url":
-                if let url = value as? String {
-                    backend = try Self.backend(url: url)
-                } else if let urls = value as? [Any], !urls.isEmpty, urls.allSatisfy({ $0 is String }) {
-                    backend = try Self.backend(urls: urls.compactMap { $0 as? String })
-                } else {
-                    throw Self.typeError(key, "a string, or an array of node URLs (Redlock)")
+                // Named as the JSON's url: with LOCKY_URL or --url set too, a bare "malformed
+                // URL" would not say which of them to fix.
+                do throws(LockError) {
+                    if let url = value as? String {
+                        backend = try Self.backend(url: url)
+                    } else if let urls = value as? [Any], !urls.isEmpty, urls.allSatisfy({ $0 is String }) {
+                        backend = try Self.backend(urls: urls.compactMap { $0 as? String })
+                    } else {
+                        throw Self.typeError(key, "a string, or an array of node URLs (Redlock)")
+                    }
+                } catch where !error.message.hasPrefix("LOCKY_CONFIG.") {
+                    throw LockError(.invalidArgument, "LOCKY_CONFIG.url: \(error.message)")
                 }
             case "backend":
                 guard let name = value as? String else { throw Self.typeError(key, "a string") }
