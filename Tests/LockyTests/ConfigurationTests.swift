@@ -340,6 +340,24 @@ struct ConfigurationTests {
         }
     }
 
+    /// A whole configuration, printed, reflected or dumped, hides every node's password, also
+    /// percent-encoded ones and those of a Redlock list or of LOCKY_CONFIG's url array.
+    @Test func printingALockyConfigurationHidesEveryPassword() throws {
+        let configurations = [
+            try LockyConfiguration(url: "redis://app:Hunter2%2DSecret@127.0.0.1:7000/1"),
+            try LockyConfiguration(url: "redis://:Hunter2-Secret@h1,rediss://u:Hunter2%2DSecret@h2?ca=/ca.pem,redis://h3"),
+            try LockyConfiguration(json: #"{"url": ["redis://:Hunter2-Secret@h1", "unix://u:Hunter2-Secret@/tmp/s", "redis://h3"]}"#),
+        ]
+        for configuration in configurations {
+            var dumped = ""
+            dump(configuration, to: &dumped)
+            for text in ["\(configuration)", String(reflecting: configuration), dumped] {
+                #expect(!text.contains("Hunter2"), "\(text)")
+                #expect(text.contains("<hidden>"), "\(text)")
+            }
+        }
+    }
+
     @Test func malformedURLErrorsDoNotShowThePassword() {
         let error = #expect(throws: LockError.self) {
             _ = try LockyConfiguration(url: "redis://user:hunter2-secret@host:notaport")
