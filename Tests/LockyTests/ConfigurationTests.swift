@@ -358,6 +358,21 @@ struct ConfigurationTests {
         }
     }
 
+    /// JSONSerialization accepts a comma before `}` or `]`; JSON (and jq, and every strict
+    /// parser reading the same LOCKY_CONFIG) does not. Commas and brackets in strings are text.
+    @Test func trailingCommasAreRejected() throws {
+        for (json, offset) in [
+            (#"{"ttl": "30s",}"#, 13), (#"{"retry": {"count": 1,}}"#, 21), (#"{"url": ["redis://a", "redis://b" , ] }"#, 34),
+        ] {
+            let error = #expect(throws: LockError.self, "\(json)") { _ = try LockyConfiguration(json: json) }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("around character \(offset)") == true, "\(String(describing: error))")
+        }
+        let quoted = try LockyConfiguration(json: #"{"label": "a,}b,]", "prefix": "p\",]:", "ttl": "5s"}"#)
+        #expect(quoted.label == "a,}b,]")
+        #expect(quoted.prefix == #"p",]:"#)
+    }
+
     @Test func malformedURLErrorsDoNotShowThePassword() {
         let error = #expect(throws: LockError.self) {
             _ = try LockyConfiguration(url: "redis://user:hunter2-secret@host:notaport")

@@ -80,6 +80,11 @@ extension LockyConfiguration {
             let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
             throw LockError(.invalidArgument, "LOCKY_CONFIG is not valid JSON: \(detail ?? error.localizedDescription)")
         }
+        if let comma = JSONTrailingCommaFinder.firstTrailingComma(in: json) {
+            throw LockError(
+                .invalidArgument,
+                "LOCKY_CONFIG is not valid JSON: a comma before a closing bracket around character \(comma) (JSON allows none)")
+        }
         if let duplicate = JSONDuplicateKeyFinder.firstDuplicate(in: json) {
             let object = duplicate.path.isEmpty ? "LOCKY_CONFIG" : "LOCKY_CONFIG.\(duplicate.path)"
             throw LockError(
