@@ -112,6 +112,19 @@ import Testing
         }
     }
 
+    /// Verification is on by default: `rediss://` with no `ca` trusts the system roots only, so
+    /// the harness's own CA (as any self-signed server) is refused, never accepted silently.
+    @Test func defaultVerificationRefusesAServerOutsideTheSystemRoots() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            try await RedisClient.withClient(configuration: try RedisConfiguration(url: server.url)) { client throws in
+                let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                #expect(error?.code == .tlsFailure, "\(String(describing: error))")
+                #expect(error?.mayHaveRun == false)
+                #expect(elapsed < .seconds(2), "\(elapsed)")
+            }
+        }
+    }
+
     @Test func wrongCAFailsVerificationQuickly() async throws {
         try await RedisServer.withServer(.init(tls: true)) { server throws in
             let tls = try TLSMaterial.shared()
