@@ -346,7 +346,8 @@ struct ConfigurationTests {
         let configurations = [
             try LockyConfiguration(url: "redis://app:Hunter2%2DSecret@127.0.0.1:7000/1"),
             try LockyConfiguration(url: "redis://:Hunter2-Secret@h1,rediss://u:Hunter2%2DSecret@h2?ca=/ca.pem,redis://h3"),
-            try LockyConfiguration(json: #"{"url": ["redis://:Hunter2-Secret@h1", "unix://u:Hunter2-Secret@/tmp/s", "redis://h3"]}"#),
+            try LockyConfiguration(
+                json: #"{"url": ["redis://:Hunter2-Secret@h1", "unix://u:Hunter2-Secret@/tmp/s", "redis://h3"]}"#),
         ]
         for configuration in configurations {
             var dumped = ""

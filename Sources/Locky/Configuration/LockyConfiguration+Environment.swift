@@ -108,7 +108,8 @@ extension LockyConfiguration {
                     } else {
                         throw Self.typeError(key, "a string, or an array of node URLs (Redlock)")
                     }
-                } catch where !error.message.hasPrefix("LOCKY_CONFIG.") {
+                } catch {
+                    if error.message.hasPrefix("LOCKY_CONFIG.") { throw error }
                     throw LockError(.invalidArgument, "LOCKY_CONFIG.url: \(error.message)")
                 }
             case "backend":
