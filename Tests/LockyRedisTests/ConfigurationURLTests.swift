@@ -200,6 +200,12 @@ import Testing
         ("rediss://h?insecure=no", "query parameter 'insecure'"),
         ("rediss://h?cert=/c.pem", "query parameter 'cert'"),
         ("rediss://h?key=/k.pem", "query parameter 'cert'"),
+        ("rediss://h?ca=", "ca"),
+        ("rediss://h?cert=&key=/k.pem", "cert"),
+        ("rediss://h?cert=/c.pem&key=", "key"),
+        ("rediss://h?sni=", "sni"),
+        ("rediss://h?sni=10.0.0.5", "sni"),
+        ("rediss://h?sni=%5B%3A%3A1%5D", "sni"),
         ("redis://us%zzer:pw@h", "user"),
         ("redis://%C3%28:pw@h", "user"),
     ]
@@ -300,6 +306,18 @@ import Testing
         #expect((try? configuration.validate()) == nil)
         #expect(throws: RedisConfigurationError.self) {
             try RedisClient(configuration: RedisConfiguration(clientName: "two words"))
+        }
+        // TLS settings built in code: the same checks as the URL's options, by the option's name.
+        for (tls, part) in [
+            (RedisTLSConfiguration(keyFile: "/k.pem"), "cert"), (RedisTLSConfiguration(caCertificateFile: ""), "ca"),
+            (RedisTLSConfiguration(serverName: "10.0.0.5"), "sni"), (RedisTLSConfiguration(serverName: ""), "sni"),
+        ] {
+            do {
+                try RedisConfiguration(tls: tls).validate()
+                Issue.record("accepted: \(tls)")
+            } catch {
+                #expect(error.part == part, "\(error)")
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import LockyRESP
 import LockyTestSupport
 import Testing
@@ -111,6 +112,19 @@ import Testing
         }
     }
 
+    /// Verification is on by default: `rediss://` with no `ca` trusts the system roots only, so
+    /// the harness's own CA (as any self-signed server) is refused, never accepted silently.
+    @Test func defaultVerificationRefusesAServerOutsideTheSystemRoots() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            try await RedisClient.withClient(configuration: try RedisConfiguration(url: server.url)) { client throws in
+                let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                #expect(error?.code == .tlsFailure, "\(String(describing: error))")
+                #expect(error?.mayHaveRun == false)
+                #expect(elapsed < .seconds(2), "\(elapsed)")
+            }
+        }
+    }
+
     @Test func wrongCAFailsVerificationQuickly() async throws {
         try await RedisServer.withServer(.init(tls: true)) { server throws in
             let tls = try TLSMaterial.shared()
@@ -137,6 +151,63 @@ import Testing
                 #expect(error?.mayHaveRun == false)
                 #expect(elapsed < .seconds(2), "\(elapsed)")
             }
+        }
+    }
+
+    /// A TLS file that cannot be loaded is named in the error, option and path: NIOSSL's own
+    /// error (`failedToLoadCertificate`) names neither, so with `ca`, `cert` and `key` given an
+    /// operator could not tell which file to fix.
+    @Test func unloadableTLSFileIsNamedInTheError() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            let garbage = tls.directory + "/not-pem-\(UInt32.random(in: 0...UInt32.max)).txt"
+            try Data("not a PEM file\n".utf8).write(to: URL(fileURLWithPath: garbage))
+            defer { try? FileManager.default.removeItem(atPath: garbage) }
+            let ca = tls.caCertificatePath
+            let cert = tls.clientCertificatePath
+            let key = tls.clientKeyPath
+            let cases: [(suffix: String, named: String)] = [
+                ("?ca=/nonexistent/locky-ca.pem", "ca=/nonexistent/locky-ca.pem"),
+                ("?ca=\(garbage)", "ca=\(garbage)"),
+                ("?ca=\(ca)&cert=\(garbage)&key=\(key)", "cert=\(garbage)"),
+                ("?ca=\(ca)&cert=\(cert)&key=\(garbage)", "key=\(garbage)"),
+                ("?ca=\(ca)&cert=\(cert)&key=\(cert)", "key=\(cert)"),
+            ]
+            for (suffix, named) in cases {
+                try await withClient(server, suffix: suffix) { client throws in
+                    let (error, elapsed) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+                    #expect(error?.code == .tlsFailure, "\(suffix): \(String(describing: error))")
+                    #expect(error?.message.contains("cannot load \(named):") == true, "\(suffix): \(String(describing: error))")
+                    #expect(elapsed < .seconds(2), "\(elapsed)")
+                }
+            }
+        }
+    }
+
+    /// TLS settings that would fail at every connect (read as "unreachable"), or be dropped
+    /// without a word, are refused when the client is made: a certificate without its key
+    /// connected without any client certificate.
+    @Test func tlsSettingsThatCannotWorkAreRefusedUpFront() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            let base = "rediss://127.0.0.1:\(server.port)?ca=\(tls.caCertificatePath)"
+            for (suffix, part) in [("&sni=127.0.0.1", "sni"), ("&sni=%3A%3A1", "sni"), ("&sni=", "sni"), ("&sni=a%00b", "sni")] {
+                let error = await #expect(throws: RedisConfigurationError.self, "\(suffix)") {
+                    let configuration = try RedisConfiguration(url: base + suffix)
+                    try await RedisClient.withClient(configuration: configuration) { client throws in
+                        _ = try await client.execute(RESPCommand("PING"))
+                    }
+                }
+                #expect(error?.part == part, "\(suffix): \(String(describing: error))")
+            }
+            var withoutKey = try RedisConfiguration(url: base)
+            withoutKey.tls?.certificateFile = tls.clientCertificatePath
+            let error = await #expect(throws: RedisConfigurationError.self) {
+                try await RedisClient.withClient(configuration: withoutKey) { client throws in
+                    _ = try await client.execute(RESPCommand("PING"))
+                }
+            }
+            #expect(error?.part == "cert", "\(String(describing: error))")
         }
     }
 

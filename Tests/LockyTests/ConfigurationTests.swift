@@ -325,6 +325,55 @@ struct ConfigurationTests {
         #expect(fromEnvironment?.code == .invalidArgument)
     }
 
+    /// A malformed url in LOCKY_CONFIG is named as such: with LOCKY_URL (or `--url`) set as well,
+    /// "malformed URL: invalid port" alone did not say which of the two to fix.
+    @Test(arguments: [
+        #"{"url": "redis://h:notaport"}"#, #"{"url": "redis://:Hunter2@h1,redis://h2/x"}"#,
+        #"{"url": ["redis://h1", "ftp://h2"]}"#, #"{"url": ""}"#,
+    ])
+    func malformedJSONURLIsNamed(json: String) {
+        for environment in [["LOCKY_CONFIG": json], ["LOCKY_CONFIG": json, "LOCKY_URL": "redis://127.0.0.1:7000"]] {
+            let error = #expect(throws: LockError.self) { _ = try LockyConfiguration.fromEnvironment(environment) }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.hasPrefix("LOCKY_CONFIG.url: malformed URL") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("Hunter2") == false)
+        }
+    }
+
+    /// A whole configuration, printed, reflected or dumped, hides every node's password, also
+    /// percent-encoded ones and those of a Redlock list or of LOCKY_CONFIG's url array.
+    @Test func printingALockyConfigurationHidesEveryPassword() throws {
+        let configurations = [
+            try LockyConfiguration(url: "redis://app:Hunter2%2DSecret@127.0.0.1:7000/1"),
+            try LockyConfiguration(url: "redis://:Hunter2-Secret@h1,rediss://u:Hunter2%2DSecret@h2?ca=/ca.pem,redis://h3"),
+            try LockyConfiguration(
+                json: #"{"url": ["redis://:Hunter2-Secret@h1", "unix://u:Hunter2-Secret@/tmp/s", "redis://h3"]}"#),
+        ]
+        for configuration in configurations {
+            var dumped = ""
+            dump(configuration, to: &dumped)
+            for text in ["\(configuration)", String(reflecting: configuration), dumped] {
+                #expect(!text.contains("Hunter2"), "\(text)")
+                #expect(text.contains("<hidden>"), "\(text)")
+            }
+        }
+    }
+
+    /// JSONSerialization accepts a comma before `}` or `]`; JSON (and jq, and every strict
+    /// parser reading the same LOCKY_CONFIG) does not. Commas and brackets in strings are text.
+    @Test func trailingCommasAreRejected() throws {
+        for (json, offset) in [
+            (#"{"ttl": "30s",}"#, 13), (#"{"retry": {"count": 1,}}"#, 21), (#"{"url": ["redis://a", "redis://b" , ] }"#, 34),
+        ] {
+            let error = #expect(throws: LockError.self, "\(json)") { _ = try LockyConfiguration(json: json) }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("around character \(offset)") == true, "\(String(describing: error))")
+        }
+        let quoted = try LockyConfiguration(json: #"{"label": "a,}b,]", "prefix": "p\",]:", "ttl": "5s"}"#)
+        #expect(quoted.label == "a,}b,]")
+        #expect(quoted.prefix == #"p",]:"#)
+    }
+
     @Test func malformedURLErrorsDoNotShowThePassword() {
         let error = #expect(throws: LockError.self) {
             _ = try LockyConfiguration(url: "redis://user:hunter2-secret@host:notaport")

@@ -131,7 +131,23 @@ struct LeastPrivilegeTests {
         let stored = try await locks.fencedRead(key)
         #expect(stored?.string == "v1")
         #expect(stored?.highestToken == guarded.fencingToken)
+        // The token-checked read (a read-modify-write's first step) runs a script of its own.
+        guard case .read(let checked) = try await locks.fencedRead(key, fencingToken: guarded.fencingToken) else {
+            Issue.record("the token-checked read was rejected")
+            return
+        }
+        #expect(checked?.string == "v1")
+        #expect(
+            try await locks.fencedRead(key, fencingToken: guarded.fencingToken - 1)
+                == .rejected(highestToken: guarded.fencingToken))
         #expect(try await locks.release(guarded) == .released)
+
+        // A waiting acquire of several resources (not queued: it listens on the event channel).
+        let first = try await locks.tryAcquire("m1", ttl: .seconds(30))
+        async let both = locks.acquire(["m1", "m2"], ttl: .seconds(5), timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await locks.release(first) == .released)
+        #expect(try await locks.release(try await both) == .released)
 
         // Renewal: withLock outlives its TTL, and a lease handed to the renewal loop is renewed.
         let stillValid = try await locks.withLock("renewed", ttl: .milliseconds(300), timeout: .seconds(5)) { lease in
@@ -157,6 +173,60 @@ struct LeastPrivilegeTests {
         // An expiry, for the events.
         _ = try await locks.tryAcquire("exp", ttl: .milliseconds(200))
         #expect(try await eventually(within: .seconds(3)) { try await locks.locker(of: "exp") == nil })
+    }
+
+    /// SECURITY.md's "another prefix or database": for prefix `app:` and database 2 the line's
+    /// patterns become `~app:*`, `&app:events`, `&app:wake:*`, `&__keyevent@2__:expired`, plus
+    /// `+select`. Locks, queued and fair waits (woken through the wake channels), the locker API,
+    /// fencing and expired events all work under exactly that.
+    @Test func anotherPrefixAndDatabaseWorkUnderTheSubstitutedACL() async throws {
+        var acl = LeastPrivilegeACL().with(keys: ["~app:*"])
+        acl.channels = ["&app:events", "&app:wake:*", "&__keyevent@2__:expired"]
+        acl.commands.append("select")
+        try await Self.withServer(acl) { server throws in
+            var redis = try RedisConfiguration(url: "redis://locky:\(Self.password)@127.0.0.1:\(server.port)/2")
+            redis.commandTimeout = .seconds(20)
+            let configuration = LockyConfiguration(backend: .redis(redis), prefix: "app:", leaseTTL: .seconds(10), label: "lp")
+            let events = Shared<[LockEvent]>([])
+            try await LockClient.withClient(configuration: configuration) { locks in
+                try await locks.events { stream in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { for await event in stream { events.update { $0.append(event) } } }
+                        defer { group.cancelAll() }
+                        let lease = try await locks.tryAcquire("doc", ttl: .seconds(5))
+                        try await locks.extend(lease, by: .seconds(1))
+                        #expect(try await locks.release(lease) == .released)
+                        #expect(try await locks.lock("article:12", locker: "user:20").isLocked)
+                        #expect(try await locks.unlock("article:12", locker: "user:20") == .unlocked)
+                        for fair in [false, true] {
+                            let holder = try await locks.tryAcquire("w", ttl: .seconds(30))
+                            async let waited = locks.acquire("w", ttl: .seconds(5), timeout: .seconds(10), fair: fair)
+                            let queued = try await eventually(within: .seconds(10)) {
+                                try server.cli("-n", "2", "ZCARD", "app:{w}:queue") == "1"
+                            }
+                            #expect(queued, "fair: \(fair)")
+                            #expect(try await locks.release(holder) == .released)
+                            let next = try await waited
+                            #expect(next.fencingToken == holder.fencingToken + 1)
+                            #expect(try await locks.release(next) == .released)
+                        }
+                        let guarded = try await locks.tryAcquire("invoice", ttl: .seconds(5))
+                        #expect(
+                            try await locks.fencedWrite("v1", to: "app:data:invoice", fencingToken: guarded.fencingToken)
+                                == .accepted)
+                        #expect(try await locks.fencedRead("app:data:invoice")?.string == "v1")
+                        #expect(try await locks.release(guarded) == .released)
+                        _ = try await locks.tryAcquire("exp", ttl: .milliseconds(200))
+                        let expired = try await eventually(within: .seconds(5)) {
+                            events.value.map(LockEventTests.describe).contains("expired exp")
+                        }
+                        #expect(expired, "\(events.value.map(LockEventTests.describe))")
+                    }
+                }
+            }
+            #expect(try server.cli("-n", "2", "EXISTS", "app:{doc}:fence") == "1")
+            #expect(try server.cli("DBSIZE") == "0", "database 0 was used")
+        }
     }
 
     /// Without `PUBSUB NUMSUB` the fair hand-off cannot tell a live waiter from a gone one: a

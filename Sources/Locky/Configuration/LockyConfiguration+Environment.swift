@@ -80,6 +80,11 @@ extension LockyConfiguration {
             let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
             throw LockError(.invalidArgument, "LOCKY_CONFIG is not valid JSON: \(detail ?? error.localizedDescription)")
         }
+        if let comma = JSONTrailingCommaFinder.firstTrailingComma(in: json) {
+            throw LockError(
+                .invalidArgument,
+                "LOCKY_CONFIG is not valid JSON: a comma before a closing bracket around character \(comma) (JSON allows none)")
+        }
         if let duplicate = JSONDuplicateKeyFinder.firstDuplicate(in: json) {
             let object = duplicate.path.isEmpty ? "LOCKY_CONFIG" : "LOCKY_CONFIG.\(duplicate.path)"
             throw LockError(
@@ -93,12 +98,19 @@ extension LockyConfiguration {
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "url":
-                if let url = value as? String {
-                    backend = try Self.backend(url: url)
-                } else if let urls = value as? [Any], !urls.isEmpty, urls.allSatisfy({ $0 is String }) {
-                    backend = try Self.backend(urls: urls.compactMap { $0 as? String })
-                } else {
-                    throw Self.typeError(key, "a string, or an array of node URLs (Redlock)")
+                // Named as the JSON's url: with LOCKY_URL or --url set too, a bare "malformed
+                // URL" would not say which of them to fix.
+                do throws(LockError) {
+                    if let url = value as? String {
+                        backend = try Self.backend(url: url)
+                    } else if let urls = value as? [Any], !urls.isEmpty, urls.allSatisfy({ $0 is String }) {
+                        backend = try Self.backend(urls: urls.compactMap { $0 as? String })
+                    } else {
+                        throw Self.typeError(key, "a string, or an array of node URLs (Redlock)")
+                    }
+                } catch {
+                    if error.message.hasPrefix("LOCKY_CONFIG.") { throw error }
+                    throw LockError(.invalidArgument, "LOCKY_CONFIG.url: \(error.message)")
                 }
             case "backend":
                 guard let name = value as? String else { throw Self.typeError(key, "a string") }

@@ -1,8 +1,10 @@
 extension RedisConfiguration {
-    /// Parses `redis://[user[:password]@]host[:port][/db][?options]`, `rediss://…` (TLS) or
-    /// `unix://[user[:password]@]/path/to/socket[?db=N&…]`.
+    /// Parses `redis://[[user]:password@]host[:port][/db][?options]`, `rediss://…` (TLS) or
+    /// `unix://[[user]:password@]/path/to/socket[?db=N&…]`.
     ///
-    /// User and password may be percent-encoded. Options, all optional:
+    /// Credentials without a colon (`redis://s3cret@host`) are a password, not a user name.
+    /// User and password may be percent-encoded; the host and the socket path are taken as
+    /// written. Options, all optional:
     /// `connect_timeout`, `command_timeout`, `keepalive` (durations such as `500ms` or `2s`;
     /// a bare number means milliseconds; `keepalive=off` disables it), `name` (client name),
     /// `db` (for Unix sockets), `protocol` (`2` or `3`), and for TLS `ca`, `cert`, `key`

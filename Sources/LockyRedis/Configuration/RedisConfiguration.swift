@@ -90,6 +90,7 @@ public struct RedisConfiguration: Sendable, Hashable {
         if let keepAliveInterval, keepAliveInterval <= .zero {
             throw RedisConfigurationError(part: "keepalive", message: "must be positive")
         }
+        if let tls { try Self.validate(tls) }
         if subscriptionLinger < .zero {
             throw RedisConfigurationError(part: "subscription linger", message: "is negative")
         }
@@ -107,6 +108,28 @@ public struct RedisConfiguration: Sendable, Hashable {
         {
             throw RedisConfigurationError(
                 part: "limits", message: "depth, line and frame lengths must be positive; bulk length and count not negative")
+        }
+    }
+
+    /// TLS settings that could only fail later, at every connect (and then read as "server
+    /// unreachable"), or that would silently be ignored: refused now, by the URL option's name.
+    private static func validate(_ tls: RedisTLSConfiguration) throws(RedisConfigurationError) {
+        for (part, file) in [("ca", tls.caCertificateFile), ("cert", tls.certificateFile), ("key", tls.keyFile)] {
+            if file?.isEmpty == true { throw RedisConfigurationError(part: part, message: "is empty; give a PEM file's path") }
+        }
+        // A certificate without its key (or the reverse) would be left out of the handshake.
+        if (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw RedisConfigurationError(part: "cert", message: "cert and key must be given together")
+        }
+        if let name = tls.serverName {
+            // NIOSSL refuses these names at every connect; SNI carries host names only.
+            guard (1...255).contains(name.utf8.count), !name.utf8.contains(0) else {
+                throw RedisConfigurationError(part: "sni", message: "must be a host name of 1 to 255 bytes")
+            }
+            guard !RedisConnector.isIPAddress(name) else {
+                throw RedisConfigurationError(
+                    part: "sni", message: "must be a host name, not an IP address (SNI cannot carry one)")
+            }
         }
     }
 }

@@ -28,25 +28,47 @@ enum RedisConnector {
     static let tlsShutdownTimeout = TimeAmount.milliseconds(250)
 
     static func makeSSLContext(_ tls: RedisTLSConfiguration) throws(RedisClientError) -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        // Each file on its own: NIOSSL's error (`failedToLoadCertificate`) names no file, and an
+        // operator with `ca`, `cert` and `key` must learn which one is missing or not PEM.
+        if let ca = tls.caCertificateFile {
+            configuration.trustRoots = .certificates(
+                try loadTLSFile("ca", ca, "no PEM certificate") { try NIOSSLCertificate.fromPEMFile(ca) })
+        }
+        if let certificateFile = tls.certificateFile, let keyFile = tls.keyFile {
+            configuration.certificateChain = try loadTLSFile("cert", certificateFile, "no PEM certificate") {
+                try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) }
+            }
+            configuration.privateKey = .privateKey(
+                try loadTLSFile("key", keyFile, "no unencrypted PEM private key") {
+                    try NIOSSLPrivateKey(file: keyFile, format: .pem)
+                })
+        }
+        switch tls.verification {
+        case .full: configuration.certificateVerification = .fullVerification
+        case .noHostname: configuration.certificateVerification = .noHostnameVerification
+        case .insecureNoVerification: configuration.certificateVerification = .none
+        }
+        configuration.shutdownTimeout = tlsShutdownTimeout
         do {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            if let ca = tls.caCertificateFile {
-                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
-            }
-            if let certificateFile = tls.certificateFile, let keyFile = tls.keyFile {
-                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) }
-                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
-            }
-            switch tls.verification {
-            case .full: configuration.certificateVerification = .fullVerification
-            case .noHostname: configuration.certificateVerification = .noHostnameVerification
-            case .insecureNoVerification: configuration.certificateVerification = .none
-            }
-            configuration.shutdownTimeout = tlsShutdownTimeout
             return try NIOSSLContext(configuration: configuration)
         } catch {
             throw RedisClientError(
                 .tlsFailure, "cannot load the TLS configuration: \(error)", underlying: SendableErrorBox(error))
+        }
+    }
+
+    /// Loads one TLS file; a failure names the URL option and the path (paths are not secret).
+    private static func loadTLSFile<T>(
+        _ option: String, _ path: String, _ expected: String, _ load: () throws -> T
+    ) throws(RedisClientError) -> T {
+        do {
+            return try load()
+        } catch {
+            throw RedisClientError(
+                .tlsFailure,
+                "cannot load \(option)=\(path): \(error) (the file is missing, unreadable, or holds \(expected))",
+                underlying: SendableErrorBox(error))
         }
     }
 
@@ -282,7 +304,8 @@ enum RedisConnector {
         return RedisClientError(.connectionFailed, "cannot connect to \(address): \(error)", underlying: SendableErrorBox(error))
     }
 
-    private static func isIPAddress(_ host: String) -> Bool {
+    /// True for an IPv4 or IPv6 literal, which SNI cannot carry.
+    static func isIPAddress(_ host: String) -> Bool {
         host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
     }
 }
