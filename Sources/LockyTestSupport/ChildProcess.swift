@@ -37,8 +37,17 @@ final class ChildProcess: Sendable {
             process.currentDirectoryURL = URL(fileURLWithPath: directory, isDirectory: true)
         }
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try outputHandle(standardOutputPath)
-        process.standardError = try outputHandle(standardErrorPath)
+        let output = try outputHandle(standardOutputPath)
+        let errorOutput = try outputHandle(standardErrorPath)
+        process.standardOutput = output
+        process.standardError = errorOutput
+        // The child has copies of the output files; this process's are closed once it started
+        // (or failed to): the Process keeps its handles as long as it lives, and a full test run
+        // left 2,300 files open that way, past the 1,024 that select-based code can handle.
+        defer {
+            if standardOutputPath != nil { try? output.close() }
+            if standardErrorPath != nil { try? errorOutput.close() }
+        }
 
         let child = ChildProcess(process: process)
         do {
