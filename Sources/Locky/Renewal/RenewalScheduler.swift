@@ -85,6 +85,7 @@ final class RenewalScheduler: Sendable {
             // Its watcher was set again above, to the same effect.
             return false
         case .stopped:
+            lease.unwatchValidity(ObjectIdentifier(self))
             end(lease, .renewalStopped)
         }
         return true
