@@ -279,6 +279,21 @@ struct ConfigurationTests {
         #expect(fromEnvironment?.code == .invalidArgument)
     }
 
+    /// A dictionary's order differs from process to process (and from one dictionary to the
+    /// next): with two bad retry settings the error named either, so a user who fixed the one
+    /// named could be told about the other only on some runs. Built anew each time, the
+    /// dictionary's order varies within one process too.
+    @Test func twoBadRetrySettingsAlwaysNameTheSameOne() {
+        let json = #"{"retry": {"jitter": "x", "delay": "y", "count": "z", "zzz": 1, "aaa": 2}}"#
+        var named = Set<String>()
+        for _ in 0..<50 {
+            let error = #expect(throws: LockError.self) { _ = try LockyConfiguration(json: json) }
+            named.insert(error?.message ?? "no error")
+        }
+        #expect(named.count == 1, "\(named.sorted())")
+        #expect(named.first?.contains("\"aaa\"") == true, "\(named.sorted())")
+    }
+
     @Test(arguments: [
         #"{"driftFactor": 0.7}"#,
         #"{"driftFactor": -0.1}"#,

@@ -119,12 +119,14 @@ struct ObservabilityTests {
             let client = try env.makeClient(metricsFactory: metrics)
             func total(_ label: String) -> Int64 { metrics.counters(label: label).reduce(0) { $0 + $1.totalValue } }
 
-            let holder = try await client.tryAcquire(["w1", "w2"], ttl: .milliseconds(600))
-            async let waited = client.acquire(["w1", "w2"], ttl: .seconds(5), timeout: .seconds(5))
+            // Margins for a loaded machine: the extend has 800 ms before the first expiry, the
+            // release 1.6 s before the second.
+            let holder = try await client.tryAcquire(["w1", "w2"], ttl: .seconds(1))
+            async let waited = client.acquire(["w1", "w2"], ttl: .seconds(5), timeout: .seconds(8))
             try await Task.sleep(for: .milliseconds(200))
             // Lengthened: the waiter wakes at the old expiry, finds it held and waits again.
-            try await client.extend(holder, by: .milliseconds(800))
-            try await Task.sleep(for: .milliseconds(800))
+            try await client.extend(holder, by: .seconds(2))
+            try await Task.sleep(for: .milliseconds(1_200))
             _ = try await client.release(holder)
             _ = try await client.release(try await waited)
             // It counted every attempt that found the lock held (2 here).
@@ -218,6 +220,69 @@ struct ObservabilityTests {
             _ = await waiting.result
             spans = tracer.popFinishedSpans()
             #expect((spans.last?.errors.first?.error as? LockError)?.code == .cancelled, "\(spans.map(\.errors))")
+        }
+    }
+
+    /// `withLock` had no span of its own: how long a lock was waited for and held was nowhere.
+    /// Its span covers the call; the acquire, the release and the body's own spans are children
+    /// of it; a lost lock (or the body's error) is recorded in it.
+    @Test(arguments: BackendKind.allCases)
+    func withLockHasASpanAroundItsAcquireBodyAndRelease(kind: BackendKind) async throws {
+        // System time: the loss is found by the renewal, a third of the TTL later.
+        try await withBackend(kind, clock: .system) { env throws in
+            let tracer = InMemoryTracer()
+            let client = try env.makeClient(tracer: tracer)
+            try await client.withLock(["a", "b"], ttl: .seconds(5)) { _ in
+                tracer.startSpan("body").end()
+            }
+            let spans = tracer.popFinishedSpans()
+            #expect(spans.map(\.operationName) == ["locky.acquire", "body", "locky.release", "locky.withLock"])
+            let scope = try #require(spans.last)
+            #expect(scope.kind == .internal)
+            #expect(scope.attributes["locky.resources"]?.toSpanAttribute() == 2)
+            #expect(scope.errors.isEmpty)
+            for child in spans.dropLast() {
+                #expect(child.parentSpanID == scope.spanID, "\(child.operationName)")
+                #expect(child.traceID == scope.traceID, "\(child.operationName)")
+            }
+            #expect(
+                spans.first { $0.operationName == "locky.release" }?.attributes["locky.outcome"]?.toSpanAttribute() == "released")
+
+            struct BodyFailed: Error {}
+            await #expect(throws: BodyFailed.self) {
+                try await client.withLock("c", ttl: .seconds(5)) { _ in throw BodyFailed() }
+            }
+            let failed = tracer.popFinishedSpans()
+            #expect(failed.map(\.operationName) == ["locky.acquire", "locky.release", "locky.withLock"])
+            #expect(failed.last?.errors.first?.error is BodyFailed)
+
+            // Lost: another owner takes the lock over while the body runs.
+            await expectLockError(.lockLost) {
+                try await client.withLock("d", ttl: .seconds(1)) { _ in
+                    _ = try await client.lock("d", locker: "thief", force: true)
+                    try await Task.sleep(for: .seconds(30))
+                }
+            }
+            let lost = tracer.popFinishedSpans().filter { $0.operationName == "locky.withLock" }
+            #expect((lost.first?.errors.first?.error as? LockError)?.code == .lockLost, "\(lost.map(\.errors))")
+            #expect(tracer.activeSpans.isEmpty)
+        }
+    }
+
+    /// A release span said nothing of what the release found: released, or already expired.
+    @Test(arguments: BackendKind.allCases)
+    func aReleaseSpanRecordsItsOutcome(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let tracer = InMemoryTracer()
+            let client = try env.makeClient(tracer: tracer)
+            let lease = try await client.tryAcquire("r", ttl: .seconds(5))
+            _ = try await client.unlock("r")
+            _ = tracer.popFinishedSpans()
+            #expect(try await client.release(lease) == .alreadyExpired)
+            let spans = tracer.popFinishedSpans()
+            #expect(spans.map(\.operationName) == ["locky.release"])
+            #expect(spans.first?.attributes["locky.outcome"]?.toSpanAttribute() == "alreadyExpired")
+            #expect(spans.first?.errors.isEmpty == true)
         }
     }
 

@@ -1,3 +1,5 @@
+import Tracing
+
 extension LockClient {
     /// Holds `resource` while `body` runs: waits for it, renews it automatically, and always
     /// releases it afterwards, also when the calling task was cancelled.
@@ -54,6 +56,40 @@ extension LockClient {
         if let maximumRenewals, maximumRenewals < 0 {
             throw LockError(.invalidArgument, "the maximum number of renewals is negative")
         }
+        guard let tracer else {
+            return try await holding(
+                resources, ttl: ttl, timeout: timeout, label: label, maximumHoldTime: maximumHoldTime,
+                maximumRenewals: maximumRenewals, fair: fair, body)
+        }
+        // One span for the whole call (wait, body, release): how long the lock was waited for
+        // and held. The acquire and release spans, and the body's own, are its children.
+        let span = tracer.startSpan("locky.withLock", ofKind: .internal)
+        span.attributes["locky.resources"] = resources.count
+        defer { span.end() }
+        do {
+            return try await ServiceContext.$current.withValue(span.context) {
+                try await holding(
+                    resources, ttl: ttl, timeout: timeout, label: label, maximumHoldTime: maximumHoldTime,
+                    maximumRenewals: maximumRenewals, fair: fair, body)
+            }
+        } catch {
+            span.recordError(error)
+            throw error
+        }
+    }
+
+    /// ``withLock(_:ttl:timeout:label:maximumHoldTime:maximumRenewals:fair:_:)-([String],_,_,_,_,_,_,_)``
+    /// once its own arguments are checked, inside its span if any.
+    private func holding<T: Sendable>(
+        _ resources: [String],
+        ttl: Duration?,
+        timeout: Duration?,
+        label: String?,
+        maximumHoldTime: Duration?,
+        maximumRenewals: Int?,
+        fair: Bool,
+        _ body: @escaping @Sendable (Lease) async throws -> T
+    ) async throws -> T {
         let lease = try await acquire(resources, ttl: ttl, label: label, timeout: timeout, fair: fair)
         // Use the client's loop when it runs; otherwise renew this lease in a loop of its own.
         let scheduler =

@@ -426,9 +426,11 @@ public final class LockClient: Sendable {
         lease.endStates(released: true)
         if outcomes.allSatisfy({ $0 == .unlocked }) {
             metrics.released.increment()
+            span?.attributes["locky.outcome"] = "released"
             return .released
         }
         metrics.expiredOnRelease.increment()
+        span?.attributes["locky.outcome"] = "alreadyExpired"
         return .alreadyExpired
     }
 

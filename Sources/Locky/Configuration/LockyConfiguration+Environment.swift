@@ -137,7 +137,8 @@ extension LockyConfiguration {
                 self.label = label
             case "retry":
                 guard let retryObject = value as? [String: Any] else { throw Self.typeError(key, "an object") }
-                for (retryKey, retryValue) in retryObject {
+                // Sorted like the top level: with two bad keys, the same one is named every time.
+                for (retryKey, retryValue) in retryObject.sorted(by: { $0.key < $1.key }) {
                     switch retryKey {
                     case "count":
                         guard !Self.isBoolean(retryValue), let count = retryValue as? Int else {
