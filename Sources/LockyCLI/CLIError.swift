@@ -16,7 +16,7 @@ enum ExitStatus {
     static let unavailable: Int32 = 69
     /// The lock is held by someone else, so it was not taken (EX_TEMPFAIL).
     static let busy: Int32 = 75
-    /// The lock was lost while COMMAND ran (`run`).
+    /// The lock was lost: while COMMAND ran (`run`), or found gone by `refresh` (free, or held by another).
     static let lockLost: Int32 = 76
     /// Redis refused the credentials (a wrong password or user), or a command to this user (NOPERM): EX_NOPERM.
     static let authenticationFailed: Int32 = 77

@@ -165,7 +165,9 @@ struct RefreshSubcommand: AsyncParsableCommand {
             Without --ttl (or LOCKY_CONFIG's lockerTTL) the locks no longer expire. Prints \
             `resource<TAB>refreshed`, \
             `resource<TAB>free` or, with --locker, \
-            `resource<TAB>held-by-another<TAB>holder<TAB>token<TAB>remaining`. Exit status 0.
+            `resource<TAB>held-by-another<TAB>holder<TAB>token<TAB>remaining`. Exit status: 0 \
+            when every resource was refreshed, 76 when any was not (free, or held by another): \
+            a heartbeat loop learns that its lock is gone.
 
             Examples:
               locky refresh article:12 --ttl 10m
@@ -197,15 +199,21 @@ struct RefreshSubcommand: AsyncParsableCommand {
         let (resources, locker, json) = (resources, locker, options.json)
         try await withLockClient(options, adjust: { configuration throws(CLIError) in try configuration.useLockerTTL(ttl) }) {
             client in
+            // A refresh that found a lock gone says so in its status, as `lock` does for busy: a
+            // script that keeps its lock alive with `locky refresh` must not go on without it.
+            var gone = false
             for result in try await client.refresh(resources, locker: locker) {
                 switch result.outcome {
                 case .refreshed: ResourceLine(resource: result.resource, outcome: "refreshed").print(json: json)
-                case .notLocked: ResourceLine(resource: result.resource, outcome: "free").print(json: json)
+                case .notLocked:
+                    gone = true
+                    ResourceLine(resource: result.resource, outcome: "free").print(json: json)
                 case .heldByAnother(let holder):
+                    gone = true
                     ResourceLine(resource: result.resource, outcome: "held-by-another", holder: holder).print(json: json)
                 }
             }
-            return ExitStatus.success
+            return gone ? ExitStatus.lockLost : ExitStatus.success
         }
     }
 }

@@ -22,7 +22,7 @@ struct LockyCommand: AsyncParsableCommand {
               locky status --watch                         # every held lock, live
 
             Exit codes: 0 ok, 1 other failure, 64 usage error, 69 Redis unreachable (or no Redlock \
-            quorum), 75 lock busy (not acquired), 76 lock lost while COMMAND ran, 77 credentials or \
+            quorum), 75 lock busy (not acquired), 76 lock lost (while COMMAND ran, or found gone by refresh), 77 credentials or \
             a command (ACL NOPERM) refused, 78 setting refused (e.g. database index); `run` otherwise exits with COMMAND's \
             code (126/127 not startable/found, 128+N ended or interrupted by signal N; a signal \
             sent to locky ends it by that signal, as it would end flock).

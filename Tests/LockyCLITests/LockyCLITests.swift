@@ -23,7 +23,7 @@ struct LockyCLITests {
         }
     }
 
-    @Test("holder, unlock (unconditional and owner-checked) and refresh exit 0")
+    @Test("holder, unlock (unconditional and owner-checked) and refresh of a held lock exit 0")
     func holderUnlockRefresh() async throws {
         try await withRedis { server in
             _ = try await LockyBinary.run(["lock", "a", "--locker", "u1", "--ttl", "5s"], url: server.url)
@@ -43,6 +43,29 @@ struct LockyCLITests {
             let unlock = try await LockyBinary.run(["unlock", "a", "b"], url: server.url)
             #expect(unlock.status == 0)
             #expect(unlock.lines == ["a\tunlocked", "b\tfree"])
+        }
+    }
+
+    /// `refresh` exited 0 whatever it found: a script that kept its lock alive with it (a
+    /// heartbeat loop, a cron job) went on after the lock had expired or been taken over.
+    @Test("refresh exits 76 when a resource was free or held by another, after printing every outcome")
+    func refreshOfAGoneLockExits76() async throws {
+        try await withRedis { server in
+            _ = try await LockyBinary.run(["lock", "mine", "theirs", "--locker", "me", "--ttl", "1m"], url: server.url)
+            _ = try await LockyBinary.run(["lock", "theirs", "--locker", "thief", "--force"], url: server.url)
+            let both = try await LockyBinary.run(["refresh", "mine", "theirs", "--locker", "me", "--ttl", "2m"], url: server.url)
+            #expect(both.status == 76, "\(both.output) \(both.errorOutput)")
+            #expect(both.lines.first == "mine\trefreshed", "\(both.output)")
+            #expect(both.lines.last?.hasPrefix("theirs\theld-by-another\tthief") == true, "\(both.output)")
+            #expect((Int(try server.cli("PTTL", "locky:{mine}")) ?? 0) > 60_000, "the held one is still refreshed")
+
+            let free = try await LockyBinary.run(["refresh", "never-locked", "--ttl", "1m"], url: server.url)
+            #expect(free.status == 76, "\(free.output) \(free.errorOutput)")
+            #expect(free.lines == ["never-locked\tfree"])
+            #expect(try server.cli("EXISTS", "locky:{never-locked}") == "0", "refresh never creates a lock")
+
+            let held = try await LockyBinary.run(["refresh", "mine", "--locker", "me", "--ttl", "1m"], url: server.url)
+            #expect(held.status == 0, "\(held.output) \(held.errorOutput)")
         }
     }
 
