@@ -37,6 +37,13 @@ struct LockyCommand: AsyncParsableCommand {
     /// Global options may also come before the subcommand (`locky --url … run …`).
     @OptionGroup var options: GlobalOptions
 
+    /// `locky` without a subcommand is a usage error (exit 64, on standard error), as for
+    /// flock(1): ArgumentParser's default printed the help and exited 0, so a script that lost
+    /// its subcommand (an empty variable) seemed to succeed. `locky --help` still exits 0.
+    func run() async throws {
+        throw ValidationError("missing subcommand: lock, unlock, refresh, holder, status, watch, run or demo")
+    }
+
     /// locky's entry point: before ArgumentParser sees the command line, `locky run`'s
     /// trampoline becomes COMMAND (``ExecTrampoline``); otherwise ArgumentParser's own.
     static func main() async {

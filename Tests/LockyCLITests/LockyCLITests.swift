@@ -385,7 +385,18 @@ struct LockyCLITests {
         let watch = try await LockyBinary.run(["watch", "--help"])
         #expect(watch.output.contains("time<TAB>gap<TAB>message"), "\(watch.output)")
         let top = try await LockyBinary.run(["--help"])
+        #expect(top.status == 0)
         #expect(top.output.contains("Exit codes"))
         #expect(!top.output.contains("demo-worker"))
+    }
+
+    /// Bare `locky` printed the help and exited 0: `locky $cmd job` with an empty `$cmd` seemed
+    /// to succeed, having locked nothing.
+    @Test("locky without a subcommand is a usage error: exit 64, the message on standard error", arguments: [[], ["--json"]])
+    func noSubcommandIsAUsageError(arguments: [String]) async throws {
+        let result = try await LockyBinary.run(arguments)
+        #expect(result.status == 64, "\(result.output) \(result.errorOutput)")
+        #expect(result.errorOutput.contains("missing subcommand"), "\(result.errorOutput)")
+        #expect(result.output.isEmpty, "\(result.output)")
     }
 }
