@@ -42,6 +42,39 @@ struct FairQueueReviewTests {
         }
     }
 
+    /// The first waiter leaves (gives up) while the lock is held by a holder that then crashes
+    /// (300 ms TTL). The waiter behind it is told it is first now, so it watches the holder's
+    /// expiry and takes the lock soon after it, not at its next refresh of its place (every
+    /// 667 ms).
+    @Test(arguments: queueingBackendKinds)
+    func theWaiterBehindOneThatLeftWatchesTheHolderExpiry(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let backend = env.backend
+            // A live waiter of another process: it listens for its hand-off.
+            try await backend.withWakeHandler(waiter: "feedface.1", { _ in }) {
+                let taken = ContinuousClock.now
+                let holder = try await client.tryAcquire("left", ttl: .milliseconds(300), label: "crashed-holder")
+                let reply = try await backend.acquireFair(
+                    "left", owner: "leaving-owner", ttl: .seconds(30), waiter: "feedface.1", waiterTTL: .seconds(2), attempt: 1)
+                guard case .queued(_, first: true) = reply else {
+                    Issue.record("the leaving waiter must be queued first behind the holder: \(reply)")
+                    return
+                }
+                let other = try env.otherProcessClient()
+                async let waiting = other.acquire("left", ttl: .seconds(30), label: "behind", timeout: .seconds(5), fair: true)
+                try await env.waitUntilQueued("left", 2)
+                try await backend.leaveQueue("left", waiter: "feedface.1", owner: "leaving-owner")
+                let lease = try await waiting
+                let waited = ContinuousClock.now - taken
+                #expect(waited < .milliseconds(300 + 250), "the waiter got the lock \(waited) after the 300 ms lock was taken")
+                #expect(lease.fencingToken == holder.fencingToken + 1)
+                #expect(try await other.release(lease) == .released)
+                await other.close()
+            }
+        }
+    }
+
     /// The first waiter's process crashes after the second queued behind it (so the second does
     /// not watch the holder's expiry); a third waiter's attempt evicts the crashed one. The
     /// second, first now, is told, and takes the lock soon after the crashed holder's 300 ms

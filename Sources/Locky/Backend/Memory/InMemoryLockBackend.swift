@@ -253,7 +253,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
 
         /// Tells `resource`'s first fair waiter, which became first without a release naming it
-        /// (the ones ahead of it were evicted), so that it tries again now: while the
+        /// (the ones ahead of it left or were evicted), so that it tries again now: while the
         /// lock is held with an expiry it watches that, as the Redis scripts tell it with an
         /// `S` message; while it is free it tries to take it.
         func tellFirst(_ resource: String, now: ContinuousClock.Instant) {
@@ -677,6 +677,7 @@ public final class InMemoryLockBackend: LockBackend {
         let now = clock.now
         try withOpenTable(during: "leave queue") { state in
             var queue = state.queues[ExactName(resource)] ?? []
+            let wasFirst = queue.first?.waiter == waiter
             queue.removeAll { $0.waiter == waiter }
             state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
             var free = true
@@ -692,7 +693,12 @@ public final class InMemoryLockBackend: LockBackend {
             }
             // With nobody queued, a lock given back wakes the waiters that are not queued (as
             // the Redis script's `H` event does); they would sleep until the old holder's TTL.
-            if released || (!queue.isEmpty && free) { state.handOffOrWake(resource, now: now) }
+            if released || (!queue.isEmpty && free) {
+                state.handOffOrWake(resource, now: now)
+            } else if wasFirst {
+                // Still held by another: the waiter now first watches its expiry from now on.
+                state.tellFirst(resource, now: now)
+            }
         }
     }
 

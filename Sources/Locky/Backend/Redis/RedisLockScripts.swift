@@ -684,12 +684,16 @@ enum RedisLockScripts {
     )
 
     /// Leaves a fair queue (timeout, cancellation). A lock a release handed to this waiter
-    /// meanwhile is given back; a free lock goes to the next live waiter (``handOff``).
+    /// meanwhile is given back; a free lock goes to the next live waiter (``handOff``). When
+    /// the waiter leaving was first and the lock stays held, the one now first is told with an
+    /// `S` message (as ``shorten`` tells it): it watches the holder's expiry from now on, not
+    /// from its next refresh of its place (up to a third of its liveness later).
     /// KEYS: lock key, fence key, queue, waiters. ARGV: waiter id, event channel, wake channel
     /// prefix, the waiter's owner, the `H` event up to the next waiter's field.
     static let leaveQueue = RedisScript(
         name: "leave-queue",
         source: fairQueue + handOff + """
+            local wasFirst = redis.call('ZRANGE', KEYS[3], 0, 0)[1] == ARGV[1]
             forget(KEYS[3], KEYS[4], ARGV[1])
             -- pcall: a key of another type answers GET with an error; it is not a lock to hand off.
             local holder = redis.pcall('GET', KEYS[1])
@@ -700,7 +704,15 @@ enum RedisLockScripts {
               holder = false
               released = true
             end
-            if holder then return 1 end
+            if holder then
+              local head = wasFirst and ARGV[3] ~= '' and redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+              local token = head and string.match(head, '^([^.]+)%.')
+              local pttl = token and redis.call('PTTL', KEYS[1]) or 0
+              if pttl > 0 then
+                redis.call('PUBLISH', ARGV[3] .. token, 'S' .. field(string.format('%d', pttl)) .. field(KEYS[1]) .. field(head))
+              end
+              return 1
+            end
             local next, event = handOff(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3])
             if ARGV[2] ~= '' then
               if released then redis.call('PUBLISH', ARGV[2], ARGV[5] .. field(next or '')) end
