@@ -203,21 +203,28 @@ struct FairWaitingTests {
 
     /// A queued waiter whose process is gone (Redis: its client no longer subscribed to its wake
     /// channel; memory: nobody listens for it) is skipped by the hand-off, even within its
-    /// liveness deadline: a crashed waiter is never handed a lock it cannot use.
+    /// liveness deadline: a crashed waiter is never handed a lock it cannot use. It was live
+    /// when the waiter behind it queued (a waiter that queues behind a dead one evicts it).
     @Test(arguments: queueingBackendKinds)
     func aWaiterWhoseClientIsGoneIsNotHandedTheLock(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in
             let client = env.client
             let holder = try await client.tryAcquire("ghost", ttl: .seconds(30))
-            let reply = try await client.backend.acquireFair(
-                "ghost", owner: "ghost-owner", ttl: .seconds(30), waiter: "0123456789abcdef.1", waiterTTL: .seconds(30),
-                attempt: 1)
-            if case .acquired = reply { Issue.record("the ghost waiter must be queued behind the holder") }
             let start = ContinuousClock.now
-            async let live = client.acquire("ghost", ttl: .seconds(30), label: "alive", timeout: .seconds(5), fair: true)
-            try await env.waitUntilQueued("ghost", 2)
+            var live: Task<Lease, any Error>?
+            try await whileListening(env, token: "0123456789abcdef") {
+                let reply = try await client.backend.acquireFair(
+                    "ghost", owner: "ghost-owner", ttl: .seconds(30), waiter: "0123456789abcdef.1", waiterTTL: .seconds(30),
+                    attempt: 1)
+                if case .acquired = reply { Issue.record("the ghost waiter must be queued behind the holder") }
+                live = Task {
+                    try await client.acquire("ghost", ttl: .seconds(30), label: "alive", timeout: .seconds(5), fair: true)
+                }
+                try await env.waitUntilQueued("ghost", 2)
+            }
+            // The ghost's process is gone, its subscription with it; its place has 30 s left.
             _ = try await client.release(holder)
-            let lease = try await live
+            let lease = try await #require(live).value
             #expect(ContinuousClock.now - start < .seconds(2))
             #expect(try await client.holder(of: "ghost")?.displayName == "alive")
             _ = try await client.release(lease)

@@ -226,11 +226,7 @@ public final class InMemoryLockBackend: LockBackend {
             // Live: within its deadline and still listening (a waiter whose task is gone is
             // skipped, as Redis skips one whose client left its wake channel).
             let realNow = ContinuousClock.now
-            while let head = queue.first,
-                head.aliveUntil < realNow || !wakeListeners.values.contains(where: { $0.waiter == head.waiter })
-            {
-                queue.removeFirst()
-            }
+            while let head = queue.first, !isLive(head, at: realNow) { queue.removeFirst() }
             guard !queue.isEmpty else {
                 queues[name] = nil
                 wake(resource)
@@ -248,6 +244,28 @@ public final class InMemoryLockBackend: LockBackend {
             let token = take(resource, owner: head.owner, ttl: head.ttl, now: now)
             let hint = WakeHint.handedOver(resource: resource, waiter: head.waiter, fencingToken: token, attempt: head.attempt)
             for listener in wakeListeners.values { listener.handler(hint) }
+        }
+
+        /// Whether the fair waiter `waiter` is live: within its deadline (`realNow`, on the real
+        /// clock) and still listening, as Redis judges it (its client subscribed to its channel).
+        func isLive(_ waiter: Waiter, at realNow: ContinuousClock.Instant) -> Bool {
+            waiter.aliveUntil >= realNow && wakeListeners.values.contains { $0.waiter == waiter.waiter }
+        }
+
+        /// Tells `resource`'s first fair waiter, which became first without a release naming it
+        /// (the ones ahead of it left or were evicted), so that it tries again now: while the
+        /// lock is held with an expiry it watches that, as the Redis scripts tell it with an
+        /// `S` message; while it is free it tries to take it.
+        func tellFirst(_ resource: String, now: ContinuousClock.Instant) {
+            guard let first = queues[ExactName(resource)]?.first?.waiter else { return }
+            let hint: WakeHint
+            if let entry = locks[ExactName(resource)], entry.expiresAt.map({ $0 >= now }) ?? true {
+                guard let expiresAt = entry.expiresAt, expiresAt > now else { return }
+                hint = .ttlShortened(resource: resource, ttl: expiresAt - now, first: first)
+            } else {
+                hint = .released(resource: resource, next: first)
+            }
+            for listener in wakeListeners.values where listener.waiter == first { listener.handler(hint) }
         }
 
         /// Takes `resource` for `owner`; its `locked` event names `locker` (the locker API's id as
@@ -620,7 +638,14 @@ public final class InMemoryLockBackend: LockBackend {
             let name = ExactName(resource)
             var queue = state.queues[name] ?? []
             let realNow = ContinuousClock.now
-            while let head = queue.first, head.waiter != waiter, head.aliveUntil < realNow { queue.removeFirst() }
+            // Waiters ahead that are not live are evicted, as on Redis: a crashed one would hold
+            // a lock that expired (no release hands it over) free until its deadline lapsed.
+            var evicted = false
+            while let head = queue.first, head.waiter != waiter, !state.isLive(head, at: realNow) {
+                queue.removeFirst()
+                evicted = true
+            }
+            defer { if evicted, state.queues[name]?.first?.waiter != waiter { state.tellFirst(resource, now: now) } }
             let entry = state.live(resource, now: now)
             if let entry, ExactName.equal(entry.owner, owner) {
                 // A release handed it over before this attempt ran.
@@ -652,6 +677,7 @@ public final class InMemoryLockBackend: LockBackend {
         let now = clock.now
         try withOpenTable(during: "leave queue") { state in
             var queue = state.queues[ExactName(resource)] ?? []
+            let wasFirst = queue.first?.waiter == waiter
             queue.removeAll { $0.waiter == waiter }
             state.queues[ExactName(resource)] = queue.isEmpty ? nil : queue
             var free = true
@@ -667,7 +693,12 @@ public final class InMemoryLockBackend: LockBackend {
             }
             // With nobody queued, a lock given back wakes the waiters that are not queued (as
             // the Redis script's `H` event does); they would sleep until the old holder's TTL.
-            if released || (!queue.isEmpty && free) { state.handOffOrWake(resource, now: now) }
+            if released || (!queue.isEmpty && free) {
+                state.handOffOrWake(resource, now: now)
+            } else if wasFirst {
+                // Still held by another: the waiter now first watches its expiry from now on.
+                state.tellFirst(resource, now: now)
+            }
         }
     }
 

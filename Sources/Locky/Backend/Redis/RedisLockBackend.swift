@@ -522,6 +522,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(waiter)
         command.append(waiterTTL.millisecondsRoundedUp)
         command.append(attempt)
+        command.append(keyspace.wakeChannelPrefix)
         let reply = try await run(RedisLockScripts.acquireFair, command, "queued acquire", replyWait: replyWait)
         var values = ReplyReader(reply)
         switch try values.int() {

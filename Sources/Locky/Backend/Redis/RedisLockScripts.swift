@@ -607,11 +607,15 @@ enum RedisLockScripts {
     /// Fair (FIFO) acquire of one resource: granted only when the lock is free and the caller
     /// is first in the resource's queue (or the queue is empty); otherwise the caller is queued
     /// (once) with what a hand-off needs, and its liveness deadline refreshed. Queued waiters
-    /// whose deadline passed are evicted from the head, so a crashed waiter never blocks the queue.
+    /// ahead of the caller that are not live (past their deadline, or their client gone from its
+    /// wake channel, as ``handOff`` judges them) are evicted from the head, so a crashed waiter
+    /// never blocks the queue: after a holder's expiry, which no release hands over, it would
+    /// have held the lock free until its deadline lapsed. A waiter that evictions made first is
+    /// told (below), so it watches the holder's expiry, or tries the free lock, at once.
     /// KEYS: lock key, fence key, queue (sorted set of waiter ids by ticket), waiters (hash, see
     /// ``fairQueue``, plus the ticket counter `#ticket`).
     /// ARGV: owner, TTL ms (0 none), event channel, the `L` event (built by the client),
-    /// waiter id, waiter TTL ms, attempt number (echoed by a hand-off).
+    /// waiter id, waiter TTL ms, attempt number (echoed by a hand-off), wake channel prefix.
     /// Returns `{1, token}`; `{2, token, pttl}` when a release already handed the lock to this
     /// owner; or `{0, holder or false, pttl, holderToken, first}` where `first` is 1 when the
     /// caller is now first in the queue. `{-1, 1}` when the lock key holds another type of value,
@@ -634,9 +638,30 @@ enum RedisLockScripts {
             end
             local now = nowMs()
             local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-            while head and head ~= waiter and tonumber(redis.call('HGET', KEYS[4], head) or '0') < now do
+            local evicted = false
+            while head and head ~= waiter do
+              if tonumber(redis.call('HGET', KEYS[4], head) or '0') >= now then
+                -- Within its deadline: live unless its client left its wake channel (pcall: an
+                -- ACL without PUBSUB NUMSUB leaves it queued, as the hand-off does).
+                local token = string.match(head, '^([^.]+)%.')
+                local answer = token and ARGV[8] ~= '' and redis.pcall('PUBSUB', 'NUMSUB', ARGV[8] .. token)
+                if type(answer) ~= 'table' or answer[2] ~= 0 then break end
+              end
               forget(KEYS[3], KEYS[4], head)
+              evicted = true
               head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+            end
+            if evicted and head and head ~= waiter then
+              -- The new first waiter slept behind the evicted ones: on a held lock it arms no
+              -- timer for the holder's expiry, and a free one nobody hands it. Told as a shorter
+              -- TTL (`S`) or a release (`H`), it tries again now.
+              local token = string.match(head, '^([^.]+)%.')
+              local pttl = holder and redis.call('PTTL', KEYS[1]) or 0
+              if token and ARGV[8] ~= '' and (not holder or pttl > 0) then
+                local kind = holder and 'S' .. string.len(pttl) .. ':' .. pttl or 'H1:00:0:'
+                redis.call('PUBLISH', ARGV[8] .. token, table.concat({
+                  kind, string.len(KEYS[1]), ':', KEYS[1], string.len(head), ':', head}))
+              end
             end
             if not holder and (not head or head == waiter) then
               -- The token first: a failed INCR comes before anything is set.
@@ -659,12 +684,16 @@ enum RedisLockScripts {
     )
 
     /// Leaves a fair queue (timeout, cancellation). A lock a release handed to this waiter
-    /// meanwhile is given back; a free lock goes to the next live waiter (``handOff``).
+    /// meanwhile is given back; a free lock goes to the next live waiter (``handOff``). When
+    /// the waiter leaving was first and the lock stays held, the one now first is told with an
+    /// `S` message (as ``shorten`` tells it): it watches the holder's expiry from now on, not
+    /// from its next refresh of its place (up to a third of its liveness later).
     /// KEYS: lock key, fence key, queue, waiters. ARGV: waiter id, event channel, wake channel
     /// prefix, the waiter's owner, the `H` event up to the next waiter's field.
     static let leaveQueue = RedisScript(
         name: "leave-queue",
         source: fairQueue + handOff + """
+            local wasFirst = redis.call('ZRANGE', KEYS[3], 0, 0)[1] == ARGV[1]
             forget(KEYS[3], KEYS[4], ARGV[1])
             -- pcall: a key of another type answers GET with an error; it is not a lock to hand off.
             local holder = redis.pcall('GET', KEYS[1])
@@ -675,7 +704,15 @@ enum RedisLockScripts {
               holder = false
               released = true
             end
-            if holder then return 1 end
+            if holder then
+              local head = wasFirst and ARGV[3] ~= '' and redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+              local token = head and string.match(head, '^([^.]+)%.')
+              local pttl = token and redis.call('PTTL', KEYS[1]) or 0
+              if pttl > 0 then
+                redis.call('PUBLISH', ARGV[3] .. token, 'S' .. field(string.format('%d', pttl)) .. field(KEYS[1]) .. field(head))
+              end
+              return 1
+            end
             local next, event = handOff(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3])
             if ARGV[2] ~= '' then
               if released then redis.call('PUBLISH', ARGV[2], ARGV[5] .. field(next or '')) end
