@@ -450,6 +450,36 @@ struct DocumentedExamplesTests {
         #expect(try LockyConfiguration.fromEnvironment([:]) == configuration)
     }
 
+    /// The URL forms of README's "Configuration" section.
+    @Test func readmeURLForms() throws {
+        let password = try RedisConfiguration(url: "redis://s3cret@host")
+        #expect(password.username == nil && password.password == "s3cret")
+        let user = try RedisConfiguration(url: "redis://user:p%40ss@host:6380/2")
+        #expect(user.username == "user" && user.password == "p@ss" && user.database == 2)
+        #expect(user.address == .tcp(host: "host", port: 6380))
+        #expect(try RedisConfiguration(url: "unix:///path/to/socket").address == .unixSocket(path: "/path/to/socket"))
+        let socket = try RedisConfiguration(url: "unix://u:p@/path/to/socket")
+        #expect(socket.address == .unixSocket(path: "/path/to/socket") && socket.username == "u" && socket.password == "p")
+        #expect(try LockyConfiguration(url: "memory://").backend == .memory)
+        guard case .redlock(let redlock) = try LockyConfiguration(url: "redis://a:1,redis://b:2,redis://c:3").backend else {
+            Issue.record("a list is not Redlock")
+            return
+        }
+        #expect(redlock.nodes.count == 3 && redlock.quorum == 2)
+        let options = try RedisConfiguration(
+            url: "redis://h?connect_timeout=1s&command_timeout=2s&keepalive=off&name=worker&db=3&protocol=2")
+        #expect(options.connectTimeout == .seconds(1) && options.commandTimeout == .seconds(2))
+        #expect(options.keepAliveInterval == nil && options.clientName == "worker" && options.database == 3)
+        #expect(options.preferRESP3 == false)
+        // Refused: an option twice (also under two spellings, a database in path and query), signs.
+        for url in [
+            "redis://h?timeout=1s&command_timeout=2s", "redis://h/2?db=2", "redis://h:+6379", "redis://h/-1",
+            "rediss://h?cert=/a.pem", "rediss://h?sni=10.0.0.1", "rediss://h?sni=", "rediss://h?ca=",
+        ] {
+            #expect(throws: (any Error).self, "\(url)") { try RedisConfiguration(url: url) }
+        }
+    }
+
     @Test func readmeConfigurationJSONParses() throws {
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
         guard let start = readme.range(of: "```json\n"), let end = readme.range(of: "\n```", range: start.upperBound..<readme.endIndex)
