@@ -26,8 +26,8 @@ struct DocumentedExamplesTests {
     @Test func readmeWithLock() async throws {
         try await RedisServer.withServer { server throws in
             let environment = ["LOCKY_URL": server.url]
-            // README: `LockClient.withClient(configuration: .fromEnvironment()) { locks in … }`.
-            try await LockClient.withClient(configuration: .fromEnvironment(environment)) { locks in  // LOCKY_URL, or redis://127.0.0.1:6379
+            // README: `LockClient.withClient(configuration: .fromEnvironment()) { locks in … }` (LOCKY_URL).
+            try await LockClient.withClient(configuration: .fromEnvironment(environment)) { locks in
                 try await locks.withLock("invoice:42", ttl: .seconds(10), timeout: .seconds(30)) { lease in
                     // Runs while the lock is held; cancelled (and withLock throws .lockLost) if it is lost.
                     try await Self.charge(invoice: 42, fencingToken: lease.fencingToken)
@@ -81,8 +81,7 @@ struct DocumentedExamplesTests {
             _ = try await locks.fencedWrite("v2", to: "invoice:42:data", fencingToken: lease.fencingToken)
             // A read-modify-write reads with its token too: from then on older holders' writes are refused,
             // so none can land between this read and the write (which would lose an update).
-            if case .read(let current) = try await locks.fencedRead("invoice:42:total", fencingToken: lease.fencingToken)
-            {
+            if case .read(let current) = try await locks.fencedRead("invoice:42:total", fencingToken: lease.fencingToken) {
                 let total = Int(current?.string ?? "0") ?? 0
                 _ = try await locks.fencedWrite("\(total + 1)", to: "invoice:42:total", fencingToken: lease.fencingToken)
             }
@@ -221,8 +220,7 @@ struct DocumentedExamplesTests {
             let lease = try await locks.acquire("invoice:42", ttl: .seconds(10), timeout: .seconds(5))
             _ = try await locks.fencedWrite("v2", to: "invoice:42:data", fencingToken: lease.fencingToken)
 
-            if case .read(let current) = try await locks.fencedRead("invoice:42:total", fencingToken: lease.fencingToken)
-            {
+            if case .read(let current) = try await locks.fencedRead("invoice:42:total", fencingToken: lease.fencingToken) {
                 let total = Int(current?.string ?? "0") ?? 0
                 _ = try await locks.fencedWrite("\(total + 1)", to: "invoice:42:total", fencingToken: lease.fencingToken)
             }
@@ -230,7 +228,8 @@ struct DocumentedExamplesTests {
             // The helper's hash, as the article describes it.
             #expect(try server.cli("TYPE", "invoice:42:total") == "hash")
             let pairs = try server.cli("HGETALL", "invoice:42:total").split(separator: "\n").map(String.init)
-            let fields = Dictionary(uniqueKeysWithValues: stride(from: 0, to: pairs.count - 1, by: 2).map { (pairs[$0], pairs[$0 + 1]) })
+            let fields = Dictionary(
+                uniqueKeysWithValues: stride(from: 0, to: pairs.count - 1, by: 2).map { (pairs[$0], pairs[$0 + 1]) })
             let token = String(lease.fencingToken)
             #expect(fields == ["value": "1", "fence": token, "written": token])
             await locks.close()
@@ -482,7 +481,8 @@ struct DocumentedExamplesTests {
 
     @Test func readmeConfigurationJSONParses() throws {
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
-        guard let start = readme.range(of: "```json\n"), let end = readme.range(of: "\n```", range: start.upperBound..<readme.endIndex)
+        guard let start = readme.range(of: "```json\n"),
+            let end = readme.range(of: "\n```", range: start.upperBound..<readme.endIndex)
         else {
             Issue.record("README has no JSON example")
             return
