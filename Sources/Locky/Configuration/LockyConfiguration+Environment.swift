@@ -173,7 +173,7 @@ extension LockyConfiguration {
                 let given = ["nodeTimeout", "recreateMissingLocks"].filter { object[$0] != nil }
                 throw LockError(
                     .invalidArgument,
-                    "LOCKY_CONFIG.\(given.joined(separator: " and .")) apply to Redlock only: give the nodes as a comma-separated list of URLs (or an array) in url, or in LOCKY_URL"
+                    "LOCKY_CONFIG.\(given.joined(separator: " and .")) \(given.count == 1 ? "applies" : "apply") to Redlock only: give the nodes as a comma-separated list of URLs (or an array) in url, or in LOCKY_URL"
                 )
             }
             if let value = object["nodeTimeout"] {
