@@ -257,12 +257,13 @@ public struct RedlockBackend: LockBackend {
         -> [UnlockOutcome]
     {
         let tally = self.tally
-        // Early only when every resource is unlocked: "not locked" or "held by another" could
-        // still turn into "unlocked" with a node not heard from yet.
+        // Early only when every resource is unlocked for good: "not locked" or "held by another"
+        // could still turn into "unlocked" with a node not heard from yet, and "unlocked" into
+        // "held by another" (`RedlockTally.unlockIsFinal`).
         let (replies, pending) = try await query(
             request.unlockRequest(resources, owner: owner),
             replyWait: replyWait.map { min($0, nodeTimeout) },
-            until: { replies in resources.indices.allSatisfy { tally.unlock(replies, index: $0) == .unlocked } })
+            until: { replies in resources.indices.allSatisfy { tally.unlockIsFinal(replies, index: $0) } })
         var outcomes: [UnlockOutcome] = []
         outcomes.reserveCapacity(resources.count)
         for index in resources.indices {
