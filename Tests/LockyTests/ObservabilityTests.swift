@@ -318,7 +318,7 @@ struct ObservabilityTests {
             await expectLockError(.backendUnavailable) { _ = try await client.release(lease) }
             await expectLockError(.backendUnavailable) { _ = try await client.lock("l", locker: "u") }
             let spans = tracer.popFinishedSpans()
-            #expect(spans.map(\.operationName) == ["locky.acquire", "locky.extend", "locky.release"])
+            #expect(spans.map(\.operationName) == ["locky.acquire", "locky.extend", "locky.release", "locky.lock"])
             for span in spans {
                 #expect((span.errors.first?.error as? LockError)?.code == .backendUnavailable, "\(span.operationName)")
             }

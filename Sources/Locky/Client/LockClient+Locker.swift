@@ -1,4 +1,5 @@
 import CoreMetrics
+import Tracing
 
 extension LockClient {
     /// Locks resources for a named locker, each independently, in one round trip.
@@ -12,7 +13,17 @@ extension LockClient {
     {
         try LockLimits.validate(resources: resources)
         try LockLimits.validate(owner: locker, role: "locker")
-        let outcomes = try await backend.checkedLock(resources, locker: locker, ttl: configuration.lockerTTL, force: force)
+        let span = tracer?.startSpan("locky.lock", ofKind: .client)
+        span?.attributes["locky.resources"] = resources.count
+        if force { span?.attributes["locky.force"] = true }
+        defer { span?.end() }
+        let outcomes: [LockOutcome]
+        do {
+            outcomes = try await backend.checkedLock(resources, locker: locker, ttl: configuration.lockerTTL, force: force)
+        } catch {
+            span?.recordError(error)
+            throw error
+        }
         for outcome in outcomes {
             switch outcome {
             case .acquired: metrics.acquired.increment()
@@ -35,7 +46,16 @@ extension LockClient {
     {
         try LockLimits.validate(resources: resources)
         if let locker { try LockLimits.validate(owner: locker, role: "locker") }
-        let outcomes = try await backend.checkedRefresh(resources, locker: locker, ttl: configuration.lockerTTL)
+        let span = tracer?.startSpan("locky.refresh", ofKind: .client)
+        span?.attributes["locky.resources"] = resources.count
+        defer { span?.end() }
+        let outcomes: [RefreshOutcome]
+        do {
+            outcomes = try await backend.checkedRefresh(resources, locker: locker, ttl: configuration.lockerTTL)
+        } catch {
+            span?.recordError(error)
+            throw error
+        }
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }
 
@@ -49,7 +69,16 @@ extension LockClient {
     public func unlock(_ resources: [String], locker: String? = nil) async throws(LockError) -> [ResourceResult<UnlockOutcome>] {
         try LockLimits.validate(resources: resources)
         if let locker { try LockLimits.validate(owner: locker, role: "locker") }
-        let outcomes = try await backend.checkedUnlock(resources, owner: locker)
+        let span = tracer?.startSpan("locky.unlock", ofKind: .client)
+        span?.attributes["locky.resources"] = resources.count
+        defer { span?.end() }
+        let outcomes: [UnlockOutcome]
+        do {
+            outcomes = try await backend.checkedUnlock(resources, owner: locker)
+        } catch {
+            span?.recordError(error)
+            throw error
+        }
         for outcome in outcomes where outcome == .unlocked { metrics.released.increment() }
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }
@@ -72,7 +101,16 @@ extension LockClient {
     /// The holder of each resource with its remaining TTL and fencing token, or nil when free.
     public func holders(of resources: [String]) async throws(LockError) -> [ResourceResult<LockHolder?>] {
         try LockLimits.validate(resources: resources)
-        let holders = try await backend.checkedHolders(resources)
+        let span = tracer?.startSpan("locky.locker", ofKind: .client)
+        span?.attributes["locky.resources"] = resources.count
+        defer { span?.end() }
+        let holders: [LockHolder?]
+        do {
+            holders = try await backend.checkedHolders(resources)
+        } catch {
+            span?.recordError(error)
+            throw error
+        }
         return zip(resources, holders).map { ResourceResult(resource: $0, outcome: $1) }
     }
 
@@ -86,14 +124,23 @@ extension LockClient {
     ///   `invalidArgument` for a backend that cannot list its locks; on Redlock `quorumNotReached`.
     public func heldLocks(matching pattern: String? = nil) async throws(LockError) -> [ResourceResult<LockHolder>] {
         let filter = pattern.map(ResourcePattern.init)
-        let resources = try await backend.lockedResources().filter { filter?.matches($0) ?? true }
+        // One span for the listing and its holder reads: one call of the caller's.
+        let span = tracer?.startSpan("locky.locker", ofKind: .client)
+        defer { span?.end() }
         var locks: [ResourceResult<LockHolder>] = []
-        // A thousand per script call: short enough not to hold up a busy server.
-        for start in stride(from: 0, to: resources.count, by: 1_000) {
-            let batch = Array(resources[start..<min(start + 1_000, resources.count)])
-            for (resource, holder) in zip(batch, try await backend.checkedHolders(batch)) {
-                if let holder { locks.append(ResourceResult(resource: resource, outcome: holder)) }
+        do {
+            let resources = try await backend.lockedResources().filter { filter?.matches($0) ?? true }
+            span?.attributes["locky.resources"] = resources.count
+            // A thousand per script call: short enough not to hold up a busy server.
+            for start in stride(from: 0, to: resources.count, by: 1_000) {
+                let batch = Array(resources[start..<min(start + 1_000, resources.count)])
+                for (resource, holder) in zip(batch, try await backend.checkedHolders(batch)) {
+                    if let holder { locks.append(ResourceResult(resource: resource, outcome: holder)) }
+                }
             }
+        } catch {
+            span?.recordError(error)
+            throw error
         }
         return locks.sorted { $0.resource < $1.resource }
     }

@@ -47,7 +47,7 @@ public final class LockClient: Sendable {
     ///   - configuration: Backend and defaults; see ``LockyConfiguration/fromEnvironment(_:)``.
     ///   - logger: Receives `debug`/`trace` only; owners and tokens are never logged.
     ///   - metricsFactory: Where counters and timers go; the global `MetricsSystem` by default.
-    ///   - tracer: Spans around acquire, extend, release and `withLock`; the global tracer by default, nil for none.
+    ///   - tracer: Spans around acquire, extend, release, `withLock` and the locker API's calls; the global tracer by default, nil for none.
     ///   - clock: The monotonic clock for TTLs and validity (inject ``ManualLockClock`` in tests).
     public convenience init(
         configuration: LockyConfiguration = LockyConfiguration(),

@@ -257,12 +257,13 @@ public struct RedlockBackend: LockBackend {
         -> [UnlockOutcome]
     {
         let tally = self.tally
-        // Early only when every resource is unlocked: "not locked" or "held by another" could
-        // still turn into "unlocked" with a node not heard from yet.
+        // Early only when every resource is unlocked for good: "not locked" or "held by another"
+        // could still turn into "unlocked" with a node not heard from yet, and "unlocked" into
+        // "held by another" (`RedlockTally.unlockIsFinal`).
         let (replies, pending) = try await query(
             request.unlockRequest(resources, owner: owner),
             replyWait: replyWait.map { min($0, nodeTimeout) },
-            until: { replies in resources.indices.allSatisfy { tally.unlock(replies, index: $0) == .unlocked } })
+            until: { replies in resources.indices.allSatisfy { tally.unlockIsFinal(replies, index: $0) } })
         var outcomes: [UnlockOutcome] = []
         outcomes.reserveCapacity(resources.count)
         for index in resources.indices {
@@ -376,12 +377,15 @@ public struct RedlockBackend: LockBackend {
 
     /// Nothing a lock call newly took is kept when its outcome is unknown: undoes what a node
     /// took, and what a failed node may have taken unless it was held before. A resource the
-    /// locker already held on a quorum before the call is kept.
+    /// locker already held on a quorum before the call is kept. A node that answered with a
+    /// server error took nothing (the script refused before it wrote: a key of another type),
+    /// so when no node may have taken a resource, a lock the locker already held stays.
     private func giveBackNewlyTaken(_ resources: [String], locker: String, replies: [Result<[LockOutcome], LockError>]) async {
+        let unknown = replies.contains { $0.mayHaveTaken }
         let undo = resources.indices.filter { index in
             let heldBefore = replies.filter { $0.alreadyHeldLock(at: index) }.count
             guard heldBefore < quorum else { return false }
-            return replies.contains { $0.tookLock(at: index) } || heldBefore == 0
+            return replies.contains { $0.tookLock(at: index) } || (heldBefore == 0 && unknown)
         }
         guard !undo.isEmpty else { return }
         let names = undo.map { resources[$0] }
@@ -1021,6 +1025,14 @@ extension Result where Success == [LockOutcome] {
         guard case .success(let outcomes) = self, outcomes.indices.contains(index) else { return false }
         if case .acquired = outcomes[index] { return true }
         return false
+    }
+
+    /// This node failed in a way that leaves open whether its lock script ran (a timeout, a
+    /// lost connection); not one that answered with a server error: the scripts check
+    /// everything before they write, so such an answer changed nothing.
+    fileprivate var mayHaveTaken: Bool {
+        guard case .failure(let error as LockError) = self else { return false }
+        return error.code != .serverError
     }
 
     /// This node already had resource `index` for the locker.

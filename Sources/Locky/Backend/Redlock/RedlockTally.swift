@@ -176,9 +176,10 @@ struct RedlockTally: Sendable {
 
     // MARK: Unlock, refresh, holders
 
-    /// Decides resource `index` of an unlock: unlocked when a node removed it and the nodes
-    /// that did not answer are too few to hold it still (fewer than a quorum: one node's word
-    /// is not enough when the silent ones may keep it), held by another when enough nodes say
+    /// Decides resource `index` of an unlock: held by another when a quorum says so (even if a
+    /// node removed a minority key of the caller's), unlocked when a node removed it and the
+    /// nodes that did not answer are too few to hold it still (fewer than a quorum: one node's
+    /// word is not enough when the silent ones may keep it), held by another when enough nodes say
     /// so, not locked when a quorum answered that nobody held it; nil when too many failed to tell.
     func unlock(_ replies: [Result<[UnlockOutcome], LockError>], index: Int) -> UnlockOutcome? {
         var answered = 0
@@ -193,12 +194,31 @@ struct RedlockTally: Sendable {
             case .notLocked: break
             }
         }
+        // Held by another on a quorum (owner-checked): theirs, whatever minority keys of the
+        // caller's were removed with it; "unlocked" would hide the holder (and count a release).
+        if others.count >= quorum, let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
         // Removed, not held, or (owner-checked) held by another: none of these holds it now.
         if removed > 0 { return replies.count - answered < quorum ? .unlocked : nil }
-        if others.count >= quorum, let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
         guard answered >= quorum else { return nil }
         if let holder = mostCommonHolder(others) { return .heldByAnother(holder.holder) }
         return .notLocked
+    }
+
+    /// Whether resource `index` of an unlock is decided as unlocked by the replies in so far (a
+    /// node not heard from counts as failed): the nodes not heard from, with those that named
+    /// another holder, cannot make that holder a quorum, which would turn it into held by another.
+    func unlockIsFinal(_ replies: [Result<[UnlockOutcome], LockError>], index: Int) -> Bool {
+        guard unlock(replies, index: index) == .unlocked else { return false }
+        var others = 0
+        var unanswered = 0
+        for reply in replies {
+            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else {
+                unanswered += 1
+                continue
+            }
+            if case .heldByAnother = outcomes[index] { others += 1 }
+        }
+        return others + unanswered < quorum
     }
 
     /// Decides resource `index` of a refresh; nil when too many nodes failed to tell.
