@@ -128,7 +128,10 @@ struct ConfigurationTests {
     @Test(arguments: [
         (#"{"nodeTimeout": "50ms"}"#, "nodeTimeout applies to Redlock only"),
         (#"{"url": "redis://a", "recreateMissingLocks": true}"#, "recreateMissingLocks applies to Redlock only"),
-        (#"{"nodeTimeout": "50ms", "recreateMissingLocks": true}"#, "nodeTimeout and .recreateMissingLocks apply to Redlock only"),
+        (
+            #"{"nodeTimeout": "50ms", "recreateMissingLocks": true}"#,
+            "nodeTimeout and .recreateMissingLocks apply to Redlock only"
+        ),
         (#"{"url": "redis://a,redis://b,redis://c", "nodeTimeout": ["50ms", "60ms", "70ms"]}"#, "one duration for every node"),
         (#"{"url": []}"#, "an array of node URLs"),
         (#"{"url": ["redis://a", 7]}"#, "an array of node URLs"),
