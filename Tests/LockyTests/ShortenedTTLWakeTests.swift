@@ -15,6 +15,9 @@ struct ShortenedTTLWakeTests {
         case extend
         /// The locker API's refresh with a shorter TTL.
         case refresh
+        /// Another locker's forced lock with a shorter TTL than the holder's: it took over
+        /// without telling the waiter, whose timer stayed armed at the old holder's expiry.
+        case forcedLock
 
         var testDescription: String { rawValue }
     }
@@ -35,7 +38,7 @@ struct ShortenedTTLWakeTests {
             let resources = Array(["r", "s"].prefix(count))
             var lease: Lease?
             switch change {
-            case .extend:
+            case .extend, .forcedLock:
                 lease = try await client.tryAcquire(resources, ttl: .seconds(30), label: "holder")
             case .refresh:
                 let outcomes = try await env.backend.lock(resources, locker: "editor", ttl: .seconds(30), force: false)
@@ -64,6 +67,11 @@ struct ShortenedTTLWakeTests {
                 #expect(
                     try await env.backend.refresh(resources, locker: "editor", ttl: Self.shortTTL)
                         == Array(repeating: .refreshed, count: count))
+            case .forcedLock:
+                let outcomes = try await env.backend.lock(resources, locker: "thief", ttl: Self.shortTTL, force: true)
+                for outcome in outcomes {
+                    guard case .acquired = outcome else { throw HarnessFailure("not taken over: \(outcomes)") }
+                }
             }
             let (acquired, at) = try await within(.seconds(8), "the waiter") { try await waiter.value }
             let latency = at - changed

@@ -199,6 +199,12 @@ public final class InMemoryLockBackend: LockBackend {
             entry.expiresAt = ttl.map { now + $0 }
             store(entry, for: ExactName(resource))
             guard let ttl, let after = entry.expiresAt, before.map({ after < $0 }) ?? true else { return }
+            tellShortened(resource, ttl: ttl)
+        }
+
+        /// Tells the expiry watchers and the waiters of `resource` that its lock now expires
+        /// `ttl` from now, earlier than before (the Redis scripts' `T` and `S` news).
+        func tellShortened(_ resource: String, ttl: Duration) {
             for id in expiryListeners { listeners[id]?(.ttlShortened(resource: resource, ttl: ttl)) }
             let hint = WakeHint.ttlShortened(resource: resource, ttl: ttl, first: queues[ExactName(resource)]?.first?.waiter)
             for listener in wakeListeners.values { listener.handler(hint) }
@@ -349,6 +355,11 @@ public final class InMemoryLockBackend: LockBackend {
                         return .alreadyHeld(fencingToken: state.fences[ExactName(resource)] ?? 0)
                     }
                     if !force { return .busy(state.holder(entry, resource, now: now)) }
+                    // Taken over with an earlier expiry than the old holder's: news for the
+                    // waiter whose timer is armed at the old one, as a shortened TTL is.
+                    let token = state.take(resource, owner: locker, ttl: ttl, now: now, locker: locker)
+                    if let ttl, entry.expiresAt.map({ now + ttl < $0 }) ?? true { state.tellShortened(resource, ttl: ttl) }
+                    return .acquired(fencingToken: token)
                 }
                 return .acquired(fencingToken: state.take(resource, owner: locker, ttl: ttl, now: now, locker: locker))
             }

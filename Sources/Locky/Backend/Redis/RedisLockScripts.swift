@@ -351,7 +351,8 @@ enum RedisLockScripts {
     /// the resources, built by the client (``LockEventCodec``), published when all were free.
     /// ARGV[6]: the event's attempt tag (for the event of the resources taken when some were not).
     /// ARGV[7]: wake channel prefix.
-    /// Publishes the `T` event of the keys the locker held whose TTL the reset shortened (``shorten``).
+    /// Publishes the `T` event of the keys the locker held whose TTL the reset shortened, and of
+    /// those taken over by force with an earlier expiry than their holder's (``shorten``).
     /// Returns 4 entries per resource: `code, holder, pttl, token` with code 1 acquired,
     /// 2 already held by the locker (TTL reset), 0 busy (holder and its TTL, nothing changed).
     /// `{-1, index}` when a lock key holds another type of value, `{-2, index}` when a fence
@@ -409,6 +410,12 @@ enum RedisLockScripts {
                         table.insert(reply, 0); table.insert(reply, holder); table.insert(reply, redis.call('PTTL', key))
                         table.insert(reply, token)
                       else
+                        -- Taken over (force) with an earlier expiry than the old holder's: news
+                        -- for the waiters' timers armed at the old one, as a shortened TTL is.
+                        if holder and ttl > 0 then
+                          local left = redis.call('PTTL', key)
+                          if left == -1 or left > ttl then table.insert(shortened, key) end
+                        end
                         if ttl > 0 then redis.call('SET', key, locker, 'PX', ttl) else redis.call('SET', key, locker) end
                         token = token + 1
                         table.insert(taken, key)
