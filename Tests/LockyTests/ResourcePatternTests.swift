@@ -1,4 +1,6 @@
 import Locky
+import LockyRESP
+import LockyRedis
 import Testing
 
 /// Resource globs (`events(matching:)`, `locky status --match`) read as Redis reads them, and
@@ -34,10 +36,43 @@ struct ResourcePatternTests {
         Case(pattern: "caf\u{E9}*", name: "caf\u{E9}-1", matches: true),
         Case(pattern: "caf[\u{E9}]", name: "cafe\u{301}", matches: false),
         Case(pattern: "cafe\u{301}", name: "caf\u{E9}", matches: false),
+        // Scalar by scalar, as Redis matches bytes: a name whose next scalar joins the last
+        // matched one into a grapheme cluster (a combining mark, `\r\n`, a ZWJ sequence)
+        // still starts with the pattern's text.
+        Case(pattern: "doc*", name: "doc\u{301}x", matches: true),
+        Case(pattern: "line\r*", name: "line\r\nx", matches: true),
+        Case(pattern: "\u{1F468}*", name: "\u{1F468}\u{200D}\u{1F467}", matches: true),
+        Case(pattern: "*x", name: "a\u{301}x", matches: true),
     ]
 
     @Test(arguments: cases)
     func matchesAsRedisAndByScalars(_ example: Case) {
         #expect(ResourcePattern(example.pattern).matches(example.name) == example.matches)
+    }
+
+    /// Names whose next scalar joins the pattern's last character into one grapheme cluster:
+    /// Redis's glob (`KEYS` over the lock keys) finds them, and so does an event stream's
+    /// filter. Before, the filter compared grapheme clusters (`c` with `c\u{301}`) and the
+    /// stream dropped these events.
+    @Test func filtersAgreeWithRedisOnJoiningScalars() async throws {
+        try await withBackend(.redis, clock: .system) { env throws in
+            let client = env.client
+            let raw = try #require(env.raw)
+            let names = ["doc\u{301}", "line\r\nx", "doc-plain"]
+            let recording = try await LockEventTests.recording(client, matching: "doc*") { recording in
+                for name in names { _ = try await client.lock(name, locker: "editor") }
+                let complete = try await recording.wait { $0.count >= 2 }
+                #expect(complete, "\(recording.descriptions)")
+                // Anything else would come soon after.
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            // Redis: the lock keys that start with `locky:{doc` (not their fence keys).
+            let keys = try await raw.execute(RESPCommand("KEYS", "locky:{doc*}")).decode(as: [String].self)
+            #expect(Set(keys.map { Array($0.utf8) }) == Set(["locky:{doc\u{301}}", "locky:{doc-plain}"].map { Array($0.utf8) }))
+            let seen = recording.descriptions
+            #expect(seen.sorted() == ["locked doc-plain by editor", "locked doc\u{301} by editor"].sorted(), "\(seen)")
+            let held = try await client.heldLocks(matching: "line\r*").map(\.resource)
+            #expect(held == ["line\r\nx"])
+        }
     }
 }

@@ -41,13 +41,19 @@ struct ExpiryDeadlines {
         return wasEarliest.map { deadline < $0 } ?? true
     }
 
-    /// Notes that `resource` is to be looked at `at`, unless a deadline is known for it (an
-    /// event told of it since it was taken due: that deadline is newer news).
-    mutating func setIfAbsent(_ resource: String, at deadline: ContinuousClock.Instant) {
-        let name = ExactName(resource)
-        guard current[name] == nil else { return }
-        current[name] = deadline
-        heap.insert(Entry(at: deadline, resource: name))
+    /// The deadline known for `resource`, nil when none is.
+    func deadline(of resource: String) -> ContinuousClock.Instant? {
+        current[ExactName(resource)]
+    }
+
+    /// Notes that `resource` expires at `deadline`, as ``set(_:at:)``, unless what is known of
+    /// it is no longer `expected` (nil: nothing): an event told of the lock meanwhile, which
+    /// is newer news than an answer asked for before it.
+    mutating func set(_ resource: String, at deadline: ContinuousClock.Instant, ifStill expected: ContinuousClock.Instant?)
+        -> Bool
+    {
+        guard current[ExactName(resource)] == expected else { return false }
+        return set(resource, at: deadline)
     }
 
     /// Forgets `resource` (it was unlocked or expired).

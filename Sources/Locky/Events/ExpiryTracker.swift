@@ -112,26 +112,42 @@ final class ExpiryTracker: Sendable {
 
     /// Asks for the holders of `resources`, in batches: an access after the deadline makes
     /// Redis expire a key (and notify) at once; one still held is looked at again at its new
-    /// deadline. A batch whose call failed is looked at again after a pause (unless an event
-    /// told of its lock meanwhile).
+    /// deadline. A batch whose call failed is looked at again after a pause. Either only
+    /// where no event told of the lock while the call was on its way.
     private func look(at resources: [String]) async {
         for start in stride(from: 0, to: resources.count, by: RenewalScheduler.batchSize) {
             let chunk = Array(resources[start..<min(start + RenewalScheduler.batchSize, resources.count)])
+            // What was known when asking: the answer travels on another connection than the
+            // events, so an event can overtake it. One that told of a lock meanwhile (it was
+            // re-taken, or its TTL shortened) is newer news than the answer, which used to
+            // replace it: the new lock was then looked at only at the old one's deadline, and
+            // its expiry came whenever Redis got to the key.
+            let asked = deadlines.withLock { deadlines in chunk.map { deadlines.deadline(of: $0) } }
             let holders: [LockHolder?]
             do {
                 holders = try await backend.holders(chunk)
             } catch {
                 let at = clock.now + failed()
-                deadlines.withLock { deadlines in
-                    for resource in chunk { deadlines.setIfAbsent(resource, at: at) }
-                }
+                note(chunk.indices.map { (chunk[$0], asked[$0].map { min($0, at) } ?? at, asked[$0]) })
                 continue
             }
             succeeded()
-            for (resource, holder) in zip(chunk, holders) {
-                if let remaining = holder?.remaining { track(resource, ttl: remaining) }
-            }
+            let now = clock.now
+            note(
+                zip(chunk.indices, holders).compactMap { index, holder in
+                    holder?.remaining.map { (chunk[index], now + $0, asked[index]) }
+                })
         }
+    }
+
+    /// Notes each lock's deadline where nothing was learned of it since `asked`.
+    private func note(_ found: [(resource: String, at: ContinuousClock.Instant, asked: ContinuousClock.Instant?)]) {
+        let earlier = deadlines.withLock { deadlines in
+            var earlier = false
+            for item in found where deadlines.set(item.resource, at: item.at, ifStill: item.asked) { earlier = true }
+            return earlier
+        }
+        if earlier { wake.fire() }
     }
 
     /// Counts a failure; returns the pause before its retry.

@@ -1,24 +1,27 @@
 /// A glob over resource names, as in Redis `PSUBSCRIBE`/`SCAN MATCH`: `*` any run, `?` one
-/// character, `[abc]` a set (`[a-z]` a range, `[^a]` all but), `\` escapes (in sets too).
-/// Characters are compared by their Unicode scalars, as Locky compares names: `caf\u{E9}*`
-/// does not match `cafe\u{301}-1`, another lock.
+/// Unicode scalar, `[abc]` a set (`[a-z]` a range, `[^a]` all but), `\` escapes (in sets too).
+/// Names are matched scalar by scalar, as Locky compares names: `caf\u{E9}*` does not match
+/// `cafe\u{301}-1`, another lock, and `doc*` matches `doc\u{301}`, whose first scalars are
+/// `doc` (as Redis, which matches bytes, finds it).
 public struct ResourcePattern: Sendable, Hashable {
     /// The pattern text.
     public let pattern: String
-    private let characters: [Character]
+    // Scalars, not Characters: a Character is a grapheme cluster, so `doc*` against
+    // `doc\u{301}` compared `c` with `c\u{301}` and missed a name Redis's glob matches.
+    private let scalars: [Unicode.Scalar]
 
     /// Creates a pattern.
     public init(_ pattern: String) {
         self.pattern = pattern
-        self.characters = Array(pattern)
+        self.scalars = Array(pattern.unicodeScalars)
     }
 
     /// Whether `resource` matches.
     public func matches(_ resource: String) -> Bool {
-        Self.match(characters[...], Array(resource)[...])
+        Self.match(scalars[...], Array(resource.unicodeScalars)[...])
     }
 
-    private static func match(_ pattern: ArraySlice<Character>, _ text: ArraySlice<Character>) -> Bool {
+    private static func match(_ pattern: ArraySlice<Unicode.Scalar>, _ text: ArraySlice<Unicode.Scalar>) -> Bool {
         var p = pattern.startIndex
         var t = text.startIndex
         var starP: Int?
@@ -48,10 +51,12 @@ public struct ResourcePattern: Sendable, Hashable {
     }
 
     /// Matches one pattern element at `index` against `character`; returns whether it matched
-    /// and the index after the element. Characters are compared by their Unicode scalars, as
-    /// Locky compares names (byte for byte), never by canonical equivalence: `caf\u{E9}` does
-    /// not match the resource `cafe\u{301}`, another lock.
-    private static func single(_ pattern: ArraySlice<Character>, _ index: Int, _ character: Character) -> (Bool, Int)? {
+    /// and the index after the element. Scalars are compared by value, as Locky compares names
+    /// (byte for byte), never by canonical equivalence: `caf\u{E9}` does not match the resource
+    /// `cafe\u{301}`, another lock.
+    private static func single(
+        _ pattern: ArraySlice<Unicode.Scalar>, _ index: Int, _ character: Unicode.Scalar
+    ) -> (Bool, Int)? {
         let c = pattern[index]
         switch c {
         case "?":
@@ -88,18 +93,18 @@ public struct ResourcePattern: Sendable, Hashable {
         }
     }
 
-    /// Whether two characters are the same Unicode scalars.
-    private static func same(_ lhs: Character, _ rhs: Character) -> Bool {
-        lhs.unicodeScalars.elementsEqual(rhs.unicodeScalars)
+    /// Whether two scalars are the same.
+    private static func same(_ lhs: Unicode.Scalar, _ rhs: Unicode.Scalar) -> Bool {
+        lhs == rhs
     }
 
     /// Whether `lhs` comes before `rhs` by Unicode scalar values.
-    private static func precedes(_ lhs: Character, _ rhs: Character) -> Bool {
-        lhs.unicodeScalars.lexicographicallyPrecedes(rhs.unicodeScalars) { $0.value < $1.value }
+    private static func precedes(_ lhs: Unicode.Scalar, _ rhs: Unicode.Scalar) -> Bool {
+        lhs.value < rhs.value
     }
 
     /// The bounds of a range, lower first.
-    private static func ordered(_ first: Character, _ second: Character) -> (Character, Character) {
+    private static func ordered(_ first: Unicode.Scalar, _ second: Unicode.Scalar) -> (Unicode.Scalar, Unicode.Scalar) {
         precedes(second, first) ? (second, first) : (first, second)
     }
 }

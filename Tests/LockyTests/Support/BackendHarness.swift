@@ -383,11 +383,16 @@ final class RecordingBackend: LockBackend {
     }
 
     private let unlockHook = Mutex<(@Sendable () async throws(LockError) -> Void)?>(nil)
+    private let afterHoldersHook = Mutex<(@Sendable ([String]) async -> Void)?>(nil)
     private let beforeRenewHook = Mutex<(@Sendable () async -> Void)?>(nil)
 
     /// Runs `hook` before each unlock reaches the backend; an error it throws fails the unlock
     /// there, unsent (a connection that dropped before the release was written).
     func beforeUnlock(_ hook: (@Sendable () async throws(LockError) -> Void)?) { unlockHook.withLock { $0 = hook } }
+
+    /// Runs `hook` with the resources of each holders call after it has run on the backend,
+    /// before its answer is returned (an answer that comes late, after newer events).
+    func afterHolders(_ hook: (@Sendable ([String]) async -> Void)?) { afterHoldersHook.withLock { $0 = hook } }
 
     /// Runs `hook` before each renewal reaches the backend (with it sent after whatever the hook did).
     func beforeRenew(_ hook: (@Sendable () async -> Void)?) { beforeRenewHook.withLock { $0 = hook } }
@@ -456,7 +461,9 @@ final class RecordingBackend: LockBackend {
     func holders(_ resources: [String]) async throws(LockError) -> [LockHolder?] {
         await count()
         if Self.takeFailure(holdersFailures) { throw LockError(.backendUnavailable, "the connection dropped (test)") }
-        return try await inner.holders(resources)
+        let holders = try await inner.holders(resources)
+        if let hook = afterHoldersHook.withLock({ $0 }) { await hook(resources) }
+        return holders
     }
 
     func lockedResources() async throws(LockError) -> [String] {
