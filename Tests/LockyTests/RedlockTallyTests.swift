@@ -33,6 +33,21 @@ struct RedlockTallyTests {
         #expect(five.acquire([granted, busy, busy, .failure(down), .failure(slow)]) == .failed)
     }
 
+    /// An add-to extend lasts what a quorum of the nodes that extended holds: the quorum-th
+    /// longest time left, not the longest (a node behind the others may make the quorum).
+    @Test func anExtensionLastsWhatItsQuorumHolds() {
+        typealias Answer = Result<(reply: ExtendReply, least: Duration?), LockError>
+        let long: Answer = .success((.extended, .seconds(7)))
+        let short: Answer = .success((.extended, .seconds(3)))
+        let lost: Answer = .success((.lost(index: 0, holder: nil), nil))
+        #expect(three.extendedFor([long, lost, short]) == .seconds(3))
+        #expect(three.extendedFor([long, long, short]) == .seconds(7))
+        #expect(five.extendedFor([long, short, .failure(down), short, long]) == .seconds(3))
+        // Fewer than a quorum extended, or a node that does not say: nothing to bound it by.
+        #expect(three.extendedFor([long, lost, .failure(slow)]) == nil)
+        #expect(three.extendedFor([long, .success((.extended, nil)), short]) == nil)
+    }
+
     /// The lease gets the highest token; every lagging granting node is raised, also when a
     /// quorum already issued the highest one (left behind, it is one restart away from handing
     /// out a lower token: see RedlockFencingTests).

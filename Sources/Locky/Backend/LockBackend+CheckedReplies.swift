@@ -30,6 +30,20 @@ extension LockBackend {
         return reply
     }
 
+    /// ``extend(_:owner:adding:)``, its reply checked against `resources`.
+    func checkedExtend(_ resources: [String], owner: String, adding amount: Duration) async throws(LockError)
+        -> (reply: ExtendReply, lastsAtLeast: Duration?)
+    {
+        let answer = try await extend(resources, owner: owner, adding: amount)
+        if case .lost(let index, _) = answer.reply, !resources.indices.contains(index) {
+            throw malformedReply("extend", "lost at index \(index) of \(resources.count) resources")
+        }
+        if let lasts = answer.lastsAtLeast, lasts < .zero {
+            throw malformedReply("extend", "a negative time left")
+        }
+        return answer
+    }
+
     /// ``renew(_:)``, one result per item.
     func checkedRenew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult] {
         try counted(await renew(items), items.count, "renew")

@@ -35,6 +35,15 @@ public protocol LockBackend: Sendable {
     /// All-or-nothing: resets the TTL of every resource, only if all are still held by `owner`.
     func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError) -> ExtendReply
 
+    /// ``extend(_:owner:ttl:mode:)`` with ``ExtendMode/addTo``, answering too, when extended, the
+    /// least time every resource is sure to stay locked from when the call began, if that can be
+    /// less than its expiry before plus `amount`; nil when it cannot. On Redlock it can: each
+    /// node adds to its own expiry, and the quorum that confirms the extend need not be the one
+    /// whose expiry the lease counted on (a node that missed an earlier extend or renewal is
+    /// behind). A default calls ``extend(_:owner:ttl:mode:)`` and answers nil.
+    func extend(_ resources: [String], owner: String, adding amount: Duration) async throws(LockError)
+        -> (reply: ExtendReply, lastsAtLeast: Duration?)
+
     /// Renews many leases in one call: each item's lock gets its TTL reset if `owner` still
     /// holds it. Not all-or-nothing across items; one result per item, in order.
     func renew(_ items: [RenewalItem]) async throws(LockError) -> [RenewalResult]
@@ -162,6 +171,13 @@ extension LockBackend {
 
     /// No re-creation by default.
     public var recreatesMissingLocks: Bool { false }
+
+    /// An add-to extend whose keys each get their expiry plus `amount` (one node, or one process).
+    public func extend(_ resources: [String], owner: String, adding amount: Duration) async throws(LockError)
+        -> (reply: ExtendReply, lastsAtLeast: Duration?)
+    {
+        (try await extend(resources, owner: owner, ttl: amount, mode: .addTo), nil)
+    }
 
     /// Unsupported by default.
     public func acquireFair(

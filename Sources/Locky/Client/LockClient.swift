@@ -322,7 +322,7 @@ public final class LockClient: Sendable {
         let start = clock.now
         let validUntil = start + ttl - drift(ttl)
         // Unanswered, it may still have run: the keys may now expire sooner than the lease said.
-        try await extend(lease, ttl: ttl, mode: .resetTo, confirmed: { _ in validUntil }, unknown: { min($0, validUntil) })
+        try await extend(lease, ttl: ttl, mode: .resetTo, confirmed: { _, _ in validUntil }, unknown: { min($0, validUntil) })
     }
 
     /// Extends the lease by `amount` beyond its current expiry (owner-checked, all or none).
@@ -337,15 +337,22 @@ public final class LockClient: Sendable {
         let start = clock.now
         // The clocks may drift over the added time as over any other.
         let added = amount - .nanoseconds(Int64(amount.secondsDouble * configuration.driftFactor * 1e9))
+        // Never past what the confirming nodes hold (Redlock: that quorum can lag the one the
+        // validity counted on), less the drift over that time.
+        let factor = configuration.driftFactor
+        let bound = { (instant: ContinuousClock.Instant, lasts: Duration?) in
+            lasts.map { min(instant, start + $0 - Self.drift($0, factor: factor)) } ?? instant
+        }
         if backend.recreatesMissingLocks {
             // A key re-created on a node that lost it lives `amount` from now, not from the old
             // expiry: a quorum may count such a node, so the lease claims no more than that.
             let recreated = start + added
             try await extend(
-                lease, ttl: amount, mode: .addTo, confirmed: { min($0 + added, recreated) }, unknown: { min($0, recreated) })
+                lease, ttl: amount, mode: .addTo, confirmed: { bound(min($0 + added, recreated), $1) },
+                unknown: { min($0, recreated) })
         } else {
             // Adding never shortens a key, whether or not it ran.
-            try await extend(lease, ttl: amount, mode: .addTo, confirmed: { $0 + added }, unknown: nil)
+            try await extend(lease, ttl: amount, mode: .addTo, confirmed: { bound($0 + added, $1) }, unknown: nil)
         }
     }
 
@@ -359,27 +366,38 @@ public final class LockClient: Sendable {
         }
     }
 
-    /// Sends the extend; the lease's validity becomes `confirmed` of the current one when the
-    /// backend confirms it, and `unknown` of it when the extend may have run unconfirmed (see
+    /// Sends the extend; the lease's validity becomes `confirmed` of the current one (and of
+    /// how long an add-to extend is sure to hold, when the backend says) when the backend
+    /// confirms it, and `unknown` of it when the extend may have run unconfirmed (see
     /// ``Lease/endValidityUpdate(_:)``).
     private func extend(
         _ lease: Lease, ttl: Duration, mode: ExtendMode,
-        confirmed: @escaping (ContinuousClock.Instant) -> ContinuousClock.Instant,
+        confirmed: @escaping (ContinuousClock.Instant, Duration?) -> ContinuousClock.Instant,
         unknown: ((ContinuousClock.Instant) -> ContinuousClock.Instant)?
     ) async throws(LockError) {
         if lease.isReleased { throw LockError(.alreadyExpired, "the lease was released") }
         let span = tracer?.startSpan("locky.extend", ofKind: .client)
         defer { span?.end() }
         let reply: ExtendReply
+        var lasts: Duration?
         lease.beginValidityUpdate()
         do {
-            reply = try await backend.checkedExtend(lease.resources, owner: lease.owner, ttl: ttl, mode: mode)
+            if mode == .addTo {
+                (reply, lasts) = try await backend.checkedExtend(lease.resources, owner: lease.owner, adding: ttl)
+            } else {
+                reply = try await backend.checkedExtend(lease.resources, owner: lease.owner, ttl: ttl, mode: mode)
+            }
         } catch {
             lease.endValidityUpdate(unknown)
             span?.recordError(error)
             throw error
         }
-        if case .extended = reply { lease.endValidityUpdate(confirmed) } else { lease.endValidityUpdate(nil) }
+        if case .extended = reply {
+            let confirmedFor = lasts
+            lease.endValidityUpdate { confirmed($0, confirmedFor) }
+        } else {
+            lease.endValidityUpdate(nil)
+        }
         switch reply {
         case .extended:
             metrics.extended.increment()

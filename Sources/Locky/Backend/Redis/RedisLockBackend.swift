@@ -145,6 +145,17 @@ public struct RedisLockBackend: LockBackend {
     }
 
     func extendRequest(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) -> RedisLockRequest<ExtendReply> {
+        let request = extendReportingRequest(resources, owner: owner, ttl: ttl, mode: mode)
+        return RedisLockRequest(script: request.script, command: request.command, operation: request.operation) {
+            reply throws(LockError) in try request.parse(reply).reply
+        }
+    }
+
+    /// ``extendRequest(_:owner:ttl:mode:)`` whose reply also says, when extended, the shortest
+    /// time any of the keys now has left (nil from a script that does not say).
+    func extendReportingRequest(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode)
+        -> RedisLockRequest<(reply: ExtendReply, least: Duration?)>
+    {
         var command = RedisLockScripts.extend.evalSHA(keyCount: resources.count)
         for resource in resources { appendKey(of: resource, to: &command) }
         command.append(owner)
@@ -157,11 +168,15 @@ public struct RedisLockBackend: LockBackend {
         return RedisLockRequest(script: RedisLockScripts.extend, command: command, operation: "extend") {
             reply throws(LockError) in
             var values = ReplyReader(reply)
-            if try values.int() == 1 { return .extended }
+            if try values.int() == 1 {
+                // Absent from an older script's `{1}`.
+                let least = try? values.int()
+                return (.extended, least.map { .milliseconds($0) })
+            }
             let index = Int(try values.int()) - 1
             let holderOwner = try values.optionalString()
             let pttl = try values.int()
-            return .lost(index: index, holder: holderOwner.map { LockHolder(owner: $0, remaining: Self.remaining(pttl)) })
+            return (.lost(index: index, holder: holderOwner.map { LockHolder(owner: $0, remaining: Self.remaining(pttl)) }), nil)
         }
     }
 

@@ -438,7 +438,9 @@ enum RedisLockScripts {
     /// publishes for the keys whose expiry became earlier (a `set` to less than was left, an
     /// `add` to a key without expiry): the expiry watchers and the waiters learn their new
     /// deadline (``shorten``). ARGV[7]: wake channel prefix.
-    /// Returns `{1}`, or `{0, index, holder, pttl}`.
+    /// Returns `{1, least}` (`least`: the shortest time in ms any of the keys now has left; for
+    /// Redlock, whose `add` lengthens each node's key from that node's own expiry, which can
+    /// be behind the others'), or `{0, index, holder, pttl}`.
     static let extend = RedisScript(
         name: "extend",
         source: publish + shorten + """
@@ -446,6 +448,7 @@ enum RedisLockScripts {
             local ms = tonumber(ARGV[2])
             local recreate = ARGV[4] == '1'
             local shortened
+            local least
             for i = 1, #KEYS do
               local holder = redis.call('GET', KEYS[i])
               if holder ~= owner then
@@ -454,6 +457,7 @@ enum RedisLockScripts {
               end
             end
             for i = 1, #KEYS do
+              local left = ms
               if redis.call('EXISTS', KEYS[i]) == 0 then
                 redis.call('SET', KEYS[i], owner, 'PX', ms)
               elseif ARGV[3] == 'add' then
@@ -462,12 +466,14 @@ enum RedisLockScripts {
                 if pttl == -1 then shortened = shortened or {}; shortened[#shortened + 1] = KEYS[i] end
                 if pttl < 0 then pttl = 0 end
                 redis.call('PEXPIRE', KEYS[i], pttl + ms)
+                left = pttl + ms
               elseif \(shortens("KEYS[i]", "ms")) then
                 shortened = shortened or {}; shortened[#shortened + 1] = KEYS[i]
               end
+              if not least or left < least then least = left end
             end
             if shortened then shorten(ARGV[5], ARGV[7], ARGV[2], ARGV[6], shortened) end
-            return {1}
+            return {1, least}
             """
     )
 

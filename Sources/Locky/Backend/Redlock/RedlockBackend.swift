@@ -206,15 +206,36 @@ public struct RedlockBackend: LockBackend {
     public func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
         -> ExtendReply
     {
+        try await extend(resources, owner: owner, ttl: ttl, mode: mode).reply
+    }
+
+    /// Adds `amount` to each node's expiry; succeeds when a quorum extended, and answers how long
+    /// that quorum surely holds every resource: each node adds to its own expiry, and one that
+    /// missed an earlier extend or renewal (its bytes lost, its reply timed out) is behind the
+    /// others, so the lease's validity plus `amount` can exceed what this quorum holds.
+    public func extend(_ resources: [String], owner: String, adding amount: Duration) async throws(LockError)
+        -> (reply: ExtendReply, lastsAtLeast: Duration?)
+    {
+        try await extend(resources, owner: owner, ttl: amount, mode: .addTo)
+    }
+
+    /// The extend on every node, and, when extended, the time left that a quorum of the nodes
+    /// that extended reported at least (`RedlockTally.extendedFor(_:)`).
+    private func extend(_ resources: [String], owner: String, ttl: Duration, mode: ExtendMode) async throws(LockError)
+        -> (reply: ExtendReply, lastsAtLeast: Duration?)
+    {
         let tally = self.tally
-        let (replies, pending) = try await query(
-            request.extendRequest(resources, owner: owner, ttl: ttl, mode: mode), until: { tally.extend($0) == .extended })
+        let (answers, pending) = try await query(
+            request.extendReportingRequest(resources, owner: owner, ttl: ttl, mode: mode),
+            until: { tally.extend($0.map { $0.map(\.reply) }) == .extended })
+        let replies = answers.map { $0.map(\.reply) }
         guard let reply = tally.extend(replies) else {
             try throwIfCancelled(replies)
             throw tally.quorumError("extend", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
         }
-        if reply == .extended { reportFailures("extend", replies, Self.classify, except: pending) }
-        return reply
+        guard reply == .extended else { return (reply, nil) }
+        reportFailures("extend", replies, Self.classify, except: pending)
+        return (reply, tally.extendedFor(answers))
     }
 
     /// Renews many leases on every node; each item is decided by its own quorum.

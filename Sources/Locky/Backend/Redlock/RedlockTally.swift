@@ -154,6 +154,20 @@ struct RedlockTally: Sendable {
         return .lost(index: lost[0].index, holder: nil)
     }
 
+    /// How long a quorum of the nodes that extended surely holds every resource: the
+    /// quorum-th longest of their least times left (the least time any key had left on that
+    /// node after the extend). Nil when fewer than a quorum said (a script that does not tell):
+    /// then nothing bounds the extension but what the caller counted on.
+    func extendedFor(_ replies: [Result<(reply: ExtendReply, least: Duration?), LockError>]) -> Duration? {
+        var left: [Duration] = []
+        for case .success(let answer) in replies where answer.reply == .extended {
+            guard let least = answer.least else { return nil }
+            left.append(least)
+        }
+        guard left.count >= quorum else { return nil }
+        return left.sorted(by: >)[quorum - 1]
+    }
+
     /// Decides renewal item `index`; nil when too many nodes failed to tell.
     func renewal(_ replies: [Result<[RenewalResult], LockError>], index: Int) -> RenewalResult? {
         var renewed = 0
