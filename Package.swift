@@ -107,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LockyRESPTests",
-            dependencies: ["LockyRESP", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["LockyRESP", "LockyTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

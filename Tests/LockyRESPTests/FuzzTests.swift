@@ -1,4 +1,5 @@
 import LockyRESP
+import LockyTestSupport
 import NIOCore
 import Testing
 

@@ -1,4 +1,5 @@
 import LockyRESP
+import LockyTestSupport
 import NIOCore
 import Testing
 
@@ -223,18 +224,6 @@ import Testing
 }
 
 @Suite struct ReconnectPolicyTests {
-    /// A deterministic generator (SplitMix64) so jitter tests are reproducible.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func firstAttemptIsImmediate() {
         let policy = RedisReconnectPolicy()
         #expect(policy.delay(afterFailures: 0) == .zero)
@@ -256,7 +245,7 @@ import Testing
 
     @Test func jitterStaysWithinBounds() {
         let policy = RedisReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(1), jitter: 0.5)
-        var generator = SeededGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         for failures in 1...12 {
             let base = min(0.1 * Double(1 << min(failures - 1, 20)), 1.0)
             var seen: Set<Duration> = []
@@ -274,7 +263,7 @@ import Testing
         #expect(RedisReconnectPolicy(jitter: 7).jitter == 1)
         #expect(RedisReconnectPolicy(jitter: -1).jitter == 0)
         let full = RedisReconnectPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(1), jitter: 1)
-        var generator = SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         for _ in 0..<100 {
             let delay = full.delay(afterFailures: 3, using: &generator)
             #expect(delay >= .zero && delay <= .seconds(1))

@@ -1,6 +1,7 @@
 import Locky
 import LockyRESP
 import LockyRedis
+import LockyTestSupport
 import Testing
 
 /// Resource globs (`events(matching:)`, `locky status --match`) read as Redis reads them, and
@@ -28,6 +29,16 @@ struct ResourcePatternTests {
         // A range given backwards: Redis's `[z-a]` matches `b`.
         Case(pattern: "[z-a]", name: "b", matches: true),
         Case(pattern: "[a-c]", name: "m", matches: false),
+        // Malformed sets, read as Redis 7.0 reads them: an unclosed set runs to the pattern's
+        // end, a `-` before the set's last character makes a range even with `]`, and a `[`
+        // at the very end matches nothing.
+        Case(pattern: "x[ab", name: "xa", matches: true),
+        Case(pattern: "x[ab", name: "x[ab", matches: false),
+        Case(pattern: "[a-]", name: "_", matches: true),
+        Case(pattern: "[a-]", name: "-", matches: false),
+        Case(pattern: "[a-]]", name: "`", matches: true),
+        Case(pattern: "x[", name: "x[", matches: false),
+        Case(pattern: "x[^", name: "xz", matches: true),
         Case(pattern: "x\\*", name: "x*", matches: true),
         Case(pattern: "x\\*", name: "xy", matches: false),
         Case(pattern: "{order-7}:*", name: "{order-7}:pdf", matches: true),
@@ -73,6 +84,51 @@ struct ResourcePatternTests {
             #expect(seen.sorted() == ["locked doc-plain by editor", "locked doc\u{301} by editor"].sorted(), "\(seen)")
             let held = try await client.heldLocks(matching: "line\r*").map(\.resource)
             #expect(held == ["line\r\nx"])
+        }
+    }
+
+    /// Every pattern of up to 3 characters, and 1,500 longer ones, over an alphabet of glob
+    /// syntax (malformed sets and escapes included), against every name of up to 3 characters:
+    /// the filter matches exactly the names Redis's `KEYS` finds. Before, unclosed sets (`x[ab`),
+    /// `[a-]` and a trailing `[` were read otherwise, and a listing or event stream filtered by
+    /// them disagreed with `SCAN MATCH`.
+    @Test func agreesWithRedisOnEveryShortPattern() async throws {
+        let alphabet = Array("ab-]^[\\*?").map(String.init)
+        func words(upTo length: Int) -> [String] {
+            var all: [String] = []
+            var last = [""]
+            for _ in 0..<length {
+                last = last.flatMap { word in alphabet.map { word + $0 } }
+                all += last
+            }
+            return all
+        }
+        let names = words(upTo: 3)
+        var generator = SplitMix64(seed: 18)
+        var patterns = words(upTo: 3)
+        for _ in 0..<1_500 {
+            let length = Int.random(in: 4...7, using: &generator)
+            patterns.append((0..<length).map { _ in alphabet.randomElement(using: &generator) ?? "a" }.joined())
+        }
+        try await RedisServer.withServer { server throws in
+            let redis = try RedisClient(configuration: RedisConfiguration(url: server.url))
+            for start in stride(from: 0, to: names.count, by: 200) {
+                let batch = names[start..<min(start + 200, names.count)]
+                var mset = RESPCommand("MSET")
+                for name in batch { mset.append(contentsOf: [name, "1"]) }
+                _ = try await redis.execute(mset)
+            }
+            var disagreements: [String] = []
+            for pattern in patterns {
+                let found = Set(try await redis.execute(RESPCommand("KEYS", pattern)).decode(as: [String].self))
+                let ours = Set(names.filter(ResourcePattern(pattern).matches))
+                if found != ours {
+                    disagreements.append(
+                        "\(pattern): Redis \(found.subtracting(ours).sorted()), Locky \(ours.subtracting(found).sorted())")
+                }
+            }
+            await redis.close()
+            #expect(disagreements.isEmpty, "\(disagreements.count) of \(patterns.count): \(disagreements.prefix(10))")
         }
     }
 }

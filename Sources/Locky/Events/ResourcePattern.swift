@@ -1,5 +1,7 @@
 /// A glob over resource names, as in Redis `PSUBSCRIBE`/`SCAN MATCH`: `*` any run, `?` one
 /// Unicode scalar, `[abc]` a set (`[a-z]` a range, `[^a]` all but), `\` escapes (in sets too).
+/// Malformed sets read as Redis 7.0 reads them: one never closed runs to the end of the pattern
+/// (`x[ab` matches `xa`), and `x-y` is a range even when `y` is `]` (`[a-]]`).
 /// Names are matched scalar by scalar, as Locky compares names: `caf\u{E9}*` does not match
 /// `cafe\u{301}-1`, another lock, and `doc*` matches `doc\u{301}`, whose first scalars are
 /// `doc` (as Redis, which matches bytes, finds it).
@@ -64,6 +66,11 @@ public struct ResourcePattern: Sendable, Hashable {
         case "\\" where index + 1 < pattern.endIndex:
             return (same(pattern[index + 1], character), index + 2)
         case "[":
+            // Read as Redis 7.0's `stringmatchlen` reads a set, malformed ones included, so a
+            // filter never disagrees with `SCAN MATCH`/`PSUBSCRIBE`: a `\` escapes the next
+            // character, `x-y` is a range whenever two characters follow the first (`[a-]]` is
+            // the range `]`…`a`), and a set that is never closed runs to the end of the pattern
+            // (`x[ab` matches `xa`; a `[` at the very end matches nothing).
             var i = index + 1
             var negate = false
             if i < pattern.endIndex, pattern[i] == "^" {
@@ -71,22 +78,26 @@ public struct ResourcePattern: Sendable, Hashable {
                 i += 1
             }
             var found = false
-            while i < pattern.endIndex, pattern[i] != "]" {
-                if pattern[i] == "\\", i + 1 < pattern.endIndex {
-                    // An escaped character in a set, as Redis reads `[\]]`.
-                    if same(pattern[i + 1], character) { found = true }
-                    i += 2
-                } else if i + 2 < pattern.endIndex, pattern[i + 1] == "-", pattern[i + 2] != "]" {
+            while true {
+                if i + 1 < pattern.endIndex, pattern[i] == "\\" {
+                    i += 1
+                    if same(pattern[i], character) { found = true }
+                } else if i >= pattern.endIndex {
+                    // Unclosed: the set takes the rest of the pattern.
+                    i -= 1
+                    break
+                } else if pattern[i] == "]" {
+                    break
+                } else if i + 2 < pattern.endIndex, pattern[i + 1] == "-" {
                     // Redis takes a range given backwards (`[z-a]`) as `[a-z]`.
                     let (low, high) = ordered(pattern[i], pattern[i + 2])
                     if !precedes(character, low) && !precedes(high, character) { found = true }
-                    i += 3
-                } else {
-                    if same(pattern[i], character) { found = true }
-                    i += 1
+                    i += 2
+                } else if same(pattern[i], character) {
+                    found = true
                 }
+                i += 1
             }
-            guard i < pattern.endIndex else { return (same(c, character), index + 1) }
             return (found != negate, i + 1)
         default:
             return (same(c, character), index + 1)
