@@ -101,7 +101,7 @@ struct BorrowedClientCloseTests {
     /// nothing: each server ran no command since (INFO commandstats), and the stored locks are
     /// as they were. The borrowed clients stay open and work for their owner. A waiting acquire
     /// in progress at close ends at once with that error.
-    @Test(arguments: [BackendKind.redis])
+    @Test(arguments: [BackendKind.redis, .redlock])
     func aClosedBackendOverBorrowedClientsRefusesAndSendsNothing(kind: BackendKind) async throws {
         try await Self.withBorrowed(kind) { env throws in
             let locks = env.locks

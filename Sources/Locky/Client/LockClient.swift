@@ -150,8 +150,11 @@ public final class LockClient: Sendable {
         return try result.get()
     }
 
-    /// Closes the backend's connections (a backend you built and manage yourself, as
-    /// ``RedisLockBackend/init(client:keyspace:)``'s client, stays open). Idempotent and final.
+    /// Closes the backend and its connections. Idempotent and final.
+    ///
+    /// A Redis client you manage yourself (passed to ``RedisLockBackend/init(client:keyspace:)``
+    /// or ``RedlockBackend/init(clients:keyspace:nodeTimeout:recreateMissingLocks:logger:)``)
+    /// stays open for you, but the backend refuses as below and sends nothing more through it.
     ///
     /// The same on every backend:
     /// - Every call from then on fails, touching nothing: ``LockError`` `backendUnavailable`
