@@ -95,6 +95,35 @@ import Testing
         }
     }
 
+    /// Two `close()` calls at once: each returns only once the connection is closed. With the
+    /// server stopped, closing waits out the TLS shutdown (the server's close_notify never
+    /// comes), so the first call is still closing when the second comes. Before, the second
+    /// returned at once (55 ms after the first began), its connection still open.
+    @Test func concurrentClosesEachReturnOnceTheConnectionIsClosed() async throws {
+        try await RedisServer.withServer(.init(tls: true)) { server throws in
+            let tls = try TLSMaterial.shared()
+            let client = try RedisClient(configuration: configuration(for: server, suffix: "?ca=\(tls.caCertificatePath)"))
+            #expect(try await run(client, RESPCommand("PING"), as: String.self) == "PONG")
+            server.pause()
+            defer { server.resume() }
+            let started = ContinuousClock.now
+            async let first: Duration = {
+                await client.close()
+                return ContinuousClock.now - started
+            }()
+            // The first is waiting for the stopped server when the second comes.
+            try await Task.sleep(for: .milliseconds(50))
+            await client.close()
+            let second = ContinuousClock.now - started
+            let firstTook = await first
+            // The TLS shutdown waits 250 ms for the stopped server (RedisConnector.tlsShutdownTimeout).
+            #expect(firstTook >= .milliseconds(200), "the first close took \(firstTook)")
+            #expect(second >= .milliseconds(200), "the second close returned \(second) after the first began")
+            let (error, _) = await clientError { _ = try await client.execute(RESPCommand("PING")) }
+            #expect(error?.code == .closed)
+        }
+    }
+
     @Test func localhostNameIsVerifiedToo() async throws {
         try await RedisServer.withServer(.init(tls: true)) { server throws in
             let tls = try TLSMaterial.shared()

@@ -1,5 +1,6 @@
 import Locky
 import LockyRedis
+import LockyTestSupport
 import Testing
 
 /// What `LockClient.close()` does, the same on every backend: calls fail at once with the
@@ -146,6 +147,82 @@ struct CloseConformanceTests {
                 let after = ContinuousClock.now - closed
                 #expect(after < .seconds(1), "the \(what) waiter ended \(after) after close")
             }
+        }
+    }
+
+    /// An acquire pausing between retries (an 8 s retry delay; the resource is held) when the
+    /// client is closed ends at once with the closed client's error and leaves nothing behind.
+    /// Before, its pause was a plain sleep that close did not end: it failed only after the rest
+    /// of its delay (7.8 s after close here).
+    @Test(arguments: BackendKind.allCases)
+    func closeEndsAnAcquirePausingBetweenRetries(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let holder = try await client.tryAcquire("held", ttl: .seconds(30))
+            let calls = env.backend.calls
+            let retrying = Task {
+                try await client.acquire(
+                    "held", ttl: .seconds(5), retry: RetryPolicy(count: 5, delay: .seconds(8), jitter: .zero))
+            }
+            defer { retrying.cancel() }
+            // Its first attempt found the lock busy; it is pausing now.
+            let tried = try await eventually { env.backend.calls >= calls + 1 }
+            try #require(tried)
+            try await Task.sleep(for: .milliseconds(200))
+            let before = try await env.stateSnapshot()
+            let closed = ContinuousClock.now
+            await client.close()
+            let error = await expectLockError(Self.closedCode(kind)) {
+                _ = try await Self.value(of: retrying, within: .seconds(15), "the retrying acquire after close")
+            }
+            Self.expectClosed(error, kind)
+            let after = ContinuousClock.now - closed
+            #expect(after < .seconds(1), "the retrying acquire ended \(after) after close")
+            #expect(try await env.stateSnapshot() == before)
+            if kind != .memory { #expect(try await env.storedOwner("held") == holder.owner) }
+        }
+    }
+
+    /// A waiting acquire pausing the configuration's retry delay (8 s) before its next attempt,
+    /// after one that failed for want of servers (Redis: the server went away after answering;
+    /// Redlock: two of three nodes are down, no quorum), ends at once on close with the closed
+    /// client's error. Before, the pause was a plain sleep: it ended 7.8 s after close.
+    @Test(arguments: [BackendKind.redis, .redlock])
+    func closeEndsAWaitingAcquirePausingAfterAFailedAttempt(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let capture = LogCapture()
+            let client = try env.makeClient(
+                LockyConfiguration(retry: RetryPolicy(count: -1, delay: .seconds(8), jitter: .zero)),
+                logger: capture.logger())
+            if kind == .redlock {
+                env.nodes[1].kill()
+                env.nodes[2].kill()
+            } else {
+                _ = try await env.client.tryAcquire("held", ttl: .seconds(30))
+            }
+            let calls = env.backend.calls
+            let waiting = Task { try await client.acquire("held", ttl: .seconds(5), timeout: .seconds(40)) }
+            defer { waiting.cancel() }
+            if kind == .redis {
+                // It found the lock held and queued; then the server goes away.
+                let queued = try await eventually { env.backend.calls >= calls + 1 }
+                try #require(queued)
+                try await Task.sleep(for: .milliseconds(100))
+                try env.requireServer().kill()
+            }
+            let pausing = try await eventually(within: .seconds(15)) {
+                capture.entries.contains { $0.contains("waiting acquire failed, retrying") }
+            }
+            try #require(pausing, "the waiter never failed an attempt: \(capture.entries)")
+            try await Task.sleep(for: .milliseconds(200))
+            let closed = ContinuousClock.now
+            await client.close()
+            let error = await expectLockError(Self.closedCode(kind)) {
+                _ = try await Self.value(of: waiting, within: .seconds(15), "the pausing waiter after close")
+            }
+            Self.expectClosed(error, kind)
+            let after = ContinuousClock.now - closed
+            #expect(after < .seconds(1), "the pausing waiter ended \(after) after close")
         }
     }
 

@@ -85,10 +85,11 @@ extension LockClient {
         // waiter id, the client's wake channel, and the hand-off. Otherwise lock events.
         let queued = fair || (resources.count == 1 && backend.handsOverToWaiters)
         let waiter = queued ? "\(clientToken).\(id)" : ""
-        // Woken by ``close()``, which comes after the flag is set: one of the two sees the other.
+        // Woken by ``close()`` once its backend is closed; registered too late for that, it
+        // finds the flag set after the backend closed: one of the two sees the other.
         openWaits.withLock { $0[id] = signal }
         defer { openWaits.withLock { _ = $0.removeValue(forKey: id) } }
-        if isClosed.load(ordering: .sequentiallyConsistent) { signal.fire() }
+        if backendClosed.load(ordering: .sequentiallyConsistent) { signal.fire() }
         do {
             // On the backend's executor (Redis: the connection's event loop) for the whole wait:
             // subscribing, every attempt and each wake-up then cost no thread switch; only the
@@ -444,9 +445,9 @@ extension LockClient {
     /// failover is ridden out while a wrong address still fails at once): sleeps
     /// `retry.delay ± jitter`, with the last try at the deadline. Rethrows `error` once
     /// `retry.count` attempts in a row failed (a negative count: never) or the deadline passed.
-    /// A plain sleep, not a wait for a wake-up: a failed Redlock attempt gives back what it got,
-    /// and that release would wake this waiter at once, back to back (hundreds of attempts a
-    /// second against the nodes still up).
+    /// A pause of its own, not a wait for the waiter's wake-ups: a failed Redlock attempt gives
+    /// back what it got, and that release would wake this waiter at once, back to back
+    /// (hundreds of attempts a second against the nodes still up). ``close()`` ends it.
     private func pauseBeforeRetry(
         after error: LockError, failuresInARow: Int, deadline: ContinuousClock.Instant?,
         using generator: inout SystemRandomNumberGenerator
@@ -460,11 +461,7 @@ extension LockClient {
         logger.debug(
             "waiting acquire failed, retrying",
             metadata: ["locky.error": "\(error.code)", "locky.failures": "\(failuresInARow)"])
-        do {
-            try await clock.sleep(until: retryAt)
-        } catch {
-            throw LockError(.cancelled, "cancelled while waiting to retry")
-        }
+        try await pause(until: retryAt)
     }
 
     /// Runs one acquire attempt on `resources`, passing `call` the reply wait that `deadline`

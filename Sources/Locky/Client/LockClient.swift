@@ -33,8 +33,12 @@ public final class LockClient: Sendable {
     /// Set by ``close()``: from then on a failed attempt of a waiting or retrying acquire is
     /// final (a closed client does not come back the way a restarted server does).
     let isClosed = Atomic<Bool>(false)
-    /// The wake-up signal of each waiting acquire in progress, by waiter id: ``close()`` fires
-    /// them, so each tries again at once (and fails) instead of sleeping until its next wake-up.
+    /// Set by ``close()`` once the backend is closed, before it fires ``openWaits``: a wait
+    /// registered too late to be fired finds it set, and a fired one finds the backend closed.
+    let backendClosed = Atomic<Bool>(false)
+    /// The wake-up signal of each waiting acquire and each pause between retries in progress,
+    /// by id: ``close()`` fires them, so each tries again at once (and fails) instead of
+    /// sleeping until its next wake-up or the end of its retry delay.
     let openWaits = Mutex<[UInt64: WakeSignal]>([:])
     /// The buffer of each ``events(matching:_:)`` stream in progress: ``close()`` finishes them.
     let openStreams = Mutex<[UInt64: LockEventBuffer]>([:])
@@ -146,8 +150,11 @@ public final class LockClient: Sendable {
         return try result.get()
     }
 
-    /// Closes the backend's connections (a backend you built and manage yourself, as
-    /// ``RedisLockBackend/init(client:keyspace:)``'s client, stays open). Idempotent and final.
+    /// Closes the backend and its connections. Idempotent and final.
+    ///
+    /// A Redis client you manage yourself (passed to ``RedisLockBackend/init(client:keyspace:)``
+    /// or ``RedlockBackend/init(clients:keyspace:nodeTimeout:recreateMissingLocks:logger:)``)
+    /// stays open for you, but the backend refuses as below and sends nothing more through it.
     ///
     /// The same on every backend:
     /// - Every call from then on fails, touching nothing: ``LockError`` `backendUnavailable`
@@ -156,14 +163,16 @@ public final class LockClient: Sendable {
     ///   `extend`, `release` (the lease stays unreleased), `lock`, `refresh`, `unlock`,
     ///   `locker(of:)`, `heldLocks`, `withLock` and ``events(matching:_:)``. Locks held stay
     ///   held until their TTLs end (a lock without one stays until someone unlocks it).
-    /// - A waiting acquire in progress tries once more at once and fails with that error; its
-    ///   attempts are not retried as after a lost connection.
+    /// - A waiting acquire in progress, or an acquire pausing between retries, tries once more
+    ///   at once and fails with that error; its attempts are not retried as after a lost
+    ///   connection.
     /// - Each stream of ``events(matching:_:)`` in progress finishes.
     /// - Leases being renewed are not renewed any more: a `withLock` in progress ends with
     ///   `lockLost` when its lease's validity passes, as after any failed renewal.
     public func close() async {
         isClosed.store(true, ordering: .sequentiallyConsistent)
         await backend.close()
+        backendClosed.store(true, ordering: .sequentiallyConsistent)
         let waits = openWaits.withLock { Array($0.values) }
         for signal in waits { signal.fire() }
         let streams = openStreams.withLock { Array($0.values) }
@@ -242,9 +251,8 @@ public final class LockClient: Sendable {
                 // Redlock: too few nodes answered; the backend released what it got. Retry.
                 attempt += 1
                 do {
-                    try await clock.sleep(until: clock.now + policy.nextDelay(using: &generator))
+                    try await pause(until: clock.now + policy.nextDelay(using: &generator))
                 } catch {
-                    let error = LockError(.cancelled, "cancelled while waiting to retry")
                     span?.recordError(error)
                     throw error
                 }
@@ -281,13 +289,29 @@ public final class LockClient: Sendable {
                     throw error
                 }
                 do {
-                    try await clock.sleep(until: clock.now + policy.nextDelay(using: &generator))
+                    try await pause(until: clock.now + policy.nextDelay(using: &generator))
                 } catch {
-                    let error = LockError(.cancelled, "cancelled while waiting to retry")
                     span?.recordError(error)
                     throw error
                 }
             }
+        }
+    }
+
+    /// Sleeps until `instant` between two attempts of an acquire, registered in ``openWaits``
+    /// like a wait: ``close()`` ends it at once, so the next attempt fails with the closed
+    /// backend's error then, not after the rest of the retry delay.
+    ///
+    /// - Throws: ``LockError`` `cancelled` when the task is cancelled.
+    func pause(until instant: ContinuousClock.Instant) async throws(LockError) {
+        let id = waiterIDs.add(1, ordering: .relaxed).newValue
+        let signal = WakeSignal()
+        openWaits.withLock { $0[id] = signal }
+        defer { openWaits.withLock { _ = $0.removeValue(forKey: id) } }
+        // Registered after close() fired the waits: closed already.
+        if backendClosed.load(ordering: .sequentiallyConsistent) { return }
+        if case .cancelled = await signal.wait(until: instant, clock: clock) {
+            throw LockError(.cancelled, "cancelled while waiting to retry")
         }
     }
 

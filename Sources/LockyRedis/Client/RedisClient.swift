@@ -50,6 +50,9 @@ public actor RedisClient {
     /// Callers waiting out the reconnect backoff, by a number of their own: ``close()`` wakes them.
     private var backoffWaits: [UInt64: EventLoopPromise<Void>] = [:]
     private var lastBackoffWait: UInt64 = 0
+    /// Completed when the first ``close()`` has closed the connections: the calls that come
+    /// while it works (the actor lets them in at its waits) return only then.
+    private var closing: EventLoopFuture<Void>?
 
     private enum State {
         case idle(failures: Int, nextAttempt: NIODeadline, lastError: RedisClientError?)
@@ -337,7 +340,16 @@ public actor RedisClient {
     }
 
     /// Closes the connections; commands in flight fail with ``RedisClientError/Code/closed``.
+    /// Idempotent: every call, also one made while another is closing, returns once the
+    /// connections are closed.
     public func close() async {
+        if let closing {
+            try? await closing.get()
+            return
+        }
+        let closed = eventLoop.makePromise(of: Void.self)
+        closing = closed.futureResult
+        defer { closed.succeed(()) }
         let previous = state
         state = .closed
         // Callers waiting for the next connection attempt learn at once that there is none.

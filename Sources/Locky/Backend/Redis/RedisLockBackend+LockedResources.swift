@@ -10,6 +10,8 @@ extension RedisLockBackend {
         var resources: [String] = []
         var cursor = "0"
         repeat {
+            // Each page: a close between two pages sends no more of them.
+            try refuseIfClosed(during: "SCAN")
             let reply: RESPToken
             do {
                 reply = try await client.execute(RESPCommand("SCAN", cursor, "MATCH", match, "COUNT", 1000))

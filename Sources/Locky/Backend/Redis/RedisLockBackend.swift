@@ -13,6 +13,9 @@ public struct RedisLockBackend: LockBackend {
     /// The key layout.
     public let keyspace: LockKeyspace
     private let ownsClient: Bool
+    /// Set by ``close()``: every call checks it before it sends anything (the client may be
+    /// another's, and stay open).
+    private let closed = ClosedFlag()
     /// Whether extend and renew re-create a missing lock key for its owner (Redlock's
     /// re-creating extend, for nodes that restarted empty).
     public internal(set) var recreatesMissingLocks = false
@@ -20,7 +23,8 @@ public struct RedisLockBackend: LockBackend {
     /// the client's command timeout.
     var subscribeTimeout: Duration?
 
-    /// Creates a backend over a client you manage (you close it).
+    /// Creates a backend over a client you manage (you close it). ``close()`` leaves the client
+    /// open, but this backend refuses every call from then on.
     public init(client: RedisClient, keyspace: LockKeyspace) {
         client.preload(RedisLockScripts.all)
         self.client = client
@@ -374,6 +378,7 @@ public struct RedisLockBackend: LockBackend {
 
     /// The value stored by the fencing helper, or nil.
     public func fencedRead(key: String) async throws(LockError) -> FencedValue? {
+        try refuseIfClosed(during: "fenced read")
         let reply: RESPToken
         do {
             // `written`, not `fence`: a token-checked read raises the fence without writing, and
@@ -431,9 +436,15 @@ public struct RedisLockBackend: LockBackend {
     /// expiry watcher's news of shortened TTLs.
     func withTaggedEventHandler<T: Sendable>(
         expirations: Bool,
-        _ handler: @escaping @Sendable (BackendEvent, String) -> Void,
+        _ receiver: @escaping @Sendable (BackendEvent, String) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
+        if closed.isClosed { throw Self.closedClientError }
+        let closed = self.closed
+        // Closed: silent, as a subscription of a closed client (a borrowed one runs on).
+        let handler: @Sendable (BackendEvent, String) -> Void = { event, tag in
+            if !closed.isClosed { receiver(event, tag) }
+        }
         var channels = [keyspace.eventChannel]
         var expiredChannel: String?
         // Whether to read the flags again while the stream runs, and whether they were off (and
@@ -605,13 +616,17 @@ public struct RedisLockBackend: LockBackend {
         _ handler: @escaping @Sendable (WakeHint, String) -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
+        if closed.isClosed { throw Self.closedClientError }
         let keyspace = self.keyspace
+        let closed = self.closed
         let channel = waiter.map { keyspace.wakeChannel(forWaiter: $0) } ?? keyspace.eventChannel
         let ownTimeout = subscribeTimeout ?? client.configuration.commandTimeout
         return try await client.subscribe(
             channels: [channel],
             timeout: subscribeWait.map { min($0, ownTimeout) } ?? subscribeTimeout,
             handler: { event in
+                // Closed: silent, as a subscription of a closed client (a borrowed one runs on).
+                if closed.isClosed { return }
                 switch event {
                 case .gap: handler(.gap, "")
                 case .message(let message):
@@ -651,6 +666,8 @@ public struct RedisLockBackend: LockBackend {
             } catch {
                 return
             }
+            // Closed: nothing more is sent (a borrowed client stays open under the stream).
+            if closed.isClosed { return }
             let check = await enableExpiryNotifications()
             // Known before the reply to any command of a new connection.
             let runID = client.serverRunID
@@ -691,6 +708,7 @@ public struct RedisLockBackend: LockBackend {
 
     /// Makes sure `notify-keyspace-events` includes `E` and `x`; says what it found and did.
     private func enableExpiryNotifications() async -> KeyspaceNotificationSetup {
+        if closed.isClosed { return .unreachable(LockError(Self.closedClientError, during: "enabling keyspace notifications")) }
         let flags: String
         do {
             let current = try await client.execute(RESPCommand("CONFIG", "GET", "notify-keyspace-events"))
@@ -734,19 +752,32 @@ public struct RedisLockBackend: LockBackend {
         LockError(error, during: "enabling keyspace notifications")
     }
 
-    /// Closes the Redis client if this backend created it (one passed to
-    /// ``init(client:keyspace:)`` stays open: you close it). Idempotent and final.
+    /// Closes the backend, and the Redis client if this backend created it. Idempotent and final.
     ///
     /// From then on every call fails at once with ``LockError`` `backendUnavailable` whose
     /// ``LockError/underlying`` error has the code `closed` (and was never sent), so it changes
-    /// nothing: the locks stay in Redis until their TTLs end. Commands in flight fail so too,
-    /// their `RedisClientError.mayHaveRun` set. Subscriptions end without a word:
-    /// a handler of ``withEventHandler(expirations:_:_:)`` or ``withWakeHandler(waiter:_:_:)``
-    /// gets no more events, and a ``withEvents(expirations:_:)`` stream stays open, silent,
-    /// until its body returns. ``LockClient/close()`` ends the waits and event streams of its
-    /// own calls at once.
+    /// nothing: the locks stay in Redis until their TTLs end. That holds for a backend over a
+    /// client you manage (``init(client:keyspace:)``) too: the client stays open for you, but
+    /// this backend sends nothing more through it. Subscriptions end without a word: a handler
+    /// of ``withEventHandler(expirations:_:_:)`` or ``withWakeHandler(waiter:_:_:)`` gets no
+    /// more events, and a ``withEvents(expirations:_:)`` stream stays open, silent, until its
+    /// body returns. ``LockClient/close()`` ends the waits and event streams of its own calls
+    /// at once. Commands in flight on a client this backend created fail with `closed`, their
+    /// `RedisClientError.mayHaveRun` set; on a client you manage they get their answers.
     public func close() async {
+        closed.close()
         if ownsClient { await client.close() }
+    }
+
+    /// Whether ``close()`` was called (on this backend or a copy of it).
+    var isClosed: Bool { closed.isClosed }
+
+    /// What a closed backend answers, unsent: the error of a closed client.
+    static let closedClientError = RedisClientError(.closed, "the backend is closed", mayHaveRun: false)
+
+    /// Throws the closed client's error for `operation` once ``close()`` was called.
+    func refuseIfClosed(during operation: String) throws(LockError) {
+        if closed.isClosed { throw LockError(Self.closedClientError, during: operation) }
     }
 
     // MARK: Helpers
@@ -795,6 +826,7 @@ public struct RedisLockBackend: LockBackend {
     /// Sends `request` and reads its reply, waiting at most `replyWait` for it when given
     /// (``RedisClient/withReplyWaitLimit(_:_:)``; without it, no task-local is set: the hot path).
     func perform<Reply>(_ request: RedisLockRequest<Reply>, replyWait: Duration? = nil) async throws(LockError) -> Reply {
+        try refuseIfClosed(during: request.operation)
         let reply: Result<RESPToken, RedisClientError>
         if let replyWait {
             reply = await RedisClient.withReplyWaitLimit(replyWait) { await send(request) }

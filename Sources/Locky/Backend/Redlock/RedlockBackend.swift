@@ -47,7 +47,6 @@ public struct RedlockBackend: LockBackend {
     let identities: RedlockNodeIdentities
     let failures = RedlockFailureListeners()
     private let logger: Logger
-    private let ownsClients: Bool
 
     /// Creates a backend with one client per node (closed by ``close()``).
     public init(configuration: RedlockConfiguration, keyspace: LockKeyspace, logger: Logger) throws(LockError) {
@@ -61,10 +60,11 @@ public struct RedlockBackend: LockBackend {
             loop = loop ?? backend.client.eventLoop
             nodes.append(backend)
         }
-        self.init(nodes: nodes, configuration: configuration, keyspace: keyspace, logger: logger, ownsClients: true)
+        self.init(nodes: nodes, configuration: configuration, keyspace: keyspace, logger: logger)
     }
 
     /// Creates a backend over clients you manage (you close them), one per independent node.
+    /// ``close()`` leaves the clients open, but this backend refuses every call from then on.
     public init(
         clients: [RedisClient],
         keyspace: LockKeyspace,
@@ -76,15 +76,14 @@ public struct RedlockBackend: LockBackend {
             nodes: clients.map(\.configuration), nodeTimeout: nodeTimeout, recreateMissingLocks: recreateMissingLocks)
         try configuration.validate()
         let nodes = clients.map { RedisLockBackend(client: $0, keyspace: keyspace) }
-        self.init(nodes: nodes, configuration: configuration, keyspace: keyspace, logger: logger, ownsClients: false)
+        self.init(nodes: nodes, configuration: configuration, keyspace: keyspace, logger: logger)
     }
 
     private init(
         nodes: [RedisLockBackend],
         configuration: RedlockConfiguration,
         keyspace: LockKeyspace,
-        logger: Logger,
-        ownsClients: Bool
+        logger: Logger
     ) {
         self.nodes = nodes.map { node in
             var node = node
@@ -100,7 +99,6 @@ public struct RedlockBackend: LockBackend {
         // Each connection then learns its server's run_id as it opens, ahead of any command.
         if nodes.count > 1 { for node in nodes { node.client.learnServerRunID() } }
         self.logger = logger
-        self.ownsClients = ownsClients
     }
 
     /// How many nodes must agree.
@@ -659,10 +657,14 @@ public struct RedlockBackend: LockBackend {
         }
     }
 
-    /// Closes every node's client if this backend created them.
+    /// Closes every node's backend (``RedisLockBackend/close()``), and its client if this
+    /// backend created them. Idempotent and final: from then on every call fails with
+    /// `quorumNotReached`, each node failing with `backendUnavailable` over a `closed` client
+    /// error, and sends nothing, also through clients you manage (which stay open for you).
     public func close() async {
-        guard ownsClients else { return }
-        for node in nodes { await node.close() }
+        await withTaskGroup(of: Void.self) { group in
+            for node in nodes { group.addTask { await node.close() } }
+        }
     }
 
     // MARK: Fan-out
@@ -739,6 +741,15 @@ public struct RedlockBackend: LockBackend {
     ) async -> (replies: [Result<R, LockError>], pending: Set<Int>) {
         let targets = indices ?? Array(nodes.indices)
         let nodes = self.nodes
+        // A closed node (all of them after ``close()``, or one closed through ``nodeBackends``)
+        // refuses unsent, as its backend does; the others are asked as usual, all waited for.
+        let refusing = targets.map { nodes[$0].isClosed }
+        if refusing.contains(true) {
+            let open = zip(targets, refusing).filter { !$0.1 }.map(\.0)
+            var answers = (open.isEmpty ? [] : await fanOut(request, to: open, replyWait: replyWait)).makeIterator()
+            let refused = Result<R, LockError>.failure(LockError(RedisLockBackend.closedClientError, during: request.operation))
+            return (refusing.map { $0 ? refused : answers.next() ?? refused }, [])
+        }
         var enough: (@Sendable ([Result<RESPToken, RedisClientError>?]) -> Bool)?
         var late: (@Sendable (Int, Result<RESPToken, RedisClientError>) -> Void)?
         if let decided {
@@ -844,6 +855,8 @@ public struct RedlockBackend: LockBackend {
     /// from the event loop as its reply is read (``RedisClient/send(_:waitLimit:onReply:)``: no
     /// task, nothing to await; a failure is reported like the late reply's own).
     private func raiseLate(_ index: Int, _ resources: [String], to tokens: [Int64]) {
+        // Closed since the grant: nothing more is sent.
+        guard !nodes[index].isClosed else { return }
         let raise = request.raiseFencesRequest(resources, to: tokens)
         nodes[index].client.send(raise.command, waitLimit: nodeTimeout) { [self] reply in
             guard case .failure(let error) = Self.parsed(reply, raise) else { return }
