@@ -6,7 +6,9 @@ import LockyRedis
 /// The rule everywhere: an answer needs a quorum (`N / 2 + 1`) of nodes that agree. When the
 /// nodes that answered the other way already make a quorum impossible, that other answer is
 /// final (busy, lost, …). When neither is reached because nodes failed or timed out, nothing is
-/// known and the operation fails with ``LockError/Code/quorumNotReached``, naming every node.
+/// known and the operation fails with ``LockError/Code/quorumNotReached``, naming every node;
+/// unless the nodes that refused for a key of another type make a quorum impossible: then it
+/// fails with ``LockError/Code/serverError``, as one server does (`quorumError`).
 struct RedlockTally: Sendable {
     /// Node addresses, for error messages.
     let nodes: [String]
@@ -68,10 +70,15 @@ struct RedlockTally: Sendable {
 
     /// The holder most nodes named (ties: the first seen), with the index it was named for.
     private func mostCommonHolder(_ busy: [(index: Int, holder: LockHolder)]) -> (index: Int, holder: LockHolder)? {
+        mostCommon(busy) { $0.holder.owner }
+    }
+
+    /// The entry whose name most entries share, byte for byte (ties: the first seen).
+    private func mostCommon<Entry>(_ entries: [Entry], by name: (Entry) -> String) -> Entry? {
         var counts: [ExactName: Int] = [:]
-        for entry in busy { counts[ExactName(entry.holder.owner), default: 0] += 1 }
+        for entry in entries { counts[ExactName(name(entry)), default: 0] += 1 }
         let best = counts.values.max() ?? 0
-        return busy.first { counts[ExactName($0.holder.owner)] == best }
+        return entries.first { counts[ExactName(name($0))] == best }
     }
 
     // MARK: Locker API
@@ -395,7 +402,12 @@ struct RedlockTally: Sendable {
         return RedlockNodeOutcome(node: nodes[node], result: .failed(error))
     }
 
-    /// The error for an operation that reached no quorum.
+    /// The error for an operation that reached no quorum, with every node's answer:
+    /// ``LockError/Code/serverError`` when the nodes that refused for a key of another type
+    /// (``LockError`` `refusesForeignKey`) are so many that the others cannot make a quorum, as
+    /// one server answers (trying again cannot help, and a wait must not go on); else
+    /// ``LockError/Code/quorumNotReached``. Fewer refusals, with nodes that failed or are
+    /// busy, leave it open, so a mix stays `quorumNotReached`.
     func quorumError<Reply>(
         _ operation: String,
         _ replies: [Result<Reply, LockError>],
@@ -404,6 +416,7 @@ struct RedlockTally: Sendable {
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) -> LockError {
         let outcomes = outcomes(replies, classify)
+        if let refusal = foreignKeyRefusal(operation, replies, resource: resource, outcomes) { return refusal }
         let granted = outcomes.filter(\.isGranted).count
         return LockError(
             .quorumNotReached,
@@ -411,5 +424,29 @@ struct RedlockTally: Sendable {
             resource: resource,
             nodes: outcomes
         )
+    }
+
+    /// The `serverError` of `quorumError` when at least `blocking` nodes refused for a key of
+    /// another type; nil otherwise. It names the resource most of them named (the operation's
+    /// `resource` when they named none), and carries the message and `underlying` of the first
+    /// node that named it (a WRONGTYPE reply, as on one server).
+    private func foreignKeyRefusal<Reply>(
+        _ operation: String, _ replies: [Result<Reply, LockError>], resource: String?, _ outcomes: [RedlockNodeOutcome]
+    ) -> LockError? {
+        let refusals = replies.compactMap { reply -> LockError? in
+            guard case .failure(let error) = reply, error.refusesForeignKey else { return nil }
+            return error
+        }
+        guard refusals.count >= blocking, let anyRefusal = refusals.first else { return nil }
+        let first = mostCommon(refusals.filter { $0.resource != nil }) { $0.resource ?? "" } ?? anyRefusal
+        var error = LockError(
+            .serverError,
+            "\(operation): refused by \(refusals.count) of \(nodes.count) nodes, too many for a quorum: \(first.message)",
+            resource: first.resource ?? resource,
+            underlying: first.underlying,
+            nodes: outcomes
+        )
+        error.foreignKey = true
+        return error
     }
 }
