@@ -322,7 +322,7 @@ struct RedlockTally: Sendable {
             if let value { values.append(value) }
         }
         guard answered >= quorum else { return nil }
-        return .some(try newest(values, "fenced read", replies) { _ in .granted })
+        return .some(try newest(values, "fenced read", replies, read: true) { _ in .granted })
     }
 
     /// A token-checked read: read when a quorum accepted the token (of their values, the one
@@ -366,6 +366,7 @@ struct RedlockTally: Sendable {
         _ values: [FencedValue],
         _ operation: String,
         _ replies: [Result<Reply, LockError>],
+        read: Bool = false,
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) throws(LockError) -> FencedValue? {
         guard let token = values.map(\.highestToken).max() else { return nil }
@@ -378,19 +379,20 @@ struct RedlockTally: Sendable {
                 "ambiguous: the nodes hold different values written with token \(token) and no value is held by \(quorum) of "
                 + "\(nodes.count) nodes (writes with one token reached different majorities); read again once more nodes "
                 + "answer, or write the value again",
-            classify)
+            read: read, classify)
     }
 
     // MARK: Reporting
 
-    /// Every node's answer, for errors and events.
+    /// Every node's answer, for errors and events; `read`: to a read, whose nodes answer.
     func outcomes<Reply>(
         _ replies: [Result<Reply, LockError>],
+        read: Bool = false,
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) -> [RedlockNodeOutcome] {
         zip(nodes.indices, replies).map { node, reply in
             switch reply {
-            case .success(let value): return RedlockNodeOutcome(node: nodes[node], result: classify(value))
+            case .success(let value): return RedlockNodeOutcome(node: nodes[node], result: classify(value), isRead: read)
             case .failure(let error): return outcome(node: node, error)
             }
         }
@@ -402,10 +404,10 @@ struct RedlockTally: Sendable {
         return RedlockNodeOutcome(node: nodes[node], result: .failed(error))
     }
 
-    /// The error for an operation that reached no quorum, with every node's answer:
-    /// ``LockError/Code/serverError`` when the nodes that refused for a key of another type
-    /// (``LockError`` `refusesForeignKey`) are so many that the others cannot make a quorum, as
-    /// one server answers (trying again cannot help, and a wait must not go on); else
+    /// The error for an operation that reached no quorum, with every node's answer (`read`: to
+    /// a read): ``LockError/Code/serverError`` when the nodes that refused for a key of another
+    /// type (``LockError`` `refusesForeignKey`) are so many that the others cannot make a quorum,
+    /// as one server answers (trying again cannot help, and a wait must not go on); else
     /// ``LockError/Code/quorumNotReached``. Fewer refusals, with nodes that failed or are
     /// busy, leave it open, so a mix stays `quorumNotReached`.
     func quorumError<Reply>(
@@ -413,9 +415,10 @@ struct RedlockTally: Sendable {
         _ replies: [Result<Reply, LockError>],
         resource: String? = nil,
         summary: String? = nil,
+        read: Bool = false,
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) -> LockError {
-        let outcomes = outcomes(replies, classify)
+        let outcomes = outcomes(replies, read: read, classify)
         if let refusal = foreignKeyRefusal(operation, replies, resource: resource, outcomes) { return refusal }
         let granted = outcomes.filter(\.isGranted).count
         return LockError(
