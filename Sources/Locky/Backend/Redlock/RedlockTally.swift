@@ -98,9 +98,9 @@ struct RedlockTally: Sendable {
         var locked: [(node: Int, tokens: [Int64])] = []
         var alreadyHeld = 0
         var busy: [(index: Int, holder: LockHolder)] = []
-        for (node, reply) in replies.enumerated() {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
-            switch outcomes[index] {
+        for (node, answer) in answers(replies, index: index).enumerated() {
+            guard let answer else { continue }
+            switch answer {
             case .acquired(let token):
                 locked.append((node, [token]))
             case .alreadyHeld(let token):
@@ -126,16 +126,9 @@ struct RedlockTally: Sendable {
     /// waits for every node then (see ``RedlockBackend``'s `lock`).
     func lockIsFinal(_ replies: [Result<[LockOutcome], LockError>], index: Int) -> Bool {
         guard case .locked = lock(replies, index: index) else { return false }
-        var alreadyHeld = 0
-        var unanswered = 0
-        for reply in replies {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else {
-                unanswered += 1
-                continue
-            }
-            if case .alreadyHeld = outcomes[index] { alreadyHeld += 1 }
-        }
-        return alreadyHeld >= quorum || alreadyHeld + unanswered < quorum
+        let answers = answers(replies, index: index)
+        let alreadyHeld = answers.count { if case .alreadyHeld? = $0 { true } else { false } }
+        return alreadyHeld >= quorum || alreadyHeld + answers.count { $0 == nil } < quorum
     }
 
     // MARK: Extend and renew
@@ -180,9 +173,8 @@ struct RedlockTally: Sendable {
         var renewed = 0
         var others: [String] = []
         var missing = 0
-        for reply in replies {
-            guard case .success(let results) = reply, results.indices.contains(index) else { continue }
-            switch results[index] {
+        for case let result? in answers(replies, index: index) {
+            switch result {
             case .renewed: renewed += 1
             case .heldByAnother(let owner): others.append(owner)
             case .missing: missing += 1
@@ -206,10 +198,9 @@ struct RedlockTally: Sendable {
         var answered = 0
         var removed = 0
         var others: [(index: Int, holder: LockHolder)] = []
-        for reply in replies {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
+        for case let outcome? in answers(replies, index: index) {
             answered += 1
-            switch outcomes[index] {
+            switch outcome {
             case .unlocked: removed += 1
             case .heldByAnother(let holder): others.append((index, holder))
             case .notLocked: break
@@ -230,16 +221,9 @@ struct RedlockTally: Sendable {
     /// another holder, cannot make that holder a quorum, which would turn it into held by another.
     func unlockIsFinal(_ replies: [Result<[UnlockOutcome], LockError>], index: Int) -> Bool {
         guard unlock(replies, index: index) == .unlocked else { return false }
-        var others = 0
-        var unanswered = 0
-        for reply in replies {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else {
-                unanswered += 1
-                continue
-            }
-            if case .heldByAnother = outcomes[index] { others += 1 }
-        }
-        return others + unanswered < quorum
+        let answers = answers(replies, index: index)
+        let others = answers.count { if case .heldByAnother? = $0 { true } else { false } }
+        return others + answers.count { $0 == nil } < quorum
     }
 
     /// Decides resource `index` of a refresh; nil when too many nodes failed to tell.
@@ -247,9 +231,8 @@ struct RedlockTally: Sendable {
         var refreshed = 0
         var notLocked = 0
         var others: [(index: Int, holder: LockHolder)] = []
-        for reply in replies {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
-            switch outcomes[index] {
+        for case let outcome? in answers(replies, index: index) {
+            switch outcome {
             case .refreshed: refreshed += 1
             case .notLocked: notLocked += 1
             case .heldByAnother(let holder): others.append((index, holder))
@@ -269,10 +252,9 @@ struct RedlockTally: Sendable {
         var answered = 0
         var byOwner: [ExactName: [LockHolder]] = [:]
         var highestToken: Int64?
-        for reply in replies {
-            guard case .success(let holders) = reply, holders.indices.contains(index) else { continue }
+        for case let answer? in answers(replies, index: index) {
             answered += 1
-            guard let holder = holders[index] else { continue }
+            guard let holder = answer else { continue }
             byOwner[ExactName(holder.owner), default: []].append(holder)
             if let token = holder.fencingToken { highestToken = max(highestToken ?? token, token) }
         }
@@ -285,6 +267,15 @@ struct RedlockTally: Sendable {
         let silent = replies.count - answered
         if byOwner.values.contains(where: { $0.count + silent >= quorum }) { return nil }
         return .some(nil)
+    }
+
+    /// Each node's answer for resource `index` of a batch call, in node order; nil for a node
+    /// that failed (or was not heard from yet).
+    private func answers<Outcome>(_ replies: [Result<[Outcome], LockError>], index: Int) -> [Outcome?] {
+        replies.map { reply in
+            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { return nil }
+            return outcomes[index]
+        }
     }
 
     // MARK: Fenced storage
