@@ -75,7 +75,7 @@ struct LockerTracingTests {
                 for node in env.inspectionClients { _ = try await node.execute(RESPCommand("HSET", key, "f", "v")) }
             }
             _ = tracer.popFinishedSpans()
-            let refusal = FencingConformanceTests.refusal(kind)
+            let refusal = LockError.Code.serverError
             await expectLockError(refusal) { _ = try await client.lock(["free", "foreign"], locker: "u") }
             let spans = tracer.popFinishedSpans()
             #expect(spans.map(\.operationName) == ["locky.lock"])

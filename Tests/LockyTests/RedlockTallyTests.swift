@@ -1,3 +1,4 @@
+import LockyRESP
 import LockyRedis
 import Testing
 
@@ -120,6 +121,37 @@ struct RedlockTallyTests {
         #expect(text.contains("n2: held by other"))
         #expect(text.contains("n3: timed out"))
         #expect(text.contains("1 of 3 nodes agreed, 2 needed"))
+    }
+
+    /// Refusals for a key of another type (Locky's own, or a WRONGTYPE reply) are a
+    /// `serverError` once they leave too few other nodes for a quorum, naming the resource
+    /// most of them named; fewer, with failed nodes, leave it open.
+    @Test func refusalsForForeignKeysThatLeaveNoQuorumAreAServerError() {
+        let granted: Result<AcquireReply, LockError> = .success(.acquired(fencingTokens: [1]))
+        let lockKey: Result<AcquireReply, LockError> = .failure(.foreignLockValue("r"))
+        let fenceKey: Result<AcquireReply, LockError> = .failure(.foreignFenceValue("f"))
+        let wrongType: Result<AcquireReply, LockError> = .failure(
+            LockError(
+                RedisClientError.server(RedisServerError(code: .wrongtype, message: "Operation against a key")),
+                during: "fenced write"))
+        let acl: Result<AcquireReply, LockError> = .failure(LockError(.serverError, "NOPERM"))
+        let classify: (AcquireReply) -> RedlockNodeOutcome.Result = { _ in .granted }
+
+        let three = five.quorumError("acquire", [granted, lockKey, fenceKey, lockKey, .failure(down)], classify)
+        #expect(three.code == .serverError, "\(three)")
+        #expect(three.resource == "r")
+        #expect(three.nodes.count == 5)
+        #expect(three.message.contains("refused by 3 of 5 nodes"), "\(three)")
+        let wrong = five.quorumError("fenced write", [wrongType, wrongType, wrongType, granted, granted], classify)
+        #expect(wrong.code == .serverError, "\(wrong)")
+        #expect(wrong.underlying?.serverError?.code == .wrongtype)
+        #expect(wrong.resource == nil)
+        // Two refusals of five and two failed nodes: those might have granted.
+        #expect(
+            five.quorumError("acquire", [granted, lockKey, lockKey, .failure(down), .failure(slow)], classify).code
+                == .quorumNotReached)
+        // Other server errors (an ACL, a loading server) are no key of another type: not counted.
+        #expect(five.quorumError("acquire", [granted, lockKey, lockKey, acl, acl], classify).code == .quorumNotReached)
     }
 
     @Test func eventsPassOnceWhenAQuorumReportedThem() {

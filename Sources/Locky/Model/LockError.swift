@@ -1,3 +1,4 @@
+import LockyRESP
 import LockyRedis
 
 /// What went wrong with a lock operation. Each failure has its own code, so callers never have
@@ -52,8 +53,13 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     /// The Redis client error behind ``Code/backendUnavailable``, ``Code/serverError`` or
     /// ``Code/authenticationFailed``.
     public let underlying: RedisClientError?
-    /// Redlock: what each node answered, for ``Code/quorumNotReached`` and per-node failures.
+    /// Redlock: what each node answered, for ``Code/quorumNotReached``, for a
+    /// ``Code/serverError`` that too many nodes answered for a quorum, and per-node failures.
     public let nodes: [RedlockNodeOutcome]
+    /// Set by the errors of a lock or fence key that holds something Locky did not write there
+    /// (`LockError+ForeignValues`), which answer no WRONGTYPE of their own: see
+    /// `refusesForeignKey`.
+    var foreignKey = false
 
     /// Creates an error.
     public init(
@@ -70,6 +76,13 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         self.holder = holder
         self.underlying = underlying
         self.nodes = nodes
+    }
+
+    /// Whether this is a refusal for a key of another type (a lock key that holds no lock, a
+    /// fence key that holds no counter, a WRONGTYPE reply): a fact about the data, not a
+    /// failing node, so trying again cannot help (Redlock counts these, `RedlockTally`).
+    var refusesForeignKey: Bool {
+        foreignKey || underlying?.serverError?.code == .wrongtype
     }
 
     /// `code: message`.

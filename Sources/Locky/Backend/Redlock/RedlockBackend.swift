@@ -292,12 +292,7 @@ public struct RedlockBackend: LockBackend {
                     "unlock", replies, resource: resources[index],
                     summary: "the nodes that did not answer may still hold it"
                 ) { outcomes in
-                    guard outcomes.indices.contains(index) else { return .missing }
-                    switch outcomes[index] {
-                    case .unlocked: return .granted
-                    case .notLocked: return .missing
-                    case .heldByAnother(let holder): return .heldByAnother(holder)
-                    }
+                    Self.answer(outcomes, at: index) { Self.classify($0) }
                 }
             }
             outcomes.append(outcome)
@@ -418,7 +413,9 @@ public struct RedlockBackend: LockBackend {
         for index in resources.indices {
             guard let outcome = tally.refresh(replies, index: index) else {
                 try throwIfCancelled(replies)
-                throw tally.quorumError("refresh", replies, resource: resources[index]) { _ in .granted }
+                throw tally.quorumError("refresh", replies, resource: resources[index]) { outcomes in
+                    Self.answer(outcomes, at: index) { Self.classify($0) }
+                }
             }
             outcomes.append(outcome)
         }
@@ -438,7 +435,7 @@ public struct RedlockBackend: LockBackend {
                     "holders", replies, resource: resources[index],
                     summary: "no answer is shared by \(tally.quorum) of \(nodeAddresses.count) nodes"
                 ) { answers in
-                    answers.indices.contains(index) ? answers[index].map { .heldByAnother($0) } ?? .missing : .missing
+                    Self.answer(answers, at: index) { $0.map { .heldByAnother($0) } ?? .missing }
                 }
             }
             holders.append(holder)
@@ -463,7 +460,7 @@ public struct RedlockBackend: LockBackend {
             try throwIfCancelled(replies)
             throw tally.quorumError(
                 "list locks", replies,
-                summary: "\(answered) of \(nodeAddresses.count) nodes answered SCAN, \(tally.quorum) needed"
+                summary: "\(answered) of \(nodeAddresses.count) nodes answered SCAN, \(tally.quorum) needed", read: true
             ) { _ in .granted }
         }
         return resources
@@ -491,7 +488,7 @@ public struct RedlockBackend: LockBackend {
         try checkIndependence()
         guard let value = try tally.fencedRead(replies) else {
             try throwIfCancelled(replies)
-            throw tally.quorumError("fenced read", replies) { _ in .granted }
+            throw tally.quorumError("fenced read", replies, read: true) { _ in .granted }
         }
         return value
     }
@@ -1031,6 +1028,30 @@ public struct RedlockBackend: LockBackend {
         case .missing, .unknown: return .missing
         case .heldByAnother(let owner): return .heldByAnother(LockHolder(owner: owner, remaining: nil))
         }
+    }
+
+    private static func classify(_ outcome: UnlockOutcome) -> RedlockNodeOutcome.Result {
+        switch outcome {
+        case .unlocked: return .granted
+        case .notLocked: return .missing
+        case .heldByAnother(let holder): return .heldByAnother(holder)
+        }
+    }
+
+    private static func classify(_ outcome: RefreshOutcome) -> RedlockNodeOutcome.Result {
+        switch outcome {
+        case .refreshed: return .granted
+        case .notLocked: return .missing
+        case .heldByAnother(let holder): return .heldByAnother(holder)
+        }
+    }
+
+    /// A node's answer for resource `index` of a batch call (`classify`d): not held when its
+    /// reply has none.
+    private static func answer<Outcome>(
+        _ outcomes: [Outcome], at index: Int, _ classify: (Outcome) -> RedlockNodeOutcome.Result
+    ) -> RedlockNodeOutcome.Result {
+        outcomes.indices.contains(index) ? classify(outcomes[index]) : .missing
     }
 
     private static func holder(_ outcome: LockOutcome) -> LockHolder {

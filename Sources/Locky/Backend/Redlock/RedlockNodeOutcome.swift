@@ -3,7 +3,9 @@
 public struct RedlockNodeOutcome: Sendable, CustomStringConvertible {
     /// The node's answer.
     public enum Result: Sendable {
-        /// The node did what was asked (granted the lock, extended it, …).
+        /// The node did what was asked (granted the lock, extended it, …). For a read (listing
+        /// the locks, a fenced read) it answered, and ``RedlockNodeOutcome/description`` says
+        /// `answered`: a read grants nothing.
         case granted
         /// Another owner holds the resource on this node.
         case heldByAnother(LockHolder)
@@ -19,11 +21,19 @@ public struct RedlockNodeOutcome: Sendable, CustomStringConvertible {
     public let node: String
     /// Its answer.
     public let result: Result
+    /// Whether the operation was a read, whose `granted` is an answer.
+    let isRead: Bool
 
     /// Creates an outcome.
     public init(node: String, result: Result) {
+        self.init(node: node, result: result, isRead: false)
+    }
+
+    /// Creates an outcome of a read (`isRead`) or of another operation.
+    init(node: String, result: Result, isRead: Bool) {
         self.node = node
         self.result = result
+        self.isRead = isRead
     }
 
     /// Whether the node counts towards the quorum.
@@ -32,10 +42,11 @@ public struct RedlockNodeOutcome: Sendable, CustomStringConvertible {
         return false
     }
 
-    /// `node: answer`, e.g. `127.0.0.1:7001: held by worker-2 (3 s left)`.
+    /// `node: answer`, e.g. `127.0.0.1:7001: held by worker-2 (3 s left)`; `answered` for a node
+    /// that did what a read asked.
     public var description: String {
         switch result {
-        case .granted: return "\(node): granted"
+        case .granted: return "\(node): \(isRead ? "answered" : "granted")"
         case .heldByAnother(let holder): return "\(node): held by \(holder)"
         case .missing: return "\(node): not held"
         case .failed(let error): return "\(node): failed (\(error.code): \(error.message))"

@@ -6,7 +6,9 @@ import LockyRedis
 /// The rule everywhere: an answer needs a quorum (`N / 2 + 1`) of nodes that agree. When the
 /// nodes that answered the other way already make a quorum impossible, that other answer is
 /// final (busy, lost, …). When neither is reached because nodes failed or timed out, nothing is
-/// known and the operation fails with ``LockError/Code/quorumNotReached``, naming every node.
+/// known and the operation fails with ``LockError/Code/quorumNotReached``, naming every node;
+/// unless the nodes that refused for a key of another type make a quorum impossible: then it
+/// fails with ``LockError/Code/serverError``, as one server does (`quorumError`).
 struct RedlockTally: Sendable {
     /// Node addresses, for error messages.
     let nodes: [String]
@@ -68,10 +70,15 @@ struct RedlockTally: Sendable {
 
     /// The holder most nodes named (ties: the first seen), with the index it was named for.
     private func mostCommonHolder(_ busy: [(index: Int, holder: LockHolder)]) -> (index: Int, holder: LockHolder)? {
+        mostCommon(busy) { $0.holder.owner }
+    }
+
+    /// The entry whose name most entries share, byte for byte (ties: the first seen).
+    private func mostCommon<Entry>(_ entries: [Entry], by name: (Entry) -> String) -> Entry? {
         var counts: [ExactName: Int] = [:]
-        for entry in busy { counts[ExactName(entry.holder.owner), default: 0] += 1 }
+        for entry in entries { counts[ExactName(name(entry)), default: 0] += 1 }
         let best = counts.values.max() ?? 0
-        return busy.first { counts[ExactName($0.holder.owner)] == best }
+        return entries.first { counts[ExactName(name($0))] == best }
     }
 
     // MARK: Locker API
@@ -91,9 +98,9 @@ struct RedlockTally: Sendable {
         var locked: [(node: Int, tokens: [Int64])] = []
         var alreadyHeld = 0
         var busy: [(index: Int, holder: LockHolder)] = []
-        for (node, reply) in replies.enumerated() {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
-            switch outcomes[index] {
+        for (node, answer) in answers(replies, index: index).enumerated() {
+            guard let answer else { continue }
+            switch answer {
             case .acquired(let token):
                 locked.append((node, [token]))
             case .alreadyHeld(let token):
@@ -119,16 +126,9 @@ struct RedlockTally: Sendable {
     /// waits for every node then (see ``RedlockBackend``'s `lock`).
     func lockIsFinal(_ replies: [Result<[LockOutcome], LockError>], index: Int) -> Bool {
         guard case .locked = lock(replies, index: index) else { return false }
-        var alreadyHeld = 0
-        var unanswered = 0
-        for reply in replies {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else {
-                unanswered += 1
-                continue
-            }
-            if case .alreadyHeld = outcomes[index] { alreadyHeld += 1 }
-        }
-        return alreadyHeld >= quorum || alreadyHeld + unanswered < quorum
+        let answers = answers(replies, index: index)
+        let alreadyHeld = answers.count { if case .alreadyHeld? = $0 { true } else { false } }
+        return alreadyHeld >= quorum || alreadyHeld + answers.count { $0 == nil } < quorum
     }
 
     // MARK: Extend and renew
@@ -173,9 +173,8 @@ struct RedlockTally: Sendable {
         var renewed = 0
         var others: [String] = []
         var missing = 0
-        for reply in replies {
-            guard case .success(let results) = reply, results.indices.contains(index) else { continue }
-            switch results[index] {
+        for case let result? in answers(replies, index: index) {
+            switch result {
             case .renewed: renewed += 1
             case .heldByAnother(let owner): others.append(owner)
             case .missing: missing += 1
@@ -199,10 +198,9 @@ struct RedlockTally: Sendable {
         var answered = 0
         var removed = 0
         var others: [(index: Int, holder: LockHolder)] = []
-        for reply in replies {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
+        for case let outcome? in answers(replies, index: index) {
             answered += 1
-            switch outcomes[index] {
+            switch outcome {
             case .unlocked: removed += 1
             case .heldByAnother(let holder): others.append((index, holder))
             case .notLocked: break
@@ -223,16 +221,9 @@ struct RedlockTally: Sendable {
     /// another holder, cannot make that holder a quorum, which would turn it into held by another.
     func unlockIsFinal(_ replies: [Result<[UnlockOutcome], LockError>], index: Int) -> Bool {
         guard unlock(replies, index: index) == .unlocked else { return false }
-        var others = 0
-        var unanswered = 0
-        for reply in replies {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else {
-                unanswered += 1
-                continue
-            }
-            if case .heldByAnother = outcomes[index] { others += 1 }
-        }
-        return others + unanswered < quorum
+        let answers = answers(replies, index: index)
+        let others = answers.count { if case .heldByAnother? = $0 { true } else { false } }
+        return others + answers.count { $0 == nil } < quorum
     }
 
     /// Decides resource `index` of a refresh; nil when too many nodes failed to tell.
@@ -240,9 +231,8 @@ struct RedlockTally: Sendable {
         var refreshed = 0
         var notLocked = 0
         var others: [(index: Int, holder: LockHolder)] = []
-        for reply in replies {
-            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { continue }
-            switch outcomes[index] {
+        for case let outcome? in answers(replies, index: index) {
+            switch outcome {
             case .refreshed: refreshed += 1
             case .notLocked: notLocked += 1
             case .heldByAnother(let holder): others.append((index, holder))
@@ -262,10 +252,9 @@ struct RedlockTally: Sendable {
         var answered = 0
         var byOwner: [ExactName: [LockHolder]] = [:]
         var highestToken: Int64?
-        for reply in replies {
-            guard case .success(let holders) = reply, holders.indices.contains(index) else { continue }
+        for case let answer? in answers(replies, index: index) {
             answered += 1
-            guard let holder = holders[index] else { continue }
+            guard let holder = answer else { continue }
             byOwner[ExactName(holder.owner), default: []].append(holder)
             if let token = holder.fencingToken { highestToken = max(highestToken ?? token, token) }
         }
@@ -278,6 +267,15 @@ struct RedlockTally: Sendable {
         let silent = replies.count - answered
         if byOwner.values.contains(where: { $0.count + silent >= quorum }) { return nil }
         return .some(nil)
+    }
+
+    /// Each node's answer for resource `index` of a batch call, in node order; nil for a node
+    /// that failed (or was not heard from yet).
+    private func answers<Outcome>(_ replies: [Result<[Outcome], LockError>], index: Int) -> [Outcome?] {
+        replies.map { reply in
+            guard case .success(let outcomes) = reply, outcomes.indices.contains(index) else { return nil }
+            return outcomes[index]
+        }
     }
 
     // MARK: Fenced storage
@@ -315,7 +313,7 @@ struct RedlockTally: Sendable {
             if let value { values.append(value) }
         }
         guard answered >= quorum else { return nil }
-        return .some(try newest(values, "fenced read", replies) { _ in .granted })
+        return .some(try newest(values, "fenced read", replies, read: true) { _ in .granted })
     }
 
     /// A token-checked read: read when a quorum accepted the token (of their values, the one
@@ -359,6 +357,7 @@ struct RedlockTally: Sendable {
         _ values: [FencedValue],
         _ operation: String,
         _ replies: [Result<Reply, LockError>],
+        read: Bool = false,
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) throws(LockError) -> FencedValue? {
         guard let token = values.map(\.highestToken).max() else { return nil }
@@ -371,19 +370,20 @@ struct RedlockTally: Sendable {
                 "ambiguous: the nodes hold different values written with token \(token) and no value is held by \(quorum) of "
                 + "\(nodes.count) nodes (writes with one token reached different majorities); read again once more nodes "
                 + "answer, or write the value again",
-            classify)
+            read: read, classify)
     }
 
     // MARK: Reporting
 
-    /// Every node's answer, for errors and events.
+    /// Every node's answer, for errors and events; `read`: to a read, whose nodes answer.
     func outcomes<Reply>(
         _ replies: [Result<Reply, LockError>],
+        read: Bool = false,
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) -> [RedlockNodeOutcome] {
         zip(nodes.indices, replies).map { node, reply in
             switch reply {
-            case .success(let value): return RedlockNodeOutcome(node: nodes[node], result: classify(value))
+            case .success(let value): return RedlockNodeOutcome(node: nodes[node], result: classify(value), isRead: read)
             case .failure(let error): return outcome(node: node, error)
             }
         }
@@ -395,15 +395,22 @@ struct RedlockTally: Sendable {
         return RedlockNodeOutcome(node: nodes[node], result: .failed(error))
     }
 
-    /// The error for an operation that reached no quorum.
+    /// The error for an operation that reached no quorum, with every node's answer (`read`: to
+    /// a read): ``LockError/Code/serverError`` when the nodes that refused for a key of another
+    /// type (``LockError`` `refusesForeignKey`) are so many that the others cannot make a quorum,
+    /// as one server answers (trying again cannot help, and a wait must not go on); else
+    /// ``LockError/Code/quorumNotReached``. Fewer refusals, with nodes that failed or are
+    /// busy, leave it open, so a mix stays `quorumNotReached`.
     func quorumError<Reply>(
         _ operation: String,
         _ replies: [Result<Reply, LockError>],
         resource: String? = nil,
         summary: String? = nil,
+        read: Bool = false,
         _ classify: (Reply) -> RedlockNodeOutcome.Result
     ) -> LockError {
-        let outcomes = outcomes(replies, classify)
+        let outcomes = outcomes(replies, read: read, classify)
+        if let refusal = foreignKeyRefusal(operation, replies, resource: resource, outcomes) { return refusal }
         let granted = outcomes.filter(\.isGranted).count
         return LockError(
             .quorumNotReached,
@@ -411,5 +418,29 @@ struct RedlockTally: Sendable {
             resource: resource,
             nodes: outcomes
         )
+    }
+
+    /// The `serverError` of `quorumError` when at least `blocking` nodes refused for a key of
+    /// another type; nil otherwise. It names the resource most of them named (the operation's
+    /// `resource` when they named none), and carries the message and `underlying` of the first
+    /// node that named it (a WRONGTYPE reply, as on one server).
+    private func foreignKeyRefusal<Reply>(
+        _ operation: String, _ replies: [Result<Reply, LockError>], resource: String?, _ outcomes: [RedlockNodeOutcome]
+    ) -> LockError? {
+        let refusals = replies.compactMap { reply -> LockError? in
+            guard case .failure(let error) = reply, error.refusesForeignKey else { return nil }
+            return error
+        }
+        guard refusals.count >= blocking, let anyRefusal = refusals.first else { return nil }
+        let first = mostCommon(refusals.filter { $0.resource != nil }) { $0.resource ?? "" } ?? anyRefusal
+        var error = LockError(
+            .serverError,
+            "\(operation): refused by \(refusals.count) of \(nodes.count) nodes, too many for a quorum: \(first.message)",
+            resource: first.resource ?? resource,
+            underlying: first.underlying,
+            nodes: outcomes
+        )
+        error.foreignKey = true
+        return error
     }
 }
