@@ -10,12 +10,6 @@ import Testing
 /// as a ServiceLifecycle service), and what Redlock refuses or gives up.
 @Suite("Client lifecycle")
 struct ClientLifecycleTests {
-    /// `runExpirationWorker()` looks at a lock it saw taken at the lock's deadline (one holders
-    /// call, the access that makes Redis expire the key and notify every watcher), not before,
-    /// and runs until its task is cancelled. Not memory: while the worker watches, the memory
-    /// backend expires each lock on its own timer just past the deadline, so the worker
-    /// usually hears of the expiry before it looks (`expiriesOfLocksTheWatcherDidNotSeeTakenAreReported`
-    /// and `memoryReportsUnseenExpiriesOnTime` in LockEventTests cover that).
     /// One renewal loop per client: a second `run()` while the first runs fails at once with
     /// `invalidArgument`, and the first goes on renewing. Before, the second loop's wait took
     /// the first's place on their shared wake signal: the first was never woken again (and
@@ -53,48 +47,81 @@ struct ClientLifecycleTests {
         }
     }
 
-    @Test(arguments: [BackendKind.redis, .redlock])
+    /// `runExpirationWorker()` has a lock it saw taken expired at the lock's deadline, not
+    /// before, and runs until its task is cancelled. Redis and Redlock: it looks at the lock
+    /// then (one holders call, the access that makes Redis expire the key and notify every
+    /// watcher; the only calls counted). Memory, which expires each lock on a timer of its own
+    /// while someone watches expirations (here the worker alone): the wake-up the expiry sends
+    /// comes then. Before, memory was left out, as the worker there rarely looks itself.
+    @Test(arguments: BackendKind.allCases)
     func theExpirationWorkerLooksAtALockAtItsDeadline(kind: BackendKind) async throws {
         try await withBackend(kind, clock: .system) { env throws in
-            let finished = Shared(false)
-            let worker = Task(executorPreference: env.client.backend.preferredTaskExecutor) {
-                defer { finished.update { $0 = true } }
-                try await env.client.runExpirationWorker()
+            let expired = Shared<Set<String>>([])
+            if kind == .memory {
+                try await env.backend.withWakeHandler(waiter: nil) { hint in
+                    if case .released(let resource, _) = hint { expired.update { _ = $0.insert(resource) } }
+                } _: {
+                    try await Self.expirationWorker(env) { _ in expired.value }
+                }
+            } else {
+                let before = Shared(0)
+                try await Self.expirationWorker(env) { resource in
+                    // Called with nil to mark the calls so far as not about `resource`.
+                    guard let resource else {
+                        before.update { $0 = env.backend.calls }
+                        return []
+                    }
+                    return env.backend.calls > before.value ? [resource] : []
+                }
             }
-            defer { worker.cancel() }
-            // The worker is subscribed once a short lock taken now reaches it as an event (it
-            // looks at it 50 ms later); its own calls are the only ones counted, as the locks are
-            // taken on the inner backend.
-            var subscribed = false
-            for probe in 0..<50 where !subscribed {
-                _ = try await env.backend.inner.acquire(["probe-\(probe)"], owner: "probe", ttl: .milliseconds(50))
-                subscribed = try await eventually(within: .milliseconds(300)) { env.backend.calls >= 1 }
-            }
-            try #require(subscribed, "the worker never looked at a lock it saw taken")
-            // Every probe's deadline is over.
-            try await Task.sleep(for: .milliseconds(300))
-            let before = env.backend.calls
-            let taken = ContinuousClock.now
-            let reply = try await env.backend.inner.acquire(["exp"], owner: "other", ttl: .milliseconds(600))
-            guard case .acquired = reply else {
-                Issue.record("the lock was not taken: \(reply)")
-                return
-            }
-            try await Task.sleep(until: taken + .milliseconds(400))
-            #expect(env.backend.calls == before, "the worker looked at the lock before its deadline")
-            let looked = try await eventually(within: .seconds(2)) { env.backend.calls > before }
-            #expect(looked, "the worker never looked at the lock")
-            #expect(ContinuousClock.now - taken >= .milliseconds(600), "looked at \(ContinuousClock.now - taken)")
-            #expect(try await env.storedOwner("exp") == nil)
-            // It runs until cancelled, and then ends promptly.
-            #expect(!finished.value, "the worker ended on its own")
-            worker.cancel()
-            let ended = try await within(.seconds(2), "the cancelled worker") {
-                _ = await worker.result
-                return true
-            }
-            #expect(ended)
         }
+    }
+
+    /// Runs the expiration worker of ``theExpirationWorkerLooksAtALockAtItsDeadline(kind:)``;
+    /// `handled(resource)` answers the resources whose deadline it has acted on (nil: start
+    /// counting afresh for the next resource).
+    private static func expirationWorker(
+        _ env: LockEnvironment, handled: @escaping @Sendable (String?) -> Set<String>
+    ) async throws {
+        let finished = Shared(false)
+        let worker = Task(executorPreference: env.client.backend.preferredTaskExecutor) {
+            defer { finished.update { $0 = true } }
+            try await env.client.runExpirationWorker()
+        }
+        defer { worker.cancel() }
+        // The worker is subscribed once a short lock taken now reaches it as an event (its
+        // deadline is 50 ms later); the locks are taken on the inner backend, so its own calls
+        // are the only ones counted.
+        var subscribed = false
+        for probe in 0..<50 where !subscribed {
+            _ = handled(nil)
+            _ = try await env.backend.inner.acquire(["probe-\(probe)"], owner: "probe", ttl: .milliseconds(50))
+            subscribed = try await eventually(within: .milliseconds(300)) { handled("probe-\(probe)").contains("probe-\(probe)") }
+        }
+        try #require(subscribed, "the worker never acted on a lock it saw taken")
+        // Every probe's deadline is over.
+        try await Task.sleep(for: .milliseconds(300))
+        _ = handled(nil)
+        let taken = ContinuousClock.now
+        let reply = try await env.backend.inner.acquire(["exp"], owner: "other", ttl: .milliseconds(600))
+        guard case .acquired = reply else {
+            Issue.record("the lock was not taken: \(reply)")
+            return
+        }
+        try await Task.sleep(until: taken + .milliseconds(400))
+        #expect(!handled("exp").contains("exp"), "the worker acted on the lock before its deadline")
+        let looked = try await eventually(within: .seconds(2)) { handled("exp").contains("exp") }
+        #expect(looked, "the worker never acted on the lock")
+        #expect(ContinuousClock.now - taken >= .milliseconds(600), "acted at \(ContinuousClock.now - taken)")
+        #expect(try await env.storedOwner("exp") == nil)
+        // It runs until cancelled, and then ends promptly.
+        #expect(!finished.value, "the worker ended on its own")
+        worker.cancel()
+        let ended = try await within(.seconds(2), "the cancelled worker") {
+            _ = await worker.result
+            return true
+        }
+        #expect(ended)
     }
 
     /// The client as a service of a `ServiceGroup`: a graceful shutdown ends its renewal loop,

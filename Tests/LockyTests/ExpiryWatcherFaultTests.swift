@@ -50,6 +50,30 @@ struct ExpiryWatcherFaultTests {
         }
     }
 
+    /// A store whose locks expire only when touched, for `kind`: Redis, the server of
+    /// ``withLazyServer(_:url:_:)``; memory, a backend on a clock that cannot arm timers, whose
+    /// locks expire only when the table next touches them or the client's expiry watcher looks
+    /// (its own expiry timer needs a clock that can arm one). `body` gets the backend, wrapped
+    /// to inject failures, and a client over it.
+    static func withLazyStore(
+        _ kind: BackendKind, _ body: (RecordingBackend, LockClient) async throws -> Void
+    ) async throws {
+        guard kind == .memory else {
+            try await withLazyServer { setup throws in try await body(setup.backend, setup.client) }
+            return
+        }
+        let clock = WakeSignalTests.SleepingClock()
+        let backend = RecordingBackend(InMemoryLockBackend(clock: clock))
+        let client = try LockClient(backend: backend, clock: clock)
+        do {
+            try await body(backend, client)
+        } catch {
+            await client.close()
+            throw error
+        }
+        await client.close()
+    }
+
     /// The lag of the `expired` event of `resource` after `deadline`, or nil when none came.
     static func expiryLag(
         of resource: String, in recording: LockEventTests.Recording, after deadline: ContinuousClock.Instant
@@ -62,13 +86,15 @@ struct ExpiryWatcherFaultTests {
 
     /// The look at a lock's deadline fails twice (a dropped connection): it is tried again a
     /// few milliseconds later. Before, the watcher dropped the batch whose holders call failed,
-    /// and the expiry came only when Redis got to the key on its own (here: never).
-    @Test func aFailedLookIsTriedAgain() async throws {
-        try await Self.withLazyServer { setup throws in
-            let recording = try await LockEventTests.recording(setup.client) { recording in
-                setup.backend.failNextHolders(2)
+    /// and the expiry came only when Redis got to the key on its own (here: never). The same
+    /// on memory, whose locks expire there only when looked at (see ``withLazyStore(_:_:)``).
+    @Test(arguments: [BackendKind.redis, .memory])
+    func aFailedLookIsTriedAgain(kind: BackendKind) async throws {
+        try await Self.withLazyStore(kind) { backend, client throws in
+            let recording = try await LockEventTests.recording(client) { recording in
+                backend.failNextHolders(2)
                 let sent = ContinuousClock.now
-                _ = try await setup.client.tryAcquire("a", ttl: .milliseconds(200))
+                _ = try await client.tryAcquire("a", ttl: .milliseconds(200))
                 let deadline = sent + .milliseconds(200)
                 let came = try await recording.wait(within: .seconds(3)) { $0.contains("expired a") }
                 #expect(came, "\(recording.descriptions)")
@@ -82,14 +108,16 @@ struct ExpiryWatcherFaultTests {
     }
 
     /// The listing of the locks held when the stream starts fails once: it is tried again.
-    /// Before, the locks taken before the watch were left to Redis until the next gap.
-    @Test func aFailedListingIsTriedAgain() async throws {
-        try await Self.withLazyServer { setup throws in
+    /// Before, the locks taken before the watch were left to Redis until the next gap. The
+    /// same on memory without an expiry timer.
+    @Test(arguments: [BackendKind.redis, .memory])
+    func aFailedListingIsTriedAgain(kind: BackendKind) async throws {
+        try await Self.withLazyStore(kind) { backend, client throws in
             let sent = ContinuousClock.now
-            _ = try await setup.client.tryAcquire("old", ttl: .milliseconds(400))
+            _ = try await client.tryAcquire("old", ttl: .milliseconds(400))
             let deadline = sent + .milliseconds(400)
-            setup.backend.failNextListings(1)
-            let recording = try await LockEventTests.recording(setup.client) { recording in
+            backend.failNextListings(1)
+            let recording = try await LockEventTests.recording(client) { recording in
                 let came = try await recording.wait(within: .seconds(3)) { $0.contains("expired old") }
                 #expect(came, "\(recording.descriptions)")
             }

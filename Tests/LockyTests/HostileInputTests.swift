@@ -89,13 +89,13 @@ struct HostileInputTests {
         var cases: [HostileCase] = []
         func add(
             _ api: String, _ argument: String, _ legitimate: Bool, touching resources: [String] = [], keys: [String] = [],
-            onMemory: Bool = true, expecting expectation: HostileCase.Expectation? = nil,
+            onRedlock: Bool = true, expecting expectation: HostileCase.Expectation? = nil,
             _ call: @escaping @Sendable (Fixture) async throws -> Void
         ) {
             cases.append(
                 HostileCase(
                     api: api, argument: argument, expectation: expectation ?? (legitimate ? .succeeds : .rejected),
-                    touches: resources.map(keyspace.lockKey) + keys, onMemory: onMemory, call: call))
+                    touches: resources.map(keyspace.lockKey) + keys, onRedlock: onRedlock, call: call))
         }
 
         for (what, name, ok) in names {
@@ -105,7 +105,7 @@ struct HostileInputTests {
             add("acquire(timeout:)", what, ok, touching: [name]) { f in
                 _ = try await f.client.release(try await f.client.acquire(name, timeout: .seconds(1)))
             }
-            add("acquire(fair:)", what, ok, touching: [name], onMemory: false) { f in
+            add("acquire(fair:)", what, ok, touching: [name], onRedlock: false) { f in
                 _ = try await f.client.release(try await f.client.acquire(name, timeout: .seconds(1), fair: true))
             }
             add("acquire(retry:)", what, ok, touching: [name]) { f in
@@ -267,7 +267,7 @@ struct HostileInputTests {
         var lockKey = HostileCase(
             api: "fencedWrite", argument: "the key of a held lock", expectation: .fails(.serverError)
         ) { f in _ = try await f.client.fencedWrite("v", to: keyspace.lockKey("held"), fencingToken: 1) }
-        lockKey.onMemory = false
+        lockKey.onRedlock = false
         cases.append(lockKey)
 
         // Event patterns only filter locally: anything goes, nothing is sent but the subscription.
@@ -297,7 +297,7 @@ struct HostileInputTests {
             ) {
                 var barrier = 0
                 var checked = 0
-                for hostile in try Self.cases() where kind == .redis || hostile.onMemory {
+                for hostile in try Self.cases() where kind != .redlock || hostile.onRedlock {
                     var before: RedisStateSnapshot?
                     before = try await env.stateSnapshot()
                     let calls = env.backend.calls
@@ -351,7 +351,7 @@ struct HostileInputTests {
                     checked += 1
                 }
                 // SECURITY.md quotes these counts.
-                #expect(checked == (kind == .redis ? 446 : 421))
+                #expect(checked == (kind == .redlock ? 421 : 446))
             }
             #expect(held.isValid)
         }
@@ -384,7 +384,7 @@ struct HostileInputTests {
                     }
                 ),
             ]
-            for (what, wait) in waits where kind == .redis || !what.contains("fair") {
+            for (what, wait) in waits where kind != .redlock || !what.contains("fair") {
                 do {
                     try await within(.milliseconds(300), what, wait)
                     Issue.record("\(what): acquired a lock that is held forever")

@@ -441,4 +441,28 @@ struct LeaseConformanceTests {
             #expect(try await env.expiry("cleanup") == .missing)
         }
     }
+
+    /// 2,500 resources in one acquire, one busy check and one locker call: all or nothing on
+    /// every backend (Redis and Redlock: a lock key and a fence key each, all gone but the
+    /// fence keys after the release).
+    @Test(arguments: BackendKind.allCases)
+    func manyResourcesInOneCall(kind: BackendKind) async throws {
+        try await withBackend(kind) { env throws in
+            let resources = (0..<2_500).map { "bulk-\($0)" }
+            let lease = try await env.client.acquire(resources, ttl: .seconds(30))
+            #expect(lease.fencingTokens.count == resources.count)
+            #expect(lease.fencingTokens.allSatisfy { $0 == 1 })
+            if let keys = try await env.keyCount() { #expect(keys == Int64(resources.count * 2)) }
+            let error = await expectLockError(.busy) {
+                _ = try await env.client.tryAcquire(["fresh"] + resources.suffix(1), ttl: .seconds(1))
+            }
+            #expect(error?.resource == "bulk-2499")
+            #expect(try await env.expiry("fresh") == .missing)
+            let locked = try await env.client.lock(resources, locker: "other")
+            #expect(locked.allSatisfy { !$0.outcome.isLocked })
+            #expect(try await env.client.release(lease) == .released)
+            if let keys = try await env.keyCount() { #expect(keys == Int64(resources.count)) }
+            #expect(try await env.client.heldLocks().isEmpty)
+        }
+    }
 }

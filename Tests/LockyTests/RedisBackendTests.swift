@@ -419,22 +419,4 @@ struct RedisBackendTests {
             #expect(exists.value == .number(0))
         }
     }
-
-    @Test func manyResourcesInOneCall() async throws {
-        try await withBackend(.redis) { env throws in
-            let resources = (0..<2_500).map { "bulk-\($0)" }
-            let lease = try await env.client.acquire(resources, ttl: .seconds(30))
-            #expect(lease.fencingTokens.count == resources.count)
-            #expect(try await env.keyCount() == Int64(resources.count * 2))
-            let error = await expectLockError(.busy) {
-                _ = try await env.client.tryAcquire(["fresh"] + resources.suffix(1), ttl: .seconds(1))
-            }
-            #expect(error?.resource == "bulk-2499")
-            #expect(try await env.expiry("fresh") == .missing)
-            let locked = try await env.client.lock(resources, locker: "other")
-            #expect(locked.allSatisfy { !$0.outcome.isLocked })
-            #expect(try await env.client.release(lease) == .released)
-            #expect(try await env.keyCount() == Int64(resources.count))
-        }
-    }
 }
