@@ -541,6 +541,9 @@ public final class LockClient: Sendable {
     /// answer (`.zero`: sent behind the acquire on its connection, not waited for).
     func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError, replyWait: Duration? = nil) async {
         guard error.code == .cancelled || error.code == .serverError || error.underlying?.mayHaveRun == true else { return }
+        // A key of another type is found before a script writes anything (and Redlock gives
+        // back what other nodes took itself): nothing to forget, no round trip.
+        guard !error.foreignKey else { return }
         _ = try? await backend.unlock(resources, owner: owner, replyWait: replyWait)
     }
 }
