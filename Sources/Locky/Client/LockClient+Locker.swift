@@ -13,16 +13,8 @@ extension LockClient {
     {
         try LockLimits.validate(resources: resources)
         try LockLimits.validate(owner: locker, role: "locker")
-        let span = tracer?.startSpan("locky.lock", ofKind: .client)
-        span?.attributes["locky.resources"] = resources.count
-        if force { span?.attributes["locky.force"] = true }
-        defer { span?.end() }
-        let outcomes: [LockOutcome]
-        do {
-            outcomes = try await backend.checkedLock(resources, locker: locker, ttl: configuration.lockerTTL, force: force)
-        } catch {
-            span?.recordError(error)
-            throw error
+        let outcomes = try await traced("locky.lock", resources: resources.count, force: force) { _ async throws(LockError) in
+            try await backend.checkedLock(resources, locker: locker, ttl: configuration.lockerTTL, force: force)
         }
         for outcome in outcomes {
             switch outcome {
@@ -46,15 +38,8 @@ extension LockClient {
     {
         try LockLimits.validate(resources: resources)
         if let locker { try LockLimits.validate(owner: locker, role: "locker") }
-        let span = tracer?.startSpan("locky.refresh", ofKind: .client)
-        span?.attributes["locky.resources"] = resources.count
-        defer { span?.end() }
-        let outcomes: [RefreshOutcome]
-        do {
-            outcomes = try await backend.checkedRefresh(resources, locker: locker, ttl: configuration.lockerTTL)
-        } catch {
-            span?.recordError(error)
-            throw error
+        let outcomes = try await traced("locky.refresh", resources: resources.count) { _ async throws(LockError) in
+            try await backend.checkedRefresh(resources, locker: locker, ttl: configuration.lockerTTL)
         }
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
     }
@@ -69,15 +54,8 @@ extension LockClient {
     public func unlock(_ resources: [String], locker: String? = nil) async throws(LockError) -> [ResourceResult<UnlockOutcome>] {
         try LockLimits.validate(resources: resources)
         if let locker { try LockLimits.validate(owner: locker, role: "locker") }
-        let span = tracer?.startSpan("locky.unlock", ofKind: .client)
-        span?.attributes["locky.resources"] = resources.count
-        defer { span?.end() }
-        let outcomes: [UnlockOutcome]
-        do {
-            outcomes = try await backend.checkedUnlock(resources, owner: locker)
-        } catch {
-            span?.recordError(error)
-            throw error
+        let outcomes = try await traced("locky.unlock", resources: resources.count) { _ async throws(LockError) in
+            try await backend.checkedUnlock(resources, owner: locker)
         }
         for outcome in outcomes where outcome == .unlocked { metrics.released.increment() }
         return zip(resources, outcomes).map { ResourceResult(resource: $0, outcome: $1) }
@@ -101,15 +79,8 @@ extension LockClient {
     /// The holder of each resource with its remaining TTL and fencing token, or nil when free.
     public func holders(of resources: [String]) async throws(LockError) -> [ResourceResult<LockHolder?>] {
         try LockLimits.validate(resources: resources)
-        let span = tracer?.startSpan("locky.locker", ofKind: .client)
-        span?.attributes["locky.resources"] = resources.count
-        defer { span?.end() }
-        let holders: [LockHolder?]
-        do {
-            holders = try await backend.checkedHolders(resources)
-        } catch {
-            span?.recordError(error)
-            throw error
+        let holders = try await traced("locky.locker", resources: resources.count) { _ async throws(LockError) in
+            try await backend.checkedHolders(resources)
         }
         return zip(resources, holders).map { ResourceResult(resource: $0, outcome: $1) }
     }
@@ -125,12 +96,10 @@ extension LockClient {
     public func heldLocks(matching pattern: String? = nil) async throws(LockError) -> [ResourceResult<LockHolder>] {
         let filter = pattern.map(ResourcePattern.init)
         // One span for the listing and its holder reads: one call of the caller's.
-        let span = tracer?.startSpan("locky.locker", ofKind: .client)
-        defer { span?.end() }
-        var locks: [ResourceResult<LockHolder>] = []
-        do {
+        let locks = try await traced("locky.locker", resources: nil) { span async throws(LockError) in
             let resources = try await backend.lockedResources().filter { filter?.matches($0) ?? true }
             span?.attributes["locky.resources"] = resources.count
+            var locks: [ResourceResult<LockHolder>] = []
             // A thousand per script call: short enough not to hold up a busy server.
             for start in stride(from: 0, to: resources.count, by: 1_000) {
                 let batch = Array(resources[start..<min(start + 1_000, resources.count)])
@@ -138,9 +107,7 @@ extension LockClient {
                     if let holder { locks.append(ResourceResult(resource: resource, outcome: holder)) }
                 }
             }
-        } catch {
-            span?.recordError(error)
-            throw error
+            return locks
         }
         return locks.sorted { $0.resource < $1.resource }
     }
@@ -148,5 +115,22 @@ extension LockClient {
     /// The holder of one resource, or nil when it is free.
     public func holder(of resource: String) async throws(LockError) -> LockHolder? {
         try await holders(of: [resource])[0].outcome
+    }
+
+    /// Runs `body`, one call of the locker API, inside a client span `name` (when tracing) with
+    /// the number of resources (nil: `body` sets it) and `force`, recording its error.
+    private func traced<T>(
+        _ name: String, resources: Int?, force: Bool = false, _ body: ((any Span)?) async throws(LockError) -> T
+    ) async throws(LockError) -> T {
+        let span = tracer?.startSpan(name, ofKind: .client)
+        if let resources { span?.attributes["locky.resources"] = resources }
+        if force { span?.attributes["locky.force"] = true }
+        defer { span?.end() }
+        do {
+            return try await body(span)
+        } catch {
+            span?.recordError(error)
+            throw error
+        }
     }
 }

@@ -64,7 +64,7 @@ public struct ResourcePattern: Sendable, Hashable {
         case "?":
             return (true, index + 1)
         case "\\" where index + 1 < pattern.endIndex:
-            return (same(pattern[index + 1], character), index + 2)
+            return (pattern[index + 1] == character, index + 2)
         case "[":
             // Read as Redis 7.0's `stringmatchlen` reads a set, malformed ones included, so a
             // filter never disagrees with `SCAN MATCH`/`PSUBSCRIBE`: a `\` escapes the next
@@ -81,7 +81,7 @@ public struct ResourcePattern: Sendable, Hashable {
             while true {
                 if i + 1 < pattern.endIndex, pattern[i] == "\\" {
                     i += 1
-                    if same(pattern[i], character) { found = true }
+                    if pattern[i] == character { found = true }
                 } else if i >= pattern.endIndex {
                     // Unclosed: the set takes the rest of the pattern.
                     i -= 1
@@ -90,32 +90,17 @@ public struct ResourcePattern: Sendable, Hashable {
                     break
                 } else if i + 2 < pattern.endIndex, pattern[i + 1] == "-" {
                     // Redis takes a range given backwards (`[z-a]`) as `[a-z]`.
-                    let (low, high) = ordered(pattern[i], pattern[i + 2])
-                    if !precedes(character, low) && !precedes(high, character) { found = true }
+                    let (low, high) = (min(pattern[i], pattern[i + 2]), max(pattern[i], pattern[i + 2]))
+                    if low <= character && character <= high { found = true }
                     i += 2
-                } else if same(pattern[i], character) {
+                } else if pattern[i] == character {
                     found = true
                 }
                 i += 1
             }
             return (found != negate, i + 1)
         default:
-            return (same(c, character), index + 1)
+            return (c == character, index + 1)
         }
-    }
-
-    /// Whether two scalars are the same.
-    private static func same(_ lhs: Unicode.Scalar, _ rhs: Unicode.Scalar) -> Bool {
-        lhs == rhs
-    }
-
-    /// Whether `lhs` comes before `rhs` by Unicode scalar values.
-    private static func precedes(_ lhs: Unicode.Scalar, _ rhs: Unicode.Scalar) -> Bool {
-        lhs.value < rhs.value
-    }
-
-    /// The bounds of a range, lower first.
-    private static func ordered(_ first: Unicode.Scalar, _ second: Unicode.Scalar) -> (Unicode.Scalar, Unicode.Scalar) {
-        precedes(second, first) ? (second, first) : (first, second)
     }
 }

@@ -192,8 +192,9 @@ struct RedlockTally: Sendable {
     /// Decides resource `index` of an unlock: held by another when a quorum says so (even if a
     /// node removed a minority key of the caller's), unlocked when a node removed it and the
     /// nodes that did not answer are too few to hold it still (fewer than a quorum: one node's
-    /// word is not enough when the silent ones may keep it), held by another when enough nodes say
-    /// so, not locked when a quorum answered that nobody held it; nil when too many failed to tell.
+    /// word is not enough when the silent ones may keep it), not locked when a quorum answered
+    /// that nobody held it (held by another when some of them named a holder); nil when too
+    /// many failed to tell.
     func unlock(_ replies: [Result<[UnlockOutcome], LockError>], index: Int) -> UnlockOutcome? {
         var answered = 0
         var removed = 0
