@@ -72,13 +72,32 @@ enum RedisLockScripts {
             local head = type(heads) == 'table' and heads[1]
             local token = head and string.match(head, '^([^.]+)%.')
             if token then
-              redis.call('PUBLISH', prefix .. token, table.concat({
-                'S', string.len(ttl), ':', ttl, string.len(keys[i]), ':', keys[i], string.len(head), ':', head}))
+              \(tellExpiry("prefix .. token", ttl: "ttl", key: "keys[i]", waiter: "head"))
             end
           end
         end
 
         """
+
+    /// Lua that tells the fair waiter `waiter`, on its client's wake channel `channel`, that the
+    /// lock key `key` now expires in `ttl` ms (each a Lua expression; `ttl` a string or an
+    /// integer): an `S` message, so the waiter watches that expiry.
+    private static func tellExpiry(_ channel: String, ttl: String, key: String, waiter: String) -> String {
+        tellWaiter(channel, "'S', string.len(\(ttl)), ':', \(ttl)", key: key, waiter: waiter)
+    }
+
+    /// Lua that tells the fair waiter `waiter`, on `channel`, that the lock key `key` is free to
+    /// try: an `H` message with a TTL of 0, no holder and no tag, as a release's.
+    private static func tellFree(_ channel: String, key: String, waiter: String) -> String {
+        tellWaiter(channel, "'H1:00:0:'", key: key, waiter: waiter)
+    }
+
+    /// Publishes `head` (Lua list items) and then `key` and `waiter` length-prefixed
+    /// (`<len>:<bytes>`), as the wake handler reads them: the one spelling of the messages to a
+    /// waiter for every script that sends one.
+    private static func tellWaiter(_ channel: String, _ head: String, key: String, waiter: String) -> String {
+        "redis.call('PUBLISH', \(channel), table.concat({\(head), string.len(\(key)), ':', \(key), string.len(\(waiter)), ':', \(waiter)}))"
+    }
 
     /// Lua that sets the expiry of the lock key `key` to `ttl` ms from now (a string or a number)
     /// and evaluates to true when that is earlier than before (a key without expiry included).
@@ -164,7 +183,7 @@ enum RedisLockScripts {
                 redis.call('PUBLISH', channel, 'G' .. field(string.format('%d', granted)) .. field(attempt) .. field(lock) .. field(head))
                 return head, info[3]
               end
-              redis.call('PUBLISH', channel, 'H1:00:0:' .. field(lock) .. field(head))
+              \(tellFree("channel", key: "lock", waiter: "head"))
               return head, false
             end
           end
@@ -670,10 +689,12 @@ enum RedisLockScripts {
               -- TTL (`S`) or a release (`H`), it tries again now.
               local token = string.match(head, '^([^.]+)%.')
               local pttl = holder and redis.call('PTTL', KEYS[1]) or 0
-              if token and ARGV[8] ~= '' and (not holder or pttl > 0) then
-                local kind = holder and 'S' .. string.len(pttl) .. ':' .. pttl or 'H1:00:0:'
-                redis.call('PUBLISH', ARGV[8] .. token, table.concat({
-                  kind, string.len(KEYS[1]), ':', KEYS[1], string.len(head), ':', head}))
+              if token and ARGV[8] ~= '' then
+                if not holder then
+                  \(tellFree("ARGV[8] .. token", key: "KEYS[1]", waiter: "head"))
+                elseif pttl > 0 then
+                  \(tellExpiry("ARGV[8] .. token", ttl: "pttl", key: "KEYS[1]", waiter: "head"))
+                end
               end
             end
             if not holder and (not head or head == waiter) then
@@ -722,7 +743,7 @@ enum RedisLockScripts {
               local token = head and string.match(head, '^([^.]+)%.')
               local pttl = token and redis.call('PTTL', KEYS[1]) or 0
               if pttl > 0 then
-                redis.call('PUBLISH', ARGV[3] .. token, 'S' .. field(string.format('%d', pttl)) .. field(KEYS[1]) .. field(head))
+                \(tellExpiry("ARGV[3] .. token", ttl: "pttl", key: "KEYS[1]", waiter: "head"))
               end
               return 1
             end

@@ -740,8 +740,9 @@ public struct RedlockBackend: LockBackend {
         let nodes = self.nodes
         // A closed node (all of them after ``close()``, or one closed through ``nodeBackends``)
         // refuses unsent, as its backend does; the others are asked as usual, all waited for.
-        let refusing = targets.map { nodes[$0].isClosed }
-        if refusing.contains(true) {
+        // Checked before anything is built: the common case, every node open, allocates nothing.
+        if targets.contains(where: { nodes[$0].isClosed }) {
+            let refusing = targets.map { nodes[$0].isClosed }
             let open = zip(targets, refusing).filter { !$0.1 }.map(\.0)
             var answers = (open.isEmpty ? [] : await fanOut(request, to: open, replyWait: replyWait)).makeIterator()
             let refused = Result<R, LockError>.failure(LockError(RedisLockBackend.closedClientError, during: request.operation))
