@@ -171,7 +171,10 @@ final class RenewalScheduler: Sendable {
                     // Leases due soon ride along with those due now: fewer, larger batches. Not
                     // one waiting for its own retry time, nor one due only at the end of its
                     // hold: renewed early, it would be due at that same instant again, and again.
-                    let endsThen = entry.holdDeadline.map { $0 <= entry.nextDue } ?? false
+                    // Nor one out of renewals: it would only be ended, before its time.
+                    let endsThen =
+                        (entry.holdDeadline.map { $0 <= entry.nextDue } ?? false)
+                        || (entry.maximumRenewals.map { entry.renewals >= $0 } ?? false)
                     // An extend may have ended the validity short of the renewal time (it found
                     // the lease lost, or confirmed it too late): ended now, never kept with a
                     // passed validity, which would cut every other lease's renewal short (the
