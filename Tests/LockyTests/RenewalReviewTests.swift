@@ -2,10 +2,70 @@ import Locky
 import LockyTestSupport
 import Testing
 
-/// Review of the renewal loop's bounds: a lease at its last allowed renewal ends at its own
-/// renewal time, not earlier with the leases it shares the loop with.
+/// Review of the renewal loop's bounds: a maximum hold time ends its lease on time, with its own
+/// reason, whatever the backend does meanwhile, and a lease at its last allowed renewal ends at
+/// its own renewal time, not earlier with the leases it shares the loop with.
 @Suite("Renewal review: bounds")
 struct RenewalReviewTests {
+    /// Redis stops answering (SIGSTOP) just before the lease's renewal: the hold time (1.5 s)
+    /// passes while that renewal hangs, and must end the lease then, as
+    /// `maximumHoldTimeReached`. Before, it ended only when the renewal gave up at the lease's
+    /// validity (about 2.97 s), as `expired`, so a `withLock` body ran on 1.5 s past its bound.
+    /// The renewal's late answer must not give the ended lease its validity back either.
+    @Test func aHoldTimeEndsTheLeaseWhileItsRenewalHangs() async throws {
+        try await withBackend(.redis, clock: .system) { env throws in
+            let server = try #require(env.server)
+            try await env.withRunningClient { client in
+                let lease = try await client.acquire("r", ttl: .seconds(3), retry: .never)
+                let registered = ContinuousClock.now
+                try client.startRenewing(lease, maximumHoldTime: .milliseconds(1500))
+                // The first renewal (at about 1 s) reaches a server that does not answer.
+                server.pause()
+                let ended = try await eventually(within: .seconds(6)) { lease.lossReason != nil }
+                let endedAt = ContinuousClock.now
+                server.resume()
+                #expect(ended)
+                #expect(lease.lossReason == .maximumHoldTimeReached, "ended as \(String(describing: lease.lossReason))")
+                let late = endedAt - (registered + .milliseconds(1500))
+                #expect(late < .milliseconds(600), "ended \(late) after its maximum hold time")
+                // The hanging renewal is answered now; the lease stays ended.
+                try await Task.sleep(for: .seconds(1))
+                #expect(lease.remaining == .zero, "an ended lease claims \(lease.remaining) again")
+                #expect(!lease.isValid)
+                #expect(client.renewingCount == 0)
+                _ = try await client.release(lease)
+            }
+        }
+    }
+
+    /// The same between failed renewals (Redis unreachable, each renewal failing at once): a
+    /// retry planned past the hold deadline must not postpone the end. Manual clock: TTL 6 s,
+    /// first renewal at 1.94 s fails, next retry planned 250 ms later; the hold ends at 2.1 s.
+    /// Before, nothing happened at 2.1 s: the lease ended only at the retry.
+    @Test func aHoldTimeEndsTheLeaseBetweenFailedRenewals() async throws {
+        try await withBackend(.memory) { env throws in
+            let clock = try #require(env.manualClock)
+            try await env.withRunningClient { client in
+                let lease = try await client.acquire("r", ttl: .seconds(6), retry: .never)
+                let recorder = RenewalTests.StateRecorder(lease)
+                defer { recorder.stop() }
+                env.backend.renewalsLoseTheirAnswer(true)
+                try client.startRenewing(lease, maximumHoldTime: .milliseconds(2100))
+                clock.advance(by: .seconds(2))
+                let failed = try await eventually(within: .seconds(5)) {
+                    recorder.all.contains { if case .renewalFailed = $0 { return true } else { return false } }
+                }
+                try #require(failed, "the renewal did not fail: \(recorder.all)")
+                clock.advance(by: .milliseconds(100))
+                let ended = try await eventually(within: .seconds(2)) { lease.lossReason != nil }
+                #expect(ended, "the lease outlived its maximum hold time: \(recorder.all)")
+                #expect(lease.lossReason == .maximumHoldTimeReached)
+                env.backend.renewalsLoseTheirAnswer(false)
+                _ = try await client.release(lease)
+            }
+        }
+    }
+
     /// A lease allowed no more renewals ends at its renewal time (TTL 6 s: about 1.94 s), not a
     /// sixth of its TTL earlier because a short lease of the same loop (TTL 300 ms) was due:
     /// leases due soon ride along with due ones, but one that would only be ended must not.
