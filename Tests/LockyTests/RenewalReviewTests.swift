@@ -93,4 +93,28 @@ struct RenewalReviewTests {
             }
         }
     }
+
+    /// An extend answered after its lease ended (here at its hold time) confirms nothing for
+    /// the lease: a lost lease never gains validity back. Before, the late answer set it to the
+    /// extend's 10 s, so `remaining` and `validUntil` of a lost lease claimed 10 s again.
+    @Test(arguments: [BackendKind.memory, .redis])
+    func anExtendAnsweredAfterTheLeaseEndedGivesItNoValidity(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await env.withRunningClient { client in
+                let lease = try await client.acquire("r", ttl: .seconds(3), retry: .never)
+                try client.startRenewing(lease, maximumHoldTime: .milliseconds(200))
+                // The extend runs on the backend; its answer comes once the hold time ended the lease.
+                env.backend.afterExtend {
+                    _ = try? await eventually(within: .seconds(5)) { lease.lossReason != nil }
+                }
+                let error = await expectLockError(.timedOut) { try await client.extend(lease, toExpireIn: .seconds(10)) }
+                env.backend.afterExtend(nil)
+                #expect(error != nil)
+                #expect(lease.lossReason == .maximumHoldTimeReached)
+                #expect(lease.remaining == .zero, "a lost lease claims \(lease.remaining) again")
+                #expect(lease.validUntil <= ContinuousClock.now)
+                _ = try await client.release(lease)
+            }
+        }
+    }
 }
