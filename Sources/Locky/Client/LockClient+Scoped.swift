@@ -98,8 +98,17 @@ extension LockClient {
             : RenewalScheduler(backend: backend, clock: clock, logger: logger) { [configuration] ttl in
                 Self.drift(ttl, factor: configuration.driftFactor)
             }
-        let ownLoop = scheduler !== renewals
         scheduler.register(lease, maximumHoldTime: maximumHoldTime, maximumRenewals: maximumRenewals)
+        // Its own loop runs beside the body, not as a child: a cancelled caller cancels the body,
+        // but the lock must stay renewed until the body has returned (it may ignore the
+        // cancellation, or need a while to wind down), as the client's loop keeps renewing it.
+        let ownLoop: Task<Void, Never>? =
+            scheduler === renewals
+            ? nil
+            : Task(executorPreference: backend.preferredTaskExecutor) {
+                // `try?`: this call's own scheduler, whose loop no one else runs.
+                try? await scheduler.run()
+            }
 
         let outcome: Result<T, any Error>
         do {
@@ -116,14 +125,6 @@ extension LockClient {
                         return .finished(value, at: clock.now)
                     }
                     group.addTask { .lost(await lease.waitUntilLost(id: 0)) }
-                    if ownLoop {
-                        let executor = backend.preferredTaskExecutor
-                        group.addTask {
-                            // `try?`: this call's own scheduler, whose loop no one else runs.
-                            await withTaskExecutorPreference(executor) { try? await scheduler.run() }
-                            return .loopEnded
-                        }
-                    }
                     while let child = try await group.next() {
                         switch child {
                         case .finished(let value, let finishedAt):
@@ -138,7 +139,7 @@ extension LockClient {
                         case .lost(let loss?):
                             group.cancelAll()
                             throw Self.lostError(loss, resources: resources)
-                        case .lost(nil), .loopEnded:
+                        case .lost(nil):
                             continue
                         }
                     }
@@ -154,6 +155,8 @@ extension LockClient {
             }
         }
         scheduler.unregister(lease)
+        ownLoop?.cancel()
+        await ownLoop?.value
         // Always release, also from a cancelled task (the Redis client still sends then).
         _ = try? await release(lease)
         // Nothing renews or releases the lease from here on, even if that release failed: the
