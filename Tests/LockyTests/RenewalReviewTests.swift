@@ -117,4 +117,30 @@ struct RenewalReviewTests {
             }
         }
     }
+
+    /// A lease released by hand shortly before its hold time (or its last renewal) stays
+    /// released, not lost: the loop keeps it until its planned time, and at the hold deadline
+    /// took it for one that reached its bound. Before: `lossReason` became
+    /// `maximumHoldTimeReached` (resp. `maximumRenewalsReached`) after a clean release.
+    @Test(arguments: [BackendKind.memory, .redis])
+    func aLeaseReleasedBeforeItsBoundIsNotMarkedLost(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await onBackendExecutor(env) {
+                try await env.withRunningClient { client in
+                    let held = try await client.acquire("held", ttl: .seconds(6), retry: .never)
+                    try client.startRenewing(held, maximumHoldTime: .milliseconds(600))
+                    let counted = try await client.acquire("counted", ttl: .milliseconds(900), retry: .never)
+                    try client.startRenewing(counted, maximumRenewals: 0)
+                    try await Task.sleep(for: .milliseconds(150))
+                    #expect(try await client.release(held) == .released)
+                    #expect(try await client.release(counted) == .released)
+                    // Past the hold deadline (600 ms) and the first renewal time (about 300 ms).
+                    let dropped = try await eventually(within: .seconds(3)) { client.renewingCount == 0 }
+                    #expect(dropped)
+                    #expect(held.lossReason == nil, "released, then lost as \(String(describing: held.lossReason))")
+                    #expect(counted.lossReason == nil, "released, then lost as \(String(describing: counted.lossReason))")
+                }
+            }
+        }
+    }
 }

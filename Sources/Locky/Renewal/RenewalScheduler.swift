@@ -204,12 +204,13 @@ final class RenewalScheduler: Sendable {
         var live: [Entry] = []
         let now = clock.now
         for entry in due {
-            if let holdDeadline = entry.holdDeadline, holdDeadline <= now {
+            // Released first: a lease released before its bound is released, not lost by it.
+            if entry.lease.isReleased {
+                setAside(entry.lease, now: now)
+            } else if let holdDeadline = entry.holdDeadline, holdDeadline <= now {
                 end(entry.lease, .maximumHoldTimeReached)
             } else if let maximum = entry.maximumRenewals, entry.renewals >= maximum {
                 end(entry.lease, .maximumRenewalsReached)
-            } else if entry.lease.isReleased {
-                setAside(entry.lease, now: now)
             } else if entry.lease.validUntil <= now {
                 // Past its validity (a paused process): renewing it now could span another
                 // owner's hold, and re-create keys for it on Redlock.
