@@ -7,7 +7,9 @@ extension LockClient {
     /// The body runs in a child task that is cancelled when the lease is lost; `withLock` then
     /// throws ``LockError`` `lockLost`; so does a body that returns after the lease's validity
     /// passed (its process was paused, say), so a value is returned only for a body that ran
-    /// under the lock. The body's own errors are rethrown.
+    /// under the lock. The body's own errors are rethrown. `withLock` returns, and releases,
+    /// only once the body has returned: a body that ignores cancellation (a cancelled caller's,
+    /// or after a loss) holds it up, its lease renewed meanwhile unless it was lost.
     ///
     /// - Parameters:
     ///   - resource: The resource to hold.
