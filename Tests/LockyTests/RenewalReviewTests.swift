@@ -143,4 +143,34 @@ struct RenewalReviewTests {
             }
         }
     }
+
+    /// A lease that its bound ended (its hold time here; its renewals, or a stopped loop, the
+    /// same) still holds its key until the TTL runs out. An extend of it afterwards must not
+    /// keep the lock: nothing renews or releases such a lease. Before, the extend was sent, the
+    /// server extended the key to 10 s, and the call threw `timedOut` ("use a longer TTL"), so
+    /// the caller took the lock for lost while it was held 10 s more. Now it fails with
+    /// `alreadyExpired` and sends nothing.
+    @Test(arguments: BackendKind.allCases)
+    func anExtendOfALeaseItsBoundEndedIsRefused(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            try await onBackendExecutor(env) {
+                try await env.withRunningClient { client in
+                    let lease = try await client.acquire("r", ttl: .seconds(3), retry: .never)
+                    try client.startRenewing(lease, maximumHoldTime: .milliseconds(200))
+                    let ended = try await eventually(within: .seconds(3)) { lease.lossReason != nil }
+                    try #require(ended)
+                    #expect(lease.lossReason == .maximumHoldTimeReached)
+                    let calls = env.backend.calls
+                    let error = await expectLockError(.alreadyExpired) {
+                        try await client.extend(lease, toExpireIn: .seconds(10))
+                    }
+                    #expect(error?.message.contains("ended") == true, "\(String(describing: error))")
+                    #expect(env.backend.calls == calls, "the extend was sent")
+                    let expiry = try await env.expiry("r")
+                    #expect((expiry.ms ?? 0) <= 3000, "the lock now expires in \(expiry)")
+                    _ = try await client.release(lease)
+                }
+            }
+        }
+    }
 }

@@ -460,7 +460,7 @@ final class RenewalScheduler: Sendable {
     }
 
     /// The reason's case alone: a `notOwner` holder is another owner's id, not for the logs.
-    private static func name(of reason: LeaseLoss) -> String {
+    static func name(of reason: LeaseLoss) -> String {
         switch reason {
         case .notOwner: return "notOwner"
         case .expired: return "expired"
