@@ -7,7 +7,9 @@ extension LockClient {
     /// The body runs in a child task that is cancelled when the lease is lost; `withLock` then
     /// throws ``LockError`` `lockLost`; so does a body that returns after the lease's validity
     /// passed (its process was paused, say), so a value is returned only for a body that ran
-    /// under the lock. The body's own errors are rethrown.
+    /// under the lock. The body's own errors are rethrown. `withLock` returns, and releases,
+    /// only once the body has returned: a body that ignores cancellation (a cancelled caller's,
+    /// or after a loss) holds it up, its lease renewed meanwhile unless it was lost.
     ///
     /// - Parameters:
     ///   - resource: The resource to hold.
@@ -98,8 +100,17 @@ extension LockClient {
             : RenewalScheduler(backend: backend, clock: clock, logger: logger) { [configuration] ttl in
                 Self.drift(ttl, factor: configuration.driftFactor)
             }
-        let ownLoop = scheduler !== renewals
         scheduler.register(lease, maximumHoldTime: maximumHoldTime, maximumRenewals: maximumRenewals)
+        // Its own loop runs beside the body, not as a child: a cancelled caller cancels the body,
+        // but the lock must stay renewed until the body has returned (it may ignore the
+        // cancellation, or need a while to wind down), as the client's loop keeps renewing it.
+        let ownLoop: Task<Void, Never>? =
+            scheduler === renewals
+            ? nil
+            : Task(executorPreference: backend.preferredTaskExecutor) {
+                // `try?`: this call's own scheduler, whose loop no one else runs.
+                try? await scheduler.run()
+            }
 
         let outcome: Result<T, any Error>
         do {
@@ -116,14 +127,6 @@ extension LockClient {
                         return .finished(value, at: clock.now)
                     }
                     group.addTask { .lost(await lease.waitUntilLost(id: 0)) }
-                    if ownLoop {
-                        let executor = backend.preferredTaskExecutor
-                        group.addTask {
-                            // `try?`: this call's own scheduler, whose loop no one else runs.
-                            await withTaskExecutorPreference(executor) { try? await scheduler.run() }
-                            return .loopEnded
-                        }
-                    }
                     while let child = try await group.next() {
                         switch child {
                         case .finished(let value, let finishedAt):
@@ -138,7 +141,7 @@ extension LockClient {
                         case .lost(let loss?):
                             group.cancelAll()
                             throw Self.lostError(loss, resources: resources)
-                        case .lost(nil), .loopEnded:
+                        case .lost(nil):
                             continue
                         }
                     }
@@ -154,6 +157,8 @@ extension LockClient {
             }
         }
         scheduler.unregister(lease)
+        ownLoop?.cancel()
+        await ownLoop?.value
         // Always release, also from a cancelled task (the Redis client still sends then).
         _ = try? await release(lease)
         // Nothing renews or releases the lease from here on, even if that release failed: the

@@ -334,8 +334,9 @@ public final class LockClient: Sendable {
     /// is), so the lease is not lost at the shorter deadline. To keep a shorter TTL, stop
     /// renewing the lease first.
     ///
-    /// - Throws: ``LockError`` `alreadyExpired` (free again, the lease was released, or on
-    ///   Redlock its validity has passed) or `notOwner` (taken by another); when the lock was found
+    /// - Throws: ``LockError`` `alreadyExpired` (free again, the lease was released or ended by
+    ///   its `maximumHoldTime` or `maximumRenewals` or a stopped renewal loop, without anything
+    ///   sent, or on Redlock its validity has passed) or `notOwner` (taken by another); when the lock was found
     ///   free or taken, the lease is lost too (``Lease/lossReason`` `notOwner`, on its
     ///   ``Lease/states()``, and a `withLock` holding it cancels its body); `timedOut` when the
     ///   extend was confirmed only after the lease's validity had passed (the keys were
@@ -400,6 +401,11 @@ public final class LockClient: Sendable {
         unknown: ((ContinuousClock.Instant) -> ContinuousClock.Instant)?
     ) async throws(LockError) {
         if lease.isReleased { throw LockError(.alreadyExpired, "the lease was released") }
+        // Ended by the client (its key still there until its TTL): extended, the lock would be
+        // held on with nothing to renew or release it.
+        if let loss = lease.lossReason, [.maximumHoldTimeReached, .maximumRenewalsReached, .renewalStopped].contains(loss) {
+            throw LockError(.alreadyExpired, "the lease has ended (\(RenewalScheduler.name(of: loss))); acquire it again")
+        }
         let span = tracer?.startSpan("locky.extend", ofKind: .client)
         defer { span?.end() }
         let reply: ExtendReply

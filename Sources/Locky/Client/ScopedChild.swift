@@ -3,5 +3,4 @@ enum ScopedChild<T: Sendable>: Sendable {
     /// The body's value, and when it returned.
     case finished(T, at: ContinuousClock.Instant)
     case lost(LeaseLoss?)
-    case loopEnded
 }

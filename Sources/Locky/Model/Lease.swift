@@ -167,13 +167,15 @@ public final class Lease: Sendable, CustomStringConvertible {
     /// it confirmed from the current one (nil: it confirmed nothing). While updates overlap,
     /// each may only shorten the validity: the backend ran them in an order the client cannot
     /// see (a renewal that ran after a longer extend set the shorter TTL), and the last to
-    /// answer is not necessarily the last that ran.
+    /// answer is not necessarily the last that ran. A lost lease's may only shorten too.
     func endValidityUpdate(_ newValidity: ((ContinuousClock.Instant) -> ContinuousClock.Instant)?) {
         let watchers = state.withLock { state -> [@Sendable () -> Void] in
             let before = state.validUntil
             if let newValidity {
                 let confirmed = newValidity(state.validUntil)
-                state.validUntil = state.updatesOverlapped ? min(state.validUntil, confirmed) : confirmed
+                // A lost lease never gains validity back (an update answered after its end).
+                let shortenOnly = state.updatesOverlapped || state.loss != nil
+                state.validUntil = shortenOnly ? min(state.validUntil, confirmed) : confirmed
             }
             state.updatesInFlight -= 1
             if state.updatesInFlight == 0 { state.updatesOverlapped = false }

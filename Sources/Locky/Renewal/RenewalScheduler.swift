@@ -171,7 +171,10 @@ final class RenewalScheduler: Sendable {
                     // Leases due soon ride along with those due now: fewer, larger batches. Not
                     // one waiting for its own retry time, nor one due only at the end of its
                     // hold: renewed early, it would be due at that same instant again, and again.
-                    let endsThen = entry.holdDeadline.map { $0 <= entry.nextDue } ?? false
+                    // Nor one out of renewals: it would only be ended, before its time.
+                    let endsThen =
+                        (entry.holdDeadline.map { $0 <= entry.nextDue } ?? false)
+                        || (entry.maximumRenewals.map { entry.renewals >= $0 } ?? false)
                     // An extend may have ended the validity short of the renewal time (it found
                     // the lease lost, or confirmed it too late): ended now, never kept with a
                     // passed validity, which would cut every other lease's renewal short (the
@@ -201,12 +204,13 @@ final class RenewalScheduler: Sendable {
         var live: [Entry] = []
         let now = clock.now
         for entry in due {
-            if let holdDeadline = entry.holdDeadline, holdDeadline <= now {
+            // Released first: a lease released before its bound is released, not lost by it.
+            if entry.lease.isReleased {
+                setAside(entry.lease, now: now)
+            } else if let holdDeadline = entry.holdDeadline, holdDeadline <= now {
                 end(entry.lease, .maximumHoldTimeReached)
             } else if let maximum = entry.maximumRenewals, entry.renewals >= maximum {
                 end(entry.lease, .maximumRenewalsReached)
-            } else if entry.lease.isReleased {
-                setAside(entry.lease, now: now)
             } else if entry.lease.validUntil <= now {
                 // Past its validity (a paused process): renewing it now could span another
                 // owner's hold, and re-create keys for it on Redlock.
@@ -271,7 +275,7 @@ final class RenewalScheduler: Sendable {
             await releaseAgainIfOvertaken(batch)
             let now = clock.now
             logger.debug("renewal failed", metadata: ["locky.leases": "\(batch.count)", "error": "\(error.code)"])
-            for entry in batch {
+            for entry in batch where entry.lease.lossReason == nil {
                 if entry.lease.isReleased {
                     setAside(entry.lease, now: now)
                 } else {
@@ -287,6 +291,11 @@ final class RenewalScheduler: Sendable {
             let slice = results[offset..<(offset + entry.lease.resources.count)]
             offset += entry.lease.resources.count
             let validUntil = start + entry.lease.ttl - drift(entry.lease.ttl)
+            // Ended while its renewal was under way (its hold time passed): that end stands.
+            if entry.lease.lossReason != nil {
+                entry.lease.endValidityUpdate(nil)
+                continue
+            }
             if entry.lease.isReleased {
                 // Released while the renewal was on its way: a lock found gone is the release's
                 // doing, not a loss. Should the release fail, the renewal may have run first.
@@ -323,12 +332,13 @@ final class RenewalScheduler: Sendable {
     }
 
     /// The earliest validity deadline among `batch` and every lease registered, but those
-    /// being released (set aside until their release is answered).
+    /// being released (set aside until their release is answered) and those lost already.
     private func earliestValidity(besides batch: [Entry]) -> ContinuousClock.Instant? {
         let registered = state.withLock { state in
-            state.entries.values.lazy.filter { !$0.lease.isReleased }.map(\.lease.validUntil).min()
+            state.entries.values.lazy.filter { !$0.lease.isReleased && $0.lease.lossReason == nil }
+                .map(\.lease.validUntil).min()
         }
-        let inBatch = batch.map(\.lease.validUntil).min()
+        let inBatch = batch.lazy.filter { $0.lease.lossReason == nil }.map(\.lease.validUntil).min()
         guard let registered else { return inBatch }
         return inBatch.map { min($0, registered) } ?? registered
     }
@@ -361,15 +371,40 @@ final class RenewalScheduler: Sendable {
     }
 
     /// A renewal that failed: retried soon, but well before the validity runs out; lost once
-    /// the validity has passed.
+    /// the validity has passed. Never retried past the hold deadline, which ends it then.
     private func retryOrExpire(_ lease: Lease, failure: String, now: ContinuousClock.Instant) {
         lease.publish(.renewalFailed(message: failure))
         if now >= lease.validUntil {
             end(lease, .expired)
         } else {
             let retry = min(lease.ttl / 10, .milliseconds(250))
-            reschedule(lease, at: min(now + retry, lease.validUntil), renewed: false)
+            var next = min(now + retry, lease.validUntil)
+            if let holdDeadline = state.withLock({ $0.entries[ObjectIdentifier(lease)]?.holdDeadline }) {
+                next = min(next, holdDeadline)
+            }
+            reschedule(lease, at: next, renewed: false)
         }
+    }
+
+    /// Ends every lease registered whose maximum hold time has passed (but one being released,
+    /// which waits for its release's answer); returns the earliest hold deadline still ahead.
+    /// While a renewal hangs, the loop cannot end them at their due time: this does it then.
+    private func endHoldsPassed(at now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        let (passed, next) = state.withLock { state -> ([Lease], ContinuousClock.Instant?) in
+            var passed: [Lease] = []
+            var next: ContinuousClock.Instant?
+            for entry in state.entries.values where !entry.lease.isReleased {
+                guard let holdDeadline = entry.holdDeadline else { continue }
+                if holdDeadline <= now {
+                    passed.append(entry.lease)
+                } else {
+                    next = next.map { min($0, holdDeadline) } ?? holdDeadline
+                }
+            }
+            return (passed, next)
+        }
+        for lease in passed { end(lease, .maximumHoldTimeReached) }
+        return next
     }
 
     /// The backend's renewal of `batch`, abandoned (and cancelled) at the earliest validity of
@@ -391,12 +426,16 @@ final class RenewalScheduler: Sendable {
             group.addTask {
                 // The loop itself does not wait on its signal while it renews: this is its only waiter.
                 while true {
+                    // A hold time that passes meanwhile ends its lease on time, the renewal or not.
+                    let now = clock.now
+                    let nextHold = self.endHoldsPassed(at: now)
                     let deadline = self.earliestValidity(besides: batch)
-                    if let deadline, clock.now >= deadline {
+                    if let deadline, now >= deadline {
                         return .failure(
                             LockError(.backendUnavailable, "renewal got no answer before the lease's validity ran out"))
                     }
-                    if await self.wake.wait(until: deadline, clock: clock) == .cancelled { return nil }
+                    let wakeAt = [deadline, nextHold].compactMap { $0 }.min()
+                    if await self.wake.wait(until: wakeAt, clock: clock) == .cancelled { return nil }
                 }
             }
             defer { group.cancelAll() }
@@ -421,7 +460,7 @@ final class RenewalScheduler: Sendable {
     }
 
     /// The reason's case alone: a `notOwner` holder is another owner's id, not for the logs.
-    private static func name(of reason: LeaseLoss) -> String {
+    static func name(of reason: LeaseLoss) -> String {
         switch reason {
         case .notOwner: return "notOwner"
         case .expired: return "expired"
