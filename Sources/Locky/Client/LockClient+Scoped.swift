@@ -104,6 +104,8 @@ extension LockClient {
         // Its own loop runs beside the body, not as a child: a cancelled caller cancels the body,
         // but the lock must stay renewed until the body has returned (it may ignore the
         // cancellation, or need a while to wind down), as the client's loop keeps renewing it.
+        // Not a stray task: nothing between here and the join below throws, so it is cancelled
+        // and awaited on every path, before this call returns.
         let ownLoop: Task<Void, Never>? =
             scheduler === renewals
             ? nil
