@@ -535,6 +535,9 @@ public actor RedisClient {
                         _ = try await future.get()
                     }
                 } catch {
+                    // A `close()` that ends the attempt fails it with whatever NIO says of the
+                    // closed socket ("I/O on closed channel"): the caller learns why instead.
+                    if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
                     throw Self.asClientError(error)
                 }
             case .idle(let failures, let nextAttempt, let lastError):
