@@ -35,4 +35,66 @@ import Testing
             #expect(wrong.count == 0, "\(wrong.count) of 100 callers: \(wrong.first ?? "")")
         }
     }
+
+    /// A subscription that ended while the server was down leaves no gap behind: the next
+    /// subscription, made once the server is back, was told nothing happened to it. Before, its
+    /// first event was a `gap` (the restore still owed one to whoever subscribed next).
+    @Test func aSubscriptionMadeAfterAnOutageIsToldOfNoGap() async throws {
+        try await RedisServer.withServer { server throws in
+            var configuration = try configuration(for: server)
+            configuration.reconnect = RedisReconnectPolicy(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(50))
+            try await RedisClient.withClient(configuration: configuration) { client throws in
+                try await client.subscribe(channels: ["before"]) { _ in
+                    server.kill()
+                    // The subscriber notices, fails to reconnect, and backs off.
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                try await server.restart()
+                try await client.subscribe(channels: ["after"]) { subscription throws in
+                    try await EventLog.collecting(subscription) { log throws in
+                        #expect(try await run(client, RESPCommand("PUBLISH", "after", "m"), as: Int.self) == 1)
+                        _ = await log.wait(forCount: 1)
+                        try await Task.sleep(for: .milliseconds(100))
+                        #expect(log.snapshot.count == 1, "\(log.snapshot.count) events, \(log.messages.count) messages")
+                        #expect(log.messages.map(\.payloadString) == ["m"])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Across a restart, the subscription that was live is told of the gap once, and one made
+    /// while the subscriber waited out its backoff (confirmed only on the new connection, so it
+    /// missed nothing) is told nothing. Before, both got the gap.
+    @Test func onlyTheSubscriptionsLiveAtTheOutageAreToldOfItsGap() async throws {
+        try await RedisServer.withServer { server throws in
+            var configuration = try configuration(for: server)
+            configuration.reconnect = RedisReconnectPolicy(initialDelay: .seconds(2), maximumDelay: .seconds(2), jitter: 0)
+            try await RedisClient.withClient(configuration: configuration) { client throws in
+                try await client.subscribe(channels: ["old"]) { old throws in
+                    try await EventLog.collecting(old) { oldLog throws in
+                        server.kill()
+                        // The attempt right after the loss is refused; the next one is 2 s later.
+                        try await Task.sleep(for: .milliseconds(100))
+                        try await server.restart()
+                        // Registered during the backoff, confirmed after the reconnect.
+                        try await client.subscribe(channels: ["new"]) { fresh throws in
+                            try await EventLog.collecting(fresh) { newLog throws in
+                                #expect(await eventually { oldLog.snapshot.contains(.gap) })
+                                #expect(try await run(client, RESPCommand("PUBLISH", "new", "n"), as: Int.self) == 1)
+                                #expect(try await run(client, RESPCommand("PUBLISH", "old", "o"), as: Int.self) == 1)
+                                _ = await newLog.wait(forCount: 1)
+                                _ = await oldLog.wait(forCount: 2)
+                                try await Task.sleep(for: .milliseconds(100))
+                                #expect(oldLog.snapshot.filter { $0 == .gap }.count == 1)
+                                #expect(oldLog.messages.map(\.payloadString) == ["o"])
+                                #expect(newLog.snapshot.count == 1, "\(newLog.snapshot.count) events")
+                                #expect(newLog.messages.map(\.payloadString) == ["n"])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -10,8 +10,8 @@ import NIOSSL
 /// for ``RedisConfiguration/subscriptionLinger`` (an event-loop timer unsubscribes it), so a
 /// task that subscribes again soon needs no round trip. When the connection drops it
 /// reconnects (backoff from an event-loop timer, no task needed), restores every live
-/// subscription, and tells each subscription that a gap happened once the server has
-/// confirmed them again.
+/// subscription, and tells each subscription that was live when it dropped that a gap
+/// happened, once the server has confirmed them again.
 actor RedisSubscriber {
     private struct Entry {
         let continuation: AsyncStream<RedisSubscriptionEvent>.Continuation
@@ -20,6 +20,9 @@ actor RedisSubscriber {
         let channels: [String]
         let patterns: [String]
         var needsGap = false
+        /// Live when its connection was lost: told of the gap once its channels are restored.
+        /// One confirmed only on a later connection missed nothing and is told nothing.
+        var owesGap = false
 
         /// Hands `event` over; false when the stream's buffer was full.
         func deliver(_ event: RedisSubscriptionEvent) -> Bool {
@@ -457,6 +460,9 @@ actor RedisSubscriber {
         unansweredPSubscribes.removeAll()
         if !entries.isEmpty {
             gapPending = true
+            // A subscription still waiting for its confirmation returns only once it is
+            // confirmed on a later connection, so it misses nothing.
+            for id in entries.keys where waiters[id] == nil { entries[id]?.owesGap = true }
             scheduleReconnect(failures: failures)
         }
     }
@@ -566,10 +572,12 @@ actor RedisSubscriber {
         deliverGap()
     }
 
-    /// Tells every subscription that messages may have been missed (later, for one whose buffer is full).
+    /// Tells every subscription that was live when the connection was lost that messages may
+    /// have been missed (later, for one whose buffer is full).
     private func deliverGap() {
-        for (id, var entry) in entries where !entry.deliver(.gap) {
-            entry.needsGap = true
+        for (id, var entry) in entries where entry.owesGap {
+            entry.owesGap = false
+            if !entry.deliver(.gap) { entry.needsGap = true }
             entries[id] = entry
         }
     }
