@@ -97,4 +97,28 @@ import Testing
             }
         }
     }
+
+    /// A task that is already cancelled when it calls still waits for a connection that is being
+    /// made, and sends: that is how a lock is released in cleanup code.
+    @Test func anAlreadyCancelledCallerStillWaitsForTheConnection() async throws {
+        try await RedisServer.withServer { server throws in
+            server.pause()
+            let client = try RedisClient(configuration: configuration(for: server, connectTimeout: .seconds(10)))
+            let caller = Task {
+                // Started while the handshake hangs; cancelled before it calls.
+                try? await Task.sleep(for: .seconds(10))
+                return await clientError { _ = try await client.execute(RESPCommand("SET", "cleanup", "done")) }.error
+            }
+            let starter = Task { _ = try? await client.execute(RESPCommand("PING")) }
+            try await Task.sleep(for: .milliseconds(300))
+            caller.cancel()
+            try await Task.sleep(for: .milliseconds(300))
+            server.resume()
+            let error = await caller.value
+            #expect(error == nil, "\(String(describing: error))")
+            await starter.value
+            #expect(try await run(client, RESPCommand("GET", "cleanup"), as: String.self) == "done")
+            await client.close()
+        }
+    }
 }
