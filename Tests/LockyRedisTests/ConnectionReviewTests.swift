@@ -121,4 +121,22 @@ import Testing
             await client.close()
         }
     }
+
+    /// A client dropped without `close()` leaves no connection open: its deinit closed the
+    /// command connection but not the pub/sub one, which stayed open for good (its keep-alive
+    /// pings kept it alive, and its idle channel stayed subscribed: the linger timer had no
+    /// subscriber left to run).
+    @Test func aDroppedClientLeavesNoPubSubConnectionOpen() async throws {
+        try await RedisServer.withServer { server throws in
+            func use() async throws {
+                let client = try RedisClient(configuration: configuration(for: server, suffix: "?name=dropped"))
+                _ = try await client.execute(RESPCommand("PING"))
+                try await client.subscribe(channels: ["dropped"]) { _ in }
+                #expect(try clientListLines(server, named: "dropped").count == 2)
+            }
+            try await use()
+            let gone = await eventually(within: .seconds(3)) { (try? clientListLines(server, named: "dropped").count) == 0 }
+            #expect(gone, "\((try? clientListLines(server, named: "dropped")) ?? [])")
+        }
+    }
 }

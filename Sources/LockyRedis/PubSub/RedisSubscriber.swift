@@ -94,6 +94,14 @@ actor RedisSubscriber {
         self.logger = logger
     }
 
+    /// A client dropped without ``close()`` drops this too: its connection, which keep-alive
+    /// pings would hold open for good, closes with it (as the client's own does).
+    deinit {
+        if case .connected(let connection) = state {
+            connection.channel.close(promise: nil)
+        }
+    }
+
     // MARK: Subscribing
 
     /// Registers a subscription and returns once the server confirmed all its channels and patterns.
