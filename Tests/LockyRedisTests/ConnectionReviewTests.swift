@@ -139,4 +139,35 @@ import Testing
             #expect(gone, "\((try? clientListLines(server, named: "dropped")) ?? [])")
         }
     }
+
+    /// A client dropped while its connections are still being made (a stopped server took the
+    /// TCP connections, the callers gave up waiting) leaves nothing open once the server
+    /// answers: before, both handshakes completed after the drop, nobody owned the connections,
+    /// and they stayed open for good (keep-alive pings).
+    @Test func aClientDroppedWhileConnectingLeavesNoConnectionOpen() async throws {
+        try await RedisServer.withServer { server throws in
+            server.pause()
+            func use() async throws {
+                var configuration = try configuration(
+                    for: server, suffix: "?name=connecting", commandTimeout: .milliseconds(300), connectTimeout: .seconds(20))
+                configuration.subscriptionLinger = .zero
+                let client = try RedisClient(configuration: configuration)
+                // Both give up long before the connect timeout; the attempts go on.
+                let (error, _) = await clientError {
+                    _ = try await RedisClient.withReplyWaitLimit(.milliseconds(300)) {
+                        try await client.execute(RESPCommand("PING"))
+                    }
+                }
+                #expect(error?.code == .timeout, "\(String(describing: error))")
+                let (subscribeError, _) = await clientError { try await client.subscribe(channels: ["c"]) { _ in } }
+                #expect(subscribeError?.code == .timeout, "\(String(describing: subscribeError))")
+            }
+            try await use()
+            server.resume()
+            // The handshakes are answered now; had anyone kept the connections, they would show.
+            try await Task.sleep(for: .milliseconds(500))
+            let lines = try clientListLines(server, named: "connecting")
+            #expect(lines.isEmpty, "\(lines)")
+        }
+    }
 }

@@ -97,8 +97,15 @@ actor RedisSubscriber {
     /// A client dropped without ``close()`` drops this too: its connection, which keep-alive
     /// pings would hold open for good, closes with it (as the client's own does).
     deinit {
-        if case .connected(let connection) = state {
+        switch state {
+        case .connected(let connection):
             connection.channel.close(promise: nil)
+        case .connecting(let handler):
+            // Nobody would own the connection its handshake completes.
+            let reason = RedisClientError(.closed, "the client was dropped", mayHaveRun: false)
+            eventLoop.execute { handler.value.close(reason) }
+        case .disconnected, .closed:
+            break
         }
     }
 
