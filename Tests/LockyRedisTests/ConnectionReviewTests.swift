@@ -170,4 +170,41 @@ import Testing
             #expect(lines.isEmpty, "\(lines)")
         }
     }
+
+    /// A subscription the server leaves unconfirmed while the subscriber connection has heard
+    /// nothing for the whole command timeout retires that connection, as a command's deadline
+    /// retires a silent command connection: the subscriptions it carried are restored on a new
+    /// one and told of the gap. Before, a connection whose packets were dropped (a firewall, a
+    /// NAT that forgot it) stayed in use until the keep-alive noticed (30 s by default): new
+    /// subscriptions kept timing out, and the live ones missed every message with no gap.
+    @Test func anUnansweredSubscribeOnASilentConnectionRetiresIt() async throws {
+        try await RedisServer.withServer { server throws in
+            try await FaultProxy.withProxy(upstream: server.port) { proxy throws in
+                var configuration = try RedisConfiguration(url: proxy.url)
+                configuration.commandTimeout = .milliseconds(500)
+                configuration.connectTimeout = .seconds(1)
+                configuration.reconnect = RedisReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200))
+                try await RedisClient.withClient(configuration: configuration) { client throws in
+                    try await withClient(server) { publisher throws in
+                        try await client.subscribe(channels: ["live"]) { live throws in
+                            try await EventLog.collecting(live) { log throws in
+                                proxy.blackhole()
+                                try await Task.sleep(for: .milliseconds(100))
+                                let (error, _) = await clientError { try await client.subscribe(channels: ["new"]) { _ in } }
+                                #expect(error != nil)
+                                proxy.heal()
+                                let told = await eventually(within: .seconds(5)) { log.snapshot.contains(.gap) }
+                                #expect(told, "no gap: \(log.snapshot)")
+                                let delivered = await eventually(within: .seconds(5)) {
+                                    _ = try? await run(publisher, RESPCommand("PUBLISH", "live", "after"), as: Int.self)
+                                    return log.messages.contains { $0.payloadString == "after" }
+                                }
+                                #expect(delivered)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -207,7 +207,7 @@ actor RedisSubscriber {
                 }
                 let timer = eventLoop.scheduleTask(in: TimeAmount(timeout ?? configuration.commandTimeout)) { [weak self] in
                     guard let self else { return }
-                    self.assumeIsolated { $0.endWait(id, .failure($0.confirmationTimedOut)) }
+                    self.assumeIsolated { $0.confirmationExpired(id) }
                 }
                 waiters[id] = Waiter(
                     channels: pending.channels,
@@ -389,6 +389,26 @@ actor RedisSubscriber {
             waiter.timer.cancel()
             waiter.continuation.resume(returning: .failure(error))
         }
+    }
+
+    /// A wait for confirmation timed out. When the server has sent nothing on the connection for
+    /// the whole command timeout while a subscribe of this wait is unanswered, the connection
+    /// is retired, as a command's deadline retires a silent command connection: it may be gone
+    /// without a FIN (dropped packets), and the subscriptions it carries would miss messages,
+    /// with no gap, until the keep-alive noticed.
+    private func confirmationExpired(_ id: UInt64) {
+        guard let waiter = waiters[id] else { return }
+        endWait(id, .failure(confirmationTimedOut))
+        guard case .connected(let connection) = state,
+            NIODeadline.now() - connection.handler.lastRead >= TimeAmount(configuration.commandTimeout),
+            waiter.channels.contains(where: { unansweredSubscribes[$0] != nil })
+                || waiter.patterns.contains(where: { unansweredPSubscribes[$0] != nil })
+        else { return }
+        logger.debug("subscription not confirmed by a silent server; retiring the connection")
+        connection.handler.close(
+            RedisClientError(
+                .timeout, "the server sent nothing within the command timeout while a subscription waited; connection retired",
+                mayHaveRun: true))
     }
 
     /// Ends a wait for confirmation early: timed out or cancelled.
