@@ -207,4 +207,32 @@ import Testing
             }
         }
     }
+
+    /// The silence that retires a pub/sub connection counts from the subscribe, not from the
+    /// last thing the server sent: a quiet connection whose server is slow to confirm a
+    /// subscription with a short timeout is kept, and its live subscriptions are told no gap.
+    @Test func aSlowConfirmationOnAQuietConnectionKeepsIt() async throws {
+        try await RedisServer.withServer { server throws in
+            try await FaultProxy.withProxy(upstream: server.port) { proxy throws in
+                var configuration = try RedisConfiguration(url: proxy.url)
+                configuration.commandTimeout = .milliseconds(500)
+                configuration.keepAliveInterval = nil
+                try await RedisClient.withClient(configuration: configuration) { client throws in
+                    try await client.subscribe(channels: ["live"]) { live throws in
+                        try await EventLog.collecting(live) { log throws in
+                            proxy.set(.latency(.milliseconds(150)))
+                            // Quiet for longer than the command timeout.
+                            try await Task.sleep(for: .milliseconds(800))
+                            let (error, _) = await clientError {
+                                try await client.subscribe(channels: ["slow"], timeout: .milliseconds(100), handler: { _ in }) {}
+                            }
+                            #expect(error?.code == .timeout, "\(String(describing: error))")
+                            try await Task.sleep(for: .milliseconds(1000))
+                            #expect(!log.snapshot.contains(.gap), "\(log.snapshot)")
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -70,6 +70,9 @@ actor RedisSubscriber {
     /// `SUBSCRIBE`, the first answer comes before the server has run the other two.
     private var unansweredSubscribes: [String: Int] = [:]
     private var unansweredPSubscribes: [String: Int] = [:]
+    /// When the last of those was sent, per name: how long the server has left it unanswered.
+    private var subscribeSentAt: [String: NIODeadline] = [:]
+    private var psubscribeSentAt: [String: NIODeadline] = [:]
     private var waiters: [UInt64: Waiter] = [:]
     private var gapPending = false
     /// Pending while backing off after failed attempts; nil otherwise.
@@ -352,9 +355,15 @@ actor RedisSubscriber {
     private func send(_ name: String, _ names: [String], on handler: RedisChannelHandler) {
         guard !names.isEmpty else { return }
         if name == "SUBSCRIBE" {
-            for channel in names { unansweredSubscribes[channel, default: 0] += 1 }
+            for channel in names {
+                unansweredSubscribes[channel, default: 0] += 1
+                subscribeSentAt[channel] = .now()
+            }
         } else if name == "PSUBSCRIBE" {
-            for pattern in names { unansweredPSubscribes[pattern, default: 0] += 1 }
+            for pattern in names {
+                unansweredPSubscribes[pattern, default: 0] += 1
+                psubscribeSentAt[pattern] = .now()
+            }
         }
         var command = RESPCommand(name)
         command.append(contentsOf: names)
@@ -369,6 +378,8 @@ actor RedisSubscriber {
         // Which names it answers is unknown: count no longer (the next answer confirms).
         unansweredSubscribes.removeAll()
         unansweredPSubscribes.removeAll()
+        subscribeSentAt.removeAll()
+        psubscribeSentAt.removeAll()
         failWaiters(.server(error))
         // Restoring the subscriptions after a reconnect was refused (the ACL changed meanwhile):
         // nothing is subscribed on this connection, so messages are being missed. Say so at once
@@ -392,18 +403,21 @@ actor RedisSubscriber {
     }
 
     /// A wait for confirmation timed out. When the server has sent nothing on the connection for
-    /// the whole command timeout while a subscribe of this wait is unanswered, the connection
-    /// is retired, as a command's deadline retires a silent command connection: it may be gone
-    /// without a FIN (dropped packets), and the subscriptions it carries would miss messages,
-    /// with no gap, until the keep-alive noticed.
+    /// the whole command timeout since a subscribe of this wait went out unanswered, the
+    /// connection is retired, as a command's deadline retires a silent command connection: it
+    /// may be gone without a FIN (dropped packets), and the subscriptions it carries would miss
+    /// messages, with no gap, until the keep-alive noticed. (Counted from the subscribe: a
+    /// short timeout on a quiet connection says nothing about the server.)
     private func confirmationExpired(_ id: UInt64) {
         guard let waiter = waiters[id] else { return }
         endWait(id, .failure(confirmationTimedOut))
-        guard case .connected(let connection) = state,
-            NIODeadline.now() - connection.handler.lastRead >= TimeAmount(configuration.commandTimeout),
-            waiter.channels.contains(where: { unansweredSubscribes[$0] != nil })
-                || waiter.patterns.contains(where: { unansweredPSubscribes[$0] != nil })
-        else { return }
+        guard case .connected(let connection) = state else { return }
+        let sent =
+            waiter.channels.compactMap { unansweredSubscribes[$0] == nil ? nil : subscribeSentAt[$0] }
+            + waiter.patterns.compactMap { unansweredPSubscribes[$0] == nil ? nil : psubscribeSentAt[$0] }
+        guard let earliest = sent.min() else { return }
+        let silentSince = max(earliest, connection.handler.lastRead)
+        guard NIODeadline.now() - silentSince >= TimeAmount(configuration.commandTimeout) else { return }
         logger.debug("subscription not confirmed by a silent server; retiring the connection")
         connection.handler.close(
             RedisClientError(
@@ -493,6 +507,8 @@ actor RedisSubscriber {
         confirmedPatterns.removeAll()
         unansweredSubscribes.removeAll()
         unansweredPSubscribes.removeAll()
+        subscribeSentAt.removeAll()
+        psubscribeSentAt.removeAll()
         if !entries.isEmpty {
             gapPending = true
             // A subscription still waiting for its confirmation returns only once it is
@@ -542,13 +558,13 @@ actor RedisSubscriber {
             deliver(RedisPubSubMessage(channel: channel, pattern: pattern, payload: payload), to: patternTargets[pattern])
         case "subscribe":
             guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }),
-                Self.answered(name, in: &unansweredSubscribes), channelTargets[name] != nil
+                Self.answered(name, in: &unansweredSubscribes, sentAt: &subscribeSentAt), channelTargets[name] != nil
             else { return }
             confirmedChannels.insert(name)
             confirmed(channel: name, pattern: nil)
         case "psubscribe":
             guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }),
-                Self.answered(name, in: &unansweredPSubscribes), patternTargets[name] != nil
+                Self.answered(name, in: &unansweredPSubscribes, sentAt: &psubscribeSentAt), patternTargets[name] != nil
             else { return }
             confirmedPatterns.insert(name)
             confirmed(channel: nil, pattern: name)
@@ -558,9 +574,12 @@ actor RedisSubscriber {
     }
 
     /// Counts one answer to a subscribe of `name`; true when it answers the last one sent.
-    private static func answered(_ name: String, in unanswered: inout [String: Int]) -> Bool {
+    private static func answered(
+        _ name: String, in unanswered: inout [String: Int], sentAt: inout [String: NIODeadline]
+    ) -> Bool {
         guard let count = unanswered[name], count > 1 else {
             unanswered[name] = nil
+            sentAt[name] = nil
             return true
         }
         unanswered[name] = count - 1
