@@ -117,8 +117,16 @@ public actor RedisClient {
     }
 
     deinit {
-        if case .connected(let connection) = state {
+        switch state {
+        case .connected(let connection):
             connection.channel.close(promise: nil)
+        case .connecting(_, let handler):
+            // A caller that gave up waiting (a reply wait limit) can drop the last reference
+            // while a slow handshake goes on; nobody would own the connection it completes.
+            let reason = RedisClientError(.closed, "the client was dropped", mayHaveRun: false)
+            eventLoop.execute { handler.value.close(reason) }
+        case .idle, .closed:
+            break
         }
     }
 
@@ -535,6 +543,9 @@ public actor RedisClient {
                         _ = try await future.get()
                     }
                 } catch {
+                    // A `close()` that ends the attempt fails it with whatever NIO says of the
+                    // closed socket ("I/O on closed channel"): the caller learns why instead.
+                    if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
                     throw Self.asClientError(error)
                 }
             case .idle(let failures, let nextAttempt, let lastError):

@@ -19,7 +19,9 @@ public struct RedisConfiguration: Sendable, Hashable {
     /// Limit for TCP connect, TLS and the handshake together.
     public var connectTimeout: Duration
     /// Deadline for each command's reply. A server that stays silent past it is considered dead:
-    /// the command fails with a timeout and the connection is retired.
+    /// the command fails with a timeout and the connection is retired. The pub/sub connection is
+    /// retired too when a subscription waits for its confirmation while the server sends
+    /// nothing for this long; its subscriptions are restored on a new one, with a gap.
     public var commandTimeout: Duration
     /// After this much idle time a `PING` checks that the server is still there; nil disables it.
     public var keepAliveInterval: Duration?

@@ -28,6 +28,8 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var armedDeadline: NIODeadline?
     private var keepAliveTask: Scheduled<Void>?
     private var lastActivity: NIODeadline = .now()
+    /// When the server last sent anything: how long it has been silent.
+    private(set) var lastRead: NIODeadline = .now()
     private var nextID: UInt64 = 1 << 63
     /// Ids cancelled before their command reached this handler (not sent at all), with when the
     /// cancellation came. Tasks take ids before they hop here, so ids arrive out of order and a
@@ -286,6 +288,7 @@ final class RedisChannelHandler: ChannelInboundHandler, RemovableChannelHandler 
         guard closeReason == nil else { return }
         let buffer = unwrapInboundIn(data)
         lastActivity = .now()
+        lastRead = lastActivity
         do {
             try processor.process(buffer: buffer) { token in
                 self.receive(token)

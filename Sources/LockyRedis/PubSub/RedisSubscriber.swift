@@ -10,8 +10,8 @@ import NIOSSL
 /// for ``RedisConfiguration/subscriptionLinger`` (an event-loop timer unsubscribes it), so a
 /// task that subscribes again soon needs no round trip. When the connection drops it
 /// reconnects (backoff from an event-loop timer, no task needed), restores every live
-/// subscription, and tells each subscription that a gap happened once the server has
-/// confirmed them again.
+/// subscription, and tells each subscription that was live when it dropped that a gap
+/// happened, once the server has confirmed them again.
 actor RedisSubscriber {
     private struct Entry {
         let continuation: AsyncStream<RedisSubscriptionEvent>.Continuation
@@ -20,6 +20,9 @@ actor RedisSubscriber {
         let channels: [String]
         let patterns: [String]
         var needsGap = false
+        /// Live when its connection was lost: told of the gap once its channels are restored.
+        /// One confirmed only on a later connection missed nothing and is told nothing.
+        var owesGap = false
 
         /// Hands `event` over; false when the stream's buffer was full.
         func deliver(_ event: RedisSubscriptionEvent) -> Bool {
@@ -67,6 +70,9 @@ actor RedisSubscriber {
     /// `SUBSCRIBE`, the first answer comes before the server has run the other two.
     private var unansweredSubscribes: [String: Int] = [:]
     private var unansweredPSubscribes: [String: Int] = [:]
+    /// When the last of those was sent, per name: how long the server has left it unanswered.
+    private var subscribeSentAt: [String: NIODeadline] = [:]
+    private var psubscribeSentAt: [String: NIODeadline] = [:]
     private var waiters: [UInt64: Waiter] = [:]
     private var gapPending = false
     /// Pending while backing off after failed attempts; nil otherwise.
@@ -89,6 +95,21 @@ actor RedisSubscriber {
         var logger = logger
         logger[metadataKey: "redis.connection"] = "subscriber"
         self.logger = logger
+    }
+
+    /// A client dropped without ``close()`` drops this too: its connection, which keep-alive
+    /// pings would hold open for good, closes with it (as the client's own does).
+    deinit {
+        switch state {
+        case .connected(let connection):
+            connection.channel.close(promise: nil)
+        case .connecting(let handler):
+            // Nobody would own the connection its handshake completes.
+            let reason = RedisClientError(.closed, "the client was dropped", mayHaveRun: false)
+            eventLoop.execute { handler.value.close(reason) }
+        case .disconnected, .closed:
+            break
+        }
     }
 
     // MARK: Subscribing
@@ -189,7 +210,7 @@ actor RedisSubscriber {
                 }
                 let timer = eventLoop.scheduleTask(in: TimeAmount(timeout ?? configuration.commandTimeout)) { [weak self] in
                     guard let self else { return }
-                    self.assumeIsolated { $0.endWait(id, .failure($0.confirmationTimedOut)) }
+                    self.assumeIsolated { $0.confirmationExpired(id) }
                 }
                 waiters[id] = Waiter(
                     channels: pending.channels,
@@ -334,9 +355,15 @@ actor RedisSubscriber {
     private func send(_ name: String, _ names: [String], on handler: RedisChannelHandler) {
         guard !names.isEmpty else { return }
         if name == "SUBSCRIBE" {
-            for channel in names { unansweredSubscribes[channel, default: 0] += 1 }
+            for channel in names {
+                unansweredSubscribes[channel, default: 0] += 1
+                subscribeSentAt[channel] = .now()
+            }
         } else if name == "PSUBSCRIBE" {
-            for pattern in names { unansweredPSubscribes[pattern, default: 0] += 1 }
+            for pattern in names {
+                unansweredPSubscribes[pattern, default: 0] += 1
+                psubscribeSentAt[pattern] = .now()
+            }
         }
         var command = RESPCommand(name)
         command.append(contentsOf: names)
@@ -351,6 +378,8 @@ actor RedisSubscriber {
         // Which names it answers is unknown: count no longer (the next answer confirms).
         unansweredSubscribes.removeAll()
         unansweredPSubscribes.removeAll()
+        subscribeSentAt.removeAll()
+        psubscribeSentAt.removeAll()
         failWaiters(.server(error))
         // Restoring the subscriptions after a reconnect was refused (the ACL changed meanwhile):
         // nothing is subscribed on this connection, so messages are being missed. Say so at once
@@ -371,6 +400,29 @@ actor RedisSubscriber {
             waiter.timer.cancel()
             waiter.continuation.resume(returning: .failure(error))
         }
+    }
+
+    /// A wait for confirmation timed out. When the server has sent nothing on the connection for
+    /// the whole command timeout since a subscribe of this wait went out unanswered, the
+    /// connection is retired, as a command's deadline retires a silent command connection: it
+    /// may be gone without a FIN (dropped packets), and the subscriptions it carries would miss
+    /// messages, with no gap, until the keep-alive noticed. (Counted from the subscribe: a
+    /// short timeout on a quiet connection says nothing about the server.)
+    private func confirmationExpired(_ id: UInt64) {
+        guard let waiter = waiters[id] else { return }
+        endWait(id, .failure(confirmationTimedOut))
+        guard case .connected(let connection) = state else { return }
+        let sent =
+            waiter.channels.compactMap { unansweredSubscribes[$0] == nil ? nil : subscribeSentAt[$0] }
+            + waiter.patterns.compactMap { unansweredPSubscribes[$0] == nil ? nil : psubscribeSentAt[$0] }
+        guard let earliest = sent.min() else { return }
+        let silentSince = max(earliest, connection.handler.lastRead)
+        guard NIODeadline.now() - silentSince >= TimeAmount(configuration.commandTimeout) else { return }
+        logger.debug("subscription not confirmed by a silent server; retiring the connection")
+        connection.handler.close(
+            RedisClientError(
+                .timeout, "the server sent nothing within the command timeout while a subscription waited; connection retired",
+                mayHaveRun: true))
     }
 
     /// Ends a wait for confirmation early: timed out or cancelled.
@@ -455,8 +507,13 @@ actor RedisSubscriber {
         confirmedPatterns.removeAll()
         unansweredSubscribes.removeAll()
         unansweredPSubscribes.removeAll()
+        subscribeSentAt.removeAll()
+        psubscribeSentAt.removeAll()
         if !entries.isEmpty {
             gapPending = true
+            // A subscription still waiting for its confirmation returns only once it is
+            // confirmed on a later connection, so it misses nothing.
+            for id in entries.keys where waiters[id] == nil { entries[id]?.owesGap = true }
             scheduleReconnect(failures: failures)
         }
     }
@@ -501,13 +558,13 @@ actor RedisSubscriber {
             deliver(RedisPubSubMessage(channel: channel, pattern: pattern, payload: payload), to: patternTargets[pattern])
         case "subscribe":
             guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }),
-                Self.answered(name, in: &unansweredSubscribes), channelTargets[name] != nil
+                Self.answered(name, in: &unansweredSubscribes, sentAt: &subscribeSentAt), channelTargets[name] != nil
             else { return }
             confirmedChannels.insert(name)
             confirmed(channel: name, pattern: nil)
         case "psubscribe":
             guard let name = iterator.next().flatMap({ try? $0.decode(as: String.self) }),
-                Self.answered(name, in: &unansweredPSubscribes), patternTargets[name] != nil
+                Self.answered(name, in: &unansweredPSubscribes, sentAt: &psubscribeSentAt), patternTargets[name] != nil
             else { return }
             confirmedPatterns.insert(name)
             confirmed(channel: nil, pattern: name)
@@ -517,9 +574,12 @@ actor RedisSubscriber {
     }
 
     /// Counts one answer to a subscribe of `name`; true when it answers the last one sent.
-    private static func answered(_ name: String, in unanswered: inout [String: Int]) -> Bool {
+    private static func answered(
+        _ name: String, in unanswered: inout [String: Int], sentAt: inout [String: NIODeadline]
+    ) -> Bool {
         guard let count = unanswered[name], count > 1 else {
             unanswered[name] = nil
+            sentAt[name] = nil
             return true
         }
         unanswered[name] = count - 1
@@ -566,10 +626,12 @@ actor RedisSubscriber {
         deliverGap()
     }
 
-    /// Tells every subscription that messages may have been missed (later, for one whose buffer is full).
+    /// Tells every subscription that was live when the connection was lost that messages may
+    /// have been missed (later, for one whose buffer is full).
     private func deliverGap() {
-        for (id, var entry) in entries where !entry.deliver(.gap) {
-            entry.needsGap = true
+        for (id, var entry) in entries where entry.owesGap {
+            entry.owesGap = false
+            if !entry.deliver(.gap) { entry.needsGap = true }
             entries[id] = entry
         }
     }
