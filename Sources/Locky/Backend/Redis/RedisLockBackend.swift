@@ -345,6 +345,43 @@ public struct RedisLockBackend: LockBackend {
         }
     }
 
+    /// ``fencedWriteRequest(key:value:fencingToken:)`` whose reply, when accepted, also says what
+    /// the write replaced (Redlock: undone where the quorum rejected it).
+    func undoableFencedWriteRequest(key: String, value: ByteBuffer, fencingToken: Int64) -> RedisLockRequest<UndoableFencedWrite>
+    {
+        var command = RedisLockScripts.fencedWrite.evalSHA(keyCount: 1)
+        command.append(key)
+        command.append(value)
+        command.append(fencingToken)
+        command.append("1")
+        return RedisLockRequest(script: RedisLockScripts.fencedWrite, command: command, operation: "fenced write") {
+            reply throws(LockError) in
+            var values = ReplyReader(reply)
+            guard try values.int() == 1 else {
+                return UndoableFencedWrite(
+                    outcome: .rejected(highestToken: try values.int()), previousValue: nil, previousWritten: nil)
+            }
+            let previous = try values.optionalBytes()
+            return UndoableFencedWrite(outcome: .accepted, previousValue: previous, previousWritten: try values.optionalString())
+        }
+    }
+
+    /// Undoes the accepted fenced write `write` of `value` with `fencingToken` where it is still
+    /// the last write, and raises the fence to `highestToken` (``RedisLockScripts/fencedUndo``).
+    func fencedUndoRequest(
+        key: String, value: ByteBuffer, fencingToken: Int64, write: UndoableFencedWrite, highestToken: Int64
+    ) -> RedisLockRequest<Void> {
+        var command = RedisLockScripts.fencedUndo.evalSHA(keyCount: 1)
+        command.append(key)
+        command.append(fencingToken)
+        command.append(value)
+        command.append(highestToken)
+        command.append(write.previousValue == nil ? "0" : "1")
+        command.append(write.previousValue ?? ByteBuffer())
+        command.append(write.previousWritten ?? "")
+        return RedisLockRequest(script: RedisLockScripts.fencedUndo, command: command, operation: "fenced write") { _ in }
+    }
+
     /// Reads `key` if `fencingToken` is at least the highest token seen, raising the fence to it: one script call.
     public func fencedRead(key: String, fencingToken: Int64) async throws(LockError) -> FencedReadOutcome {
         try await perform(fencedReadRequest(key: key, fencingToken: fencingToken))

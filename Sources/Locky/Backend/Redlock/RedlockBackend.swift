@@ -469,9 +469,18 @@ public struct RedlockBackend: LockBackend {
     // MARK: Fenced storage
 
     /// Writes to every node; accepted when a quorum accepted (see `RedlockTally.fencedWrite(_:)`).
+    /// A write that is not accepted while some node rejected it (a newer token exists) is
+    /// undone on the nodes that accepted it (they had missed the newer token): else a read that
+    /// reached them would return the stale holder's value, and a read-modify-write of the new
+    /// holder build on it. Their fence is raised to the newer token too.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        let replies = try await query(request.fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
-        guard let outcome = tally.fencedWrite(replies) else {
+        let writes = try await query(request.undoableFencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
+        let replies = writes.map { $0.map(\.outcome) }
+        let decided = tally.fencedWrite(replies)
+        if decided != .accepted {
+            await undoFencedWrite(key: key, value: value, fencingToken: fencingToken, writes: writes)
+        }
+        guard let outcome = decided else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced write", replies) { outcome in
                 outcome == .accepted ? .granted : .heldByAnother(LockHolder(owner: "(a higher fencing token)", remaining: nil))
@@ -479,6 +488,31 @@ public struct RedlockBackend: LockBackend {
         }
         reportFailures("fenced write", replies) { _ in .granted }
         return outcome
+    }
+
+    /// Puts back what a fenced write replaced on the nodes that accepted it, when another node
+    /// rejected it: best effort, each node only while the write is still its last one.
+    private func undoFencedWrite(
+        key: String, value: ByteBuffer, fencingToken: Int64, writes: [Result<UndoableFencedWrite, LockError>]
+    ) async {
+        var highest: Int64?
+        var accepted: [(node: Int, write: UndoableFencedWrite)] = []
+        for (node, reply) in writes.enumerated() {
+            guard case .success(let write) = reply else { continue }
+            switch write.outcome {
+            case .accepted: accepted.append((node, write))
+            case .rejected(let token): highest = max(highest ?? token, token)
+            }
+        }
+        guard let highest, !accepted.isEmpty else { return }
+        let request = self.request
+        let undo = accepted
+        _ = await fanOut(to: undo.map(\.node)) { node, backend async throws(LockError) in
+            guard let write = undo.first(where: { $0.node == node })?.write else { return }
+            try await backend.perform(
+                request.fencedUndoRequest(key: key, value: value, fencingToken: fencingToken, write: write, highestToken: highest)
+            )
+        }
     }
 
     /// Reads a quorum of nodes and returns the value with the highest token.
