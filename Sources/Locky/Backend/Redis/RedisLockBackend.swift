@@ -346,20 +346,26 @@ public struct RedisLockBackend: LockBackend {
     }
 
     /// ``fencedWriteRequest(key:value:fencingToken:)`` whose reply, when accepted, also says what
-    /// the write replaced (Redlock: undone where the quorum rejected it).
-    func undoableFencedWriteRequest(key: String, value: ByteBuffer, fencingToken: Int64) -> RedisLockRequest<UndoableFencedWrite>
-    {
+    /// the write replaced (Redlock: undone where the quorum rejected it): the value only when it
+    /// is at most `previousUpTo` bytes long, else that it is unknown.
+    func undoableFencedWriteRequest(
+        key: String, value: ByteBuffer, fencingToken: Int64, previousUpTo limit: Int
+    ) -> RedisLockRequest<UndoableFencedWrite> {
         var command = RedisLockScripts.fencedWrite.evalSHA(keyCount: 1)
         command.append(key)
         command.append(value)
         command.append(fencingToken)
-        command.append("1")
+        command.append(limit)
         return RedisLockRequest(script: RedisLockScripts.fencedWrite, command: command, operation: "fenced write") {
             reply throws(LockError) in
             var values = ReplyReader(reply)
-            guard try values.int() == 1 else {
+            switch try values.int() {
+            case 0:
                 return UndoableFencedWrite(
                     outcome: .rejected(highestToken: try values.int()), previousValue: nil, previousWritten: nil)
+            case 2:
+                return UndoableFencedWrite(outcome: .accepted, previousValue: nil, previousWritten: nil, previousKnown: false)
+            default: break
             }
             let previous = try values.optionalBytes()
             return UndoableFencedWrite(outcome: .accepted, previousValue: previous, previousWritten: try values.optionalString())
@@ -376,7 +382,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(fencingToken)
         command.append(value)
         command.append(highestToken)
-        command.append(write.previousValue == nil ? "0" : "1")
+        command.append(!write.previousKnown ? "2" : write.previousValue == nil ? "0" : "1")
         command.append(write.previousValue ?? ByteBuffer())
         command.append(write.previousWritten ?? "")
         return RedisLockRequest(script: RedisLockScripts.fencedUndo, command: command, operation: "fenced write") { _ in }

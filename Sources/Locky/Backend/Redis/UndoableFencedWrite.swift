@@ -10,4 +10,7 @@ struct UndoableFencedWrite: Sendable {
     let previousValue: ByteBuffer?
     /// The token that wrote it, as stored (accepted only), nil when none.
     let previousWritten: String?
+    /// False when the node did not send the value it replaced (longer than asked for): the write is then
+    /// left where it was accepted, and only the fence is raised.
+    var previousKnown = true
 }

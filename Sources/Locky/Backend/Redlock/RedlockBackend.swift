@@ -474,7 +474,9 @@ public struct RedlockBackend: LockBackend {
     /// reached them would return the stale holder's value, and a read-modify-write of the new
     /// holder build on it. Their fence is raised to the newer token too.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        let writes = try await query(request.undoableFencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
+        let writes = try await query(
+            request.undoableFencedWriteRequest(
+                key: key, value: value, fencingToken: fencingToken, previousUpTo: previousValueLimit))
         let replies = writes.map { $0.map(\.outcome) }
         let decided = tally.fencedWrite(replies)
         if decided != .accepted {
@@ -488,6 +490,12 @@ public struct RedlockBackend: LockBackend {
         }
         reportFailures("fenced write", replies) { _ in .granted }
         return outcome
+    }
+
+    /// The longest replaced value a fenced write asks a node to send back for an undo: 1 MiB,
+    /// or less when a node's client takes no bulk string that long (its reply would fail).
+    private var previousValueLimit: Int {
+        nodes.map { $0.client.configuration.limits.maximumBulkLength }.reduce(1 << 20, min)
     }
 
     /// Puts back what a fenced write replaced on the nodes that accepted it, when another node
