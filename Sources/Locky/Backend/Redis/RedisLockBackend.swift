@@ -328,8 +328,22 @@ public struct RedisLockBackend: LockBackend {
     }
 
     /// Stores `value` if `fencingToken` is at least the highest token seen for `key`: one script call.
+    ///
+    /// - Throws: ``LockError`` `invalidArgument`, before anything is sent, for a value longer
+    ///   than the client takes in a reply (`limits.maximumBulkLength`, 64 MiB by default):
+    ///   Redis would store it, and every read of it would fail.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        try await perform(fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
+        try Self.checkReadable(value, limit: client.configuration.limits.maximumBulkLength)
+        return try await perform(fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
+    }
+
+    /// Refuses a fenced value that a reply could not bring back: longer than `limit` bytes.
+    static func checkReadable(_ value: ByteBuffer, limit: Int) throws(LockError) {
+        guard value.readableBytes > limit else { return }
+        throw LockError(
+            .invalidArgument,
+            "a fenced value of \(value.readableBytes) bytes could not be read back: replies take at most \(limit) (limits.maximumBulkLength)"
+        )
     }
 
     func fencedWriteRequest(key: String, value: ByteBuffer, fencingToken: Int64) -> RedisLockRequest<FencedWriteOutcome> {

@@ -473,7 +473,12 @@ public struct RedlockBackend: LockBackend {
     /// undone on the nodes that accepted it (they had missed the newer token): else a read that
     /// reached them would return the stale holder's value, and a read-modify-write of the new
     /// holder build on it. Their fence is raised to the newer token too.
+    /// A value longer than a node's client takes in a reply is refused before anything is sent
+    /// (`invalidArgument`), as on one server.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
+        for node in nodes {
+            try RedisLockBackend.checkReadable(value, limit: node.client.configuration.limits.maximumBulkLength)
+        }
         let writes = try await query(
             request.undoableFencedWriteRequest(
                 key: key, value: value, fencingToken: fencingToken, previousUpTo: previousValueLimit))
