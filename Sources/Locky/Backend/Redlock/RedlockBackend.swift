@@ -407,7 +407,13 @@ public struct RedlockBackend: LockBackend {
     }
 
     /// Resets the TTL of each held lock on every node; the outcome is what a quorum answered.
+    ///
+    /// Without a `locker`, the holder a quorum names for each resource is refreshed, owner-checked
+    /// (``holders(_:)`` first, one more round trip, then one per distinct holder): a node's key of
+    /// another owner (a minority left by a split vote or a crash) is no lock, and refreshing it
+    /// reported a resource nobody holds as refreshed and, without a TTL, kept that key for good.
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        guard let locker else { return try await refreshQuorumHolders(resources, ttl: ttl) }
         let replies = try await query(request.refreshRequest(resources, locker: locker, ttl: ttl))
         var outcomes: [RefreshOutcome] = []
         for index in resources.indices {
@@ -420,6 +426,28 @@ public struct RedlockBackend: LockBackend {
             outcomes.append(outcome)
         }
         reportFailures("refresh", replies) { _ in .granted }
+        return outcomes
+    }
+
+    /// The unconditional refresh: each resource's quorum holder, refreshed owner-checked; free
+    /// ones are left alone. One whose holder changed in between answers held by another.
+    private func refreshQuorumHolders(_ resources: [String], ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        let holders = try await holders(resources)
+        var outcomes = [RefreshOutcome](repeating: .notLocked, count: resources.count)
+        // Byte for byte, as Redis compares owners; in the order first seen.
+        var groups: [ExactName: [Int]] = [:]
+        var owners: [ExactName] = []
+        for (index, holder) in holders.enumerated() {
+            guard let holder else { continue }
+            let owner = ExactName(holder.owner)
+            if groups[owner] == nil { owners.append(owner) }
+            groups[owner, default: []].append(index)
+        }
+        for owner in owners {
+            let indices = groups[owner] ?? []
+            let refreshed = try await refresh(indices.map { resources[$0] }, locker: owner.string, ttl: ttl)
+            for (index, outcome) in zip(indices, refreshed) { outcomes[index] = outcome }
+        }
         return outcomes
     }
 
