@@ -30,6 +30,15 @@ enum LockEventCodec {
         "u" + String(UInt32.random(in: .min ... .max), radix: 16)
     }
 
+    /// The attempt tag of one call of the locker API (`lock`, `refresh`, and what Redlock gives
+    /// back after a lock): random, as ``unconditionalTag()``. With the locker's own tag, two
+    /// calls of one locker that each took a minority of nodes and gave it back counted as a
+    /// quorum: a `locked` and an `unlocked` of a lock nobody held. (An owner-checked `unlock`
+    /// keeps the owner's tag, so that a retry after a partial failure completes its `unlocked`.)
+    static func callTag() -> String {
+        "c" + String(UInt32.random(in: .min ... .max), radix: 16)
+    }
+
     /// Appends to `command` the `L` event of an acquisition of `resources` by `who` with
     /// `ttlMilliseconds` (0: none) and attempt tag `tag`, as one argument written in place.
     /// `tagged[i]` is ``LockKeyspace/hasHashTag(_:)`` of `resources[i]`.

@@ -114,7 +114,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(force ? "1" : "0")
         command.append(keyspace.eventChannel)
         // A locker id is a public name (unlike a lease's owner token), so it is the event's holder as it is.
-        let tag = LockEventCodec.attemptTag(owner: locker)
+        let tag = LockEventCodec.callTag()
         LockEventCodec.appendLocked(
             ttlMilliseconds: milliseconds, who: locker, tag: tag, resources: resources, tagged: tagged, keyspace: keyspace,
             to: &command)
@@ -229,7 +229,8 @@ public struct RedisLockBackend: LockBackend {
         try await perform(unlockRequest(resources, owner: owner), replyWait: replyWait)
     }
 
-    func unlockRequest(_ resources: [String], owner: String?) -> RedisLockRequest<[UnlockOutcome]> {
+    /// `tag`: the events' attempt tag, when not the owner's (``LockEventCodec/callTag()``).
+    func unlockRequest(_ resources: [String], owner: String?, tag: String? = nil) -> RedisLockRequest<[UnlockOutcome]> {
         // One resource: the script with the fair hand-off. Several: per-resource outcomes.
         let single = resources.count == 1
         let script = single ? RedisLockScripts.release : RedisLockScripts.unlock
@@ -245,7 +246,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
         let unconditional = owner?.isEmpty ?? true
-        let tag = unconditional ? LockEventCodec.unconditionalTag() : LockEventCodec.attemptTag(owner: owner)
+        let tag = tag ?? (unconditional ? LockEventCodec.unconditionalTag() : LockEventCodec.attemptTag(owner: owner))
         if single {
             LockEventCodec.appendUnlockedHead(resource: resources[0], tag: tag, keyspace: keyspace, to: &command)
         } else {
@@ -274,7 +275,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(locker ?? "")
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(keyspace.eventChannel)
-        command.append(LockEventCodec.attemptTag(owner: locker))
+        command.append(LockEventCodec.callTag())
         command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.refresh, command: command, operation: "refresh") {
             reply throws(LockError) in

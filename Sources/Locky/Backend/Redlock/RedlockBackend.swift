@@ -383,7 +383,8 @@ public struct RedlockBackend: LockBackend {
             let tookSome = replies.indices.filter { node in
                 !replies[node].isSuccess || partial.contains { replies[node].tookLock(at: $0) }
             }
-            await giveBack(request.unlockRequest(names, owner: locker), to: tookSome, answered: replies)
+            await giveBack(
+                request.unlockRequest(names, owner: locker, tag: LockEventCodec.callTag()), to: tookSome, answered: replies)
         }
         reportFailures("lock", replies, { _ in .granted }, except: pending)
         return outcomes
@@ -403,7 +404,9 @@ public struct RedlockBackend: LockBackend {
         }
         guard !undo.isEmpty else { return }
         let names = undo.map { resources[$0] }
-        await giveBack(request.unlockRequest(names, owner: locker), to: Array(replies.indices), answered: replies)
+        await giveBack(
+            request.unlockRequest(names, owner: locker, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+            answered: replies)
     }
 
     /// Resets the TTL of each held lock on every node; the outcome is what a quorum answered.
