@@ -76,8 +76,9 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner)
         command.append(milliseconds)
         command.append(keyspace.eventChannel)
+        // A tag per attempt: two attempts of one lease that each took a minority are no lock.
         LockEventCodec.appendLocked(
-            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), tag: LockEventCodec.attemptTag(owner: owner),
+            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), tag: LockEventCodec.callTag(),
             resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
         return RedisLockRequest(script: RedisLockScripts.acquire, command: command, operation: "acquire") {
             reply throws(LockError) in

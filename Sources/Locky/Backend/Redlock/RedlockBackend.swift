@@ -154,7 +154,9 @@ public struct RedlockBackend: LockBackend {
                 if let tokens = lateGrants.arrived(node: node, tokens: issued) { raiseLate(node, resources, to: tokens) }
             }
         ) { replies in
-            await giveBack(request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
+            await giveBack(
+                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+                answered: replies)
         }
         let decision = tally.acquire(replies)
         if case .acquired(let tokens, _) = decision {
@@ -175,7 +177,8 @@ public struct RedlockBackend: LockBackend {
                 let known = granted - raise.count + raised.prefix(raise.count).filter(\.isSuccess).count
                 guard known >= quorum else {
                     await giveBack(
-                        request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
+                        request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+                        answered: replies)
                     // Every node's answer, in node order: the raise where one was sent, else the acquire.
                     let answers = replies.indices.map { node -> Result<RedlockNodeOutcome.Result, LockError> in
                         if let position = raise.firstIndex(of: node) { return raised[position].map { _ in .granted } }
@@ -188,12 +191,14 @@ public struct RedlockBackend: LockBackend {
             return .acquired(fencingTokens: tokens)
         case .busy(let index, let holder):
             await giveBack(
-                request.unlockRequest(resources, owner: owner), to: replies.indices.filter { !replies[$0].isBusyAcquire },
+                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()),
+                to: replies.indices.filter { !replies[$0].isBusyAcquire },
                 answered: replies)
             return .busy(index: index, holder: holder)
         case .failed:
             await giveBack(
-                request.unlockRequest(resources, owner: owner), to: replies.indices.filter { !replies[$0].isBusyAcquire },
+                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()),
+                to: replies.indices.filter { !replies[$0].isBusyAcquire },
                 answered: replies)
             try throwIfCancelled(replies)
             throw tally.quorumError("acquire", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
