@@ -18,28 +18,34 @@ struct LockerReviewTests {
     func randomSequencesAnswerAlikeOnEveryBackend(seed: UInt64) async throws {
         try await withBackend(.memory) { memory in
             try await withBackend(.redis) { redis in
-                try await withBackend(.redlock) { redlock in
-                    try await Self.run(seed: seed, steps: 250, envs: [memory, redis, redlock])
+                // Redlock with a generous node timeout: thousands of calls on a loaded machine.
+                try await RedlockFaultTests.withNodes(3) { servers in
+                    var clients: [[LockClient]] = []
+                    for env in [memory, redis] {
+                        clients.append([env.client, try env.makeClient(LockyConfiguration(lockerTTL: .seconds(600)))])
+                    }
+                    var redlock = try RedlockFaultTests.configuration(servers, nodeTimeout: .seconds(5))
+                    let plain = try LockClient(configuration: redlock)
+                    redlock.lockerTTL = .seconds(600)
+                    let expiring = try LockClient(configuration: redlock)
+                    clients.append([plain, expiring])
+                    try await Self.run(seed: seed, steps: 250, kinds: [.memory, .redis, .redlock], clients: clients)
+                    await plain.close()
+                    await expiring.close()
                 }
             }
         }
     }
 
-    /// Runs `steps` random operations on every environment and compares the answers.
-    private static func run(seed: UInt64, steps: Int, envs: [LockEnvironment]) async throws {
+    /// Runs `steps` random operations with each backend's clients (two per backend: locker
+    /// locks without expiry, the default, and with a TTL) and compares the answers.
+    private static func run(seed: UInt64, steps: Int, kinds: [BackendKind], clients: [[LockClient]]) async throws {
         var random = SplitMix64(seed: seed)
-        // Two clients per backend: locker locks without expiry (the default), and with a TTL.
-        var clients: [[LockClient]] = []
-        for env in envs {
-            var ttl = LockyConfiguration()
-            ttl.lockerTTL = .seconds(600)
-            clients.append([env.client, try env.makeClient(ttl)])
-        }
         // Leases per backend, by sequence number; their owners read back as `lease#n`.
-        var leases: [[Int: Lease]] = Array(repeating: [:], count: envs.count)
+        var leases: [[Int: Lease]] = Array(repeating: [:], count: kinds.count)
         var nextLease = 0
         // Tokens handed out per resource, per backend: each must be above the last.
-        var lastToken: [[String: Int64]] = Array(repeating: [:], count: envs.count)
+        var lastToken: [[String: Int64]] = Array(repeating: [:], count: kinds.count)
         for step in 0..<steps {
             let op = Int.random(in: 0..<10, using: &random)
             let subset = pick(resources, &random)
@@ -54,7 +60,7 @@ struct LockerReviewTests {
             let force = Bool.random(using: &random)
             if op == 7 { nextLease += 1 }
             var answers: [String] = []
-            for (index, env) in envs.enumerated() {
+            for (index, kind) in kinds.enumerated() {
                 let client = clients[index][clientIndex]
                 let answer = await Self.attempt { () async throws -> String in
                     switch op {
@@ -63,7 +69,7 @@ struct LockerReviewTests {
                         for result in results {
                             if case .acquired(let token) = result.outcome {
                                 let last = lastToken[index][result.resource] ?? 0
-                                #expect(token > last, "\(env.kind) step \(step): token \(token) after \(last)")
+                                #expect(token > last, "\(kind) step \(step): token \(token) after \(last)")
                                 lastToken[index][result.resource] = token
                             }
                         }
@@ -91,7 +97,7 @@ struct LockerReviewTests {
                         leases[index][leaseID] = lease
                         for (resource, token) in zip(lease.resources, lease.fencingTokens) {
                             let last = lastToken[index][resource] ?? 0
-                            #expect(token > last, "\(env.kind) step \(step): lease token \(token) after \(last)")
+                            #expect(token > last, "\(kind) step \(step): lease token \(token) after \(last)")
                             lastToken[index][resource] = token
                         }
                         return "acquire \(lease.fencingTokens)"
@@ -108,7 +114,7 @@ struct LockerReviewTests {
             }
             #expect(
                 Set(answers).count == 1,
-                "seed \(seed) step \(step) op \(op) \(subset) \(locker) checked \(checked) client \(clientIndex) key \(key) token \(token): \(zip(envs.map(\.kind), answers).map { "\($0): \($1)" })"
+                "seed \(seed) step \(step) op \(op) \(subset) \(locker) checked \(checked) client \(clientIndex) key \(key) token \(token): \(zip(kinds, answers).map { "\($0): \($1)" })"
             )
         }
     }
