@@ -9,6 +9,9 @@ extension LockClient {
     /// the fields `value`, `written` (the token of the write) and `fence` (the highest token
     /// seen); read it with ``fencedRead(_:)``. Name a key of your own: a lock, fence or queue
     /// key of the prefix that exists is refused with `serverError` (WRONGTYPE), in memory too.
+    /// On Redis a value longer than the client takes in a reply (`limits.maximumBulkLength` of
+    /// its `RedisConfiguration`, 64 MiB by default) is refused with `invalidArgument` before it
+    /// is sent: Redis would store it, and no read could bring it back.
     public func fencedWrite(_ value: ByteBuffer, to key: String, fencingToken: Int64) async throws(LockError)
         -> FencedWriteOutcome
     {

@@ -33,7 +33,8 @@ extension LockClient {
     }
 
     /// Resets the TTL of held resources; does nothing on unlocked ones. Without a `locker` it
-    /// refreshes whoever holds them (as the seed does); with one, only where that locker holds them.
+    /// refreshes whoever holds them (as the seed does; on Redlock the holder a quorum of nodes
+    /// names, asked first); with one, only where that locker holds them.
     public func refresh(_ resources: [String], locker: String? = nil) async throws(LockError) -> [ResourceResult<RefreshOutcome>]
     {
         try LockLimits.validate(resources: resources)

@@ -1,5 +1,6 @@
 import LockyRESP
 import NIOCore
+import Synchronization
 
 /// Encodes and decodes the lock events the scripts publish: a kind byte (`L` locked, `U`
 /// unlocked, `H` unlocked with the next fair waiter of each key, `T` a TTL shortened to the
@@ -29,6 +30,20 @@ enum LockEventCodec {
     static func unconditionalTag() -> String {
         "u" + String(UInt32.random(in: .min ... .max), radix: 16)
     }
+
+    /// The attempt tag of one call that takes locks (an acquire attempt, `lock`, `refresh`, and
+    /// what Redlock gives back after one): random, as ``unconditionalTag()``. With the owner's
+    /// own tag, two attempts of one lease, or two calls of one locker, that each took a minority
+    /// of nodes and gave it back counted as a quorum: a `locked` and an `unlocked` of a lock
+    /// nobody held. (A release and an owner-checked `unlock` keep the owner's tag, so that a
+    /// retry after a partial failure completes its `unlocked`.)
+    /// A counter from a random start: unique per call in this process, unrelated across
+    /// processes, and no system call on the acquire path (as `random(in:)` makes on Linux).
+    static func callTag() -> String {
+        "c" + String(UInt32(truncatingIfNeeded: callTags.add(1, ordering: .relaxed).newValue), radix: 16)
+    }
+
+    private static let callTags = Atomic<UInt64>(UInt64.random(in: .min ... .max))
 
     /// Appends to `command` the `L` event of an acquisition of `resources` by `who` with
     /// `ttlMilliseconds` (0: none) and attempt tag `tag`, as one argument written in place.

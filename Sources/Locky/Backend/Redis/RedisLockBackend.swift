@@ -76,8 +76,9 @@ public struct RedisLockBackend: LockBackend {
         command.append(owner)
         command.append(milliseconds)
         command.append(keyspace.eventChannel)
+        // A tag per attempt: two attempts of one lease that each took a minority are no lock.
         LockEventCodec.appendLocked(
-            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), tag: LockEventCodec.attemptTag(owner: owner),
+            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), tag: LockEventCodec.callTag(),
             resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
         return RedisLockRequest(script: RedisLockScripts.acquire, command: command, operation: "acquire") {
             reply throws(LockError) in
@@ -114,7 +115,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(force ? "1" : "0")
         command.append(keyspace.eventChannel)
         // A locker id is a public name (unlike a lease's owner token), so it is the event's holder as it is.
-        let tag = LockEventCodec.attemptTag(owner: locker)
+        let tag = LockEventCodec.callTag()
         LockEventCodec.appendLocked(
             ttlMilliseconds: milliseconds, who: locker, tag: tag, resources: resources, tagged: tagged, keyspace: keyspace,
             to: &command)
@@ -229,7 +230,8 @@ public struct RedisLockBackend: LockBackend {
         try await perform(unlockRequest(resources, owner: owner), replyWait: replyWait)
     }
 
-    func unlockRequest(_ resources: [String], owner: String?) -> RedisLockRequest<[UnlockOutcome]> {
+    /// `tag`: the events' attempt tag, when not the owner's (``LockEventCodec/callTag()``).
+    func unlockRequest(_ resources: [String], owner: String?, tag: String? = nil) -> RedisLockRequest<[UnlockOutcome]> {
         // One resource: the script with the fair hand-off. Several: per-resource outcomes.
         let single = resources.count == 1
         let script = single ? RedisLockScripts.release : RedisLockScripts.unlock
@@ -245,7 +247,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(keyspace.eventChannel)
         command.append(keyspace.wakeChannelPrefix)
         let unconditional = owner?.isEmpty ?? true
-        let tag = unconditional ? LockEventCodec.unconditionalTag() : LockEventCodec.attemptTag(owner: owner)
+        let tag = tag ?? (unconditional ? LockEventCodec.unconditionalTag() : LockEventCodec.attemptTag(owner: owner))
         if single {
             LockEventCodec.appendUnlockedHead(resource: resources[0], tag: tag, keyspace: keyspace, to: &command)
         } else {
@@ -274,7 +276,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(locker ?? "")
         command.append(ttl?.millisecondsRoundedUp ?? 0)
         command.append(keyspace.eventChannel)
-        command.append(LockEventCodec.attemptTag(owner: locker))
+        command.append(LockEventCodec.callTag())
         command.append(keyspace.wakeChannelPrefix)
         return RedisLockRequest(script: RedisLockScripts.refresh, command: command, operation: "refresh") {
             reply throws(LockError) in
@@ -328,8 +330,22 @@ public struct RedisLockBackend: LockBackend {
     }
 
     /// Stores `value` if `fencingToken` is at least the highest token seen for `key`: one script call.
+    ///
+    /// - Throws: ``LockError`` `invalidArgument`, before anything is sent, for a value longer
+    ///   than the client takes in a reply (`limits.maximumBulkLength`, 64 MiB by default):
+    ///   Redis would store it, and every read of it would fail.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        try await perform(fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
+        try Self.checkReadable(value, limit: client.configuration.limits.maximumBulkLength)
+        return try await perform(fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
+    }
+
+    /// Refuses a fenced value that a reply could not bring back: longer than `limit` bytes.
+    static func checkReadable(_ value: ByteBuffer, limit: Int) throws(LockError) {
+        guard value.readableBytes > limit else { return }
+        throw LockError(
+            .invalidArgument,
+            "a fenced value of \(value.readableBytes) bytes could not be read back: replies take at most \(limit) (limits.maximumBulkLength)"
+        )
     }
 
     func fencedWriteRequest(key: String, value: ByteBuffer, fencingToken: Int64) -> RedisLockRequest<FencedWriteOutcome> {
@@ -343,6 +359,49 @@ public struct RedisLockBackend: LockBackend {
             if try values.int() == 1 { return .accepted }
             return .rejected(highestToken: try values.int())
         }
+    }
+
+    /// ``fencedWriteRequest(key:value:fencingToken:)`` whose reply, when accepted, also says what
+    /// the write replaced (Redlock: undone where the quorum rejected it): the value only when it
+    /// is at most `previousUpTo` bytes long, else that it is unknown.
+    func undoableFencedWriteRequest(
+        key: String, value: ByteBuffer, fencingToken: Int64, previousUpTo limit: Int
+    ) -> RedisLockRequest<UndoableFencedWrite> {
+        var command = RedisLockScripts.fencedWrite.evalSHA(keyCount: 1)
+        command.append(key)
+        command.append(value)
+        command.append(fencingToken)
+        command.append(limit)
+        return RedisLockRequest(script: RedisLockScripts.fencedWrite, command: command, operation: "fenced write") {
+            reply throws(LockError) in
+            var values = ReplyReader(reply)
+            switch try values.int() {
+            case 0:
+                return UndoableFencedWrite(
+                    outcome: .rejected(highestToken: try values.int()), previousValue: nil, previousWritten: nil)
+            case 2:
+                return UndoableFencedWrite(outcome: .accepted, previousValue: nil, previousWritten: nil, previousKnown: false)
+            default: break
+            }
+            let previous = try values.optionalBytes()
+            return UndoableFencedWrite(outcome: .accepted, previousValue: previous, previousWritten: try values.optionalString())
+        }
+    }
+
+    /// Undoes the accepted fenced write `write` of `value` with `fencingToken` where it is still
+    /// the last write, and raises the fence to `highestToken` (``RedisLockScripts/fencedUndo``).
+    func fencedUndoRequest(
+        key: String, value: ByteBuffer, fencingToken: Int64, write: UndoableFencedWrite, highestToken: Int64
+    ) -> RedisLockRequest<Void> {
+        var command = RedisLockScripts.fencedUndo.evalSHA(keyCount: 1)
+        command.append(key)
+        command.append(fencingToken)
+        command.append(value)
+        command.append(highestToken)
+        command.append(!write.previousKnown ? "2" : write.previousValue == nil ? "0" : "1")
+        command.append(write.previousValue ?? ByteBuffer())
+        command.append(write.previousWritten ?? "")
+        return RedisLockRequest(script: RedisLockScripts.fencedUndo, command: command, operation: "fenced write") { _ in }
     }
 
     /// Reads `key` if `fencingToken` is at least the highest token seen, raising the fence to it: one script call.

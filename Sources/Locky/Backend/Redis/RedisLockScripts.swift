@@ -13,7 +13,7 @@ enum RedisLockScripts {
     static var all: [RedisScript] {
         [
             acquire, lock, extend, renew, release, unlock, acquireFair, leaveQueue, refresh, inspect, fencedWrite, fencedRead,
-            raiseFences,
+            raiseFences, fencedUndo,
         ]
     }
 
@@ -817,8 +817,11 @@ enum RedisLockScripts {
 
     /// Fencing helper: write only with a token ≥ the highest seen.
     /// KEYS[1]: a hash with fields `value`, `fence` (the highest token seen) and `written` (the
-    /// token of the last write). ARGV[1]: value. ARGV[2]: token.
-    /// Returns `{1}` when written, `{0, highest}` when the token is stale.
+    /// token of the last write). ARGV[1]: value. ARGV[2]: token. ARGV[3] (Redlock): the longest
+    /// replaced value to send back, so that ``fencedUndo`` can put it back on a node that
+    /// accepted a write the quorum rejected.
+    /// Returns `{1}` when written (with ARGV[3]: `{1, value, written}` from before, each false
+    /// when absent, or `{2}` when that value is longer), `{0, highest}` when the token is stale.
     static let fencedWrite = RedisScript(
         name: "fenced-write",
         source: """
@@ -826,8 +829,38 @@ enum RedisLockScripts {
             if highest and tonumber(ARGV[2]) < tonumber(highest) then
               return {0, tonumber(highest)}
             end
+            local limit = tonumber(ARGV[3] or '')
+            local before = limit and redis.call('HMGET', KEYS[1], 'value', 'written')
             redis.call('HSET', KEYS[1], 'value', ARGV[1], 'fence', ARGV[2], 'written', ARGV[2])
-            return {1}
+            if not before then return {1} end
+            -- A longer value is not sent back (a reply above the client's bulk limit would fail
+            -- every later write): 2 says it is unknown.
+            if before[1] and string.len(before[1]) > limit then return {2} end
+            return {1, before[1], before[2]}
+            """
+    )
+
+    /// Redlock: undoes a fenced write that this node accepted but the quorum rejected (a node
+    /// that missed the newer token), so no read returns a stale holder's value, and raises the
+    /// fence to the newer token. Only while the write is still the last one there (its token
+    /// and value): a newer write is left alone.
+    /// KEYS[1]: the hash of ``fencedWrite``. ARGV[1]: the token of the write, ARGV[2]: its value,
+    /// ARGV[3]: the highest token the rejecting nodes knew, ARGV[4]: `1` when a value was there
+    /// before, `0` when none, `2` when it is unknown (the write is left, the fence raised),
+    /// ARGV[5]: that value, ARGV[6]: the token that wrote it ('' for none).
+    /// Returns 1 when the write was undone, else 0.
+    static let fencedUndo = RedisScript(
+        name: "fenced-undo",
+        source: """
+            local current = redis.call('HMGET', KEYS[1], 'value', 'written', 'fence')
+            local undone = 0
+            if ARGV[4] ~= '2' and current[1] == ARGV[2] and current[2] == ARGV[1] then
+              if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'value', ARGV[5]) else redis.call('HDEL', KEYS[1], 'value') end
+              if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'written', ARGV[6]) else redis.call('HDEL', KEYS[1], 'written') end
+              undone = 1
+            end
+            if (tonumber(current[3]) or 0) < tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], 'fence', ARGV[3]) end
+            return undone
             """
     )
 

@@ -154,7 +154,9 @@ public struct RedlockBackend: LockBackend {
                 if let tokens = lateGrants.arrived(node: node, tokens: issued) { raiseLate(node, resources, to: tokens) }
             }
         ) { replies in
-            await giveBack(request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
+            await giveBack(
+                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+                answered: replies)
         }
         let decision = tally.acquire(replies)
         if case .acquired(let tokens, _) = decision {
@@ -175,7 +177,8 @@ public struct RedlockBackend: LockBackend {
                 let known = granted - raise.count + raised.prefix(raise.count).filter(\.isSuccess).count
                 guard known >= quorum else {
                     await giveBack(
-                        request.unlockRequest(resources, owner: owner), to: Array(replies.indices), answered: replies)
+                        request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+                        answered: replies)
                     // Every node's answer, in node order: the raise where one was sent, else the acquire.
                     let answers = replies.indices.map { node -> Result<RedlockNodeOutcome.Result, LockError> in
                         if let position = raise.firstIndex(of: node) { return raised[position].map { _ in .granted } }
@@ -188,12 +191,14 @@ public struct RedlockBackend: LockBackend {
             return .acquired(fencingTokens: tokens)
         case .busy(let index, let holder):
             await giveBack(
-                request.unlockRequest(resources, owner: owner), to: replies.indices.filter { !replies[$0].isBusyAcquire },
+                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()),
+                to: replies.indices.filter { !replies[$0].isBusyAcquire },
                 answered: replies)
             return .busy(index: index, holder: holder)
         case .failed:
             await giveBack(
-                request.unlockRequest(resources, owner: owner), to: replies.indices.filter { !replies[$0].isBusyAcquire },
+                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()),
+                to: replies.indices.filter { !replies[$0].isBusyAcquire },
                 answered: replies)
             try throwIfCancelled(replies)
             throw tally.quorumError("acquire", replies, resource: resources.count == 1 ? resources[0] : nil, Self.classify)
@@ -383,7 +388,8 @@ public struct RedlockBackend: LockBackend {
             let tookSome = replies.indices.filter { node in
                 !replies[node].isSuccess || partial.contains { replies[node].tookLock(at: $0) }
             }
-            await giveBack(request.unlockRequest(names, owner: locker), to: tookSome, answered: replies)
+            await giveBack(
+                request.unlockRequest(names, owner: locker, tag: LockEventCodec.callTag()), to: tookSome, answered: replies)
         }
         reportFailures("lock", replies, { _ in .granted }, except: pending)
         return outcomes
@@ -403,11 +409,19 @@ public struct RedlockBackend: LockBackend {
         }
         guard !undo.isEmpty else { return }
         let names = undo.map { resources[$0] }
-        await giveBack(request.unlockRequest(names, owner: locker), to: Array(replies.indices), answered: replies)
+        await giveBack(
+            request.unlockRequest(names, owner: locker, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+            answered: replies)
     }
 
     /// Resets the TTL of each held lock on every node; the outcome is what a quorum answered.
+    ///
+    /// Without a `locker`, the holder a quorum names for each resource is refreshed, owner-checked
+    /// (``holders(_:)`` first, one more round trip, then one per distinct holder): a node's key of
+    /// another owner (a minority left by a split vote or a crash) is no lock, and refreshing it
+    /// reported a resource nobody holds as refreshed and, without a TTL, kept that key for good.
     public func refresh(_ resources: [String], locker: String?, ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        guard let locker else { return try await refreshQuorumHolders(resources, ttl: ttl) }
         let replies = try await query(request.refreshRequest(resources, locker: locker, ttl: ttl))
         var outcomes: [RefreshOutcome] = []
         for index in resources.indices {
@@ -420,6 +434,28 @@ public struct RedlockBackend: LockBackend {
             outcomes.append(outcome)
         }
         reportFailures("refresh", replies) { _ in .granted }
+        return outcomes
+    }
+
+    /// The unconditional refresh: each resource's quorum holder, refreshed owner-checked; free
+    /// ones are left alone. One whose holder changed in between answers held by another.
+    private func refreshQuorumHolders(_ resources: [String], ttl: Duration?) async throws(LockError) -> [RefreshOutcome] {
+        let holders = try await holders(resources)
+        var outcomes = [RefreshOutcome](repeating: .notLocked, count: resources.count)
+        // Byte for byte, as Redis compares owners; in the order first seen.
+        var groups: [ExactName: [Int]] = [:]
+        var owners: [ExactName] = []
+        for (index, holder) in holders.enumerated() {
+            guard let holder else { continue }
+            let owner = ExactName(holder.owner)
+            if groups[owner] == nil { owners.append(owner) }
+            groups[owner, default: []].append(index)
+        }
+        for owner in owners {
+            let indices = groups[owner] ?? []
+            let refreshed = try await refresh(indices.map { resources[$0] }, locker: owner.string, ttl: ttl)
+            for (index, outcome) in zip(indices, refreshed) { outcomes[index] = outcome }
+        }
         return outcomes
     }
 
@@ -469,9 +505,25 @@ public struct RedlockBackend: LockBackend {
     // MARK: Fenced storage
 
     /// Writes to every node; accepted when a quorum accepted (see `RedlockTally.fencedWrite(_:)`).
+    /// A write that is not accepted while some node rejected it (a newer token exists) is
+    /// undone on the nodes that accepted it (they had missed the newer token): else a read that
+    /// reached them would return the stale holder's value, and a read-modify-write of the new
+    /// holder build on it. Their fence is raised to the newer token too.
+    /// A value longer than a node's client takes in a reply is refused before anything is sent
+    /// (`invalidArgument`), as on one server.
     public func fencedWrite(key: String, value: ByteBuffer, fencingToken: Int64) async throws(LockError) -> FencedWriteOutcome {
-        let replies = try await query(request.fencedWriteRequest(key: key, value: value, fencingToken: fencingToken))
-        guard let outcome = tally.fencedWrite(replies) else {
+        for node in nodes {
+            try RedisLockBackend.checkReadable(value, limit: node.client.configuration.limits.maximumBulkLength)
+        }
+        let writes = try await query(
+            request.undoableFencedWriteRequest(
+                key: key, value: value, fencingToken: fencingToken, previousUpTo: previousValueLimit))
+        let replies = writes.map { $0.map(\.outcome) }
+        let decided = tally.fencedWrite(replies)
+        if decided != .accepted {
+            await undoFencedWrite(key: key, value: value, fencingToken: fencingToken, writes: writes)
+        }
+        guard let outcome = decided else {
             try throwIfCancelled(replies)
             throw tally.quorumError("fenced write", replies) { outcome in
                 outcome == .accepted ? .granted : .heldByAnother(LockHolder(owner: "(a higher fencing token)", remaining: nil))
@@ -479,6 +531,37 @@ public struct RedlockBackend: LockBackend {
         }
         reportFailures("fenced write", replies) { _ in .granted }
         return outcome
+    }
+
+    /// The longest replaced value a fenced write asks a node to send back for an undo: 1 MiB,
+    /// or less when a node's client takes no bulk string that long (its reply would fail).
+    private var previousValueLimit: Int {
+        nodes.map { $0.client.configuration.limits.maximumBulkLength }.reduce(1 << 20, min)
+    }
+
+    /// Puts back what a fenced write replaced on the nodes that accepted it, when another node
+    /// rejected it: best effort, each node only while the write is still its last one.
+    private func undoFencedWrite(
+        key: String, value: ByteBuffer, fencingToken: Int64, writes: [Result<UndoableFencedWrite, LockError>]
+    ) async {
+        var highest: Int64?
+        var accepted: [(node: Int, write: UndoableFencedWrite)] = []
+        for (node, reply) in writes.enumerated() {
+            guard case .success(let write) = reply else { continue }
+            switch write.outcome {
+            case .accepted: accepted.append((node, write))
+            case .rejected(let token): highest = max(highest ?? token, token)
+            }
+        }
+        guard let highest, !accepted.isEmpty else { return }
+        let request = self.request
+        let undo = accepted
+        _ = await fanOut(to: undo.map(\.node)) { node, backend async throws(LockError) in
+            guard let write = undo.first(where: { $0.node == node })?.write else { return }
+            try await backend.perform(
+                request.fencedUndoRequest(key: key, value: value, fencingToken: fencingToken, write: write, highestToken: highest)
+            )
+        }
     }
 
     /// Reads a quorum of nodes and returns the value with the highest token.
