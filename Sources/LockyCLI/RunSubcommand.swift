@@ -157,6 +157,8 @@ struct RunSubcommand: AsyncParsableCommand {
                                     }
                                     return (exitStatus ?? ExitStatus.failure, cutShort)
                                 }
+                                // Terminated (lock lost or unrenewable): what COMMAND started gets its SIGKILL before locky exits.
+                                await child.finishTermination()
                                 if cutShort {
                                     throw CLIError(
                                         status: ExitStatus.lockLost,
