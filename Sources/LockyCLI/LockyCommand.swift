@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `locky`: distributed locks on Redis from the command line.
 @main
@@ -48,6 +49,24 @@ struct LockyCommand: AsyncParsableCommand {
     /// trampoline becomes COMMAND (``ExecTrampoline``); otherwise ArgumentParser's own.
     static func main() async {
         ExecTrampoline.execIfRequested()
+        waitForOwnChildren()
         await main(nil)
+    }
+
+    /// locky waits for its children (`run`'s COMMAND, `demo`'s workers) to learn how they ended.
+    /// A SIGCHLD ignored by locky's parent stays ignored across exec, and the kernel then reaps
+    /// the children itself: every wait finds no status, and `run` exited 0 for a COMMAND that
+    /// failed. The default action (nothing happens; no SA_NOCLDWAIT either) makes the kernel keep
+    /// their status for locky; COMMAND gets that default too. Nothing has a handler yet to lose.
+    private static func waitForOwnChildren() {
+        var action = sigaction()
+        action.sa_flags = 0
+        sigemptyset(&action.sa_mask)
+        #if os(Linux)
+            action.__sigaction_handler.sa_handler = SIG_DFL
+        #else
+            action.__sigaction_u.__sa_handler = SIG_DFL
+        #endif
+        sigaction(SIGCHLD, &action, nil)
     }
 }

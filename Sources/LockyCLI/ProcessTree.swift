@@ -13,15 +13,20 @@ enum ProcessTree {
 
     /// Every descendant of `root`, children first.
     static func descendants(of root: pid_t) -> [Member] {
+        descendants(of: [root])
+    }
+
+    /// Every descendant of any of `roots`, children first.
+    static func descendants(of roots: [pid_t]) -> [Member] {
         #if os(Linux)
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
             var children: [pid_t: [Member]] = [:]
             for name in names {
-                guard let pid = pid_t(name), let (parent, startTime) = status(of: pid) else { continue }
+                guard let pid = pid_t(name), let (parent, startTime, _) = status(of: pid) else { continue }
                 children[parent, default: []].append(Member(pid: pid, startTime: startTime))
             }
             var found: [Member] = []
-            var next = children[root] ?? []
+            var next = roots.flatMap { children[$0] ?? [] }
             while !next.isEmpty {
                 found += next
                 next = next.flatMap { children[$0.pid] ?? [] }
@@ -39,9 +44,16 @@ enum ProcessTree {
         }
     }
 
-    /// The parent pid and start time of `pid` (fields 4 and 22 of `/proc/<pid>/stat`), nil when
-    /// it is gone.
-    private static func status(of pid: pid_t) -> (parent: pid_t, startTime: UInt64)? {
+    /// Whether `member` is still the process it was and has not ended (a zombie has: it only
+    /// waits for its parent, often init once COMMAND is gone, to reap it).
+    static func isRunning(_ member: Member) -> Bool {
+        guard let status = status(of: member.pid) else { return false }
+        return status.startTime == member.startTime && !status.zombie
+    }
+
+    /// The parent pid, start time and whether it is a zombie of `pid` (fields 4, 22 and 3 of
+    /// `/proc/<pid>/stat`), nil when it is gone.
+    private static func status(of pid: pid_t) -> (parent: pid_t, startTime: UInt64, zombie: Bool)? {
         #if os(Linux)
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
                 let close = stat.lastIndex(of: ")")
@@ -50,7 +62,7 @@ enum ProcessTree {
             // follow the last ')', starting with the state (field 3).
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 19, let parent = pid_t(fields[1]), let startTime = UInt64(fields[19]) else { return nil }
-            return (parent, startTime)
+            return (parent, startTime, fields[0] == "Z")
         #else
             return nil
         #endif

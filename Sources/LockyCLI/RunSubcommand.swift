@@ -14,7 +14,8 @@ struct RunSubcommand: AsyncParsableCommand {
             COMMAND gets LOCKY_RESOURCE and LOCKY_FENCING_TOKEN in its environment.
 
             SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to locky run are forwarded to COMMAND (one \
-            locky was started ignoring, as under nohup, stays ignored; one the kernel sent to the \
+            locky was started ignoring, as under nohup or in a script's background job, stays \
+            ignored, by locky and COMMAND; one the kernel sent to the \
             whole process group, as for a Ctrl-C or Ctrl-\\ typed in the terminal, reached \
             COMMAND directly and is not sent again; one sent to the group with kill, as by \
             kill %1, reaches it twice); the lock is released once COMMAND has exited. If the lock is lost while COMMAND runs (it expired or was \
@@ -107,8 +108,9 @@ struct RunSubcommand: AsyncParsableCommand {
         let relay = SignalRelay()
         // A hang-up (a closed terminal or SSH session) or a quit would otherwise end locky at
         // once and leave COMMAND running without the lock, the lock held until its TTL ran out.
-        // One that locky was started ignoring (`nohup`) stays ignored.
-        let relayed = [SIGINT, SIGTERM] + [SIGHUP, SIGQUIT].filter { !inherited.ignored.contains($0) }
+        // One that locky was started ignoring stays ignored, by locky too: `nohup`'s SIGHUP, a
+        // script's background job's SIGINT and SIGQUIT (a Ctrl-C there must not end its wait).
+        let relayed = [SIGINT, SIGTERM, SIGHUP, SIGQUIT].filter { !inherited.ignored.contains($0) }
         let watcher = SignalWatcher(signals: relayed) { relay.received($0) }
         defer { watcher.cancel() }
 
@@ -157,6 +159,8 @@ struct RunSubcommand: AsyncParsableCommand {
                                     }
                                     return (exitStatus ?? ExitStatus.failure, cutShort)
                                 }
+                                // Terminated (lock lost or unrenewable): what COMMAND started gets its SIGKILL before locky exits.
+                                await child.finishTermination()
                                 if cutShort {
                                     throw CLIError(
                                         status: ExitStatus.lockLost,

@@ -14,6 +14,8 @@ final class SpawnedCommand: Sendable {
         var status: Int32?
         var signal: Int32?
         var waiters: [CheckedContinuation<Int32, Never>] = []
+        /// Set by ``terminate(grace:)``: when the SIGKILL is due, and to which of COMMAND's processes.
+        var termination: (killAt: ContinuousClock.Instant, started: [ProcessTree.Member])?
     }
     private let state = Mutex(State())
 
@@ -173,8 +175,14 @@ final class SpawnedCommand: Sendable {
 
     /// Sends SIGTERM now and SIGKILL after `grace` if it is still running then, to COMMAND and
     /// to every process it started (``ProcessTree``), as found now and again then.
+    /// ``finishTermination()`` sends that SIGKILL to those still running once COMMAND is gone.
     func terminate(grace: Duration) {
         let started = ProcessTree.descendants(of: pid)
+        let killAt = ContinuousClock.now + grace
+        state.withLock { state in
+            let earlier = state.termination
+            state.termination = (min(earlier?.killAt ?? killAt, killAt), (earlier?.started ?? []) + started)
+        }
         send(SIGTERM)
         ProcessTree.signal(started, SIGTERM)
         let nanoseconds = Int(grace.components.seconds) * 1_000_000_000 + Int(grace.components.attoseconds / 1_000_000_000)
@@ -184,6 +192,26 @@ final class SpawnedCommand: Sendable {
             send(SIGKILL)
             ProcessTree.signal(started + later, SIGKILL)
         }
+    }
+
+    /// After ``terminate(grace:)`` and COMMAND's exit: waits until the processes COMMAND had
+    /// started are gone, or else until their SIGKILL is due and sends it (to theirs too). The
+    /// timer in ``terminate(grace:)`` dies with locky, which exits once COMMAND has: a process that
+    /// ignored the SIGTERM would run on without the lock. Not cancellable (a lost lock cancels
+    /// the caller), so the SIGKILL always goes out.
+    func finishTermination() async {
+        guard let (killAt, started) = state.withLock({ $0.termination }) else { return }
+        await Task.detached {
+            while true {
+                let survivors = started.filter(ProcessTree.isRunning)
+                if survivors.isEmpty { return }
+                if ContinuousClock.now >= killAt {
+                    ProcessTree.signal(survivors + ProcessTree.descendants(of: survivors.map(\.pid)), SIGKILL)
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }.value
     }
 
     /// Waits until the child has exited and returns its exit code; when the waiting task is cancelled, the
