@@ -544,12 +544,15 @@ public final class LockClient: Sendable {
     /// holds, so a lost reply cannot leave an orphaned lock behind for a whole TTL. So may a
     /// script that failed half-way (an ACL that refuses a command inside it): Redis keeps the
     /// writes a script made before its error. `replyWait` bounds the wait for the unlock's
-    /// answer (`.zero`: sent behind the acquire on its connection, not waited for).
+    /// answer (`.zero`: sent behind the acquire on its connection, not waited for); after a
+    /// cancellation it is not waited for: the cancelled caller returns at once (a connection
+    /// still being made to a stopped server would otherwise hold it up to the connect timeout).
     func forgetUnknownAcquire(_ resources: [String], owner: String, after error: LockError, replyWait: Duration? = nil) async {
         guard error.code == .cancelled || error.code == .serverError || error.underlying?.mayHaveRun == true else { return }
         // A key of another type is found before a script writes anything (and Redlock gives
         // back what other nodes took itself): nothing to forget, no round trip.
         guard !error.foreignKey else { return }
+        let replyWait = replyWait ?? (error.code == .cancelled ? .zero : nil)
         _ = try? await backend.unlock(resources, owner: owner, replyWait: replyWait)
     }
 }

@@ -86,8 +86,8 @@ extension RedisClient {
         eventLoop.run { handler.value.send(command, id: id, to: .callback(onReply), waitLimit: limit) }
     }
 
-    /// One round of ``execute(_:on:replyWait:until:late:)``: each client's current connection
-    /// (dialled first where there is none), no resend.
+    /// One round of ``execute(_:on:replyWait:until:late:)``: each client's current connection,
+    /// or a place in line for the one it is making (dialled first where there is none), no resend.
     private static func sendOnce(
         _ command: RESPCommand,
         on clients: [RedisClient],
@@ -96,59 +96,73 @@ extension RedisClient {
         late: (@Sendable (Int, Result<RESPToken, RedisClientError>) -> Void)?
     ) async -> [Result<RESPToken, RedisClientError>?] {
         guard !clients.isEmpty else { return [] }
-        var handlers = clients.map(\.liveHandlerIfConnected)
+        // Taken now: a task cancelled while the nodes connect must not count as one that came
+        // cancelled (and so wait for every connection).
+        let cancelledAtStart = Task.isCancelled
+        let handlers = clients.map(\.liveHandlerIfConnected)
+        let ids = clients.map { $0.requestIDs.add(1, ordering: .relaxed).newValue }
+        let waitLimit = (replyWait ?? replyWaitLimit).map(TimeAmount.init)
+        var pendings: [Int: RedisPendingSend] = [:]
         var failures: [Int: RedisClientError] = [:]
         let unconnected = handlers.indices.filter { handlers[$0] == nil }
         if !unconnected.isEmpty {
-            // Side by side: nodes that are (re)connecting cost the longest wait, not the sum.
-            await withTaskGroup(of: (Int, Result<NIOLoopBound<RedisChannelHandler>, RedisClientError>).self) { group in
+            // Side by side: each gets its place in line for its connection (only a reconnect
+            // backoff is waited for here, not the connections; their replies come as the others do).
+            await withTaskGroup(of: (Int, RedisPendingSend, RedisClientError?).self) { group in
                 for index in unconnected {
                     let client = clients[index]
+                    let pending = RedisPendingSend(
+                        commands: [command], firstID: ids[index], timeout: nil, waitLimit: waitLimit, coalesce: false)
                     group.addTask {
                         do throws(RedisClientError) {
-                            return (index, .success(try await client.currentHandler()))
+                            try await client.enqueue(pending)
+                            return (index, pending, nil)
                         } catch {
-                            return (index, .failure(error))
+                            return (index, pending, error)
                         }
                     }
                 }
-                for await (index, result) in group {
-                    switch result {
-                    case .success(let handler): handlers[index] = handler
-                    case .failure(let error): failures[index] = error
-                    }
+                for await (index, pending, error) in group {
+                    if let error { failures[index] = error } else { pendings[index] = pending }
                 }
             }
         }
-        let ids = clients.map { $0.requestIDs.add(1, ordering: .relaxed).newValue }
-        let waitLimit = (replyWait ?? replyWaitLimit).map(TimeAmount.init)
-        let sent = handlers
+        let queued = pendings
         let failed = failures
         let send: @Sendable () async -> [Result<RESPToken, RedisClientError>?] = {
             await withCheckedContinuation { continuation in
                 let collector = RedisFanOutCollector(
                     count: clients.count, continuation: continuation, enough: enough, late: late)
                 for (index, client) in clients.enumerated() {
-                    guard let handler = sent[index] else {
+                    if let handler = handlers[index] {
+                        let id = ids[index]
+                        client.eventLoop.run {
+                            handler.value.send(command, id: id, to: .fanOut(collector, index: index), waitLimit: waitLimit)
+                        }
+                    } else if let pending = queued[index] {
+                        // `.zero`: in its place, not waited for, as on a live connection.
+                        if waitLimit == .zero {
+                            pending.giveUp(with: RedisClientError(.timeout, "not waited for", mayHaveRun: true))
+                        }
+                        pending.whenDone { collector.complete(index, with: $0[0]) }
+                    } else {
                         collector.complete(
                             index, with: .failure(failed[index] ?? RedisClientError(.unavailable, "not connected")))
-                        continue
-                    }
-                    let id = ids[index]
-                    client.eventLoop.run {
-                        handler.value.send(command, id: id, to: .fanOut(collector, index: index), waitLimit: waitLimit)
                     }
                 }
             }
         }
-        if Task.isCancelled { return await send() }
+        if cancelledAtStart { return await send() }
         return await withTaskCancellationHandler {
             await send()
         } onCancel: {
             for (index, client) in clients.enumerated() {
-                guard let handler = sent[index] else { continue }
-                let id = ids[index]
-                client.eventLoop.execute { handler.value.cancel(id) }
+                if let handler = handlers[index] {
+                    let id = ids[index]
+                    client.eventLoop.execute { handler.value.cancel(id) }
+                } else {
+                    queued[index]?.abandon()
+                }
             }
         }
     }

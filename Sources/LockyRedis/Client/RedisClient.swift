@@ -12,8 +12,9 @@ import Synchronization
 /// in one write. The client connects on first use and reconnects after a failure with
 /// exponential backoff and jitter.
 ///
-/// Cancelling a task abandons its wait for the reply, not the command, and never disturbs the
-/// replies of other tasks. A task that is already cancelled can still send commands (so a lock
+/// Cancelling a task abandons its wait for the reply (or for the connection being made), not
+/// the command, and never disturbs the replies of other tasks: the task gets `cancelled` with
+/// ``RedisClientError/mayHaveRun`` set at once, and its command is still sent in its place. A task that is already cancelled can still send commands (so a lock
 /// can be released in cleanup code); those are bounded by the command deadline.
 ///
 /// Pub/sub uses a second, dedicated connection; see ``subscribe(channels:patterns:_:)``.
@@ -43,6 +44,9 @@ public actor RedisClient {
     }
     /// Failed attempts before the live connection, and whether it dies young.
     private var failureCount = ConnectionFailureCount()
+    /// Commands in line for the connection being made, in the order they came: sent first
+    /// thing when it is up, failed when the attempt fails (``enqueue(_:)``).
+    private var awaitingConnection: [RedisPendingSend] = []
     /// How many of ``preloadedScripts`` the connection being made was given.
     private var scriptsGivenToConnection = 0
     private var sslContext: NIOSSLContext?
@@ -125,6 +129,7 @@ public actor RedisClient {
             // while a slow handshake goes on; nobody would own the connection it completes.
             let reason = RedisClientError(.closed, "the client was dropped", mayHaveRun: false)
             eventLoop.execute { handler.value.close(reason) }
+            for pending in awaitingConnection { pending.fail(reason) }
         case .idle, .closed:
             break
         }
@@ -149,16 +154,52 @@ public actor RedisClient {
     public nonisolated func execute(_ command: RESPCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RESPToken
     {
         try Self.validate(timeout: timeout)
-        // Not actor-isolated on purpose: the caller hops to the event loop once to send and
-        // once back with the reply, and no further.
-        let handler = try await currentHandler()
-        let result = await send(command, on: handler, timeout: timeout)
+        let result = await sendNowOrWhenConnected(command, timeout: timeout)
         // The connection closed between picking it and the send (a `CLIENT KILL`, a restart):
         // nothing was written, so the command goes once more, on a new connection.
         if RedisChannelHandler.wasLostUnsent(result) {
-            return try await send(command, on: currentHandler(), timeout: timeout).get()
+            return try await sendNowOrWhenConnected(command, timeout: timeout).get()
         }
         return try result.get()
+    }
+
+    /// Sends `command` on the live connection, or puts it in line for the next one.
+    private nonisolated func sendNowOrWhenConnected(_ command: RESPCommand, timeout: Duration?) async -> Result<
+        RESPToken, RedisClientError
+    > {
+        // Not actor-isolated on purpose: the caller hops to the event loop once to send and
+        // once back with the reply, and no further.
+        if let handler = liveHandlerIfConnected { return await send(command, on: handler, timeout: timeout) }
+        return await sendWhenConnected([command], timeout: timeout, coalesce: false)[0]
+    }
+
+    /// Puts `commands` in line for the connection (being) made and waits for their replies.
+    ///
+    /// A task cancelled during the wait returns at once with `cancelled` (``RedisClientError/mayHaveRun``
+    /// set), and its commands keep their place: sent once the connection is up, replies dropped,
+    /// as for a cancelled reply wait. A task that is already cancelled waits, as in ``send(_:on:timeout:)``.
+    private nonisolated func sendWhenConnected(_ commands: [RESPCommand], timeout: Duration?, coalesce: Bool) async
+        -> RedisPendingSend.Results
+    {
+        let cancelledAtStart = Task.isCancelled
+        let last = requestIDs.add(UInt64(commands.count), ordering: .relaxed).newValue
+        let pending = RedisPendingSend(
+            commands: commands, firstID: last - UInt64(commands.count) + 1, timeout: timeout.map(TimeAmount.init),
+            waitLimit: Self.replyWaitLimit.map(TimeAmount.init), coalesce: coalesce)
+        do {
+            try await enqueue(pending)
+        } catch {
+            return Array(repeating: .failure(error), count: commands.count)
+        }
+        let wait: @Sendable () async -> RedisPendingSend.Results = {
+            await withCheckedContinuation { continuation in pending.whenDone { continuation.resume(returning: $0) } }
+        }
+        if cancelledAtStart { return await wait() }
+        return await withTaskCancellationHandler {
+            await wait()
+        } onCancel: {
+            pending.abandon()
+        }
     }
 
     /// Refuses a per-call timeout that is not positive: it would expire at once and retire the
@@ -217,13 +258,11 @@ public actor RedisClient {
         // Twice at most: the second time when the connection closed before any of it was
         // written (as for ``execute(_:timeout:)``).
         for _ in 0..<2 {
-            let handler: NIOLoopBound<RedisChannelHandler>
-            do {
-                handler = try await currentHandler()
-            } catch {
-                return Array(repeating: .failure(error), count: commands.count)
+            if let handler = liveHandlerIfConnected {
+                results = await send(batch: commands, on: handler, timeout: timeout)
+            } else {
+                results = await sendWhenConnected(commands, timeout: timeout, coalesce: true)
             }
-            results = await send(batch: commands, on: handler, timeout: timeout)
             // One write: unsent, all of it was.
             guard RedisChannelHandler.wasLostUnsent(results[0]) else { break }
         }
@@ -360,6 +399,7 @@ public actor RedisClient {
         defer { closed.succeed(()) }
         let previous = state
         state = .closed
+        failAwaitingConnection(RedisClientError(.closed, "the client is closed"))
         // Callers waiting for the next connection attempt learn at once that there is none.
         for wait in backoffWaits.values { wait.succeed(()) }
         // Both connections close at once: a stopped TLS server makes each wait out the TLS
@@ -509,15 +549,44 @@ public actor RedisClient {
         return context
     }
 
-    nonisolated func currentHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
-        if let handler = liveHandlerIfConnected { return handler }
-        return try await connectedHandler()
-    }
-
     /// The live connection's handler, without waiting; nil while not connected.
     nonisolated var liveHandlerIfConnected: NIOLoopBound<RedisChannelHandler>? { liveHandler.withLock { $0 } }
 
-    private func connectedHandler() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler> {
+    /// Sends `pending` on the live connection now, or puts it in line for the connection being
+    /// made (started here when there is none); waits only for a reconnect backoff. Throws, with
+    /// nothing sent, when there is no connection to wait for (closed, backing off too long).
+    func enqueue(_ pending: RedisPendingSend) async throws(RedisClientError) {
+        _ = try await connectionOrAttempt()
+        // Decided on the state as it is now: returning from that call can suspend (a task with
+        // an executor preference), and a `close()` or the attempt's end can come in between.
+        switch state {
+        case .connected(let connection):
+            pending.send(on: connection.handler)
+            return
+        case .closed:
+            throw RedisClientError(.closed, "the client is closed")
+        case .idle(_, _, let lastError):
+            throw lastError ?? RedisClientError(.unavailable, "not connected")
+        case .connecting:
+            awaitingConnection.append(pending)
+        }
+        // The reply wait limit (``withReplyWaitLimit(_:_:)``) counts from here: a server that
+        // accepts connections but never answers the handshake (a stopped process) must not cost
+        // the whole connect timeout. As for a reply, the command keeps its place (`.zero`: sent
+        // in its place, not waited for), so whatever is sent after it reaches the server after it.
+        if let limit = Self.replyWaitLimit {
+            let amount = TimeAmount(limit)
+            eventLoop.scheduleTask(in: amount) {
+                pending.giveUpUnlessSent(
+                    with: RedisClientError(
+                        .timeout, "not connected within \(amount.nanoseconds / 1_000_000) ms", mayHaveRun: true))
+            }
+        }
+    }
+
+    /// The live connection's handler, or nil once a connection attempt is under way (started
+    /// here when due); waits only out a reconnect backoff.
+    private func connectionOrAttempt() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler>? {
         // However the attempts go (a server that accepts, then drops every connection), a caller
         // waits no longer than its patience for a connection: never a hang.
         let patience = min(configuration.commandTimeout, Self.replyWaitLimit ?? configuration.commandTimeout)
@@ -535,19 +604,8 @@ public actor RedisClient {
                 return connection.boundHandler
             case .closed:
                 throw RedisClientError(.closed, "the client is closed")
-            case .connecting(let future, _):
-                do {
-                    if let limit = Self.replyWaitLimit {
-                        try await waitForConnection(future, atMost: TimeAmount(limit))
-                    } else {
-                        _ = try await future.get()
-                    }
-                } catch {
-                    // A `close()` that ends the attempt fails it with whatever NIO says of the
-                    // closed socket ("I/O on closed channel"): the caller learns why instead.
-                    if case .closed = state { throw RedisClientError(.closed, "the client is closed") }
-                    throw Self.asClientError(error)
-                }
+            case .connecting:
+                return nil
             case .idle(let failures, let nextAttempt, let lastError):
                 let now = NIODeadline.now()
                 if nextAttempt > now {
@@ -583,34 +641,6 @@ public actor RedisClient {
         }
         timer.cancel()
         backoffWaits[id] = nil
-    }
-
-    /// Waits for a connection attempt, but no longer than `limit` (``withReplyWaitLimit(_:_:)``):
-    /// a server that accepts connections but never answers the handshake (a stopped process)
-    /// must not cost the whole connect timeout.
-    private func waitForConnection(
-        _ future: EventLoopFuture<RedisConnector.Connection>,
-        atMost limit: TimeAmount
-    ) async throws {
-        let loop = future.eventLoop
-        let promise = loop.makePromise(of: Void.self)
-        let settled = NIOLoopBoundBox(false, eventLoop: loop)
-        let timer = loop.scheduleTask(in: limit) {
-            guard !settled.value else { return }
-            settled.value = true
-            promise.fail(
-                RedisClientError(.timeout, "not connected within \(limit.nanoseconds / 1_000_000) ms", mayHaveRun: false))
-        }
-        future.whenComplete { result in
-            timer.cancel()
-            guard !settled.value else { return }
-            settled.value = true
-            switch result {
-            case .success: promise.succeed(())
-            case .failure(let error): promise.fail(error)
-            }
-        }
-        try await promise.futureResult.get()
     }
 
     /// Starts a connection attempt; throws (after scheduling the next attempt) when the TLS files cannot be loaded,
@@ -660,6 +690,8 @@ public actor RedisClient {
         switch result {
         case .success(let connection):
             failureCount.connected(after: failures)
+            let waiting = awaitingConnection
+            awaitingConnection = []
             state = .connected(connection)
             // Scripts preloaded while this connection was being made: ``preload(_:)`` found no
             // live connection then. Read after the connection became live, so none is missed
@@ -669,6 +701,9 @@ public actor RedisClient {
             // Read after the connection became live, as above: a ``learnServerRunID()`` that
             // found no live connection is served here.
             if runID.withLock({ $0.wanted }) { askRunID(on: connection.handler) }
+            // In line behind those, ahead of anything sent from now on: a caller that stopped
+            // waiting may already have sent a release after its acquire here.
+            for pending in waiting { pending.send(on: connection.handler) }
         case .failure(let error):
             let clientError = Self.asClientError(error)
             let delay = configuration.reconnect.delay(afterFailures: failures + 1)
@@ -677,7 +712,15 @@ public actor RedisClient {
                 metadata: ["error": "\(clientError.code)", "redis.retry_in_ms": "\(delay.nanoseconds / 1_000_000)"]
             )
             state = .idle(failures: failures + 1, nextAttempt: .now() + TimeAmount(delay), lastError: clientError)
+            failAwaitingConnection(clientError)
         }
+    }
+
+    /// Fails the commands in line for a connection that will not come; none was sent.
+    private func failAwaitingConnection(_ error: RedisClientError) {
+        let waiting = awaitingConnection
+        awaitingConnection = []
+        for pending in waiting { pending.fail(error) }
     }
 
     private func connectionClosed(_ handlerID: ObjectIdentifier, reason: RedisClientError) {

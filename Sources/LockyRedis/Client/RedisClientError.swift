@@ -30,7 +30,8 @@ public struct RedisClientError: Error, Sendable, CustomStringConvertible {
         public static var serverError: Code { Code(base: .serverError) }
         /// No reply came within the command deadline; the connection was retired.
         public static var timeout: Code { Code(base: .timeout) }
-        /// The calling task was cancelled while waiting for the reply.
+        /// The calling task was cancelled while waiting for the reply or for the connection; the
+        /// command keeps its place and is still sent (``RedisClientError/mayHaveRun`` set).
         public static var cancelled: Code { Code(base: .cancelled) }
         /// The connection broke while the command was in flight.
         public static var connectionLost: Code { Code(base: .connectionLost) }
