@@ -53,7 +53,7 @@ final class RedisPendingSend: Sendable {
 
     /// Fails every command that has no result yet; for commands that were not sent.
     func fail(_ error: RedisClientError) {
-        for index in commands.indices { complete(index, with: .failure(error)) }
+        giveUp(with: error)
     }
 
     /// The caller stops waiting: every command without a result fails with `cancelled` now

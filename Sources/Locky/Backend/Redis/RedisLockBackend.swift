@@ -230,6 +230,13 @@ public struct RedisLockBackend: LockBackend {
         try await perform(unlockRequest(resources, owner: owner), replyWait: replyWait)
     }
 
+    /// The unlock that gives back what one call took (Redlock: after an attempt without a
+    /// quorum): its events carry a tag of their own (``LockEventCodec/callTag()``), so two calls'
+    /// give-backs never add up to a quorum of `unlocked` reports.
+    func giveBackRequest(_ resources: [String], owner: String) -> RedisLockRequest<[UnlockOutcome]> {
+        unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag())
+    }
+
     /// `tag`: the events' attempt tag, when not the owner's (``LockEventCodec/callTag()``).
     func unlockRequest(_ resources: [String], owner: String?, tag: String? = nil) -> RedisLockRequest<[UnlockOutcome]> {
         // One resource: the script with the fair hand-off. Several: per-resource outcomes.

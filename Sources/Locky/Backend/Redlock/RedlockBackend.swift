@@ -155,7 +155,7 @@ public struct RedlockBackend: LockBackend {
             }
         ) { replies in
             await giveBack(
-                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+                request.giveBackRequest(resources, owner: owner), to: Array(replies.indices),
                 answered: replies)
         }
         let decision = tally.acquire(replies)
@@ -177,7 +177,7 @@ public struct RedlockBackend: LockBackend {
                 let known = granted - raise.count + raised.prefix(raise.count).filter(\.isSuccess).count
                 guard known >= quorum else {
                     await giveBack(
-                        request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+                        request.giveBackRequest(resources, owner: owner), to: Array(replies.indices),
                         answered: replies)
                     // Every node's answer, in node order: the raise where one was sent, else the acquire.
                     let answers = replies.indices.map { node -> Result<RedlockNodeOutcome.Result, LockError> in
@@ -191,13 +191,13 @@ public struct RedlockBackend: LockBackend {
             return .acquired(fencingTokens: tokens)
         case .busy(let index, let holder):
             await giveBack(
-                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()),
+                request.giveBackRequest(resources, owner: owner),
                 to: replies.indices.filter { !replies[$0].isBusyAcquire },
                 answered: replies)
             return .busy(index: index, holder: holder)
         case .failed:
             await giveBack(
-                request.unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag()),
+                request.giveBackRequest(resources, owner: owner),
                 to: replies.indices.filter { !replies[$0].isBusyAcquire },
                 answered: replies)
             try throwIfCancelled(replies)
@@ -389,7 +389,7 @@ public struct RedlockBackend: LockBackend {
                 !replies[node].isSuccess || partial.contains { replies[node].tookLock(at: $0) }
             }
             await giveBack(
-                request.unlockRequest(names, owner: locker, tag: LockEventCodec.callTag()), to: tookSome, answered: replies)
+                request.giveBackRequest(names, owner: locker), to: tookSome, answered: replies)
         }
         reportFailures("lock", replies, { _ in .granted }, except: pending)
         return outcomes
@@ -410,7 +410,7 @@ public struct RedlockBackend: LockBackend {
         guard !undo.isEmpty else { return }
         let names = undo.map { resources[$0] }
         await giveBack(
-            request.unlockRequest(names, owner: locker, tag: LockEventCodec.callTag()), to: Array(replies.indices),
+            request.giveBackRequest(names, owner: locker), to: Array(replies.indices),
             answered: replies)
     }
 
