@@ -115,7 +115,7 @@ extension RedisClient {
                         commands: [command], firstID: ids[index], timeout: nil, waitLimit: waitLimit, coalesce: false)
                     group.addTask {
                         do throws(RedisClientError) {
-                            try await client.enqueue(pending)
+                            try await client.enqueue(pending, cancelledAtStart: cancelledAtStart)
                             return (index, pending, nil)
                         } catch {
                             return (index, pending, error)

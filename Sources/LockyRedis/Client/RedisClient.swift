@@ -148,6 +148,8 @@ public actor RedisClient {
     ///   - timeout: Deadline for the reply; the configuration's `commandTimeout` by default.
     ///     Must be positive. A deadline that passes retires the connection (the commands queued
     ///     behind on it fail with `connectionLost`): keep it above the server's usual answer time.
+    ///     It also bounds the wait for a connection being made: the call then fails with `timeout`
+    ///     (``RedisClientError/mayHaveRun`` set) and the command keeps its place in line.
     /// - Throws: ``RedisClientError``: `serverError` for an error reply, `timeout`,
     ///   `connectionLost` (check ``RedisClientError/mayHaveRun``), `cancelled`, `unavailable`,
     ///   `invalidArgument` (a timeout that is not positive; nothing is sent), …
@@ -187,7 +189,7 @@ public actor RedisClient {
             commands: commands, firstID: last - UInt64(commands.count) + 1, timeout: timeout.map(TimeAmount.init),
             waitLimit: Self.replyWaitLimit.map(TimeAmount.init), coalesce: coalesce)
         do {
-            try await enqueue(pending)
+            try await enqueue(pending, cancelledAtStart: cancelledAtStart)
         } catch {
             return Array(repeating: .failure(error), count: commands.count)
         }
@@ -554,9 +556,16 @@ public actor RedisClient {
 
     /// Sends `pending` on the live connection now, or puts it in line for the connection being
     /// made (started here when there is none); waits only for a reconnect backoff. Throws, with
-    /// nothing sent, when there is no connection to wait for (closed, backing off too long).
-    func enqueue(_ pending: RedisPendingSend) async throws(RedisClientError) {
-        _ = try await connectionOrAttempt()
+    /// nothing sent, when there is no connection to wait for (closed, backing off too long, the
+    /// task cancelled during the backoff).
+    ///
+    /// `cancelledAtStart`: the calling task was cancelled before it called (a cleanup, such as a
+    /// release after a cancelled acquire); it waits out the backoff like any caller, so that its
+    /// command is still sent.
+    func enqueue(_ pending: RedisPendingSend, cancelledAtStart: Bool) async throws(RedisClientError) {
+        let bound = [pending.timeout, pending.waitLimit].compactMap { $0 }.min()
+        _ = try await connectionOrAttempt(
+            within: bound.map { Duration.nanoseconds($0.nanoseconds) }, cancelledAtStart: cancelledAtStart)
         // Decided on the state as it is now: returning from that call can suspend (a task with
         // an executor preference), and a `close()` or the attempt's end can come in between.
         switch state {
@@ -570,12 +579,12 @@ public actor RedisClient {
         case .connecting:
             awaitingConnection.append(pending)
         }
-        // The reply wait limit (``withReplyWaitLimit(_:_:)``) counts from here: a server that
-        // accepts connections but never answers the handshake (a stopped process) must not cost
-        // the whole connect timeout. As for a reply, the command keeps its place (`.zero`: sent
-        // in its place, not waited for), so whatever is sent after it reaches the server after it.
-        if let limit = Self.replyWaitLimit {
-            let amount = TimeAmount(limit)
+        // The call's timeout and its reply wait limit (``withReplyWaitLimit(_:_:)``) count from
+        // here: a server that accepts connections but never answers the handshake (a stopped
+        // process) must not cost the whole connect timeout. As for a reply, the command keeps its
+        // place (`.zero`: sent in its place, not waited for), so whatever is sent after it reaches
+        // the server after it.
+        if let amount = bound {
             eventLoop.scheduleTask(in: amount) {
                 pending.giveUpUnlessSent(
                     with: RedisClientError(
@@ -585,11 +594,14 @@ public actor RedisClient {
     }
 
     /// The live connection's handler, or nil once a connection attempt is under way (started
-    /// here when due); waits only out a reconnect backoff.
-    private func connectionOrAttempt() async throws(RedisClientError) -> NIOLoopBound<RedisChannelHandler>? {
+    /// here when due); waits only out a reconnect backoff, and no longer than `bound` (the call's
+    /// timeout or reply wait limit) or the command timeout. See ``enqueue(_:cancelledAtStart:)``.
+    private func connectionOrAttempt(within bound: Duration?, cancelledAtStart: Bool) async throws(RedisClientError)
+        -> NIOLoopBound<RedisChannelHandler>?
+    {
         // However the attempts go (a server that accepts, then drops every connection), a caller
         // waits no longer than its patience for a connection: never a hang.
-        let patience = min(configuration.commandTimeout, Self.replyWaitLimit ?? configuration.commandTimeout)
+        let patience = min(configuration.commandTimeout, bound ?? configuration.commandTimeout)
         let giveUpAt = NIODeadline.now() + TimeAmount(patience)
         while true {
             if NIODeadline.now() > giveUpAt, case .idle(let failures, _, let lastError) = state {
@@ -610,14 +622,17 @@ public actor RedisClient {
                 let now = NIODeadline.now()
                 if nextAttempt > now {
                     let wait = nextAttempt - now
-                    if Task.isCancelled || now + wait > giveUpAt {
+                    if !cancelledAtStart, Task.isCancelled {
+                        throw RedisClientError(.cancelled, "the calling task was cancelled while reconnecting")
+                    }
+                    if now + wait > giveUpAt {
                         throw RedisClientError(
                             .unavailable,
                             "reconnecting after \(failures) failed attempt(s): \(lastError?.message ?? "unknown error")",
                             underlying: lastError
                         )
                     }
-                    await waitForAttempt(at: nextAttempt)
+                    await waitForAttempt(at: nextAttempt, ignoringCancellation: cancelledAtStart)
                     continue
                 }
                 try startConnecting(failures: failures)
@@ -625,19 +640,24 @@ public actor RedisClient {
         }
     }
 
-    /// Waits until `deadline`, the next connection attempt; less when the task is cancelled or
-    /// the client is closed (a sleep would hold the caller for the rest of the backoff).
-    private func waitForAttempt(at deadline: NIODeadline) async {
+    /// Waits until `deadline`, the next connection attempt; less when the task is cancelled
+    /// (unless `ignoringCancellation`: a task that came cancelled) or the client is closed (a
+    /// sleep would hold the caller for the rest of the backoff).
+    private func waitForAttempt(at deadline: NIODeadline, ignoringCancellation: Bool) async {
         let wake = eventLoop.makePromise(of: Void.self)
         lastBackoffWait &+= 1
         let id = lastBackoffWait
         backoffWaits[id] = wake
         let timer = eventLoop.scheduleTask(deadline: deadline) { wake.succeed(()) }
         // Completing it twice (the timer, then close or cancel) is harmless: the first one counts.
-        await withTaskCancellationHandler {
+        if ignoringCancellation {
             try? await wake.futureResult.get()
-        } onCancel: {
-            wake.succeed(())
+        } else {
+            await withTaskCancellationHandler {
+                try? await wake.futureResult.get()
+            } onCancel: {
+                wake.succeed(())
+            }
         }
         timer.cancel()
         backoffWaits[id] = nil
