@@ -85,11 +85,11 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         foreignKey || underlying?.serverError?.code == .wrongtype
     }
 
-    /// `code: message`.
+    /// `code: message`, the resource, the underlying error where the message does not already say it, the nodes.
     public var description: String {
         var text = "\(code): \(message)"
         if let resource { text += " [resource \(resource.debugDescription)]" }
-        if let underlying { text += " (\(underlying))" }
+        if let underlying, let cause = RedisClientError.cause(underlying, of: message) { text += " (\(cause))" }
         if !nodes.isEmpty { text += "; nodes: " + nodes.map(\.description).joined(separator: ", ") }
         return text
     }

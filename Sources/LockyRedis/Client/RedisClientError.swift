@@ -106,11 +106,21 @@ public struct RedisClientError: Error, Sendable, CustomStringConvertible {
         RedisClientError(.serverError, error.description, serverError: error)
     }
 
-    /// `code: message`.
+    /// `code: message`, then the underlying error where the message does not already say it.
     public var description: String {
-        if let underlying {
-            return "\(code): \(message) (\(underlying))"
+        guard let underlying, let cause = Self.cause(underlying, of: message) else { return "\(code): \(message)" }
+        return "\(code): \(message) (\(cause))"
+    }
+
+    /// How `underlying` reads after a message that may already quote it: nil when the message
+    /// holds its text, only its code when the message holds a client error's message, else in
+    /// full. Most messages quote their cause; printing it once more nested the same text two or
+    /// three times in a line ("cannot connect …: Connection refused (… Connection refused (…))").
+    package static func cause(_ underlying: any Error, of message: String) -> String? {
+        if let error = underlying as? RedisClientError {
+            return message.contains(error.message) ? "\(error.code)" : error.description
         }
-        return "\(code): \(message)"
+        let text = String(describing: underlying)
+        return message.contains(text) ? nil : text
     }
 }
