@@ -272,6 +272,10 @@ public struct RedlockBackend: LockBackend {
     /// Removes each lock on every node; the outcome is what a quorum answered: unlocked only
     /// when the nodes that did not answer cannot hold it on a quorum, else `quorumNotReached`
     /// with every node's answer.
+    ///
+    /// Unconditional (`owner` nil), it answers unlocked when any node removed a key, also keys
+    /// that made no lock (different owners' keys on single nodes): the nodes' replies do not
+    /// name the owner they removed.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         try await unlock(resources, owner: owner, replyWait: nil)
     }
