@@ -31,8 +31,9 @@ enum LockEventCodec {
         "u" + String(UInt32.random(in: .min ... .max), radix: 16)
     }
 
-    /// The attempt tag of one call that takes locks (an acquire attempt, `lock`, `refresh`, and
-    /// what Redlock gives back after one): random, as ``unconditionalTag()``. With the owner's
+    /// The attempt tag of one call that takes locks (an acquire attempt, `lock`, `refresh`; what
+    /// Redlock gives back after one carries it, marked: ``RedlockEventMerger/giveBackTag(of:)``):
+    /// random, as ``unconditionalTag()``. With the owner's
     /// own tag, two attempts of one lease, or two calls of one locker, that each took a minority
     /// of nodes and gave it back counted as a quorum: a `locked` and an `unlocked` of a lock
     /// nobody held. (A release and an owner-checked `unlock` keep the owner's tag, so that a

@@ -68,7 +68,10 @@ public struct RedisLockBackend: LockBackend {
         try await perform(acquireRequest(resources, owner: owner, ttl: ttl), replyWait: replyWait)
     }
 
-    func acquireRequest(_ resources: [String], owner: String, ttl: Duration?) -> RedisLockRequest<AcquireReply> {
+    /// `tag`: the `L` event's attempt tag (Redlock keeps it for the give-back, ``giveBackRequest(_:owner:attempt:)``).
+    func acquireRequest(
+        _ resources: [String], owner: String, ttl: Duration?, tag: String = LockEventCodec.callTag()
+    ) -> RedisLockRequest<AcquireReply> {
         var command = RedisLockScripts.acquire.evalSHA(keyCount: resources.count * 2)
         let tagged = resources.map(LockKeyspace.hasHashTag)
         appendLockAndFenceKeys(resources, tagged, to: &command)
@@ -78,7 +81,7 @@ public struct RedisLockBackend: LockBackend {
         command.append(keyspace.eventChannel)
         // A tag per attempt: two attempts of one lease that each took a minority are no lock.
         LockEventCodec.appendLocked(
-            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), tag: LockEventCodec.callTag(),
+            ttlMilliseconds: milliseconds, who: LeaseOwner.displayName(of: owner), tag: tag,
             resources: resources, tagged: tagged, keyspace: keyspace, to: &command)
         return RedisLockRequest(script: RedisLockScripts.acquire, command: command, operation: "acquire") {
             reply throws(LockError) in
@@ -105,7 +108,10 @@ public struct RedisLockBackend: LockBackend {
         try await perform(lockRequest(resources, locker: locker, ttl: ttl, force: force))
     }
 
-    func lockRequest(_ resources: [String], locker: String, ttl: Duration?, force: Bool) -> RedisLockRequest<[LockOutcome]> {
+    /// `tag`: the `L` event's attempt tag (Redlock keeps it for the give-back, ``giveBackRequest(_:owner:attempt:)``).
+    func lockRequest(
+        _ resources: [String], locker: String, ttl: Duration?, force: Bool, tag: String = LockEventCodec.callTag()
+    ) -> RedisLockRequest<[LockOutcome]> {
         var command = RedisLockScripts.lock.evalSHA(keyCount: resources.count * 2)
         let tagged = resources.map(LockKeyspace.hasHashTag)
         appendLockAndFenceKeys(resources, tagged, to: &command)
@@ -115,7 +121,6 @@ public struct RedisLockBackend: LockBackend {
         command.append(force ? "1" : "0")
         command.append(keyspace.eventChannel)
         // A locker id is a public name (unlike a lease's owner token), so it is the event's holder as it is.
-        let tag = LockEventCodec.callTag()
         LockEventCodec.appendLocked(
             ttlMilliseconds: milliseconds, who: locker, tag: tag, resources: resources, tagged: tagged, keyspace: keyspace,
             to: &command)
@@ -231,10 +236,11 @@ public struct RedisLockBackend: LockBackend {
     }
 
     /// The unlock that gives back what one call took (Redlock: after an attempt without a
-    /// quorum): its events carry a tag of their own (``LockEventCodec/callTag()``), so two calls'
-    /// give-backs never add up to a quorum of `unlocked` reports.
-    func giveBackRequest(_ resources: [String], owner: String) -> RedisLockRequest<[UnlockOutcome]> {
-        unlockRequest(resources, owner: owner, tag: LockEventCodec.callTag())
+    /// quorum): its events carry the tag of the call they give back, marked as a give-back
+    /// (``RedlockEventMerger/giveBackTag(of:)``), so two calls' give-backs never add up to a
+    /// quorum of `unlocked` reports, and a late grant of a given-back call is known as such.
+    func giveBackRequest(_ resources: [String], owner: String, attempt: String) -> RedisLockRequest<[UnlockOutcome]> {
+        unlockRequest(resources, owner: owner, tag: RedlockEventMerger.giveBackTag(of: attempt))
     }
 
     /// `tag`: the events' attempt tag, when not the owner's (``LockEventCodec/callTag()``).

@@ -141,8 +141,10 @@ public struct RedlockBackend: LockBackend {
         let lateGrants = RedlockLateGrants()
         let count = resources.count
         let limit = replyWait.map { min($0, nodeTimeout) }
+        // The give-backs carry it: a node's late grant of a given-back attempt is no `locked`.
+        let tag = LockEventCodec.callTag()
         let (replies, pending) = try await query(
-            request.acquireRequest(resources, owner: owner, ttl: ttl),
+            request.acquireRequest(resources, owner: owner, ttl: ttl, tag: tag),
             replyWait: limit,
             until: { if case .acquired = tally.acquire($0) { true } else { false } },
             late: { [self] node, reply in
@@ -155,7 +157,7 @@ public struct RedlockBackend: LockBackend {
             }
         ) { replies in
             await giveBack(
-                request.giveBackRequest(resources, owner: owner), to: Array(replies.indices),
+                request.giveBackRequest(resources, owner: owner, attempt: tag), to: Array(replies.indices),
                 answered: replies)
         }
         let decision = tally.acquire(replies)
@@ -177,7 +179,7 @@ public struct RedlockBackend: LockBackend {
                 let known = granted - raise.count + raised.prefix(raise.count).filter(\.isSuccess).count
                 guard known >= quorum else {
                     await giveBack(
-                        request.giveBackRequest(resources, owner: owner), to: Array(replies.indices),
+                        request.giveBackRequest(resources, owner: owner, attempt: tag), to: Array(replies.indices),
                         answered: replies)
                     // Every node's answer, in node order: the raise where one was sent, else the acquire.
                     let answers = replies.indices.map { node -> Result<RedlockNodeOutcome.Result, LockError> in
@@ -191,13 +193,13 @@ public struct RedlockBackend: LockBackend {
             return .acquired(fencingTokens: tokens)
         case .busy(let index, let holder):
             await giveBack(
-                request.giveBackRequest(resources, owner: owner),
+                request.giveBackRequest(resources, owner: owner, attempt: tag),
                 to: replies.indices.filter { !replies[$0].isBusyAcquire },
                 answered: replies)
             return .busy(index: index, holder: holder)
         case .failed:
             await giveBack(
-                request.giveBackRequest(resources, owner: owner),
+                request.giveBackRequest(resources, owner: owner, attempt: tag),
                 to: replies.indices.filter { !replies[$0].isBusyAcquire },
                 answered: replies)
             try throwIfCancelled(replies)
@@ -270,6 +272,10 @@ public struct RedlockBackend: LockBackend {
     /// Removes each lock on every node; the outcome is what a quorum answered: unlocked only
     /// when the nodes that did not answer cannot hold it on a quorum, else `quorumNotReached`
     /// with every node's answer.
+    ///
+    /// Unconditional (`owner` nil), it answers unlocked when any node removed a key, also keys
+    /// that made no lock (different owners' keys on single nodes): the nodes' replies do not
+    /// name the owner they removed.
     public func unlock(_ resources: [String], owner: String?) async throws(LockError) -> [UnlockOutcome] {
         try await unlock(resources, owner: owner, replyWait: nil)
     }
@@ -319,8 +325,9 @@ public struct RedlockBackend: LockBackend {
         // for a busy one, each node not heard from would get the give-back of every busy
         // resource (it may have taken them), a command more on healthy but slower nodes.
         let lateGrants = RedlockLateGrants()
+        let tag = LockEventCodec.callTag()
         let (replies, pending) = try await query(
-            request.lockRequest(resources, locker: locker, ttl: ttl, force: force),
+            request.lockRequest(resources, locker: locker, ttl: ttl, force: force, tag: tag),
             until: { replies in resources.indices.allSatisfy { tally.lockIsFinal(replies, index: $0) } },
             late: { [self] node, outcomes in
                 if let tokens = lateGrants.arrived(node: node, tokens: outcomes.map(\.token)) {
@@ -328,7 +335,7 @@ public struct RedlockBackend: LockBackend {
                 }
             }
         ) { replies in
-            await giveBackNewlyTaken(resources, locker: locker, replies: replies)
+            await giveBackNewlyTaken(resources, locker: locker, tag: tag, replies: replies)
         }
         var outcomes: [LockOutcome] = []
         var busy: [Int] = []
@@ -372,7 +379,7 @@ public struct RedlockBackend: LockBackend {
             }
         }
         if undecided {
-            await giveBackNewlyTaken(resources, locker: locker, replies: replies)
+            await giveBackNewlyTaken(resources, locker: locker, tag: tag, replies: replies)
             try throwIfCancelled(replies)
             throw tally.quorumError("lock", replies, resource: resources.count == 1 ? resources[0] : nil) { outcomes in
                 if let busy = outcomes.first(where: { !$0.isLocked }) { return .heldByAnother(Self.holder(busy)) }
@@ -389,7 +396,7 @@ public struct RedlockBackend: LockBackend {
                 !replies[node].isSuccess || partial.contains { replies[node].tookLock(at: $0) }
             }
             await giveBack(
-                request.giveBackRequest(names, owner: locker), to: tookSome, answered: replies)
+                request.giveBackRequest(names, owner: locker, attempt: tag), to: tookSome, answered: replies)
         }
         reportFailures("lock", replies, { _ in .granted }, except: pending)
         return outcomes
@@ -400,7 +407,9 @@ public struct RedlockBackend: LockBackend {
     /// locker already held on a quorum before the call is kept. A node that answered with a
     /// server error took nothing (the script refused before it wrote: a key of another type),
     /// so when no node may have taken a resource, a lock the locker already held stays.
-    private func giveBackNewlyTaken(_ resources: [String], locker: String, replies: [Result<[LockOutcome], LockError>]) async {
+    private func giveBackNewlyTaken(
+        _ resources: [String], locker: String, tag: String, replies: [Result<[LockOutcome], LockError>]
+    ) async {
         let unknown = replies.contains { $0.mayHaveTaken }
         let undo = resources.indices.filter { index in
             let heldBefore = replies.filter { $0.alreadyHeldLock(at: index) }.count
@@ -410,7 +419,7 @@ public struct RedlockBackend: LockBackend {
         guard !undo.isEmpty else { return }
         let names = undo.map { resources[$0] }
         await giveBack(
-            request.giveBackRequest(names, owner: locker), to: Array(replies.indices),
+            request.giveBackRequest(names, owner: locker, attempt: tag), to: Array(replies.indices),
             answered: replies)
     }
 

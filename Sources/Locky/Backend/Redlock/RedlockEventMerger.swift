@@ -12,13 +12,21 @@
 /// them back are two changes that no quorum reported, not a `locked` and an `unlocked`. (Counting
 /// only each node's latest report would lose real changes instead: one node's `L` and `U` of a
 /// short hold can both arrive before another node's `L`, which ``LockEventTests`` sees happen.)
+///
+/// A give-back's `U` carries its attempt's tag behind ``giveBackPrefix``: an attempt given
+/// back before its `locked` was passed on held no quorum the stream reported, and its `L`
+/// reports still to come (a node that granted after the others gave back) pass nothing.
 struct RedlockEventMerger: RedlockQuorumMerger {
     /// Every event of a node's stream, the expiry watcher's news included.
     typealias Item = BackendEvent
 
     /// One change of a resource.
     private struct Change: Hashable {
-        enum Kind: Hashable { case locked, unlocked, expired, shortened }
+        enum Kind: Hashable {
+            case locked, unlocked, expired, shortened
+            /// Not a change: the attempt `tag` was given back before its `locked` was passed on.
+            case givenBack
+        }
         let kind: Kind
         /// The locker of a `locked` event (two lockers may each hold a minority); the new TTL
         /// of a shortened one (the TTL asked for, the same on every node).
@@ -45,6 +53,12 @@ struct RedlockEventMerger: RedlockQuorumMerger {
         self.quorum = quorum
         self.window = window
     }
+
+    /// What a give-back's attempt tag starts with, followed by the tag of the attempt it gives back.
+    static let giveBackPrefix = "g"
+
+    /// The attempt tag of the give-back of the attempt tagged `attempt`.
+    static func giveBackTag(of attempt: String) -> String { giveBackPrefix + attempt }
 
     /// Node `node` reported `event` with attempt tag `tag` at `now`: returns the event when it is to be passed on.
     mutating func receive(_ event: LockEvent, tag: String, fromNode node: Int, at now: ContinuousClock.Instant) -> LockEvent? {
@@ -75,6 +89,25 @@ struct RedlockEventMerger: RedlockQuorumMerger {
         let resource = ExactName(name)
         if resources.count > 4096 { prune(at: now) }
         var changes = resources[resource] ?? [:]
+        if change.kind == .locked, let marker = changes[Change(kind: .givenBack, locker: "", tag: tag)],
+            now - marker.first < window
+        {
+            // A late grant of an attempt already given back (the key never was on a quorum at once).
+            return nil
+        }
+        if change.kind == .unlocked, tag.hasPrefix(Self.giveBackPrefix) {
+            let attempt = String(tag.dropFirst(Self.giveBackPrefix.count))
+            let heldOn = changes.filter { $0.key.kind == .locked && $0.key.tag == attempt }
+            if !heldOn.contains(where: { $0.value.passed && now - $0.value.first < window }) {
+                // Given back before a quorum was reported to hold it: that attempt is no lock.
+                // Forget its grants, and ignore those still to come and its other give-backs.
+                for key in heldOn.keys { changes[key] = nil }
+                let marker = Change(kind: .givenBack, locker: "", tag: attempt)
+                if changes[marker] == nil { changes[marker] = Reports(nodes: [], first: now, passed: true) }
+                resources[resource] = changes
+                return nil
+            }
+        }
         var reports =
             changes[change].flatMap { now - $0.first < window ? $0 : nil } ?? Reports(nodes: [], first: now, passed: false)
         reports.nodes.insert(node)
@@ -92,7 +125,7 @@ struct RedlockEventMerger: RedlockQuorumMerger {
         // A new change of this resource: reports of changes that began before it are stale;
         // those that began after it are of newer changes (one node's `L` and `U` of a short
         // hold can both come before another node's `L`), still to be counted.
-        changes = changes.filter { $0.value.first > reports.first }
+        changes = changes.filter { $0.key.kind == .givenBack || $0.value.first > reports.first }
         changes[change] = reports
         resources[resource] = changes
         return event
