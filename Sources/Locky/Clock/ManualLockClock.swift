@@ -33,7 +33,11 @@ public final class ManualLockClock: LockClock {
     }
 
     /// Moves time forward and wakes the sleepers whose deadline has passed.
+    ///
+    /// - Precondition: `duration` is not negative. A monotonic clock never goes back: a lock
+    ///   that had expired would be live again, which no Redis key and no `ContinuousClock` does.
     public func advance(by duration: Duration) {
+        precondition(duration >= .zero, "a ManualLockClock only moves forward (advance(by: \(duration)))")
         let due = state.withLock { state in
             state.offset += duration
             let now = origin + state.offset
