@@ -33,9 +33,12 @@ public final class ManualLockClock: LockClock {
     }
 
     /// Moves time forward and wakes the sleepers whose deadline has passed.
+    ///
+    /// A negative `duration` changes nothing: a monotonic clock never goes back (a lock that
+    /// had expired would be live again, which no Redis key and no `ContinuousClock` does).
     public func advance(by duration: Duration) {
         let due = state.withLock { state in
-            state.offset += duration
+            state.offset += max(duration, .zero)
             let now = origin + state.offset
             let due = state.alarms.filter { $0.deadline <= now }
             state.alarms.removeAll { $0.deadline <= now }

@@ -581,6 +581,24 @@ public final class InMemoryLockBackend: LockBackend {
         return try await body()
     }
 
+    /// The whole table as text, sorted (locks with owner and deadline, fencing counters,
+    /// fenced values and fences, fair queues): for tests that check a call changed nothing,
+    /// as a Redis test compares the server's keys.
+    var tableSnapshot: String {
+        state.withLock { state in
+            func line<V>(_ kind: String, _ table: [ExactName: V], _ text: (V) -> String) -> [String] {
+                table.map { "\(kind) \($0.key.string): \(text($0.value))" }
+            }
+            let lines =
+                line("lock", state.locks) { "\($0.owner) until \($0.expiresAt.map { "\($0)" } ?? "-")" }
+                + line("fence", state.fences) { "\($0)" }
+                + line("fenced", state.fenced) { "\($0.string) written by \($0.highestToken)" }
+                + line("store fence", state.storeFences) { "\($0)" }
+                + line("queue", state.queues) { $0.map { "\($0.waiter) \($0.owner) \($0.attempt)" }.joined(separator: ", ") }
+            return lines.sorted().joined(separator: "\n")
+        }
+    }
+
     /// ``withTable(_:)`` for a call that fails once the backend is closed: with the error a
     /// ``RedisLockBackend`` whose client was closed throws for `operation`, touching nothing.
     private func withOpenTable<R: Sendable>(
