@@ -177,7 +177,8 @@ final class SpawnedCommand: Sendable {
     /// to every process it started (``ProcessTree``), as found now and again then.
     /// ``finishTermination()`` sends that SIGKILL to those still running once COMMAND is gone.
     func terminate(grace: Duration) {
-        let started = ProcessTree.descendants(of: pid)
+        // locky's, not COMMAND's: those COMMAND already left behind are locky's (adopted) children.
+        let started = ProcessTree.ownDescendants(except: pid)
         let killAt = ContinuousClock.now + grace
         state.withLock { state in
             let earlier = state.termination
@@ -187,8 +188,8 @@ final class SpawnedCommand: Sendable {
         ProcessTree.signal(started, SIGTERM)
         let nanoseconds = Int(grace.components.seconds) * 1_000_000_000 + Int(grace.components.attoseconds / 1_000_000_000)
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
-            // Those started since, while COMMAND still runs; those it left behind are in `started`.
-            let later = state.withLock { $0.exited } ? [] : ProcessTree.descendants(of: pid)
+            // Those started since, also those COMMAND left behind as it exited (adopted by locky).
+            let later = ProcessTree.ownDescendants(except: pid)
             send(SIGKILL)
             ProcessTree.signal(started + later, SIGKILL)
         }
@@ -201,9 +202,13 @@ final class SpawnedCommand: Sendable {
     /// the caller), so the SIGKILL always goes out.
     func finishTermination() async {
         guard let (killAt, started) = state.withLock({ $0.termination }) else { return }
+        let command = pid
         await Task.detached {
             while true {
-                let survivors = started.filter(ProcessTree.isRunning)
+                // Also one COMMAND started after the SIGTERM (while it shut down) and left
+                // behind: not in `started`, but adopted by locky when COMMAND exited.
+                let found = Set(started).union(ProcessTree.ownDescendants(except: command))
+                let survivors = Array(found.filter(ProcessTree.isRunning))
                 if survivors.isEmpty { return }
                 if ContinuousClock.now >= killAt {
                     ProcessTree.signal(survivors + ProcessTree.descendants(of: survivors.map(\.pid)), SIGKILL)
