@@ -11,9 +11,11 @@ enum ProcessTree {
         let startTime: UInt64
     }
 
-    /// Makes locky the subreaper of the processes it starts (Linux): one that COMMAND leaves
-    /// behind, also one it starts while it shuts down (a trap's clean-up job), becomes locky's
-    /// child instead of init's, so ``ownDescendants(except:)`` still finds it.
+    /// Makes locky the subreaper of the processes it started (Linux): one that COMMAND leaves
+    /// behind from now on, also one it starts while it shuts down (a trap's clean-up job),
+    /// becomes locky's child instead of init's, so ``ownDescendants(except:)`` still finds it.
+    /// Called once COMMAND is being terminated, not before: locky does not reap adopted
+    /// processes, whose zombies would pile up over a long run of a COMMAND that daemonizes.
     static func adoptOrphans() {
         #if os(Linux)
             _ = ExecTrampoline.prctl(36, 1)  // PR_SET_CHILD_SUBREAPER, from <linux/prctl.h>

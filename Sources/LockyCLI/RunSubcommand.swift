@@ -106,7 +106,6 @@ struct RunSubcommand: AsyncParsableCommand {
         // what locky inherited, so `nohup` or a shell's ignored signals still protect it.
         let inherited = SpawnedCommand.InheritedSignals.capture()
         let relay = SignalRelay()
-        ProcessTree.adoptOrphans()
         // A hang-up (a closed terminal or SSH session) or a quit would otherwise end locky at
         // once and leave COMMAND running without the lock, the lock held until its TTL ran out.
         // One that locky was started ignoring stays ignored, by locky too: `nohup`'s SIGHUP, a

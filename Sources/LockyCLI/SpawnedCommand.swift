@@ -177,7 +177,9 @@ final class SpawnedCommand: Sendable {
     /// to every process it started (``ProcessTree``), as found now and again then.
     /// ``finishTermination()`` sends that SIGKILL to those still running once COMMAND is gone.
     func terminate(grace: Duration) {
-        // locky's, not COMMAND's: those COMMAND already left behind are locky's (adopted) children.
+        // From now on, what COMMAND leaves behind (also what it starts as it shuts down) is
+        // adopted by locky, so the SIGKILL below and finishTermination() still find it.
+        ProcessTree.adoptOrphans()
         let started = ProcessTree.ownDescendants(except: pid)
         let killAt = ContinuousClock.now + grace
         state.withLock { state in
