@@ -130,8 +130,14 @@ struct DemoWorkerSubcommand: AsyncParsableCommand {
         try await withLockClient(options) { client in
             guard let backend = client.backend.firstRedisNode else { return ExitStatus.usage }
             let counter = RedisDemoCounter(redis: backend.client, prefix: backend.keyspace.prefix)
-            try await runDemoWorker(client: client, worker: worker, resources: resources, seconds: seconds, counter: counter) {
-                if let line = $0.line { Terminal.line(line) }
+            // `demo` stops its workers with SIGTERM (a Ctrl-C reaches them too): a worker killed
+            // outright would leave the lock it holds for its 10 s TTL on a server that stays.
+            // Cancelled instead, it gives back what it holds before it exits.
+            try await untilInterrupted {
+                try await runDemoWorker(client: client, worker: worker, resources: resources, seconds: seconds, counter: counter)
+                {
+                    if let line = $0.line { Terminal.line(line) }
+                }
             }
             return ExitStatus.success
         }

@@ -56,12 +56,16 @@ enum ExecTrampoline {
         /// Linux's calling conventions (x86-64, arm64) its integer arguments travel as a
         /// fixed-argument call's do, so it is called through a fixed prototype found with dlsym.
         private static func setParentDeathSignal(_ signal: Int32) -> Bool {
+            prctl(1, UInt(signal))  // PR_SET_PDEATHSIG, from <linux/prctl.h>
+        }
+
+        /// `prctl(option, value, 0, 0, 0)`; whether it succeeded.
+        static func prctl(_ option: Int32, _ value: UInt) -> Bool {
             typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
             // nil: RTLD_DEFAULT, the process's global symbols.
             guard let symbol = dlsym(nil, "prctl") else { return false }
             let prctl = unsafeBitCast(symbol, to: Prctl.self)
-            let setParentDeathSignal: Int32 = 1  // PR_SET_PDEATHSIG, from <linux/prctl.h>
-            return prctl(setParentDeathSignal, UInt(signal), 0, 0, 0) == 0
+            return prctl(option, value, 0, 0, 0) == 0
         }
     #endif
 

@@ -11,6 +11,23 @@ enum ProcessTree {
         let startTime: UInt64
     }
 
+    /// Makes locky the subreaper of the processes it started (Linux): one that COMMAND leaves
+    /// behind from now on, also one it starts while it shuts down (a trap's clean-up job),
+    /// becomes locky's child instead of init's, so ``ownDescendants(except:)`` still finds it.
+    /// Called once COMMAND is being terminated, not before: locky does not reap adopted
+    /// processes, whose zombies would pile up over a long run of a COMMAND that daemonizes.
+    static func adoptOrphans() {
+        #if os(Linux)
+            _ = ExecTrampoline.prctl(36, 1)  // PR_SET_CHILD_SUBREAPER, from <linux/prctl.h>
+        #endif
+    }
+
+    /// Every descendant of locky but `command` itself: COMMAND's processes, and those it left
+    /// behind (``adoptOrphans()``), children first.
+    static func ownDescendants(except command: pid_t) -> [Member] {
+        descendants(of: getpid()).filter { $0.pid != command }
+    }
+
     /// Every descendant of `root`, children first.
     static func descendants(of root: pid_t) -> [Member] {
         descendants(of: [root])

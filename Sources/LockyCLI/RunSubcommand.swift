@@ -124,8 +124,14 @@ struct RunSubcommand: AsyncParsableCommand {
             ) { client in
                 let outcome: Int32? = try await withThrowingTaskGroup(of: Int32?.self) { group in
                     group.addTask {
+                        // withLock gives the lock back whatever happened, but says nothing when that
+                        // failed (Redis gone): the lock then stays held until its TTL, and the user
+                        // must learn why the next `locky run` of it waits.
+                        let taken = Mutex<Lease?>(nil)
+                        defer { Self.reportUnreleased(taken.withLock { $0 }, resource: resource) }
                         do {
                             return try await client.withLock(resource, ttl: ttl, timeout: timeout) { lease in
+                                taken.withLock { $0 = lease }
                                 let environment = CommandBytes.environment(replacing: [
                                     "LOCKY_RESOURCE": resource, "LOCKY_FENCING_TOKEN": String(lease.fencingToken),
                                 ])
@@ -204,6 +210,15 @@ struct RunSubcommand: AsyncParsableCommand {
             }
             throw exit
         }
+    }
+
+    /// Says on standard error that `lease`'s release failed (it is not released), so the lock
+    /// may stay held until its TTL runs out; nothing when the lock was never taken or was released.
+    private static func reportUnreleased(_ lease: Lease?, resource: String) {
+        guard let lease, !lease.isReleased else { return }
+        Terminal.error(
+            "locky: the lock on \(TextField.escape(resource)) could not be released (Redis did not answer); "
+                + "it may stay held until its TTL (\(formatDuration(lease.ttl))) runs out")
     }
 }
 

@@ -35,9 +35,12 @@ final class SignalWatcher: Sendable {
 }
 
 /// Runs `body` until it returns or SIGINT/SIGTERM arrives (then `body` is cancelled and this returns normally).
+/// One of them that locky was started ignoring stays ignored: a shell's background job
+/// (`locky watch &`) gets SIGINT ignored so that a Ctrl-C meant for the shell leaves it running.
 func untilInterrupted(_ body: @escaping @Sendable () async throws -> Void) async throws {
     let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
-    let watcher = SignalWatcher(signals: [SIGINT, SIGTERM]) { continuation.yield($0.number) }
+    let ignored = SpawnedCommand.InheritedSignals.capture().ignored
+    let watcher = SignalWatcher(signals: [SIGINT, SIGTERM].filter { !ignored.contains($0) }) { continuation.yield($0.number) }
     defer { watcher.cancel() }
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await body() }

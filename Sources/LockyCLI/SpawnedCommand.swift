@@ -177,7 +177,10 @@ final class SpawnedCommand: Sendable {
     /// to every process it started (``ProcessTree``), as found now and again then.
     /// ``finishTermination()`` sends that SIGKILL to those still running once COMMAND is gone.
     func terminate(grace: Duration) {
-        let started = ProcessTree.descendants(of: pid)
+        // From now on, what COMMAND leaves behind (also what it starts as it shuts down) is
+        // adopted by locky, so the SIGKILL below and finishTermination() still find it.
+        ProcessTree.adoptOrphans()
+        let started = ProcessTree.ownDescendants(except: pid)
         let killAt = ContinuousClock.now + grace
         state.withLock { state in
             let earlier = state.termination
@@ -187,8 +190,8 @@ final class SpawnedCommand: Sendable {
         ProcessTree.signal(started, SIGTERM)
         let nanoseconds = Int(grace.components.seconds) * 1_000_000_000 + Int(grace.components.attoseconds / 1_000_000_000)
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
-            // Those started since, while COMMAND still runs; those it left behind are in `started`.
-            let later = state.withLock { $0.exited } ? [] : ProcessTree.descendants(of: pid)
+            // Those started since, also those COMMAND left behind as it exited (adopted by locky).
+            let later = ProcessTree.ownDescendants(except: pid)
             send(SIGKILL)
             ProcessTree.signal(started + later, SIGKILL)
         }
@@ -201,9 +204,13 @@ final class SpawnedCommand: Sendable {
     /// the caller), so the SIGKILL always goes out.
     func finishTermination() async {
         guard let (killAt, started) = state.withLock({ $0.termination }) else { return }
+        let command = pid
         await Task.detached {
             while true {
-                let survivors = started.filter(ProcessTree.isRunning)
+                // Also one COMMAND started after the SIGTERM (while it shut down) and left
+                // behind: not in `started`, but adopted by locky when COMMAND exited.
+                let found = Set(started).union(ProcessTree.ownDescendants(except: command))
+                let survivors = Array(found.filter(ProcessTree.isRunning))
                 if survivors.isEmpty { return }
                 if ContinuousClock.now >= killAt {
                     ProcessTree.signal(survivors + ProcessTree.descendants(of: survivors.map(\.pid)), SIGKILL)
