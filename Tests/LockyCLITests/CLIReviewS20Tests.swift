@@ -4,22 +4,6 @@ import Testing
 
 /// Review of the CLI's signal handling and clean-up (session 20).
 @Suite struct CLIReviewS20Tests {
-    /// Starts `locky arguments` through env(1), which execs it with SIGINT ignored, as a shell
-    /// starts a background job (`locky watch &`).
-    static func startIgnoringSIGINT(_ arguments: [String], outputPath: String, errorPath: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["--default-signal=INT,TERM,HUP,QUIT", "--ignore-signal=INT", LockyBinary.path] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        for key in ["LOCKY_URL", "LOCKY_PREFIX", "LOCKY_CONFIG"] { environment[key] = nil }
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-        process.standardError = FileHandle(forWritingAtPath: errorPath)
-        try process.runWithSignalsUnblocked()
-        return process
-    }
-
     /// Waits until `process` has exited, at most `timeout`; SIGKILLs it then.
     static func waitForExit(_ process: Process, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -48,7 +32,7 @@ import Testing
                 try? FileManager.default.removeItem(atPath: outputPath)
                 try? FileManager.default.removeItem(atPath: errorPath)
             }
-            let process = try Self.startIgnoringSIGINT(arguments, outputPath: outputPath, errorPath: errorPath)
+            let process = try LockyBinary.startIgnoring("INT", arguments, outputPath: outputPath, errorPath: errorPath)
             // Running by now (its signal handlers, if any, in place).
             try await Task.sleep(for: .milliseconds(1_500))
             #expect(process.isRunning, "locky \(subcommand) ended before the test's SIGINT")

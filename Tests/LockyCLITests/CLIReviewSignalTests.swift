@@ -20,20 +20,9 @@ import Testing
                 try? FileManager.default.removeItem(atPath: outputPath)
                 try? FileManager.default.removeItem(atPath: errorPath)
             }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            // env execs locky, which keeps env's pid and starts with the signal ignored.
-            process.arguments = [
-                "--default-signal=INT,TERM,HUP,QUIT", "--ignore-signal=\(name)", LockyBinary.path,
-                "run", resource, "--url", server.url, "--", "sh", "-c", "echo ran",
-            ]
-            var environment = ProcessInfo.processInfo.environment
-            for key in ["LOCKY_URL", "LOCKY_PREFIX", "LOCKY_CONFIG"] { environment[key] = nil }
-            process.environment = environment
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-            process.standardError = FileHandle(forWritingAtPath: errorPath)
-            try process.runWithSignalsUnblocked()
+            let process = try LockyBinary.startIgnoring(
+                name, ["run", resource, "--url", server.url, "--", "sh", "-c", "echo ran"], outputPath: outputPath,
+                errorPath: errorPath)
             // Waiting for the lock by now (it is held for 3 s).
             try await Task.sleep(for: .milliseconds(1_000))
             kill(process.processIdentifier, name == "INT" ? SIGINT : SIGTERM)

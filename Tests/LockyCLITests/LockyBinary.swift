@@ -22,6 +22,23 @@ enum LockyBinary {
 
     struct MissingBinary: Error {}
 
+    /// Starts `locky arguments` through env(1), which execs it (keeping env's pid) with the
+    /// signal `name` (`INT`, `TERM`, …) ignored, as a shell starts a background job
+    /// (`locky watch &`); without the LOCKY_ variables of the test's environment.
+    static func startIgnoring(_ name: String, _ arguments: [String], outputPath: String, errorPath: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["--default-signal=INT,TERM,HUP,QUIT", "--ignore-signal=\(name)", path] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["LOCKY_URL", "LOCKY_PREFIX", "LOCKY_CONFIG"] { environment[key] = nil }
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+        process.standardError = FileHandle(forWritingAtPath: errorPath)
+        try process.runWithSignalsUnblocked()
+        return process
+    }
+
     /// Two new empty temporary files for a child's standard output and error, named after `label`.
     static func outputFiles(_ label: String) -> (output: String, error: String) {
         let scratch = FileManager.default.temporaryDirectory.path + "/\(label)-\(UUID().uuidString)"
