@@ -1,0 +1,65 @@
+import Locky
+import LockyRESP
+import LockyTestSupport
+import Testing
+
+/// The waiting acquire against a foreign holder, and with many local waiters on one resource.
+@Suite("Waiting review: probes")
+struct WaitingReviewProbeTests {
+    /// A foreign client (another library on the same key) holds one of two resources without
+    /// expiry, then deletes its key: nothing is published and there is no expiry to watch, so
+    /// the waiter must still find out by trying again now and then (as a queued waiter does
+    /// when it refreshes its place), not wait until its deadline (or forever without one).
+    @Test func aForeignReleaseOfAKeyWithoutExpiryIsNoticed() async throws {
+        try await withBackend(.redis, clock: .system) { env throws in
+            let server = try #require(env.server)
+            _ = try server.cli("SET", env.keyspace.lockKey("fa"), "foreign")
+            let started = ContinuousClock.now
+            async let waiting = env.client.acquire(["fa", "fb"], ttl: .seconds(10), timeout: .seconds(5))
+            try await Task.sleep(for: .milliseconds(100))
+            _ = try server.cli("DEL", env.keyspace.lockKey("fa"))
+            do {
+                let lease = try await waiting
+                let waited = ContinuousClock.now - started
+                #expect(waited < .milliseconds(1500), "the waiter got the locks \(waited) after the start")
+                #expect(try await env.client.release(lease) == .released)
+            } catch let error as LockError {
+                Issue.record("\(error.code) after \(ContinuousClock.now - started), the key was deleted after 100 ms")
+            }
+        }
+    }
+
+    /// Many local waiters queued on one resource (Redis) each get it once, one at a time, and
+    /// leave nothing behind.
+    @Test(arguments: [200]) func manyLocalWaitersOnOneResourceEachGetItOnce(n: Int) async throws {
+        try await withBackend(.redis, clock: .system) { env throws in
+            let client = env.client
+            let holder = try await client.acquire("many", ttl: .seconds(30), timeout: .zero)
+            let holding = Shared(0)
+            let overlaps = Shared(0)
+            let done = Shared(0)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<n {
+                    group.addTask {
+                        let lease = try await client.acquire("many", ttl: .seconds(30), timeout: .seconds(120))
+                        if holding.update({ count -> Int in
+                            count += 1
+                            return count
+                        }) > 1 {
+                            overlaps.update { $0 += 1 }
+                        }
+                        holding.update { $0 -= 1 }
+                        #expect(try await client.release(lease) == .released)
+                        done.update { $0 += 1 }
+                    }
+                }
+                try await env.waitUntilQueued("many", n)
+                #expect(try await client.release(holder) == .released)
+                try await group.waitForAll()
+            }
+            #expect(done.value == n)
+            #expect(overlaps.value == 0)
+            #expect(try await env.storedOwner("many") == nil)
+        }
+    }
+}
