@@ -62,4 +62,28 @@ struct WaitingReviewProbeTests {
             #expect(try await env.storedOwner("many") == nil)
         }
     }
+
+    /// Two local waiters for several resources queue behind one holder; the first is cancelled.
+    /// The one behind it is then the first: the holder's release wakes it at once.
+    @Test(arguments: [BackendKind.redis, .redlock])
+    func theWaiterBehindACancelledFirstOneIsWokenByTheRelease(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let holder = try await client.acquire("ca", ttl: .seconds(30), timeout: .zero)
+            let first = Task { try await client.acquire(["ca", "cb"], ttl: .seconds(10), timeout: .seconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))
+            let second = Task { try await client.acquire(["ca", "cc"], ttl: .seconds(10), timeout: .seconds(20)) }
+            try await Task.sleep(for: .milliseconds(200))
+            first.cancel()
+            await #expect(throws: LockError.self) { try await first.value }
+            try await Task.sleep(for: .milliseconds(100))
+            let released = ContinuousClock.now
+            #expect(try await client.release(holder) == .released)
+            let lease = try await within(.seconds(10), "the second waiter") { try await second.value }
+            let waited = ContinuousClock.now - released
+            #expect(waited < .milliseconds(500), "the second waiter got the locks \(waited) after the release")
+            #expect(try await client.release(lease) == .released)
+            #expect(try await env.storedOwner("cb") == nil)
+        }
+    }
 }
