@@ -86,4 +86,24 @@ struct WaitingReviewProbeTests {
             #expect(try await env.storedOwner("cb") == nil)
         }
     }
+
+    /// A fair wait with no time to wait takes a free lock, and on a held one times out at once
+    /// leaving no place in the queue behind.
+    @Test(arguments: queueingBackendKinds)
+    func aFairWaitWithoutTimeLeavesNoPlace(kind: BackendKind) async throws {
+        try await withBackend(kind, clock: .system) { env throws in
+            let client = env.client
+            let lease = try await client.acquire("fz", ttl: .seconds(10), timeout: .zero, fair: true)
+            let started = ContinuousClock.now
+            await #expect {
+                try await client.acquire("fz", ttl: .seconds(10), timeout: .zero, fair: true)
+            } throws: { error in
+                (error as? LockError)?.code == .timedOut
+            }
+            #expect(ContinuousClock.now - started < .seconds(1))
+            if env.server != nil { #expect(try await env.queuedWaiters("fz") == 0) }
+            #expect(try await client.release(lease) == .released)
+            #expect(try await env.storedOwner("fz") == nil)
+        }
+    }
 }
