@@ -46,7 +46,9 @@ extension LockClient {
     /// The wait subscribes to lock events before the first attempt, so no release is missed.
     /// In this process only the first waiter of a resource retries when it is released (the
     /// others queue behind it); a waiter that sees the holder's TTL arms a timer for it (plus
-    /// a little jitter, so processes do not retry in lockstep) in case the holder crashed.
+    /// a little jitter, so processes do not retry in lockstep) in case the holder crashed; a
+    /// holder without expiry (another library's, whose release publishes nothing) is tried
+    /// again about every 667 ms instead.
     public func acquire(
         _ resources: [String],
         ttl: Duration? = nil,
@@ -247,9 +249,12 @@ extension LockClient {
                 }
                 // The first local waiter also watches the holder's expiry, in case it crashed.
                 var wakeAt = deadline
-                if waitQueues.isHead(resource, id: id), let remaining = holder.remaining {
+                if waitQueues.isHead(resource, id: id) {
                     let jitter = Duration.microseconds(Int64.random(in: 0...2000, using: &generator))
-                    let expiry = now + remaining + jitter
+                    // A holder without expiry may be another library's client, whose release
+                    // publishes nothing and leaves no expiry to watch: try again as often as a
+                    // queued waiter refreshes its place, rather than until the deadline (or forever).
+                    let expiry = now + (holder.remaining ?? Self.fairWaiterTTL / 3) + jitter
                     wakeAt = wakeAt.map { min($0, expiry) } ?? expiry
                 }
                 guard try await wait(for: signal, until: wakeAt) else { continue }

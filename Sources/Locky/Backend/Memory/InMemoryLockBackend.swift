@@ -250,6 +250,8 @@ public final class InMemoryLockBackend: LockBackend {
             let token = take(resource, owner: head.owner, ttl: head.ttl, now: now)
             let hint = WakeHint.handedOver(resource: resource, waiter: head.waiter, fencingToken: token, attempt: head.attempt)
             for listener in wakeListeners.values { listener.handler(hint) }
+            // The waiter behind is first now: it watches the new holder's expiry (as on Redis).
+            tellFirst(resource, now: now)
         }
 
         /// Whether the fair waiter `waiter` is live: within its deadline (`realNow`, on the real
@@ -259,7 +261,7 @@ public final class InMemoryLockBackend: LockBackend {
         }
 
         /// Tells `resource`'s first fair waiter, which became first without a release naming it
-        /// (the ones ahead of it left or were evicted), so that it tries again now: while the
+        /// (the ones ahead of it left, were evicted or were handed the lock), so that it tries again now: while the
         /// lock is held with an expiry it watches that, as the Redis scripts tell it with an
         /// `S` message; while it is free it tries to take it.
         func tellFirst(_ resource: String, now: ContinuousClock.Instant) {

@@ -181,6 +181,13 @@ enum RedisLockScripts {
                 if ttl == '0' then redis.call('SET', lock, owner) else redis.call('SET', lock, owner, 'PX', ttl) end
                 forget(queue, waiters, head)
                 redis.call('PUBLISH', channel, 'G' .. field(string.format('%d', granted)) .. field(attempt) .. field(lock) .. field(head))
+                -- The waiter behind is first now, and no release names it while the new holder
+                -- holds the lock: told its expiry (`S`), it watches it in case that holder crashes.
+                local after = ttl ~= '0' and redis.call('ZRANGE', queue, 0, 0)[1]
+                local afterToken = after and string.match(after, '^([^.]+)%.')
+                if afterToken then
+                  \(tellExpiry("prefix .. afterToken", ttl: "ttl", key: "lock", waiter: "after"))
+                end
                 return head, info[3]
               end
               \(tellFree("channel", key: "lock", waiter: "head"))
