@@ -8,8 +8,8 @@ import Synchronization
 /// `AsyncStream` handed each event to whichever loop asked first, so two loops over one stream
 /// (a UI and a log, say) each missed about half of them. The first buffer holds the events
 /// since the buffer was made, for the first loop, and for a later loop once the one before it
-/// ended (it goes on where that one stopped, as a loop over an `AsyncStream` does); a loop
-/// started while another runs gets a new buffer, with the events from its start on.
+/// ended (it goes on where that one stopped, also after a loop whose task was cancelled); a
+/// loop started while another runs gets a new buffer, with the events from its start on.
 final class LockEventBuffer: Sendable {
     /// Events held for a slow consumer before the buffer drops new ones.
     static let capacity = 65_536
@@ -41,24 +41,51 @@ final class LockEventBuffer: Sendable {
     private struct State {
         /// Every buffer being filled, by id; the first one's id is 0.
         var consumers: [UInt64: Consumer]
-        /// The first buffer's stream while no loop reads it.
-        var first: AsyncStream<BackendEvent>?
+        /// The first buffer's streams, oldest first, that no loop reads: all of them while no
+        /// loop reads the first buffer, else those after the one being read.
+        var firstStreams: [AsyncStream<BackendEvent>]
+        /// Whether a loop reads the first buffer.
+        var firstInUse = false
         var nextID: UInt64 = 1
         var finished = false
     }
 
-    /// The first buffer's stream: the events since this buffer was made.
-    private let stream: AsyncStream<BackendEvent>
     private let firstGapOwed = GapOwedFlag()
     private let capacity: Int
     private let state: Mutex<State>
 
     init(capacity: Int = LockEventBuffer.capacity) {
         let (stream, continuation) = AsyncStream.makeStream(of: BackendEvent.self, bufferingPolicy: .bufferingOldest(capacity))
-        self.stream = stream
         self.capacity = capacity
         self.state = Mutex(
-            State(consumers: [0: Consumer(continuation: continuation, gapOwedAtEnd: firstGapOwed)], first: stream))
+            State(consumers: [0: Consumer(continuation: continuation, gapOwedAtEnd: firstGapOwed)], firstStreams: [stream]))
+        replaceWhenCancelled(continuation)
+    }
+
+    /// A loop whose task is cancelled ends its `AsyncStream` for good (it takes no more
+    /// events): the first buffer then goes on in a new stream, which the next loop reads after
+    /// what is left in the old one. Before, that loop ended at once, as if the stream had
+    /// finished, and the events since were lost without a `gap`.
+    private func replaceWhenCancelled(_ continuation: AsyncStream<BackendEvent>.Continuation) {
+        continuation.onTermination = { [weak self] termination in
+            if case .cancelled = termination { self?.replaceFirstStream() }
+        }
+    }
+
+    /// Starts a new stream for the first buffer; see ``replaceWhenCancelled(_:)``.
+    private func replaceFirstStream() {
+        let (stream, continuation) = AsyncStream.makeStream(of: BackendEvent.self, bufferingPolicy: .bufferingOldest(capacity))
+        replaceWhenCancelled(continuation)
+        let replaced = state.withLock { state -> Consumer? in
+            guard !state.finished, let old = state.consumers[0] else { return nil }
+            var consumer = Consumer(continuation: continuation, gapOwedAtEnd: firstGapOwed)
+            // Drops not told yet are told in the new stream.
+            consumer.dropping = old.dropping
+            state.consumers[0] = consumer
+            state.firstStreams.append(stream)
+            return old
+        }
+        if replaced == nil { continuation.finish() }
     }
 
     /// Hands `event` to every buffer.
@@ -91,12 +118,23 @@ final class LockEventBuffer: Sendable {
     /// dropped when the loop's iterator is.
     private func makeSource() -> any LockEventSource {
         let first = state.withLock { state -> AsyncStream<BackendEvent>? in
-            defer { state.first = nil }
-            return state.first
+            guard !state.firstInUse, !state.firstStreams.isEmpty else { return nil }
+            state.firstInUse = true
+            return state.firstStreams.removeFirst()
         }
         if let first {
-            // Handed back when the loop ends: the next loop goes on from there.
-            return StreamEventSource(first, gapOwedAtEnd: firstGapOwed) { [self] in state.withLock { $0.first = first } }
+            return StreamEventSource(
+                first, gapOwedAtEnd: firstGapOwed,
+                following: { [self] in
+                    state.withLock { $0.firstStreams.isEmpty ? nil : $0.firstStreams.removeFirst() }
+                },
+                onEnd: { [self] stream in
+                    // Handed back when the loop ends: the next loop goes on from there.
+                    state.withLock { state in
+                        state.firstStreams.insert(stream, at: 0)
+                        state.firstInUse = false
+                    }
+                })
         }
         let (stream, continuation) = AsyncStream.makeStream(of: BackendEvent.self, bufferingPolicy: .bufferingOldest(capacity))
         let gapOwed = GapOwedFlag()
@@ -109,11 +147,13 @@ final class LockEventBuffer: Sendable {
         }
         guard let id else {
             continuation.finish()
-            return StreamEventSource(stream, gapOwedAtEnd: gapOwed) {}
+            return StreamEventSource(stream, gapOwedAtEnd: gapOwed, following: { nil }, onEnd: { _ in })
         }
-        return StreamEventSource(stream, gapOwedAtEnd: gapOwed) { [self] in
-            state.withLock { _ = $0.consumers.removeValue(forKey: id) }
-            continuation.finish()
-        }
+        return StreamEventSource(
+            stream, gapOwedAtEnd: gapOwed, following: { nil },
+            onEnd: { [self] _ in
+                state.withLock { _ = $0.consumers.removeValue(forKey: id) }
+                continuation.finish()
+            })
     }
 }

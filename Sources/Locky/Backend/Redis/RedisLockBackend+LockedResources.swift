@@ -40,11 +40,13 @@ extension RedisLockBackend {
 
     /// Escapes `*`, `?`, `[`, `]` and `\` so the prefix matches only itself in `SCAN MATCH`.
     static func escapeGlob(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if "*?[]\\".contains(character) { escaped.append("\\") }
-            escaped.append(character)
+        // Scalars, not Characters: `\` or `[` followed by a combining mark is one Character,
+        // which is none of these, and was left unescaped (SCAN then matched no key of the prefix).
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if "*?[]\\".unicodeScalars.contains(scalar) { escaped.append("\\") }
+            escaped.append(scalar)
         }
-        return escaped
+        return String(escaped)
     }
 }

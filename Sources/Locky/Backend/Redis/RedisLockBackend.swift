@@ -580,7 +580,12 @@ public struct RedisLockBackend: LockBackend {
                         handler(.lock(.gap), "")
                     case .message(let message):
                         if let expiryChannel, message.channelName == expiryChannel {
-                            if let resource = keyspace.resource(ofLockKey: message.payloadString) {
+                            // A key that is not UTF-8 is no resource of ours (as in
+                            // `lockedResources()`): decoded with its bad bytes replaced, it named
+                            // another resource, whose deadline the watcher then forgot.
+                            if let key = String(validating: message.payload.readableBytesView, as: UTF8.self),
+                                let resource = keyspace.resource(ofLockKey: key)
+                            {
                                 handler(.lock(.expired(resource: resource)), "")
                             }
                         } else {
