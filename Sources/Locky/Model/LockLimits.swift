@@ -103,7 +103,9 @@ public enum LockLimits {
         guard prefix.utf8.count <= maximumPrefixLength else {
             throw LockError(.invalidArgument, "the key prefix is longer than \(maximumPrefixLength) bytes")
         }
-        guard !prefix.contains("{"), !prefix.contains("}") else {
+        // Bytes, as Redis finds a hash tag: `{` followed by a combining mark is one Character
+        // that is not "{", and passed.
+        guard !prefix.utf8.contains(UInt8(ascii: "{")), !prefix.utf8.contains(UInt8(ascii: "}")) else {
             throw LockError(.invalidArgument, "the key prefix must not contain '{' or '}' (it would change the hash tag)")
         }
     }
