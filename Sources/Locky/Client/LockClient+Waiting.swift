@@ -119,13 +119,18 @@ extension LockClient {
                             if queued, to == waiter, watched.contains(ExactName(resource)) {
                                 signal.handOver(fencingToken: token, attempt: attempt)
                             }
-                        case .ttlShortened(let resource, _, let first):
+                        case .ttlShortened(let resource, let ttl, let first):
                             // Still held, but its expiry timer (armed by the resource's first
-                            // waiter only) is now late: that waiter tries again and re-arms it at
-                            // the new deadline. Nobody else: the others have no timer to move.
+                            // waiter only) is now late: that waiter re-arms it at the new
+                            // deadline (queued and named: without a round trip; else it tries
+                            // again). Nobody else: the others have no timer to move.
                             guard watched.contains(ExactName(resource)) else { return }
                             if queued {
-                                if first == nil || first == waiter { signal.fire() }
+                                if first == waiter {
+                                    signal.holderExpires(at: self.clock.now + ttl)
+                                } else if first == nil {
+                                    signal.fire()
+                                }
                             } else if !queues.isWaitingBehind(resource, id: id) {
                                 signal.fire()
                             }
@@ -391,12 +396,22 @@ extension LockClient {
                     }
                     // Refresh the place in the queue in time; the first waiter also watches
                     // the holder's expiry.
-                    var wakeAt = now + Self.fairWaiterTTL / 3
-                    if first, let remaining = holder?.remaining {
-                        wakeAt = min(wakeAt, now + remaining + .microseconds(Int64.random(in: 0...2000, using: &generator)))
-                    }
+                    let refreshAt = now + Self.fairWaiterTTL / 3
+                    let jitter = Duration.microseconds(Int64.random(in: 0...2000, using: &generator))
+                    var wakeAt = refreshAt
+                    if first, let remaining = holder?.remaining { wakeAt = min(wakeAt, now + remaining + jitter) }
                     if let deadline { wakeAt = min(wakeAt, deadline) }
-                    _ = try await wait(for: signal, until: wakeAt)
+                    // Told the holder's new expiry (an `S`: its TTL shortened, or the lock handed
+                    // to the waiter ahead, which made this one first), the timer moves there with
+                    // no round trip: one per hand-off while the lock is held cost every hand-off
+                    // time. Any other wake-up (a release, a gap, a hand-off to this waiter) ends
+                    // the wait: each fires the signal, which a later wait finds pending.
+                    while try await wait(for: signal, until: wakeAt), !signal.hasHandOver,
+                        let expiry = signal.takeHolderExpiry()
+                    {
+                        wakeAt = min(refreshAt, expiry + jitter)
+                        if let deadline { wakeAt = min(wakeAt, deadline) }
+                    }
                     // Handed over by a release: no round trip. The lock was set after the named
                     // attempt ran, so its validity counts from that attempt's start. Only a
                     // hand-off naming the latest attempt counts: one naming an earlier attempt

@@ -15,6 +15,8 @@ final class WakeSignal: Sendable {
         /// A wait whose timer fired or whose task was cancelled before it suspended.
         var ended: (id: UInt64, outcome: WakeOutcome)?
         var handOver: (fencingToken: Int64, attempt: Int)?
+        /// When the holder of the lock this (fair, first) waiter waits for expires, as last told.
+        var holderExpiry: ContinuousClock.Instant?
     }
 
     private let state = Mutex(State())
@@ -37,6 +39,25 @@ final class WakeSignal: Sendable {
         state.withLock { $0.handOver = (fencingToken, attempt) }
         fire()
     }
+
+    /// Records when the holder of the awaited lock expires (an `S` message: its TTL was
+    /// shortened, or the lock was handed to the waiter ahead), and wakes the waiter, which
+    /// re-arms its timer there (``takeHolderExpiry()``) without asking the server.
+    func holderExpires(at instant: ContinuousClock.Instant) {
+        state.withLock { $0.holderExpiry = instant }
+        fire()
+    }
+
+    /// The holder's expiry told since the last call, if any.
+    func takeHolderExpiry() -> ContinuousClock.Instant? {
+        state.withLock { state in
+            defer { state.holderExpiry = nil }
+            return state.holderExpiry
+        }
+    }
+
+    /// Whether a hand-off was received and not yet taken (``takeHandOver()``).
+    var hasHandOver: Bool { state.withLock { $0.handOver != nil } }
 
     /// The hand-off received since the last call, if any.
     func takeHandOver() -> (fencingToken: Int64, attempt: Int)? {
