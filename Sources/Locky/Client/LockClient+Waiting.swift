@@ -396,21 +396,21 @@ extension LockClient {
                     }
                     // Refresh the place in the queue in time; the first waiter also watches
                     // the holder's expiry.
-                    let refreshAt = now + Self.fairWaiterTTL / 3
                     let jitter = Duration.microseconds(Int64.random(in: 0...2000, using: &generator))
-                    var wakeAt = refreshAt
+                    var wakeAt = now + Self.fairWaiterTTL / 3
                     if first, let remaining = holder?.remaining { wakeAt = min(wakeAt, now + remaining + jitter) }
                     if let deadline { wakeAt = min(wakeAt, deadline) }
                     // Told the holder's new expiry (an `S`: its TTL shortened, or the lock handed
                     // to the waiter ahead, which made this one first), the timer moves there with
                     // no round trip: one per hand-off while the lock is held cost every hand-off
-                    // time. Any other wake-up (a release, a gap, a hand-off to this waiter) ends
+                    // time. Only earlier: an `S` that raced this attempt's reply may be older
+                    // than it, and waking early costs one attempt, waking late a crashed holder's
+                    // expiry. Any other wake-up (a release, a gap, a hand-off to this waiter) ends
                     // the wait: each fires the signal, which a later wait finds pending.
                     while try await wait(for: signal, until: wakeAt), !signal.hasHandOver,
                         let expiry = signal.takeHolderExpiry()
                     {
-                        wakeAt = min(refreshAt, expiry + jitter)
-                        if let deadline { wakeAt = min(wakeAt, deadline) }
+                        wakeAt = min(wakeAt, expiry + jitter)
                     }
                     // Handed over by a release: no round trip. The lock was set after the named
                     // attempt ran, so its validity counts from that attempt's start. Only a
