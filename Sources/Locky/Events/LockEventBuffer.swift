@@ -21,13 +21,23 @@ final class LockEventBuffer: Sendable {
         /// Whether events were dropped since the last `gap` got through.
         var dropping = false
 
-        /// Hands `event` on, or drops it (and later says so) when the buffer is full.
-        mutating func yield(_ event: BackendEvent) {
+        /// Hands `event` on, or drops it (and later says so) when the buffer is full; false when
+        /// the stream has ended (a loop over it was cancelled), with nothing handed on.
+        mutating func yield(_ event: BackendEvent) -> Bool {
             if dropping {
-                guard case .enqueued = continuation.yield(.lock(.gap)) else { return }
-                dropping = false
+                switch continuation.yield(.lock(.gap)) {
+                case .enqueued: dropping = false
+                case .dropped: return true
+                case .terminated: return false
+                @unknown default: return true
+                }
             }
-            if case .dropped = continuation.yield(event) { dropping = true }
+            switch continuation.yield(event) {
+            case .dropped: dropping = true
+            case .terminated: return false
+            default: break
+            }
+            return true
         }
 
         /// Ends the stream. A full buffer has no room for the `gap` its drops owe, so the
@@ -46,11 +56,18 @@ final class LockEventBuffer: Sendable {
         var firstStreams: [AsyncStream<BackendEvent>]
         /// Whether a loop reads the first buffer.
         var firstInUse = false
+        /// The generation of the first buffer's current stream (see ``cancelledFirst``).
+        var firstGeneration: UInt64 = 1
         var nextID: UInt64 = 1
         var finished = false
     }
 
     private let firstGapOwed = GapOwedFlag()
+    /// The generation of the first buffer's stream that a cancelled loop ended (0: none). Set
+    /// from the stream's `onTermination`, which must not take ``state``: it runs inside the task
+    /// cancellation, holding the task's status lock, while a `yield` under ``state`` may be
+    /// resuming that same task and wait for that lock (a deadlock seen in CI).
+    private let cancelledFirst = Atomic<UInt64>(0)
     private let capacity: Int
     private let state: Mutex<State>
 
@@ -59,33 +76,33 @@ final class LockEventBuffer: Sendable {
         self.capacity = capacity
         self.state = Mutex(
             State(consumers: [0: Consumer(continuation: continuation, gapOwedAtEnd: firstGapOwed)], firstStreams: [stream]))
-        replaceWhenCancelled(continuation)
+        noteWhenCancelled(continuation, generation: 1)
     }
 
     /// A loop whose task is cancelled ends its `AsyncStream` for good (it takes no more
     /// events): the first buffer then goes on in a new stream, which the next loop reads after
     /// what is left in the old one. Before, that loop ended at once, as if the stream had
-    /// finished, and the events since were lost without a `gap`.
-    private func replaceWhenCancelled(_ continuation: AsyncStream<BackendEvent>.Continuation) {
+    /// finished, and the events since were lost without a `gap`. Only noted here; the new
+    /// stream is made under ``state`` by the next call that needs it (``replaceEndedFirst(_:force:)``).
+    private func noteWhenCancelled(_ continuation: AsyncStream<BackendEvent>.Continuation, generation: UInt64) {
         continuation.onTermination = { [weak self] termination in
-            if case .cancelled = termination { self?.replaceFirstStream() }
+            if case .cancelled = termination { self?.cancelledFirst.store(generation, ordering: .releasing) }
         }
     }
 
-    /// Starts a new stream for the first buffer; see ``replaceWhenCancelled(_:)``.
-    private func replaceFirstStream() {
+    /// Starts a new stream for the first buffer when a cancelled loop ended its current one,
+    /// or (`force`) when a `yield` found it ended before that was noted.
+    private func replaceEndedFirst(_ state: inout State, force: Bool = false) {
+        guard force || cancelledFirst.load(ordering: .acquiring) == state.firstGeneration else { return }
+        guard !state.finished, let old = state.consumers[0] else { return }
         let (stream, continuation) = AsyncStream.makeStream(of: BackendEvent.self, bufferingPolicy: .bufferingOldest(capacity))
-        replaceWhenCancelled(continuation)
-        let replaced = state.withLock { state -> Consumer? in
-            guard !state.finished, let old = state.consumers[0] else { return nil }
-            var consumer = Consumer(continuation: continuation, gapOwedAtEnd: firstGapOwed)
-            // Drops not told yet are told in the new stream.
-            consumer.dropping = old.dropping
-            state.consumers[0] = consumer
-            state.firstStreams.append(stream)
-            return old
-        }
-        if replaced == nil { continuation.finish() }
+        state.firstGeneration += 1
+        noteWhenCancelled(continuation, generation: state.firstGeneration)
+        var consumer = Consumer(continuation: continuation, gapOwedAtEnd: firstGapOwed)
+        // Drops not told yet are told in the new stream.
+        consumer.dropping = old.dropping
+        state.consumers[0] = consumer
+        state.firstStreams.append(stream)
     }
 
     /// Hands `event` to every buffer.
@@ -96,7 +113,14 @@ final class LockEventBuffer: Sendable {
     /// Hands `event` (news for the expiry watcher too) to every buffer.
     func yield(_ event: BackendEvent) {
         state.withLock { state in
-            for id in state.consumers.keys { state.consumers[id]?.yield(event) }
+            replaceEndedFirst(&state)
+            for id in state.consumers.keys {
+                // The first buffer's stream ended by a cancelled loop not yet noted: a new one.
+                if state.consumers[id]?.yield(event) == false, id == 0 {
+                    replaceEndedFirst(&state, force: true)
+                    _ = state.consumers[0]?.yield(event)
+                }
+            }
         }
     }
 
@@ -118,6 +142,7 @@ final class LockEventBuffer: Sendable {
     /// dropped when the loop's iterator is.
     private func makeSource() -> any LockEventSource {
         let first = state.withLock { state -> AsyncStream<BackendEvent>? in
+            replaceEndedFirst(&state)
             guard !state.firstInUse, !state.firstStreams.isEmpty else { return nil }
             state.firstInUse = true
             return state.firstStreams.removeFirst()
@@ -126,7 +151,10 @@ final class LockEventBuffer: Sendable {
             return StreamEventSource(
                 first, gapOwedAtEnd: firstGapOwed,
                 following: { [self] in
-                    state.withLock { $0.firstStreams.isEmpty ? nil : $0.firstStreams.removeFirst() }
+                    state.withLock { state in
+                        replaceEndedFirst(&state)
+                        return state.firstStreams.isEmpty ? nil : state.firstStreams.removeFirst()
+                    }
                 },
                 onEnd: { [self] stream in
                     // Handed back when the loop ends: the next loop goes on from there.
