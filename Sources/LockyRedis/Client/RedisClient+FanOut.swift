@@ -140,10 +140,7 @@ extension RedisClient {
                             handler.value.send(command, id: id, to: .fanOut(collector, index: index), waitLimit: waitLimit)
                         }
                     } else if let pending = queued[index] {
-                        // `.zero`: in its place, not waited for, as on a live connection.
-                        if waitLimit == .zero {
-                            pending.giveUp(with: RedisClientError(.timeout, "not waited for", mayHaveRun: true))
-                        }
+                        // Its wait limit (`.zero`: in its place, not waited for) was armed in line.
                         pending.whenDone { collector.complete(index, with: $0[0]) }
                     } else {
                         collector.complete(
